@@ -1,0 +1,66 @@
+/* cmd.h - command semantics against one shard.
+ *
+ * A handler runs one command (or the part of a multi-key command that falls
+ * in this shard) on the shard and appends its RESP2 reply to c->out. Arity
+ * has been checked by the caller (net/cmdtab) against the table's arity;
+ * everything else (options, numbers, types) is checked here with Redis's
+ * error texts. Owner actor thread only.
+ *
+ * Parts of multi-shard commands (marked "part") receive argv[0] = name and
+ * only this shard's keys (and values, for MSET); they reply as described so
+ * that actors/join.c can gather them:
+ *   mget part:     one bulk-or-nil per key, no array header
+ *   mset part:     +OK
+ *   del/unlink/exists/touch part: :count
+ *   keys part:     *n followed by n bulks
+ *   dbsize part:   :count
+ *   flushall part: +OK
+ *   randomkey part: bulk or nil
+ *   info part:     see cmd_info_part
+ *   scan:          argv = SCAN cursor [MATCH p] [COUNT n] [TYPE t] with the
+ *                  shard-local cursor; replies *2 [$cursor, *n keys]
+ *   take part:     internal: TAKE key -> *2 [$value, :pxat or -1] and the key
+ *                  is removed; nil if absent (cross-shard RENAME, stage 1)
+ *   put part:      internal: PUT key value pxat -> +OK (stage 2)
+ */
+#ifndef MEMKV_CMD_H
+#define MEMKV_CMD_H
+
+#include "buf.h"
+#include "kv.h"
+#include "shard.h"
+
+typedef struct cmd_call {
+    int argc;
+    const kv_str *argv; /* argv[0] is the command name as the client sent it */
+    kvbuf *out;         /* reply appended here */
+} cmd_call;
+
+typedef void cmd_fn(shard_t *s, const cmd_call *c);
+
+/* strings */
+cmd_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset, cmd_getdel, cmd_getex,
+    cmd_append, cmd_strlen, cmd_incr, cmd_decr, cmd_incrby, cmd_decrby, cmd_incrbyfloat,
+    cmd_getrange, cmd_setrange, cmd_mget_part, cmd_mset_part;
+
+/* keys and TTL */
+cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_expireat,
+    cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist,
+    cmd_keys_part, cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part,
+    cmd_flushall_part, cmd_take_part, cmd_put_part;
+
+/* cmd_info_part replies *N integers in the order of enum cmd_info_field;
+ * the gatherer sums them over shards. */
+enum cmd_info_field {
+    CMD_INFO_KEYS,
+    CMD_INFO_EXPIRES,
+    CMD_INFO_MEMORY,
+    CMD_INFO_HITS,
+    CMD_INFO_MISSES,
+    CMD_INFO_EXPIRED,
+    CMD_INFO_COMMANDS,
+    CMD_INFO_NFIELDS
+};
+cmd_fn cmd_info_part;
+
+#endif

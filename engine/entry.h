@@ -1,0 +1,65 @@
+/* entry.h - one key and its value in a single allocation.
+ *
+ * Layout: header, then an int64 absolute expiry in ms (only when
+ * KV_ENTRY_TTL is set), then the key bytes, then the value bytes. Entries
+ * belong to the shard that holds them and are touched only by its actor.
+ */
+#ifndef MEMKV_ENTRY_H
+#define MEMKV_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum kv_type {
+    KV_TYPE_STRING = 0,
+    /* KV_TYPE_HASH arrives with the hashes issue. */
+};
+
+enum {
+    KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
+};
+
+typedef struct kv_entry {
+    struct kv_entry *next; /* private: hash chain, owner: table */
+    uint32_t hash;         /* ro: low 32 bits of kv_hash(key) */
+    uint32_t klen;         /* ro */
+    uint32_t vlen;         /* ro: use entry_set_* to change */
+    uint8_t type;          /* enum kv_type */
+    uint8_t flags;         /* KV_ENTRY_* */
+    uint16_t lru;          /* reserved for eviction */
+    char data[];
+} kv_entry;
+
+/* Allocates an entry holding copies of key and value; expire_ms < 0 means
+ * no expiry. Aborts on OOM. */
+kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
+                    int64_t expire_ms);
+void entry_free(kv_entry *e);
+/* Bytes the allocator really holds for e (malloc_usable_size). */
+size_t entry_mem(const kv_entry *e);
+
+static inline int64_t entry_expire(const kv_entry *e)
+{
+    int64_t t;
+    if (!(e->flags & KV_ENTRY_TTL)) return -1;
+    memcpy(&t, e->data, sizeof t);
+    return t;
+}
+static inline char *entry_key(kv_entry *e)
+{
+    return e->data + ((e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0);
+}
+static inline char *entry_val(kv_entry *e) { return entry_key(e) + e->klen; }
+
+/* Returns an entry like e with the value replaced (vlen bytes copied from
+ * val, which may point into e), and the expiry set to expire_ms (<0: none).
+ * May reallocate: e is invalid afterwards and the caller must relink the
+ * result in the table (ht_relink). */
+kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
+
+/* Resizes the value to vlen bytes keeping its first min(old, vlen) bytes and
+ * zero-filling the rest; same relink rule as entry_rebuild. */
+kv_entry *entry_resize_val(kv_entry *e, size_t vlen);
+
+#endif

@@ -1,0 +1,64 @@
+/* kv.h - types and error codes shared by every module of mem-kv.
+ *
+ * Errors follow one convention everywhere: 0 is success, a negative KV_E*
+ * code is failure, and kv_strerror() names it. The table below is the only
+ * place a code is defined.
+ */
+#ifndef MEMKV_KV_H
+#define MEMKV_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KV_ERRNO_MAP(X)                                        \
+    X(NOMEM, -1, "out of memory")                              \
+    X(AGAIN, -2, "more input needed")                          \
+    X(PROTO, -3, "protocol error")                             \
+    X(INVAL, -4, "invalid argument")                           \
+    X(RANGE, -5, "value out of range")                         \
+    X(IO, -6, "input/output error")                            \
+    X(FULL, -7, "queue full")
+
+enum {
+    KV_OK = 0,
+#define KV_ERRNO_ENUM(name, code, msg) KV_E##name = (code),
+    KV_ERRNO_MAP(KV_ERRNO_ENUM)
+#undef KV_ERRNO_ENUM
+};
+
+/* Returns a static string naming err; never NULL. Any thread. */
+const char *kv_strerror(int err);
+
+/* A byte string that does not own its memory. Binary safe. */
+typedef struct kv_str {
+    const char *p;
+    size_t len;
+} kv_str;
+
+/* Allocation helpers: abort with a message on out-of-memory, like Redis's
+ * zmalloc. Any thread. */
+void *kv_xmalloc(size_t n);
+void *kv_xcalloc(size_t n, size_t size);
+void *kv_xrealloc(void *p, size_t n);
+char *kv_xstrndup(const char *s, size_t n);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME), and microseconds of a
+ * monotonic clock. Any thread. */
+int64_t kv_time_ms(void);
+int64_t kv_mono_us(void);
+
+/* Parses a whole string as a signed 64-bit integer the way Redis's
+ * string2ll does: no spaces, no leading '+', no leading zeros except "0".
+ * Returns 0 and stores the value, or KV_EINVAL. */
+int kv_parse_i64(const char *p, size_t len, int64_t *out);
+
+/* Parses a whole string as a long double the way Redis's string2ld does
+ * (no spaces, not NaN). Returns 0 or KV_EINVAL. */
+int kv_parse_ld(const char *p, size_t len, long double *out);
+
+/* Formats v as Redis formats INCRBYFLOAT results (%.17Lg, no trailing
+ * zeros, no exponent for human-sized numbers). Writes at most cap bytes;
+ * returns the length. */
+size_t kv_format_ld(char *buf, size_t cap, long double v);
+
+#endif

@@ -1,0 +1,75 @@
+/* shard.h - one shard of the keyspace: its table, expiry state, counters
+ * and the change hook that persistence will use.
+ *
+ * Every function here is called only by the actor thread that owns the
+ * shard (see actors/actor.h); nothing is locked.
+ */
+#ifndef MEMKV_SHARD_H
+#define MEMKV_SHARD_H
+
+#include <stdint.h>
+
+#include "hash.h"
+#include "table.h"
+
+/* Counters of one shard; read by the owner, gathered by INFO/STATS through
+ * a shard request (never read from another thread). */
+typedef struct shard_stats {
+    uint64_t hits;          /* reads that found a live key */
+    uint64_t misses;        /* reads that found nothing */
+    uint64_t expired;       /* keys removed because their TTL passed */
+    uint64_t commands;      /* commands run on this shard */
+} shard_stats;
+
+/* Persistence seam. The durability issue sets these; NULL means no log.
+ * put: the entry's full new state (value and absolute expiry) after a write;
+ * del: key removed (also by expiry); clear: the shard was emptied.
+ * Called by the owner actor during the command that made the change. */
+typedef struct shard_log_ops {
+    void (*put)(void *ctx, uint32_t shard, const kv_entry *e);
+    void (*del)(void *ctx, uint32_t shard, const char *key, size_t klen);
+    void (*clear)(void *ctx, uint32_t shard);
+} shard_log_ops;
+
+typedef struct shard {
+    ht_t table;                   /* owner: actor */
+    uint32_t id;                  /* ro */
+    const kv_hash_secret *secret; /* ro, shared by all shards */
+    int64_t now_ms;               /* owner: actor, set before each batch */
+    uint64_t expire_cursor;       /* private: active expiry scan position */
+    size_t volatile_keys;         /* keys that have a TTL */
+    size_t entry_bytes;           /* bytes held by entries (entry_mem) */
+    uint64_t rng;                 /* private: xorshift state */
+    shard_stats stats;
+    const shard_log_ops *log;     /* ro after start; NULL = no persistence */
+    void *log_ctx;
+} shard_t;
+
+void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);
+void shard_destroy(shard_t *s);
+
+/* Bytes this shard holds: entries plus table arrays. */
+size_t shard_mem(const shard_t *s);
+
+/* Looks key up for a command: a key whose TTL has passed is deleted (and
+ * logged) and NULL returned. Counts nothing; callers count hits/misses.
+ * The pointer is valid until the next change to the shard. */
+kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen);
+
+/* Writes: each keeps volatile_keys/entry_bytes right and calls the log.
+ * shard_put replaces any existing value (expire_ms < 0: no TTL). */
+kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, size_t vlen,
+                    int64_t expire_ms);
+/* Replaces e (found by shard_lookup) with a rebuilt entry; returns it. */
+kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
+/* Removes key; returns 1 if it existed (expired keys count as absent). */
+int shard_del(shard_t *s, const char *key, size_t klen);
+/* Removes every key. */
+void shard_clear(shard_t *s);
+
+/* Active expiry: visits keys from the saved cursor for at most budget_us
+ * microseconds, deleting those whose TTL has passed. Returns the number
+ * removed. Does nothing when no key has a TTL. */
+size_t shard_expire_cycle(shard_t *s, int64_t budget_us);
+
+#endif
