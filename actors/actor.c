@@ -1,0 +1,168 @@
+#include "actor.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "mbox.h"
+
+/* Most batches drained before the actor commits and replies: bounds the
+ * latency one busy producer can add to the others. */
+#define ACTOR_MAX_DRAIN 64
+
+typedef struct actor {
+    actor_pool_t *pool;      /* ro */
+    unsigned id;             /* ro */
+    pthread_t thread;        /* ro after start */
+    int started;             /* owner: start-up thread */
+    mbox_t mbox;             /* consumer: this actor */
+    int64_t next_tick_us;    /* owner: actor */
+    char pad[64];            /* keep actors' hot fields on separate lines */
+} actor_t;
+
+struct actor_pool {
+    actor_pool_opts o; /* ro */
+    shard_t *shards;   /* shard s owned by actors[s % nactors] */
+    actor_t *actors;
+    _Atomic int stop;
+};
+
+actor_pool_t *actor_pool_new(const actor_pool_opts *o)
+{
+    actor_pool_t *p = calloc(1, sizeof *p);
+    if (p == NULL) return NULL;
+    p->o = *o;
+    if (p->o.hz <= 0) p->o.hz = 10;
+    p->shards = calloc(o->nshards, sizeof *p->shards);
+    p->actors = calloc(o->nactors, sizeof *p->actors);
+    if (p->shards == NULL || p->actors == NULL) goto fail;
+    for (unsigned s = 0; s < o->nshards; s++) shard_init(&p->shards[s], s, o->secret);
+    for (unsigned a = 0; a < o->nactors; a++) {
+        p->actors[a].pool = p;
+        p->actors[a].id = a;
+        if (mbox_init(&p->actors[a].mbox, o->mailbox_capacity) != 0) goto fail;
+    }
+    atomic_init(&p->stop, 0);
+    return p;
+fail:
+    actor_pool_free(p);
+    return NULL;
+}
+
+unsigned actor_pool_nactors(const actor_pool_t *p) { return p->o.nactors; }
+
+shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard) { return &p->shards[shard]; }
+
+bool actor_submit_mp(actor_pool_t *p, kv_batch *b)
+{
+    actor_t *a = &p->actors[b->actor_id];
+    if (!mbox_push_mp(&a->mbox, b)) return false;
+    mbox_wake_mp(&a->mbox);
+    return true;
+}
+
+/* Runs every request of one batch on its shard. */
+static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
+{
+    actor_pool_t *p = a->pool;
+    for (kv_req *r = b->head; r != NULL; r = r->next) {
+        shard_t *s = &p->shards[r->shard];
+        cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
+        s->now_ms = now_ms;
+        r->fn(s, &c);
+    }
+}
+
+/* Active expiry for every shard of this actor: a quarter of each tick, as
+ * Redis's slow cycle, split between the shards. */
+static void actor_expire_tick(actor_t *a, int64_t now_us)
+{
+    actor_pool_t *p = a->pool;
+    int64_t tick_us = 1000000 / p->o.hz;
+    unsigned owned = (p->o.nshards + p->o.nactors - 1 - a->id) / p->o.nactors;
+    int64_t budget = owned ? tick_us / 4 / owned : 0;
+    int64_t now_ms = kv_time_ms();
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        p->shards[s].now_ms = now_ms;
+        shard_expire_cycle(&p->shards[s], budget);
+    }
+    a->next_tick_us = now_us + tick_us;
+}
+
+static void *actor_main(void *arg)
+{
+    actor_t *a = arg;
+    actor_pool_t *p = a->pool;
+    kv_batch *got[ACTOR_MAX_DRAIN];
+    a->next_tick_us = kv_mono_us();
+
+    while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
+        int n = 0;
+        kv_batch *b;
+        while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
+
+        if (n > 0) {
+            int64_t now_ms = kv_time_ms();
+            for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
+            persist_batch_commit(p->o.persist, a->id);
+            for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
+        }
+
+        int64_t now_us = kv_mono_us();
+        if (now_us >= a->next_tick_us) actor_expire_tick(a, now_us);
+        if (n > 0) continue;
+
+        /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
+         * then sleep until a producer wakes us or the next tick. */
+        int64_t spin_end = now_us + p->o.spin_us;
+        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end)
+            __builtin_ia32_pause();
+        if (!mbox_empty_sc(&a->mbox)) continue;
+        int64_t wait = a->next_tick_us - kv_mono_us();
+        mbox_wait_sc(&a->mbox, wait > 0 ? wait : 0);
+    }
+    return NULL;
+}
+
+int actor_pool_start(actor_pool_t *p)
+{
+    for (unsigned i = 0; i < p->o.nactors; i++) {
+        actor_t *a = &p->actors[i];
+        if (pthread_create(&a->thread, NULL, actor_main, a) != 0) return KV_ENOMEM;
+        a->started = 1;
+        char name[16];
+        snprintf(name, sizeof name, "actor-%u", i);
+        pthread_setname_np(a->thread, name);
+    }
+    return 0;
+}
+
+void actor_pool_stop(actor_pool_t *p)
+{
+    if (p == NULL) return;
+    atomic_store_explicit(&p->stop, 1, memory_order_release);
+    for (unsigned i = 0; i < p->o.nactors; i++) {
+        actor_t *a = &p->actors[i];
+        if (!a->started) continue;
+        /* Force a wake-up even if the actor has not published `sleeping`. */
+        atomic_store(&a->mbox.sleeping, 1);
+        mbox_wake_mp(&a->mbox);
+        pthread_join(a->thread, NULL);
+        a->started = 0;
+    }
+}
+
+void actor_pool_free(actor_pool_t *p)
+{
+    if (p == NULL) return;
+    if (p->shards)
+        for (unsigned s = 0; s < p->o.nshards; s++) shard_destroy(&p->shards[s]);
+    if (p->actors)
+        for (unsigned a = 0; a < p->o.nactors; a++) mbox_destroy(&p->actors[a].mbox);
+    free(p->shards);
+    free(p->actors);
+    free(p);
+}

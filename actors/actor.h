@@ -1,0 +1,65 @@
+/* actor.h - the actor threads that own the shards.
+ *
+ * Shard s belongs to actor s mod A; only that actor's thread touches it.
+ * Each actor drains its mailbox in batches of batches, runs every request
+ * on its shard, lets persistence commit the batch (the WAL seam), then hands
+ * each batch back through the completion callback. Between batches it runs
+ * time-boxed active expiry. When idle it spins briefly, then sleeps on its
+ * mailbox until a producer wakes it or the next expiry tick is due.
+ */
+#ifndef MEMKV_ACTOR_H
+#define MEMKV_ACTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "msg.h"
+#include "persist.h"
+#include "shard.h"
+
+typedef struct actor_pool actor_pool_t;
+
+/* Called on the actor thread for every finished batch, in the order the
+ * batches were received. Must not block; typically pushes the batch to the
+ * network thread's completion mailbox and wakes its loop. */
+typedef void actor_done_fn(void *ctx, kv_batch *b);
+
+typedef struct actor_pool_opts {
+    unsigned nactors;
+    unsigned nshards;
+    unsigned mailbox_capacity; /* batches; producers must stay below it */
+    int hz;                    /* active expiry ticks per second */
+    int spin_us;               /* busy-poll this long before sleeping */
+    const kv_hash_secret *secret;
+    actor_done_fn *done;
+    void *done_ctx;
+    persist_t *persist;        /* NULL: no persistence */
+} actor_pool_opts;
+
+/* Creates the pool and its shards (threads not started). NULL on OOM.
+ * Start-up thread. */
+actor_pool_t *actor_pool_new(const actor_pool_opts *o);
+/* Starts the threads; returns 0 or KV_ENOMEM. */
+int actor_pool_start(actor_pool_t *p);
+/* Stops and joins the threads. The caller must have stopped producing and
+ * collected its in-flight batches first. Accepts a never-started pool. */
+void actor_pool_stop(actor_pool_t *p);
+/* Frees the shards and the pool; accepts NULL. After stop. */
+void actor_pool_free(actor_pool_t *p);
+
+unsigned actor_pool_nactors(const actor_pool_t *p);
+static inline unsigned actor_of_shard(unsigned shard, unsigned nactors)
+{
+    return shard % nactors;
+}
+
+/* Any producer thread: publishes a batch to its actor (b->actor_id) and
+ * wakes it if it sleeps. Returns false if the mailbox is full (the caller
+ * keeps the batch and retries; see the credit rule in net/). */
+bool actor_submit_mp(actor_pool_t *p, kv_batch *b);
+
+/* The shard array, for tests and start-up loading only (no actor running). */
+shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard);
+
+#endif

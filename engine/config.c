@@ -1,0 +1,231 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kv.h"
+
+enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL };
+
+/* The one table of settings: name, kind, limits, where it lives, help. */
+static const struct opt {
+    const char *name;
+    enum opt_kind kind;
+    long min, max;
+    size_t off;
+    const char *arg;
+    const char *help;
+} opts[] = {
+    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), "N", "TCP port to listen on (default 8080)"},
+    {"bind", OPT_STR, 0, 0, offsetof(kv_config, bind), "ADDR",
+     "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
+    {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), "N",
+     "number of keyspace shards (default 16)"},
+    {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), "N",
+     "threads that own shards (default: from the CPU count; 0 = auto)"},
+    {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), "N",
+     "network threads (default: from the CPU count; 0 = auto)"},
+    {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), "N",
+     "most client connections at once (default 10000)"},
+    {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), "N",
+     "active expiry cycles per second in each actor (default 10)"},
+    {"loglevel", OPT_LOGLEVEL, 0, 2, offsetof(kv_config, loglevel), "LEVEL",
+     "warning, notice (default) or verbose"},
+};
+
+void config_defaults(kv_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->bind, "127.0.0.1");
+    c->port = 8080;
+    c->shards = 16;
+    c->maxclients = 10000;
+    c->hz = 10;
+    c->loglevel = 1;
+}
+
+static const struct opt *opt_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (strcasecmp(opts[i].name, name) == 0) return &opts[i];
+    return NULL;
+}
+
+int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct opt *o = opt_find(key);
+    if (o == NULL) {
+        snprintf(err, errlen, "unknown option '%s'", key);
+        return KV_EINVAL;
+    }
+    char *field = (char *)c + o->off;
+    switch (o->kind) {
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < o->min || v > o->max) {
+            snprintf(err, errlen, "invalid value '%s' for '%s': expected an integer from %ld to %ld",
+                     value, o->name, o->min, o->max);
+            return KV_EINVAL;
+        }
+        *(int *)field = (int)v;
+        return 0;
+    }
+    case OPT_STR:
+        if (strlen(value) >= sizeof c->bind || value[0] == '\0') {
+            snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
+            return KV_EINVAL;
+        }
+        strcpy(field, value);
+        return 0;
+    case OPT_LOGLEVEL: {
+        static const char *levels[] = {"warning", "notice", "verbose"};
+        for (int i = 0; i < 3; i++)
+            if (strcasecmp(value, levels[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        snprintf(err, errlen, "invalid value '%s' for 'loglevel': expected warning, notice or verbose",
+                 value);
+        return KV_EINVAL;
+    }
+    }
+    return KV_EINVAL;
+}
+
+/* Splits one config-file line into key and value; returns 0 for a blank or
+ * comment line, 1 for a setting, -1 for a malformed line. */
+static int line_split(char *line, char **key, char **value)
+{
+    char *p = line + strspn(line, " \t\r\n");
+    if (*p == '\0' || *p == '#') return 0;
+    *key = p;
+    p += strcspn(p, " \t\r\n");
+    if (*p == '\0') return -1;
+    *p++ = '\0';
+    p += strspn(p, " \t");
+    char *end = p + strlen(p);
+    while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (*p == '"' && end - p >= 2 && end[-1] == '"') {
+        *--end = '\0';
+        p++;
+    }
+    if (*p == '\0') return -1;
+    *value = p;
+    return 1;
+}
+
+int config_load_file(kv_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
+        return KV_EIO;
+    }
+    char line[1024], sub[KV_CONFIG_ERRLEN];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *key, *value;
+        lineno++;
+        int k = line_split(line, &key, &value);
+        if (k == 0) continue;
+        if (k < 0) {
+            snprintf(err, errlen, "%s:%d: expected 'key value'", path, lineno);
+            rc = KV_EINVAL;
+            break;
+        }
+        if (strcasecmp(key, "config") == 0) {
+            snprintf(err, errlen, "%s:%d: 'config' cannot be nested", path, lineno);
+            rc = KV_EINVAL;
+            break;
+        }
+        if (config_set(c, key, value, sub, sizeof sub) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = KV_EINVAL;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->help = 1;
+            continue;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+            c->version = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            snprintf(err, errlen, "unexpected argument '%s' (options start with --)", a);
+            return KV_EINVAL;
+        }
+        char name[64];
+        const char *value;
+        const char *eq = strchr(a + 2, '=');
+        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (nlen >= sizeof name) {
+            snprintf(err, errlen, "unknown option '%s'", a);
+            return KV_EINVAL;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        if (eq) {
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                if (strcmp(name, "config") != 0 && opt_find(name) == NULL)
+                    snprintf(err, errlen, "unknown option '--%s'", name);
+                else
+                    snprintf(err, errlen, "option '--%s' needs a value", name);
+                return KV_EINVAL;
+            }
+            value = argv[++i];
+        }
+        int rc = strcmp(name, "config") == 0 ? config_load_file(c, value, err, errlen)
+                                             : config_set(c, name, value, err, errlen);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+void config_resolve_threads(kv_config *c, int ncpu)
+{
+    if (ncpu < 1) ncpu = 1;
+    /* Never more busy threads than cores: half the cores read sockets, the
+     * rest own shards, at least one of each. Measured defaults come with the
+     * performance issue. */
+    if (c->io_threads == 0) c->io_threads = ncpu / 2 > 0 ? ncpu / 2 : 1;
+    if (c->actor_threads == 0) c->actor_threads = ncpu - c->io_threads > 0 ? ncpu - c->io_threads : 1;
+    if (c->actor_threads > c->shards) c->actor_threads = c->shards;
+}
+
+void config_usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "Usage: %s [--config FILE] [--OPTION VALUE]...\n"
+            "mem-kv: an in-memory key-value cache that speaks RESP2 (redis-cli, redis-benchmark,\n"
+            "Redis client libraries) and the mem-kv plain-text protocol (nc).\n\n"
+            "Options (each also works as `OPTION VALUE` in the config file):\n",
+            prog);
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        char left[48];
+        snprintf(left, sizeof left, "--%s %s", opts[i].name, opts[i].arg);
+        fprintf(out, "  %-24s %s\n", left, opts[i].help);
+    }
+    fprintf(out, "  %-24s %s\n", "--config FILE", "read settings from FILE (`key value` lines, # comments)");
+    fprintf(out, "  %-24s %s\n", "--help, -h", "print this help and exit");
+    fprintf(out, "  %-24s %s\n", "--version, -v", "print the version and exit");
+    fprintf(out, "\nExit status: 0 on clean shutdown (SIGINT/SIGTERM), 1 on a start-up failure,\n"
+                 "2 on an unknown or malformed option.\n");
+}

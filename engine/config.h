@@ -1,0 +1,47 @@
+/* config.h - server settings from the command line and a config file.
+ *
+ * Flags and file keys are the same words: `--port 8080` on the command line
+ * is `port 8080` in the file (one `key value` per line, '#' comments, like
+ * redis.conf). Later settings win; flags given after --config override the
+ * file. Start-up thread only.
+ */
+#ifndef MEMKV_CONFIG_H
+#define MEMKV_CONFIG_H
+
+#include <stdio.h>
+
+#define KV_CONFIG_ERRLEN 256
+
+typedef struct kv_config {
+    char bind[64];      /* --bind */
+    int port;           /* --port */
+    int shards;         /* --shards */
+    int actor_threads;  /* --actor-threads, 0 = from the CPU count */
+    int io_threads;     /* --io-threads, 0 = from the CPU count */
+    int maxclients;     /* --maxclients */
+    int hz;             /* --hz: active expiry ticks per second */
+    int loglevel;       /* --loglevel: 0 warning, 1 notice, 2 verbose */
+    int help;           /* --help was given */
+    int version;        /* --version was given */
+} kv_config;
+
+void config_defaults(kv_config *c);
+
+/* Applies argv (argv[0] is the program name). On a bad option writes a
+ * message to err and returns KV_EINVAL. --config FILE is read in place. */
+int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Applies one `key value` setting; returns 0 or KV_EINVAL with err set. */
+int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Reads a config file; returns 0 or KV_EINVAL/KV_EIO with err set (naming
+ * the file and line). */
+int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
+
+/* Fills actor_threads / io_threads left at 0 from the CPU count. */
+void config_resolve_threads(kv_config *c, int ncpu);
+
+/* Prints the --help text. */
+void config_usage(FILE *out, const char *prog);
+
+#endif

@@ -1,0 +1,157 @@
+#include "cmdtab.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "local.h"
+
+#define W CMD_WRITE
+#define R CMD_READONLY
+#define F CMD_FAST
+
+/* Key, shard-handled command. */
+#define KEYCMD(n, ar, fl, handler, grp, ver, sum) \
+    {n, ar, fl, ROUTE_KEY, JOIN_SINGLE, handler, NULL, 1, 1, 1, grp, ver, sum}
+#define LOCALCMD(n, ar, fl, handler, ver, sum) \
+    {n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum}
+
+/* Sorted by name: cmdtab_lookup does a binary search. */
+static const cmd_def commands[] = {
+    KEYCMD("append", 3, W, cmd_append, "string", "2.0.0", "Append a value to a key"),
+    LOCALCMD("auth", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth, "1.0.0",
+             "Authenticate to the server"),
+    LOCALCMD("client", -2, 0, local_client, "2.4.0", "A container for client connection commands"),
+    LOCALCMD("command", -1, CMD_LOADING | CMD_STALE, local_command, "2.8.13",
+             "Get array of command details"),
+    {"compact", 1, 0, ROUTE_LOCAL, JOIN_SINGLE, NULL, local_compact, 0, 0, 0, "server", "mem-kv",
+     "Schedule compaction of the write-ahead log"},
+    {"config", -2, 0, ROUTE_LOCAL, JOIN_SINGLE, NULL, local_config, 0, 0, 0, "server", "2.0.0",
+     "A container for server configuration commands"},
+    {"dbsize", 1, R | F, ROUTE_ALL, JOIN_SUM, cmd_dbsize_part, NULL, 0, 0, 0, "server", "1.0.0",
+     "Return the number of keys in the selected database"},
+    KEYCMD("decr", 2, W | F, cmd_decr, "string", "1.0.0", "Decrement the integer value of a key by one"),
+    KEYCMD("decrby", 3, W | F, cmd_decrby, "string", "1.0.0",
+           "Decrement the integer value of a key by the given number"),
+    {"del", -2, W, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "1.0.0",
+     "Delete a key"},
+    LOCALCMD("echo", 2, F, local_echo, "1.0.0", "Echo the given string"),
+    {"exists", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "1.0.0",
+     "Determine if a key exists"},
+    KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0", "Set a key's time to live in seconds"),
+    KEYCMD("expireat", -3, W | F, cmd_expireat, "generic", "1.2.0",
+           "Set the expiration for a key as a UNIX timestamp"),
+    KEYCMD("expiretime", 2, R | F, cmd_expiretime, "generic", "7.0.0",
+           "Get the expiration Unix timestamp for a key"),
+    {"flushall", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushall_part, NULL, 0, 0, 0, "server", "1.0.0",
+     "Remove all keys from all databases"},
+    {"flushdb", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushall_part, NULL, 0, 0, 0, "server", "1.0.0",
+     "Remove all keys from the current database"},
+    KEYCMD("get", 2, R | F, cmd_get, "string", "1.0.0", "Get the value of a key"),
+    KEYCMD("getdel", 2, W | F, cmd_getdel, "string", "6.2.0", "Get the value of a key and delete the key"),
+    KEYCMD("getex", -2, W | F, cmd_getex, "string", "6.2.0",
+           "Get the value of a key and optionally set its expiration"),
+    KEYCMD("getrange", 4, R, cmd_getrange, "string", "2.4.0",
+           "Get a substring of the string stored at a key"),
+    KEYCMD("getset", 3, W | F, cmd_getset, "string", "1.0.0",
+           "Set the string value of a key and return its old value"),
+    LOCALCMD("hello", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello, "6.0.0",
+             "Handshake with Redis"),
+    KEYCMD("incr", 2, W | F, cmd_incr, "string", "1.0.0", "Increment the integer value of a key by one"),
+    KEYCMD("incrby", 3, W | F, cmd_incrby, "string", "1.0.0",
+           "Increment the integer value of a key by the given amount"),
+    KEYCMD("incrbyfloat", 3, W | F, cmd_incrbyfloat, "string", "2.6.0",
+           "Increment the float value of a key by the given amount"),
+    {"info", -1, CMD_LOADING | CMD_STALE, ROUTE_ALL, JOIN_INFO, cmd_info_part, NULL, 0, 0, 0,
+     "server", "1.0.0", "Get information and statistics about the server"},
+    {"keys", 2, R, ROUTE_ALL, JOIN_CONCAT, cmd_keys_part, NULL, 0, 0, 0, "generic", "1.0.0",
+     "Find all keys matching the given pattern"},
+    {"mget", -2, R | F, ROUTE_KEYS, JOIN_MGET, cmd_mget_part, NULL, 1, -1, 1, "string", "1.0.0",
+     "Get the values of all the given keys"},
+    {"mset", -3, W, ROUTE_PAIRS, JOIN_OK, cmd_mset_part, NULL, 1, -1, 2, "string", "1.0.1",
+     "Set multiple keys to multiple values"},
+    {"msetnx", -3, W, ROUTE_MSETNX, JOIN_STAGED, cmd_mset_part, NULL, 1, -1, 2, "string", "1.0.1",
+     "Set multiple keys to multiple values, only if none of the keys exist"},
+    KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0", "Remove the expiration from a key"),
+    KEYCMD("pexpire", -3, W | F, cmd_pexpire, "generic", "2.6.0",
+           "Set a key's time to live in milliseconds"),
+    KEYCMD("pexpireat", -3, W | F, cmd_pexpireat, "generic", "2.6.0",
+           "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
+    KEYCMD("pexpiretime", 2, R | F, cmd_pexpiretime, "generic", "7.0.0",
+           "Get the expiration Unix timestamp for a key in milliseconds"),
+    LOCALCMD("ping", -1, F, local_ping, "1.0.0", "Ping the server"),
+    KEYCMD("psetex", 4, W, cmd_psetex, "string", "2.6.0",
+           "Set the value and expiration in milliseconds of a key"),
+    KEYCMD("pttl", 2, R | F, cmd_pttl, "generic", "2.6.0", "Get the time to live for a key in milliseconds"),
+    LOCALCMD("quit", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_quit, "1.0.0",
+             "Close the connection"),
+    {"randomkey", 1, R, ROUTE_ALL, JOIN_RANDOM, cmd_randomkey_part, NULL, 0, 0, 0, "generic",
+     "1.0.0", "Return a random key from the keyspace"},
+    {"rename", 3, W, ROUTE_RENAME, JOIN_SINGLE, cmd_rename, NULL, 1, 2, 1, "generic", "1.0.0",
+     "Rename a key"},
+    {"renamenx", 3, W | F, ROUTE_RENAME, JOIN_SINGLE, cmd_renamenx, NULL, 1, 2, 1, "generic",
+     "1.0.0", "Rename a key, only if the new key does not exist"},
+    {"scan", -2, R, ROUTE_SCAN, JOIN_SCAN, cmd_scan, NULL, 0, 0, 0, "generic", "2.8.0",
+     "Incrementally iterate the keys space"},
+    LOCALCMD("select", 2, F | CMD_LOADING | CMD_STALE, local_select, "1.0.0",
+             "Change the selected database for the current connection"),
+    KEYCMD("set", -3, W, cmd_set, "string", "1.0.0", "Set the string value of a key"),
+    KEYCMD("setex", 4, W, cmd_setex, "string", "2.0.0",
+           "Set the value and expiration of a key"),
+    KEYCMD("setnx", 3, W | F, cmd_setnx, "string", "1.0.0",
+           "Set the value of a key, only if the key does not exist"),
+    KEYCMD("setrange", 4, W, cmd_setrange, "string", "2.2.0",
+           "Overwrite part of a string at key starting at the specified offset"),
+    {"stats", 1, 0, ROUTE_ALL, JOIN_STATS, cmd_info_part, NULL, 0, 0, 0, "server", "mem-kv",
+     "Server statistics as one JSON object"},
+    KEYCMD("strlen", 2, R | F, cmd_strlen, "string", "2.2.0",
+           "Get the length of the value stored in a key"),
+    KEYCMD("substr", 4, R, cmd_getrange, "string", "1.0.0",
+           "Get a substring of the string stored at a key"),
+    LOCALCMD("time", 1, F | CMD_LOADING | CMD_STALE, local_time, "2.6.0", "Return the current server time"),
+    {"touch", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "3.2.1",
+     "Alters the last access time of a key(s). Returns the number of existing keys specified."},
+    KEYCMD("ttl", 2, R | F, cmd_ttl, "generic", "1.0.0", "Get the time to live for a key in seconds"),
+    KEYCMD("type", 2, R | F, cmd_type, "generic", "1.0.0", "Determine the type stored at key"),
+    {"unlink", -2, W | F, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "4.0.0",
+     "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."},
+};
+
+static const cmd_def internal[] = {
+    {"take", 2, W | CMD_INTERNAL, ROUTE_KEY, JOIN_SINGLE, cmd_take_part, NULL, 1, 1, 1, "", "", ""},
+    {"put", 4, W | CMD_INTERNAL, ROUTE_KEY, JOIN_SINGLE, cmd_put_part, NULL, 1, 1, 1, "", "", ""},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const cmd_def *cmdtab_lookup(const char *name, size_t len)
+{
+    char low[32];
+    if (len == 0 || len >= sizeof low) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        low[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    low[len] = '\0';
+    size_t lo = 0, hi = NCOMMANDS;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(low, commands[mid].name);
+        if (c == 0) return &commands[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const cmd_def *cmdtab_internal(const char *name)
+{
+    for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+        if (strcmp(internal[i].name, name) == 0) return &internal[i];
+    return NULL;
+}
+
+const cmd_def *cmdtab_at(size_t i) { return i < NCOMMANDS ? &commands[i] : NULL; }
+
+size_t cmdtab_count(void) { return NCOMMANDS; }

@@ -1,0 +1,82 @@
+/* cmdtab.h - the command table: every command's name, arity, how it is
+ * routed to shards and how its parts are joined, and its COMMAND/COMMAND
+ * DOCS description. Constant data; any thread.
+ */
+#ifndef MEMKV_CMDTAB_H
+#define MEMKV_CMDTAB_H
+
+#include <stddef.h>
+
+#include "cmd.h"
+
+/* How a command reaches the keyspace. */
+typedef enum cmd_route {
+    ROUTE_LOCAL,     /* answered by the network thread (PING, CLIENT, ...) */
+    ROUTE_KEY,       /* one key: argv[1] */
+    ROUTE_KEYS,      /* every argument from argv[1] is a key (MGET, DEL) */
+    ROUTE_PAIRS,     /* key value pairs from argv[1] (MSET) */
+    ROUTE_ALL,       /* every shard (DBSIZE, KEYS, FLUSHALL, INFO) */
+    ROUTE_SCAN,      /* the shard named by the cursor */
+    ROUTE_RENAME,    /* argv[1] and argv[2]: one shard, or staged across two */
+    ROUTE_MSETNX,    /* staged: check every shard, then set */
+} cmd_route;
+
+/* How the parts' replies become the client's reply. */
+typedef enum cmd_join {
+    JOIN_SINGLE, /* the one part's reply as it is */
+    JOIN_MGET,
+    JOIN_SUM,
+    JOIN_OK,
+    JOIN_CONCAT,
+    JOIN_RANDOM,
+    JOIN_SCAN,
+    JOIN_INFO,
+    JOIN_STATS,
+    JOIN_STAGED, /* decided by the staged command's own steps */
+} cmd_join;
+
+enum cmd_flag {
+    CMD_WRITE = 1u << 0,
+    CMD_READONLY = 1u << 1,
+    CMD_FAST = 1u << 2,
+    CMD_INTERNAL = 1u << 3, /* not callable by clients, not listed */
+    CMD_NOSCRIPT = 1u << 4,
+    CMD_LOADING = 1u << 5,
+    CMD_STALE = 1u << 6,
+};
+
+struct netthr;
+struct conn;
+struct kvbuf;
+
+/* A command answered on the network thread: appends its reply to out. */
+typedef void cmd_local_fn(struct netthr *t, struct conn *c, int argc, const kv_str *argv,
+                          struct kvbuf *out);
+
+typedef struct cmd_def {
+    const char *name;    /* lower case */
+    int arity;           /* Redis convention: n exact, -n at least n */
+    unsigned flags;      /* enum cmd_flag */
+    cmd_route route;
+    cmd_join join;
+    cmd_fn *fn;          /* shard handler (or part handler) */
+    cmd_local_fn *local; /* for ROUTE_LOCAL */
+    int first_key, last_key, key_step; /* for COMMAND */
+    const char *group, *since, *summary; /* for COMMAND DOCS */
+} cmd_def;
+
+/* Finds a command by name, case-insensitively; NULL if unknown. Internal
+ * commands are found only by cmdtab_internal. */
+const cmd_def *cmdtab_lookup(const char *name, size_t len);
+const cmd_def *cmdtab_internal(const char *name);
+/* Iteration for COMMAND: the i-th public command, or NULL past the end. */
+const cmd_def *cmdtab_at(size_t i);
+size_t cmdtab_count(void);
+
+/* 1 if argc fits the arity. */
+static inline int cmdtab_arity_ok(const cmd_def *d, int argc)
+{
+    return d->arity >= 0 ? argc == d->arity : argc >= -d->arity;
+}
+
+#endif

@@ -1,0 +1,543 @@
+/* local.c - connection and server commands answered on the network thread,
+ * and the INFO/STATS gatherers that add server-wide figures to the shards'. */
+#include "local.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "glob.h"
+#include "join.h"
+#include "net_internal.h"
+#include "reply.h"
+
+#define MEMKV_VERSION "0.1.0"
+/* The Redis version whose commands and replies we follow; clients read it. */
+#define MEMKV_REDIS_COMPAT "7.0.15"
+
+static int arg_is(const kv_str *a, const char *s)
+{
+    return a->len == strlen(s) && strncasecmp(a->p, s, a->len) == 0;
+}
+
+void local_ping(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    if (argc > 2)
+        reply_error_arity(out, "ping", 4);
+    else if (argc == 2)
+        reply_bulk(out, argv[1].p, argv[1].len);
+    else
+        reply_status(out, "PONG");
+}
+
+void local_echo(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    reply_bulk(out, argv[1].p, argv[1].len);
+}
+
+void local_quit(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    reply_ok(out);
+    c->closing = 1;
+}
+
+void local_compact(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    /* Persistence is not built yet: there is no log to compact. */
+    reply_ok(out);
+}
+
+void local_select(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    int64_t db;
+    if (kv_parse_i64(argv[1].p, argv[1].len, &db) != 0)
+        reply_error(out, KV_ERR_NOTINT);
+    else if (db != 0)
+        reply_error(out, KV_ERR_DBINDEX);
+    else
+        reply_ok(out);
+}
+
+void local_time(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    reply_array(out, 2);
+    reply_bulk_i64(out, tv.tv_sec);
+    reply_bulk_i64(out, tv.tv_usec);
+}
+
+void local_auth(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    if (argc > 3) {
+        reply_error(out, KV_ERR_SYNTAX);
+    } else if (argc == 2) {
+        reply_error(out, "ERR AUTH <password> called without any password configured for the "
+                         "default user. Are you sure your configuration is correct?");
+    } else if (arg_is(&argv[1], "default")) {
+        reply_ok(out); /* the default user has no password, as in Redis */
+    } else {
+        reply_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+    }
+}
+
+/* Client names: no spaces or special characters, as Redis checks. */
+static int name_ok(const kv_str *n)
+{
+    for (size_t i = 0; i < n->len; i++)
+        if (n->p[i] < '!' || n->p[i] > '~') return 0;
+    return 1;
+}
+
+static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
+{
+    kvbuf_printf(out, "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=0 "
+                      "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
+                      "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
+                      "user=default redir=-1 resp=2\n",
+                 (unsigned long long)c->id, c->addr, c->fd, c->name,
+                 (long long)((now_ms - c->created_ms) / 1000), c->in.len - c->in_off,
+                 c->out.len - c->out_off);
+}
+
+void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    const kv_str *sub = &argv[1];
+    if (arg_is(sub, "setname")) {
+        if (argc != 3) {
+            reply_error(out, "ERR wrong number of arguments for 'client|setname' command");
+        } else if (!name_ok(&argv[2])) {
+            reply_error(out, "ERR Client names cannot contain spaces, newlines or special "
+                             "characters.");
+        } else {
+            size_t n = argv[2].len < sizeof c->name - 1 ? argv[2].len : sizeof c->name - 1;
+            memcpy(c->name, argv[2].p, n);
+            c->name[n] = '\0';
+            reply_ok(out);
+        }
+    } else if (arg_is(sub, "getname")) {
+        if (argc != 2)
+            reply_error(out, "ERR wrong number of arguments for 'client|getname' command");
+        else if (c->name[0])
+            reply_bulk_cstr(out, c->name);
+        else
+            reply_nil(out);
+    } else if (arg_is(sub, "id")) {
+        if (argc != 2)
+            reply_error(out, "ERR wrong number of arguments for 'client|id' command");
+        else
+            reply_int(out, (int64_t)c->id);
+    } else if (arg_is(sub, "setinfo")) {
+        if (argc != 4)
+            reply_error(out, "ERR wrong number of arguments for 'client|setinfo' command");
+        else if (arg_is(&argv[2], "lib-name") || arg_is(&argv[2], "lib-ver"))
+            reply_ok(out);
+        else
+            reply_errorf(out, "ERR Unrecognized option '%.*s'", (int)argv[2].len, argv[2].p);
+    } else if (arg_is(sub, "info")) {
+        kvbuf line;
+        kvbuf_init(&line);
+        client_info_line(c, &line, kv_time_ms());
+        reply_bulk(out, line.data, line.len);
+        kvbuf_destroy(&line);
+    } else if (arg_is(sub, "list")) {
+        /* Connections of this network thread: each thread owns its own. */
+        kvbuf lines;
+        kvbuf_init(&lines);
+        int64_t now = kv_time_ms();
+        for (conn *x = t->conns; x; x = x->next) client_info_line(x, &lines, now);
+        reply_bulk(out, lines.data, lines.len);
+        kvbuf_destroy(&lines);
+    } else if (arg_is(sub, "help")) {
+        static const char *help[] = {
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME", "    Return the name of the current connection.",
+            "ID", "    Return the ID of the current connection.",
+            "INFO", "    Return information about the current client connection.",
+            "LIST", "    Return information about client connections of this network thread.",
+            "SETINFO <option> <value>", "    Set client meta attr (lib-name, lib-ver).",
+            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        };
+        reply_array(out, sizeof help / sizeof help[0]);
+        for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) reply_status(out, help[i]);
+    } else {
+        reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
+                     (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+    }
+}
+
+void local_hello(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    int i = 1;
+    if (argc >= 2) {
+        int64_t ver;
+        if (kv_parse_i64(argv[1].p, argv[1].len, &ver) != 0) {
+            reply_error(out, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver != 2) {
+            /* RESP3 is not spoken yet; clients fall back to RESP2 on this. */
+            reply_error(out, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        if (arg_is(&argv[i], "auth") && i + 2 < argc) {
+            if (!arg_is(&argv[i + 1], "default")) {
+                reply_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (arg_is(&argv[i], "setname") && i + 1 < argc) {
+            if (!name_ok(&argv[i + 1])) {
+                reply_error(out, "ERR Client names cannot contain spaces, newlines or special "
+                                 "characters.");
+                return;
+            }
+            size_t n = argv[i + 1].len < sizeof c->name - 1 ? argv[i + 1].len : sizeof c->name - 1;
+            memcpy(c->name, argv[i + 1].p, n);
+            c->name[n] = '\0';
+            i++;
+        } else {
+            reply_errorf(out, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len,
+                         argv[i].p);
+            return;
+        }
+    }
+    reply_array(out, 14);
+    reply_bulk_cstr(out, "server");
+    reply_bulk_cstr(out, "redis");
+    reply_bulk_cstr(out, "version");
+    reply_bulk_cstr(out, MEMKV_REDIS_COMPAT);
+    reply_bulk_cstr(out, "proto");
+    reply_int(out, 2);
+    reply_bulk_cstr(out, "id");
+    reply_int(out, (int64_t)c->id);
+    reply_bulk_cstr(out, "mode");
+    reply_bulk_cstr(out, "standalone");
+    reply_bulk_cstr(out, "role");
+    reply_bulk_cstr(out, "master");
+    reply_bulk_cstr(out, "modules");
+    reply_array(out, 0);
+}
+
+/* ---- COMMAND ---------------------------------------------------------- */
+
+static void command_entry(const cmd_def *d, kvbuf *out)
+{
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } flags[] = {{CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_FAST, "fast"},
+                 {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},  {CMD_STALE, "stale"}};
+    reply_array(out, 10);
+    reply_bulk_cstr(out, d->name);
+    reply_int(out, d->arity);
+    int n = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) n += (d->flags & flags[i].flag) != 0;
+    reply_array(out, n);
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (d->flags & flags[i].flag) reply_status(out, flags[i].name);
+    reply_int(out, d->first_key);
+    reply_int(out, d->last_key);
+    reply_int(out, d->key_step);
+    char cat[40];
+    snprintf(cat, sizeof cat, "@%s", d->group);
+    reply_array(out, 1);
+    reply_status(out, cat);
+    reply_array(out, 0); /* tips */
+    reply_array(out, 0); /* key specs */
+    reply_array(out, 0); /* subcommands */
+}
+
+static void command_docs(const cmd_def *d, kvbuf *out)
+{
+    reply_bulk_cstr(out, d->name);
+    reply_array(out, 6);
+    reply_bulk_cstr(out, "summary");
+    reply_bulk_cstr(out, d->summary);
+    reply_bulk_cstr(out, "since");
+    reply_bulk_cstr(out, d->since);
+    reply_bulk_cstr(out, "group");
+    reply_bulk_cstr(out, d->group);
+}
+
+void local_command(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    size_t n = cmdtab_count();
+    if (argc == 1) {
+        reply_array(out, (int64_t)n);
+        for (size_t i = 0; i < n; i++) command_entry(cmdtab_at(i), out);
+        return;
+    }
+    const kv_str *sub = &argv[1];
+    if (arg_is(sub, "count") && argc == 2) {
+        reply_int(out, (int64_t)n);
+    } else if (arg_is(sub, "list") && argc == 2) {
+        reply_array(out, (int64_t)n);
+        for (size_t i = 0; i < n; i++) reply_bulk_cstr(out, cmdtab_at(i)->name);
+    } else if (arg_is(sub, "info")) {
+        reply_array(out, argc - 2);
+        for (int i = 2; i < argc; i++) {
+            const cmd_def *d = cmdtab_lookup(argv[i].p, argv[i].len);
+            if (d)
+                command_entry(d, out);
+            else
+                reply_nil_array(out);
+        }
+    } else if (arg_is(sub, "docs")) {
+        if (argc == 2) {
+            reply_array(out, (int64_t)n * 2);
+            for (size_t i = 0; i < n; i++) command_docs(cmdtab_at(i), out);
+            return;
+        }
+        int found = 0;
+        for (int i = 2; i < argc; i++) found += cmdtab_lookup(argv[i].p, argv[i].len) != NULL;
+        reply_array(out, found * 2);
+        for (int i = 2; i < argc; i++) {
+            const cmd_def *d = cmdtab_lookup(argv[i].p, argv[i].len);
+            if (d) command_docs(d, out);
+        }
+    } else if (arg_is(sub, "count") || arg_is(sub, "list")) {
+        reply_errorf(out, "ERR wrong number of arguments for 'command|%.*s' command",
+                     (int)sub->len, sub->p);
+    } else {
+        reply_errorf(out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
+                     (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+    }
+}
+
+/* ---- CONFIG ------------------------------------------------------------ */
+
+void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    const kv_config *cfg = &t->srv->cfg;
+    const kv_str *sub = &argv[1];
+    if (!arg_is(sub, "get")) {
+        if (arg_is(sub, "set"))
+            reply_error(out, "ERR CONFIG SET is not supported yet: restart with the option");
+        else
+            reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                         (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+        return;
+    }
+    if (argc < 3) {
+        reply_error(out, "ERR wrong number of arguments for 'config|get' command");
+        return;
+    }
+    char num[8][24];
+    snprintf(num[0], 24, "%d", cfg->port);
+    snprintf(num[1], 24, "%d", cfg->maxclients);
+    snprintf(num[2], 24, "%d", cfg->hz);
+    snprintf(num[3], 24, "%d", cfg->io_threads);
+    snprintf(num[4], 24, "%d", cfg->shards);
+    snprintf(num[5], 24, "%d", cfg->actor_threads);
+    const char *params[][2] = {
+        {"save", ""},
+        {"appendonly", "no"},
+        {"appendfsync", "everysec"},
+        {"databases", "1"},
+        {"maxmemory", "0"},
+        {"maxmemory-policy", "noeviction"},
+        {"port", num[0]},
+        {"bind", cfg->bind},
+        {"maxclients", num[1]},
+        {"hz", num[2]},
+        {"io-threads", num[3]},
+        {"shards", num[4]},
+        {"actor-threads", num[5]},
+        {"timeout", "0"},
+        {"proto-max-bulk-len", "536870912"},
+    };
+    size_t np = sizeof params / sizeof params[0];
+    int hit[sizeof params / sizeof params[0]] = {0};
+    int64_t count = 0;
+    for (int i = 2; i < argc; i++)
+        for (size_t p = 0; p < np; p++)
+            if (!hit[p] && kv_glob_match(argv[i].p, argv[i].len, params[p][0], strlen(params[p][0]), 1)) {
+                hit[p] = 1;
+                count++;
+            }
+    reply_array(out, count * 2);
+    for (size_t p = 0; p < np; p++)
+        if (hit[p]) {
+            reply_bulk_cstr(out, params[p][0]);
+            reply_bulk_cstr(out, params[p][1]);
+        }
+}
+
+/* ---- INFO and STATS ---------------------------------------------------- */
+
+typedef struct server_figures {
+    int64_t shard[CMD_INFO_NFIELDS];
+    uint64_t commands, connections, rejected, net_in, net_out;
+    int64_t clients;
+    size_t rss;
+} server_figures;
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
+{
+    memset(f, 0, sizeof *f);
+    if (join_sum_fields(sl->subs, sl->nsub, f->shard, CMD_INFO_NFIELDS) != 0) return -1;
+    server_t *s = t->srv;
+    for (unsigned i = 0; i < s->nnet; i++) {
+        net_stats *ns = &s->net[i].stats;
+        f->commands += atomic_load_explicit(&ns->commands, memory_order_relaxed);
+        f->connections += atomic_load_explicit(&ns->connections, memory_order_relaxed);
+        f->rejected += atomic_load_explicit(&ns->rejected, memory_order_relaxed);
+        f->net_in += atomic_load_explicit(&ns->net_in, memory_order_relaxed);
+        f->net_out += atomic_load_explicit(&ns->net_out, memory_order_relaxed);
+    }
+    f->clients = atomic_load_explicit(&s->clients, memory_order_relaxed);
+    f->rss = rss_bytes();
+    return 0;
+}
+
+static void human_bytes(char *buf, size_t len, double n)
+{
+    const char *units = "BKMGTP";
+    int u = 0;
+    while (n >= 1024 && u < 5) {
+        n /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%.0fB", n);
+    else
+        snprintf(buf, len, "%.2f%c", n, units[u]);
+}
+
+/* Which sections INFO asked for. */
+static int info_wants(const kv_slot *sl, const char *section, int in_default)
+{
+    if (sl->argc < 2) return in_default;
+    for (int i = 1; i < sl->argc; i++) {
+        const kv_str *a = &sl->argv[i];
+        if (arg_is(a, "all") || arg_is(a, "everything") || arg_is(a, section)) return 1;
+        if (arg_is(a, "default") && in_default) return 1;
+    }
+    return 0;
+}
+
+void local_info_join(netthr *t, kv_slot *sl)
+{
+    server_figures f;
+    kvbuf *out = &sl->reply;
+    if (join_first_error(out, sl->subs, sl->nsub)) return;
+    if (gather_figures(t, sl, &f) != 0) {
+        reply_error(out, "ERR internal error gathering INFO");
+        return;
+    }
+    server_t *s = t->srv;
+    int64_t now = kv_time_ms();
+    kvbuf b;
+    kvbuf_init(&b);
+    if (info_wants(sl, "server", 1)) {
+        struct utsname un;
+        uname(&un);
+        kvbuf_printf(&b,
+                     "# Server\r\nredis_version:%s\r\nmemkv_version:%s\r\nredis_mode:standalone\r\n"
+                     "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:epoll\r\n"
+                     "process_id:%ld\r\nrun_id:%s\r\ntcp_port:%d\r\nuptime_in_seconds:%lld\r\n"
+                     "uptime_in_days:%lld\r\nhz:%d\r\nshards:%d\r\nactor_threads:%d\r\n"
+                     "io_threads:%d\r\n\r\n",
+                     MEMKV_REDIS_COMPAT, MEMKV_VERSION, un.sysname, un.release, un.machine,
+                     (int)(8 * sizeof(void *)), (long)getpid(), s->run_id, s->cfg.port,
+                     (long long)((now - s->start_ms) / 1000),
+                     (long long)((now - s->start_ms) / 86400000), s->cfg.hz, s->cfg.shards,
+                     s->cfg.actor_threads, s->cfg.io_threads);
+    }
+    if (info_wants(sl, "clients", 1)) {
+        kvbuf_printf(&b,
+                     "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%d\r\nblocked_clients:0\r\n"
+                     "tracking_clients:0\r\n\r\n",
+                     (long long)f.clients, s->cfg.maxclients);
+    }
+    if (info_wants(sl, "memory", 1)) {
+        char used_h[32], rss_h[32];
+        size_t used = (size_t)f.shard[CMD_INFO_MEMORY];
+        human_bytes(used_h, sizeof used_h, (double)used);
+        human_bytes(rss_h, sizeof rss_h, (double)f.rss);
+        kvbuf_printf(&b,
+                     "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+                     "used_memory_rss_human:%s\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n"
+                     "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
+                     "mem_allocator:libc\r\n\r\n",
+                     used, used_h, f.rss, rss_h, used ? (double)f.rss / (double)used : 0.0);
+    }
+    if (info_wants(sl, "persistence", 1)) {
+        kvbuf_printf(&b, "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n"
+                         "rdb_changes_since_last_save:0\r\n\r\n");
+    }
+    if (info_wants(sl, "stats", 1)) {
+        kvbuf_printf(&b,
+                     "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+                     "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
+                     "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:0\r\n"
+                     "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n\r\n",
+                     (unsigned long long)f.connections, (unsigned long long)f.commands,
+                     (unsigned long long)f.net_in, (unsigned long long)f.net_out,
+                     (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
+                     (long long)f.shard[CMD_INFO_HITS], (long long)f.shard[CMD_INFO_MISSES]);
+    }
+    if (info_wants(sl, "replication", 1)) {
+        kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if (info_wants(sl, "keyspace", 1)) {
+        kvbuf_printf(&b, "# Keyspace\r\n");
+        if (f.shard[CMD_INFO_KEYS] > 0)
+            kvbuf_printf(&b, "db0:keys=%lld,expires=%lld,avg_ttl=0\r\n",
+                         (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES]);
+    }
+    /* Redis ends the last section without the blank line. */
+    while (b.len >= 4 && b.data[b.len - 1] == '\n' && b.data[b.len - 3] == '\n') b.len -= 2;
+    reply_bulk(out, b.data, b.len);
+    kvbuf_destroy(&b);
+}
+
+void local_stats_join(netthr *t, kv_slot *sl)
+{
+    server_figures f;
+    kvbuf *out = &sl->reply;
+    if (join_first_error(out, sl->subs, sl->nsub)) return;
+    if (gather_figures(t, sl, &f) != 0) {
+        reply_error(out, "ERR internal error gathering STATS");
+        return;
+    }
+    server_t *s = t->srv;
+    int64_t hits = f.shard[CMD_INFO_HITS], misses = f.shard[CMD_INFO_MISSES];
+    kvbuf b;
+    kvbuf_init(&b);
+    kvbuf_printf(&b,
+                 "{\"keys\":%lld,\"expires\":%lld,\"commands_processed\":%llu,\"hits\":%lld,"
+                 "\"misses\":%lld,\"hit_rate\":%.4f,\"expired\":%lld,\"evicted\":0,"
+                 "\"connections\":%lld,\"total_connections\":%llu,\"used_memory\":%lld,"
+                 "\"used_memory_rss\":%zu,\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
+                 "\"uptime_seconds\":%lld}",
+                 (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
+                 (unsigned long long)f.commands, (long long)hits, (long long)misses,
+                 hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
+                 (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.clients,
+                 (unsigned long long)f.connections, (long long)f.shard[CMD_INFO_MEMORY], f.rss,
+                 s->cfg.shards, s->cfg.actor_threads, s->cfg.io_threads,
+                 (long long)((kv_time_ms() - s->start_ms) / 1000));
+    reply_bulk(out, b.data, b.len);
+    kvbuf_destroy(&b);
+}

@@ -1,0 +1,11 @@
+/* local.h - commands answered by the network thread itself, without a
+ * shard: connection and server commands. Network thread only. */
+#ifndef MEMKV_LOCAL_H
+#define MEMKV_LOCAL_H
+
+#include "cmdtab.h"
+
+cmd_local_fn local_ping, local_echo, local_quit, local_select, local_hello, local_client,
+    local_command, local_config, local_time, local_auth, local_compact;
+
+#endif

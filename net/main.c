@@ -1,0 +1,91 @@
+/* main.c - mem-kv-server: parse options, start the server, stop on
+ * SIGINT/SIGTERM. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "server.h"
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
+    fprintf(stderr, "%ld:M %s * ", (long)getpid(), ts);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Waits for a termination signal, then stops the server. */
+static void *signal_thread(void *arg)
+{
+    server_t *s = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_line("Received %s, shutting down.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(s);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    kv_config cfg;
+    char err[KV_CONFIG_ERRLEN];
+    config_defaults(&cfg);
+    if (config_parse_args(&cfg, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "mem-kv-server: %s\nTry '%s --help' for the options.\n", err, argv[0]);
+        return 2;
+    }
+    if (cfg.help) {
+        config_usage(stdout, argv[0]);
+        return 0;
+    }
+    if (cfg.version) {
+        printf("mem-kv-server 0.1.0 (Redis protocol compatibility 7.0)\n");
+        return 0;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    config_resolve_threads(&cfg, (int)ncpu);
+
+    /* Every thread inherits this mask; only signal_thread takes the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    server_t *s = server_new(&cfg, err, sizeof err);
+    if (s == NULL) {
+        fprintf(stderr, "mem-kv-server: %s\n", err);
+        return 1;
+    }
+    pthread_t sig;
+    pthread_create(&sig, NULL, signal_thread, s);
+    pthread_detach(sig);
+    char line[160];
+    snprintf(line, sizeof line, "%s:%d, %d shards, %d actor threads, %d io threads", cfg.bind,
+             cfg.port, cfg.shards, cfg.actor_threads, cfg.io_threads);
+    log_line("mem-kv ready to accept connections on %s", line);
+    int rc = server_run(s, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "mem-kv-server: %s\n", err);
+    server_free(s);
+    log_line("%s", "mem-kv is now ready to exit, bye bye...");
+    return rc != 0 ? 1 : 0;
+}

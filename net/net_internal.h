@@ -1,0 +1,156 @@
+/* net_internal.h - structures shared by the files of net/: the server
+ * context, network threads, connections and reply slots. Not an API.
+ */
+#ifndef MEMKV_NET_INTERNAL_H
+#define MEMKV_NET_INTERNAL_H
+
+#include <ev.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "actor.h"
+#include "buf.h"
+#include "cmdtab.h"
+#include "config.h"
+#include "hash.h"
+#include "mbox.h"
+#include "msg.h"
+#include "parse.h"
+#include "server.h"
+
+/* Replies a connection may have pending before it stops parsing input. */
+#define CONN_MAX_SLOTS 1024
+/* Output bytes a connection may have queued before it stops parsing. */
+#define CONN_MAX_OUT (4u << 20)
+/* Batches a network thread may have in flight per actor (credit). The
+ * actor mailboxes are sized for all network threads' credits, so a
+ * publish never finds a full ring. */
+#define NET_MAX_INFLIGHT 256
+
+struct netthr;
+
+/* One client reply in request order. */
+typedef struct kv_slot {
+    struct kv_slot *next;  /* FIFO link; owner: net thread */
+    struct conn *conn;
+    const cmd_def *def;
+    uint8_t proto;         /* parse_proto of the request */
+    uint8_t ready;         /* reply complete */
+    uint8_t close_after;   /* close the connection once this reply is out */
+    uint8_t stage;         /* staged commands: current step */
+    uint32_t pending;      /* parts not yet completed */
+    kvbuf reply;           /* the final RESP reply */
+    int argc;              /* the command's own copy of its arguments */
+    kv_str *argv;
+    unsigned nsub;         /* parts of this command (in subs) */
+    kv_req **subs;
+    uint16_t *key_sub;     /* MGET: part of each key */
+    int64_t aux;           /* SCAN: the shard being scanned */
+    struct kv_req *grave;  /* parts of earlier stages, freed with the slot */
+    kv_req one;            /* the part of a single-shard command */
+    kv_req *one_ptr;
+} kv_slot;
+
+typedef struct conn {
+    struct netthr *t;      /* ro */
+    int fd;                /* ro */
+    uint64_t id;           /* ro: CLIENT ID */
+    ev_io rw;              /* private: read watcher */
+    ev_io ww;              /* private: write watcher */
+    kvbuf in;              /* owner: net thread */
+    size_t in_off;         /* parsed bytes at the front of in */
+    parse_state ps;
+    kvbuf out;             /* replies ready to send */
+    size_t out_off;        /* bytes of out already sent */
+    kv_slot *head, *tail;  /* reply FIFO */
+    unsigned nslots;
+    kv_slot *blocker;      /* a staged command in progress: nothing after it runs */
+    uint8_t eof;           /* peer closed its side: answer, then close */
+    uint8_t closing;       /* parse nothing more */
+    uint8_t close_ready;   /* the last reply (QUIT, protocol error) is queued */
+    uint8_t closed;        /* fd closed; freed when the last slot completes */
+    uint8_t dirty;         /* on the thread's dirty list */
+    uint8_t reading;       /* read watcher started */
+    uint8_t stalled;       /* on the thread's stalled list */
+    struct conn *next_dirty;
+    struct conn *prev, *next; /* the thread's connection list */
+    char name[64];         /* CLIENT SETNAME */
+    char addr[64];         /* peer address, for CLIENT INFO */
+    int64_t created_ms;
+} conn;
+
+/* Per-thread counters; written by the owner with relaxed atomics, read by
+ * INFO/STATS on other threads. */
+typedef struct net_stats {
+    _Atomic uint64_t commands;
+    _Atomic uint64_t connections;   /* accepted, total */
+    _Atomic uint64_t rejected;
+    _Atomic uint64_t net_in, net_out;
+    _Atomic int64_t clients;        /* open now */
+} net_stats;
+
+typedef struct netthr {
+    struct server *srv;     /* ro */
+    unsigned id;            /* ro */
+    struct ev_loop *loop;   /* owner: this thread */
+    ev_io accept_w;
+    ev_async wake_w;        /* completions and stop requests */
+    ev_prepare flush_w;     /* end of loop iteration: publish and write */
+    mbox_t done;            /* completed batches from actors (MPSC) */
+    kv_batch **out;         /* batch being filled per actor, or NULL */
+    unsigned *inflight;     /* batches in flight per actor */
+    kv_batch *free_batches;
+    conn *conns;            /* all open connections */
+    conn *dirty;            /* connections with output to write */
+    int paused;             /* out of credit towards some actor */
+    uint64_t rng;
+    net_stats stats;
+    pthread_t thread;
+    int started;
+    _Atomic int stop;
+} netthr;
+
+struct server {
+    kv_config cfg;                /* ro after start */
+    kv_hash_secret secret;        /* ro after start */
+    actor_pool_t *actors;
+    unsigned nactors;
+    netthr *net;
+    unsigned nnet;
+    int listen_fd;
+    int64_t start_ms;
+    char run_id[41];
+    _Atomic uint64_t next_client_id;
+    _Atomic int64_t clients;      /* open connections, all threads */
+    _Atomic int stop;
+    int stop_efd;                 /* eventfd that wakes server_run */
+};
+
+/* netloop.c: network threads. */
+int netthr_init(netthr *t, struct server *s, unsigned id);
+void netthr_destroy(netthr *t);
+int netthr_start(netthr *t);
+void netthr_stop_join(netthr *t);
+/* Called by actors (any actor thread) for each completed batch. */
+void netthr_post_done(void *srv, kv_batch *b);
+
+/* route.c: shard of a key. */
+static inline uint32_t route_shard(const struct server *s, const char *key, size_t len)
+{
+    return kv_hash_shard(kv_hash(&s->secret, key, len), (uint32_t)s->cfg.shards);
+}
+
+/* route.c: called when the last part of a slot completed. */
+void slot_finish(netthr *t, kv_slot *sl);
+/* netloop.c: queue c for servicing (write, resume, close) at the end of
+ * this loop iteration. */
+void conn_mark_dirty(netthr *t, conn *c);
+
+/* local.c: gathered replies that need the server (INFO, STATS). */
+void local_info_join(netthr *t, kv_slot *sl);
+void local_stats_join(netthr *t, kv_slot *sl);
+
+/* plain.c: converts one RESP reply into a plain-text line. */
+void plain_from_resp(const cmd_def *def, const char *resp, size_t len, kvbuf *out);
+
+#endif

@@ -1,0 +1,446 @@
+/* netloop.c - network threads: accept, read, parse, publish batches,
+ * collect completions, write replies in request order.
+ *
+ * Each network thread runs one libev loop and owns its connections for
+ * their whole life. Per loop iteration it publishes at most one batch per
+ * actor (in the prepare watcher, after every read of the iteration) and
+ * writes each connection's ready replies once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_internal.h"
+#include "reply.h"
+#include "route.h"
+
+#define READ_CHUNK (64 * 1024)
+
+static void conn_process_input(netthr *t, conn *c);
+
+/* ---- connection lifecycle -------------------------------------------- */
+
+void conn_mark_dirty(netthr *t, conn *c)
+{
+    if (c->dirty) return;
+    c->dirty = 1;
+    c->next_dirty = t->dirty;
+    t->dirty = c;
+}
+
+static void conn_free(netthr *t, conn *c)
+{
+    kv_slot *sl = c->head;
+    while (sl) {
+        kv_slot *n = sl->next;
+        slot_free(sl);
+        sl = n;
+    }
+    parse_destroy(&c->ps);
+    kvbuf_destroy(&c->in);
+    kvbuf_destroy(&c->out);
+    free(c);
+}
+
+/* Closes the socket now; the memory goes once no part is in flight. */
+static void conn_close(netthr *t, conn *c)
+{
+    if (c->closed) return;
+    ev_io_stop(t->loop, &c->rw);
+    ev_io_stop(t->loop, &c->ww);
+    close(c->fd);
+    c->closed = 1;
+    c->closing = 1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    atomic_fetch_sub_explicit(&t->stats.clients, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->srv->clients, 1, memory_order_relaxed);
+    conn_mark_dirty(t, c);
+}
+
+static void conn_set_reading(netthr *t, conn *c, int on)
+{
+    if (c->closed || on == c->reading) return;
+    if (on)
+        ev_io_start(t->loop, &c->rw);
+    else
+        ev_io_stop(t->loop, &c->rw);
+    c->reading = (uint8_t)on;
+}
+
+/* Whether c may parse more commands now. */
+static int conn_can_parse(const netthr *t, const conn *c)
+{
+    return !c->closing && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS && !t->paused &&
+           c->out.len - c->out_off < CONN_MAX_OUT;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/* Moves the ready replies at the head of the FIFO into c->out. */
+static void conn_collect_replies(conn *c)
+{
+    kv_slot *sl;
+    while ((sl = c->head) != NULL && sl->ready) {
+        if (sl->proto == PARSE_PLAIN)
+            plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
+        else
+            kvbuf_append(&c->out, sl->reply.data, sl->reply.len);
+        if (sl->close_after) c->closing = c->close_ready = 1;
+        c->head = sl->next;
+        if (c->head == NULL) c->tail = NULL;
+        c->nslots--;
+        slot_free(sl);
+        if (c->closing) break;
+    }
+}
+
+/* Writes what it can; returns -1 if the connection broke. */
+static int conn_write(netthr *t, conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            atomic_fetch_add_explicit(&t->stats.net_out, (uint64_t)n, memory_order_relaxed);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!ev_is_active(&c->ww)) ev_io_start(t->loop, &c->ww);
+            return 0;
+        }
+        return -1;
+    }
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
+    if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
+    return 0;
+}
+
+/* Writes replies, closes when done, resumes parsing when allowed. */
+static void conn_service(netthr *t, conn *c)
+{
+    if (c->closed) {
+        /* drop replies nobody will read; free once no part is in flight */
+        kv_slot *sl;
+        while ((sl = c->head) != NULL && sl->ready) {
+            c->head = sl->next;
+            if (c->head == NULL) c->tail = NULL;
+            c->nslots--;
+            slot_free(sl);
+        }
+        if (c->nslots == 0) conn_free(t, c);
+        return;
+    }
+    conn_collect_replies(c);
+    if (conn_write(t, c) != 0) {
+        conn_close(t, c);
+        return;
+    }
+    if (conn_can_parse(t, c)) conn_process_input(t, c);
+    int drained = c->out_off == c->out.len;
+    /* After QUIT or a protocol error, once its reply is out; after the
+     * peer's EOF, once everything it sent has been answered. */
+    if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused)))
+        conn_close(t, c);
+}
+
+static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    conn *c = w->data;
+    netthr *t = c->t;
+    (void)loop;
+    (void)revents;
+    conn_service(t, c);
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+static void conn_process_input(netthr *t, conn *c)
+{
+    while (conn_can_parse(t, c) && c->in_off < c->in.len) {
+        long r = parse_next(&c->ps, c->in.data + c->in_off, c->in.len - c->in_off);
+        if (r == PARSE_AGAIN) break;
+        if (r == PARSE_BAD) {
+            kv_slot *sl = route_error_slot(c, c->ps.err);
+            sl->close_after = 1;
+            c->closing = 1;
+            conn_mark_dirty(t, c);
+            break;
+        }
+        c->in_off += (size_t)r;
+        if (c->ps.argc == 0) continue;
+        atomic_fetch_add_explicit(&t->stats.commands, 1, memory_order_relaxed);
+        route_dispatch(t, c);
+    }
+    /* Keep only unparsed bytes; the parser's state is relative to in_off. */
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+        if (c->in.cap > (1u << 20)) kvbuf_destroy(&c->in);
+    } else if (c->in_off > 0 && (c->in_off >= c->in.len / 2 || c->in_off > (1u << 20))) {
+        kvbuf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+    }
+    if (t->paused && !c->closing) c->stalled = 1;
+    conn_set_reading(t, c, conn_can_parse(t, c) && !c->eof);
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    conn *c = w->data;
+    netthr *t = c->t;
+    (void)loop;
+    (void)revents;
+    char *p = kvbuf_reserve(&c->in, READ_CHUNK);
+    ssize_t n = read(c->fd, p, READ_CHUNK);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        atomic_fetch_add_explicit(&t->stats.net_in, (uint64_t)n, memory_order_relaxed);
+        conn_process_input(t, c);
+        return;
+    }
+    if (n == 0) {
+        /* Half-close (nc -N, nc -q): answer what was asked, then close. */
+        c->eof = 1;
+        conn_set_reading(t, c, 0);
+        conn_mark_dirty(t, c);
+        return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    conn_close(t, c);
+}
+
+/* ---- accept ----------------------------------------------------------- */
+
+static void peer_name(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+    }
+    snprintf(buf, len, "%s:%d", host, port);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    netthr *t = w->data;
+    server_t *s = t->srv;
+    (void)revents;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return; /* EAGAIN: another thread took it, or none left */
+        if (atomic_load(&s->clients) >= s->cfg.maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t ignored = write(fd, msg, sizeof msg - 1);
+            (void)ignored;
+            close(fd);
+            atomic_fetch_add_explicit(&t->stats.rejected, 1, memory_order_relaxed);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conn *c = kv_xcalloc(1, sizeof *c);
+        parse_limits lim;
+        parse_limits_default(&lim);
+        parse_init(&c->ps, &lim);
+        c->t = t;
+        c->fd = fd;
+        c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
+        c->created_ms = kv_time_ms();
+        peer_name(fd, c->addr, sizeof c->addr);
+        ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
+        ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
+        c->rw.data = c->ww.data = c;
+        c->next = t->conns;
+        if (t->conns) t->conns->prev = c;
+        t->conns = c;
+        atomic_fetch_add_explicit(&t->stats.connections, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->stats.clients, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->clients, 1, memory_order_relaxed);
+        conn_set_reading(t, c, 1);
+        (void)loop;
+    }
+}
+
+/* ---- batches: publish and complete ------------------------------------ */
+
+/* Publishes the batch built for each actor, within the credit. */
+static void net_publish(netthr *t)
+{
+    int blocked = 0;
+    for (unsigned a = 0; a < t->srv->nactors; a++) {
+        kv_batch *b = t->out[a];
+        if (b == NULL) continue;
+        if (t->inflight[a] >= NET_MAX_INFLIGHT || !actor_submit_mp(t->srv->actors, b)) {
+            blocked = 1;
+            continue;
+        }
+        t->inflight[a]++;
+        t->out[a] = NULL;
+    }
+    t->paused = blocked;
+}
+
+void netthr_post_done(void *srv, kv_batch *b)
+{
+    server_t *s = srv;
+    netthr *t = &s->net[b->net_id];
+    /* Never full: the ring holds every credit of every actor. */
+    while (!mbox_push_mp(&t->done, b)) __builtin_ia32_pause();
+    ev_async_send(t->loop, &t->wake_w);
+}
+
+static void net_complete(netthr *t, kv_batch *b)
+{
+    kv_req *r = b->head;
+    while (r) {
+        kv_req *next = r->next;
+        kv_slot *sl = r->owner;
+        if (--sl->pending == 0) slot_finish(t, sl);
+        r = next;
+    }
+    t->inflight[b->actor_id]--;
+    b->next = t->free_batches;
+    t->free_batches = b;
+}
+
+static int net_idle(const netthr *t)
+{
+    for (unsigned a = 0; a < t->srv->nactors; a++)
+        if (t->inflight[a] || t->out[a]) return 0;
+    return 1;
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    netthr *t = w->data;
+    kv_batch *b;
+    (void)revents;
+    while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
+    if (atomic_load(&t->stop) && ev_is_active(&t->accept_w)) {
+        ev_io_stop(loop, &t->accept_w);
+        while (t->conns) conn_close(t, t->conns);
+    }
+}
+
+/* End of a loop iteration: write replies, resume stalled input, publish. */
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    netthr *t = w->data;
+    (void)revents;
+    if (t->paused) {
+        net_publish(t);
+        if (!t->paused)
+            for (conn *c = t->conns; c; c = c->next)
+                if (c->stalled) {
+                    c->stalled = 0;
+                    conn_mark_dirty(t, c);
+                }
+    }
+    conn *c;
+    while ((c = t->dirty) != NULL) {
+        t->dirty = c->next_dirty;
+        c->dirty = 0;
+        conn_service(t, c);
+    }
+    net_publish(t);
+    if (atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL && net_idle(t))
+        ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- thread ----------------------------------------------------------- */
+
+int netthr_init(netthr *t, server_t *s, unsigned id)
+{
+    memset(t, 0, sizeof *t);
+    t->srv = s;
+    t->id = id;
+    t->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)id << 32) ^ (uint64_t)kv_mono_us();
+    t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (t->loop == NULL) return KV_ENOMEM;
+    t->out = kv_xcalloc(s->nactors, sizeof *t->out);
+    t->inflight = kv_xcalloc(s->nactors, sizeof *t->inflight);
+    if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
+    ev_io_init(&t->accept_w, accept_cb, s->listen_fd, EV_READ);
+    t->accept_w.data = t;
+    ev_io_start(t->loop, &t->accept_w);
+    ev_async_init(&t->wake_w, wake_cb);
+    t->wake_w.data = t;
+    ev_async_start(t->loop, &t->wake_w);
+    ev_prepare_init(&t->flush_w, flush_cb);
+    t->flush_w.data = t;
+    ev_prepare_start(t->loop, &t->flush_w);
+    return 0;
+}
+
+void netthr_destroy(netthr *t)
+{
+    if (t == NULL) return;
+    while (t->conns) {
+        conn *c = t->conns;
+        t->conns = c->next;
+        close(c->fd);
+        conn_free(t, c);
+    }
+    kv_batch *b;
+    while ((b = t->free_batches) != NULL) {
+        t->free_batches = b->next;
+        free(b);
+    }
+    if (t->out)
+        for (unsigned a = 0; a < t->srv->nactors; a++) free(t->out[a]);
+    free(t->out);
+    free(t->inflight);
+    mbox_destroy(&t->done);
+    if (t->loop) ev_loop_destroy(t->loop);
+    t->loop = NULL;
+}
+
+static void *netthr_main(void *arg)
+{
+    netthr *t = arg;
+    ev_run(t->loop, 0);
+    return NULL;
+}
+
+int netthr_start(netthr *t)
+{
+    if (pthread_create(&t->thread, NULL, netthr_main, t) != 0) return KV_ENOMEM;
+    t->started = 1;
+    char name[16];
+    snprintf(name, sizeof name, "net-%u", t->id);
+    pthread_setname_np(t->thread, name);
+    return 0;
+}
+
+void netthr_stop_join(netthr *t)
+{
+    if (!t->started) return;
+    atomic_store(&t->stop, 1);
+    ev_async_send(t->loop, &t->wake_w);
+    pthread_join(t->thread, NULL);
+    t->started = 0;
+}

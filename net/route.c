@@ -1,0 +1,603 @@
+#include "route.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "join.h"
+#include "reply.h"
+
+/* ---- slots ------------------------------------------------------------ */
+
+/* Allocates a slot holding its own copy of the arguments, at the tail of
+ * c's FIFO. */
+static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *argv)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
+    kv_slot *sl = kv_xcalloc(1, sizeof *sl + (size_t)argc * sizeof(kv_str) + bytes);
+    kv_str *av = (kv_str *)(sl + 1);
+    char *p = (char *)(av + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        p[argv[i].len] = '\0'; /* handy for numbers; values stay binary safe */
+        av[i].p = p;
+        av[i].len = argv[i].len;
+        p += argv[i].len + 1;
+    }
+    sl->argc = argc;
+    sl->argv = av;
+    sl->def = def;
+    sl->conn = c;
+    sl->proto = (uint8_t)c->ps.proto;
+    if (c->tail)
+        c->tail->next = sl;
+    else
+        c->head = sl;
+    c->tail = sl;
+    c->nslots++;
+    return sl;
+}
+
+static void req_release(kv_req *r, kv_slot *sl)
+{
+    kvbuf_destroy(&r->reply);
+    if (r != &sl->one) free(r);
+}
+
+/* Moves the current parts to the graveyard (kept until the slot is freed,
+ * because later stages may point into their replies). */
+static void slot_bury_parts(kv_slot *sl, kv_req **grave)
+{
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        sl->subs[i]->next = *grave;
+        *grave = sl->subs[i];
+    }
+    if (sl->subs != &sl->one_ptr) free(sl->subs);
+    sl->subs = NULL;
+    sl->nsub = 0;
+}
+
+void slot_free(kv_slot *sl)
+{
+    if (sl == NULL) return;
+    if (sl->subs) slot_bury_parts(sl, &sl->grave);
+    kv_req *grave = sl->grave;
+    while (grave) {
+        kv_req *n = grave->next;
+        req_release(grave, sl);
+        grave = n;
+    }
+    free(sl->key_sub);
+    kvbuf_destroy(&sl->reply);
+    free(sl);
+}
+
+kv_slot *route_error_slot(conn *c, const char *msg)
+{
+    kv_slot *sl = slot_new(c, NULL, 0, NULL);
+    reply_error(&sl->reply, msg);
+    sl->ready = 1;
+    return sl;
+}
+
+/* ---- queuing parts ---------------------------------------------------- */
+
+void route_queue(netthr *t, kv_req *r)
+{
+    unsigned a = actor_of_shard(r->shard, t->srv->nactors);
+    kv_batch *b = t->out[a];
+    if (b == NULL) {
+        b = t->free_batches;
+        if (b)
+            t->free_batches = b->next;
+        else
+            b = kv_xmalloc(sizeof *b);
+        memset(b, 0, sizeof *b);
+        b->net_id = (uint16_t)t->id;
+        b->actor_id = (uint16_t)a;
+        t->out[a] = b;
+    }
+    kv_batch_add(b, r);
+}
+
+/* A part with room for argc arguments (filled by the caller). */
+static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str **argv)
+{
+    kv_req *r = kv_xcalloc(1, sizeof *r + (size_t)argc * sizeof(kv_str));
+    *argv = (kv_str *)(r + 1);
+    r->argc = argc;
+    r->argv = *argv;
+    r->fn = fn;
+    r->shard = shard;
+    r->owner = sl;
+    return r;
+}
+
+static void slot_set_parts(kv_slot *sl, kv_req **subs, unsigned n)
+{
+    sl->subs = subs;
+    sl->nsub = n;
+    sl->pending = n;
+}
+
+/* The single part of a one-shard command, with the slot's own arguments. */
+static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
+{
+    kv_req *r = &sl->one;
+    r->fn = fn;
+    r->shard = shard;
+    r->argc = sl->argc;
+    r->argv = sl->argv;
+    r->owner = sl;
+    sl->one_ptr = r;
+    slot_set_parts(sl, &sl->one_ptr, 1);
+    route_queue(t, r);
+}
+
+/* Splits keys at argv[first], argv[first+step], ... by shard: one part per
+ * shard touched, each with argv[0] and its keys (and the `step-1` values
+ * after each key), in client order. Fills key_sub if asked. */
+static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step, int want_key_sub)
+{
+    server_t *s = t->srv;
+    unsigned nshards = (unsigned)s->cfg.shards;
+    int nkeys = (sl->argc - first) / step;
+    uint32_t *shard_of = kv_xmalloc((size_t)nkeys * sizeof *shard_of);
+    int *count = kv_xcalloc(nshards, sizeof *count);
+    int *sub_of = kv_xmalloc(nshards * sizeof *sub_of);
+    unsigned nsub = 0;
+
+    for (int k = 0; k < nkeys; k++) {
+        const kv_str *key = &sl->argv[first + k * step];
+        shard_of[k] = route_shard(s, key->p, key->len);
+        if (count[shard_of[k]]++ == 0) nsub++;
+    }
+    kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
+    kv_str **av = kv_xmalloc(nsub * sizeof *av);
+    int *fill = kv_xcalloc(nsub, sizeof *fill);
+    unsigned next = 0;
+    for (unsigned sh = 0; sh < nshards; sh++) {
+        if (count[sh] == 0) continue;
+        sub_of[sh] = (int)next;
+        subs[next] = part_new(sl, fn, sh, 1 + count[sh] * step, &av[next]);
+        av[next][0] = sl->argv[0];
+        fill[next] = 1;
+        next++;
+    }
+    if (want_key_sub) sl->key_sub = kv_xmalloc((size_t)nkeys * sizeof *sl->key_sub);
+    for (int k = 0; k < nkeys; k++) {
+        int i = sub_of[shard_of[k]];
+        for (int j = 0; j < step; j++) av[i][fill[i]++] = sl->argv[first + k * step + j];
+        if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
+    }
+    slot_set_parts(sl, subs, nsub);
+    for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
+    free(shard_of);
+    free(count);
+    free(sub_of);
+    free(av);
+    free(fill);
+}
+
+/* One part per shard, each with the slot's arguments. */
+static void route_all(netthr *t, kv_slot *sl, cmd_fn *fn)
+{
+    unsigned n = (unsigned)t->srv->cfg.shards;
+    kv_req **subs = kv_xmalloc(n * sizeof *subs);
+    for (unsigned sh = 0; sh < n; sh++) {
+        kv_str *av;
+        subs[sh] = part_new(sl, fn, sh, sl->argc, &av);
+        memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
+    }
+    slot_set_parts(sl, subs, n);
+    for (unsigned sh = 0; sh < n; sh++) route_queue(t, subs[sh]);
+}
+
+/* ---- SCAN: the cursor names a shard (low bits) and a table position ---- */
+
+static unsigned scan_bits(const server_t *s)
+{
+    unsigned bits = 0;
+    while ((1u << bits) < (unsigned)s->cfg.shards) bits++;
+    return bits;
+}
+
+/* Sends SCAN for shard `shard` at table cursor tcur. */
+static void scan_issue(netthr *t, kv_slot *sl, uint32_t shard, uint64_t tcur)
+{
+    kv_str *av;
+    kv_req *r = part_new(sl, cmd_scan, shard, sl->argc, &av);
+    memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
+    /* the table cursor's digits live after the argument array */
+    char *digits = kv_xmalloc(24);
+    av[1].p = digits;
+    av[1].len = (size_t)snprintf(digits, 24, "%llu", (unsigned long long)tcur);
+    r->next = NULL;
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = r;
+    sl->aux = (int64_t)shard;
+    slot_set_parts(sl, subs, 1);
+    route_queue(t, r);
+}
+
+static int scan_start(netthr *t, kv_slot *sl)
+{
+    const kv_str *cur = &sl->argv[1];
+    unsigned long long v = 0;
+    if (cur->len == 0 || cur->len > 20) return -1;
+    for (size_t i = 0; i < cur->len; i++) {
+        if (cur->p[i] < '0' || cur->p[i] > '9') return -1;
+        unsigned long long nv = v * 10 + (unsigned long long)(cur->p[i] - '0');
+        if (nv / 10 != v) return -1; /* overflow */
+        v = nv;
+    }
+    unsigned bits = scan_bits(t->srv);
+    uint32_t shard = (uint32_t)(v & ((1ull << bits) - 1));
+    if (shard >= (uint32_t)t->srv->cfg.shards) {
+        kvbuf *o = &sl->reply;
+        reply_array(o, 2);
+        reply_bulk_cstr(o, "0");
+        reply_array(o, 0);
+        return 1;
+    }
+    scan_issue(t, sl, shard, v >> bits);
+    return 0;
+}
+
+/* Frees the argument digits of a finished SCAN part. */
+static void scan_part_done(kv_req *r) { free((void *)(uintptr_t)r->argv[1].p); }
+
+/* Gathers a SCAN page; if it is empty and more shards remain, asks the next
+ * shard instead (returns 1: not finished). */
+static int scan_join(netthr *t, kv_slot *sl)
+{
+    kv_req *r = sl->subs[0];
+    const kvbuf *rep = &r->reply;
+    uint32_t shard = (uint32_t)sl->aux;
+    if (rep->len == 0 || rep->data[0] != '*') {
+        kvbuf_append(&sl->reply, rep->data, rep->len);
+        return 0;
+    }
+    /* *2\r\n$<n>\r\n<cursor>\r\n*<k>\r\n... */
+    const char *p = memchr(rep->data, '\n', rep->len);
+    size_t hdr = (size_t)(p - rep->data) + 1;
+    size_t celen = reply_elem_len(rep->data + hdr, rep->len - hdr);
+    const char *cstart = memchr(rep->data + hdr, '\n', celen) + 1;
+    unsigned long long tcur = strtoull(cstart, NULL, 10);
+    const char *keys = rep->data + hdr + celen;
+    size_t keys_len = rep->len - hdr - celen;
+    unsigned bits = scan_bits(t->srv);
+    unsigned long long next;
+    if (tcur != 0)
+        next = (tcur << bits) | shard;
+    else if (shard + 1 < (uint32_t)t->srv->cfg.shards)
+        next = shard + 1;
+    else
+        next = 0;
+    int empty = keys_len >= 4 && memcmp(keys, "*0\r\n", 4) == 0;
+    if (empty && next != 0 && tcur == 0) {
+        scan_part_done(r);
+        req_release(r, sl);
+        free(sl->subs);
+        sl->subs = NULL;
+        sl->nsub = 0;
+        scan_issue(t, sl, shard + 1, 0);
+        return 1;
+    }
+    char num[24];
+    reply_array(&sl->reply, 2);
+    reply_bulk(&sl->reply, num, (size_t)snprintf(num, sizeof num, "%llu", next));
+    kvbuf_append(&sl->reply, keys, keys_len);
+    return 0;
+}
+
+/* ---- staged commands: cross-shard RENAME/RENAMENX, MSETNX --------------- */
+
+enum { STAGE_NONE, STAGE_RN_CHECK, STAGE_RN_TAKE, STAGE_RN_PUT, STAGE_NX_CHECK, STAGE_NX_SET,
+       STAGE_SCAN };
+
+static kv_req **staged_grave(kv_slot *sl) { return &sl->grave; }
+
+static void rename_take(netthr *t, kv_slot *sl)
+{
+    kv_str *av;
+    kv_req *r = part_new(sl, cmd_take_part, route_shard(t->srv, sl->argv[1].p, sl->argv[1].len), 2,
+                         &av);
+    av[0] = (kv_str){"take", 4};
+    av[1] = sl->argv[1];
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = r;
+    slot_set_parts(sl, subs, 1);
+    sl->stage = STAGE_RN_TAKE;
+    route_queue(t, r);
+}
+
+static void rename_start(netthr *t, kv_slot *sl)
+{
+    if (strcmp(sl->def->name, "renamenx") != 0) {
+        rename_take(t, sl);
+        return;
+    }
+    kv_req **subs = kv_xmalloc(2 * sizeof *subs);
+    for (int i = 0; i < 2; i++) {
+        kv_str *av;
+        const kv_str *key = &sl->argv[1 + i];
+        subs[i] = part_new(sl, cmd_exists_part, route_shard(t->srv, key->p, key->len), 2, &av);
+        av[0] = (kv_str){"exists", 6};
+        av[1] = *key;
+    }
+    slot_set_parts(sl, subs, 2);
+    sl->stage = STAGE_RN_CHECK;
+    route_queue(t, subs[0]);
+    route_queue(t, subs[1]);
+}
+
+/* Parses the TAKE reply *2 $value :pxat; returns 0 or -1. */
+static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat)
+{
+    if (r->len < 4 || memcmp(r->data, "*2\r\n", 4) != 0) return -1;
+    size_t pos = 4;
+    size_t vlen = reply_elem_len(r->data + pos, r->len - pos);
+    if (vlen == 0 || r->data[pos] != '$') return -1;
+    const char *v = memchr(r->data + pos, '\n', vlen) + 1;
+    val->p = v;
+    val->len = (size_t)(r->data + pos + vlen - 2 - v);
+    pos += vlen;
+    size_t ilen = reply_elem_len(r->data + pos, r->len - pos);
+    if (ilen < 4 || r->data[pos] != ':') return -1;
+    pxat->p = r->data + pos + 1;
+    pxat->len = ilen - 3;
+    return 0;
+}
+
+static void msetnx_start(netthr *t, kv_slot *sl)
+{
+    /* EXISTS parts over the keys only: build a key list view */
+    int nkeys = (sl->argc - 1) / 2;
+    server_t *s = t->srv;
+    unsigned nshards = (unsigned)s->cfg.shards;
+    int *count = kv_xcalloc(nshards, sizeof *count);
+    unsigned nsub = 0;
+    for (int k = 0; k < nkeys; k++) {
+        const kv_str *key = &sl->argv[1 + 2 * k];
+        if (count[route_shard(s, key->p, key->len)]++ == 0) nsub++;
+    }
+    kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
+    unsigned i = 0;
+    for (unsigned sh = 0; sh < nshards; sh++) {
+        if (count[sh] == 0) continue;
+        kv_str *av;
+        subs[i] = part_new(sl, cmd_exists_part, sh, 1 + count[sh], &av);
+        av[0] = (kv_str){"exists", 6};
+        int f = 1;
+        for (int k = 0; k < nkeys; k++) {
+            const kv_str *key = &sl->argv[1 + 2 * k];
+            if (route_shard(s, key->p, key->len) == sh) av[f++] = *key;
+        }
+        i++;
+    }
+    free(count);
+    slot_set_parts(sl, subs, nsub);
+    sl->stage = STAGE_NX_CHECK;
+    for (i = 0; i < nsub; i++) route_queue(t, subs[i]);
+}
+
+/* Runs the next step of a staged command whose parts all completed.
+ * Returns 1 if new parts were queued, 0 if sl->reply is final. */
+static int staged_step(netthr *t, kv_slot *sl)
+{
+    kvbuf *out = &sl->reply;
+    if (sl->stage == STAGE_SCAN) return scan_join(t, sl);
+    if (join_first_error(out, sl->subs, sl->nsub)) return 0;
+    switch (sl->stage) {
+    case STAGE_RN_CHECK: {
+        int64_t src = join_sum_value(sl->subs, 1), dst = join_sum_value(sl->subs + 1, 1);
+        if (src <= 0) {
+            reply_error(out, KV_ERR_NOKEY);
+            return 0;
+        }
+        if (dst > 0) {
+            reply_int(out, 0);
+            return 0;
+        }
+        slot_bury_parts(sl, staged_grave(sl));
+        rename_take(t, sl);
+        return 1;
+    }
+    case STAGE_RN_TAKE: {
+        kv_str val, pxat;
+        if (take_parse(&sl->subs[0]->reply, &val, &pxat) != 0) {
+            reply_error(out, KV_ERR_NOKEY);
+            return 0;
+        }
+        slot_bury_parts(sl, staged_grave(sl));
+        kv_str *av;
+        const kv_str *dst = &sl->argv[2];
+        kv_req *r = part_new(sl, cmd_put_part, route_shard(t->srv, dst->p, dst->len), 4, &av);
+        av[0] = (kv_str){"put", 3};
+        av[1] = *dst;
+        av[2] = val; /* points into the buried TAKE reply, alive until slot_free */
+        av[3] = pxat;
+        kv_req **subs = kv_xmalloc(sizeof *subs);
+        subs[0] = r;
+        slot_set_parts(sl, subs, 1);
+        sl->stage = STAGE_RN_PUT;
+        route_queue(t, r);
+        return 1;
+    }
+    case STAGE_RN_PUT:
+        if (strcmp(sl->def->name, "renamenx") == 0)
+            reply_int(out, 1);
+        else
+            reply_ok(out);
+        return 0;
+    case STAGE_NX_CHECK:
+        if (join_sum_value(sl->subs, sl->nsub) != 0) {
+            reply_int(out, 0);
+            return 0;
+        }
+        slot_bury_parts(sl, staged_grave(sl));
+        sl->stage = STAGE_NX_SET;
+        route_split(t, sl, cmd_mset_part, 1, 2, 0);
+        return 1;
+    case STAGE_NX_SET:
+        reply_int(out, 1);
+        return 0;
+    }
+    reply_error(out, "ERR internal error in staged command");
+    return 0;
+}
+
+/* ---- gather ------------------------------------------------------------ */
+
+static void slot_join(netthr *t, kv_slot *sl)
+{
+    kvbuf *out = &sl->reply;
+    switch (sl->def->join) {
+    case JOIN_SINGLE: {
+        kvbuf tmp = *out;
+        *out = sl->subs[0]->reply;
+        sl->subs[0]->reply = tmp;
+        break;
+    }
+    case JOIN_MGET:
+        join_mget(out, sl->subs, sl->nsub, sl->key_sub, (unsigned)(sl->argc - 1));
+        break;
+    case JOIN_SUM:
+        join_sum(out, sl->subs, sl->nsub);
+        break;
+    case JOIN_OK:
+        join_ok(out, sl->subs, sl->nsub);
+        break;
+    case JOIN_CONCAT:
+        join_concat(out, sl->subs, sl->nsub);
+        break;
+    case JOIN_RANDOM:
+        join_random(out, sl->subs, sl->nsub, &t->rng);
+        break;
+    case JOIN_INFO:
+        local_info_join(t, sl);
+        break;
+    case JOIN_STATS:
+        local_stats_join(t, sl);
+        break;
+    case JOIN_SCAN:
+    case JOIN_STAGED:
+        reply_error(out, "ERR internal error: unstaged join");
+        break;
+    }
+}
+
+void slot_finish(netthr *t, kv_slot *sl)
+{
+    if (sl->stage != STAGE_NONE) {
+        int more = staged_step(t, sl);
+        if (sl->stage == STAGE_SCAN && !more && sl->subs) {
+            scan_part_done(sl->subs[0]);
+        }
+        if (more) return;
+    } else {
+        slot_join(t, sl);
+    }
+    sl->ready = 1;
+    conn *c = sl->conn;
+    if (c->blocker == sl) c->blocker = NULL;
+    conn_mark_dirty(t, c);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void unknown_command(conn *c, int argc, const kv_str *argv)
+{
+    char args[160];
+    size_t n = 0;
+    args[0] = '\0';
+    for (int i = 1; i < argc && n < 128; i++) {
+        size_t room = 128 - n;
+        int w = argv[i].len < room ? (int)argv[i].len : (int)room;
+        snprintf(args + n, sizeof args - n, "'%.*s' ", w, argv[i].p);
+        n = strlen(args);
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "ERR unknown command '%.*s', with args beginning with: %s",
+             argv[0].len > 128 ? 128 : (int)argv[0].len, argv[0].p, args);
+    for (char *p = msg; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    route_error_slot(c, msg);
+}
+
+static void arity_error(conn *c, const cmd_def *def)
+{
+    kv_slot *sl = route_error_slot(c, "");
+    kvbuf_reset(&sl->reply);
+    reply_error_arity(&sl->reply, def->name, strlen(def->name));
+}
+
+void route_dispatch(netthr *t, conn *c)
+{
+    int argc = c->ps.argc;
+    const kv_str *argv = c->ps.argv;
+    const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
+    if (def == NULL) {
+        unknown_command(c, argc, argv);
+        conn_mark_dirty(t, c);
+        return;
+    }
+    if (!cmdtab_arity_ok(def, argc) || (def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
+        (def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {
+        arity_error(c, def);
+        conn_mark_dirty(t, c);
+        return;
+    }
+    kv_slot *sl = slot_new(c, def, argc, argv);
+    server_t *s = t->srv;
+    switch (def->route) {
+    case ROUTE_LOCAL:
+        def->local(t, c, sl->argc, sl->argv, &sl->reply);
+        if (c->closing) sl->close_after = 1;
+        sl->ready = 1;
+        conn_mark_dirty(t, c);
+        break;
+    case ROUTE_KEY:
+        route_single(t, sl, def->fn, route_shard(s, sl->argv[1].p, sl->argv[1].len));
+        break;
+    case ROUTE_KEYS:
+        route_split(t, sl, def->fn, 1, 1, def->join == JOIN_MGET);
+        break;
+    case ROUTE_PAIRS:
+        route_split(t, sl, def->fn, 1, 2, 0);
+        break;
+    case ROUTE_ALL:
+        route_all(t, sl, def->fn);
+        break;
+    case ROUTE_SCAN: {
+        sl->stage = STAGE_SCAN;
+        int r = scan_start(t, sl);
+        if (r != 0) {
+            if (r < 0) reply_error(&sl->reply, "ERR invalid cursor");
+            sl->stage = STAGE_NONE;
+            sl->ready = 1;
+            conn_mark_dirty(t, c);
+        } else {
+            c->blocker = sl;
+        }
+        break;
+    }
+    case ROUTE_RENAME: {
+        uint32_t a = route_shard(s, sl->argv[1].p, sl->argv[1].len);
+        uint32_t b = route_shard(s, sl->argv[2].p, sl->argv[2].len);
+        if (a == b) {
+            route_single(t, sl, def->fn, a);
+        } else {
+            rename_start(t, sl);
+            c->blocker = sl;
+        }
+        break;
+    }
+    case ROUTE_MSETNX:
+        msetnx_start(t, sl);
+        c->blocker = sl;
+        break;
+    }
+}
