@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what mem-kv needs to build, test and compare against Redis, from
+# Debian 12's archive. Idempotent; uses sudo when not run as root.
+set -euo pipefail
+pkgs=(
+  build-essential cmake pkg-config         # toolchain
+  libck-dev libev-dev                      # Concurrency Kit, libev
+  libcmocka-dev                            # unit tests
+  redis-server redis-tools                 # differential tests, redis-cli, redis-benchmark
+  python3 python3-redis netcat-openbsd     # integration tests: client library, nc
+  procps                                   # ps/pkill for scripts
+)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian starts a redis-server service on install where systemd runs; the
+# tests start their own on free ports and do not need it.
