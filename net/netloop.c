@@ -21,7 +21,7 @@
 #include "reply.h"
 #include "route.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (16 * 1024)
 
 static void conn_process_input(netthr *t, conn *c);
 
