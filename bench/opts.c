@@ -1,0 +1,350 @@
+/* opts.c - command-line parsing; see opts.h. */
+#include "opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void opts_defaults(bench_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->threads = 1;
+    o->clients = 50;
+    o->pipeline = 1;
+    o->duration = 0;
+    o->requests = 0;
+    o->ratio[0] = 1, o->ratio[1] = 10, o->ratio[2] = 0;
+    o->mget_keys = 10;
+    o->keys = 100000;
+    o->pattern = KEYGEN_UNIFORM;
+    o->zipf_s = 0.99;
+    o->key_prefix = "key:";
+    o->vmin = o->vmax = 32;
+    o->seed = 1;
+    o->timeout = 10;
+}
+
+void opts_usage(FILE *out)
+{
+    fputs(
+        "usage: mem-kv-bench [options]\n"
+        "       mem-kv-bench <clients> <requests>   (that many clients x SETs, pipeline 1)\n"
+        "       mem-kv-bench plot --svg FILE [--title T] [--command CMD] --label A a.json ...\n"
+        "\n"
+        "target:\n"
+        "  -h, --host HOST          server address (127.0.0.1)\n"
+        "  -p, --port PORT          server port (8080)\n"
+        "  -a, --password PASS      send AUTH PASS on every connection first\n"
+        "      --protocol resp|plain  RESP2 (default) or the plain-text line protocol\n"
+        "load shape:\n"
+        "  -t, --threads N          threads, one event loop each (1)\n"
+        "  -c, --clients N          connections per thread (50)\n"
+        "  -P, --pipeline N         requests in flight per connection (1)\n"
+        "  -n, --requests N         measured requests per connection\n"
+        "  -d, --duration SECONDS   measured time (default 10 s unless --requests)\n"
+        "  -w, --warmup SECONDS     run this long first without recording (0)\n"
+        "  -R, --rate R             open loop: R requests/s in total, spread over all\n"
+        "                           connections; latency counts from intended send times\n"
+        "      --timeout SECONDS    wait this long for outstanding replies at the end (10)\n"
+        "commands and keys:\n"
+        "  -r, --ratio S:G:M        SET:GET:MGET mix (1:10:0)\n"
+        "      --mget-keys N        keys per MGET (10)\n"
+        "  -k, --keys N             key space size (100000)\n"
+        "      --key-pattern P      uniform | zipf | sequential (uniform)\n"
+        "      --zipf-s S           zipf exponent (0.99)\n"
+        "      --key-prefix S       key prefix (\"key:\"); keys are prefix + zero-padded index\n"
+        "  -v, --value-size N|A-B   value bytes, fixed or uniform in [A, B] (32)\n"
+        "      --ttl SECONDS        SET ... EX SECONDS\n"
+        "  -s, --seed N             seed of the key and command streams (1)\n"
+        "  -l, --load               SET every key once (pipelined) before the measured run\n"
+        "output:\n"
+        "      --json FILE          results as JSON (plot reads these)\n"
+        "      --hgrm PREFIX        HdrHistogram percentile files PREFIX.{all,set,get,mget}.hgrm\n"
+        "      --svg FILE           latency-by-percentile plot\n"
+        "  -q, --quiet              no progress line\n"
+        "      --progress           progress line even when stderr is not a terminal\n"
+        "      --help               this text\n"
+        "\n"
+        "exit status: 0 ok, 1 when any error occurred (error replies, lost connections,\n"
+        "unanswered requests), 2 for bad usage.\n",
+        out);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_PROTOCOL = 256,
+    OPT_MGET_KEYS,
+    OPT_KEY_PATTERN,
+    OPT_ZIPF_S,
+    OPT_KEY_PREFIX,
+    OPT_TTL,
+    OPT_JSON,
+    OPT_HGRM,
+    OPT_SVG,
+    OPT_HELP,
+    OPT_TIMEOUT,
+    OPT_PROGRESS,
+};
+
+static const struct option long_opts[] = {
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'p'},
+    {"password", required_argument, NULL, 'a'},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"threads", required_argument, NULL, 't'},
+    {"clients", required_argument, NULL, 'c'},
+    {"pipeline", required_argument, NULL, 'P'},
+    {"requests", required_argument, NULL, 'n'},
+    {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"rate", required_argument, NULL, 'R'},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"ratio", required_argument, NULL, 'r'},
+    {"mget-keys", required_argument, NULL, OPT_MGET_KEYS},
+    {"keys", required_argument, NULL, 'k'},
+    {"key-pattern", required_argument, NULL, OPT_KEY_PATTERN},
+    {"zipf-s", required_argument, NULL, OPT_ZIPF_S},
+    {"key-prefix", required_argument, NULL, OPT_KEY_PREFIX},
+    {"value-size", required_argument, NULL, 'v'},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"seed", required_argument, NULL, 's'},
+    {"load", no_argument, NULL, 'l'},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"hgrm", required_argument, NULL, OPT_HGRM},
+    {"svg", required_argument, NULL, OPT_SVG},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_ratio(const char *s, unsigned r[3])
+{
+    uint64_t v[3];
+    char buf[64];
+    if (strlen(s) >= sizeof(buf)) return -1;
+    strcpy(buf, s);
+    char *save = NULL, *tok = strtok_r(buf, ":", &save);
+    for (int i = 0; i < 3; i++) {
+        if (!tok || parse_u64(tok, 0, 1000000, &v[i])) return -1;
+        tok = strtok_r(NULL, ":", &save);
+    }
+    if (tok || v[0] + v[1] + v[2] == 0) return -1;
+    for (int i = 0; i < 3; i++) r[i] = (unsigned)v[i];
+    return 0;
+}
+
+static int parse_value_size(const char *s, size_t *lo, size_t *hi)
+{
+    uint64_t a, b;
+    const char *dash = strchr(s, '-');
+    char buf[64];
+    if (!dash) {
+        if (parse_u64(s, 1, 64 << 20, &a)) return -1;
+        *lo = *hi = (size_t)a;
+        return 0;
+    }
+    size_t n = (size_t)(dash - s);
+    if (n == 0 || n >= sizeof(buf)) return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    if (parse_u64(buf, 1, 64 << 20, &a) || parse_u64(dash + 1, 1, 64 << 20, &b) || a > b)
+        return -1;
+    *lo = (size_t)a, *hi = (size_t)b;
+    return 0;
+}
+
+int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_t errlen)
+{
+    uint64_t u;
+    double d;
+    int have_requests = 0, have_duration = 0;
+    /* The original form: two bare numbers. */
+    if (argc == 2 && argv[0][0] != '-' && argv[1][0] != '-') {
+        uint64_t c, n;
+        if (parse_u64(argv[0], 1, 100000, &c) || parse_u64(argv[1], 1, UINT64_MAX / 2, &n))
+            return fail(err, errlen, "short form is: mem-kv-bench <clients> <requests>");
+        o->clients = (unsigned)c;
+        o->requests = n;
+        o->ratio[0] = 1, o->ratio[1] = 0, o->ratio[2] = 0;
+        o->pipeline = 1;
+        return 0;
+    }
+    /* getopt wants argv[0] to be the program name */
+    optind = 0;
+    opterr = 0;
+    int c;
+    char **av = argv - 1;
+    while ((c = getopt_long(argc + 1, av, ":h:p:a:t:c:P:n:d:w:R:r:k:v:s:lq", long_opts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'h':
+            o->host = optarg;
+            break;
+        case 'p':
+            if (parse_u64(optarg, 1, 65535, &u)) return fail(err, errlen, "--port: 1..65535");
+            o->port = (int)u;
+            break;
+        case 'a':
+            o->password = optarg;
+            break;
+        case OPT_PROTOCOL:
+            if (!strcmp(optarg, "resp")) o->plain = 0;
+            else if (!strcmp(optarg, "plain")) o->plain = 1;
+            else return fail(err, errlen, "--protocol: resp or plain");
+            break;
+        case 't':
+            if (parse_u64(optarg, 1, 1024, &u)) return fail(err, errlen, "--threads: 1..1024");
+            o->threads = (unsigned)u;
+            break;
+        case 'c':
+            if (parse_u64(optarg, 1, 100000, &u)) return fail(err, errlen, "--clients: 1..100000");
+            o->clients = (unsigned)u;
+            break;
+        case 'P':
+            if (parse_u64(optarg, 1, 100000, &u)) return fail(err, errlen, "--pipeline: 1..100000");
+            o->pipeline = (unsigned)u;
+            break;
+        case 'n':
+            if (parse_u64(optarg, 1, UINT64_MAX / 2, &u))
+                return fail(err, errlen, "--requests: a positive integer");
+            o->requests = u;
+            have_requests = 1;
+            break;
+        case 'd':
+            if (parse_double(optarg, 0.001, 1e7, &d))
+                return fail(err, errlen, "--duration: seconds > 0");
+            o->duration = d;
+            have_duration = 1;
+            break;
+        case 'w':
+            if (parse_double(optarg, 0, 1e7, &d)) return fail(err, errlen, "--warmup: seconds >= 0");
+            o->warmup = d;
+            break;
+        case 'R':
+            if (parse_double(optarg, 0.001, 1e9, &d))
+                return fail(err, errlen, "--rate: requests per second > 0");
+            o->rate = d;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_double(optarg, 0.001, 1e6, &d)) return fail(err, errlen, "--timeout: seconds > 0");
+            o->timeout = d;
+            break;
+        case 'r':
+            if (parse_ratio(optarg, o->ratio))
+                return fail(err, errlen, "--ratio: SET:GET:MGET, e.g. 1:10:0 (not all zero)");
+            break;
+        case OPT_MGET_KEYS:
+            if (parse_u64(optarg, 1, 10000, &u)) return fail(err, errlen, "--mget-keys: 1..10000");
+            o->mget_keys = (unsigned)u;
+            break;
+        case 'k':
+            if (parse_u64(optarg, 1, UINT64_C(1) << 40, &u))
+                return fail(err, errlen, "--keys: a positive integer");
+            o->keys = u;
+            break;
+        case OPT_KEY_PATTERN:
+            if (keygen_pattern_parse(optarg, &o->pattern))
+                return fail(err, errlen, "--key-pattern: uniform, zipf or sequential");
+            break;
+        case OPT_ZIPF_S:
+            if (parse_double(optarg, 0.0001, 100, &d)) return fail(err, errlen, "--zipf-s: > 0");
+            o->zipf_s = d;
+            break;
+        case OPT_KEY_PREFIX:
+            if (strlen(optarg) > 48 || strpbrk(optarg, " \r\n"))
+                return fail(err, errlen, "--key-prefix: at most 48 bytes, no spaces or newlines");
+            o->key_prefix = optarg;
+            break;
+        case 'v':
+            if (parse_value_size(optarg, &o->vmin, &o->vmax))
+                return fail(err, errlen, "--value-size: N or MIN-MAX bytes (1..64 MiB)");
+            break;
+        case OPT_TTL:
+            if (parse_u64(optarg, 1, UINT64_C(1) << 40, &u)) return fail(err, errlen, "--ttl: seconds > 0");
+            o->ttl = u;
+            break;
+        case 's':
+            if (parse_u64(optarg, 0, UINT64_MAX, &u)) return fail(err, errlen, "--seed: an integer");
+            o->seed = u;
+            break;
+        case 'l':
+            o->load = 1;
+            break;
+        case OPT_JSON:
+            o->json = optarg;
+            break;
+        case OPT_HGRM:
+            o->hgrm = optarg;
+            break;
+        case OPT_SVG:
+            o->svg = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            o->progress = -1;
+            break;
+        case OPT_PROGRESS:
+            o->progress = 1;
+            break;
+        case OPT_HELP:
+            opts_usage(out);
+            return 1;
+        case ':':
+            return fail(err, errlen, "option %s needs a value", av[optind - 1]);
+        default:
+            return fail(err, errlen, "unknown option %s (see --help)", av[optind - 1]);
+        }
+    }
+    if (optind + 2 == argc + 1) { /* the original form, after options: <clients> <requests> */
+        uint64_t cl, n;
+        if (parse_u64(av[optind], 1, 100000, &cl) || parse_u64(av[optind + 1], 1, UINT64_MAX / 2, &n))
+            return fail(err, errlen, "short form is: mem-kv-bench [options] <clients> <requests>");
+        o->clients = (unsigned)cl;
+        o->requests = n;
+        o->ratio[0] = 1, o->ratio[1] = 0, o->ratio[2] = 0;
+        return have_duration ? fail(err, errlen, "<clients> <requests> and --duration exclude each other") : 0;
+    }
+    if (optind < argc + 1) return fail(err, errlen, "unexpected argument '%s' (see --help)", av[optind]);
+    if (have_requests && have_duration)
+        return fail(err, errlen, "--requests and --duration exclude each other");
+    if (!have_requests && !have_duration) o->duration = 10;
+    if (o->plain && o->password && strpbrk(o->password, " \r\n"))
+        return fail(err, errlen, "--password: no spaces or newlines with --protocol plain");
+    return 0;
+}
