@@ -1,0 +1,294 @@
+/* recover.c - snapshot load and WAL replay for one shard. */
+#include "recover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "persist_internal.h"
+#include "snap.h"
+#include "wal.h"
+
+/* One live segment, as found by the header pass. */
+typedef struct seg_info {
+    uint64_t seq;
+    uint64_t size;
+    wal_seg_header h;
+} seg_info;
+
+typedef struct rec_ctx {
+    const recover_opts *o;
+    const recover_ops *ops;
+    void *ctx;
+    recover_result *res;
+    seg_info *segs;
+    size_t n;
+    int hdr_stop; /* keep_prefix: the header pass stopped after segs[n-1] */
+    char path[4096];
+} rec_ctx;
+
+static int snap_put(void *ctx, const wal_rec *r)
+{
+    rec_ctx *c = ctx;
+    return c->ops->put ? c->ops->put(c->ctx, r) : 0;
+}
+
+static int apply(rec_ctx *c, const wal_rec *r)
+{
+    switch (r->op) {
+    case WAL_OP_PUT:
+        return c->ops->put ? c->ops->put(c->ctx, r) : 0;
+    case WAL_OP_DEL:
+        return c->ops->del ? c->ops->del(c->ctx, r->key.p, r->key.len) : 0;
+    case WAL_OP_CLEAR:
+        return c->ops->clear ? c->ops->clear(c->ctx) : 0;
+    default:
+        return KV_EPROTO;
+    }
+}
+
+static void seg_path(rec_ctx *c, uint64_t seq)
+{
+    if (wal_seg_path(c->path, sizeof c->path, c->o->shard_dir, seq)) c->path[0] = 0;
+}
+
+/* Reports corruption at (seq, off). With keep_prefix it becomes the stop
+ * point and 0 is returned; the caller then ends replay. */
+static int bad(rec_ctx *c, uint64_t seq, uint64_t off, const char *why)
+{
+    seg_path(c, seq);
+    c->res->bad_seq = seq;
+    c->res->bad_offset = off;
+    persist__err(c->res->msg, sizeof c->res->msg, "%s: corrupt at byte %" PRIu64 ": %s%s", c->path,
+             off, why, c->o->keep_prefix ? " (keeping the prefix before it)" : "");
+    if (!c->o->keep_prefix) return KV_EPROTO;
+    c->res->stopped = 1;
+    return 0;
+}
+
+static int cut_file(const char *path, uint64_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return KV_EIO;
+    int rc = ftruncate(fd, (off_t)len) || fsync(fd) ? KV_EIO : 0;
+    close(fd);
+    return rc;
+}
+
+/* Header pass: fills c->segs with the segments >= first_seq. A last segment
+ * too short for its header is removed (it was being created). */
+static int scan_headers(rec_ctx *c)
+{
+    uint64_t *seqs;
+    size_t n;
+    int rc = wal_list_segments(c->o->shard_dir, &seqs, &n);
+    if (rc) return rc;
+    size_t lo = 0;
+    while (lo < n && seqs[lo] < c->o->first_seq) lo++;
+    c->segs = calloc(n - lo + 1, sizeof *c->segs);
+    if (!c->segs) {
+        free(seqs);
+        return KV_ENOMEM;
+    }
+    for (size_t i = lo; i < n && !rc; i++) {
+        seg_info *s = &c->segs[c->n];
+        s->seq = seqs[i];
+        uint64_t want = c->n ? c->segs[c->n - 1].seq + 1 : c->o->first_seq;
+        if (s->seq != want) {
+            char why[96];
+            snprintf(why, sizeof why, "segment %" PRIu64 " is missing", want);
+            rc = bad(c, s->seq, 0, why);
+            c->hdr_stop = 1;
+            break;
+        }
+        seg_path(c, s->seq);
+        int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st)) {
+            if (fd >= 0) close(fd);
+            rc = KV_EIO;
+            break;
+        }
+        char hb[WAL_SEG_HEADER];
+        ssize_t got = persist__pread_all(fd, hb, sizeof hb, 0);
+        int zero = got >= 0 ? persist__all_zero(fd, 0, (uint64_t)st.st_size) : 0;
+        close(fd);
+        if (got < 0 || zero < 0) {
+            rc = KV_EIO;
+            break;
+        }
+        s->size = (uint64_t)st.st_size;
+        const char *why = NULL;
+        int hrc = wal_seg_header_decode(hb, (size_t)got, &s->h, &why);
+        if (hrc && i == n - 1 && (hrc == KV_EAGAIN || zero)) {
+            /* Died while creating the last segment: nothing in it was ever
+             * acknowledged (records follow only a synced header). */
+            if (unlink(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+            c->res->cut_bytes += s->size;
+            persist__err(c->res->msg, sizeof c->res->msg,
+                     "%s: removed a segment whose header was never completed", c->path);
+            break;
+        }
+        if (!hrc && (s->h.shard != c->o->shard || s->h.seq != s->seq)) {
+            hrc = KV_EPROTO;
+            why = s->h.shard != c->o->shard ? "segment of another shard" : "seq differs from name";
+        }
+        if (hrc) {
+            rc = bad(c, s->seq, 0, hrc == KV_EAGAIN ? "short segment header" : why);
+            c->hdr_stop = 1;
+            break;
+        }
+        c->n++;
+    }
+    free(seqs);
+    return rc;
+}
+
+/* Replays segment i. Returns 0 (and sets *stop when keep_prefix stopped
+ * here), KV_EPROTO, KV_EIO or a callback error. */
+static int replay_seg(rec_ctx *c, size_t i, int *stop)
+{
+    seg_info *s = &c->segs[i];
+    int last = i + 1 == c->n;
+    uint64_t limit = s->size;
+    int bounded = !last && c->segs[i + 1].h.prev_end != WAL_PREV_ANY;
+    char gap[128] = "";
+    if (bounded) {
+        limit = c->segs[i + 1].h.prev_end;
+        if (limit < WAL_SEG_HEADER) {
+            *stop = 1;
+            return bad(c, c->segs[i + 1].seq, 24, "prev_end shorter than a segment header");
+        }
+        if (limit > s->size) {
+            /* Bytes the successor counted on are gone. keep_prefix replays
+             * what is there and stops at the hole. */
+            snprintf(gap, sizeof gap,
+                     "segment is %" PRIu64 " bytes but its successor says %" PRIu64, s->size,
+                     limit);
+            if (!c->o->keep_prefix) {
+                *stop = 1;
+                return bad(c, s->seq, s->size, gap);
+            }
+            limit = s->size;
+            bounded = 0;
+        }
+    }
+    seg_path(c, s->seq);
+    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return KV_EIO;
+    persist__reader rd;
+    int rc = persist__reader_init(&rd, fd, WAL_SEG_HEADER, limit);
+    uint64_t off = WAL_SEG_HEADER;
+    while (!rc) {
+        wal_rec r;
+        const char *why = NULL;
+        int64_t n = persist__reader_next(&rd, &r, &off, &why);
+        if (n == 0) break;
+        if (n > 0 && r.op == WAL_OP_SNAP_END) {
+            n = KV_EPROTO;
+            why = "snapshot record in a WAL segment";
+        }
+        if (n > 0) {
+            rc = apply(c, &r);
+            c->res->records++;
+            continue;
+        }
+        if (n != KV_EAGAIN && n != KV_EPROTO) {
+            rc = (int)n;
+            break;
+        }
+        int zero = n == KV_EPROTO && last ? persist__all_zero(fd, off, limit) : 0;
+        if (zero < 0) {
+            rc = KV_EIO;
+            break;
+        }
+        if (last && (n == KV_EAGAIN || zero)) {
+            /* The writer died mid-append: cut the torn tail. */
+            rc = cut_file(c->path, off);
+            c->res->cut_bytes += s->size - off;
+            persist__err(c->res->msg, sizeof c->res->msg,
+                     "%s: cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64, c->path,
+                     s->size - off, off);
+            s->size = off;
+            break;
+        }
+        if (n == KV_EAGAIN)
+            why = bounded ? "record crosses the end its successor recorded"
+                          : "truncated record before the last segment";
+        *stop = 1;
+        rc = bad(c, s->seq, off, why ? why : "bad record");
+        s->size = off; /* the valid prefix, for prev_end */
+        break;
+    }
+    if (!rc && !*stop && bounded) s->size = limit;
+    if (!rc && !*stop && gap[0]) {
+        *stop = 1;
+        rc = bad(c, s->seq, s->size, gap);
+    }
+    persist__reader_destroy(&rd);
+    close(fd);
+    return rc;
+}
+
+/* keep_prefix: moves every segment after seq (and >= first_seq) out of the
+ * way, so the log continues from the stop point. */
+static int discard_after(rec_ctx *c, uint64_t seq)
+{
+    uint64_t *seqs;
+    size_t n;
+    int rc = wal_list_segments(c->o->shard_dir, &seqs, &n);
+    char to[4200];
+    for (size_t j = 0; !rc && j < n; j++) {
+        if (seqs[j] <= seq || seqs[j] < c->o->first_seq) continue;
+        seg_path(c, seqs[j]);
+        snprintf(to, sizeof to, "%s.discarded", c->path);
+        if (rename(c->path, to)) rc = KV_EIO;
+        c->res->discarded++;
+    }
+    free(seqs);
+    if (!rc && c->res->discarded && persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+    return rc;
+}
+
+int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, recover_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!o || !ops || !o->shard_dir || o->first_seq == 0) return KV_EINVAL;
+    rec_ctx c = {.o = o, .ops = ops, .ctx = ctx, .res = res};
+    int rc = 0;
+    if (o->snap_seq) {
+        rc = snap_load(o->shard_dir, o->shard, o->snap_seq, snap_put, &c, &res->snap_entries,
+                       res->msg, sizeof res->msg);
+        if (rc) return rc;
+    }
+    rc = scan_headers(&c);
+    int stop = c.hdr_stop;
+    for (size_t i = 0; !rc && i < c.n; i++) {
+        int seg_stop = 0;
+        rc = replay_seg(&c, i, &seg_stop);
+        res->segments++;
+        if (seg_stop) {
+            c.n = i + 1;
+            stop = 1;
+        }
+    }
+    if (!rc && stop) rc = discard_after(&c, c.n ? c.segs[c.n - 1].seq : 0);
+    if (!rc) {
+        if (c.n) {
+            seg_info *l = &c.segs[c.n - 1];
+            res->next_seq = l->seq + 1;
+            res->prev_end = l->size;
+        } else {
+            res->next_seq = o->first_seq;
+            res->prev_end = WAL_PREV_ANY;
+        }
+        for (size_t j = 0; j < c.n; j++) res->log_bytes += c.segs[j].size;
+    }
+    free(c.segs);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* recover.h - rebuilds one shard from its snapshot and WAL segments.
+ *
+ * Order: the manifest's snapshot (if any), then the segments from the
+ * manifest's first_seq up, each record handed to a callback. Rules:
+ * - a segment's successor header may bound it (prev_end): bytes past the
+ *   bound are what a failed segment left behind and are ignored;
+ * - a torn record at the tail of the last segment (it ends inside a record,
+ *   or the rest of the file is zeros) is cut off: the file is truncated and
+ *   fsynced, res->cut_bytes says how much; a last segment shorter than its
+ *   header (crash while creating it) is removed;
+ * - anything else that does not decode (bad CRC, length, type, a missing
+ *   segment, a segment shorter than its successor's prev_end) is corruption:
+ *   KV_EPROTO with res->msg naming the file and byte offset - unless
+ *   keep_prefix, where replay stops at the first bad record, later segments
+ *   are renamed to *.discarded, and recovery succeeds with res->stopped = 1.
+ *
+ * Threads: no shared state; shards may recover in parallel threads, each
+ * with its own callbacks' context.
+ */
+#ifndef MEMKV_RECOVER_H
+#define MEMKV_RECOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+#include "wal_record.h"
+
+/* Callbacks; pointers in the arguments are valid only during the call. A
+ * nonzero return aborts recovery with that value. */
+typedef struct recover_ops {
+    /* A snapshot entry or a PUT record: r->vtype, key, val, expire_ms
+     * (absolute ms, -1 none; may be in the past - the callee decides). */
+    int (*put)(void *ctx, const wal_rec *r);
+    int (*del)(void *ctx, const char *key, size_t klen);
+    int (*clear)(void *ctx);
+} recover_ops;
+
+typedef struct recover_opts {
+    const char *shard_dir;
+    uint32_t shard;
+    uint64_t snap_seq;  /* manifest: live snapshot, 0 = none */
+    uint64_t first_seq; /* manifest: first live segment (>= 1) */
+    int keep_prefix;    /* stop at the first bad record instead of failing */
+} recover_opts;
+
+typedef struct recover_result {
+    uint64_t snap_entries; /* entries loaded from the snapshot */
+    uint64_t records;      /* WAL records replayed */
+    uint64_t segments;     /* segments replayed */
+    uint64_t next_seq;     /* pass to wal_open as seq */
+    uint64_t prev_end;     /* pass to wal_open as prev_end */
+    uint64_t log_bytes;    /* bytes of live segments: wal_opts.initial_log_bytes */
+    uint64_t cut_bytes;    /* torn tail removed */
+    int stopped;           /* keep_prefix: replay stopped at a bad record */
+    uint64_t discarded;    /* keep_prefix: later segments renamed aside */
+    uint64_t bad_seq;      /* corruption (or keep_prefix stop): segment... */
+    uint64_t bad_offset;   /* ...and byte offset of the bad record */
+    char msg[600];         /* the error, the cut or the stop, for the log */
+} recover_result;
+
+/* Recovers one shard. Returns 0, KV_EPROTO (corrupt; res->msg names file and
+ * offset), KV_EIO (a file could not be read, truncated or renamed), KV_ENOMEM,
+ * or a callback's nonzero value. */
+int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, recover_result *res);
+
+#endif

@@ -1,0 +1,262 @@
+/* snap.c - snapshot writer and reader. */
+#include "snap.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "persist_internal.h"
+
+static const char snap_magic[8] = {'M', 'K', 'V', 'S', 'N', 'A', 'P', '\n'};
+
+enum { SNAP_FLUSH_AT = 1 << 20 };
+
+struct snap_writer {
+    char *dir;
+    char tmp[4096];
+    char final[4096];
+    int fd;
+    wal_buf buf;
+    uint64_t entries;
+    uint64_t bytes; /* written to the file */
+    int err;        /* sticky */
+};
+
+int snap_path(char *buf, size_t cap, const char *shard_dir, uint64_t seq, int tmp)
+{
+    int n = snprintf(buf, cap, "%s/snap-%020" PRIu64 ".snap%s", shard_dir, seq, tmp ? ".tmp" : "");
+    return n < 0 || (size_t)n >= cap ? KV_ERANGE : 0;
+}
+
+static void header_encode(char *out, uint32_t shard, uint64_t seq)
+{
+    memcpy(out, snap_magic, 8);
+    persist__put32(out + 8, SNAP_FORMAT_VERSION);
+    persist__put32(out + 12, shard);
+    persist__put64(out + 16, seq);
+    persist__put64(out + 24, 0); /* reserved */
+    persist__put32(out + 32, 0); /* reserved */
+    persist__put32(out + 36, crc32c_mask(crc32c(out, 36)));
+}
+
+static void writer_free(snap_writer_t *s, int remove_tmp)
+{
+    if (!s) return;
+    if (s->fd >= 0) close(s->fd);
+    if (remove_tmp && s->tmp[0]) unlink(s->tmp);
+    wal_buf_destroy(&s->buf);
+    free(s->dir);
+    free(s);
+}
+
+int snap_begin(snap_writer_t **out, const char *shard_dir, uint32_t shard, uint64_t seq)
+{
+    assert(out && shard_dir);
+    *out = NULL;
+    if (seq == 0) return KV_EINVAL;
+    snap_writer_t *s = calloc(1, sizeof *s);
+    if (!s) return KV_ENOMEM;
+    s->fd = -1;
+    wal_buf_init(&s->buf);
+    int rc = KV_ERANGE;
+    if (snap_path(s->tmp, sizeof s->tmp, shard_dir, seq, 1) ||
+        snap_path(s->final, sizeof s->final, shard_dir, seq, 0)) {
+        s->tmp[0] = 0;
+        goto fail;
+    }
+    rc = KV_ENOMEM;
+    if (!(s->dir = strdup(shard_dir))) goto fail;
+    rc = KV_EIO;
+    if (persist__mkdir(shard_dir)) goto fail;
+    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->fd < 0) goto fail;
+    rc = wal_buf_reserve(&s->buf, SNAP_HEADER);
+    if (rc) goto fail;
+    header_encode(s->buf.data, shard, seq);
+    s->buf.len = SNAP_HEADER;
+    *out = s;
+    return 0;
+fail:
+    writer_free(s, 1);
+    return rc;
+}
+
+static int flush_buf(snap_writer_t *s)
+{
+    if (!s->buf.len) return 0;
+    size_t done;
+    if (persist__write_all(s->fd, s->buf.data, s->buf.len, &done)) return KV_EIO;
+    s->bytes += s->buf.len;
+    s->buf.len = 0;
+    return 0;
+}
+
+int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen, const char *val,
+                   size_t vlen, int64_t expire_ms)
+{
+    if (s->err) return s->err;
+    int rc = wal_record_put(&s->buf, vtype, key, klen, val, vlen, expire_ms);
+    if (!rc) s->entries++;
+    if (!rc && s->buf.len >= SNAP_FLUSH_AT) rc = flush_buf(s);
+    if (rc) s->err = rc;
+    return rc;
+}
+
+uint64_t snap_entries(const snap_writer_t *s) { return s->entries; }
+uint64_t snap_bytes(const snap_writer_t *s) { return s->bytes + s->buf.len; }
+
+int snap_finish(snap_writer_t *s)
+{
+    int rc = s->err;
+    if (!rc) rc = wal_record_snap_end(&s->buf, s->entries);
+    if (!rc) rc = flush_buf(s);
+    /* fsync before rename: after a crash the final name must never refer
+     * to a file whose data is not on disk. */
+    if (!rc && fsync(s->fd)) rc = KV_EIO;
+    if (!rc && close(s->fd)) rc = KV_EIO;
+    if (!rc) s->fd = -1;
+    if (!rc && rename(s->tmp, s->final)) rc = KV_EIO;
+    if (!rc) {
+        s->tmp[0] = 0; /* the name is gone; nothing to remove */
+        /* If the rename is not durable the caller must not switch the
+         * manifest; the complete file left under either name is harmless
+         * (only the manifest makes a snapshot live) and snap_prune removes
+         * it later. */
+        if (persist__fsync_dir(s->dir)) rc = KV_EIO;
+    }
+    writer_free(s, rc != 0);
+    return rc;
+}
+
+void snap_abort(snap_writer_t *s) { writer_free(s, 1); }
+
+/* ---- reader ---- */
+
+static int load_header(int fd, uint32_t shard, uint64_t seq, const char **why)
+{
+    char h[SNAP_HEADER];
+    ssize_t n = persist__pread_all(fd, h, sizeof h, 0);
+    if (n < 0) return KV_EIO;
+    if (n < SNAP_HEADER) {
+        *why = "short snapshot header";
+        return KV_EPROTO;
+    }
+    if (memcmp(h, snap_magic, 8)) *why = "bad snapshot magic";
+    else if (crc32c_unmask(persist__get32(h + 36)) != crc32c(h, 36))
+        *why = "snapshot header checksum mismatch";
+    else if (persist__get32(h + 8) != SNAP_FORMAT_VERSION)
+        *why = "unsupported snapshot format version";
+    else if (persist__get32(h + 12) != shard)
+        *why = "snapshot belongs to another shard";
+    else if (persist__get64(h + 16) != seq)
+        *why = "snapshot seq does not match its name";
+    else if (persist__get64(h + 24) || persist__get32(h + 32))
+        *why = "reserved snapshot header bytes not zero";
+    return *why ? KV_EPROTO : 0;
+}
+
+int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn fn, void *ctx,
+              uint64_t *entries, char *err, size_t errcap)
+{
+    char path[4096];
+    if (snap_path(path, sizeof path, shard_dir, seq, 0)) return KV_ERANGE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        persist__err(err, errcap, "%s: %s", path, strerror(errno));
+        return KV_EIO;
+    }
+    struct stat st;
+    const char *why = NULL;
+    uint64_t off = 0, count = 0;
+    persist__reader rd = {.buf = NULL};
+    int rc = fstat(fd, &st) ? KV_EIO : load_header(fd, shard, seq, &why);
+    if (!rc) rc = persist__reader_init(&rd, fd, SNAP_HEADER, (uint64_t)st.st_size);
+    int ended = 0;
+    while (!rc) {
+        wal_rec r;
+        int64_t n = persist__reader_next(&rd, &r, &off, &why);
+        if (n == 0) {
+            if (!ended) {
+                why = "snapshot has no end record";
+                rc = KV_EPROTO;
+            }
+            break;
+        }
+        if (n < 0) {
+            if (n == KV_EAGAIN) why = "snapshot ends inside a record";
+            rc = n == KV_EAGAIN ? KV_EPROTO : (int)n;
+            break;
+        }
+        if (ended) {
+            why = "data after the snapshot end record";
+            rc = KV_EPROTO;
+        } else if (r.op == WAL_OP_SNAP_END) {
+            ended = 1;
+            if (r.count != count) {
+                why = "snapshot entry count mismatch";
+                rc = KV_EPROTO;
+            }
+        } else if (r.op != WAL_OP_PUT) {
+            why = "non-PUT record in snapshot";
+            rc = KV_EPROTO;
+        } else {
+            count++;
+            rc = fn ? fn(ctx, &r) : 0;
+        }
+    }
+    if (rc == KV_EPROTO)
+        persist__err(err, errcap, "%s: corrupt at byte %" PRIu64 ": %s", path, off,
+                     why ? why : "bad record");
+    else if (rc == KV_EIO)
+        persist__err(err, errcap, "%s: read error", path);
+    persist__reader_destroy(&rd);
+    close(fd);
+    if (!rc && entries) *entries = count;
+    return rc;
+}
+
+static int parse_snap_name(const char *name, uint64_t *seq, int *tmp)
+{
+    size_t len = strlen(name);
+    if (len != 30 && len != 34) return -1;
+    if (memcmp(name, "snap-", 5) || memcmp(name + 25, ".snap", 5)) return -1;
+    if (len == 34 && strcmp(name + 30, ".tmp")) return -1;
+    uint64_t v = 0;
+    for (int i = 5; i < 25; i++) {
+        if (name[i] < '0' || name[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *seq = v;
+    *tmp = len == 34;
+    return 0;
+}
+
+int snap_prune(const char *shard_dir, uint64_t keep_seq)
+{
+    DIR *d = opendir(shard_dir);
+    if (!d) return errno == ENOENT ? 0 : KV_EIO;
+    int rc = 0, removed = 0;
+    struct dirent *de;
+    char path[4096];
+    while ((de = readdir(d))) {
+        uint64_t seq;
+        int tmp;
+        if (parse_snap_name(de->d_name, &seq, &tmp)) continue;
+        if (!tmp && seq == keep_seq && keep_seq) continue;
+        if (snprintf(path, sizeof path, "%s/%s", shard_dir, de->d_name) >= (int)sizeof path)
+            continue;
+        if (unlink(path) && errno != ENOENT) rc = KV_EIO;
+        removed++;
+    }
+    closedir(d);
+    if (removed && persist__fsync_dir(shard_dir)) rc = KV_EIO;
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* snap.h - snapshot files of one shard: <shard_dir>/snap-<20-digit seq>.snap.
+ *
+ * A snapshot holds PUT records (wal_record.h) for every entry of the shard,
+ * then a SNAP_END record with their count. seq is the first WAL segment to
+ * replay after it: the caller rotates the WAL (wal_rotate), begins the
+ * snapshot with the new seq, and feeds entries in time-boxed slices between
+ * batches. The table changes meanwhile, so the snapshot is fuzzy; replaying
+ * segments >= seq, which holds every change made since the rotation, makes
+ * it exact (records are idempotent redo). The table scan must visit every
+ * key present for the whole scan (ht_scan does).
+ *
+ * Threads: a writer belongs to one thread at a time; it touches no shard
+ * state, so snap_finish (which blocks on fsync) may be handed to a
+ * background thread. The reader is reentrant: shards load in parallel.
+ */
+#ifndef MEMKV_SNAP_H
+#define MEMKV_SNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+#include "wal_record.h"
+
+typedef struct snap_writer snap_writer_t;
+
+enum { SNAP_HEADER = 40, SNAP_FORMAT_VERSION = 1 };
+
+/* Writes the path of snapshot seq (tmp: its temporary name) into buf.
+ * Returns 0 or KV_ERANGE. */
+int snap_path(char *buf, size_t cap, const char *shard_dir, uint64_t seq, int tmp);
+
+/* Creates <shard_dir>/snap-<seq>.snap.tmp (replacing a leftover) and writes
+ * the header. Returns 0 and *out, KV_EIO, KV_ENOMEM or KV_EINVAL (seq 0). */
+int snap_begin(snap_writer_t **out, const char *shard_dir, uint32_t shard, uint64_t seq);
+
+/* Adds one entry (expire_ms < 0: none). Buffered; writes every 1 MiB, so a
+ * slice of entries costs memory copies and an occasional write(). Returns 0
+ * or KV_EIO / KV_ENOMEM / KV_ERANGE; an error is sticky and makes
+ * snap_finish fail. */
+int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen, const char *val,
+                   size_t vlen, int64_t expire_ms);
+
+/* Entries and bytes so far. */
+uint64_t snap_entries(const snap_writer_t *s);
+uint64_t snap_bytes(const snap_writer_t *s);
+
+/* Writes the trailer, fsyncs the file, renames tmp -> final and fsyncs the
+ * directory. After 0 the snapshot is durable under its final name; the
+ * caller then syncs the WAL and switches the manifest. On error the tmp
+ * file is removed. Frees s in every case. */
+int snap_finish(snap_writer_t *s);
+
+/* Abandons the snapshot: removes the tmp file and frees s. Accepts NULL. */
+void snap_abort(snap_writer_t *s);
+
+/* Called for each entry: r->op == WAL_OP_PUT; r's pointers are valid only
+ * during the call. A nonzero return stops the load and is returned. */
+typedef int (*snap_entry_fn)(void *ctx, const wal_rec *r);
+
+/* Reads snapshot seq of shard: checks header (magic, version, shard, seq),
+ * every record's CRC, that only PUT records precede one SNAP_END whose count
+ * matches, and that nothing follows it. Returns 0 (*entries set, if not
+ * NULL), KV_EIO (missing or unreadable), KV_EPROTO (corrupt; err names the
+ * file and byte offset) or the callback's value. */
+int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn fn, void *ctx,
+              uint64_t *entries, char *err, size_t errcap);
+
+/* Removes snapshots other than keep_seq (0: remove all) and any leftover
+ * snap tmp files, then fsyncs the directory. Returns 0 or KV_EIO. */
+int snap_prune(const char *shard_dir, uint64_t keep_seq);
+
+#endif

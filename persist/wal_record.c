@@ -1,0 +1,258 @@
+/* wal_record.c - encoding and decoding of redo records. */
+#include "wal_record.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "persist_internal.h"
+
+void wal_buf_init(wal_buf *b) { memset(b, 0, sizeof *b); }
+
+void wal_buf_destroy(wal_buf *b)
+{
+    if (!b) return;
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+int wal_buf_reserve(wal_buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len) return 0;
+    if (extra > SIZE_MAX / 2 - b->len) return KV_ENOMEM;
+    size_t need = b->len + extra;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) return KV_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int wal_buf_append(wal_buf *b, const void *p, size_t n)
+{
+    int rc = wal_buf_reserve(b, n);
+    if (rc) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void wal_buf_consume(wal_buf *b, size_t n)
+{
+    assert(n <= b->len);
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+/* ---- little-endian fixed fields and LEB128 varints ---- */
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static char *varint_put(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+/* Reads a varint of at most 10 bytes from p[*off..n); returns 0 or -1 when it
+ * runs past n or is over-long (a non-canonical encoding is corrupt too). */
+static int varint_get(const unsigned char *p, size_t n, size_t *off, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0, i = 0; i < 10; i++, shift += 7) {
+        if (*off >= n) return -1;
+        unsigned char c = p[(*off)++];
+        if (i == 9 && c > 1) return -1;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            if (c == 0 && i > 0) return -1;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- framing ---- */
+
+/* Reserves header + payload_len bytes and returns where the payload goes;
+ * wal_frame_close then fills the header. */
+static char *frame_open(wal_buf *b, size_t payload_len, int *rc)
+{
+    if (payload_len > WAL_REC_MAX_PAYLOAD) {
+        *rc = KV_ERANGE;
+        return NULL;
+    }
+    *rc = wal_buf_reserve(b, WAL_REC_HEADER + payload_len);
+    if (*rc) return NULL;
+    return b->data + b->len + WAL_REC_HEADER;
+}
+
+static void frame_close(wal_buf *b, uint8_t op, size_t payload_len)
+{
+    char *h = b->data + b->len;
+    persist__put32(h + 4, (uint32_t)payload_len);
+    h[8] = (char)op;
+    persist__put32(h, crc32c_mask(crc32c(h + 4, 5)));
+    uint32_t c = crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, payload_len);
+    persist__put32(h + 9, crc32c_mask(c));
+    b->len += WAL_REC_HEADER + payload_len;
+}
+
+static size_t put_payload_len(size_t klen, size_t vlen, int64_t expire_ms)
+{
+    return 2 + (expire_ms >= 0 ? 8 : 0) + varint_len(klen) + klen + varint_len(vlen) + vlen;
+}
+
+size_t wal_record_put_size(size_t klen, size_t vlen, int64_t expire_ms)
+{
+    return WAL_REC_HEADER + put_payload_len(klen, vlen, expire_ms);
+}
+
+int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, const char *val,
+                   size_t vlen, int64_t expire_ms)
+{
+    int rc;
+    if (klen > WAL_REC_MAX_PAYLOAD || vlen > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
+    size_t len = put_payload_len(klen, vlen, expire_ms);
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    *p++ = (char)vtype;
+    *p++ = (char)(expire_ms >= 0 ? WAL_PUT_HAS_EXPIRY : 0);
+    if (expire_ms >= 0) {
+        persist__put64(p, (uint64_t)expire_ms);
+        p += 8;
+    }
+    p = varint_put(p, klen);
+    if (klen) memcpy(p, key, klen);
+    p = varint_put(p + klen, vlen);
+    if (vlen) memcpy(p, val, vlen);
+    frame_close(b, WAL_OP_PUT, len);
+    return 0;
+}
+
+int wal_record_del(wal_buf *b, const char *key, size_t klen)
+{
+    int rc;
+    if (klen > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
+    size_t len = varint_len(klen) + klen;
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    p = varint_put(p, klen);
+    if (klen) memcpy(p, key, klen);
+    frame_close(b, WAL_OP_DEL, len);
+    return 0;
+}
+
+int wal_record_clear(wal_buf *b)
+{
+    int rc;
+    if (!frame_open(b, 0, &rc)) return rc;
+    frame_close(b, WAL_OP_CLEAR, 0);
+    return 0;
+}
+
+int wal_record_snap_end(wal_buf *b, uint64_t count)
+{
+    int rc;
+    char *p = frame_open(b, 8, &rc);
+    if (!p) return rc;
+    persist__put64(p, count);
+    frame_close(b, WAL_OP_SNAP_END, 8);
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+static int take_bytes(const unsigned char *p, size_t n, size_t *off, kv_str *out)
+{
+    uint64_t len;
+    if (varint_get(p, n, off, &len) || len > n - *off) return -1;
+    out->p = (const char *)p + *off;
+    out->len = (size_t)len;
+    *off += (size_t)len;
+    return 0;
+}
+
+static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, wal_rec *r)
+{
+    size_t off = 0;
+    switch (op) {
+    case WAL_OP_PUT: {
+        if (n < 2) return "short PUT";
+        r->vtype = p[0];
+        uint8_t flags = p[1];
+        off = 2;
+        if (flags & ~WAL_PUT_HAS_EXPIRY) return "unknown PUT flags";
+        if (flags & WAL_PUT_HAS_EXPIRY) {
+            if (n - off < 8) return "short PUT expiry";
+            r->expire_ms = (int64_t)persist__get64(p + off);
+            if (r->expire_ms < 0) return "negative expiry";
+            off += 8;
+        }
+        if (take_bytes(p, n, &off, &r->key)) return "bad PUT key length";
+        if (take_bytes(p, n, &off, &r->val)) return "bad PUT value length";
+        break;
+    }
+    case WAL_OP_DEL:
+        if (take_bytes(p, n, &off, &r->key)) return "bad DEL key length";
+        break;
+    case WAL_OP_CLEAR:
+        break;
+    case WAL_OP_SNAP_END:
+        if (n < 8) return "short SNAP_END";
+        r->count = persist__get64(p);
+        off = 8;
+        break;
+    default:
+        return "unknown record type";
+    }
+    if (off != n) return "trailing bytes in payload";
+    return NULL;
+}
+
+int64_t wal_record_decode(const void *buf, size_t n, wal_rec *out, const char **why)
+{
+    const unsigned char *h = buf;
+    const char *dummy;
+    if (!why) why = &dummy;
+    *why = NULL;
+    if (n < 9) return KV_EAGAIN;
+    if (crc32c_unmask(persist__get32(h)) != crc32c(h + 4, 5)) {
+        *why = "header checksum mismatch";
+        return KV_EPROTO;
+    }
+    uint32_t len = persist__get32(h + 4);
+    uint8_t op = h[8];
+    if (len > WAL_REC_MAX_PAYLOAD) {
+        *why = "record length over the limit";
+        return KV_EPROTO;
+    }
+    if (n < (size_t)WAL_REC_HEADER + len) return KV_EAGAIN;
+    uint32_t c = crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, len);
+    if (crc32c_unmask(persist__get32(h + 9)) != c) {
+        *why = "record checksum mismatch";
+        return KV_EPROTO;
+    }
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    out->expire_ms = -1;
+    *why = decode_payload(op, h + WAL_REC_HEADER, len, out);
+    if (*why) return KV_EPROTO;
+    return (int64_t)WAL_REC_HEADER + len;
+}

@@ -1,0 +1,86 @@
+/* wal_record.h - the redo records of the write-ahead log and of snapshots.
+ *
+ * A record is a 13-byte header and a payload (docs/persistence.md has the
+ * byte layout): a header CRC over length and type, so a damaged length is
+ * caught before it is believed, and a CRC over type and payload. Records are
+ * physical and idempotent: PUT sets a key's whole state, DEL removes it,
+ * CLEAR empties the shard. Replaying any suffix twice gives the same state.
+ *
+ * Encoders append to a wal_buf (caller-owned, one thread at a time).
+ * The decoder is stateless and answers three ways: bytes consumed (> 0),
+ * KV_EAGAIN (the buffer ends inside the record: a torn tail, or read more),
+ * or KV_EPROTO (the bytes are not a valid record). Any thread.
+ */
+#ifndef MEMKV_WAL_RECORD_H
+#define MEMKV_WAL_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+
+/* Record types. 0 is never valid (zero-filled space must not parse). */
+enum wal_op {
+    WAL_OP_PUT = 1,       /* vtype, key, value, optional absolute expiry */
+    WAL_OP_DEL = 2,       /* key */
+    WAL_OP_CLEAR = 3,     /* no payload: the shard was emptied */
+    WAL_OP_HSET = 4,      /* reserved: hash field put (key, field, value) */
+    WAL_OP_HDEL = 5,      /* reserved: hash field delete (key, field) */
+    WAL_OP_EXPIRE = 6,    /* reserved: set/clear expiry only (key, expiry) */
+    WAL_OP_SNAP_END = 64, /* snapshot trailer: entry count; never in a WAL */
+    /* 7..63 reserved for data records, 65..255 for file-structure records.
+     * The decoder rejects every type it does not know as corrupt: a reader
+     * must never skip a redo record it cannot apply. */
+};
+
+enum {
+    WAL_REC_HEADER = 13,               /* hcrc(4) len(4) type(1) crc(4) */
+    WAL_REC_MAX_PAYLOAD = 1u << 30,    /* larger lengths are corrupt */
+    WAL_PUT_HAS_EXPIRY = 1u << 0,      /* PUT flags */
+};
+
+/* A decoded record. key/val/field point into the buffer passed to
+ * wal_record_decode and stay valid as long as that buffer does. */
+typedef struct wal_rec {
+    uint8_t op;        /* enum wal_op */
+    uint8_t vtype;     /* PUT: enum kv_type of the value */
+    int64_t expire_ms; /* PUT: absolute expiry in ms since the epoch, -1 = none */
+    uint64_t count;    /* SNAP_END: number of entries in the snapshot */
+    kv_str key;        /* PUT, DEL */
+    kv_str val;        /* PUT */
+} wal_rec;
+
+/* A growable byte buffer; data[0..len) is valid. Owner: one thread. */
+typedef struct wal_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} wal_buf;
+
+void wal_buf_init(wal_buf *b);
+/* Frees the memory; accepts a zeroed or already destroyed buffer. */
+void wal_buf_destroy(wal_buf *b);
+/* Makes room for extra bytes. Returns 0 or KV_ENOMEM (b unchanged). */
+int wal_buf_reserve(wal_buf *b, size_t extra);
+int wal_buf_append(wal_buf *b, const void *p, size_t n);
+/* Drops the first n bytes (n <= len). */
+void wal_buf_consume(wal_buf *b, size_t n);
+
+/* Encoders: append one record to b. Return 0, KV_ENOMEM (b unchanged) or
+ * KV_ERANGE (payload over WAL_REC_MAX_PAYLOAD; b unchanged).
+ * expire_ms < 0 means no expiry. */
+int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, const char *val,
+                   size_t vlen, int64_t expire_ms);
+int wal_record_del(wal_buf *b, const char *key, size_t klen);
+int wal_record_clear(wal_buf *b);
+int wal_record_snap_end(wal_buf *b, uint64_t count);
+
+/* Decodes the record at the start of p[0..n). Returns the bytes it takes
+ * (> 0) and fills *out, KV_EAGAIN if p ends inside it, or KV_EPROTO if it
+ * is corrupt (*why, if not NULL, gets a static reason). */
+int64_t wal_record_decode(const void *p, size_t n, wal_rec *out, const char **why);
+
+/* Bytes wal_record_put would append (for size accounting). */
+size_t wal_record_put_size(size_t klen, size_t vlen, int64_t expire_ms);
+
+#endif
