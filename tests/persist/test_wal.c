@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "entry.h"
+#include "persist.h"
 #include "recover.h"
 #include "test_util.h"
 #include "wal.h"
@@ -661,6 +663,43 @@ static void test_parallel_recovery(void **state)
     }
 }
 
+/* The shard_log_ops adapter turns engine entries into records. */
+static void test_log_ops_adapter(void **state)
+{
+    fixture *f = *state;
+    wal_t *w;
+    assert_int_equal(wal_open(&w, f->dir, 3, 1, WAL_PREV_ANY, NULL), 0);
+    kv_entry *e = calloc(1, sizeof *e + 8 + 3 + 5);
+    int64_t exp = 1750000000000LL;
+    e->klen = 3;
+    e->vlen = 5;
+    e->type = KV_TYPE_STRING;
+    e->flags = KV_ENTRY_TTL;
+    memcpy(e->data, &exp, 8);
+    memcpy(e->data + 8, "abcHELLO", 8);
+    persist_wal_log_ops.put(w, 3, e);
+    e->flags = 0;
+    memcpy(e->data, "xyzWORLD", 8);
+    persist_wal_log_ops.put(w, 3, e);
+    persist_wal_log_ops.del(w, 3, "nope", 4);
+    assert_int_equal(wal_commit(w), 0);
+    wal_free(w);
+    free(e);
+    tu_model got = {0};
+    recover_result res;
+    assert_int_equal(recover_into(f, &got, 0, &res), 0);
+    assert_int_equal(res.records, 3);
+    assert_int_equal(got.n, 2);
+    tu_item *a = tu_find(&got, "abc", 3), *b = tu_find(&got, "xyz", 3);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_memory_equal(a->val, "HELLO", 5);
+    assert_int_equal(a->exp, exp);
+    assert_memory_equal(b->val, "WORLD", 5);
+    assert_int_equal(b->exp, -1);
+    tu_model_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_failure_no, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interval_flusher, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_ops_adapter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
