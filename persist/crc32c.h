@@ -14,7 +14,10 @@
  * crc32c_extend(crc32c_extend(0, a, n), b, m) == crc32c of a followed by b. */
 uint32_t crc32c_extend(uint32_t crc, const void *p, size_t n);
 
-static inline uint32_t crc32c(const void *p, size_t n) { return crc32c_extend(0, p, n); }
+static inline uint32_t crc32c(const void *p, size_t n)
+{
+    return crc32c_extend(0, p, n);
+}
 
 /* The two implementations, exposed for tests and benchmarks.
  * crc32c_hw_extend must only be called when crc32c_hw_available() is 1. */

@@ -86,7 +86,8 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     if (persist__pread_all(fd, buf, size, 0) != (ssize_t)size) goto out;
     rc = KV_EPROTO;
     uint32_t nshards = persist__get32(buf + 12);
-    if (memcmp(buf, manifest_magic, 8)) why = "bad magic";
+    if (memcmp(buf, manifest_magic, 8))
+        why = "bad magic";
     else if (crc32c_unmask(persist__get32(buf + size - 4)) != crc32c(buf, size - 4))
         why = "checksum mismatch";
     else if (persist__get32(buf + 8) != MANIFEST_FORMAT_VERSION)

@@ -27,7 +27,7 @@ typedef struct manifest_shard {
 } manifest_shard;
 
 typedef struct manifest {
-    uint32_t version;       /* MANIFEST_FORMAT_VERSION */
+    uint32_t version; /* MANIFEST_FORMAT_VERSION */
     uint32_t nshards;
     kv_hash_secret secret;
     uint64_t generation;    /* bumped by every manifest_write */

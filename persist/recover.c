@@ -65,7 +65,7 @@ static int bad(rec_ctx *c, uint64_t seq, uint64_t off, const char *why)
     c->res->bad_seq = seq;
     c->res->bad_offset = off;
     persist__err(c->res->msg, sizeof c->res->msg, "%s: corrupt at byte %" PRIu64 ": %s%s", c->path,
-             off, why, c->o->keep_prefix ? " (keeping the prefix before it)" : "");
+                 off, why, c->o->keep_prefix ? " (keeping the prefix before it)" : "");
     if (!c->o->keep_prefix) return KV_EPROTO;
     c->res->stopped = 1;
     return 0;
@@ -131,7 +131,7 @@ static int scan_headers(rec_ctx *c)
             if (unlink(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
             persist__err(c->res->msg, sizeof c->res->msg,
-                     "%s: removed a segment whose header was never completed", c->path);
+                         "%s: removed a segment whose header was never completed", c->path);
             break;
         }
         if (!hrc && (s->h.shard != c->o->shard || s->h.seq != s->seq)) {
@@ -212,8 +212,8 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
             rc = cut_file(c->path, off);
             c->res->cut_bytes += s->size - off;
             persist__err(c->res->msg, sizeof c->res->msg,
-                     "%s: cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64, c->path,
-                     s->size - off, off);
+                         "%s: cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64, c->path,
+                         s->size - off, off);
             s->size = off;
             break;
         }

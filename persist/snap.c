@@ -110,8 +110,14 @@ int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen
     return rc;
 }
 
-uint64_t snap_entries(const snap_writer_t *s) { return s->entries; }
-uint64_t snap_bytes(const snap_writer_t *s) { return s->bytes + s->buf.len; }
+uint64_t snap_entries(const snap_writer_t *s)
+{
+    return s->entries;
+}
+uint64_t snap_bytes(const snap_writer_t *s)
+{
+    return s->bytes + s->buf.len;
+}
 
 int snap_finish(snap_writer_t *s)
 {
@@ -136,7 +142,10 @@ int snap_finish(snap_writer_t *s)
     return rc;
 }
 
-void snap_abort(snap_writer_t *s) { writer_free(s, 1); }
+void snap_abort(snap_writer_t *s)
+{
+    writer_free(s, 1);
+}
 
 /* ---- reader ---- */
 
@@ -149,7 +158,8 @@ static int load_header(int fd, uint32_t shard, uint64_t seq, const char **why)
         *why = "short snapshot header";
         return KV_EPROTO;
     }
-    if (memcmp(h, snap_magic, 8)) *why = "bad snapshot magic";
+    if (memcmp(h, snap_magic, 8))
+        *why = "bad snapshot magic";
     else if (crc32c_unmask(persist__get32(h + 36)) != crc32c(h, 36))
         *why = "snapshot header checksum mismatch";
     else if (persist__get32(h + 8) != SNAP_FORMAT_VERSION)

@@ -37,14 +37,14 @@ struct wal {
     wal_io io;      /* ro */
 
     /* owner: actor */
-    wal_buf pending;       /* appended, not yet written */
-    wal_buf unsynced;      /* written bytes [unsynced_base, written) not yet
-                              known durable; kept only when fsync != NO */
+    wal_buf pending;  /* appended, not yet written */
+    wal_buf unsynced; /* written bytes [unsynced_base, written) not yet
+                         known durable; kept only when fsync != NO */
     uint64_t unsynced_base;
-    int append_err;        /* sticky; atomic (wal_status reads it) */
-    int faulted;           /* 1: the current segment is broken, replace it */
-    uint64_t cum_bytes;    /* bytes ever written (initial_log_bytes at open) */
-    seg_mark *marks;       /* live segments, oldest first */
+    int append_err;     /* sticky; atomic (wal_status reads it) */
+    int faulted;        /* 1: the current segment is broken, replace it */
+    uint64_t cum_bytes; /* bytes ever written (initial_log_bytes at open) */
+    seg_mark *marks;    /* live segments, oldest first */
     size_t nmarks, capmarks;
     uint64_t writes, rotations;
 
@@ -53,12 +53,12 @@ struct wal {
     pthread_mutex_t lock;
     int fd;
     uint64_t seq;
-    uint64_t synced;     /* bytes of the segment known durable */
-    int broken;          /* errno of the failure that broke the segment */
+    uint64_t synced; /* bytes of the segment known durable */
+    int broken;      /* errno of the failure that broke the segment */
     uint64_t syncs, failures;
     int last_errno;
 
-    uint64_t written;    /* atomic: bytes handed to write(), header included */
+    uint64_t written; /* atomic: bytes handed to write(), header included */
 };
 
 /* ---- headers and names ---- */
@@ -226,8 +226,7 @@ static int io_sync(const wal_t *w, int fd)
 /* Creates segment seq with the given prev_end, writes its header plus the
  * extra bytes, fdatasyncs it and the directory. Returns the fd or -errno;
  * on failure the file is removed (best effort). */
-static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *a,
-                      const wal_buf *b)
+static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *a, const wal_buf *b)
 {
     char path[4096];
     if (wal_seg_path(path, sizeof path, w->dir, seq)) return -ENAMETOOLONG;
@@ -307,8 +306,7 @@ int wal_open(wal_t **out, const char *shard_dir, uint32_t shard, uint64_t seq, u
     if (opts) w->opts = *opts;
     if (!w->opts.segment_max) w->opts.segment_max = WAL_DEFAULT_SEGMENT_MAX;
     w->io.write = w->opts.io && w->opts.io->write ? w->opts.io->write : sys_write;
-    w->io.fdatasync =
-        w->opts.io && w->opts.io->fdatasync ? w->opts.io->fdatasync : sys_fdatasync;
+    w->io.fdatasync = w->opts.io && w->opts.io->fdatasync ? w->opts.io->fdatasync : sys_fdatasync;
     w->io.ctx = w->opts.io ? w->opts.io->ctx : NULL;
     w->opts.io = NULL;
     w->shard = shard;
@@ -362,9 +360,15 @@ int wal_append_del(wal_t *w, const char *key, size_t klen)
     return append_result(w, wal_record_del(&w->pending, key, klen));
 }
 
-int wal_append_clear(wal_t *w) { return append_result(w, wal_record_clear(&w->pending)); }
+int wal_append_clear(wal_t *w)
+{
+    return append_result(w, wal_record_clear(&w->pending));
+}
 
-size_t wal_pending(const wal_t *w) { return w->pending.len; }
+size_t wal_pending(const wal_t *w)
+{
+    return w->pending.len;
+}
 
 /* ---- commit, sync, rotation ---- */
 

@@ -47,17 +47,17 @@ typedef struct wal_io {
 } wal_io;
 
 typedef struct wal_opts {
-    uint64_t segment_max;    /* rotate once a segment reaches this; 0 = 64 MiB */
-    enum wal_fsync fsync;    /* decides what stays in memory until synced */
+    uint64_t segment_max;       /* rotate once a segment reaches this; 0 = 64 MiB */
+    enum wal_fsync fsync;       /* decides what stays in memory until synced */
     uint64_t initial_log_bytes; /* bytes already in live segments (recovery) */
-    const wal_io *io;        /* NULL: real syscalls */
+    const wal_io *io;           /* NULL: real syscalls */
 } wal_opts;
 
 enum {
     WAL_SEG_HEADER = 40,
     WAL_FORMAT_VERSION = 1,
 };
-#define WAL_PREV_ANY UINT64_MAX /* prev_end: predecessor is valid to its end */
+#define WAL_PREV_ANY            UINT64_MAX /* prev_end: predecessor is valid to its end */
 #define WAL_DEFAULT_SEGMENT_MAX (64ull << 20)
 
 typedef struct wal_seg_header {
@@ -137,7 +137,7 @@ typedef struct wal_stats {
     uint64_t pending_bytes;  /* appended, not written */
     uint64_t unsynced_bytes; /* written, kept in memory until synced */
     uint64_t writes, syncs, rotations, failures;
-    int sys_errno;           /* errno of the last failure, 0 if none */
+    int sys_errno; /* errno of the last failure, 0 if none */
 } wal_stats;
 
 /* Actor only (the counters the flusher updates are read atomically). */

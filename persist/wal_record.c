@@ -8,7 +8,10 @@
 #include "crc32c.h"
 #include "persist_internal.h"
 
-void wal_buf_init(wal_buf *b) { memset(b, 0, sizeof *b); }
+void wal_buf_init(wal_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void wal_buf_destroy(wal_buf *b)
 {

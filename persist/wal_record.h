@@ -34,9 +34,9 @@ enum wal_op {
 };
 
 enum {
-    WAL_REC_HEADER = 13,               /* hcrc(4) len(4) type(1) crc(4) */
-    WAL_REC_MAX_PAYLOAD = 1u << 30,    /* larger lengths are corrupt */
-    WAL_PUT_HAS_EXPIRY = 1u << 0,      /* PUT flags */
+    WAL_REC_HEADER = 13,            /* hcrc(4) len(4) type(1) crc(4) */
+    WAL_REC_MAX_PAYLOAD = 1u << 30, /* larger lengths are corrupt */
+    WAL_PUT_HAS_EXPIRY = 1u << 0,   /* PUT flags */
 };
 
 /* A decoded record. key/val/field point into the buffer passed to

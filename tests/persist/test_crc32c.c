@@ -58,9 +58,8 @@ static void test_hw_matches_sw(void **state)
         assert_int_equal(crc32c(buf + 3, len), sw);
         size_t cut = len / 3;
         assert_int_equal(crc32c_extend(crc32c(buf + 3, cut), buf + 3 + cut, len - cut), sw);
-        assert_int_equal(crc32c_sw_extend(crc32c_sw_extend(0, buf + 3, cut), buf + 3 + cut,
-                                          len - cut),
-                         sw);
+        assert_int_equal(
+            crc32c_sw_extend(crc32c_sw_extend(0, buf + 3, cut), buf + 3 + cut, len - cut), sw);
     }
     free(buf);
 }

@@ -227,9 +227,9 @@ static void test_fuzzy_snapshot_recovery(void **state)
     int step = 1000;
     for (size_t i = 0; i < nkeys; i++) {
         tu_item *e = tu_find(&mem, keys[i], strlen(keys[i]));
-        if (e) assert_int_equal(snap_add_entry(s, e->vtype, e->key, e->klen, e->val, e->vlen,
-                                               e->exp),
-                                0);
+        if (e)
+            assert_int_equal(snap_add_entry(s, e->vtype, e->key, e->klen, e->val, e->vlen, e->exp),
+                             0);
         if (i % 16 == 15) { /* a batch between slices: changes, deletes, new keys */
             for (int j = 0; j < 8; j++, step++) {
                 int kl = snprintf(k, sizeof k, "k%d", (step * 7) % 150);

@@ -42,7 +42,10 @@ static inline uint64_t tu_file_size(const char *path)
     return stat(path, &st) ? UINT64_MAX : (uint64_t)st.st_size;
 }
 
-static inline int tu_file_exists(const char *path) { return access(path, F_OK) == 0; }
+static inline int tu_file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
 
 /* XORs mask into the byte at off. */
 static inline void tu_flip(const char *path, uint64_t off, unsigned char mask)

@@ -59,8 +59,7 @@ static void workload_step(wal_t *w, tu_model *m, int i)
         tu_del(m, k, (size_t)kl);
     } else {
         int64_t exp = i % 3 ? -1 : 1700000000000LL + i;
-        assert_int_equal(wal_append_put(w, (uint8_t)(i & 1), k, (size_t)kl, v, (size_t)vl, exp),
-                         0);
+        assert_int_equal(wal_append_put(w, (uint8_t)(i & 1), k, (size_t)kl, v, (size_t)vl, exp), 0);
         tu_put(m, k, (size_t)kl, v, (size_t)vl, exp, (uint8_t)(i & 1));
     }
 }
@@ -77,8 +76,7 @@ static void test_names(void **state)
     uint64_t seq;
     assert_int_equal(wal_seg_parse_name("wal-00000000000000000042.log", &seq), 0);
     assert_int_equal(seq, 42);
-    assert_int_equal(wal_seg_parse_name("wal-00000000000000000042.log.discarded", &seq),
-                     KV_EINVAL);
+    assert_int_equal(wal_seg_parse_name("wal-00000000000000000042.log.discarded", &seq), KV_EINVAL);
     assert_int_equal(wal_seg_parse_name("wal-0000000000000000004x.log", &seq), KV_EINVAL);
     assert_int_equal(wal_seg_parse_name("wal-99999999999999999999.log", &seq), KV_EINVAL);
     char buf[64];
@@ -417,9 +415,9 @@ static void test_torn_header(void **state)
 /* ---- fault injection ---- */
 
 typedef struct faults {
-    int fail_sync;   /* fail the next n fdatasyncs with EIO */
-    int fail_write;  /* fail writes with ENOSPC after writing partial bytes */
-    size_t partial;  /* bytes a failing write still writes */
+    int fail_sync;  /* fail the next n fdatasyncs with EIO */
+    int fail_write; /* fail writes with ENOSPC after writing partial bytes */
+    size_t partial; /* bytes a failing write still writes */
 } faults;
 
 static ssize_t fault_write(void *ctx, int fd, const void *p, size_t n)
@@ -546,12 +544,18 @@ static void write_failure(fixture *f, enum wal_fsync mode)
     tu_model_free(&mem);
 }
 
-static void test_write_failure_always(void **state) { write_failure(*state, WAL_FSYNC_ALWAYS); }
+static void test_write_failure_always(void **state)
+{
+    write_failure(*state, WAL_FSYNC_ALWAYS);
+}
 static void test_write_failure_interval(void **state)
 {
     write_failure(*state, WAL_FSYNC_INTERVAL);
 }
-static void test_write_failure_no(void **state) { write_failure(*state, WAL_FSYNC_NO); }
+static void test_write_failure_no(void **state)
+{
+    write_failure(*state, WAL_FSYNC_NO);
+}
 
 /* --fsync interval: a flusher thread syncs while the actor commits and
  * rotates; a flusher fsync failure surfaces at the actor's next commit and

@@ -108,8 +108,7 @@ static void test_large(void **state)
     assert_memory_equal(r.val.p, v, vlen);
     /* over the limit: refused, buffer unchanged */
     size_t before = b.len;
-    assert_int_equal(wal_record_put(&b, 0, k, klen, v, (size_t)WAL_REC_MAX_PAYLOAD, -1),
-                     KV_ERANGE);
+    assert_int_equal(wal_record_put(&b, 0, k, klen, v, (size_t)WAL_REC_MAX_PAYLOAD, -1), KV_ERANGE);
     assert_int_equal(b.len, before);
     wal_buf_destroy(&b);
     free(k);
@@ -226,9 +225,9 @@ static void test_invalid_contents(void **state)
     /* PUT: unknown flags, short expiry, negative expiry, missing value */
     assert_int_equal(decode_sealed(WAL_OP_PUT, "\x00\x02\x01k\x01v", 6), KV_EPROTO);
     assert_int_equal(decode_sealed(WAL_OP_PUT, "\x00\x01\x01\x02", 4), KV_EPROTO);
-    assert_int_equal(decode_sealed(WAL_OP_PUT, "\x00\x01\x00\x00\x00\x00\x00\x00\x00\x80\x01k\x00",
-                                   13),
-                     KV_EPROTO);
+    assert_int_equal(
+        decode_sealed(WAL_OP_PUT, "\x00\x01\x00\x00\x00\x00\x00\x00\x00\x80\x01k\x00", 13),
+        KV_EPROTO);
     assert_int_equal(decode_sealed(WAL_OP_PUT, "\x00\x00\x01k", 4), KV_EPROTO);
     assert_int_equal(decode_sealed(WAL_OP_PUT, "\x00\x00\x01k\x00", 5), WAL_REC_HEADER + 5);
     /* SNAP_END of the wrong size */
