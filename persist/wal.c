@@ -1,8 +1,10 @@
 /* wal.c - segment files, group commit, sync and rotation of one shard's log.
  *
- * State shared with syncing threads (fd, seq, synced, broken, the counters
- * they bump) is guarded by w->lock; w->written is an atomic the actor
- * publishes after each write. Everything else is the actor's.
+ * w->lock serializes syncing threads and keeps the fd stable while one of
+ * them runs fdatasync (the actor takes it only to switch segments). The
+ * fields both sides read - written, synced, broken, the counters - are
+ * atomics, so the actor's commit never waits for a flusher's fdatasync.
+ * Everything else is the actor's.
  */
 #include "wal.h"
 
@@ -48,17 +50,17 @@ struct wal {
     size_t nmarks, capmarks;
     uint64_t writes, rotations;
 
-    /* guarded by lock (fd and seq change only with lock held, by the actor,
-     * so the actor may read them without it) */
+    /* fd and seq change only in seg_switch, by the actor, with lock held;
+     * the actor may read them without it */
     pthread_mutex_t lock;
     int fd;
     uint64_t seq;
-    uint64_t synced; /* bytes of the segment known durable */
-    int broken;      /* errno of the failure that broke the segment */
+    /* atomics (__atomic builtins) */
+    uint64_t written; /* bytes handed to write(), header included; actor stores */
+    uint64_t synced;  /* bytes known durable; stored with lock held */
+    int broken;       /* errno of the failure that broke the segment, 0 = fine */
     uint64_t syncs, failures;
     int last_errno;
-
-    uint64_t written; /* atomic: bytes handed to write(), header included */
 };
 
 /* ---- headers and names ---- */
@@ -268,8 +270,8 @@ static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len)
     int old = w->fd;
     w->fd = fd;
     w->seq = seq;
-    w->synced = len;
-    w->broken = 0;
+    __atomic_store_n(&w->synced, len, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->broken, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&w->written, len, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&w->lock);
     if (old >= 0) close(old);
@@ -281,13 +283,18 @@ static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len)
     w->cum_bytes += WAL_SEG_HEADER;
 }
 
+static void note_failure(wal_t *w, int err)
+{
+    __atomic_add_fetch(&w->failures, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->last_errno, err, __ATOMIC_RELAXED);
+}
+
 static void set_broken(wal_t *w, int err)
 {
-    pthread_mutex_lock(&w->lock);
-    if (!w->broken) w->broken = err ? err : EIO;
-    w->failures++;
-    w->last_errno = err;
-    pthread_mutex_unlock(&w->lock);
+    int zero = 0;
+    __atomic_compare_exchange_n(&w->broken, &zero, err ? err : EIO, 0, __ATOMIC_RELEASE,
+                                __ATOMIC_RELAXED);
+    note_failure(w, err);
     w->faulted = 1;
 }
 
@@ -375,9 +382,7 @@ size_t wal_pending(const wal_t *w)
 /* Drops the unsynced bytes a sync has made durable. */
 static void trim_unsynced(wal_t *w)
 {
-    pthread_mutex_lock(&w->lock);
-    uint64_t s = w->synced;
-    pthread_mutex_unlock(&w->lock);
+    uint64_t s = __atomic_load_n(&w->synced, __ATOMIC_ACQUIRE);
     if (s <= w->unsynced_base) return;
     uint64_t n = s - w->unsynced_base;
     if (n >= w->unsynced.len)
@@ -399,10 +404,7 @@ static int fault_rotate(wal_t *w)
     uint64_t seq = w->seq + 1;
     int fd = seg_create(w, seq, stable, &w->unsynced, &w->pending);
     if (fd < 0) {
-        pthread_mutex_lock(&w->lock);
-        w->failures++;
-        w->last_errno = -fd;
-        pthread_mutex_unlock(&w->lock);
+        note_failure(w, -fd);
         return KV_EIO;
     }
     uint64_t len = WAL_SEG_HEADER + w->unsynced.len + w->pending.len;
@@ -423,10 +425,7 @@ static int rotate_clean(wal_t *w)
     if (fd < 0) {
         /* Nothing is lost: the current segment is intact and synced. Keep
          * appending to it and try rotating again at the next commit. */
-        pthread_mutex_lock(&w->lock);
-        w->failures++;
-        w->last_errno = -fd;
-        pthread_mutex_unlock(&w->lock);
+        note_failure(w, -fd);
         return KV_EIO;
     }
     seg_switch(w, fd, w->seq + 1, WAL_SEG_HEADER);
@@ -437,10 +436,7 @@ int wal_commit(wal_t *w)
 {
     if (w->append_err) return w->append_err;
     trim_unsynced(w);
-    pthread_mutex_lock(&w->lock);
-    int broken = w->broken;
-    pthread_mutex_unlock(&w->lock);
-    if (broken || w->faulted) {
+    if (__atomic_load_n(&w->broken, __ATOMIC_ACQUIRE) || w->faulted) {
         w->faulted = 1;
         return fault_rotate(w);
     }
@@ -483,22 +479,19 @@ int wal_commit(wal_t *w)
 int wal_sync(wal_t *w)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->broken) {
-        pthread_mutex_unlock(&w->lock);
-        return KV_EIO;
-    }
-    uint64_t target = __atomic_load_n(&w->written, __ATOMIC_ACQUIRE);
     int rc = 0;
-    if (target > w->synced) {
+    uint64_t target = __atomic_load_n(&w->written, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&w->broken, __ATOMIC_ACQUIRE)) {
+        rc = KV_EIO; /* never fdatasync a broken segment again */
+    } else if (target > __atomic_load_n(&w->synced, __ATOMIC_RELAXED)) {
         rc = io_sync(w, w->fd);
         if (rc) {
-            w->broken = -rc;
-            w->failures++;
-            w->last_errno = -rc;
+            __atomic_store_n(&w->broken, -rc, __ATOMIC_RELEASE);
+            note_failure(w, -rc);
             rc = KV_EIO;
         } else {
-            w->synced = target;
-            w->syncs++;
+            __atomic_store_n(&w->synced, target, __ATOMIC_RELEASE);
+            __atomic_add_fetch(&w->syncs, 1, __ATOMIC_RELAXED);
         }
     }
     pthread_mutex_unlock(&w->lock);
@@ -527,10 +520,7 @@ int wal_status(wal_t *w)
 {
     int err = __atomic_load_n(&w->append_err, __ATOMIC_RELAXED);
     if (err) return err;
-    pthread_mutex_lock(&w->lock);
-    int broken = w->broken;
-    pthread_mutex_unlock(&w->lock);
-    return broken ? KV_EIO : 0;
+    return __atomic_load_n(&w->broken, __ATOMIC_ACQUIRE) ? KV_EIO : 0;
 }
 
 void wal_get_stats(wal_t *w, wal_stats *st)
@@ -543,9 +533,7 @@ void wal_get_stats(wal_t *w, wal_stats *st)
     st->unsynced_bytes = w->unsynced.len;
     st->writes = w->writes;
     st->rotations = w->rotations;
-    pthread_mutex_lock(&w->lock);
-    st->syncs = w->syncs;
-    st->failures = w->failures;
-    st->sys_errno = w->last_errno;
-    pthread_mutex_unlock(&w->lock);
+    st->syncs = __atomic_load_n(&w->syncs, __ATOMIC_RELAXED);
+    st->failures = __atomic_load_n(&w->failures, __ATOMIC_RELAXED);
+    st->sys_errno = __atomic_load_n(&w->last_errno, __ATOMIC_RELAXED);
 }

@@ -438,12 +438,14 @@ static ssize_t fault_write(void *ctx, int fd, const void *p, size_t n)
 
 static int fault_sync(void *ctx, int fd)
 {
-    faults *fl = ctx;
-    if (fl->fail_sync) {
-        fl->fail_sync--;
-        errno = EIO;
-        return -1;
-    }
+    faults *fl = ctx; /* the flusher test calls this from two threads */
+    int n = __atomic_load_n(&fl->fail_sync, __ATOMIC_ACQUIRE);
+    while (n > 0)
+        if (__atomic_compare_exchange_n(&fl->fail_sync, &n, n - 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            errno = EIO;
+            return -1;
+        }
     return fdatasync(fd);
 }
 
