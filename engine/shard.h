@@ -64,6 +64,29 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
 /* Removes key; returns 1 if it existed (expired keys count as absent). */
 int shard_del(shard_t *s, const char *key, size_t klen);
+/* The table hash of key (the low 32 bits of kv_hash). */
+uint32_t shard_hash(const shard_t *s, const char *key, size_t klen);
+/* Removes e (found by shard_lookup), logs the deletion and frees e. */
+void shard_remove(shard_t *s, kv_entry *e);
+/* Resizes the value of e (found by shard_lookup) to vlen bytes, keeping the
+ * first bytes and zero-filling growth; the caller then writes the new bytes
+ * and calls shard_written. Returns the entry, which may have moved. */
+kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen);
+/* Inserts key, which must be absent, with a zero-filled value of vlen
+ * bytes and no TTL; as with shard_resize_val, the caller fills the value
+ * and calls shard_written. */
+kv_entry *shard_add_zeroed(shard_t *s, const char *key, size_t klen, size_t vlen);
+/* Logs the new state of e after an in-place change. */
+void shard_written(shard_t *s, const kv_entry *e);
+/* True if e's TTL has passed at s->now_ms (Redis: now > expiry). */
+static inline int shard_expired(const shard_t *s, const kv_entry *e)
+{
+    int64_t t = entry_expire(e);
+    return t >= 0 && s->now_ms > t;
+}
+/* Removes e, whose TTL has passed, counting it in stats.expired. Safe
+ * inside an ht_scan/ht_foreach callback for the entry it was given. */
+void shard_drop_expired(shard_t *s, kv_entry *e);
 /* Removes every key. */
 void shard_clear(shard_t *s);
 

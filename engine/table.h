@@ -50,6 +50,11 @@ void ht_relink(ht_t *t, const kv_entry *old, kv_entry *neu);
 typedef void ht_scan_fn(void *arg, kv_entry *e);
 uint64_t ht_scan(ht_t *t, uint64_t cursor, ht_scan_fn *fn, void *arg);
 
+/* Visits every entry exactly once, in no particular order. fn may remove
+ * (and free) the entry it is given, and no other; the table neither resizes
+ * nor rehashes during the walk. For KEYS-like full passes in one call. */
+void ht_foreach(ht_t *t, ht_scan_fn *fn, void *arg);
+
 /* A random entry, or NULL when empty. rng is a caller-owned xorshift state. */
 kv_entry *ht_random(ht_t *t, uint64_t *rng);
 

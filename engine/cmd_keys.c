@@ -1,0 +1,376 @@
+/* cmd_keys.c - keyspace and TTL commands against one shard, and the shard
+ * parts of the keyspace-wide ones. Redis 7.0 semantics and texts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "cmd_internal.h"
+#include "glob.h"
+#include "reply.h"
+#include "shard.h"
+
+/* ---- DEL, EXISTS, TYPE ----------------------------------------------------- */
+
+void cmd_del_part(shard_t *s, const cmd_call *c)
+{
+    int64_t n = 0;
+    s->stats.commands++;
+    for (int i = 1; i < c->argc; i++) n += shard_del(s, c->argv[i].p, c->argv[i].len);
+    reply_int(c->out, n);
+}
+
+void cmd_exists_part(shard_t *s, const cmd_call *c)
+{
+    int64_t n = 0;
+    s->stats.commands++;
+    for (int i = 1; i < c->argc; i++)
+        if (cmd_lookup_read(s, &c->argv[i]) != NULL) n++;
+    reply_int(c->out, n);
+}
+
+void cmd_type(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
+    reply_status(c->out, e ? cmd_type_name(e) : "none");
+}
+
+/* ---- EXPIRE family ---------------------------------------------------------- */
+
+enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
+
+/* EXPIRE key n [NX|XX|GT|LT]; seconds: n is in seconds; base: added to n
+ * (now for relative forms, 0 for the -AT forms). */
+static void expire_generic(shard_t *s, const cmd_call *c, int seconds, int64_t base)
+{
+    int flags = 0;
+    int64_t when;
+
+    s->stats.commands++;
+    for (int j = 3; j < c->argc; j++) {
+        const kv_str *a = &c->argv[j];
+        if (cmd_is(a, "nx"))
+            flags |= EXP_NX;
+        else if (cmd_is(a, "xx"))
+            flags |= EXP_XX;
+        else if (cmd_is(a, "gt"))
+            flags |= EXP_GT;
+        else if (cmd_is(a, "lt"))
+            flags |= EXP_LT;
+        else {
+            int n = a->len > 128 ? 128 : (int)a->len;
+            reply_errorf(c->out, "ERR Unsupported option %.*s", n, a->p);
+            return;
+        }
+    }
+    if ((flags & EXP_NX) && (flags & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(c->out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & EXP_GT) && (flags & EXP_LT)) {
+        reply_error(c->out, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    if (cmd_get_i64(c, &c->argv[2], &when) != 0) return;
+    if (seconds) {
+        if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) goto bad;
+        when *= 1000;
+    }
+    if (when > INT64_MAX - base) goto bad;
+    when += base;
+
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    int64_t cur = entry_expire(e);
+    if (((flags & EXP_NX) && cur != -1) || ((flags & EXP_XX) && cur == -1) ||
+        ((flags & EXP_GT) && (cur == -1 || when <= cur)) ||
+        ((flags & EXP_LT) && cur != -1 && when >= cur)) {
+        reply_int(c->out, 0);
+        return;
+    }
+    if (when <= s->now_ms)
+        shard_remove(s, e); /* a deadline in the past deletes the key */
+    else
+        shard_update(s, e, entry_val(e), e->vlen, when);
+    reply_int(c->out, 1);
+    return;
+bad:
+    reply_error_expire(c->out, c->argv[0].p, c->argv[0].len);
+}
+
+void cmd_expire(shard_t *s, const cmd_call *c) { expire_generic(s, c, 1, s->now_ms); }
+void cmd_pexpire(shard_t *s, const cmd_call *c) { expire_generic(s, c, 0, s->now_ms); }
+void cmd_expireat(shard_t *s, const cmd_call *c) { expire_generic(s, c, 1, 0); }
+void cmd_pexpireat(shard_t *s, const cmd_call *c) { expire_generic(s, c, 0, 0); }
+
+/* TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 no key, -1 no expiry; seconds are
+ * rounded to the nearest, as Redis does. */
+static void ttl_generic(shard_t *s, const cmd_call *c, int ms, int absolute)
+{
+    s->stats.commands++;
+    kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
+    if (e == NULL) {
+        reply_int(c->out, -2);
+        return;
+    }
+    int64_t exp = entry_expire(e);
+    if (exp < 0) {
+        reply_int(c->out, -1);
+        return;
+    }
+    int64_t t = absolute ? exp : exp - s->now_ms;
+    if (t < 0) t = 0;
+    reply_int(c->out, ms ? t : t / 1000 + (t % 1000 >= 500));
+}
+
+void cmd_ttl(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 0, 0); }
+void cmd_pttl(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 1, 0); }
+void cmd_expiretime(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 0, 1); }
+void cmd_pexpiretime(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 1, 1); }
+
+void cmd_persist(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL || entry_expire(e) < 0) {
+        reply_int(c->out, 0);
+        return;
+    }
+    shard_update(s, e, entry_val(e), e->vlen, -1);
+    reply_int(c->out, 1);
+}
+
+/* ---- KEYS and SCAN ---------------------------------------------------------- */
+
+typedef struct key_filter {
+    shard_t *s;
+    const kv_str *pattern; /* NULL: every key */
+    const kv_str *type;    /* NULL: every type */
+    int drop_expired;      /* SCAN removes expired keys it meets, KEYS skips them */
+    kvbuf keys;            /* bulk strings of the keys that passed */
+    int64_t n;
+} key_filter;
+
+static void key_filter_visit(void *arg, kv_entry *e)
+{
+    key_filter *f = arg;
+    if (shard_expired(f->s, e)) {
+        if (f->drop_expired) shard_drop_expired(f->s, e);
+        return;
+    }
+    if (f->pattern && !kv_glob_match(f->pattern->p, f->pattern->len, entry_key(e), e->klen, 0))
+        return;
+    if (f->type && !cmd_is(f->type, cmd_type_name(e))) return;
+    reply_bulk(&f->keys, entry_key(e), e->klen);
+    f->n++;
+}
+
+/* A pattern of "*" matches everything: skip the matcher. */
+static const kv_str *pattern_or_null(const kv_str *p)
+{
+    return (p->len == 1 && p->p[0] == '*') ? NULL : p;
+}
+
+void cmd_keys_part(shard_t *s, const cmd_call *c)
+{
+    key_filter f = {.s = s, .pattern = pattern_or_null(&c->argv[1])};
+    s->stats.commands++;
+    kvbuf_init(&f.keys);
+    ht_foreach(&s->table, key_filter_visit, &f);
+    reply_array(c->out, f.n);
+    kvbuf_append(c->out, f.keys.data, f.keys.len);
+    kvbuf_destroy(&f.keys);
+}
+
+/* Parses a SCAN cursor as Redis does (strtoull on the whole argument, no
+ * leading space, no overflow); 0 or -1. */
+static int parse_cursor(const kv_str *a, uint64_t *out)
+{
+    char buf[32];
+    char *end;
+    if (a->len == 0 || a->len >= sizeof buf) return -1;
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = '\0';
+    if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r')) return -1;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE) return -1;
+    *out = v;
+    return 0;
+}
+
+/* SCAN cursor [MATCH pattern] [COUNT n] [TYPE type] on this shard. */
+void cmd_scan(shard_t *s, const cmd_call *c)
+{
+    uint64_t cursor;
+    int64_t count = 10;
+    key_filter f = {.s = s, .drop_expired = 1};
+
+    s->stats.commands++;
+    if (parse_cursor(&c->argv[1], &cursor) != 0) {
+        reply_error(c->out, "ERR invalid cursor");
+        return;
+    }
+    for (int i = 2; i < c->argc;) {
+        const kv_str *a = &c->argv[i];
+        int more = c->argc - i >= 2;
+        if (more && cmd_is(a, "count")) {
+            if (cmd_get_i64(c, &c->argv[i + 1], &count) != 0) return;
+            if (count < 1) {
+                reply_error(c->out, KV_ERR_SYNTAX);
+                return;
+            }
+        } else if (more && cmd_is(a, "match")) {
+            f.pattern = pattern_or_null(&c->argv[i + 1]);
+        } else if (more && cmd_is(a, "type")) {
+            f.type = &c->argv[i + 1];
+        } else {
+            reply_error(c->out, KV_ERR_SYNTAX);
+            return;
+        }
+        i += 2;
+    }
+    kvbuf_init(&f.keys);
+    /* as Redis: up to count*10 buckets for count keys, so sparse or filtered
+     * tables still answer in bounded time */
+    int64_t budget = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
+    do {
+        cursor = ht_scan(&s->table, cursor, key_filter_visit, &f);
+    } while (cursor != 0 && budget-- > 0 && f.n < count);
+    char num[24];
+    reply_array(c->out, 2);
+    reply_bulk(c->out, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor));
+    reply_array(c->out, f.n);
+    kvbuf_append(c->out, f.keys.data, f.keys.len);
+    kvbuf_destroy(&f.keys);
+}
+
+/* ---- RANDOMKEY, DBSIZE, FLUSHALL, INFO -------------------------------------- */
+
+/* Random picks that may land on expired keys (which are removed) before
+ * one is returned anyway, as Redis does when every key is volatile. */
+#define RANDOMKEY_TRIES 100
+
+void cmd_randomkey_part(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    for (int tries = 0;; tries++) {
+        kv_entry *e = ht_random(&s->table, &s->rng);
+        if (e == NULL) {
+            reply_nil(c->out);
+            return;
+        }
+        if (shard_expired(s, e) && tries < RANDOMKEY_TRIES) {
+            shard_drop_expired(s, e);
+            continue;
+        }
+        reply_bulk(c->out, entry_key(e), e->klen);
+        return;
+    }
+}
+
+void cmd_dbsize_part(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    reply_int(c->out, (int64_t)ht_count(&s->table));
+}
+
+/* FLUSHALL [ASYNC|SYNC] (and FLUSHDB): both modes empty the shard now. */
+void cmd_flushall_part(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    if (c->argc > 2 ||
+        (c->argc == 2 && !cmd_is(&c->argv[1], "sync") && !cmd_is(&c->argv[1], "async"))) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    shard_clear(s);
+    reply_ok(c->out);
+}
+
+/* Not counted in stats.commands: INFO and STATS gather from every shard,
+ * and counting each gather would inflate the figure by the shard count. */
+void cmd_info_part(shard_t *s, const cmd_call *c)
+{
+    int64_t v[CMD_INFO_NFIELDS];
+    v[CMD_INFO_KEYS] = (int64_t)ht_count(&s->table);
+    v[CMD_INFO_EXPIRES] = (int64_t)s->volatile_keys;
+    v[CMD_INFO_MEMORY] = (int64_t)shard_mem(s);
+    v[CMD_INFO_HITS] = (int64_t)s->stats.hits;
+    v[CMD_INFO_MISSES] = (int64_t)s->stats.misses;
+    v[CMD_INFO_EXPIRED] = (int64_t)s->stats.expired;
+    v[CMD_INFO_COMMANDS] = (int64_t)s->stats.commands;
+    reply_array(c->out, CMD_INFO_NFIELDS);
+    for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
+}
+
+/* ---- RENAME within a shard, and the TAKE/PUT stages across shards ---------- */
+
+static void rename_generic(shard_t *s, const cmd_call *c, int nx)
+{
+    const kv_str *src = &c->argv[1], *dst = &c->argv[2];
+    s->stats.commands++;
+    kv_entry *e = shard_lookup(s, src->p, src->len);
+    if (e == NULL) {
+        reply_error(c->out, KV_ERR_NOKEY);
+        return;
+    }
+    if (src->len == dst->len && memcmp(src->p, dst->p, src->len) == 0) {
+        if (nx)
+            reply_int(c->out, 0);
+        else
+            reply_ok(c->out);
+        return;
+    }
+    kv_entry *d = shard_lookup(s, dst->p, dst->len);
+    if (d != NULL) {
+        if (nx) {
+            reply_int(c->out, 0);
+            return;
+        }
+        shard_remove(s, d);
+    }
+    /* entries never move when the table changes, so e stays valid */
+    kv_entry *n = shard_put(s, dst->p, dst->len, entry_val(e), e->vlen, entry_expire(e));
+    n->type = e->type;
+    shard_remove(s, e);
+    if (nx)
+        reply_int(c->out, 1);
+    else
+        reply_ok(c->out);
+}
+
+void cmd_rename(shard_t *s, const cmd_call *c) { rename_generic(s, c, 0); }
+void cmd_renamenx(shard_t *s, const cmd_call *c) { rename_generic(s, c, 1); }
+
+/* TAKE key -> *2 [$value, :pxat or -1], and the key is gone; nil if absent. */
+void cmd_take_part(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL) {
+        reply_nil(c->out);
+        return;
+    }
+    /* only strings travel as one bulk value for now */
+    if (!cmd_check_string(c, e)) return;
+    reply_array(c->out, 2);
+    reply_bulk(c->out, entry_val(e), e->vlen);
+    reply_int(c->out, entry_expire(e));
+    shard_remove(s, e);
+}
+
+/* PUT key value pxat -> +OK; pxat < 0 means no expiry. */
+void cmd_put_part(shard_t *s, const cmd_call *c)
+{
+    int64_t pxat;
+    s->stats.commands++;
+    if (cmd_get_i64(c, &c->argv[3], &pxat) != 0) return;
+    shard_put(s, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len, pxat < 0 ? -1 : pxat);
+    reply_ok(c->out);
+}

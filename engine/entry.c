@@ -1,0 +1,100 @@
+/* entry.c - allocation and rebuilding of key/value entries. */
+#include "entry.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+
+static size_t entry_size(int ttl, size_t klen, size_t vlen)
+{
+    return sizeof(kv_entry) + (ttl ? sizeof(int64_t) : 0) + klen + vlen;
+}
+
+static void entry_set_expire(kv_entry *e, int64_t expire_ms)
+{
+    if (expire_ms >= 0) memcpy(e->data, &expire_ms, sizeof expire_ms);
+}
+
+kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
+                    int64_t expire_ms)
+{
+    int ttl = expire_ms >= 0;
+    kv_entry *e = kv_xmalloc(entry_size(ttl, klen, vlen));
+    e->next = NULL;
+    e->hash = (uint32_t)hash;
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    e->type = KV_TYPE_STRING;
+    e->flags = ttl ? KV_ENTRY_TTL : 0;
+    e->lru = 0;
+    entry_set_expire(e, expire_ms);
+    if (klen) memcpy(entry_key(e), key, klen);
+    if (vlen) memcpy(entry_val(e), val, vlen);
+    return e;
+}
+
+void entry_free(kv_entry *e) { free(e); }
+
+size_t entry_mem(const kv_entry *e) { return malloc_usable_size((void *)(uintptr_t)e); }
+
+/* True if p points inside the allocation of e. */
+static int entry_holds(const kv_entry *e, const char *p)
+{
+    uintptr_t a = (uintptr_t)e, x = (uintptr_t)p;
+    return x >= a && x < a + entry_mem(e);
+}
+
+kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
+{
+    int ttl = expire_ms >= 0;
+    int had_ttl = (e->flags & KV_ENTRY_TTL) != 0;
+    size_t need = entry_size(ttl, e->klen, vlen);
+
+    if (ttl == had_ttl && val == entry_val(e) && vlen <= e->vlen) {
+        /* a prefix of the current value (or only the expiry changes) */
+        e->vlen = (uint32_t)vlen;
+        entry_set_expire(e, expire_ms);
+        return e;
+    }
+    if (ttl == had_ttl && !(vlen && entry_holds(e, val))) {
+        /* same layout, value from elsewhere: grow or shrink in place */
+        if (need > entry_mem(e) || need < entry_mem(e) / 2) e = kv_xrealloc(e, need);
+        e->vlen = (uint32_t)vlen;
+        entry_set_expire(e, expire_ms);
+        if (vlen) memcpy(entry_val(e), val, vlen);
+        return e;
+    }
+    /* the layout changes or the value lives in e: build a fresh copy */
+    kv_entry *n = kv_xmalloc(need);
+    *n = *e;
+    n->vlen = (uint32_t)vlen;
+    n->flags = (uint8_t)((e->flags & ~KV_ENTRY_TTL) | (ttl ? KV_ENTRY_TTL : 0));
+    entry_set_expire(n, expire_ms);
+    memcpy(entry_key(n), entry_key(e), e->klen);
+    if (vlen) memcpy(entry_val(n), val, vlen);
+    entry_free(e);
+    return n;
+}
+
+kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
+{
+    size_t old = e->vlen;
+    size_t need = entry_size((e->flags & KV_ENTRY_TTL) != 0, e->klen, vlen);
+    size_t have = entry_mem(e);
+
+    if (need > have) {
+        /* growth by appends: keep slack so repeated appends stay amortized
+         * O(1), as Redis's sds does (double, at most 1 MB extra) */
+        size_t slack = vlen < (1u << 20) ? vlen : (1u << 20);
+        if (old == 0) slack = 0;
+        e = kv_xrealloc(e, need + slack);
+    } else if (need < have / 2) {
+        e = kv_xrealloc(e, need);
+    }
+    if (vlen > old) memset(entry_val(e) + old, 0, vlen - old);
+    e->vlen = (uint32_t)vlen;
+    return e;
+}

@@ -1,0 +1,161 @@
+/* util.c - error names, allocation helpers, clocks and number parsing. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kv.h"
+
+const char *kv_strerror(int err)
+{
+    switch (err) {
+    case KV_OK:
+        return "success";
+#define KV_ERRNO_CASE(name, code, msg) \
+    case KV_E##name:                   \
+        return msg;
+        KV_ERRNO_MAP(KV_ERRNO_CASE)
+#undef KV_ERRNO_CASE
+    default:
+        return "unknown error";
+    }
+}
+
+static void kv_oom(size_t n)
+{
+    fprintf(stderr, "mem-kv: out of memory allocating %zu bytes\n", n);
+    fflush(stderr);
+    abort();
+}
+
+void *kv_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) kv_oom(n);
+    return p;
+}
+
+void *kv_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL) kv_oom(n * size);
+    return p;
+}
+
+void *kv_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL) kv_oom(n);
+    return q;
+}
+
+char *kv_xstrndup(const char *s, size_t n)
+{
+    char *p = kv_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+int64_t kv_time_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kv_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int kv_parse_i64(const char *p, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t v = 0;
+
+    if (len == 0) return KV_EINVAL;
+    if (len == 1 && p[0] == '0') {
+        *out = 0;
+        return 0;
+    }
+    if (p[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (len == 1) return KV_EINVAL;
+    }
+    /* the first digit must be 1-9: no leading zeros, no "-0" */
+    if (p[i] < '1' || p[i] > '9') return KV_EINVAL;
+    for (; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') return KV_EINVAL;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return KV_EINVAL;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return KV_EINVAL;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) return KV_EINVAL;
+        *out = (int64_t)v;
+    }
+    return 0;
+}
+
+/* Longest text Redis accepts or prints for a long double. */
+#define KV_LD_MAXCHARS 5120
+
+int kv_parse_ld(const char *p, size_t len, long double *out)
+{
+    char buf[KV_LD_MAXCHARS];
+    char *end;
+    long double v;
+
+    if (len == 0 || len >= sizeof buf) return KV_EINVAL;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    if (isspace((unsigned char)buf[0])) return KV_EINVAL;
+    errno = 0;
+    v = strtold(buf, &end);
+    /* unlike Redis, an embedded NUL is trailing junk, not an end */
+    if (end != buf + len) return KV_EINVAL;
+    if (errno == ERANGE && (isinf(v) || fpclassify(v) == FP_ZERO)) return KV_EINVAL;
+    if (errno == EINVAL || isnan(v)) return KV_EINVAL;
+    *out = v;
+    return 0;
+}
+
+size_t kv_format_ld(char *buf, size_t cap, long double v)
+{
+    int n;
+    size_t l;
+
+    if (cap == 0) return 0;
+    if (isinf(v)) {
+        n = snprintf(buf, cap, "%s", v > 0 ? "inf" : "-inf");
+        return (size_t)n < cap ? (size_t)n : cap - 1;
+    }
+    n = snprintf(buf, cap, "%.17Lf", v);
+    if (n < 0) {
+        buf[0] = '\0';
+        return 0;
+    }
+    l = (size_t)n < cap ? (size_t)n : cap - 1;
+    /* human form: strip trailing zeros of the fraction, then a bare '.' */
+    if (memchr(buf, '.', l) != NULL) {
+        while (l > 0 && buf[l - 1] == '0') l--;
+        if (l > 0 && buf[l - 1] == '.') l--;
+    }
+    if (l == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        l = 1;
+    }
+    buf[l] = '\0';
+    return l;
+}
