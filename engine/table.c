@@ -97,6 +97,7 @@ int ht_rehash_step(ht_t *t, int n)
     if (t->paused) return 1;
     int empty = n * HT_EMPTY_VISITS;
     size_t size0 = ht_size(t, 0);
+    (void)size0; /* only read by assert() */
     while (n-- > 0 && t->used[0] != 0) {
         while (t->b[0][t->rehash_at] == NULL) {
             t->rehash_at++;

@@ -1,0 +1,663 @@
+/* test_cmd.c - command handlers driven through cmd_call, checked byte for
+ * byte against the RESP replies of redis-server 7.0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "kv.h"
+#include "reply.h"
+#include "shard.h"
+
+#define T0 1700000000000ll
+
+static kv_hash_secret secret = {{42, 1, 2, 3}};
+
+typedef struct fixture {
+    shard_t s;
+    kvbuf out;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = kv_xcalloc(1, sizeof *f);
+    shard_init(&f->s, 0, &secret);
+    f->s.now_ms = T0;
+    kvbuf_init(&f->out);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    shard_destroy(&f->s);
+    kvbuf_destroy(&f->out);
+    free(f);
+    return 0;
+}
+
+/* Runs fn on a command line split at spaces ('' is an empty argument) and
+ * returns the reply as a NUL-terminated string, valid until the next run. */
+static const char *run(fixture *f, cmd_fn *fn, const char *line)
+{
+    static char copy[4096];
+    kv_str argv[64];
+    int argc = 0;
+    snprintf(copy, sizeof copy, "%s", line);
+    for (char *p = strtok(copy, " "); p != NULL; p = strtok(NULL, " ")) {
+        assert_true(argc < 64);
+        argv[argc].p = strcmp(p, "''") == 0 ? "" : p;
+        argv[argc].len = strlen(argv[argc].p);
+        argc++;
+    }
+    cmd_call c = {.argc = argc, .argv = argv, .out = &f->out};
+    kvbuf_reset(&f->out);
+    fn(&f->s, &c);
+    kvbuf_append(&f->out, "", 1);
+    f->out.len--;
+    return f->out.data;
+}
+
+#define EXPECT(fn, line, want) assert_string_equal(run(f, fn, line), want)
+
+static void test_get_set(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_get, "get k", "$-1\r\n");
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_get, "get k", "$1\r\nv\r\n");
+    EXPECT(cmd_set, "SET k hello", "+OK\r\n");
+    EXPECT(cmd_get, "get k", "$5\r\nhello\r\n");
+    EXPECT(cmd_set, "set e ''", "+OK\r\n");
+    EXPECT(cmd_get, "get e", "$0\r\n\r\n");
+    assert_int_equal(f->s.stats.hits, 3);
+    assert_int_equal(f->s.stats.misses, 1);
+    assert_int_equal(f->s.stats.commands, 7);
+}
+
+static void test_set_options(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set k v nx", "+OK\r\n");
+    EXPECT(cmd_set, "set k v2 nx", "$-1\r\n");
+    EXPECT(cmd_set, "set k v3 xx", "+OK\r\n");
+    EXPECT(cmd_set, "set nope v xx", "$-1\r\n");
+    EXPECT(cmd_set, "set nope v xx get", "$-1\r\n");
+    EXPECT(cmd_get, "get nope", "$-1\r\n");
+    EXPECT(cmd_set, "set k v4 get", "$2\r\nv3\r\n");
+    EXPECT(cmd_set, "set k v5 nx get", "$2\r\nv4\r\n");
+    EXPECT(cmd_get, "get k", "$2\r\nv4\r\n");
+    EXPECT(cmd_set, "set k v ex 10", "+OK\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":10\r\n");
+    EXPECT(cmd_set, "set k v2 keepttl", "+OK\r\n");
+    EXPECT(cmd_pttl, "pttl k", ":10000\r\n");
+    EXPECT(cmd_set, "set k v3", "+OK\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-1\r\n");
+    EXPECT(cmd_set, "set k v px 1500", "+OK\r\n");
+    EXPECT(cmd_pttl, "pttl k", ":1500\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":2\r\n"); /* rounded */
+    EXPECT(cmd_set, "set k v exat 1800000000", "+OK\r\n");
+    EXPECT(cmd_expiretime, "expiretime k", ":1800000000\r\n");
+    EXPECT(cmd_set, "set k v pxat 1800000000123", "+OK\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime k", ":1800000000123\r\n");
+    EXPECT(cmd_set, "set k v EX 10 ex 20", "+OK\r\n"); /* repeats: the last wins */
+    EXPECT(cmd_ttl, "ttl k", ":20\r\n");
+    EXPECT(cmd_set, "set k v NX nx", "$-1\r\n");
+    EXPECT(cmd_set, "set k v keepttl keepttl", "+OK\r\n");
+    /* a deadline in the past: the key is gone */
+    EXPECT(cmd_set, "set k v exat 1", "+OK\r\n");
+    EXPECT(cmd_get, "get k", "$-1\r\n");
+    EXPECT(cmd_set, "set k v pxat 9223372036854775807", "+OK\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime k", ":9223372036854775807\r\n");
+    EXPECT(cmd_expiretime, "expiretime k", ":9223372036854776\r\n");
+}
+
+static void test_set_errors(void **state)
+{
+    fixture *f = *state;
+    const char *syntax[] = {"set k v nx xx",          "set k v xx nx",   "set k v ex 10 px 10",
+                            "set k v ex 10 keepttl",  "set k v keepttl ex 10",
+                            "set k v ex",             "set k v foo",     "set k v persist",
+                            "set k v exat 1 pxat 1",  "set k v px",      "set k v ex abc nx xx"};
+    for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++)
+        EXPECT(cmd_set, syntax[i], "-ERR syntax error\r\n");
+    const char *expire[] = {"set k v ex 0",
+                            "set k v ex -1",
+                            "set k v px 0",
+                            "set k v pxat 0",
+                            "set k v exat -5",
+                            "set k v ex 9223372036854775807",
+                            "set k v px 9223372036854775807",
+                            "set k v ex 9223372036854776",
+                            "set k v ex 9223372036854775"};
+    for (size_t i = 0; i < sizeof expire / sizeof expire[0]; i++)
+        EXPECT(cmd_set, expire[i], "-ERR invalid expire time in 'set' command\r\n");
+    EXPECT(cmd_set, "SET k v EX 0", "-ERR invalid expire time in 'set' command\r\n");
+    EXPECT(cmd_set, "set k v ex abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_set, "set k v ex 10 ex abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_set, "set k v ex 1.5", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_get, "get k", "$-1\r\n"); /* nothing was written */
+    assert_int_equal(ht_count(&f->s.table), 0);
+}
+
+static void test_wrongtype(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set h v", "+OK\r\n");
+    /* no other type exists yet: fake one to check the guards */
+    kv_entry *e = shard_lookup(&f->s, "h", 1);
+    e->type = 7;
+    const char *wt = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    EXPECT(cmd_get, "get h", wt);
+    EXPECT(cmd_set, "set h x get", wt);
+    EXPECT(cmd_getset, "getset h x", wt);
+    EXPECT(cmd_getdel, "getdel h", wt);
+    EXPECT(cmd_getex, "getex h persist", wt);
+    EXPECT(cmd_append, "append h x", wt);
+    EXPECT(cmd_strlen, "strlen h", wt);
+    EXPECT(cmd_incr, "incr h", wt);
+    EXPECT(cmd_incrbyfloat, "incrbyfloat h 1", wt);
+    EXPECT(cmd_getrange, "getrange h 0 1", wt);
+    EXPECT(cmd_setrange, "setrange h 0 x", wt);
+    EXPECT(cmd_mget_part, "mget h", "$-1\r\n");
+    EXPECT(cmd_type, "type h", "+unknown\r\n");
+    /* a plain SET replaces any type */
+    EXPECT(cmd_set, "set h v", "+OK\r\n");
+    EXPECT(cmd_get, "get h", "$1\r\nv\r\n");
+}
+
+static void test_setex_getset_getdel(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_setex, "setex k 0 v", "-ERR invalid expire time in 'setex' command\r\n");
+    EXPECT(cmd_setex, "setex k -5 v", "-ERR invalid expire time in 'setex' command\r\n");
+    EXPECT(cmd_setex, "setex k 9223372036854775 v", "-ERR invalid expire time in 'setex' command\r\n");
+    EXPECT(cmd_setex, "setex k abc v", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_psetex, "psetex k 0 v", "-ERR invalid expire time in 'psetex' command\r\n");
+    EXPECT(cmd_setex, "setex k 100 val", "+OK\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":100\r\n");
+    EXPECT(cmd_psetex, "psetex k 2500 val", "+OK\r\n");
+    EXPECT(cmd_pttl, "pttl k", ":2500\r\n");
+    EXPECT(cmd_getset, "getset k newv", "$3\r\nval\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-1\r\n"); /* GETSET drops the TTL */
+    EXPECT(cmd_getset, "getset n val", "$-1\r\n");
+    EXPECT(cmd_get, "get n", "$3\r\nval\r\n");
+    EXPECT(cmd_getdel, "getdel n", "$3\r\nval\r\n");
+    EXPECT(cmd_getdel, "getdel n", "$-1\r\n");
+    EXPECT(cmd_setnx, "setnx k x", ":0\r\n");
+    EXPECT(cmd_setnx, "setnx k2 x", ":1\r\n");
+    EXPECT(cmd_get, "get k2", "$1\r\nx\r\n");
+}
+
+static void test_getex(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_getex, "getex k ex 0", "-ERR invalid expire time in 'getex' command\r\n");
+    EXPECT(cmd_getex, "getex k ex 10 px 10", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex k persist ex 10", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex k ex", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex k keepttl", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex k nx", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex k get", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex missing ex 10", "$-1\r\n");
+    EXPECT(cmd_getex, "getex missing foo", "-ERR syntax error\r\n");
+    EXPECT(cmd_getex, "getex missing ex abc", "$-1\r\n"); /* as Redis: no key, no check */
+    EXPECT(cmd_getex, "getex k ex abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_getex, "getex k", "$1\r\nv\r\n");
+    EXPECT(cmd_getex, "getex k ex 100", "$1\r\nv\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":100\r\n");
+    EXPECT(cmd_getex, "getex k persist", "$1\r\nv\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-1\r\n");
+    EXPECT(cmd_getex, "getex k px 1234", "$1\r\nv\r\n");
+    EXPECT(cmd_pttl, "pttl k", ":1234\r\n");
+    EXPECT(cmd_getex, "getex k exat 1800000000", "$1\r\nv\r\n");
+    EXPECT(cmd_expiretime, "expiretime k", ":1800000000\r\n");
+    EXPECT(cmd_getex, "getex k exat 1", "$1\r\nv\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":0\r\n");
+}
+
+static void test_append_strlen_range(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_append, "append a hello", ":5\r\n");
+    EXPECT(cmd_append, "append a _world", ":11\r\n");
+    EXPECT(cmd_get, "get a", "$11\r\nhello_world\r\n");
+    EXPECT(cmd_append, "append a ''", ":11\r\n");
+    EXPECT(cmd_strlen, "strlen a", ":11\r\n");
+    EXPECT(cmd_strlen, "strlen nokey", ":0\r\n");
+    /* APPEND keeps the TTL */
+    EXPECT(cmd_expire, "expire a 50", ":1\r\n");
+    EXPECT(cmd_append, "append a !", ":12\r\n");
+    EXPECT(cmd_ttl, "ttl a", ":50\r\n");
+
+    EXPECT(cmd_set, "set s Hello_World", "+OK\r\n");
+    EXPECT(cmd_getrange, "getrange s 0 4", "$5\r\nHello\r\n");
+    EXPECT(cmd_getrange, "getrange s -5 -1", "$5\r\nWorld\r\n");
+    EXPECT(cmd_getrange, "getrange s -1 -5", "$0\r\n\r\n");
+    EXPECT(cmd_getrange, "getrange s 5 3", "$0\r\n\r\n");
+    EXPECT(cmd_getrange, "getrange s 0 -1", "$11\r\nHello_World\r\n");
+    EXPECT(cmd_getrange, "getrange s 0 100", "$11\r\nHello_World\r\n");
+    EXPECT(cmd_getrange, "getrange s -100 -90", "$1\r\nH\r\n");
+    EXPECT(cmd_getrange, "getrange s -100 2", "$3\r\nHel\r\n");
+    EXPECT(cmd_getrange, "getrange s 10 100", "$1\r\nd\r\n");
+    EXPECT(cmd_getrange, "getrange s 11 100", "$0\r\n\r\n");
+    EXPECT(cmd_getrange, "getrange s -9223372036854775808 9223372036854775807",
+           "$11\r\nHello_World\r\n");
+    EXPECT(cmd_getrange, "getrange s abc 1", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_getrange, "getrange nokey 0 1", "$0\r\n\r\n");
+    EXPECT(cmd_set, "set e ''", "+OK\r\n");
+    EXPECT(cmd_getrange, "getrange e 0 0", "$0\r\n\r\n");
+    EXPECT(cmd_getrange, "getrange e -1 -1", "$0\r\n\r\n");
+}
+
+static void test_setrange(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_setrange, "setrange k -1 x", "-ERR offset is out of range\r\n");
+    EXPECT(cmd_setrange, "setrange k 536870912 x",
+           "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    EXPECT(cmd_setrange, "setrange k 9223372036854775807 x",
+           "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    EXPECT(cmd_setrange, "setrange k 536870911 ''", ":1\r\n");
+    EXPECT(cmd_setrange, "setrange k 99999999999999999999 x",
+           "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_setrange, "setrange nokey 5 ''", ":0\r\n");
+    EXPECT(cmd_exists_part, "exists nokey", ":0\r\n");
+    EXPECT(cmd_setrange, "setrange nokey 3 ab", ":5\r\n");
+    assert_int_equal(f->out.len, 4);
+    run(f, cmd_get, "get nokey");
+    assert_int_equal(f->out.len, 11);
+    assert_memory_equal(f->out.data, "$5\r\n\0\0\0ab\r\n", 11);
+    EXPECT(cmd_setrange, "setrange nokey 1 XYZW", ":5\r\n");
+    run(f, cmd_get, "get nokey");
+    assert_memory_equal(f->out.data, "$5\r\n\0XYZW\r\n", 11);
+    EXPECT(cmd_setrange, "setrange k 0 longervalue", ":11\r\n");
+    EXPECT(cmd_get, "get k", "$11\r\nlongervalue\r\n");
+    EXPECT(cmd_setrange, "setrange k 6 VAL", ":11\r\n");
+    EXPECT(cmd_get, "get k", "$11\r\nlongerVALue\r\n");
+}
+
+static void test_incr_family(void **state)
+{
+    fixture *f = *state;
+    const char *notint = "-ERR value is not an integer or out of range\r\n";
+    const char *ovf = "-ERR increment or decrement would overflow\r\n";
+    EXPECT(cmd_set, "set n 10", "+OK\r\n");
+    EXPECT(cmd_incr, "incr n", ":11\r\n");
+    EXPECT(cmd_decr, "decr n", ":10\r\n");
+    EXPECT(cmd_incrby, "incrby n 5", ":15\r\n");
+    EXPECT(cmd_decrby, "decrby n 3", ":12\r\n");
+    EXPECT(cmd_get, "get n", "$2\r\n12\r\n");
+    EXPECT(cmd_incrby, "incrby n abc", notint);
+    EXPECT(cmd_incrby, "incrby n 9223372036854775807", ovf);
+    EXPECT(cmd_decrby, "decrby n -9223372036854775808", "-ERR decrement would overflow\r\n");
+    EXPECT(cmd_decrby, "decrby n 9223372036854775807", ":-9223372036854775795\r\n");
+    EXPECT(cmd_incrby, "incrby n -9223372036854775808", ovf);
+    EXPECT(cmd_set, "set n 9223372036854775807", "+OK\r\n");
+    EXPECT(cmd_incr, "incr n", ovf);
+    EXPECT(cmd_set, "set n -9223372036854775808", "+OK\r\n");
+    EXPECT(cmd_decr, "decr n", ovf);
+    const char *bad[] = {"abc", "01", "1.5", "-0", "123456789012345678901", "''"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "set n %s", bad[i]);
+        EXPECT(cmd_set, line, "+OK\r\n");
+        EXPECT(cmd_incr, "incr n", notint);
+    }
+    EXPECT(cmd_incr, "incr fresh", ":1\r\n");
+    EXPECT(cmd_decr, "decr fresh2", ":-1\r\n");
+    EXPECT(cmd_incrby, "incrby fresh3 -5", ":-5\r\n");
+    /* INCR keeps the TTL */
+    EXPECT(cmd_setex, "setex t 100 5", "+OK\r\n");
+    EXPECT(cmd_incr, "incr t", ":6\r\n");
+    EXPECT(cmd_ttl, "ttl t", ":100\r\n");
+}
+
+static void test_incrbyfloat(void **state)
+{
+    fixture *f = *state;
+    const char *notfloat = "-ERR value is not a valid float\r\n";
+    const char *naninf = "-ERR increment would produce NaN or Infinity\r\n";
+    EXPECT(cmd_set, "set f 10.50", "+OK\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f 0.1", "$4\r\n10.6\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f 5.0e3", "$22\r\n5010.60000000000000009\r\n");
+    EXPECT(cmd_set, "set f 3", "+OK\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f -3", "$1\r\n0\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat g 1.5e-5", "$8\r\n0.000015\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat h 0x10", "$2\r\n16\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat q 1e-30", "$1\r\n0\r\n");
+    EXPECT(cmd_set, "set f 3.0", "+OK\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f 1.0", "$1\r\n4\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f inf", naninf);
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f nan", notfloat);
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f abc", notfloat);
+    EXPECT(cmd_incrbyfloat, "incrbyfloat f ''", notfloat);
+    EXPECT(cmd_set, "set f 1.7976931348623157e308", "+OK\r\n");
+    run(f, cmd_incrbyfloat, "incrbyfloat f 1.7976931348623157e308"); /* fits a long double */
+    assert_memory_equal(f->out.data, "$309\r\n3595386269724631", 20);
+    EXPECT(cmd_set, "set z abc", "+OK\r\n");
+    EXPECT(cmd_incrbyfloat, "incrbyfloat z 1", notfloat);
+    EXPECT(cmd_get, "get g", "$8\r\n0.000015\r\n");
+}
+
+static void test_mget_mset_del_exists(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_mset_part, "mset a 1 b 2", "+OK\r\n");
+    EXPECT(cmd_mset_part, "mset a 1 b", "-ERR wrong number of arguments for 'mset' command\r\n");
+    EXPECT(cmd_mget_part, "mget a b nonexist", "$1\r\n1\r\n$1\r\n2\r\n$-1\r\n");
+    EXPECT(cmd_exists_part, "exists a a b nonexist", ":3\r\n");
+    EXPECT(cmd_del_part, "del a a b nonexist", ":2\r\n");
+    EXPECT(cmd_exists_part, "exists a b", ":0\r\n");
+    EXPECT(cmd_type, "type a", "+none\r\n");
+    EXPECT(cmd_set, "set a 1", "+OK\r\n");
+    EXPECT(cmd_type, "type a", "+string\r\n");
+    /* MSET drops TTLs */
+    EXPECT(cmd_expire, "expire a 10", ":1\r\n");
+    EXPECT(cmd_mset_part, "mset a 2", "+OK\r\n");
+    EXPECT(cmd_ttl, "ttl a", ":-1\r\n");
+}
+
+static void test_expire_family(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_expire, "expire k 100 foo", "-ERR Unsupported option foo\r\n");
+    EXPECT(cmd_expire, "expire k 100 nx xx",
+           "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+    EXPECT(cmd_expire, "expire k 100 NX GT",
+           "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+    EXPECT(cmd_expire, "expire k 100 gt lt",
+           "-ERR GT and LT options at the same time are not compatible\r\n");
+    EXPECT(cmd_expire, "expire k abc nx xx",
+           "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+    EXPECT(cmd_expire, "expire k abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_expire, "expire k 9223372036854775", "-ERR invalid expire time in 'expire' command\r\n");
+    EXPECT(cmd_pexpire, "pexpire k 9223372036854775807",
+           "-ERR invalid expire time in 'pexpire' command\r\n");
+    EXPECT(cmd_expireat, "expireat k 9223372036854775807",
+           "-ERR invalid expire time in 'expireat' command\r\n");
+    EXPECT(cmd_expire, "expire k -9223372036854775808",
+           "-ERR invalid expire time in 'expire' command\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":1\r\n");
+    EXPECT(cmd_expire, "expire k 100 xx", ":0\r\n");
+    EXPECT(cmd_expire, "expire k 100 gt", ":0\r\n"); /* no TTL counts as infinite */
+    EXPECT(cmd_expire, "expire k 100 lt", ":1\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":100\r\n");
+    EXPECT(cmd_expire, "expire k 200 nx", ":0\r\n");
+    EXPECT(cmd_expire, "expire k 50 gt", ":0\r\n");
+    EXPECT(cmd_expire, "expire k 300 gt", ":1\r\n");
+    EXPECT(cmd_expire, "expire k 400 lt", ":0\r\n");
+    EXPECT(cmd_expire, "expire k 30 lt", ":1\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":30\r\n");
+    EXPECT(cmd_expire, "expire k 31 xx", ":1\r\n");
+    EXPECT(cmd_persist, "persist k", ":1\r\n");
+    EXPECT(cmd_persist, "persist k", ":0\r\n");
+    EXPECT(cmd_persist, "persist nokey", ":0\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-1\r\n");
+    EXPECT(cmd_pexpire, "pexpire k 5000", ":1\r\n");
+    EXPECT(cmd_pttl, "pttl k", ":5000\r\n");
+    EXPECT(cmd_pexpireat, "pexpireat k 1800000000500", ":1\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime k", ":1800000000500\r\n");
+    EXPECT(cmd_expiretime, "expiretime k", ":1800000001\r\n");
+    EXPECT(cmd_expireat, "expireat k 1800000000", ":1\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime k", ":1800000000000\r\n");
+    EXPECT(cmd_expire, "expire nokey 10", ":0\r\n");
+    EXPECT(cmd_ttl, "ttl nokey", ":-2\r\n");
+    EXPECT(cmd_pttl, "pttl nokey", ":-2\r\n");
+    EXPECT(cmd_expiretime, "expiretime nokey", ":-2\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime nokey", ":-2\r\n");
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_expiretime, "expiretime k", ":-1\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime k", ":-1\r\n");
+    /* deadlines now or in the past delete the key */
+    EXPECT(cmd_expire, "expire k 0", ":1\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":0\r\n");
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_expire, "expire k -5", ":1\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":0\r\n");
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_pexpireat, "pexpireat k 1", ":1\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":0\r\n");
+    EXPECT(cmd_set, "set k v", "+OK\r\n");
+    EXPECT(cmd_expireat, "expireat k 0 xx", ":0\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":1\r\n");
+    assert_int_equal(f->s.volatile_keys, 0);
+}
+
+static void test_lazy_expiry_through_commands(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set k v px 100", "+OK\r\n");
+    f->s.now_ms = T0 + 100;
+    EXPECT(cmd_pttl, "pttl k", ":0\r\n");
+    EXPECT(cmd_get, "get k", "$1\r\nv\r\n");
+    f->s.now_ms = T0 + 101;
+    EXPECT(cmd_get, "get k", "$-1\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-2\r\n");
+    assert_int_equal(f->s.stats.expired, 1);
+    assert_int_equal(f->s.volatile_keys, 0);
+    assert_int_equal(f->s.entry_bytes, 0);
+    /* an expired key is absent for every command */
+    EXPECT(cmd_set, "set k v px 10", "+OK\r\n");
+    f->s.now_ms += 11;
+    EXPECT(cmd_setnx, "setnx k w", ":1\r\n");
+    EXPECT(cmd_ttl, "ttl k", ":-1\r\n");
+}
+
+static void test_rename(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set src v", "+OK\r\n");
+    EXPECT(cmd_expire, "expire src 100", ":1\r\n");
+    EXPECT(cmd_rename, "rename src dst", "+OK\r\n");
+    EXPECT(cmd_ttl, "ttl dst", ":100\r\n");
+    EXPECT(cmd_exists_part, "exists src", ":0\r\n");
+    EXPECT(cmd_get, "get dst", "$1\r\nv\r\n");
+    EXPECT(cmd_rename, "rename src dst", "-ERR no such key\r\n");
+    EXPECT(cmd_rename, "rename dst dst", "+OK\r\n");
+    EXPECT(cmd_renamenx, "renamenx dst dst", ":0\r\n");
+    EXPECT(cmd_renamenx, "renamenx nosuch dst", "-ERR no such key\r\n");
+    EXPECT(cmd_rename, "rename nosuch nosuch", "-ERR no such key\r\n");
+    EXPECT(cmd_set, "set other o", "+OK\r\n");
+    EXPECT(cmd_renamenx, "renamenx dst other", ":0\r\n");
+    EXPECT(cmd_rename, "rename dst other", "+OK\r\n");
+    EXPECT(cmd_get, "get other", "$1\r\nv\r\n");
+    EXPECT(cmd_ttl, "ttl other", ":100\r\n");
+    EXPECT(cmd_renamenx, "renamenx other brandnew", ":1\r\n");
+    EXPECT(cmd_get, "get brandnew", "$1\r\nv\r\n");
+    EXPECT(cmd_dbsize_part, "dbsize", ":1\r\n");
+    assert_int_equal(f->s.volatile_keys, 1);
+}
+
+static void test_take_put(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_take_part, "take nokey", "$-1\r\n");
+    EXPECT(cmd_set, "set k hello", "+OK\r\n");
+    EXPECT(cmd_take_part, "take k", "*2\r\n$5\r\nhello\r\n:-1\r\n");
+    EXPECT(cmd_exists_part, "exists k", ":0\r\n");
+    EXPECT(cmd_set, "set k hello pxat 1800000000000", "+OK\r\n");
+    EXPECT(cmd_take_part, "take k", "*2\r\n$5\r\nhello\r\n:1800000000000\r\n");
+    EXPECT(cmd_put_part, "put d world 1800000000000", "+OK\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime d", ":1800000000000\r\n");
+    EXPECT(cmd_put_part, "put d world2 -1", "+OK\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime d", ":-1\r\n");
+    EXPECT(cmd_get, "get d", "$6\r\nworld2\r\n");
+    EXPECT(cmd_put_part, "put d x abc", "-ERR value is not an integer or out of range\r\n");
+    assert_int_equal(f->s.volatile_keys, 0);
+}
+
+static void test_keys_dbsize_flush(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_keys_part, "keys *", "*0\r\n");
+    EXPECT(cmd_randomkey_part, "randomkey", "$-1\r\n");
+    EXPECT(cmd_mset_part, "mset user:1 a user:2 b other c", "+OK\r\n");
+    EXPECT(cmd_keys_part, "keys other", "*1\r\n$5\r\nother\r\n");
+    run(f, cmd_keys_part, "keys user:*");
+    assert_true(strcmp(f->out.data, "*2\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n") == 0 ||
+                strcmp(f->out.data, "*2\r\n$6\r\nuser:2\r\n$6\r\nuser:1\r\n") == 0);
+    run(f, cmd_keys_part, "keys *");
+    assert_memory_equal(f->out.data, "*3\r\n", 4);
+    EXPECT(cmd_keys_part, "keys user:[3-9]", "*0\r\n");
+    EXPECT(cmd_dbsize_part, "dbsize", ":3\r\n");
+    run(f, cmd_randomkey_part, "randomkey");
+    assert_memory_equal(f->out.data, "$", 1);
+    /* expired keys are not listed */
+    EXPECT(cmd_pexpire, "pexpire other 1", ":1\r\n");
+    f->s.now_ms += 2;
+    run(f, cmd_keys_part, "keys *");
+    assert_memory_equal(f->out.data, "*2\r\n", 4);
+    EXPECT(cmd_flushall_part, "flushall foo", "-ERR syntax error\r\n");
+    EXPECT(cmd_flushall_part, "flushall sync async", "-ERR syntax error\r\n");
+    EXPECT(cmd_flushall_part, "flushall ASYNC", "+OK\r\n");
+    EXPECT(cmd_dbsize_part, "dbsize", ":0\r\n");
+    EXPECT(cmd_flushall_part, "flushdb", "+OK\r\n");
+    assert_int_equal(f->s.entry_bytes, 0);
+}
+
+static void test_scan(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_scan, "scan 0", "*2\r\n$1\r\n0\r\n*0\r\n");
+    EXPECT(cmd_scan, "scan 0 count 0", "-ERR syntax error\r\n");
+    EXPECT(cmd_scan, "scan 0 count -1", "-ERR syntax error\r\n");
+    EXPECT(cmd_scan, "scan 0 count abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_scan, "scan 0 match", "-ERR syntax error\r\n");
+    EXPECT(cmd_scan, "scan 0 foo bar", "-ERR syntax error\r\n");
+    EXPECT(cmd_scan, "scan abc", "-ERR invalid cursor\r\n");
+    EXPECT(cmd_scan, "scan 18446744073709551616", "-ERR invalid cursor\r\n");
+    EXPECT(cmd_set, "set a 1", "+OK\r\n");
+    EXPECT(cmd_scan, "scan 0", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
+    EXPECT(cmd_scan, "scan 0 TYPE STRING match a", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
+    EXPECT(cmd_scan, "scan 0 type hash", "*2\r\n$1\r\n0\r\n*0\r\n");
+    EXPECT(cmd_scan, "scan 0 match b*", "*2\r\n$1\r\n0\r\n*0\r\n");
+
+    /* a full iteration with small pages returns every key */
+    char line[64];
+    for (int i = 0; i < 500; i++) {
+        snprintf(line, sizeof line, "set key:%d v", i);
+        EXPECT(cmd_set, line, "+OK\r\n");
+    }
+    static unsigned char seen[500];
+    memset(seen, 0, sizeof seen);
+    unsigned long long cursor = 0;
+    int pages = 0;
+    do {
+        snprintf(line, sizeof line, "scan %llu count 7 match key:*", cursor);
+        run(f, cmd_scan, line);
+        size_t len = reply_elem_len(f->out.data, f->out.len);
+        assert_int_equal(len, f->out.len);
+        const char *p = f->out.data;
+        assert_memory_equal(p, "*2\r\n$", 5);
+        p = strchr(p + 5, '\n') + 1;
+        cursor = strtoull(p, NULL, 10);
+        p = strchr(p, '\n') + 1;
+        assert_int_equal(*p, '*');
+        long n = strtol(p + 1, NULL, 10);
+        p = strchr(p, '\n') + 1;
+        for (long k = 0; k < n; k++) {
+            long klen = strtol(p + 1, NULL, 10);
+            p = strchr(p, '\n') + 1;
+            assert_memory_equal(p, "key:", 4);
+            int id = atoi(p + 4);
+            assert_true(klen >= 5 && id >= 0 && id < 500);
+            seen[id] = 1;
+            p += klen + 2;
+        }
+        pages++;
+    } while (cursor != 0);
+    assert_true(pages > 10);
+    for (int i = 0; i < 500; i++) assert_true(seen[i]);
+}
+
+static void test_info_part(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set a 1 ex 100", "+OK\r\n");
+    EXPECT(cmd_set, "set b 2", "+OK\r\n");
+    EXPECT(cmd_get, "get a", "$1\r\n1\r\n");
+    EXPECT(cmd_get, "get zz", "$-1\r\n");
+    run(f, cmd_info_part, "info");
+    char want[256];
+    snprintf(want, sizeof want, "*7\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n",
+             shard_mem(&f->s));
+    assert_string_equal(f->out.data, want);
+}
+
+static void test_binary_safe(void **state)
+{
+    fixture *f = *state;
+    kv_str set[3] = {{"set", 3}, {"k\0\r\n", 4}, {"v\0\r\nx", 5}};
+    cmd_call c = {.argc = 3, .argv = set, .out = &f->out};
+    kvbuf_reset(&f->out);
+    cmd_set(&f->s, &c);
+    kv_str get[2] = {{"get", 3}, {"k\0\r\n", 4}};
+    c.argc = 2;
+    c.argv = get;
+    kvbuf_reset(&f->out);
+    cmd_get(&f->s, &c);
+    assert_int_equal(f->out.len, 11);
+    assert_memory_equal(f->out.data, "$5\r\nv\0\r\nx\r\n", 11);
+    kv_str other[2] = {{"get", 3}, {"k\0\r\r", 4}};
+    c.argv = other;
+    kvbuf_reset(&f->out);
+    cmd_get(&f->s, &c);
+    assert_memory_equal(f->out.data, "$-1\r\n", 5);
+}
+
+static void test_big_append(void **state)
+{
+    fixture *f = *state;
+    /* APPEND and SETRANGE beyond 512 MB: refused */
+    EXPECT(cmd_setrange, "setrange big 536870910 ab", ":536870912\r\n");
+    EXPECT(cmd_append, "append big x",
+           "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    EXPECT(cmd_setrange, "setrange big 536870911 ab",
+           "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    EXPECT(cmd_strlen, "strlen big", ":536870912\r\n");
+    EXPECT(cmd_del_part, "del big", ":1\r\n");
+    /* many appends stay cheap and exact */
+    for (int i = 0; i < 20000; i++) run(f, cmd_append, "append a 0123456789");
+    EXPECT(cmd_strlen, "strlen a", ":200000\r\n");
+    EXPECT(cmd_getrange, "getrange a -3 -1", "$3\r\n789\r\n");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_get_set),
+        T(test_set_options),
+        T(test_set_errors),
+        T(test_wrongtype),
+        T(test_setex_getset_getdel),
+        T(test_getex),
+        T(test_append_strlen_range),
+        T(test_setrange),
+        T(test_incr_family),
+        T(test_incrbyfloat),
+        T(test_mget_mset_del_exists),
+        T(test_expire_family),
+        T(test_lazy_expiry_through_commands),
+        T(test_rename),
+        T(test_take_put),
+        T(test_keys_dbsize_flush),
+        T(test_scan),
+        T(test_info_part),
+        T(test_binary_safe),
+        T(test_big_append),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
