@@ -42,7 +42,10 @@ void kvbuf_append(kvbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void kvbuf_append_str(kvbuf *b, const char *s) { kvbuf_append(b, s, strlen(s)); }
+void kvbuf_append_str(kvbuf *b, const char *s)
+{
+    kvbuf_append(b, s, strlen(s));
+}
 
 void kvbuf_printf(kvbuf *b, const char *fmt, ...)
 {

@@ -103,10 +103,22 @@ bad:
     reply_error_expire(c->out, c->argv[0].p, c->argv[0].len);
 }
 
-void cmd_expire(shard_t *s, const cmd_call *c) { expire_generic(s, c, 1, s->now_ms); }
-void cmd_pexpire(shard_t *s, const cmd_call *c) { expire_generic(s, c, 0, s->now_ms); }
-void cmd_expireat(shard_t *s, const cmd_call *c) { expire_generic(s, c, 1, 0); }
-void cmd_pexpireat(shard_t *s, const cmd_call *c) { expire_generic(s, c, 0, 0); }
+void cmd_expire(shard_t *s, const cmd_call *c)
+{
+    expire_generic(s, c, 1, s->now_ms);
+}
+void cmd_pexpire(shard_t *s, const cmd_call *c)
+{
+    expire_generic(s, c, 0, s->now_ms);
+}
+void cmd_expireat(shard_t *s, const cmd_call *c)
+{
+    expire_generic(s, c, 1, 0);
+}
+void cmd_pexpireat(shard_t *s, const cmd_call *c)
+{
+    expire_generic(s, c, 0, 0);
+}
 
 /* TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 no key, -1 no expiry; seconds are
  * rounded to the nearest, as Redis does. */
@@ -128,10 +140,22 @@ static void ttl_generic(shard_t *s, const cmd_call *c, int ms, int absolute)
     reply_int(c->out, ms ? t : t / 1000 + (t % 1000 >= 500));
 }
 
-void cmd_ttl(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 0, 0); }
-void cmd_pttl(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 1, 0); }
-void cmd_expiretime(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 0, 1); }
-void cmd_pexpiretime(shard_t *s, const cmd_call *c) { ttl_generic(s, c, 1, 1); }
+void cmd_ttl(shard_t *s, const cmd_call *c)
+{
+    ttl_generic(s, c, 0, 0);
+}
+void cmd_pttl(shard_t *s, const cmd_call *c)
+{
+    ttl_generic(s, c, 1, 0);
+}
+void cmd_expiretime(shard_t *s, const cmd_call *c)
+{
+    ttl_generic(s, c, 0, 1);
+}
+void cmd_pexpiretime(shard_t *s, const cmd_call *c)
+{
+    ttl_generic(s, c, 1, 1);
+}
 
 void cmd_persist(shard_t *s, const cmd_call *c)
 {
@@ -345,8 +369,14 @@ static void rename_generic(shard_t *s, const cmd_call *c, int nx)
         reply_ok(c->out);
 }
 
-void cmd_rename(shard_t *s, const cmd_call *c) { rename_generic(s, c, 0); }
-void cmd_renamenx(shard_t *s, const cmd_call *c) { rename_generic(s, c, 1); }
+void cmd_rename(shard_t *s, const cmd_call *c)
+{
+    rename_generic(s, c, 0);
+}
+void cmd_renamenx(shard_t *s, const cmd_call *c)
+{
+    rename_generic(s, c, 1);
+}
 
 /* TAKE key -> *2 [$value, :pxat or -1], and the key is gone; nil if absent. */
 void cmd_take_part(shard_t *s, const cmd_call *c)

@@ -49,7 +49,10 @@ const char *cmd_type_name(const kv_entry *e)
     }
 }
 
-static void reply_value(kvbuf *out, kv_entry *e) { reply_bulk(out, entry_val(e), e->vlen); }
+static void reply_value(kvbuf *out, kv_entry *e)
+{
+    reply_bulk(out, entry_val(e), e->vlen);
+}
 
 /* ---- SET and GETEX options ------------------------------------------------ */
 
@@ -142,8 +145,7 @@ static int expire_from_opts(shard_t *s, const cmd_call *c, int flags, const kv_s
 
 /* Stores key = val with expiry exp (<0: none) over e (may be NULL). An
  * expiry already past removes the key instead, as Redis does. */
-static void string_store(shard_t *s, const kv_str *key, kv_entry *e, const kv_str *val,
-                         int64_t exp)
+static void string_store(shard_t *s, const kv_str *key, kv_entry *e, const kv_str *val, int64_t exp)
 {
     if (exp >= 0 && exp <= s->now_ms) {
         if (e != NULL) shard_remove(s, e);
@@ -222,8 +224,14 @@ static void setex_generic(shard_t *s, const cmd_call *c, int seconds)
     reply_ok(c->out);
 }
 
-void cmd_setex(shard_t *s, const cmd_call *c) { setex_generic(s, c, 1); }
-void cmd_psetex(shard_t *s, const cmd_call *c) { setex_generic(s, c, 0); }
+void cmd_setex(shard_t *s, const cmd_call *c)
+{
+    setex_generic(s, c, 1);
+}
+void cmd_psetex(shard_t *s, const cmd_call *c)
+{
+    setex_generic(s, c, 0);
+}
 
 void cmd_getset(shard_t *s, const cmd_call *c)
 {

@@ -36,9 +36,15 @@ kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val
     return e;
 }
 
-void entry_free(kv_entry *e) { free(e); }
+void entry_free(kv_entry *e)
+{
+    free(e);
+}
 
-size_t entry_mem(const kv_entry *e) { return malloc_usable_size((void *)(uintptr_t)e); }
+size_t entry_mem(const kv_entry *e)
+{
+    return malloc_usable_size((void *)(uintptr_t)e);
+}
 
 /* True if p points inside the allocation of e. */
 static int entry_holds(const kv_entry *e, const char *p)

@@ -11,7 +11,10 @@
 
 #include <ctype.h>
 
-static int fold(int c, int nocase) { return nocase ? tolower(c) : c; }
+static int fold(int c, int nocase)
+{
+    return nocase ? tolower(c) : c;
+}
 
 /* Matches byte c against the set starting just after '[' at p[0..n).
  * Stores the token length (after the '[') in *used. */

@@ -56,9 +56,10 @@ int kv_parse_i64(const char *p, size_t len, int64_t *out);
  * (no spaces, not NaN). Returns 0 or KV_EINVAL. */
 int kv_parse_ld(const char *p, size_t len, long double *out);
 
-/* Formats v as Redis formats INCRBYFLOAT results (%.17Lg, no trailing
- * zeros, no exponent for human-sized numbers). Writes at most cap bytes;
- * returns the length. */
+/* Formats v as Redis formats INCRBYFLOAT results ("%.17Lf", then trailing
+ * zeros of the fraction and a bare '.' removed, "-0" as "0": 10.6, 5000,
+ * 0.000015; never an exponent). Writes at most cap bytes including a NUL;
+ * returns the length. 5120 bytes hold any finite long double. */
 size_t kv_format_ld(char *buf, size_t cap, long double v);
 
 #endif

@@ -27,7 +27,10 @@ static void reply_prefixed_i64(kvbuf *b, char prefix, int64_t v)
     b->len += n + 3;
 }
 
-void reply_ok(kvbuf *b) { kvbuf_append(b, "+OK\r\n", 5); }
+void reply_ok(kvbuf *b)
+{
+    kvbuf_append(b, "+OK\r\n", 5);
+}
 
 void reply_status(kvbuf *b, const char *s)
 {
@@ -48,7 +51,10 @@ static void reply_error_len(kvbuf *b, const char *msg, size_t n)
     b->len += n + 3;
 }
 
-void reply_error(kvbuf *b, const char *msg) { reply_error_len(b, msg, strlen(msg)); }
+void reply_error(kvbuf *b, const char *msg)
+{
+    reply_error_len(b, msg, strlen(msg));
+}
 
 void reply_errorf(kvbuf *b, const char *fmt, ...)
 {
@@ -87,7 +93,10 @@ void reply_error_expire(kvbuf *b, const char *name, size_t len)
     reply_errorf(b, "ERR invalid expire time in '%s' command", low);
 }
 
-void reply_int(kvbuf *b, int64_t v) { reply_prefixed_i64(b, ':', v); }
+void reply_int(kvbuf *b, int64_t v)
+{
+    reply_prefixed_i64(b, ':', v);
+}
 
 void reply_bulk(kvbuf *b, const void *p, size_t n)
 {
@@ -99,7 +108,10 @@ void reply_bulk(kvbuf *b, const void *p, size_t n)
     b->len += n + 2;
 }
 
-void reply_bulk_cstr(kvbuf *b, const char *s) { reply_bulk(b, s, strlen(s)); }
+void reply_bulk_cstr(kvbuf *b, const char *s)
+{
+    reply_bulk(b, s, strlen(s));
+}
 
 void reply_bulk_i64(kvbuf *b, int64_t v)
 {
@@ -115,11 +127,20 @@ void reply_bulk_ld(kvbuf *b, long double v)
     reply_bulk(b, tmp, n);
 }
 
-void reply_nil(kvbuf *b) { kvbuf_append(b, "$-1\r\n", 5); }
+void reply_nil(kvbuf *b)
+{
+    kvbuf_append(b, "$-1\r\n", 5);
+}
 
-void reply_array(kvbuf *b, int64_t n) { reply_prefixed_i64(b, '*', n); }
+void reply_array(kvbuf *b, int64_t n)
+{
+    reply_prefixed_i64(b, '*', n);
+}
 
-void reply_nil_array(kvbuf *b) { kvbuf_append(b, "*-1\r\n", 5); }
+void reply_nil_array(kvbuf *b)
+{
+    kvbuf_append(b, "*-1\r\n", 5);
+}
 
 /* Parses the line at p (after the type byte) as an integer up to CRLF.
  * Returns the line length including CRLF, or 0 if incomplete or bad. */

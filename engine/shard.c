@@ -14,7 +14,8 @@ void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
     s->id = id;
     s->secret = secret;
     s->now_ms = kv_time_ms();
-    s->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)id * 0xbf58476d1ce4e5b9ull) ^ (uint64_t)kv_mono_us();
+    s->rng =
+        0x9e3779b97f4a7c15ull ^ ((uint64_t)id * 0xbf58476d1ce4e5b9ull) ^ (uint64_t)kv_mono_us();
     if (s->rng == 0) s->rng = 1;
 }
 
@@ -26,7 +27,10 @@ void shard_destroy(shard_t *s)
     s->entry_bytes = 0;
 }
 
-size_t shard_mem(const shard_t *s) { return s->entry_bytes + ht_mem(&s->table); }
+size_t shard_mem(const shard_t *s)
+{
+    return s->entry_bytes + ht_mem(&s->table);
+}
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
 {
@@ -61,14 +65,21 @@ static void shard_drop(shard_t *s, kv_entry *e, int expired)
     assert(got == e);
     (void)got;
     shard_account(s, e, -1);
-    if (s->log != NULL && s->log->del != NULL) s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
+    if (s->log != NULL && s->log->del != NULL)
+        s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
     if (expired) s->stats.expired++;
     entry_free(e);
 }
 
-void shard_remove(shard_t *s, kv_entry *e) { shard_drop(s, e, 0); }
+void shard_remove(shard_t *s, kv_entry *e)
+{
+    shard_drop(s, e, 0);
+}
 
-void shard_drop_expired(shard_t *s, kv_entry *e) { shard_drop(s, e, 1); }
+void shard_drop_expired(shard_t *s, kv_entry *e)
+{
+    shard_drop(s, e, 1);
+}
 
 kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen)
 {

@@ -20,9 +20,15 @@
  * null pointer test is cheap, and sparse arrays left by a shrink drain fast. */
 #define HT_EMPTY_VISITS 100
 
-static int ht_rehashing(const ht_t *t) { return t->rehash_at >= 0; }
+static int ht_rehashing(const ht_t *t)
+{
+    return t->rehash_at >= 0;
+}
 
-static size_t ht_size(const ht_t *t, int i) { return t->b[i] ? (size_t)t->mask[i] + 1 : 0; }
+static size_t ht_size(const ht_t *t, int i)
+{
+    return t->b[i] ? (size_t)t->mask[i] + 1 : 0;
+}
 
 void ht_init(ht_t *t)
 {
@@ -52,9 +58,15 @@ void ht_destroy(ht_t *t)
     ht_init(t);
 }
 
-size_t ht_count(const ht_t *t) { return t->used[0] + t->used[1]; }
+size_t ht_count(const ht_t *t)
+{
+    return t->used[0] + t->used[1];
+}
 
-size_t ht_mem(const ht_t *t) { return (ht_size(t, 0) + ht_size(t, 1)) * sizeof(kv_entry *); }
+size_t ht_mem(const ht_t *t)
+{
+    return (ht_size(t, 0) + ht_size(t, 1)) * sizeof(kv_entry *);
+}
 
 static size_t pow2_at_least(size_t n)
 {
@@ -95,7 +107,7 @@ int ht_rehash_step(ht_t *t, int n)
 {
     if (!ht_rehashing(t)) return 0;
     if (t->paused) return 1;
-    int empty = n * HT_EMPTY_VISITS;
+    long long empty = (long long)n * HT_EMPTY_VISITS;
     size_t size0 = ht_size(t, 0);
     (void)size0; /* only read by assert() */
     while (n-- > 0 && t->used[0] != 0) {

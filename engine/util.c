@@ -14,8 +14,8 @@ const char *kv_strerror(int err)
     switch (err) {
     case KV_OK:
         return "success";
-#define KV_ERRNO_CASE(name, code, msg) \
-    case KV_E##name:                   \
+#define KV_ERRNO_CASE(name, code, msg)                                                             \
+    case KV_E##name:                                                                               \
         return msg;
         KV_ERRNO_MAP(KV_ERRNO_CASE)
 #undef KV_ERRNO_CASE

@@ -123,10 +123,10 @@ static void test_set_options(void **state)
 static void test_set_errors(void **state)
 {
     fixture *f = *state;
-    const char *syntax[] = {"set k v nx xx",          "set k v xx nx",   "set k v ex 10 px 10",
-                            "set k v ex 10 keepttl",  "set k v keepttl ex 10",
-                            "set k v ex",             "set k v foo",     "set k v persist",
-                            "set k v exat 1 pxat 1",  "set k v px",      "set k v ex abc nx xx"};
+    const char *syntax[] = {
+        "set k v nx xx",         "set k v xx nx", "set k v ex 10 px 10", "set k v ex 10 keepttl",
+        "set k v keepttl ex 10", "set k v ex",    "set k v foo",         "set k v persist",
+        "set k v exat 1 pxat 1", "set k v px",    "set k v ex abc nx xx"};
     for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++)
         EXPECT(cmd_set, syntax[i], "-ERR syntax error\r\n");
     const char *expire[] = {"set k v ex 0",
@@ -179,7 +179,8 @@ static void test_setex_getset_getdel(void **state)
     fixture *f = *state;
     EXPECT(cmd_setex, "setex k 0 v", "-ERR invalid expire time in 'setex' command\r\n");
     EXPECT(cmd_setex, "setex k -5 v", "-ERR invalid expire time in 'setex' command\r\n");
-    EXPECT(cmd_setex, "setex k 9223372036854775 v", "-ERR invalid expire time in 'setex' command\r\n");
+    EXPECT(cmd_setex, "setex k 9223372036854775 v",
+           "-ERR invalid expire time in 'setex' command\r\n");
     EXPECT(cmd_setex, "setex k abc v", "-ERR value is not an integer or out of range\r\n");
     EXPECT(cmd_psetex, "psetex k 0 v", "-ERR invalid expire time in 'psetex' command\r\n");
     EXPECT(cmd_setex, "setex k 100 val", "+OK\r\n");
@@ -382,7 +383,8 @@ static void test_expire_family(void **state)
     EXPECT(cmd_expire, "expire k abc nx xx",
            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
     EXPECT(cmd_expire, "expire k abc", "-ERR value is not an integer or out of range\r\n");
-    EXPECT(cmd_expire, "expire k 9223372036854775", "-ERR invalid expire time in 'expire' command\r\n");
+    EXPECT(cmd_expire, "expire k 9223372036854775",
+           "-ERR invalid expire time in 'expire' command\r\n");
     EXPECT(cmd_pexpire, "pexpire k 9223372036854775807",
            "-ERR invalid expire time in 'pexpire' command\r\n");
     EXPECT(cmd_expireat, "expireat k 9223372036854775807",

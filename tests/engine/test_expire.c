@@ -261,8 +261,8 @@ static void test_expiry_under_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lazy_expiry),      cmocka_unit_test(test_update_counters),
-        cmocka_unit_test(test_active_expiry_all), cmocka_unit_test(test_budget_respected),
+        cmocka_unit_test(test_lazy_expiry),         cmocka_unit_test(test_update_counters),
+        cmocka_unit_test(test_active_expiry_all),   cmocka_unit_test(test_budget_respected),
         cmocka_unit_test(test_expiry_under_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,9 +18,15 @@
 
 static kv_hash_secret secret = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
 
-static size_t key_of(uint32_t id, char *buf) { return (size_t)sprintf(buf, "key:%u", id); }
+static size_t key_of(uint32_t id, char *buf)
+{
+    return (size_t)sprintf(buf, "key:%u", id);
+}
 
-static uint32_t hash_of(const char *k, size_t n) { return (uint32_t)kv_hash(&secret, k, n); }
+static uint32_t hash_of(const char *k, size_t n)
+{
+    return (uint32_t)kv_hash(&secret, k, n);
+}
 
 static kv_entry *mk(uint32_t id)
 {
@@ -54,7 +60,10 @@ static int del(ht_t *t, uint32_t id)
     return 1;
 }
 
-static size_t buckets(const ht_t *t) { return ht_mem(t) / sizeof(kv_entry *); }
+static size_t buckets(const ht_t *t)
+{
+    return ht_mem(t) / sizeof(kv_entry *);
+}
 
 static void test_grow_and_shrink(void **state)
 {

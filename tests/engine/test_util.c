@@ -15,7 +15,10 @@
 #include "kv.h"
 #include "reply.h"
 
-static int p64(const char *s, int64_t *v) { return kv_parse_i64(s, strlen(s), v); }
+static int p64(const char *s, int64_t *v)
+{
+    return kv_parse_i64(s, strlen(s), v);
+}
 
 static void test_parse_i64(void **state)
 {
@@ -32,22 +35,42 @@ static void test_parse_i64(void **state)
     assert_int_equal(p64("-9223372036854775808", &v), 0);
     assert_true(v == INT64_MIN);
 
-    const char *bad[] = {"", "-", "+1", "01", "-0", "00", " 1", "1 ", "1a", "a", "1.0",
-                         "9223372036854775808", "-9223372036854775809",
-                         "99999999999999999999999", "18446744073709551616", "--1", "0x10"};
+    const char *bad[] = {"",
+                         "-",
+                         "+1",
+                         "01",
+                         "-0",
+                         "00",
+                         " 1",
+                         "1 ",
+                         "1a",
+                         "a",
+                         "1.0",
+                         "9223372036854775808",
+                         "-9223372036854775809",
+                         "99999999999999999999999",
+                         "18446744073709551616",
+                         "--1",
+                         "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         v = 42;
         assert_int_equal(p64(bad[i], &v), KV_EINVAL);
         assert_int_equal(v, 42);
     }
     /* binary: an embedded NUL is junk */
-    assert_int_equal(kv_parse_i64("1\0" "2", 3, &v), KV_EINVAL);
+    assert_int_equal(kv_parse_i64("1\0"
+                                  "2",
+                                  3, &v),
+                     KV_EINVAL);
     /* only the given length counts */
     assert_int_equal(kv_parse_i64("12345", 2, &v), 0);
     assert_int_equal(v, 12);
 }
 
-static int pld(const char *s, long double *v) { return kv_parse_ld(s, strlen(s), v); }
+static int pld(const char *s, long double *v)
+{
+    return kv_parse_ld(s, strlen(s), v);
+}
 
 static void test_parse_ld(void **state)
 {
@@ -66,8 +89,12 @@ static void test_parse_ld(void **state)
     assert_int_equal(pld("inf", &v), 0); /* Redis accepts it; INCRBYFLOAT then refuses */
 
     const char *bad[] = {"", " 1", "1 ", "abc", "nan", "1.5x", "1e99999", "\t2", "-nan"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_int_equal(pld(bad[i], &v), KV_EINVAL);
-    assert_int_equal(kv_parse_ld("1\0" "2", 3, &v), KV_EINVAL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(pld(bad[i], &v), KV_EINVAL);
+    assert_int_equal(kv_parse_ld("1\0"
+                                 "2",
+                                 3, &v),
+                     KV_EINVAL);
 }
 
 static void fmt_is(long double v, const char *want)
@@ -106,7 +133,10 @@ static void test_strerror(void **state)
     assert_string_equal(kv_strerror(-999), "unknown error");
 }
 
-static int gm(const char *p, const char *s) { return kv_glob_match(p, strlen(p), s, strlen(s), 0); }
+static int gm(const char *p, const char *s)
+{
+    return kv_glob_match(p, strlen(p), s, strlen(s), 0);
+}
 
 static void test_glob(void **state)
 {
@@ -150,7 +180,10 @@ static void test_glob(void **state)
     assert_false(kv_glob_match("a\0*", 3, "a", 1, 0));
 }
 
-static size_t rl(const char *s) { return reply_elem_len(s, strlen(s)); }
+static size_t rl(const char *s)
+{
+    return reply_elem_len(s, strlen(s));
+}
 
 static void test_reply_elem_len(void **state)
 {
@@ -285,11 +318,11 @@ static void test_alloc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_i64),   cmocka_unit_test(test_parse_ld),
-        cmocka_unit_test(test_format_ld),   cmocka_unit_test(test_strerror),
-        cmocka_unit_test(test_glob),        cmocka_unit_test(test_reply_elem_len),
+        cmocka_unit_test(test_parse_i64),      cmocka_unit_test(test_parse_ld),
+        cmocka_unit_test(test_format_ld),      cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_glob),           cmocka_unit_test(test_reply_elem_len),
         cmocka_unit_test(test_reply_encoding), cmocka_unit_test(test_buf),
-        cmocka_unit_test(test_hash),        cmocka_unit_test(test_alloc),
+        cmocka_unit_test(test_hash),           cmocka_unit_test(test_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
