@@ -166,19 +166,23 @@ static void test_active_expiry_all(void **state)
     for (uint32_t i = n + 100; i < n + 200; i++) put_key(&s, i, T0 + 1000000);
     assert_int_equal(s.volatile_keys, n + 100);
     s.now_ms = T0 + 5000;
+    /* budget 1 us: the clock is read every few dozen entries, so one cycle
+     * removes a handful of keys, not the whole expired set */
+    size_t removed = shard_expire_cycle(&s, 1);
+    assert_true(removed > 0 && removed < 2000);
     const int64_t budget = 1000;
-    size_t removed = 0;
-    int cycles = 0;
+    int cycles = 0, over = 0;
     while (s.volatile_keys > 100) {
         int64_t t0 = kv_mono_us();
         removed += shard_expire_cycle(&s, budget);
-        int64_t took = kv_mono_us() - t0;
-        /* the clock is read every few dozen entries: allow slack for that
-         * and for a slow sanitizer build, but not for a whole pass */
-        assert_true(took < budget + 3000);
+        /* a loaded machine may preempt us mid-cycle: judge the typical
+         * cycle, not every one */
+        if (kv_mono_us() - t0 > budget + 1000) over++;
         cycles++;
         assert_true(cycles < 100000);
     }
+    assert_true(cycles > 1);
+    assert_true(over * 4 <= cycles);
     assert_int_equal(removed, n);
     assert_int_equal(s.stats.expired, n);
     assert_int_equal(lc.dels, (int)n);
@@ -219,11 +223,23 @@ static void test_budget_respected(void **state)
     for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 1000000);
     while (ht_rehash_step(&s.table, 1000)) {
     }
-    int64_t t0 = kv_mono_us();
-    assert_int_equal(shard_expire_cycle(&s, 500), 0);
-    int64_t took = kv_mono_us() - t0;
-    assert_true(took < 500 + 3000);
-    assert_true(s.expire_cursor != 0); /* it stopped part-way */
+    /* median of a few cycles: one preemption must not fail the test, but
+     * a cycle that ignored its budget would walk all 300k keys every time */
+    int64_t took[7];
+    for (int i = 0; i < 7; i++) {
+        int64_t t0 = kv_mono_us();
+        assert_int_equal(shard_expire_cycle(&s, 500), 0);
+        took[i] = kv_mono_us() - t0;
+        assert_true(s.expire_cursor != 0); /* it stopped part-way */
+    }
+    for (int i = 0; i < 7; i++)
+        for (int j = i + 1; j < 7; j++)
+            if (took[j] < took[i]) {
+                int64_t x = took[i];
+                took[i] = took[j];
+                took[j] = x;
+            }
+    assert_true(took[3] < 500 + 1000);
     /* and it resumes where it stopped: a few cycles make a full pass */
     int cycles = 1;
     while (s.expire_cursor != 0) {
