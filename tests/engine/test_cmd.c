@@ -598,6 +598,45 @@ static void test_info_part(void **state)
     assert_string_equal(f->out.data, want);
 }
 
+/* Reads count hits and misses as redis-server 7.0 does; writes do not. */
+static void test_hit_miss_stats(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        cmd_fn *fn;
+        const char *line;
+        int hits, misses;
+    } seq[] = {
+        {cmd_set, "set a 1", 0, 0},
+        {cmd_exists_part, "exists a", 1, 0},
+        {cmd_exists_part, "exists b", 1, 1},
+        {cmd_ttl, "ttl a", 2, 1},
+        {cmd_ttl, "ttl b", 2, 2},
+        {cmd_type, "type a", 3, 2},
+        {cmd_type, "type b", 3, 3},
+        {cmd_getrange, "getrange a 0 1", 4, 3},
+        {cmd_strlen, "strlen b", 4, 4},
+        {cmd_set, "set a 2 get", 5, 4},
+        {cmd_getdel, "getdel b", 5, 5},
+        {cmd_getset, "getset a 3", 6, 5},
+        {cmd_incr, "incr a", 6, 5},
+        {cmd_append, "append a x", 6, 5},
+        {cmd_persist, "persist a", 6, 5},
+        {cmd_expire, "expire a 100", 6, 5},
+        {cmd_rename, "rename a c", 6, 5},
+        {cmd_setrange, "setrange c 0 x", 6, 5},
+        {cmd_getex, "getex c", 7, 5},
+        {cmd_mget_part, "mget c d", 8, 6},
+    };
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        run(f, seq[i].fn, seq[i].line);
+        if ((int)f->s.stats.hits != seq[i].hits || (int)f->s.stats.misses != seq[i].misses)
+            fail_msg("after '%s': hits %d misses %d, want %d %d", seq[i].line, (int)f->s.stats.hits,
+                     (int)f->s.stats.misses, seq[i].hits, seq[i].misses);
+    }
+    assert_int_equal(f->s.stats.commands, sizeof seq / sizeof seq[0]);
+}
+
 static void test_binary_safe(void **state)
 {
     fixture *f = *state;
@@ -658,6 +697,7 @@ int main(void)
         T(test_keys_dbsize_flush),
         T(test_scan),
         T(test_info_part),
+        T(test_hit_miss_stats),
         T(test_binary_safe),
         T(test_big_append),
     };
