@@ -134,7 +134,7 @@ int actor_pool_start(actor_pool_t *p)
         if (pthread_create(&a->thread, NULL, actor_main, a) != 0) return KV_ENOMEM;
         a->started = 1;
         char name[16];
-        snprintf(name, sizeof name, "actor-%u", i);
+        snprintf(name, sizeof name, "actor-%u", i & 0xffffu);
         pthread_setname_np(a->thread, name);
     }
     return 0;

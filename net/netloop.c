@@ -431,7 +431,7 @@ int netthr_start(netthr *t)
     if (pthread_create(&t->thread, NULL, netthr_main, t) != 0) return KV_ENOMEM;
     t->started = 1;
     char name[16];
-    snprintf(name, sizeof name, "net-%u", t->id);
+    snprintf(name, sizeof name, "net-%u", t->id & 0xffffu);
     pthread_setname_np(t->thread, name);
     return 0;
 }

@@ -263,7 +263,7 @@ static int scan_join(netthr *t, kv_slot *sl)
     const char *p = memchr(rep->data, '\n', rep->len);
     size_t hdr = (size_t)(p - rep->data) + 1;
     size_t celen = reply_elem_len(rep->data + hdr, rep->len - hdr);
-    const char *cstart = memchr(rep->data + hdr, '\n', celen) + 1;
+    const char *cstart = (const char *)memchr(rep->data + hdr, '\n', celen) + 1;
     unsigned long long tcur = strtoull(cstart, NULL, 10);
     const char *keys = rep->data + hdr + celen;
     size_t keys_len = rep->len - hdr - celen;
@@ -340,7 +340,7 @@ static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat)
     size_t pos = 4;
     size_t vlen = reply_elem_len(r->data + pos, r->len - pos);
     if (vlen == 0 || r->data[pos] != '$') return -1;
-    const char *v = memchr(r->data + pos, '\n', vlen) + 1;
+    const char *v = (const char *)memchr(r->data + pos, '\n', vlen) + 1;
     val->p = v;
     val->len = (size_t)(r->data + pos + vlen - 2 - v);
     pos += vlen;

@@ -118,7 +118,7 @@ static void test_sum_fields(void **state)
     const char *r[] = {"*3\r\n:1\r\n:2\r\n:3\r\n", "*3\r\n:10\r\n:20\r\n:30\r\n"};
     kv_req reqs[2], *subs[2];
     parts_make(reqs, subs, r, 2);
-    int64_t sums[3];
+    int64_t sums[4];
     assert_int_equal(join_sum_fields(subs, 2, sums, 3), 0);
     assert_int_equal(sums[0], 11);
     assert_int_equal(sums[1], 22);

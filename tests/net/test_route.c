@@ -236,11 +236,12 @@ static void test_scan_covers_all_shards(void **state)
         cursor[clen] = '\0';
         p += clen + 2;
         assert_int_equal(*p, '*');
-        long n = strtol(p + 1, (char **)&p, 10);
-        p += 2;
+        char *end;
+        long n = strtol(p + 1, &end, 10);
+        p = end + 2;
         for (long i = 0; i < n; i++) {
-            long len = strtol(p + 1, (char **)&p, 10);
-            p += 2;
+            long len = strtol(p + 1, &end, 10);
+            p = end + 2;
             int idx = atoi(p + 4);
             assert_true(idx >= 0 && idx < N);
             seen[idx] = 1;
