@@ -2,6 +2,8 @@
  * and the INFO/STATS gatherers that add server-wide figures to the shards'. */
 #include "local.h"
 
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +54,28 @@ void local_compact(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     reply_ok(out);
 }
 
+void local_shutdown(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    for (int i = 1; i < argc; i++)
+        if (!arg_is(&argv[i], "nosave") && !arg_is(&argv[i], "save") && !arg_is(&argv[i], "now") &&
+            !arg_is(&argv[i], "force")) {
+            reply_error(out, KV_ERR_SYNTAX);
+            return;
+        }
+    /* As Redis: no reply on success; the connection closes as the server
+     * stops (in-flight batches finish first). */
+    server_stop(t->srv);
+    c->closing = 1;
+}
+
 void local_select(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
     int64_t db;
     if (kv_parse_i64(argv[1].p, argv[1].len, &db) != 0)
         reply_error(out, KV_ERR_NOTINT);
+    else if (db < INT32_MIN || db > INT32_MAX)
+        reply_error(out, "ERR value is out of range, value must between -2147483648 and "
+                         "2147483647");
     else if (db != 0)
         reply_error(out, KV_ERR_DBINDEX);
     else
@@ -379,6 +398,7 @@ typedef struct server_figures {
     uint64_t commands, connections, rejected, net_in, net_out;
     int64_t clients;
     size_t rss;
+    size_t allocated; /* bytes malloc has handed out, all threads */
 } server_figures;
 
 static size_t rss_bytes(void)
@@ -390,6 +410,31 @@ static size_t rss_bytes(void)
         fclose(f);
     }
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMKV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMKV_ASAN 1
+#endif
+#endif
+#ifdef MEMKV_ASAN
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
+ * does not install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes the allocator has handed out (Redis's used_memory): glibc's
+ * counters, or ASan's when its allocator replaces glibc's. */
+static size_t allocated_bytes(void)
+{
+#ifdef MEMKV_ASAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
 }
 
 static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
@@ -407,6 +452,7 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
     }
     f->clients = atomic_load_explicit(&s->clients, memory_order_relaxed);
     f->rss = rss_bytes();
+    f->allocated = allocated_bytes();
     return 0;
 }
 
@@ -472,15 +518,17 @@ void local_info_join(netthr *t, kv_slot *sl)
     }
     if (info_wants(sl, "memory", 1)) {
         char used_h[32], rss_h[32];
-        size_t used = (size_t)f.shard[CMD_INFO_MEMORY];
+        size_t used = f.allocated;
         human_bytes(used_h, sizeof used_h, (double)used);
         human_bytes(rss_h, sizeof rss_h, (double)f.rss);
         kvbuf_printf(&b,
                      "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
-                     "used_memory_rss_human:%s\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n"
+                     "used_memory_rss_human:%s\r\nused_memory_dataset:%lld\r\n"
+                     "maxmemory:0\r\nmaxmemory_human:0B\r\n"
                      "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
                      "mem_allocator:libc\r\n\r\n",
-                     used, used_h, f.rss, rss_h, used ? (double)f.rss / (double)used : 0.0);
+                     used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY],
+                     used ? (double)f.rss / (double)used : 0.0);
     }
     if (info_wants(sl, "persistence", 1)) {
         kvbuf_printf(&b, "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n"
@@ -528,14 +576,16 @@ void local_stats_join(netthr *t, kv_slot *sl)
     kvbuf_printf(&b,
                  "{\"keys\":%lld,\"expires\":%lld,\"commands_processed\":%llu,\"hits\":%lld,"
                  "\"misses\":%lld,\"hit_rate\":%.4f,\"expired\":%lld,\"evicted\":0,"
-                 "\"connections\":%lld,\"total_connections\":%llu,\"used_memory\":%lld,"
+                 "\"connections\":%lld,\"total_connections\":%llu,\"used_memory\":%zu,"
+                 "\"used_memory_dataset\":%lld,"
                  "\"used_memory_rss\":%zu,\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
                  "\"uptime_seconds\":%lld}",
                  (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
                  (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.clients,
-                 (unsigned long long)f.connections, (long long)f.shard[CMD_INFO_MEMORY], f.rss,
+                 (unsigned long long)f.connections, f.allocated,
+                 (long long)f.shard[CMD_INFO_MEMORY], f.rss,
                  s->cfg.shards, s->cfg.actor_threads, s->cfg.io_threads,
                  (long long)((kv_time_ms() - s->start_ms) / 1000));
     reply_bulk(out, b.data, b.len);

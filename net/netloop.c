@@ -102,7 +102,7 @@ static void conn_collect_replies(conn *c)
         if (c->head == NULL) c->tail = NULL;
         c->nslots--;
         slot_free(sl);
-        if (c->closing) break;
+        if (c->close_ready) break;
     }
 }
 
