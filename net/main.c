@@ -12,10 +12,15 @@
 #include "config.h"
 #include "server.h"
 
+/* Notice-level lines; --loglevel warning silences them. Start-up and the
+ * signal thread only. */
+static int log_quiet;
+
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...)
 {
     va_list ap;
+    if (log_quiet) return;
     char ts[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -60,6 +65,7 @@ int main(int argc, char **argv)
         printf("mem-kv-server 0.1.0 (Redis protocol compatibility 7.0)\n");
         return 0;
     }
+    log_quiet = cfg.loglevel == 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     config_resolve_threads(&cfg, (int)ncpu);
 
