@@ -1,4 +1,4 @@
-/* test_hist.c - bench/hist.c: percentiles against a sorted-array reference,
+/* test_hist.c - engine/hist.c: percentiles against a sorted-array reference,
  * merge, bounds and overflow, and the percentile iteration. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,21 @@
 #include <cmocka.h>
 
 #include "hist.h"
-#include "keygen.h"
+
+/* splitmix64: a small deterministic generator for the test data */
+typedef struct {
+    uint64_t s;
+} test_rng;
+static void rng_seed(test_rng *r, uint64_t seed) { r->s = seed * 0x9e3779b97f4a7c15ull + 1; }
+static uint64_t rng_next(test_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static double rng_double(test_rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+static uint64_t rng_below(test_rng *r, uint64_t n) { return rng_next(r) % n; }
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -68,20 +82,20 @@ static void test_percentiles_random(void **state)
     (void)state;
     enum { N = 200000 };
     uint64_t *vals = malloc(N * sizeof(uint64_t));
-    keygen_rng r;
-    keygen_rng_seed(&r, 42, 0);
+    test_rng r;
+    rng_seed(&r, 42);
     /* log-uniform from 1 ns to ~60 s: every bucket range gets exercised */
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < N; i++) {
-            double e = keygen_rng_double(&r) * 35.8;
+            double e = rng_double(&r) * 35.8;
             vals[i] = (uint64_t)__builtin_exp2(e);
         }
         check_against_reference(vals, N);
     }
     /* a latency-like shape: mostly ~50 us with a long tail */
     for (size_t i = 0; i < N; i++) {
-        uint64_t v = 40000 + keygen_rng_below(&r, 20000);
-        if (keygen_rng_below(&r, 1000) == 0) v += keygen_rng_below(&r, 50000000);
+        uint64_t v = 40000 + rng_below(&r, 20000);
+        if (rng_below(&r, 1000) == 0) v += rng_below(&r, 50000000);
         vals[i] = v;
     }
     check_against_reference(vals, N);
@@ -93,10 +107,10 @@ static void test_merge(void **state)
     (void)state;
     hist_t *a = malloc(sizeof(hist_t)), *b = malloc(sizeof(hist_t)), *all = malloc(sizeof(hist_t));
     hist_init(a), hist_init(b), hist_init(all);
-    keygen_rng r;
-    keygen_rng_seed(&r, 7, 1);
+    test_rng r;
+    rng_seed(&r, 7);
     for (int i = 0; i < 50000; i++) {
-        uint64_t v = keygen_rng_below(&r, 10000000);
+        uint64_t v = rng_below(&r, 10000000);
         hist_record(i % 3 ? a : b, v);
         hist_record(all, v);
     }
@@ -139,6 +153,25 @@ static void test_bounds_overflow(void **state)
     assert_true((double)(hist_bucket_high(i) - hist_bucket_low(i)) / (double)sixty < 0.01);
     hist_record_n(h, 5, 0); /* zero count: nothing */
     assert_int_equal(h->total, 4);
+    free(h);
+}
+
+static void test_count_le(void **state)
+{
+    (void)state;
+    hist_t *h = malloc(sizeof(hist_t));
+    hist_init(h);
+    for (uint64_t v = 1; v <= 100000; v++) hist_record(h, v * 100); /* 100 ns .. 10 ms */
+    static const uint64_t le[] = {1000, 50000, 1000000, 9999999, 10000000, 20000000};
+    for (size_t i = 0; i < sizeof le / sizeof le[0]; i++) {
+        uint64_t exact = le[i] / 100 > 100000 ? 100000 : le[i] / 100;
+        uint64_t got = hist_count_le(h, le[i]);
+        /* never more than the exact count, at most one bucket (1/128) fewer */
+        assert_true(got <= exact);
+        assert_true((double)(exact - got) <= (double)exact / 128.0 + 2.0);
+    }
+    assert_int_equal(hist_count_le(h, UINT64_MAX), 100000);
+    assert_int_equal(hist_count_le(h, 0), 0);
     free(h);
 }
 
@@ -186,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_bounds_overflow),
         cmocka_unit_test(test_percentile_iteration),
+        cmocka_unit_test(test_count_le),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

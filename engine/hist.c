@@ -7,8 +7,12 @@
 
 void hist_init(hist_t *h)
 {
-    memset(h, 0, sizeof(*h));
-    h->min = UINT64_MAX;
+    for (unsigned i = 0; i < HIST_NBUCKETS; i++) hist_st(&h->counts[i], 0);
+    hist_st(&h->total, 0);
+    hist_st(&h->overflow, 0);
+    hist_st(&h->max, 0);
+    hist_st(&h->min, UINT64_MAX);
+    atomic_store_explicit(&h->sum, 0.0, memory_order_relaxed);
 }
 
 uint64_t hist_bucket_low(unsigned i)
@@ -31,13 +35,31 @@ uint64_t hist_bucket_high(unsigned i)
 
 void hist_merge(hist_t *dst, const hist_t *src)
 {
-    if (src->total == 0) return;
-    for (unsigned i = 0; i < HIST_NBUCKETS; i++) dst->counts[i] += src->counts[i];
-    dst->total += src->total;
-    dst->overflow += src->overflow;
-    dst->sum += src->sum;
-    if (src->min < dst->min) dst->min = src->min;
-    if (src->max > dst->max) dst->max = src->max;
+    if (hist_ld(&src->total) == 0) return;
+    uint64_t copied = 0;
+    for (unsigned i = 0; i < HIST_NBUCKETS; i++) {
+        uint64_t c = hist_ld(&src->counts[i]);
+        if (c == 0) continue;
+        hist_add(&dst->counts[i], c);
+        copied += c;
+    }
+    hist_add(&dst->total, copied);
+    hist_add(&dst->overflow, hist_ld(&src->overflow));
+    double sum = atomic_load_explicit(&dst->sum, memory_order_relaxed) +
+                 atomic_load_explicit(&src->sum, memory_order_relaxed);
+    atomic_store_explicit(&dst->sum, sum, memory_order_relaxed);
+    uint64_t mn = hist_ld(&src->min), mx = hist_ld(&src->max);
+    if (mn < hist_ld(&dst->min)) hist_st(&dst->min, mn);
+    if (mx > hist_ld(&dst->max)) hist_st(&dst->max, mx);
+}
+
+uint64_t hist_count_le(const hist_t *h, uint64_t v)
+{
+    uint64_t cum = 0;
+    /* buckets are contiguous and increasing */
+    for (unsigned i = 0; i < HIST_NBUCKETS && hist_bucket_high(i) <= v; i++)
+        cum += hist_ld(&h->counts[i]);
+    return cum;
 }
 
 static uint64_t cap_value(const hist_t *h, unsigned i)
