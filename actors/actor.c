@@ -13,6 +13,15 @@
  * latency one busy producer can add to the others. */
 #define ACTOR_MAX_DRAIN 64
 
+/* One actor's batch statistics: single writer (the actor), relaxed
+ * atomics so that STATS/INFO may read them live (see hist.h). */
+typedef struct actor_stats {
+    hist_t service;        /* ns per drain round */
+    hist_u64 batches, requests, max_requests;
+    hist_u64 gen;          /* the reset generation applied */
+    uint64_t pub_ns;       /* private: when the shard figures were last published */
+} actor_stats_t;
+
 typedef struct actor {
     actor_pool_t *pool;      /* ro */
     unsigned id;             /* ro */
@@ -20,6 +29,7 @@ typedef struct actor {
     int started;             /* owner: start-up thread */
     mbox_t mbox;             /* consumer: this actor */
     int64_t next_tick_us;    /* owner: actor */
+    actor_stats_t st;        /* written by the actor, read by any thread */
     char pad[64];            /* keep actors' hot fields on separate lines */
 } actor_t;
 
@@ -28,6 +38,8 @@ struct actor_pool {
     shard_t *shards;   /* shard s owned by actors[s % nactors] */
     actor_t *actors;
     _Atomic int stop;
+    _Atomic uint64_t stats_gen; /* bumped by CONFIG RESETSTAT */
+    hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
 };
 
 actor_pool_t *actor_pool_new(const actor_pool_opts *o)
@@ -38,7 +50,8 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     if (p->o.hz <= 0) p->o.hz = 10;
     p->shards = calloc(o->nshards, sizeof *p->shards);
     p->actors = calloc(o->nactors, sizeof *p->actors);
-    if (p->shards == NULL || p->actors == NULL) goto fail;
+    p->figs = calloc(o->nshards, sizeof *p->figs);
+    if (p->shards == NULL || p->actors == NULL || p->figs == NULL) goto fail;
     for (unsigned s = 0; s < o->nshards; s++) shard_init(&p->shards[s], s, o->secret);
     for (unsigned a = 0; a < o->nactors; a++) {
         p->actors[a].pool = p;
@@ -46,6 +59,8 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
         if (mbox_init(&p->actors[a].mbox, o->mailbox_capacity) != 0) goto fail;
     }
     atomic_init(&p->stop, 0);
+    atomic_init(&p->stats_gen, 0);
+    for (unsigned a = 0; a < o->nactors; a++) hist_init(&p->actors[a].st.service);
     return p;
 fail:
     actor_pool_free(p);
@@ -62,6 +77,86 @@ bool actor_submit_mp(actor_pool_t *p, kv_batch *b)
     if (!mbox_push_mp(&a->mbox, b)) return false;
     mbox_wake_mp(&a->mbox);
     return true;
+}
+
+void actor_pool_reset_stats(actor_pool_t *p)
+{
+    atomic_fetch_add(&p->stats_gen, 1);
+}
+
+void actor_pool_stats(actor_pool_t *p, actor_batch_stats *sum, hist_t *service)
+{
+    uint64_t gen = atomic_load(&p->stats_gen);
+    for (unsigned i = 0; i < p->o.nactors; i++) {
+        actor_stats_t *st = &p->actors[i].st;
+        if (atomic_load_explicit(&st->gen, memory_order_acquire) != gen) continue;
+        sum->rounds += hist_ld(&st->service.total);
+        sum->batches += hist_ld(&st->batches);
+        sum->requests += hist_ld(&st->requests);
+        uint64_t mx = hist_ld(&st->max_requests);
+        if (mx > sum->max_requests) sum->max_requests = mx;
+        hist_merge(service, &st->service);
+    }
+}
+
+/* Publishes the shards' figures (as cmd_info_part computes them) for
+ * readers on other threads (the /metrics page). Owner actor. */
+static void actor_stats_publish(actor_t *a, uint64_t now_ns)
+{
+    actor_pool_t *p = a->pool;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        shard_t *sh = &p->shards[s];
+        hist_u64 *f = p->figs[s];
+        hist_st(&f[CMD_INFO_KEYS], ht_count(&sh->table));
+        hist_st(&f[CMD_INFO_EXPIRES], sh->volatile_keys);
+        hist_st(&f[CMD_INFO_MEMORY], shard_mem(sh));
+        hist_st(&f[CMD_INFO_HITS], sh->stats.hits);
+        hist_st(&f[CMD_INFO_MISSES], sh->stats.misses);
+        hist_st(&f[CMD_INFO_EXPIRED], sh->stats.expired);
+        hist_st(&f[CMD_INFO_COMMANDS], sh->stats.commands);
+        hist_st(&f[CMD_INFO_EVICTED], sh->stats.evicted);
+    }
+    a->st.pub_ns = now_ns;
+}
+
+void actor_pool_shard_figures(actor_pool_t *p, unsigned shard, int64_t *out)
+{
+    for (int i = 0; i < CMD_INFO_NFIELDS; i++) out[i] = (int64_t)hist_ld(&p->figs[shard][i]);
+}
+
+/* End of a drain round: its service time; the shard figures at most every
+ * 10 ms. */
+static void actor_stats_end(actor_t *a, uint64_t t0)
+{
+    uint64_t now = hist_clock_ns();
+    hist_record(&a->st.service, now - t0);
+    if (now - a->st.pub_ns >= 10000000u) actor_stats_publish(a, now);
+}
+
+/* Start of a drain round: applies a pending reset (the safe point for the
+ * shards' counters), counts the round and returns its start time. */
+static uint64_t actor_stats_begin(actor_t *a, kv_batch **got, int n)
+{
+    actor_pool_t *p = a->pool;
+    actor_stats_t *st = &a->st;
+    uint64_t gen = atomic_load_explicit(&p->stats_gen, memory_order_relaxed);
+    if (gen != hist_ld(&st->gen)) {
+        hist_init(&st->service);
+        hist_st(&st->batches, 0);
+        hist_st(&st->requests, 0);
+        hist_st(&st->max_requests, 0);
+        for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+            shard_stats *ss = &p->shards[s].stats;
+            ss->hits = ss->misses = ss->expired = ss->evicted = ss->commands = 0;
+        }
+        atomic_store_explicit(&st->gen, gen, memory_order_release);
+    }
+    uint64_t reqs = 0;
+    for (int i = 0; i < n; i++) reqs += got[i]->n;
+    hist_add(&st->batches, (uint64_t)n);
+    hist_add(&st->requests, reqs);
+    if (reqs > hist_ld(&st->max_requests)) hist_st(&st->max_requests, reqs);
+    return hist_clock_ns();
 }
 
 /* Runs every request of one batch on its shard. */
@@ -90,6 +185,7 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
         shard_expire_cycle(&p->shards[s], budget);
     }
     a->next_tick_us = now_us + tick_us;
+    actor_stats_publish(a, hist_clock_ns());
 }
 
 static void *actor_main(void *arg)
@@ -105,10 +201,12 @@ static void *actor_main(void *arg)
         while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
 
         if (n > 0) {
+            uint64_t round_t0 = actor_stats_begin(a, got, n);
             int64_t now_ms = kv_time_ms();
             for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
             persist_batch_commit(p->o.persist, a->id);
             for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
+            actor_stats_end(a, round_t0);
         }
 
         int64_t now_us = kv_mono_us();
@@ -164,5 +262,6 @@ void actor_pool_free(actor_pool_t *p)
         for (unsigned a = 0; a < p->o.nactors; a++) mbox_destroy(&p->actors[a].mbox);
     free(p->shards);
     free(p->actors);
+    free(p->figs);
     free(p);
 }

@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cmd.h"
 #include "hash.h"
+#include "hist.h"
 #include "msg.h"
 #include "persist.h"
 #include "shard.h"
@@ -58,6 +60,32 @@ static inline unsigned actor_of_shard(unsigned shard, unsigned nactors)
  * wakes it if it sleeps. Returns false if the mailbox is full (the caller
  * keeps the batch and retries; see the credit rule in net/). */
 bool actor_submit_mp(actor_pool_t *p, kv_batch *b);
+
+/* Batch statistics of the actors. A drain round is what one actor takes
+ * from its mailbox at once (up to 64 network-thread batches): it is run,
+ * committed (the WAL's group-commit unit) and handed back together. */
+typedef struct actor_batch_stats {
+    uint64_t rounds;       /* drain rounds */
+    uint64_t batches;      /* network-thread batches received */
+    uint64_t requests;     /* requests (shard parts) run */
+    uint64_t max_requests; /* most requests in one round */
+} actor_batch_stats;
+
+/* Adds the statistics of every actor into *sum and service (ns per round,
+ * from the drain to the hand-back, persistence commit included). Any
+ * thread, while the actors run; an actor that has not yet applied the last
+ * reset counts as zero. */
+void actor_pool_stats(actor_pool_t *p, actor_batch_stats *sum, hist_t *service);
+/* CONFIG RESETSTAT: each actor clears its batch statistics and its shards'
+ * counters (hits, misses, expired, evicted, commands) before its next
+ * round. Any thread. */
+void actor_pool_reset_stats(actor_pool_t *p);
+
+/* The figures of one shard as cmd_info_part answers them (enum
+ * cmd_info_field), as its actor last published them: after every expiry
+ * tick and at most every 10 ms while busy. Any thread; for the /metrics
+ * page, which cannot wait for a gather. */
+void actor_pool_shard_figures(actor_pool_t *p, unsigned shard, int64_t *out);
 
 /* The shard array, for tests and start-up loading only (no actor running). */
 shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard);

@@ -59,6 +59,7 @@ enum cmd_info_field {
     CMD_INFO_MISSES,
     CMD_INFO_EXPIRED,
     CMD_INFO_COMMANDS,
+    CMD_INFO_EVICTED,
     CMD_INFO_NFIELDS
 };
 cmd_fn cmd_info_part;

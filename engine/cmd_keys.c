@@ -329,6 +329,7 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
     v[CMD_INFO_MISSES] = (int64_t)s->stats.misses;
     v[CMD_INFO_EXPIRED] = (int64_t)s->stats.expired;
     v[CMD_INFO_COMMANDS] = (int64_t)s->stats.commands;
+    v[CMD_INFO_EVICTED] = (int64_t)s->stats.evicted;
     reply_array(c->out, CMD_INFO_NFIELDS);
     for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
 }

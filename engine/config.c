@@ -32,6 +32,8 @@ static const struct opt {
      "most client connections at once (default 10000)"},
     {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), "N",
      "active expiry cycles per second in each actor (default 10)"},
+    {"metrics-port", OPT_INT, 0, 65535, offsetof(kv_config, metrics_port), "N",
+     "serve Prometheus metrics at http://BIND:N/metrics (default 0: off)"},
     {"loglevel", OPT_LOGLEVEL, 0, 2, offsetof(kv_config, loglevel), "LEVEL",
      "warning, notice (default) or verbose"},
 };

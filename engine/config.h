@@ -21,6 +21,7 @@ typedef struct kv_config {
     int maxclients;     /* --maxclients */
     int hz;             /* --hz: active expiry ticks per second */
     int loglevel;       /* --loglevel: 0 warning, 1 notice, 2 verbose */
+    int metrics_port;   /* --metrics-port: Prometheus HTTP port, 0 = off */
     int help;           /* --help was given */
     int version;        /* --version was given */
 } kv_config;

@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #define HIST_SUB_BITS  7                        /* 128 sub-buckets per half */
 #define HIST_SUB_HALF  (1u << HIST_SUB_BITS)    /* 128 */
@@ -49,6 +50,15 @@ static inline void hist_st(hist_u64 *p, uint64_t v)
     atomic_store_explicit(p, v, memory_order_relaxed);
 }
 static inline void hist_add(hist_u64 *p, uint64_t n) { hist_st(p, hist_ld(p) + n); }
+
+/* The monotonic clock the server records latencies with, in ns (vDSO: no
+ * system call). Any thread. */
+static inline uint64_t hist_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Empties h. Owner thread only. */
 void hist_init(hist_t *h);

@@ -19,6 +19,7 @@ typedef struct shard_stats {
     uint64_t misses;        /* reads that found nothing */
     uint64_t expired;       /* keys removed because their TTL passed */
     uint64_t commands;      /* commands run on this shard */
+    uint64_t evicted;       /* keys removed by eviction (none before maxmemory exists) */
 } shard_stats;
 
 /* Persistence seam. The durability issue sets these; NULL means no log.

@@ -1,5 +1,6 @@
 #include "cmdtab.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -158,3 +159,10 @@ const cmd_def *cmdtab_internal(const char *name)
 const cmd_def *cmdtab_at(size_t i) { return i < NCOMMANDS ? &commands[i] : NULL; }
 
 size_t cmdtab_count(void) { return NCOMMANDS; }
+
+size_t cmdtab_index(const cmd_def *d)
+{
+    uintptr_t p = (uintptr_t)d, base = (uintptr_t)commands;
+    if (p < base || p >= base + sizeof commands) return NCOMMANDS;
+    return (size_t)(d - commands);
+}

@@ -338,6 +338,15 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
     const kv_config *cfg = &t->srv->cfg;
     const kv_str *sub = &argv[1];
+    if (arg_is(sub, "resetstat")) {
+        if (argc != 2) {
+            reply_error(out, "ERR wrong number of arguments for 'config|resetstat' command");
+            return;
+        }
+        obs_reset(t); /* every thread clears its own figures */
+        reply_ok(out);
+        return;
+    }
     if (!arg_is(sub, "get")) {
         if (arg_is(sub, "set"))
             reply_error(out, "ERR CONFIG SET is not supported yet: restart with the option");
@@ -538,15 +547,22 @@ void local_info_join(netthr *t, kv_slot *sl)
         kvbuf_printf(&b,
                      "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
                      "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
-                     "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:0\r\n"
+                     "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
                      "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n\r\n",
                      (unsigned long long)f.connections, (unsigned long long)f.commands,
                      (unsigned long long)f.net_in, (unsigned long long)f.net_out,
                      (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
+                     (long long)f.shard[CMD_INFO_EVICTED],
                      (long long)f.shard[CMD_INFO_HITS], (long long)f.shard[CMD_INFO_MISSES]);
     }
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if (info_wants(sl, "commandstats", 0) || info_wants(sl, "latencystats", 0)) {
+        obs_summary *m = obs_summary_new(s);
+        if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
+        if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);
+        obs_summary_free(m);
     }
     if (info_wants(sl, "keyspace", 1)) {
         kvbuf_printf(&b, "# Keyspace\r\n");
@@ -575,7 +591,7 @@ void local_stats_join(netthr *t, kv_slot *sl)
     kvbuf_init(&b);
     kvbuf_printf(&b,
                  "{\"keys\":%lld,\"expires\":%lld,\"commands_processed\":%llu,\"hits\":%lld,"
-                 "\"misses\":%lld,\"hit_rate\":%.4f,\"expired\":%lld,\"evicted\":0,"
+                 "\"misses\":%lld,\"hit_rate\":%.4f,\"expired\":%lld,\"evicted\":%lld,"
                  "\"connections\":%lld,\"total_connections\":%llu,\"used_memory\":%zu,"
                  "\"used_memory_dataset\":%lld,"
                  "\"used_memory_rss\":%zu,\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
@@ -583,11 +599,13 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
-                 (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.clients,
+                 (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.shard[CMD_INFO_EVICTED],
+                 (long long)f.clients,
                  (unsigned long long)f.connections, f.allocated,
                  (long long)f.shard[CMD_INFO_MEMORY], f.rss,
                  s->cfg.shards, s->cfg.actor_threads, s->cfg.io_threads,
                  (long long)((kv_time_ms() - s->start_ms) / 1000));
+    obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
     reply_bulk(out, b.data, b.len);
     kvbuf_destroy(&b);
 }

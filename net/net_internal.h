@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "mbox.h"
 #include "msg.h"
+#include "obs.h"
 #include "parse.h"
 #include "server.h"
 
@@ -49,6 +50,7 @@ typedef struct kv_slot {
     struct kv_req *grave;  /* parts of earlier stages, freed with the slot */
     kv_req one;            /* the part of a single-shard command */
     kv_req *one_ptr;
+    uint64_t t_parse;      /* hist_clock_ns() when parsed, for the latency statistics */
 } kv_slot;
 
 typedef struct conn {
@@ -105,6 +107,10 @@ typedef struct netthr {
     int paused;             /* out of credit towards some actor */
     uint64_t rng;
     net_stats stats;
+    obs_net obs;            /* command statistics; owner: this thread */
+    ev_io metrics_w;        /* thread 0 with --metrics-port: the HTTP listener */
+    struct mconn *mconns;   /* open /metrics connections */
+    unsigned nmconns;
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -118,6 +124,8 @@ struct server {
     netthr *net;
     unsigned nnet;
     int listen_fd;
+    int metrics_fd;               /* --metrics-port listener, or -1 */
+    _Atomic uint64_t stats_gen;   /* CONFIG RESETSTAT generation */
     int64_t start_ms;
     char run_id[41];
     _Atomic uint64_t next_client_id;
@@ -133,6 +141,10 @@ int netthr_start(netthr *t);
 void netthr_stop_join(netthr *t);
 /* Called by actors (any actor thread) for each completed batch. */
 void netthr_post_done(void *srv, kv_batch *b);
+
+/* server.c: a non-blocking listening socket on bind_addr:port, or -1
+ * with err set. */
+int listen_socket(const char *bind_addr, int port, char *err, size_t errlen);
 
 /* route.c: shard of a key. */
 static inline uint32_t route_shard(const struct server *s, const char *key, size_t len)

@@ -88,11 +88,18 @@ static int conn_can_parse(const netthr *t, const conn *c)
 
 /* ---- output ----------------------------------------------------------- */
 
-/* Moves the ready replies at the head of the FIFO into c->out. */
+/* Moves the ready replies at the head of the FIFO into c->out, and
+ * records each command's latency (they are handed to write() next). */
 static void conn_collect_replies(conn *c)
 {
     kv_slot *sl;
+    uint64_t now = 0;
     while ((sl = c->head) != NULL && sl->ready) {
+        if (sl->def) {
+            if (now == 0) now = hist_clock_ns();
+            obs_record(&c->t->obs, sl->def, now - sl->t_parse,
+                       sl->reply.len > 0 && sl->reply.data[0] == '-');
+        }
         if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
         else
@@ -113,7 +120,7 @@ static int conn_write(netthr *t, conn *c)
         ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
-            atomic_fetch_add_explicit(&t->stats.net_out, (uint64_t)n, memory_order_relaxed);
+            obs_count(&t->stats.net_out, (uint64_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -170,6 +177,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void conn_process_input(netthr *t, conn *c)
 {
+    uint64_t now = 0; /* commands parsed in one pass share a timestamp */
     while (conn_can_parse(t, c) && c->in_off < c->in.len) {
         long r = parse_next(&c->ps, c->in.data + c->in_off, c->in.len - c->in_off);
         if (r == PARSE_AGAIN) break;
@@ -182,8 +190,10 @@ static void conn_process_input(netthr *t, conn *c)
         }
         c->in_off += (size_t)r;
         if (c->ps.argc == 0) continue;
-        atomic_fetch_add_explicit(&t->stats.commands, 1, memory_order_relaxed);
+        obs_count(&t->stats.commands, 1);
+        if (now == 0) now = hist_clock_ns();
         route_dispatch(t, c);
+        c->tail->t_parse = now; /* every dispatch queues exactly one slot */
     }
     /* Keep only unparsed bytes; the parser's state is relative to in_off. */
     if (c->in_off == c->in.len) {
@@ -207,7 +217,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n = read(c->fd, p, READ_CHUNK);
     if (n > 0) {
         c->in.len += (size_t)n;
-        atomic_fetch_add_explicit(&t->stats.net_in, (uint64_t)n, memory_order_relaxed);
+        obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
         return;
     }
@@ -342,6 +352,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
     if (atomic_load(&t->stop) && ev_is_active(&t->accept_w)) {
         ev_io_stop(loop, &t->accept_w);
+        metrics_thread_stop(t);
         while (t->conns) conn_close(t, t->conns);
     }
 }
@@ -351,6 +362,7 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     netthr *t = w->data;
     (void)revents;
+    obs_net_sync(t);
     if (t->paused) {
         net_publish(t);
         if (!t->paused)
@@ -384,6 +396,8 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     t->out = kv_xcalloc(s->nactors, sizeof *t->out);
     t->inflight = kv_xcalloc(s->nactors, sizeof *t->inflight);
     if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
+    if (obs_net_init(&t->obs) != 0) return KV_ENOMEM;
+    hist_st(&t->obs.gen, atomic_load(&s->stats_gen));
     ev_io_init(&t->accept_w, accept_cb, s->listen_fd, EV_READ);
     t->accept_w.data = t;
     ev_io_start(t->loop, &t->accept_w);
@@ -393,12 +407,14 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_prepare_init(&t->flush_w, flush_cb);
     t->flush_w.data = t;
     ev_prepare_start(t->loop, &t->flush_w);
+    if (id == 0) metrics_thread_init(t);
     return 0;
 }
 
 void netthr_destroy(netthr *t)
 {
     if (t == NULL) return;
+    if (t->loop) metrics_thread_stop(t);
     while (t->conns) {
         conn *c = t->conns;
         t->conns = c->next;
@@ -415,6 +431,7 @@ void netthr_destroy(netthr *t)
     free(t->out);
     free(t->inflight);
     mbox_destroy(&t->done);
+    obs_net_destroy(&t->obs);
     if (t->loop) ev_loop_destroy(t->loop);
     t->loop = NULL;
 }

@@ -546,6 +546,7 @@ void route_dispatch(netthr *t, conn *c)
     }
     if (!cmdtab_arity_ok(def, argc) || (def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
         (def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {
+        obs_rejected(&t->obs, def);
         arity_error(c, def);
         conn_mark_dirty(t, c);
         return;

@@ -12,7 +12,7 @@
 
 #include "net_internal.h"
 
-static int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
+int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[16];
@@ -48,6 +48,7 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
     server_t *s = kv_xcalloc(1, sizeof *s);
     s->cfg = *cfg;
     s->listen_fd = -1;
+    s->metrics_fd = -1;
     s->stop_efd = -1;
     s->start_ms = kv_time_ms();
     if (kv_hash_secret_random(&s->secret) != 0) {
@@ -66,6 +67,10 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
     }
     s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
     if (s->listen_fd < 0) goto fail;
+    if (cfg->metrics_port > 0) {
+        s->metrics_fd = listen_socket(cfg->bind, cfg->metrics_port, err, errlen);
+        if (s->metrics_fd < 0) goto fail;
+    }
 
     actor_pool_opts ao = {
         .nactors = s->nactors,
@@ -135,6 +140,7 @@ void server_free(server_t *s)
     free(s->net);
     actor_pool_free(s->actors);
     if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->metrics_fd >= 0) close(s->metrics_fd);
     if (s->stop_efd >= 0) close(s->stop_efd);
     free(s);
 }

@@ -9,6 +9,7 @@ pkgs=(
   redis-server redis-tools                 # differential tests, redis-cli, redis-benchmark
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
+  prometheus                               # promtool: checks the /metrics page in a test
 )
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -593,7 +593,7 @@ static void test_info_part(void **state)
     EXPECT(cmd_get, "get zz", "$-1\r\n");
     run(f, cmd_info_part, "info");
     char want[256];
-    snprintf(want, sizeof want, "*7\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n",
+    snprintf(want, sizeof want, "*8\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n",
              shard_mem(&f->s));
     assert_string_equal(f->out.data, want);
 }

@@ -38,6 +38,7 @@ static int setup(void **state)
     f->t.out = calloc(NACTORS, sizeof *f->t.out);
     f->t.inflight = calloc(NACTORS, sizeof *f->t.inflight);
     f->t.rng = 1;
+    assert_int_equal(obs_net_init(&f->t.obs), 0);
     f->c.t = &f->t;
     f->c.ps.proto = PARSE_RESP;
     for (unsigned s = 0; s < NSHARDS; s++) shard_init(&f->shards[s], s, &f->srv.secret);
@@ -57,6 +58,7 @@ static int teardown(void **state)
     for (unsigned s = 0; s < NSHARDS; s++) shard_destroy(&f->shards[s]);
     free(f->t.out);
     free(f->t.inflight);
+    obs_net_destroy(&f->t.obs);
     free(f);
     return 0;
 }

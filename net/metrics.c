@@ -1,0 +1,224 @@
+/* metrics.c - the Prometheus endpoint: a minimal HTTP/1.x server for
+ * `GET /metrics` on --metrics-port, run by network thread 0's libev loop.
+ *
+ * One request per connection (the reply says `Connection: close`). Every
+ * socket is non-blocking; a request may hold at most METRICS_MAX_REQ bytes
+ * of head, a connection lives at most METRICS_TIMEOUT seconds, and at most
+ * METRICS_MAX_CONNS are open at once, so a slow or hostile client costs a
+ * few KB and never stalls the loop. GET (or HEAD) /metrics -> 200, other
+ * paths -> 404, other methods -> 405, anything unparsable or too big -> 400.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_internal.h"
+#include "obs.h"
+
+#define METRICS_MAX_REQ 4096
+#define METRICS_MAX_CONNS 32
+#define METRICS_TIMEOUT 5.0
+
+typedef struct mconn {
+    netthr *t;
+    int fd;
+    ev_io rw, ww;
+    ev_timer timer;
+    size_t inlen;
+    int responding;
+    kvbuf out;
+    size_t off;
+    struct mconn *prev, *next;
+    char in[METRICS_MAX_REQ];
+} mconn;
+
+static void mconn_close(mconn *m)
+{
+    netthr *t = m->t;
+    ev_io_stop(t->loop, &m->rw);
+    ev_io_stop(t->loop, &m->ww);
+    ev_timer_stop(t->loop, &m->timer);
+    close(m->fd);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        t->mconns = m->next;
+    if (m->next) m->next->prev = m->prev;
+    t->nmconns--;
+    kvbuf_destroy(&m->out);
+    free(m);
+}
+
+static void mconn_flush(mconn *m)
+{
+    while (m->off < m->out.len) {
+        ssize_t n = write(m->fd, m->out.data + m->off, m->out.len - m->off);
+        if (n > 0) {
+            m->off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ev_io_start(m->t->loop, &m->ww);
+            return;
+        }
+        break; /* broken: give up */
+    }
+    mconn_close(m);
+}
+
+static void mconn_respond(mconn *m, int code, const char *reason, const kvbuf *body, int head)
+{
+    static const char ctype_metrics[] = "text/plain; version=0.0.4; charset=utf-8";
+    size_t len = body ? body->len : strlen(reason) + 1;
+    kvbuf_printf(&m->out,
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n%s\r\n",
+                 code, reason, body ? ctype_metrics : "text/plain; charset=utf-8", len,
+                 code == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head) {
+        if (body)
+            kvbuf_append(&m->out, body->data, body->len);
+        else
+            kvbuf_printf(&m->out, "%s\n", reason);
+    }
+    m->responding = 1;
+    ev_io_stop(m->t->loop, &m->rw);
+    shutdown(m->fd, SHUT_RD);
+    mconn_flush(m);
+}
+
+static int tok_eq(const char *p, size_t n, const char *s)
+{
+    return n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+/* Answers the request whose head is m->in[0..inlen) (complete). */
+static void mconn_handle(mconn *m)
+{
+    /* request line: METHOD SP TARGET SP HTTP/1.x */
+    const char *p = m->in, *end = memchr(m->in, '\n', m->inlen);
+    if (end == NULL) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    size_t linelen = (size_t)(end - p);
+    if (linelen > 0 && p[linelen - 1] == '\r') linelen--;
+    const char *sp1 = memchr(p, ' ', linelen);
+    if (sp1 == NULL) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    const char *tgt = sp1 + 1;
+    const char *sp2 = memchr(tgt, ' ', linelen - (size_t)(tgt - p));
+    if (sp2 == NULL || sp2 == tgt) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    const char *ver = sp2 + 1;
+    size_t verlen = linelen - (size_t)(ver - p);
+    if (!(tok_eq(ver, verlen, "HTTP/1.1") || tok_eq(ver, verlen, "HTTP/1.0")))
+        { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    size_t mlen = (size_t)(sp1 - p);
+    int head = tok_eq(p, mlen, "HEAD");
+    for (size_t i = 0; i < mlen; i++)
+        if (p[i] < 'A' || p[i] > 'Z') { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    if (!head && !tok_eq(p, mlen, "GET"))
+        { mconn_respond(m, 405, "Method Not Allowed", NULL, 0); return; }
+    size_t tlen = (size_t)(sp2 - tgt);
+    const char *q = memchr(tgt, '?', tlen);
+    if (q) tlen = (size_t)(q - tgt); /* ignore a query string */
+    if (!tok_eq(tgt, tlen, "/metrics")) { mconn_respond(m, 404, "Not Found", NULL, head); return; }
+    kvbuf body;
+    kvbuf_init(&body);
+    obs_prometheus(&body, m->t->srv);
+    mconn_respond(m, 200, "OK", &body, head);
+    kvbuf_destroy(&body);
+}
+
+/* The end of the request head (blank line), or NULL. */
+static const char *head_end(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '\n' && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
+            return p + i;
+    return NULL;
+}
+
+static void mconn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    mconn *m = w->data;
+    (void)loop;
+    (void)revents;
+    for (;;) {
+        if (m->inlen == sizeof m->in) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+        ssize_t n = read(m->fd, m->in + m->inlen, sizeof m->in - m->inlen);
+        if (n > 0) {
+            size_t from = m->inlen > 2 ? m->inlen - 2 : 0;
+            m->inlen += (size_t)n;
+            for (size_t i = from; i < m->inlen; i++)
+                if (m->in[i] == '\0') { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+            if (head_end(m->in, m->inlen)) { mconn_handle(m); return; }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        /* EOF or error before a complete head */
+        if (n == 0 && m->inlen > 0) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+        { mconn_close(m); return; }
+    }
+}
+
+static void mconn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    mconn *m = w->data;
+    (void)revents;
+    ev_io_stop(loop, w);
+    mconn_flush(m);
+}
+
+static void mconn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    mconn_close(w->data);
+}
+
+static void metrics_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    netthr *t = w->data;
+    (void)revents;
+    for (int i = 0; i < 16; i++) {
+        int fd = accept4(t->srv->metrics_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        if (t->nmconns >= METRICS_MAX_CONNS) {
+            close(fd);
+            continue;
+        }
+        mconn *m = calloc(1, sizeof *m);
+        if (m == NULL) {
+            close(fd);
+            continue;
+        }
+        m->t = t;
+        m->fd = fd;
+        kvbuf_init(&m->out);
+        ev_io_init(&m->rw, mconn_read_cb, fd, EV_READ);
+        ev_io_init(&m->ww, mconn_write_cb, fd, EV_WRITE);
+        ev_timer_init(&m->timer, mconn_timeout_cb, METRICS_TIMEOUT, 0.);
+        m->rw.data = m->ww.data = m->timer.data = m;
+        m->next = t->mconns;
+        if (t->mconns) t->mconns->prev = m;
+        t->mconns = m;
+        t->nmconns++;
+        ev_io_start(loop, &m->rw);
+        ev_timer_start(loop, &m->timer);
+    }
+}
+
+void metrics_thread_init(netthr *t)
+{
+    if (t->srv->metrics_fd < 0) return;
+    ev_io_init(&t->metrics_w, metrics_accept_cb, t->srv->metrics_fd, EV_READ);
+    t->metrics_w.data = t;
+    ev_io_start(t->loop, &t->metrics_w);
+}
+
+void metrics_thread_stop(netthr *t)
+{
+    if (ev_is_active(&t->metrics_w)) ev_io_stop(t->loop, &t->metrics_w);
+    while (t->mconns) mconn_close(t->mconns);
+}

@@ -1,0 +1,108 @@
+/* obs.h - the server's observability: per-network-thread command counts
+ * and latency histograms, merged on demand into INFO (commandstats,
+ * latencystats), STATS JSON and the Prometheus page; CONFIG RESETSTAT.
+ *
+ * Every network thread owns one obs_net. Only that thread records into it
+ * and resets it (single writer, relaxed atomics as in hist.h), so the hot
+ * path has no locked instruction and no shared cache line: recording one
+ * command is one histogram increment; the clock is read once per parse
+ * pass and once per reply collection pass. Other threads merge live
+ * obs_nets when asked.
+ */
+#ifndef MEMKV_OBS_H
+#define MEMKV_OBS_H
+
+#include <stdint.h>
+
+#include "actor.h"
+#include "buf.h"
+#include "cmdtab.h"
+#include "hist.h"
+
+struct netthr;
+struct server;
+struct kv_slot;
+
+/* One command of one network thread. */
+typedef struct obs_cmd {
+    hist_t lat;        /* ns from parse to the reply handed to write(); lat.total = calls */
+    hist_u64 failed;   /* calls whose reply was an error */
+    hist_u64 rejected; /* refused before running (wrong number of arguments) */
+} obs_cmd;
+
+typedef struct obs_net {
+    obs_cmd *cmds;     /* cmdtab_count() entries, by cmdtab index; owner: its thread */
+    hist_u64 gen;      /* reset generation applied; written by the owner */
+} obs_net;
+
+/* Owner thread (or start-up): allocates / frees. init returns 0 or KV_ENOMEM. */
+int obs_net_init(obs_net *o);
+void obs_net_destroy(obs_net *o);
+
+/* Records one answered command. Owner thread. */
+static inline void obs_record(obs_net *o, const cmd_def *def, uint64_t ns, int failed)
+{
+    obs_cmd *c = &o->cmds[cmdtab_index(def)];
+    hist_record(&c->lat, ns);
+    if (failed) hist_add(&c->failed, 1);
+}
+static inline void obs_rejected(obs_net *o, const cmd_def *def)
+{
+    hist_add(&o->cmds[cmdtab_index(def)].rejected, 1);
+}
+
+/* A per-thread counter's owner adds to it (no locked instruction). */
+static inline void obs_count(_Atomic uint64_t *c, uint64_t n) { hist_add(c, n); }
+
+/* Owner network thread, once per loop iteration: applies a pending reset
+ * (its command statistics and its net_stats counters). */
+void obs_net_sync(struct netthr *t);
+
+/* CONFIG RESETSTAT: every network thread and actor resets its own figures
+ * at its next safe point; until then readers count it as zero. Any
+ * network thread. */
+void obs_reset(struct netthr *t);
+
+/* ---- merged views ------------------------------------------------------ */
+
+typedef struct obs_cmd_sum {
+    const cmd_def *def;
+    uint64_t calls, failed, rejected;
+    hist_t *lat; /* merged over threads; owned by the summary */
+} obs_cmd_sum;
+
+typedef struct obs_summary {
+    obs_cmd_sum *cmd;   /* commands with calls or rejections, in table order */
+    size_t ncmd;
+    hist_t all;         /* every command */
+    actor_batch_stats batch;
+    hist_t service;     /* actor drain rounds, ns */
+} obs_summary;
+
+/* Merges every network thread's and actor's figures. NULL on OOM. Any
+ * thread. */
+obs_summary *obs_summary_new(struct server *s);
+void obs_summary_free(obs_summary *m);
+
+/* INFO sections `# Commandstats` and `# Latencystats` (Redis 7.0 format),
+ * each ended by a blank line. */
+void obs_info_commandstats(kvbuf *b, const obs_summary *m);
+void obs_info_latencystats(kvbuf *b, const obs_summary *m);
+
+/* Completes a STATS JSON object: b holds `{...}`; its closing brace is
+ * replaced by the latency, per-command, per-shard and batch fields. The
+ * shard parts of sl (one per shard, in shard order) give the per-shard
+ * keys. */
+void obs_stats_json(kvbuf *b, struct server *s, const struct kv_slot *sl);
+
+/* The Prometheus text exposition (format 0.0.4) of the whole server. */
+void obs_prometheus(kvbuf *b, struct server *s);
+
+/* ---- the /metrics HTTP endpoint (metrics.c) ---------------------------- */
+
+/* Network thread 0 at init: watches the metrics listener, if any. */
+void metrics_thread_init(struct netthr *t);
+/* Owner thread: stops accepting and closes every metrics connection. */
+void metrics_thread_stop(struct netthr *t);
+
+#endif
