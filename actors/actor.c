@@ -8,10 +8,14 @@
 
 #include "kv.h"
 #include "mbox.h"
+#include "reply.h"
 
 /* Most batches drained before the actor commits and replies: bounds the
  * latency one busy producer can add to the others. */
 #define ACTOR_MAX_DRAIN 64
+/* Longest compaction slice between two batches (a fuzzy snapshot is fed in
+ * such slices, so it never stalls the shard for long). */
+#define ACTOR_SLICE_US 500
 
 /* One actor's batch statistics: single writer (the actor), relaxed
  * atomics so that STATS/INFO may read them live (see hist.h). */
@@ -30,6 +34,7 @@ typedef struct actor {
     mbox_t mbox;             /* consumer: this actor */
     int64_t next_tick_us;    /* owner: actor */
     actor_stats_t st;        /* written by the actor, read by any thread */
+    int persist_busy;        /* owner: actor: a compaction is scanning */
     char pad[64];            /* keep actors' hot fields on separate lines */
 } actor_t;
 
@@ -77,6 +82,15 @@ bool actor_submit_mp(actor_pool_t *p, kv_batch *b)
     if (!mbox_push_mp(&a->mbox, b)) return false;
     mbox_wake_mp(&a->mbox);
     return true;
+}
+
+/* Replaces r's reply with the MISCONF error of its shard's log. */
+static void actor_misconf(actor_pool_t *p, kv_req *r)
+{
+    char msg[256];
+    persist_misconf(p->o.persist, r->shard, msg, sizeof msg);
+    kvbuf_reset(&r->reply);
+    reply_error(&r->reply, msg);
 }
 
 void actor_pool_reset_stats(actor_pool_t *p)
@@ -165,10 +179,34 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
     actor_pool_t *p = a->pool;
     for (kv_req *r = b->head; r != NULL; r = r->next) {
         shard_t *s = &p->shards[r->shard];
+        if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
+            actor_misconf(p, r); /* the log refuses writes: do not run it */
+            continue;
+        }
         cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
         s->now_ms = now_ms;
         r->fn(s, &c);
     }
+}
+
+/* After a failed group commit: no write to a failed shard is acknowledged. */
+static void actor_refuse_failed(actor_pool_t *p, kv_batch **got, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (kv_req *r = got[i]->head; r != NULL; r = r->next)
+            if (r->write && persist_shard_failed(p->o.persist, r->shard)) actor_misconf(p, r);
+}
+
+/* Between batches: compaction slices and log retries for every shard this
+ * actor owns. Returns 1 if a compaction wants more slices soon. */
+static int actor_persist_tick(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    if (p->o.persist == NULL) return 0;
+    int busy = 0;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
+        busy |= persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US);
+    return busy;
 }
 
 /* Active expiry for every shard of this actor: a quarter of each tick, as
@@ -183,6 +221,9 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
         p->shards[s].now_ms = now_ms;
         shard_expire_cycle(&p->shards[s], budget);
+        /* Idle tables finish their resizes too (a shrink after mass expiry
+         * would otherwise wait for the next command), as Redis's cron does. */
+        ht_rehash_step(&p->shards[s].table, 1000);
     }
     a->next_tick_us = now_us + tick_us;
     actor_stats_publish(a, hist_clock_ns());
@@ -204,13 +245,21 @@ static void *actor_main(void *arg)
             uint64_t round_t0 = actor_stats_begin(a, got, n);
             int64_t now_ms = kv_time_ms();
             for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
-            persist_batch_commit(p->o.persist, a->id);
+            if (persist_batch_commit(p->o.persist, a->id, p->o.nactors) > 0)
+                actor_refuse_failed(p, got, n);
             for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
             actor_stats_end(a, round_t0);
         }
 
         int64_t now_us = kv_mono_us();
-        if (now_us >= a->next_tick_us) actor_expire_tick(a, now_us);
+        if (now_us >= a->next_tick_us) {
+            actor_expire_tick(a, now_us);
+            a->persist_busy = actor_persist_tick(a);
+            /* active expiry logged deletes: write them like a batch */
+            persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+        } else if (a->persist_busy) {
+            a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
+        }
         if (n > 0) continue;
 
         /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
@@ -220,6 +269,7 @@ static void *actor_main(void *arg)
             __builtin_ia32_pause();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
+        if (a->persist_busy && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;
         mbox_wait_sc(&a->mbox, wait > 0 ? wait : 0);
     }
     return NULL;

@@ -20,6 +20,7 @@ typedef struct kv_req {
     struct kv_req *next; /* link in its batch; owner: holder of the batch */
     cmd_fn *fn;          /* ro for the actor: the shard handler to run */
     uint32_t shard;      /* ro for the actor */
+    uint8_t write;       /* ro for the actor: a write command (MISCONF applies) */
     int argc;            /* ro for the actor */
     const kv_str *argv;  /* ro for the actor; memory owned by the network side */
     kvbuf reply;         /* written by the actor, read by the network thread */

@@ -5,37 +5,61 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
 
 #include "kv.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL };
+enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES };
+
+/* Words of OPT_CHOICE settings, by value; NULL-terminated. */
+static const char *const onoff_words[] = {"off", "on", NULL};
+static const char *const fsync_words[] = {"no", "interval", "always", NULL};
+static const char *const recover_words[] = {"strict", "keep-prefix", NULL};
 
 /* The one table of settings: name, kind, limits, where it lives, help. */
 static const struct opt {
     const char *name;
     enum opt_kind kind;
-    long min, max;
+    long long min, max; /* OPT_STR: max is the buffer size */
     size_t off;
+    const char *const *words; /* OPT_CHOICE */
     const char *arg;
     const char *help;
 } opts[] = {
-    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), "N", "TCP port to listen on (default 8080)"},
-    {"bind", OPT_STR, 0, 0, offsetof(kv_config, bind), "ADDR",
+    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), NULL, "N", "TCP port to listen on (default 8080)"},
+    {"bind", OPT_STR, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL, "ADDR",
      "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
-    {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), "N",
+    {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
      "number of keyspace shards (default 16)"},
-    {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), "N",
+    {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
      "threads that own shards (default: from the CPU count; 0 = auto)"},
-    {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), "N",
+    {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), NULL, "N",
      "network threads (default: from the CPU count; 0 = auto)"},
-    {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), "N",
+    {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
      "most client connections at once (default 10000)"},
-    {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), "N",
+    {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), NULL, "N",
      "active expiry cycles per second in each actor (default 10)"},
-    {"metrics-port", OPT_INT, 0, 65535, offsetof(kv_config, metrics_port), "N",
+    {"metrics-port", OPT_INT, 0, 65535, offsetof(kv_config, metrics_port), NULL, "N",
      "serve Prometheus metrics at http://BIND:N/metrics (default 0: off)"},
-    {"loglevel", OPT_LOGLEVEL, 0, 2, offsetof(kv_config, loglevel), "LEVEL",
+    {"loglevel", OPT_LOGLEVEL, 0, 2, offsetof(kv_config, loglevel), NULL, "LEVEL",
      "warning, notice (default) or verbose"},
+    {"dir", OPT_STR, 0, sizeof(((kv_config *)0)->dir), offsetof(kv_config, dir), NULL, "PATH",
+     "data directory for the write-ahead log and snapshots (default ./data)"},
+    {"persistence", OPT_CHOICE, 0, 1, offsetof(kv_config, persistence), onoff_words, "on|off",
+     "keep data across restarts (default on); off: a pure cache, no files"},
+    {"fsync", OPT_CHOICE, 0, 2, offsetof(kv_config, fsync), fsync_words, "always|interval|no",
+     "when the log is synced: before each reply, every --fsync-interval-ms (default), or never"},
+    {"fsync-interval-ms", OPT_INT, 1, 60000, offsetof(kv_config, fsync_interval_ms), NULL, "MS",
+     "with --fsync interval: most milliseconds of acknowledged writes a power loss may lose (100)"},
+    {"recover-mode", OPT_CHOICE, 0, 1, offsetof(kv_config, keep_prefix), recover_words,
+     "strict|keep-prefix",
+     "a corrupt log record stops start-up (strict, default) or start-up keeps what precedes it"},
+    {"wal-segment-size", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, wal_segment_bytes), NULL,
+     "BYTES", "rotate a shard's log segment at this size (default 64mb)"},
+    {"compact-log-size", OPT_BYTES, 0, 1ll << 50, offsetof(kv_config, compact_log_bytes), NULL,
+     "BYTES",
+     "compact when the logs total this much and a shard's log is over twice its snapshot "
+     "(default 100mb; 0 = only on COMPACT)"},
 };
 
 void config_defaults(kv_config *c)
@@ -47,6 +71,34 @@ void config_defaults(kv_config *c)
     c->maxclients = 10000;
     c->hz = 10;
     c->loglevel = 1;
+    strcpy(c->dir, "./data");
+    c->persistence = 1;
+    c->fsync = 1;
+    c->fsync_interval_ms = 100;
+    c->wal_segment_bytes = 64ll << 20;
+    c->compact_log_bytes = 100ll << 20;
+}
+
+/* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),
+ * m/mb, g/gb. Returns 0 or -1. */
+static int parse_bytes(const char *v, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || n < 0) return -1;
+    static const struct {
+        const char *suffix;
+        long long mul;
+    } units[] = {{"", 1},          {"b", 1},           {"k", 1000},         {"kb", 1024},
+                 {"m", 1000000},   {"mb", 1ll << 20},  {"g", 1000000000},   {"gb", 1ll << 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (n > LLONG_MAX / units[i].mul) return -1;
+            *out = n * units[i].mul;
+            return 0;
+        }
+    return -1;
 }
 
 static const struct opt *opt_find(const char *name)
@@ -70,15 +122,36 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < o->min || v > o->max) {
-            snprintf(err, errlen, "invalid value '%s' for '%s': expected an integer from %ld to %ld",
+            snprintf(err, errlen, "invalid value '%s' for '%s': expected an integer from %lld to %lld",
                      value, o->name, o->min, o->max);
             return KV_EINVAL;
         }
         *(int *)field = (int)v;
         return 0;
     }
+    case OPT_CHOICE:
+        for (int i = 0; o->words[i] != NULL; i++)
+            if (strcasecmp(value, o->words[i]) == 0 ||
+                (o->words == onoff_words && strcasecmp(value, i ? "yes" : "no") == 0)) {
+                *(int *)field = i;
+                return 0;
+            }
+        snprintf(err, errlen, "invalid value '%s' for '%s': expected %s", value, o->name, o->arg);
+        return KV_EINVAL;
+    case OPT_BYTES: {
+        long long v;
+        if (parse_bytes(value, &v) != 0 || v < o->min || v > o->max) {
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected a size in bytes (e.g. 64mb) from %lld "
+                     "to %lld",
+                     value, o->name, o->min, o->max);
+            return KV_EINVAL;
+        }
+        *(long long *)field = v;
+        return 0;
+    }
     case OPT_STR:
-        if (strlen(value) >= sizeof c->bind || value[0] == '\0') {
+        if (strlen(value) >= (size_t)o->max || value[0] == '\0') {
             snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
             return KV_EINVAL;
         }
@@ -223,7 +296,10 @@ void config_usage(FILE *out, const char *prog)
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         char left[48];
         snprintf(left, sizeof left, "--%s %s", opts[i].name, opts[i].arg);
-        fprintf(out, "  %-24s %s\n", left, opts[i].help);
+        if (strlen(left) > 24)
+            fprintf(out, "  %s\n  %-24s %s\n", left, "", opts[i].help);
+        else
+            fprintf(out, "  %-24s %s\n", left, opts[i].help);
     }
     fprintf(out, "  %-24s %s\n", "--config FILE", "read settings from FILE (`key value` lines, # comments)");
     fprintf(out, "  %-24s %s\n", "--help, -h", "print this help and exit");

@@ -62,4 +62,12 @@ int kv_parse_ld(const char *p, size_t len, long double *out);
  * returns the length. 5120 bytes hold any finite long double. */
 size_t kv_format_ld(char *buf, size_t cap, long double v);
 
+/* Writes one log line to stderr, Redis-style ("pid:M date time * text").
+ * kv_log_warn is never silenced; kv_log is silenced by kv_log_quiet(1)
+ * (--loglevel warning), which the start-up thread calls before any other
+ * thread runs. Any thread. */
+void kv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kv_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kv_log_quiet(int quiet);
+
 #endif

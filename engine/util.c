@@ -1,5 +1,7 @@
 /* util.c - error names, allocation helpers, clocks and number parsing. */
 #include <ctype.h>
+#include <stdarg.h>
+#include <unistd.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -158,4 +160,40 @@ size_t kv_format_ld(char *buf, size_t cap, long double v)
     }
     buf[l] = '\0';
     return l;
+}
+
+/* Set once at start-up, before other threads exist: read-only afterwards. */
+static int log_quiet;
+
+void kv_log_quiet(int quiet) { log_quiet = quiet; }
+
+static void log_v(char mark, const char *fmt, va_list ap)
+{
+    char ts[40], line[1024];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    localtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03ld", now.tv_nsec / 1000000);
+    vsnprintf(line, sizeof line, fmt, ap);
+    /* one fprintf per line so lines of different threads do not mix */
+    fprintf(stderr, "%ld:M %s %c %s\n", (long)getpid(), ts, mark, line);
+}
+
+void kv_log(const char *fmt, ...)
+{
+    if (log_quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_v('*', fmt, ap);
+    va_end(ap);
+}
+
+void kv_log_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_v('#', fmt, ap);
+    va_end(ap);
 }

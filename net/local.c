@@ -50,7 +50,9 @@ void local_quit(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 
 void local_compact(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
-    /* Persistence is not built yet: there is no log to compact. */
+    /* Scheduled: each actor starts its shards' compaction between batches;
+     * STATS shows progress. With --persistence off there is nothing to do. */
+    persist_compact_all(t->srv->persist);
     reply_ok(out);
 }
 
@@ -540,8 +542,23 @@ void local_info_join(netthr *t, kv_slot *sl)
                      used ? (double)f.rss / (double)used : 0.0);
     }
     if (info_wants(sl, "persistence", 1)) {
-        kvbuf_printf(&b, "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_bgsave_in_progress:0\r\n"
-                         "rdb_changes_since_last_save:0\r\n\r\n");
+        persist_stats ps;
+        persist_get_stats(s->persist, &ps);
+        kvbuf_printf(&b,
+                     "# Persistence\r\nloading:0\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
+                     "aof_last_write_status:%s\r\nrdb_bgsave_in_progress:0\r\n"
+                     "rdb_changes_since_last_save:0\r\nwal_fsync:%s\r\nwal_bytes_written:%llu\r\n"
+                     "wal_log_bytes:%llu\r\nwal_snapshot_bytes:%llu\r\nwal_fsyncs:%llu\r\n"
+                     "wal_failures:%llu\r\ncompactions:%llu\r\ncompacting_shards:%llu\r\n\r\n",
+                     s->persist != NULL, ps.compacting > 0, ps.broken_shards ? "err" : "ok",
+                     s->persist == NULL              ? "off"
+                     : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
+                     : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
+                                                        : "interval",
+                     (unsigned long long)ps.bytes, (unsigned long long)ps.log_bytes,
+                     (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.fsyncs,
+                     (unsigned long long)ps.failures, (unsigned long long)ps.compactions,
+                     (unsigned long long)ps.compacting);
     }
     if (info_wants(sl, "stats", 1)) {
         kvbuf_printf(&b,
@@ -576,6 +593,34 @@ void local_info_join(netthr *t, kv_slot *sl)
     kvbuf_destroy(&b);
 }
 
+/* Appends "persistence":{...} to the JSON object in b. */
+static void persist_stats_json(kvbuf *b, server_t *s)
+{
+    persist_stats ps;
+    persist_get_stats(s->persist, &ps);
+    if (b->len > 0 && b->data[b->len - 1] == '}') b->len--;
+    kvbuf_printf(b,
+                 ",\"persistence\":{\"enabled\":%s,\"fsync\":\"%s\",\"batches\":%llu,"
+                 "\"writes\":%llu,\"writes_per_batch_mean\":%.2f,\"writes_per_batch_max\":%llu,"
+                 "\"bytes\":%llu,\"fsyncs\":%llu,\"fsync_usec_mean\":%.1f,\"fsync_usec_max\":%llu,"
+                 "\"failures\":%llu,\"broken_shards\":%d,\"log_bytes\":%llu,"
+                 "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}}",
+                 s->persist ? "true" : "false",
+                 s->persist == NULL              ? "off"
+                 : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
+                 : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
+                                                    : "interval",
+                 (unsigned long long)ps.batches, (unsigned long long)ps.writes,
+                 ps.batches ? (double)ps.writes / (double)ps.batches : 0.0,
+                 (unsigned long long)ps.max_writes, (unsigned long long)ps.bytes,
+                 (unsigned long long)ps.fsyncs,
+                 ps.fsyncs ? (double)ps.fsync_us_total / (double)ps.fsyncs : 0.0,
+                 (unsigned long long)ps.fsync_us_max, (unsigned long long)ps.failures,
+                 ps.broken_shards, (unsigned long long)ps.log_bytes,
+                 (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.compactions,
+                 (unsigned long long)ps.compacting);
+}
+
 void local_stats_join(netthr *t, kv_slot *sl)
 {
     server_figures f;
@@ -606,6 +651,7 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  s->cfg.shards, s->cfg.actor_threads, s->cfg.io_threads,
                  (long long)((kv_time_ms() - s->start_ms) / 1000));
     obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
+    persist_stats_json(&b, s);
     reply_bulk(out, b.data, b.len);
     kvbuf_destroy(&b);
 }

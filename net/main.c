@@ -10,28 +10,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kv.h"
 #include "server.h"
-
-/* Notice-level lines; --loglevel warning silences them. Start-up and the
- * signal thread only. */
-static int log_quiet;
-
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
-{
-    va_list ap;
-    if (log_quiet) return;
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
-    fprintf(stderr, "%ld:M %s * ", (long)getpid(), ts);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 /* Waits for a termination signal, then stops the server. */
 static void *signal_thread(void *arg)
@@ -43,7 +23,7 @@ static void *signal_thread(void *arg)
     sigaddset(&set, SIGTERM);
     int sig = 0;
     sigwait(&set, &sig);
-    log_line("Received %s, shutting down.", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    kv_log("Received %s, shutting down.", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(s);
     return NULL;
 }
@@ -65,7 +45,7 @@ int main(int argc, char **argv)
         printf("mem-kv-server 0.1.0 (Redis protocol compatibility 7.0)\n");
         return 0;
     }
-    log_quiet = cfg.loglevel == 0;
+    kv_log_quiet(cfg.loglevel == 0);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     config_resolve_threads(&cfg, (int)ncpu);
 
@@ -88,10 +68,10 @@ int main(int argc, char **argv)
     char line[160];
     snprintf(line, sizeof line, "%s:%d, %d shards, %d actor threads, %d io threads", cfg.bind,
              cfg.port, cfg.shards, cfg.actor_threads, cfg.io_threads);
-    log_line("mem-kv ready to accept connections on %s", line);
+    kv_log("mem-kv ready to accept connections on %s", line);
     int rc = server_run(s, err, sizeof err);
     if (rc != 0) fprintf(stderr, "mem-kv-server: %s\n", err);
     server_free(s);
-    log_line("%s", "mem-kv is now ready to exit, bye bye...");
+    kv_log("%s", "mem-kv is now ready to exit, bye bye...");
     return rc != 0 ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "obs.h"
 #include "parse.h"
+#include "persist.h"
 #include "server.h"
 
 /* Replies a connection may have pending before it stops parsing input. */
@@ -121,6 +122,7 @@ struct server {
     kv_hash_secret secret;        /* ro after start */
     actor_pool_t *actors;
     unsigned nactors;
+    persist_t *persist;           /* NULL with --persistence off */
     netthr *net;
     unsigned nnet;
     int listen_fd;

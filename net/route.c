@@ -111,6 +111,7 @@ static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_st
     r->fn = fn;
     r->shard = shard;
     r->owner = sl;
+    r->write = sl->def != NULL && (sl->def->flags & CMD_WRITE) != 0;
     return r;
 }
 
@@ -130,6 +131,7 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->argc = sl->argc;
     r->argv = sl->argv;
     r->owner = sl;
+    r->write = (sl->def->flags & CMD_WRITE) != 0;
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);

@@ -43,6 +43,24 @@ int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
     return fd;
 }
 
+/* Loads every shard from the data directory, then attaches the logs. */
+static int server_recover(server_t *s, char *err, size_t errlen)
+{
+    persist_recovery r;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = persist_recover(s->persist, actor_pool_shard(s->actors, 0), (unsigned)(ncpu > 0 ? ncpu : 1),
+                             &r, err, errlen);
+    if (rc != 0) return rc;
+    kv_log("DB loaded from %s: %llu keys in %.3f seconds (%llu snapshot entries, %llu log "
+           "records replayed%s)",
+           s->cfg.dir, (unsigned long long)r.keys, (double)r.elapsed_us / 1e6,
+           (unsigned long long)r.snap_entries, (unsigned long long)r.records,
+           r.cut_bytes ? ", torn tail cut" : "");
+    rc = persist_attach(s->persist, actor_pool_shard(s->actors, 0), err, errlen);
+    if (rc == 0) rc = persist_start(s->persist);
+    return rc;
+}
+
 server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
 {
     server_t *s = kv_xcalloc(1, sizeof *s);
@@ -51,7 +69,17 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
     s->metrics_fd = -1;
     s->stop_efd = -1;
     s->start_ms = kv_time_ms();
-    if (kv_hash_secret_random(&s->secret) != 0) {
+    if (cfg->persistence) {
+        /* The data directory owns the hash secret: keys stay in their shard. */
+        persist_opts po = {.dir = cfg->dir,
+                           .fsync = (enum wal_fsync)cfg->fsync,
+                           .fsync_interval_ms = cfg->fsync_interval_ms,
+                           .segment_max = (uint64_t)cfg->wal_segment_bytes,
+                           .compact_log_bytes = (uint64_t)cfg->compact_log_bytes,
+                           .keep_prefix = cfg->keep_prefix};
+        s->persist = persist_open(&po, (uint32_t)cfg->shards, &s->secret, err, errlen);
+        if (s->persist == NULL) goto fail;
+    } else if (kv_hash_secret_random(&s->secret) != 0) {
         snprintf(err, errlen, "cannot read random bytes for the hash secret");
         goto fail;
     }
@@ -65,12 +93,6 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
-    s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
-    if (s->listen_fd < 0) goto fail;
-    if (cfg->metrics_port > 0) {
-        s->metrics_fd = listen_socket(cfg->bind, cfg->metrics_port, err, errlen);
-        if (s->metrics_fd < 0) goto fail;
-    }
 
     actor_pool_opts ao = {
         .nactors = s->nactors,
@@ -81,12 +103,20 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
         .secret = &s->secret,
         .done = netthr_post_done,
         .done_ctx = s,
-        .persist = NULL,
+        .persist = s->persist,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
         snprintf(err, errlen, "out of memory creating %u actors", s->nactors);
         goto fail;
+    }
+    if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
+    /* Only now, after recovery, does the port accept connections. */
+    s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
+    if (s->listen_fd < 0) goto fail;
+    if (cfg->metrics_port > 0) {
+        s->metrics_fd = listen_socket(cfg->bind, cfg->metrics_port, err, errlen);
+        if (s->metrics_fd < 0) goto fail;
     }
     s->net = kv_xcalloc(s->nnet, sizeof *s->net);
     for (unsigned i = 0; i < s->nnet; i++)
@@ -121,6 +151,9 @@ int server_run(server_t *s, char *err, size_t errlen)
      * in-flight batches, so no actor holds a batch when actors stop. */
     for (unsigned i = 0; i < s->nnet; i++) netthr_stop_join(&s->net[i]);
     actor_pool_stop(s->actors);
+    /* Every acknowledged write is in the log; sync it before exiting. */
+    persist_close(s->persist);
+    s->persist = NULL;
     return 0;
 }
 
@@ -138,6 +171,7 @@ void server_free(server_t *s)
     if (s->net)
         for (unsigned i = 0; i < s->nnet; i++) netthr_destroy(&s->net[i]);
     free(s->net);
+    persist_close(s->persist);
     actor_pool_free(s->actors);
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->metrics_fd >= 0) close(s->metrics_fd);

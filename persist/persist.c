@@ -1,14 +1,538 @@
+/* persist.c - the persistence orchestration: manifest at start, parallel
+ * recovery, one WAL per shard with group commit, the background worker
+ * (interval fsyncs, finishing compactions) and fuzzy-snapshot compaction
+ * driven by the owner actor in time-boxed slices. */
 #include "persist.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
 #include "entry.h"
+#include "manifest.h"
+#include "recover.h"
+#include "snap.h"
+#include "table.h"
 #include "wal.h"
 
-int persist_batch_commit(persist_t *p, unsigned actor_id)
+/* Compaction of one shard, a small state machine. The owner actor moves
+ * it from IDLE to SCANNING and feeds the snapshot; the worker finishes it
+ * (fsyncs, manifest switch, deletes); the actor then takes DONE to IDLE. */
+enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_DONE, C_FAILED };
+
+typedef struct pshard {
+    uint32_t id;             /* ro */
+    char dir[PATH_MAX];      /* ro */
+    wal_t *wal;              /* owner: actor (wal_sync: any thread) */
+    int failed;              /* owner: actor: the last commit failed */
+    _Atomic int want_compact; /* set by any thread (COMPACT) */
+    _Atomic int state;       /* enum compact_state; see above for who moves it */
+    snap_writer_t *snap;     /* SCANNING: actor; FINISHING: worker */
+    uint64_t snap_seq;       /* the snapshot being built */
+    uint64_t cursor;         /* SCANNING: ht_scan position */
+    int scan_started;
+    _Atomic uint64_t snap_bytes; /* size of the live snapshot */
+    _Atomic uint64_t log_bytes;  /* published by the actor for stats */
+} pshard;
+
+struct persist {
+    persist_opts o;          /* ro; o.dir points at dir */
+    char dir[PATH_MAX];
+    uint32_t nshards;
+    manifest man;            /* guarded by man_lock */
+    pthread_mutex_t man_lock;
+    pshard *sh;
+    pthread_t worker;
+    int worker_started;
+    _Atomic int stop;
+    /* counters: written by actors and the worker with relaxed atomics */
+    _Atomic uint64_t batches, writes, max_writes, bytes, fsyncs, fsync_us_total, fsync_us_max,
+        failures, compactions;
+};
+
+static void counter_max(_Atomic uint64_t *c, uint64_t v)
 {
-    (void)p;
-    (void)actor_id;
+    uint64_t cur = atomic_load_explicit(c, memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak_explicit(c, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
+    }
+}
+
+static void counter_add(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret *secret, char *err,
+                        size_t errlen)
+{
+    persist_t *p = kv_xcalloc(1, sizeof *p);
+    p->o = *o;
+    snprintf(p->dir, sizeof p->dir, "%s", o->dir);
+    p->o.dir = p->dir;
+    p->nshards = nshards;
+    pthread_mutex_init(&p->man_lock, NULL);
+    if (mkdir(p->dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data directory '%s': %s", p->dir, strerror(errno));
+        goto fail;
+    }
+    char why[256] = "";
+    int rc = manifest_read(p->dir, &p->man, why, sizeof why);
+    if (rc == 1) {
+        if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
+            manifest_write(p->dir, &p->man) != 0) {
+            snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir, strerror(errno));
+            goto fail;
+        }
+        kv_log("Created data directory %s (%u shards)", p->dir, nshards);
+    } else if (rc != 0) {
+        snprintf(err, errlen, "cannot read %s/MANIFEST: %s", p->dir, why[0] ? why : kv_strerror(rc));
+        goto fail;
+    } else if (p->man.nshards != nshards) {
+        snprintf(err, errlen,
+                 "the data directory '%s' holds %u shards but --shards is %u: start with "
+                 "--shards %u (re-sharding an existing directory is not supported yet)",
+                 p->dir, p->man.nshards, nshards, p->man.nshards);
+        goto fail;
+    } else {
+        *secret = p->man.secret;
+    }
+    p->sh = kv_xcalloc(nshards, sizeof *p->sh);
+    for (uint32_t s = 0; s < nshards; s++) {
+        p->sh[s].id = s;
+        if (wal_shard_dir(p->sh[s].dir, sizeof p->sh[s].dir, p->dir, s) != 0) {
+            snprintf(err, errlen, "data directory path too long: '%s'", p->dir);
+            goto fail;
+        }
+    }
+    return p;
+fail:
+    persist_close(p);
+    return NULL;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+typedef struct recover_job {
+    persist_t *p;
+    shard_t *shards;
+    _Atomic uint32_t next;     /* next shard to take */
+    _Atomic int failed;
+    pthread_mutex_t lock;      /* guards the totals and err below */
+    persist_recovery total;
+    char err[700];
+    int rc;
+} recover_job;
+
+static int rec_put(void *ctx, const wal_rec *r)
+{
+    shard_t *s = ctx;
+    if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
+        shard_del(s, r->key.p, r->key.len); /* expired while we were down */
+        return 0;
+    }
+    kv_entry *e = shard_put(s, r->key.p, r->key.len, r->val.p, r->val.len, r->expire_ms);
+    e->type = r->vtype;
     return 0;
 }
+
+static int rec_del(void *ctx, const char *key, size_t klen)
+{
+    shard_del(ctx, key, klen);
+    return 0;
+}
+
+static int rec_clear(void *ctx)
+{
+    shard_clear(ctx);
+    return 0;
+}
+
+static void *recover_thread(void *arg)
+{
+    recover_job *j = arg;
+    persist_t *p = j->p;
+    static const recover_ops ops = {rec_put, rec_del, rec_clear};
+    uint32_t s;
+    while (!atomic_load(&j->failed) && (s = atomic_fetch_add(&j->next, 1)) < p->nshards) {
+        shard_t *sh = &j->shards[s];
+        sh->now_ms = kv_time_ms();
+        recover_opts ro = {.shard_dir = p->sh[s].dir,
+                           .shard = s,
+                           .snap_seq = p->man.shards[s].snap_seq,
+                           .first_seq = p->man.shards[s].first_seq,
+                           .keep_prefix = p->o.keep_prefix};
+        recover_result *res = kv_xcalloc(1, sizeof *res);
+        int rc = recover_shard(&ro, &ops, sh, res);
+        pthread_mutex_lock(&j->lock);
+        if (rc != 0) {
+            if (!atomic_exchange(&j->failed, 1)) {
+                j->rc = rc;
+                snprintf(j->err, sizeof j->err, "recovery of shard %u failed: %s", s,
+                         res->msg[0] ? res->msg : kv_strerror(rc));
+            }
+        } else {
+            j->total.snap_entries += res->snap_entries;
+            j->total.records += res->records;
+            j->total.cut_bytes += res->cut_bytes;
+            j->total.keys += ht_count(&sh->table);
+            if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
+            /* where the new segment starts, for persist_attach */
+            p->man.shards[s].first_seq = p->man.shards[s].first_seq; /* unchanged */
+            atomic_store(&p->sh[s].log_bytes, res->log_bytes);
+            p->sh[s].snap_seq = res->next_seq;   /* borrowed until attach */
+            p->sh[s].cursor = res->prev_end;     /* borrowed until attach */
+        }
+        pthread_mutex_unlock(&j->lock);
+        free(res);
+    }
+    return NULL;
+}
+
+int persist_recover(persist_t *p, shard_t *shards, unsigned nthreads, persist_recovery *out,
+                    char *err, size_t errlen)
+{
+    recover_job j = {.p = p, .shards = shards};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, 0);
+    pthread_mutex_init(&j.lock, NULL);
+    int64_t t0 = kv_mono_us();
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > p->nshards) nthreads = p->nshards;
+    pthread_t *th = kv_xcalloc(nthreads, sizeof *th);
+    unsigned started = 0;
+    for (unsigned i = 1; i < nthreads; i++)
+        if (pthread_create(&th[i], NULL, recover_thread, &j) == 0) started++;
+    recover_thread(&j); /* this thread works too */
+    for (unsigned i = 1; i <= started; i++) pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&j.lock);
+    j.total.elapsed_us = kv_mono_us() - t0;
+    *out = j.total;
+    if (atomic_load(&j.failed)) {
+        snprintf(err, errlen, "%s", j.err);
+        return j.rc ? j.rc : KV_EIO;
+    }
+    return 0;
+}
+
+/* ---- attach and the worker ---------------------------------------------- */
+
+int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
+{
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        pshard *ps = &p->sh[s];
+        wal_opts wo = {.segment_max = p->o.segment_max,
+                       .fsync = p->o.fsync,
+                       .initial_log_bytes = atomic_load(&ps->log_bytes)};
+        uint64_t seq = ps->snap_seq ? ps->snap_seq : p->man.shards[s].first_seq;
+        uint64_t prev_end = ps->snap_seq ? ps->cursor : WAL_PREV_ANY;
+        int rc = wal_open(&ps->wal, ps->dir, s, seq, prev_end, &wo);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot open the WAL of shard %u in %s: %s", s, ps->dir,
+                     strerror(errno));
+            return rc;
+        }
+        ps->snap_seq = 0;
+        ps->cursor = 0;
+        /* leftovers of a compaction that crashed before its manifest switch */
+        snap_prune(ps->dir, p->man.shards[s].snap_seq);
+        if (p->man.shards[s].snap_seq) {
+            char path[PATH_MAX + 64];
+            struct stat st;
+            if (snap_path(path, sizeof path, ps->dir, p->man.shards[s].snap_seq, 0) == 0 &&
+                stat(path, &st) == 0)
+                atomic_store(&ps->snap_bytes, (uint64_t)st.st_size);
+        }
+        shards[s].log = &persist_wal_log_ops;
+        shards[s].log_ctx = ps->wal;
+    }
+    return 0;
+}
+
+/* Worker: finishes one compaction whose snapshot has been fed. */
+static void worker_finish(persist_t *p, pshard *ps)
+{
+    uint64_t bytes = snap_bytes(ps->snap);
+    int rc = snap_finish(ps->snap); /* trailer, fsync, rename, fsync dir */
+    ps->snap = NULL;
+    if (rc == 0) rc = wal_sync(ps->wal); /* the redo from snap_seq is durable */
+    if (rc == 0) {
+        pthread_mutex_lock(&p->man_lock);
+        manifest_shard old = p->man.shards[ps->id];
+        p->man.shards[ps->id].snap_seq = ps->snap_seq;
+        p->man.shards[ps->id].first_seq = ps->snap_seq;
+        rc = manifest_write(p->dir, &p->man);
+        if (rc != 0) p->man.shards[ps->id] = old; /* not switched: delete nothing */
+        pthread_mutex_unlock(&p->man_lock);
+    }
+    if (rc == 0) {
+        wal_prune(ps->dir, ps->snap_seq);
+        snap_prune(ps->dir, ps->snap_seq);
+        atomic_store(&ps->snap_bytes, bytes);
+        counter_add(&p->compactions, 1);
+        kv_log("shard %u: compaction done, snapshot %llu (%llu bytes)", ps->id,
+               (unsigned long long)ps->snap_seq, (unsigned long long)bytes);
+        atomic_store(&ps->state, C_DONE);
+    } else {
+        kv_log_warn("shard %u: compaction failed: %s", ps->id, kv_strerror(rc));
+        atomic_store(&ps->state, C_FAILED);
+    }
+}
+
+/* Syncs a shard's log and counts the time if an fdatasync happened. */
+static int timed_sync(persist_t *p, pshard *ps)
+{
+    uint64_t before = wal_sync_count(ps->wal);
+    int64_t t0 = kv_mono_us();
+    int rc = wal_sync(ps->wal);
+    uint64_t us = (uint64_t)(kv_mono_us() - t0);
+    if (wal_sync_count(ps->wal) != before) {
+        counter_add(&p->fsyncs, 1);
+        counter_add(&p->fsync_us_total, us);
+        counter_max(&p->fsync_us_max, us);
+    }
+    if (rc != 0) counter_add(&p->failures, 1);
+    return rc;
+}
+
+static void worker_sync(persist_t *p, pshard *ps) { (void)timed_sync(p, ps); }
+
+static void *worker_main(void *arg)
+{
+    persist_t *p = arg;
+    int64_t next_sync = kv_mono_us();
+    int64_t period = (int64_t)(p->o.fsync_interval_ms > 0 ? p->o.fsync_interval_ms : 100) * 1000;
+    while (!atomic_load(&p->stop)) {
+        int64_t now = kv_mono_us();
+        if (p->o.fsync == WAL_FSYNC_INTERVAL && now >= next_sync) {
+            for (uint32_t s = 0; s < p->nshards; s++) worker_sync(p, &p->sh[s]);
+            next_sync = now + period;
+        }
+        for (uint32_t s = 0; s < p->nshards; s++)
+            if (atomic_load(&p->sh[s].state) == C_FINISHING) worker_finish(p, &p->sh[s]);
+        struct timespec ts = {0, 5 * 1000 * 1000}; /* 5 ms: compaction hand-offs */
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+int persist_start(persist_t *p)
+{
+    if (pthread_create(&p->worker, NULL, worker_main, p) != 0) return KV_ENOMEM;
+    p->worker_started = 1;
+    return 0;
+}
+
+/* ---- per batch ---------------------------------------------------------- */
+
+int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
+{
+    if (p == NULL) return 0;
+    unsigned touched[64], ntouched = 0, failed = 0, writes = 0;
+    for (unsigned s = first; s < p->nshards; s += stride) {
+        pshard *ps = &p->sh[s];
+        size_t pending = wal_pending(ps->wal);
+        if (pending == 0 && !ps->failed && wal_status(ps->wal) == 0) continue;
+        int rc = wal_commit(ps->wal);
+        writes += pending > 0;
+        counter_add(&p->bytes, pending);
+        ps->failed = rc != 0;
+        if (rc != 0) {
+            failed++;
+            counter_add(&p->failures, 1);
+        } else if (p->o.fsync == WAL_FSYNC_ALWAYS && pending > 0) {
+            if (ntouched < 64) {
+                touched[ntouched++] = s;
+            } else {
+                ps->failed = timed_sync(p, ps) != 0;
+                failed += ps->failed;
+            }
+        }
+    }
+    /* fsync always: every write of the batch is out; now one fdatasync each */
+    for (unsigned i = 0; i < ntouched; i++) {
+        pshard *ps = &p->sh[touched[i]];
+        if (timed_sync(p, ps) != 0) {
+            ps->failed = 1;
+            failed++;
+        }
+    }
+    if (writes > 0) {
+        counter_add(&p->batches, 1);
+        counter_add(&p->writes, writes);
+        counter_max(&p->max_writes, writes);
+    }
+    return (int)failed;
+}
+
+int persist_shard_failed(persist_t *p, uint32_t shard)
+{
+    if (p == NULL) return 0;
+    return p->sh[shard].failed || wal_status(p->sh[shard].wal) != 0;
+}
+
+void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap)
+{
+    wal_stats st;
+    wal_get_stats(p->sh[shard].wal, &st);
+    snprintf(buf, cap, "MISCONF Errors writing to the write-ahead log: %s",
+             st.sys_errno ? strerror(st.sys_errno) : kv_strerror(wal_status(p->sh[shard].wal)));
+}
+
+/* ---- compaction, on the owner actor ------------------------------------- */
+
+typedef struct slice_ctx {
+    shard_t *s;
+    snap_writer_t *snap;
+    int rc;
+} slice_ctx;
+
+static void slice_add(void *arg, kv_entry *e)
+{
+    slice_ctx *c = arg;
+    if (c->rc != 0 || shard_expired(c->s, e)) return;
+    c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
+                           entry_expire(e));
+}
+
+static void compact_begin(persist_t *p, pshard *ps)
+{
+    uint64_t seq;
+    if (wal_rotate(ps->wal, &seq) != 0) {
+        kv_log_warn("shard %u: compaction not started: cannot rotate the WAL", ps->id);
+        return;
+    }
+    if (snap_begin(&ps->snap, ps->dir, ps->id, seq) != 0) {
+        kv_log_warn("shard %u: compaction not started: cannot create the snapshot", ps->id);
+        return;
+    }
+    ps->snap_seq = seq;
+    ps->cursor = 0;
+    ps->scan_started = 0;
+    atomic_store(&ps->state, C_SCANNING);
+}
+
+/* One time-boxed slice of the fuzzy snapshot. */
+static void compact_slice(pshard *ps, shard_t *s, int64_t budget_us)
+{
+    slice_ctx c = {s, ps->snap, 0};
+    int64_t end = kv_mono_us() + budget_us;
+    do {
+        ps->cursor = ht_scan(&s->table, ps->cursor, slice_add, &c);
+        ps->scan_started = 1;
+    } while (ps->cursor != 0 && c.rc == 0 && kv_mono_us() < end);
+    if (c.rc != 0) {
+        kv_log_warn("shard %u: compaction abandoned: %s", ps->id, kv_strerror(c.rc));
+        snap_abort(ps->snap);
+        ps->snap = NULL;
+        atomic_store(&ps->state, C_IDLE);
+        return;
+    }
+    if (ps->cursor == 0) atomic_store(&ps->state, C_FINISHING); /* the worker takes over */
+}
+
+static int compact_due(persist_t *p, pshard *ps, const wal_stats *st)
+{
+    if (atomic_exchange(&ps->want_compact, 0)) return 1;
+    if (p->o.compact_log_bytes == 0) return 0;
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < p->nshards; s++) total += atomic_load(&p->sh[s].log_bytes);
+    return total >= p->o.compact_log_bytes && st->log_bytes > 2 * atomic_load(&ps->snap_bytes) &&
+           st->log_bytes >= p->o.compact_log_bytes / p->nshards;
+}
+
+int persist_tick(persist_t *p, shard_t *s, int64_t budget_us)
+{
+    if (p == NULL) return 0;
+    pshard *ps = &p->sh[s->id];
+    if (ps->failed || wal_status(ps->wal) != 0) ps->failed = wal_commit(ps->wal) != 0; /* retry */
+    wal_stats st;
+    wal_get_stats(ps->wal, &st);
+    /* An idle shard still frees the copies the flusher has made durable
+     * (wal_commit trims them even with nothing pending). */
+    if (st.unsynced_bytes > 0 && !ps->failed) ps->failed = wal_commit(ps->wal) != 0;
+    atomic_store_explicit(&ps->log_bytes, st.log_bytes, memory_order_relaxed);
+    switch (atomic_load(&ps->state)) {
+    case C_IDLE:
+        if (!ps->failed && compact_due(p, ps, &st)) compact_begin(p, ps);
+        return atomic_load(&ps->state) == C_SCANNING;
+    case C_SCANNING:
+        compact_slice(ps, s, budget_us);
+        return atomic_load(&ps->state) == C_SCANNING;
+    case C_DONE:
+        wal_compacted(ps->wal, ps->snap_seq);
+        atomic_store(&ps->state, C_IDLE);
+        return 0;
+    case C_FAILED:
+        atomic_store(&ps->state, C_IDLE);
+        return 0;
+    default: /* C_FINISHING: the worker has it */
+        return 0;
+    }
+}
+
+void persist_compact_all(persist_t *p)
+{
+    if (p == NULL) return;
+    for (uint32_t s = 0; s < p->nshards; s++) atomic_store(&p->sh[s].want_compact, 1);
+}
+
+void persist_get_stats(persist_t *p, persist_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (p == NULL) return;
+#define LOAD(f) st->f = atomic_load_explicit(&p->f, memory_order_relaxed)
+    LOAD(batches);
+    LOAD(writes);
+    LOAD(max_writes);
+    LOAD(bytes);
+    LOAD(fsyncs);
+    LOAD(fsync_us_total);
+    LOAD(fsync_us_max);
+    LOAD(failures);
+    LOAD(compactions);
+#undef LOAD
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        int state = atomic_load(&p->sh[s].state);
+        st->compacting += state == C_SCANNING || state == C_FINISHING;
+        st->log_bytes += atomic_load(&p->sh[s].log_bytes);
+        st->snapshot_bytes += atomic_load(&p->sh[s].snap_bytes);
+        if (p->sh[s].wal && wal_status(p->sh[s].wal) != 0) st->broken_shards++;
+    }
+}
+
+void persist_close(persist_t *p)
+{
+    if (p == NULL) return;
+    atomic_store(&p->stop, 1);
+    if (p->worker_started) pthread_join(p->worker, NULL);
+    if (p->sh) {
+        for (uint32_t s = 0; s < p->nshards; s++) {
+            pshard *ps = &p->sh[s];
+            if (ps->snap) snap_abort(ps->snap); /* an unfinished compaction: redo covers it */
+            if (ps->wal) {
+                if (wal_commit(ps->wal) != 0 || wal_sync(ps->wal) != 0)
+                    kv_log_warn("shard %u: final WAL sync failed", s);
+                wal_free(ps->wal);
+            }
+        }
+        free(p->sh);
+    }
+    manifest_destroy(&p->man);
+    pthread_mutex_destroy(&p->man_lock);
+    free(p);
+}
+
+/* ---- shard_log_ops onto a wal_t ----------------------------------------- */
 
 /* entry.h's accessors take a non-const entry; the log only reads. */
 static const char *entry_key_c(const kv_entry *e)

@@ -6,21 +6,109 @@
  * recover.h (one shard's recovery). docs/persistence.md has the file
  * formats, the compaction order and the fsync-failure design.
  *
- * The seam: engine/shard.h's shard_log_ops receive every change, and
- * actors call persist_batch_commit() once per batch, before completions are
- * posted; group commit writes (and, with --fsync always, syncs) the records
- * of the batch there. Owner: the actor thread that calls it.
+ * This header is the orchestration the server uses:
+ *   start-up thread: persist_open (reads or creates the MANIFEST and its hash
+ *     secret), persist_recover (all shards, in parallel threads), then
+ *     persist_attach (a WAL per shard, shard->log set) and persist_start
+ *     (the background flusher/compaction worker);
+ *   owner actor, per batch: persist_batch_commit (group commit: one write
+ *     per touched shard, and fdatasync with --fsync always) and between
+ *     batches persist_tick (compaction slices, retrying a broken log);
+ *   any thread: persist_compact_all (COMPACT), persist_get_stats;
+ *   shutdown: persist_close (commit, sync, stop the worker, free).
  */
 #ifndef MEMKV_PERSIST_H
 #define MEMKV_PERSIST_H
 
+#include <stdint.h>
+
+#include "hash.h"
 #include "shard.h"
+#include "wal.h"
 
 typedef struct persist persist_t;
 
-/* Makes the changes of the batch just run durable per the fsync policy.
- * Returns 0; with no persistence configured (p == NULL) does nothing. */
-int persist_batch_commit(persist_t *p, unsigned actor_id);
+typedef struct persist_opts {
+    const char *dir;             /* data directory (created if missing) */
+    enum wal_fsync fsync;        /* always | interval | no */
+    int fsync_interval_ms;       /* WAL_FSYNC_INTERVAL: flusher period */
+    uint64_t segment_max;        /* WAL segment rotation size */
+    uint64_t compact_log_bytes;  /* auto-compaction: total log at least this... */
+    int keep_prefix;             /* recovery: keep the consistent prefix */
+} persist_opts;
+
+/* Opens dir: reads its MANIFEST, or creates one with a fresh random hash
+ * secret. *secret receives the directory's secret. NULL with err set on
+ * failure (unreadable, corrupt, or a different shard count). */
+persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret *secret, char *err,
+                        size_t errlen);
+
+typedef struct persist_recovery {
+    uint64_t keys;        /* keys live after recovery, all shards */
+    uint64_t snap_entries;
+    uint64_t records;
+    uint64_t cut_bytes;   /* torn tails removed */
+    int64_t elapsed_us;
+} persist_recovery;
+
+/* Rebuilds shards[0..nshards) (empty, no log attached) from the snapshots
+ * and logs, nthreads shards at a time. Expired entries are dropped. Returns
+ * 0, or a negative code with err naming the file and byte offset. Messages
+ * about torn tails go to the log function. Start-up thread. */
+int persist_recover(persist_t *p, shard_t *shards, unsigned nthreads, persist_recovery *out,
+                    char *err, size_t errlen);
+
+/* Opens a new WAL segment per shard and routes each shard's changes to it.
+ * Returns 0 or a negative code with err set. Start-up thread. */
+int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen);
+
+/* Starts the background worker (interval fsyncs, finishing compactions). */
+int persist_start(persist_t *p);
+
+/* Owner actor of shards first, first+stride, ...: writes each touched
+ * shard's records of the batch with one write(), then (fsync always) syncs
+ * them. Returns the number of shards whose log failed (their writes must
+ * not be acknowledged: see persist_shard_failed). p NULL: returns 0. */
+int persist_batch_commit(persist_t *p, unsigned first, unsigned stride);
+
+/* Owner actor: 1 if writes to shard must be refused with MISCONF (the last
+ * commit failed or the log is broken). */
+int persist_shard_failed(persist_t *p, uint32_t shard);
+
+/* Owner actor: "MISCONF ..." text for a failed shard, into buf. */
+void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
+
+/* Owner actor, between batches, for its shard s: retries a broken log,
+ * starts and advances compaction (a slice of at most budget_us), finishes
+ * it. Returns 1 if it wants to be called again soon (a compaction is
+ * scanning), 0 otherwise. */
+int persist_tick(persist_t *p, shard_t *s, int64_t budget_us);
+
+/* Any thread: schedules a compaction of every shard. */
+void persist_compact_all(persist_t *p);
+
+typedef struct persist_stats {
+    uint64_t batches;          /* batches with at least one record */
+    uint64_t writes;           /* segment writes (one per touched shard per batch) */
+    uint64_t max_writes;       /* most writes in one batch */
+    uint64_t bytes;            /* record bytes written */
+    uint64_t fsyncs;
+    uint64_t fsync_us_total;
+    uint64_t fsync_us_max;
+    uint64_t failures;         /* failed writes/fsyncs */
+    uint64_t compactions;      /* completed */
+    uint64_t compacting;       /* shards compacting now */
+    uint64_t log_bytes;        /* live log, all shards */
+    uint64_t snapshot_bytes;   /* live snapshots, all shards */
+    int broken_shards;         /* shards refusing writes now */
+} persist_stats;
+
+/* Any thread; counters read without locks (relaxed). */
+void persist_get_stats(persist_t *p, persist_stats *st);
+
+/* Shutdown, after the actors stopped: commits and syncs every shard, stops
+ * the worker, frees everything. Accepts NULL. */
+void persist_close(persist_t *p);
 
 /* shard_log_ops that append to a wal_t: set shard->log = &persist_wal_log_ops
  * and shard->log_ctx = the shard's wal_t. Records go to the wal's pending

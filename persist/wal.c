@@ -379,15 +379,20 @@ size_t wal_pending(const wal_t *w)
 
 /* ---- commit, sync, rotation ---- */
 
+/* Capacity an empty buffer may keep between batches. */
+#define WAL_BUF_KEEP (16u << 10)
+
 /* Drops the unsynced bytes a sync has made durable. */
 static void trim_unsynced(wal_t *w)
 {
     uint64_t s = __atomic_load_n(&w->synced, __ATOMIC_ACQUIRE);
     if (s <= w->unsynced_base) return;
     uint64_t n = s - w->unsynced_base;
-    if (n >= w->unsynced.len)
+    if (n >= w->unsynced.len) {
         w->unsynced.len = 0;
-    else
+        /* don't keep a burst's worth of memory for an idle shard */
+        if (w->unsynced.cap > WAL_BUF_KEEP) wal_buf_destroy(&w->unsynced);
+    } else
         wal_buf_consume(&w->unsynced, (size_t)n);
     w->unsynced_base = s;
 }
@@ -466,6 +471,7 @@ int wal_commit(wal_t *w)
         }
     }
     w->pending.len = 0;
+    if (w->pending.cap > WAL_BUF_KEEP) wal_buf_destroy(&w->pending);
     uint64_t written = __atomic_add_fetch(&w->written, len, __ATOMIC_RELEASE);
     if (written >= w->opts.segment_max) {
         rc = rotate_clean(w);
@@ -536,4 +542,9 @@ void wal_get_stats(wal_t *w, wal_stats *st)
     st->syncs = __atomic_load_n(&w->syncs, __ATOMIC_RELAXED);
     st->failures = __atomic_load_n(&w->failures, __ATOMIC_RELAXED);
     st->sys_errno = __atomic_load_n(&w->last_errno, __ATOMIC_RELAXED);
+}
+
+uint64_t wal_sync_count(wal_t *w)
+{
+    return __atomic_load_n(&w->syncs, __ATOMIC_RELAXED);
 }

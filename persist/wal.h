@@ -143,4 +143,8 @@ typedef struct wal_stats {
 /* Actor only (the counters the flusher updates are read atomically). */
 void wal_get_stats(wal_t *w, wal_stats *st);
 
+/* fdatasyncs done so far (a wal_sync with nothing to sync does none).
+ * Any thread. */
+uint64_t wal_sync_count(wal_t *w);
+
 #endif
