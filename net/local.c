@@ -602,7 +602,8 @@ static void persist_stats_json(kvbuf *b, server_t *s)
     kvbuf_printf(b,
                  ",\"persistence\":{\"enabled\":%s,\"fsync\":\"%s\",\"batches\":%llu,"
                  "\"writes\":%llu,\"writes_per_batch_mean\":%.2f,\"writes_per_batch_max\":%llu,"
-                 "\"bytes\":%llu,\"fsyncs\":%llu,\"fsync_usec_mean\":%.1f,\"fsync_usec_max\":%llu,"
+                 "\"bytes\":%llu,\"fsyncs\":%llu,\"fsync_usec_mean\":%.1f,\"fsync_usec_p99\":%llu,"
+                 "\"fsync_usec_max\":%llu,"
                  "\"failures\":%llu,\"broken_shards\":%d,\"log_bytes\":%llu,"
                  "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}}",
                  s->persist ? "true" : "false",
@@ -615,7 +616,7 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  (unsigned long long)ps.max_writes, (unsigned long long)ps.bytes,
                  (unsigned long long)ps.fsyncs,
                  ps.fsyncs ? (double)ps.fsync_us_total / (double)ps.fsyncs : 0.0,
-                 (unsigned long long)ps.fsync_us_max, (unsigned long long)ps.failures,
+                 (unsigned long long)ps.fsync_us_p99, (unsigned long long)ps.fsync_us_max, (unsigned long long)ps.failures,
                  ps.broken_shards, (unsigned long long)ps.log_bytes,
                  (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.compactions,
                  (unsigned long long)ps.compacting);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "entry.h"
+#include "hist.h"
 #include "manifest.h"
 #include "recover.h"
 #include "snap.h"
@@ -39,6 +40,8 @@ typedef struct pshard {
     int scan_started;
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
+    hist_t *fsync_ns;        /* fdatasync durations: written by the one thread
+                                that syncs this shard (actor or worker) */
 } pshard;
 
 struct persist {
@@ -108,6 +111,8 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     p->sh = kv_xcalloc(nshards, sizeof *p->sh);
     for (uint32_t s = 0; s < nshards; s++) {
         p->sh[s].id = s;
+        p->sh[s].fsync_ns = kv_xmalloc(sizeof *p->sh[s].fsync_ns);
+        hist_init(p->sh[s].fsync_ns);
         if (wal_shard_dir(p->sh[s].dir, sizeof p->sh[s].dir, p->dir, s) != 0) {
             snprintf(err, errlen, "data directory path too long: '%s'", p->dir);
             goto fail;
@@ -292,10 +297,11 @@ static void worker_finish(persist_t *p, pshard *ps)
 static int timed_sync(persist_t *p, pshard *ps)
 {
     uint64_t before = wal_sync_count(ps->wal);
-    int64_t t0 = kv_mono_us();
+    uint64_t t0 = hist_clock_ns();
     int rc = wal_sync(ps->wal);
-    uint64_t us = (uint64_t)(kv_mono_us() - t0);
+    uint64_t ns = hist_clock_ns() - t0, us = ns / 1000;
     if (wal_sync_count(ps->wal) != before) {
+        hist_record(ps->fsync_ns, ns);
         counter_add(&p->fsyncs, 1);
         counter_add(&p->fsync_us_total, us);
         counter_max(&p->fsync_us_max, us);
@@ -501,6 +507,11 @@ void persist_get_stats(persist_t *p, persist_stats *st)
     LOAD(failures);
     LOAD(compactions);
 #undef LOAD
+    hist_t *all = kv_xmalloc(sizeof *all);
+    hist_init(all);
+    for (uint32_t s = 0; s < p->nshards; s++) hist_merge(all, p->sh[s].fsync_ns);
+    st->fsync_us_p99 = hist_value_at(all, 99.0) / 1000;
+    free(all);
     for (uint32_t s = 0; s < p->nshards; s++) {
         int state = atomic_load(&p->sh[s].state);
         st->compacting += state == C_SCANNING || state == C_FINISHING;
@@ -524,6 +535,7 @@ void persist_close(persist_t *p)
                     kv_log_warn("shard %u: final WAL sync failed", s);
                 wal_free(ps->wal);
             }
+            free(ps->fsync_ns);
         }
         free(p->sh);
     }

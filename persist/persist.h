@@ -95,6 +95,7 @@ typedef struct persist_stats {
     uint64_t fsyncs;
     uint64_t fsync_us_total;
     uint64_t fsync_us_max;
+    uint64_t fsync_us_p99;
     uint64_t failures;         /* failed writes/fsyncs */
     uint64_t compactions;      /* completed */
     uint64_t compacting;       /* shards compacting now */
