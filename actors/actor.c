@@ -254,9 +254,9 @@ static void *actor_main(void *arg)
         int64_t now_us = kv_mono_us();
         if (now_us >= a->next_tick_us) {
             actor_expire_tick(a, now_us);
-            a->persist_busy = actor_persist_tick(a);
-            /* active expiry logged deletes: write them like a batch */
+            /* active expiry logged deletes: write (and sync) them like a batch */
             persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+            a->persist_busy = actor_persist_tick(a);
         } else if (a->persist_busy) {
             a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
         }

@@ -63,6 +63,14 @@ int64_t persist__reader_next(persist__reader *r, struct wal_rec *rec, uint64_t *
  * <0 on read error. */
 int persist__all_zero(int fd, uint64_t off, uint64_t limit);
 
+/* Test-only failpoints (docs/persistence.md): persist__failpoint_init reads
+ * MEMKV_FAILPOINT once (persist_open calls it); persist__failpoint(name)
+ * then ends the process at once, like a crash (_exit(99), nothing synced or
+ * flushed), when name equals that variable. Costs one pointer test when the
+ * variable is unset. */
+void persist__failpoint_init(void);
+void persist__failpoint(const char *name);
+
 /* snprintf into err (if err && cap) - the message side of an error return. */
 void persist__err(char *err, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

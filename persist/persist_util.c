@@ -11,6 +11,23 @@
 #include "persist_internal.h"
 #include "wal_record.h"
 
+static const char *failpoint_name; /* set once at start-up, then read-only */
+
+void persist__failpoint_init(void)
+{
+    const char *v = getenv("MEMKV_FAILPOINT");
+    failpoint_name = v && *v ? v : NULL;
+}
+
+void persist__failpoint(const char *name)
+{
+    if (failpoint_name == NULL || strcmp(failpoint_name, name) != 0) return;
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "failpoint %s: exiting with code 99\n", name);
+    if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    _exit(99);
+}
+
 int persist__write_all(int fd, const void *p, size_t n, size_t *done)
 {
     const char *s = p;

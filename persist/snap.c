@@ -124,19 +124,23 @@ int snap_finish(snap_writer_t *s)
     int rc = s->err;
     if (!rc) rc = wal_record_snap_end(&s->buf, s->entries);
     if (!rc) rc = flush_buf(s);
+    if (!rc) persist__failpoint("snap-written");
     /* fsync before rename: after a crash the final name must never refer
      * to a file whose data is not on disk. */
     if (!rc && fsync(s->fd)) rc = KV_EIO;
+    if (!rc) persist__failpoint("snap-fsynced");
     if (!rc && close(s->fd)) rc = KV_EIO;
     if (!rc) s->fd = -1;
     if (!rc && rename(s->tmp, s->final)) rc = KV_EIO;
     if (!rc) {
+        persist__failpoint("snap-renamed");
         s->tmp[0] = 0; /* the name is gone; nothing to remove */
         /* If the rename is not durable the caller must not switch the
          * manifest; the complete file left under either name is harmless
          * (only the manifest makes a snapshot live) and snap_prune removes
          * it later. */
         if (persist__fsync_dir(s->dir)) rc = KV_EIO;
+        if (!rc) persist__failpoint("snap-dir-fsynced");
     }
     writer_free(s, rc != 0);
     return rc;
