@@ -203,9 +203,11 @@ static int actor_persist_tick(actor_t *a)
 {
     actor_pool_t *p = a->pool;
     if (p->o.persist == NULL) return 0;
+    /* One shard of this actor compacts at a time: it may start only when no
+     * other is scanning (a shard that starts sets busy for the ones after). */
     int busy = 0;
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
-        busy |= persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US);
+        busy |= persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US, !busy && !a->persist_busy);
     return busy;
 }
 

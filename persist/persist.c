@@ -567,7 +567,7 @@ static int compact_due(persist_t *p, pshard *ps, const wal_stats *st)
            st->log_bytes >= p->o.compact_log_bytes / p->nshards;
 }
 
-int persist_tick(persist_t *p, shard_t *s, int64_t budget_us)
+int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin)
 {
     if (p == NULL) return 0;
     pshard *ps = &p->sh[s->id];
@@ -581,7 +581,7 @@ int persist_tick(persist_t *p, shard_t *s, int64_t budget_us)
     atomic_store_explicit(&ps->log_bytes, st.log_bytes, memory_order_relaxed);
     switch (atomic_load(&ps->state)) {
     case C_IDLE:
-        if (!ps->failed && compact_due(p, ps, &st)) compact_begin(p, ps);
+        if (may_begin && !ps->failed && compact_due(p, ps, &st)) compact_begin(p, ps);
         return atomic_load(&ps->state) == C_SCANNING;
     case C_SCANNING:
         compact_slice(ps, s, budget_us);

@@ -79,10 +79,12 @@ int persist_shard_failed(persist_t *p, uint32_t shard);
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
 
 /* Owner actor, between batches, for its shard s: retries a broken log,
- * starts and advances compaction (a slice of at most budget_us), finishes
- * it. Returns 1 if it wants to be called again soon (a compaction is
- * scanning), 0 otherwise. */
-int persist_tick(persist_t *p, shard_t *s, int64_t budget_us);
+ * starts (only if may_begin) and advances compaction (a slice of at most
+ * budget_us), finishes it. Returns 1 if a compaction of s is scanning (call
+ * again soon), 0 otherwise. An actor lets one shard at a time scan: each
+ * start rotates the log (fsyncs on the actor) and each scanning shard costs
+ * a slice per round, so 16 at once stalled GETs for ~175 ms. */
+int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin);
 
 /* Any thread: schedules a compaction of every shard. */
 void persist_compact_all(persist_t *p);
