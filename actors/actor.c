@@ -20,22 +20,22 @@
 /* One actor's batch statistics: single writer (the actor), relaxed
  * atomics so that STATS/INFO may read them live (see hist.h). */
 typedef struct actor_stats {
-    hist_t service;        /* ns per drain round */
+    hist_t service; /* ns per drain round */
     hist_u64 batches, requests, max_requests;
-    hist_u64 gen;          /* the reset generation applied */
-    uint64_t pub_ns;       /* private: when the shard figures were last published */
+    hist_u64 gen;    /* the reset generation applied */
+    uint64_t pub_ns; /* private: when the shard figures were last published */
 } actor_stats_t;
 
 typedef struct actor {
-    actor_pool_t *pool;      /* ro */
-    unsigned id;             /* ro */
-    pthread_t thread;        /* ro after start */
-    int started;             /* owner: start-up thread */
-    mbox_t mbox;             /* consumer: this actor */
-    int64_t next_tick_us;    /* owner: actor */
-    actor_stats_t st;        /* written by the actor, read by any thread */
-    int persist_busy;        /* owner: actor: a compaction is scanning */
-    char pad[64];            /* keep actors' hot fields on separate lines */
+    actor_pool_t *pool;   /* ro */
+    unsigned id;          /* ro */
+    pthread_t thread;     /* ro after start */
+    int started;          /* owner: start-up thread */
+    mbox_t mbox;          /* consumer: this actor */
+    int64_t next_tick_us; /* owner: actor */
+    actor_stats_t st;     /* written by the actor, read by any thread */
+    int persist_busy;     /* owner: actor: a compaction is scanning */
+    char pad[64];         /* keep actors' hot fields on separate lines */
 } actor_t;
 
 struct actor_pool {
@@ -43,7 +43,7 @@ struct actor_pool {
     shard_t *shards;   /* shard s owned by actors[s % nactors] */
     actor_t *actors;
     _Atomic int stop;
-    _Atomic uint64_t stats_gen; /* bumped by CONFIG RESETSTAT */
+    _Atomic uint64_t stats_gen;         /* bumped by CONFIG RESETSTAT */
     hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
 };
 
@@ -72,9 +72,15 @@ fail:
     return NULL;
 }
 
-unsigned actor_pool_nactors(const actor_pool_t *p) { return p->o.nactors; }
+unsigned actor_pool_nactors(const actor_pool_t *p)
+{
+    return p->o.nactors;
+}
 
-shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard) { return &p->shards[shard]; }
+shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard)
+{
+    return &p->shards[shard];
+}
 
 bool actor_submit_mp(actor_pool_t *p, kv_batch *b)
 {
@@ -207,7 +213,8 @@ static int actor_persist_tick(actor_t *a)
      * other is scanning (a shard that starts sets busy for the ones after). */
     int busy = 0;
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
-        busy |= persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US, !busy && !a->persist_busy);
+        busy |=
+            persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US, !busy && !a->persist_busy);
     return busy;
 }
 
@@ -267,8 +274,7 @@ static void *actor_main(void *arg)
         /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
          * then sleep until a producer wakes us or the next tick. */
         int64_t spin_end = now_us + p->o.spin_us;
-        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end)
-            __builtin_ia32_pause();
+        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) __builtin_ia32_pause();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
         if (a->persist_busy && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;

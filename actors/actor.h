@@ -36,7 +36,7 @@ typedef struct actor_pool_opts {
     const kv_hash_secret *secret;
     actor_done_fn *done;
     void *done_ctx;
-    persist_t *persist;        /* NULL: no persistence */
+    persist_t *persist; /* NULL: no persistence */
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.

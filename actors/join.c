@@ -17,8 +17,7 @@ int join_first_error(kvbuf *out, kv_req *const *subs, unsigned n)
     return 0;
 }
 
-void join_mget(kvbuf *out, kv_req *const *subs, unsigned n, const uint16_t *key_sub,
-               unsigned nkeys)
+void join_mget(kvbuf *out, kv_req *const *subs, unsigned n, const uint16_t *key_sub, unsigned nkeys)
 {
     if (join_first_error(out, subs, n)) return;
     size_t *pos = kv_xcalloc(n ? n : 1, sizeof *pos);

@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 typedef struct mbox {
-    ck_ring_t ring;          /* private */
-    ck_ring_buffer_t *slots; /* private */
+    ck_ring_t ring;            /* private */
+    ck_ring_buffer_t *slots;   /* private */
     _Atomic uint32_t sleeping; /* private: futex word, 1 while the consumer sleeps */
 } mbox_t;
 

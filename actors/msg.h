@@ -28,11 +28,11 @@ typedef struct kv_req {
 } kv_req;
 
 typedef struct kv_batch {
-    kv_req *head, *tail;       /* requests in submission order */
-    uint32_t n;                /* number of requests */
-    uint16_t net_id;           /* ro: network thread that gets it back */
-    uint16_t actor_id;         /* ro: destination actor */
-    struct kv_batch *next;     /* private: free list of the network thread */
+    kv_req *head, *tail;   /* requests in submission order */
+    uint32_t n;            /* number of requests */
+    uint16_t net_id;       /* ro: network thread that gets it back */
+    uint16_t actor_id;     /* ro: destination actor */
+    struct kv_batch *next; /* private: free list of the network thread */
 } kv_batch;
 
 static inline void kv_batch_add(kv_batch *b, kv_req *r)

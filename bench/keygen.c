@@ -20,7 +20,10 @@ void keygen_rng_seed(keygen_rng *r, uint64_t seed, uint64_t stream)
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t keygen_rng_next(keygen_rng *r)
 {
@@ -71,7 +74,10 @@ static double helper2(double x)
 }
 
 /* h(x) = x^-s and H, an antiderivative of h, with its inverse. */
-static double zh(double s, double x) { return exp(-s * log(x)); }
+static double zh(double s, double x)
+{
+    return exp(-s * log(x));
+}
 static double zH(double s, double x)
 {
     double lx = log(x);
@@ -147,19 +153,26 @@ uint64_t keygen_next(keygen_t *kg)
 
 int keygen_pattern_parse(const char *s, keygen_pattern *out)
 {
-    if (!strcmp(s, "uniform")) *out = KEYGEN_UNIFORM;
-    else if (!strcmp(s, "zipf") || !strcmp(s, "zipfian")) *out = KEYGEN_ZIPF;
-    else if (!strcmp(s, "sequential")) *out = KEYGEN_SEQUENTIAL;
-    else return -1;
+    if (!strcmp(s, "uniform"))
+        *out = KEYGEN_UNIFORM;
+    else if (!strcmp(s, "zipf") || !strcmp(s, "zipfian"))
+        *out = KEYGEN_ZIPF;
+    else if (!strcmp(s, "sequential"))
+        *out = KEYGEN_SEQUENTIAL;
+    else
+        return -1;
     return 0;
 }
 
 const char *keygen_pattern_name(keygen_pattern p)
 {
     switch (p) {
-    case KEYGEN_UNIFORM: return "uniform";
-    case KEYGEN_ZIPF: return "zipf";
-    case KEYGEN_SEQUENTIAL: return "sequential";
+    case KEYGEN_UNIFORM:
+        return "uniform";
+    case KEYGEN_ZIPF:
+        return "zipf";
+    case KEYGEN_SEQUENTIAL:
+        return "sequential";
     }
     return "?";
 }

@@ -35,8 +35,14 @@ static int write_file(const char *path, int (*fn)(FILE *, const void *), const v
     return rv;
 }
 
-static int wr_json(FILE *f, const void *a) { return report_json(f, a); }
-static int wr_hgrm(FILE *f, const void *a) { return report_hgrm(f, a); }
+static int wr_json(FILE *f, const void *a)
+{
+    return report_json(f, a);
+}
+static int wr_hgrm(FILE *f, const void *a)
+{
+    return report_hgrm(f, a);
+}
 
 struct svg_arg {
     const report_series *s;
@@ -61,14 +67,20 @@ static int cmd_plot(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
-        if (!strcmp(a, "--svg") && has_val) svg = argv[++i];
-        else if (!strcmp(a, "--title") && has_val) title = argv[++i];
-        else if (!strcmp(a, "--command") && has_val) cmd = argv[++i];
-        else if (!strcmp(a, "--label") && has_val) label = argv[++i];
+        if (!strcmp(a, "--svg") && has_val)
+            svg = argv[++i];
+        else if (!strcmp(a, "--title") && has_val)
+            title = argv[++i];
+        else if (!strcmp(a, "--command") && has_val)
+            cmd = argv[++i];
+        else if (!strcmp(a, "--label") && has_val)
+            label = argv[++i];
         else if (!strcmp(a, "--help")) {
-            printf("usage: mem-kv-bench plot --svg OUT.svg [--title T] [--command ALL|SET|GET|MGET]\n"
-                   "                         [--label NAME] RESULT.json [[--label NAME] RESULT.json ...]\n"
-                   "Overlays the latency-by-percentile curves of runs saved with --json.\n");
+            printf(
+                "usage: mem-kv-bench plot --svg OUT.svg [--title T] [--command ALL|SET|GET|MGET]\n"
+                "                         [--label NAME] RESULT.json [[--label NAME] RESULT.json "
+                "...]\n"
+                "Overlays the latency-by-percentile curves of runs saved with --json.\n");
             free(series);
             return 0;
         } else if (a[0] == '-') {
@@ -117,7 +129,8 @@ static int write_outputs(const bench_opts *o, const run_result *res)
         static report_series series[REPORT_NCMDS];
         unsigned n = 0;
         for (int c = REPORT_NCMDS - 1; c >= 0; c--) {
-            if (c != REPORT_ALL && (r->cmds[c].count == 0 || r->cmds[c].count == r->cmds[REPORT_ALL].count))
+            if (c != REPORT_ALL &&
+                (r->cmds[c].count == 0 || r->cmds[c].count == r->cmds[REPORT_ALL].count))
                 continue;
             report_series_from_hist(&series[n++], r->cmds[c].name, r->cmds[c].hist);
         }

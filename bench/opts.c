@@ -183,8 +183,7 @@ static int parse_value_size(const char *s, size_t *lo, size_t *hi)
     if (n == 0 || n >= sizeof(buf)) return -1;
     memcpy(buf, s, n);
     buf[n] = 0;
-    if (parse_u64(buf, 1, 64 << 20, &a) || parse_u64(dash + 1, 1, 64 << 20, &b) || a > b)
-        return -1;
+    if (parse_u64(buf, 1, 64 << 20, &a) || parse_u64(dash + 1, 1, 64 << 20, &b) || a > b) return -1;
     *lo = (size_t)a, *hi = (size_t)b;
     return 0;
 }
@@ -224,9 +223,12 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             o->password = optarg;
             break;
         case OPT_PROTOCOL:
-            if (!strcmp(optarg, "resp")) o->plain = 0;
-            else if (!strcmp(optarg, "plain")) o->plain = 1;
-            else return fail(err, errlen, "--protocol: resp or plain");
+            if (!strcmp(optarg, "resp"))
+                o->plain = 0;
+            else if (!strcmp(optarg, "plain"))
+                o->plain = 1;
+            else
+                return fail(err, errlen, "--protocol: resp or plain");
             break;
         case 't':
             if (parse_u64(optarg, 1, 1024, &u)) return fail(err, errlen, "--threads: 1..1024");
@@ -253,7 +255,8 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             have_duration = 1;
             break;
         case 'w':
-            if (parse_double(optarg, 0, 1e7, &d)) return fail(err, errlen, "--warmup: seconds >= 0");
+            if (parse_double(optarg, 0, 1e7, &d))
+                return fail(err, errlen, "--warmup: seconds >= 0");
             o->warmup = d;
             break;
         case 'R':
@@ -262,7 +265,8 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             o->rate = d;
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, 0.001, 1e6, &d)) return fail(err, errlen, "--timeout: seconds > 0");
+            if (parse_double(optarg, 0.001, 1e6, &d))
+                return fail(err, errlen, "--timeout: seconds > 0");
             o->timeout = d;
             break;
         case 'r':
@@ -296,11 +300,13 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
                 return fail(err, errlen, "--value-size: N or MIN-MAX bytes (1..64 MiB)");
             break;
         case OPT_TTL:
-            if (parse_u64(optarg, 1, UINT64_C(1) << 40, &u)) return fail(err, errlen, "--ttl: seconds > 0");
+            if (parse_u64(optarg, 1, UINT64_C(1) << 40, &u))
+                return fail(err, errlen, "--ttl: seconds > 0");
             o->ttl = u;
             break;
         case 's':
-            if (parse_u64(optarg, 0, UINT64_MAX, &u)) return fail(err, errlen, "--seed: an integer");
+            if (parse_u64(optarg, 0, UINT64_MAX, &u))
+                return fail(err, errlen, "--seed: an integer");
             o->seed = u;
             break;
         case 'l':
@@ -333,14 +339,18 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
     }
     if (optind + 2 == argc + 1) { /* the original form, after options: <clients> <requests> */
         uint64_t cl, n;
-        if (parse_u64(av[optind], 1, 100000, &cl) || parse_u64(av[optind + 1], 1, UINT64_MAX / 2, &n))
+        if (parse_u64(av[optind], 1, 100000, &cl) ||
+            parse_u64(av[optind + 1], 1, UINT64_MAX / 2, &n))
             return fail(err, errlen, "short form is: mem-kv-bench [options] <clients> <requests>");
         o->clients = (unsigned)cl;
         o->requests = n;
         o->ratio[0] = 1, o->ratio[1] = 0, o->ratio[2] = 0;
-        return have_duration ? fail(err, errlen, "<clients> <requests> and --duration exclude each other") : 0;
+        return have_duration
+                   ? fail(err, errlen, "<clients> <requests> and --duration exclude each other")
+                   : 0;
     }
-    if (optind < argc + 1) return fail(err, errlen, "unexpected argument '%s' (see --help)", av[optind]);
+    if (optind < argc + 1)
+        return fail(err, errlen, "unexpected argument '%s' (see --help)", av[optind]);
     if (have_requests && have_duration)
         return fail(err, errlen, "--requests and --duration exclude each other");
     if (!have_requests && !have_duration) o->duration = 10;

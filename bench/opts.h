@@ -29,7 +29,7 @@ typedef struct bench_opts {
     uint64_t ttl;
     uint64_t seed;
     int load;
-    double rate; /* 0: closed loop */
+    double rate;    /* 0: closed loop */
     double timeout; /* seconds to wait for outstanding replies at the end */
     const char *json, *hgrm, *svg;
     int quiet;    /* no progress line */

@@ -53,8 +53,10 @@ static int on_header(reply_parser *p, const char *line, size_t n)
     case '$':
         if (parse_int(body, end, &v) || v < -1 || v > REPLY_MAX_BULK) return -1;
         if (v == -1) {
-            if (top) r->kind = REPLY_NIL;
-            else r->nils++;
+            if (top)
+                r->kind = REPLY_NIL;
+            else
+                r->nils++;
             p->pending--;
         } else {
             if (top) r->kind = REPLY_BULK;
@@ -128,10 +130,14 @@ int reply_plain_feed(const char *buf, size_t len, size_t max_line, size_t *used,
     memset(out, 0, sizeof(*out));
     out->text = buf;
     out->text_len = n;
-    if (n == 2 && !memcmp(buf, "OK", 2)) out->kind = REPLY_STATUS;
-    else if (n >= 4 && !memcmp(buf, "ERR ", 4)) out->kind = REPLY_ERROR;
-    else if (n == 5 && !memcmp(buf, "(nil)", 5)) out->kind = REPLY_NIL;
-    else out->kind = REPLY_BULK;
+    if (n == 2 && !memcmp(buf, "OK", 2))
+        out->kind = REPLY_STATUS;
+    else if (n >= 4 && !memcmp(buf, "ERR ", 4))
+        out->kind = REPLY_ERROR;
+    else if (n == 5 && !memcmp(buf, "(nil)", 5))
+        out->kind = REPLY_NIL;
+    else
+        out->kind = REPLY_BULK;
     return REPLY_DONE;
 }
 

@@ -22,26 +22,32 @@ double report_throughput(const report_run *r)
     return r->elapsed_s > 0 ? (double)r->cmds[REPORT_ALL].count / r->elapsed_s : 0.0;
 }
 
-static double ms(uint64_t ns) { return (double)ns / NS_PER_MS; }
+static double ms(uint64_t ns)
+{
+    return (double)ns / NS_PER_MS;
+}
 
 int report_table(FILE *out, const report_run *r)
 {
     fprintf(out, "mem-kv-bench %s:%d, %s protocol, %s loop", r->host, r->port, r->protocol,
             r->open_loop ? "open" : "closed");
-    if (r->open_loop)
-        fprintf(out, " at %.0f req/s (latency from intended send times)", r->rate);
+    if (r->open_loop) fprintf(out, " at %.0f req/s (latency from intended send times)", r->rate);
     fprintf(out, "\n  %u thread%s x %u connection%s, pipeline %u", r->threads,
-            r->threads == 1 ? "" : "s", r->clients, r->clients == 1 ? " per thread" : "s per thread",
-            r->pipeline);
-    if (r->duration_s > 0) fprintf(out, ", %.1f s", r->duration_s);
-    else fprintf(out, ", %llu requests per connection", (unsigned long long)r->requests_per_client);
+            r->threads == 1 ? "" : "s", r->clients,
+            r->clients == 1 ? " per thread" : "s per thread", r->pipeline);
+    if (r->duration_s > 0)
+        fprintf(out, ", %.1f s", r->duration_s);
+    else
+        fprintf(out, ", %llu requests per connection", (unsigned long long)r->requests_per_client);
     if (r->warmup_s > 0)
         fprintf(out, " after %.1f s warm-up (%llu requests, not recorded)", r->warmup_s,
                 (unsigned long long)r->warmup_requests);
     fprintf(out, "\n  %llu keys %s", (unsigned long long)r->keys, r->pattern);
     if (!strcmp(r->pattern, "zipf")) fprintf(out, " (s=%.2f)", r->zipf_s);
-    if (r->vmin == r->vmax) fprintf(out, ", values %zu B", r->vmax);
-    else fprintf(out, ", values %zu-%zu B", r->vmin, r->vmax);
+    if (r->vmin == r->vmax)
+        fprintf(out, ", values %zu B", r->vmax);
+    else
+        fprintf(out, ", values %zu-%zu B", r->vmin, r->vmax);
     if (r->ttl) fprintf(out, ", ttl %llu s", (unsigned long long)r->ttl);
     fprintf(out, ", SET:GET:MGET %u:%u:%u", r->ratio[0], r->ratio[1], r->ratio[2]);
     if (r->ratio[2]) fprintf(out, " (%u keys per MGET)", r->mget_keys);
@@ -75,8 +81,9 @@ int report_table(FILE *out, const report_run *r)
                 100.0 * (double)r->cmds[REPORT_ALL].hits / (double)reads,
                 (unsigned long long)reads);
     if (report_errors(r)) {
-        fprintf(out, "\nerrors: %llu error replies, %llu connection errors, %llu protocol "
-                     "errors, %llu timed out, %llu requests never answered\n",
+        fprintf(out,
+                "\nerrors: %llu error replies, %llu connection errors, %llu protocol "
+                "errors, %llu timed out, %llu requests never answered\n",
                 (unsigned long long)(r->cmds[REPORT_ALL].errors - r->lost),
                 (unsigned long long)r->conn_errors, (unsigned long long)r->proto_errors,
                 (unsigned long long)r->timeouts, (unsigned long long)r->lost);
@@ -90,9 +97,12 @@ static void json_str(FILE *out, const char *s)
     fputc('"', out);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(out, "\\%c", ch);
-        else if (ch < 0x20) fprintf(out, "\\u%04x", ch);
-        else fputc(ch, out);
+        if (ch == '"' || ch == '\\')
+            fprintf(out, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(out, "\\u%04x", ch);
+        else
+            fputc(ch, out);
     }
     fputc('"', out);
 }
@@ -113,8 +123,9 @@ static void json_dist_row(void *arg, uint64_t value, double pct, uint64_t cum, i
 static void json_cmd(FILE *out, const report_cmd *c, int last)
 {
     const hist_t *h = c->hist;
-    fprintf(out, "    \"%s\": {\"count\": %llu, \"errors\": %llu, \"hits\": %llu, \"misses\": %llu,"
-                 " \"keys\": %llu,\n",
+    fprintf(out,
+            "    \"%s\": {\"count\": %llu, \"errors\": %llu, \"hits\": %llu, \"misses\": %llu,"
+            " \"keys\": %llu,\n",
             c->name, (unsigned long long)c->count, (unsigned long long)c->errors,
             (unsigned long long)c->hits, (unsigned long long)c->misses,
             (unsigned long long)c->keys);
@@ -133,15 +144,18 @@ int report_json(FILE *out, const report_run *r)
 {
     fprintf(out, "{\n  \"tool\": \"mem-kv-bench\",\n  \"config\": {\"host\": ");
     json_str(out, r->host);
-    fprintf(out, ", \"port\": %d, \"protocol\": \"%s\", \"threads\": %u, \"clients\": %u,"
-                 " \"pipeline\": %u,\n",
+    fprintf(out,
+            ", \"port\": %d, \"protocol\": \"%s\", \"threads\": %u, \"clients\": %u,"
+            " \"pipeline\": %u,\n",
             r->port, r->protocol, r->threads, r->clients, r->pipeline);
-    fprintf(out, "    \"mode\": \"%s\", \"rate\": %.3f, \"keys\": %llu, \"key_pattern\": \"%s\","
-                 " \"zipf_s\": %.4f,\n",
+    fprintf(out,
+            "    \"mode\": \"%s\", \"rate\": %.3f, \"keys\": %llu, \"key_pattern\": \"%s\","
+            " \"zipf_s\": %.4f,\n",
             r->open_loop ? "open" : "closed", r->open_loop ? r->rate : 0.0,
             (unsigned long long)r->keys, r->pattern, r->zipf_s);
-    fprintf(out, "    \"value_min\": %zu, \"value_max\": %zu, \"ttl\": %llu, \"ratio\": [%u, %u, %u],"
-                 " \"mget_keys\": %u, \"seed\": %llu,\n",
+    fprintf(out,
+            "    \"value_min\": %zu, \"value_max\": %zu, \"ttl\": %llu, \"ratio\": [%u, %u, %u],"
+            " \"mget_keys\": %u, \"seed\": %llu,\n",
             r->vmin, r->vmax, (unsigned long long)r->ttl, r->ratio[0], r->ratio[1], r->ratio[2],
             r->mget_keys, (unsigned long long)r->seed);
     fprintf(out, "    \"warmup_s\": %.3f, \"duration_s\": %.3f, \"requests_per_client\": %llu},\n",
@@ -150,15 +164,17 @@ int report_json(FILE *out, const report_run *r)
             r->open_loop ? "open" : "closed", r->elapsed_s, report_throughput(r));
     fprintf(out, "  \"requests\": %llu,\n  \"errors\": %llu,\n",
             (unsigned long long)r->cmds[REPORT_ALL].count, (unsigned long long)report_errors(r));
-    fprintf(out, "  \"error_detail\": {\"replies\": %llu, \"connections\": %llu, \"protocol\": %llu,"
-                 " \"timeouts\": %llu, \"lost\": %llu},\n",
+    fprintf(out,
+            "  \"error_detail\": {\"replies\": %llu, \"connections\": %llu, \"protocol\": %llu,"
+            " \"timeouts\": %llu, \"lost\": %llu},\n",
             (unsigned long long)(r->cmds[REPORT_ALL].errors - r->lost),
             (unsigned long long)r->conn_errors, (unsigned long long)r->proto_errors,
             (unsigned long long)r->timeouts, (unsigned long long)r->lost);
     fprintf(out, "  \"first_error\": ");
     json_str(out, r->first_error);
-    fprintf(out, ",\n  \"interrupted\": %s,\n  \"warmup_requests\": %llu,\n"
-                 "  \"load_requests\": %llu,\n  \"load_s\": %.6f,\n",
+    fprintf(out,
+            ",\n  \"interrupted\": %s,\n  \"warmup_requests\": %llu,\n"
+            "  \"load_requests\": %llu,\n  \"load_s\": %.6f,\n",
             r->interrupted ? "true" : "false", (unsigned long long)r->warmup_requests,
             (unsigned long long)r->load_requests, r->load_s);
     fprintf(out, "  \"commands\": {\n");
@@ -171,7 +187,8 @@ static void hgrm_row(void *arg, uint64_t value, double pct, uint64_t cum, int is
 {
     FILE *out = arg;
     double p = pct / 100.0;
-    if (is_last) fprintf(out, "%12.4f %1.12f %10llu\n", ms(value), p, (unsigned long long)cum);
+    if (is_last)
+        fprintf(out, "%12.4f %1.12f %10llu\n", ms(value), p, (unsigned long long)cum);
     else
         fprintf(out, "%12.4f %1.12f %10llu %14.2f\n", ms(value), p, (unsigned long long)cum,
                 1.0 / (1.0 - p));
@@ -191,7 +208,6 @@ int report_hgrm(FILE *out, const hist_t *h)
     return ferror(out) ? -1 : 0;
 }
 
-
 static void series_row(void *arg, uint64_t value, double pct, uint64_t cum, int is_last)
 {
     report_series *s = arg;
@@ -208,8 +224,8 @@ void report_series_from_hist(report_series *s, const char *label, const hist_t *
     hist_foreach_percentile(h, 5, series_row, s);
 }
 
-int report_series_from_json(report_series *s, const char *label, const char *path,
-                            const char *cmd, char *err, size_t errlen)
+int report_series_from_json(report_series *s, const char *label, const char *path, const char *cmd,
+                            char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->label, sizeof(s->label), "%s", label);
@@ -304,23 +320,29 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
     double ystep = nice_step(ymax, 6);
     ymax = ceil(ymax / ystep) * ystep;
 
-    fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                 "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H, W, H);
     fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(out, "<text x=\"%.0f\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">", L + pw / 2);
     for (const char *c = title; *c; c++) {
-        if (*c == '<') fputs("&lt;", out);
-        else if (*c == '&') fputs("&amp;", out);
-        else fputc(*c, out);
+        if (*c == '<')
+            fputs("&lt;", out);
+        else if (*c == '&')
+            fputs("&amp;", out);
+        else
+            fputc(*c, out);
     }
     fprintf(out, "</text>\n");
     /* x grid: 0 %, 90 %, 99 %, 99.9 %, ... */
     for (int i = 0; i <= (int)xmax; i++) {
         double x = L + pw * i / xmax;
         char lab[32];
-        if (i == 0) snprintf(lab, sizeof(lab), "0%%");
-        else snprintf(lab, sizeof(lab), "%.*f%%", i > 2 ? i - 2 : 0, 100.0 - 100.0 * pow(10, -i));
+        if (i == 0)
+            snprintf(lab, sizeof(lab), "0%%");
+        else
+            snprintf(lab, sizeof(lab), "%.*f%%", i > 2 ? i - 2 : 0, 100.0 - 100.0 * pow(10, -i));
         fprintf(out, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n", x,
                 T, x, T + ph);
         fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", x,
@@ -333,14 +355,17 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
         fprintf(out, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", L - 6, py + 4,
                 y);
     }
-    fprintf(out, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-                 "stroke=\"#444\"/>\n",
+    fprintf(out,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+            "stroke=\"#444\"/>\n",
             L, T, pw, ph);
-    fprintf(out, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">percentile (log scale of "
-                 "1/(1-p))</text>\n",
+    fprintf(out,
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">percentile (log scale of "
+            "1/(1-p))</text>\n",
             L + pw / 2, H - 22);
-    fprintf(out, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">"
-                 "latency (ms)</text>\n",
+    fprintf(out,
+            "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">"
+            "latency (ms)</text>\n",
             T + ph / 2);
     for (unsigned i = 0; i < n; i++) {
         const char *col = colors[i % (sizeof(colors) / sizeof(colors[0]))];
@@ -352,14 +377,18 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
         }
         fprintf(out, "\"/>\n");
         double ly = T + 10 + 20.0 * i;
-        fprintf(out, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
-                     "stroke-width=\"3\"/>\n",
+        fprintf(out,
+                "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
+                "stroke-width=\"3\"/>\n",
                 L + pw + 12, ly, L + pw + 36, ly, col);
         fprintf(out, "<text x=\"%.0f\" y=\"%.0f\">", L + pw + 42, ly + 4);
         for (const char *c = s[i].label; *c; c++) {
-            if (*c == '<') fputs("&lt;", out);
-            else if (*c == '&') fputs("&amp;", out);
-            else fputc(*c, out);
+            if (*c == '<')
+                fputs("&lt;", out);
+            else if (*c == '&')
+                fputs("&amp;", out);
+            else
+                fputc(*c, out);
         }
         fprintf(out, "</text>\n");
     }

@@ -17,13 +17,13 @@
 enum { REPORT_SET, REPORT_GET, REPORT_MGET, REPORT_ALL, REPORT_NCMDS };
 
 typedef struct report_cmd {
-    const char *name;    /* "SET", "GET", "MGET", "ALL" */
-    uint64_t count;      /* replies received in the measured phase */
-    uint64_t errors;     /* error replies, unexpected replies, lost requests */
-    uint64_t hits;       /* GET: non-nil; MGET: per key */
-    uint64_t misses;     /* GET: nil; MGET: per key */
-    uint64_t keys;       /* MGET: keys asked for */
-    const hist_t *hist;  /* borrowed */
+    const char *name;   /* "SET", "GET", "MGET", "ALL" */
+    uint64_t count;     /* replies received in the measured phase */
+    uint64_t errors;    /* error replies, unexpected replies, lost requests */
+    uint64_t hits;      /* GET: non-nil; MGET: per key */
+    uint64_t misses;    /* GET: nil; MGET: per key */
+    uint64_t keys;      /* MGET: keys asked for */
+    const hist_t *hist; /* borrowed */
 } report_cmd;
 
 typedef struct report_run {
@@ -84,8 +84,8 @@ typedef struct report_series {
 void report_series_from_hist(report_series *s, const char *label, const hist_t *h);
 /* Reads the "distribution" of command `cmd` ("ALL", "GET", ...) from a JSON
  * file that report_json wrote. Returns 0, or -1 with a message in err. */
-int report_series_from_json(report_series *s, const char *label, const char *path,
-                            const char *cmd, char *err, size_t errlen);
+int report_series_from_json(report_series *s, const char *label, const char *path, const char *cmd,
+                            char *err, size_t errlen);
 /* Latency (ms, linear) against percentile on the 1/(1-p) log axis. */
 int report_svg(FILE *out, const report_series *s, unsigned n, const char *title);
 

@@ -106,8 +106,10 @@ size_t req_set(const req_fmt *f, char *dst, uint64_t key, size_t vlen)
         *p++ = '\n';
         return (size_t)(p - dst);
     }
-    if (f->ttl_len) PUT("*5\r\n$3\r\nSET\r\n");
-    else PUT("*3\r\n$3\r\nSET\r\n");
+    if (f->ttl_len)
+        PUT("*5\r\n$3\r\nSET\r\n");
+    else
+        PUT("*3\r\n$3\r\nSET\r\n");
     p = put_key(f, p, key);
     *p++ = '$';
     p += put_u64(p, vlen);
@@ -156,8 +158,10 @@ size_t req_mget(const req_fmt *f, char *dst, const uint64_t *keys, unsigned n)
 size_t req_auth(const req_fmt *f, char *dst, size_t cap, const char *password)
 {
     int n;
-    if (f->plain) n = snprintf(dst, cap, "AUTH %s\n", password);
-    else n = snprintf(dst, cap, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(password), password);
+    if (f->plain)
+        n = snprintf(dst, cap, "AUTH %s\n", password);
+    else
+        n = snprintf(dst, cap, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(password), password);
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 

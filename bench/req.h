@@ -15,17 +15,17 @@
 typedef enum req_type { REQ_SET = 0, REQ_GET = 1, REQ_MGET = 2, REQ_NTYPES = 3 } req_type;
 
 typedef struct req_fmt {
-    int plain;            /* ro: 1 for the plain-text line protocol */
-    char prefix[64];      /* ro */
-    size_t prefix_len;    /* ro */
-    unsigned width;       /* ro: digits of the key index */
-    size_t key_len;       /* ro: prefix_len + width */
-    char key_hdr[24];     /* ro: "$<key_len>\r\n" */
-    size_t key_hdr_len;   /* ro */
-    char ttl[48];         /* ro: the EX part of SET, or "" */
-    size_t ttl_len;       /* ro */
-    size_t vmax;          /* ro */
-    char *values;         /* private: vmax pattern bytes */
+    int plain;          /* ro: 1 for the plain-text line protocol */
+    char prefix[64];    /* ro */
+    size_t prefix_len;  /* ro */
+    unsigned width;     /* ro: digits of the key index */
+    size_t key_len;     /* ro: prefix_len + width */
+    char key_hdr[24];   /* ro: "$<key_len>\r\n" */
+    size_t key_hdr_len; /* ro */
+    char ttl[48];       /* ro: the EX part of SET, or "" */
+    size_t ttl_len;     /* ro */
+    size_t vmax;        /* ro */
+    char *values;       /* private: vmax pattern bytes */
 } req_fmt;
 
 /* Returns 0, or -1 when the prefix is too long or memory runs out. nkeys >

@@ -24,7 +24,7 @@
 
 volatile sig_atomic_t run_interrupted;
 
-#define SLOT_AUTH 7
+#define SLOT_AUTH   7
 #define MAX_WAIT_NS (100 * 1000 * 1000ull) /* loops look at the clock at least this often */
 
 typedef struct slot {
@@ -70,7 +70,7 @@ typedef struct run_ctx {
     req_fmt fmt;
     keygen_zipf zipf;
     struct addrinfo *addr;
-    int load;          /* this phase fills the key space */
+    int load; /* this phase fills the key space */
     int open_loop;
     unsigned pipeline; /* this phase's window */
     unsigned nconns;   /* over all threads */
@@ -286,7 +286,8 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
     st->count[t]++;
     st->keys[t] += s.nkeys;
     st->last_reply_ns = now;
-    atomic_store_explicit(&w->progress, atomic_load_explicit(&w->progress, memory_order_relaxed) + 1,
+    atomic_store_explicit(&w->progress,
+                          atomic_load_explicit(&w->progress, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     if (r->kind == REPLY_ERROR) {
         st->errors[t]++;
@@ -299,8 +300,10 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
         ok = r->kind == REPLY_STATUS;
         break;
     case REQ_GET:
-        if (r->kind == REPLY_NIL) st->misses[t]++, ok = 1;
-        else if (r->kind == REPLY_BULK) st->hits[t]++, ok = 1;
+        if (r->kind == REPLY_NIL)
+            st->misses[t]++, ok = 1;
+        else if (r->kind == REPLY_BULK)
+            st->hits[t]++, ok = 1;
         break;
     case REQ_MGET:
         if (w->rc->fmt.plain) {
@@ -316,7 +319,8 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
     }
     if (!ok) {
         st->errors[t]++;
-        note_error(st, "unexpected reply to ", req_type_name((req_type)t), strlen(req_type_name((req_type)t)));
+        note_error(st, "unexpected reply to ", req_type_name((req_type)t),
+                   strlen(req_type_name((req_type)t)));
     }
 }
 
@@ -358,7 +362,7 @@ static void conn_on_readable(conn_t *c, uint64_t now)
             if ((size_t)n < room) break;
         } else if (n == 0) {
             conn_fail(c, c->in_len || c->count ? "connection closed by the server (short read)"
-                                                : "connection closed by the server");
+                                               : "connection closed by the server");
             return;
         } else if (errno == EINTR) {
             continue;
@@ -573,7 +577,8 @@ static void *worker_main(void *arg)
 static void show_progress(worker_t *ws, unsigned nw, const run_ctx *rc, int load, int final)
 {
     uint64_t done = 0, now = now_ns();
-    for (unsigned i = 0; i < nw; i++) done += atomic_load_explicit(&ws[i].progress, memory_order_relaxed);
+    for (unsigned i = 0; i < nw; i++)
+        done += atomic_load_explicit(&ws[i].progress, memory_order_relaxed);
     if (final) {
         fprintf(stderr, "\r\033[K");
         return;
@@ -618,8 +623,8 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
     pthread_barrier_wait(&rc->ready);
     rc->t_start = now_ns();
     rc->t_measure = rc->load ? rc->t_start : rc->t_start + (uint64_t)(o->warmup * 1e9);
-    rc->t_end = (rc->load || o->requests) ? UINT64_MAX
-                                          : rc->t_measure + (uint64_t)(o->duration * 1e9);
+    rc->t_end =
+        (rc->load || o->requests) ? UINT64_MAX : rc->t_measure + (uint64_t)(o->duration * 1e9);
     pthread_barrier_wait(&rc->go);
 
     int show = o->progress > 0 || (o->progress == 0 && isatty(2));
@@ -732,7 +737,8 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
     meas->lost += load->lost;
     meas->timeouts += load->timeouts;
     if (!meas->first_error[0] && load->first_error[0])
-        snprintf(meas->first_error, sizeof(meas->first_error), "during --load: %.180s", load->first_error);
+        snprintf(meas->first_error, sizeof(meas->first_error), "during --load: %.180s",
+                 load->first_error);
 
     static const char *const names[REPORT_NCMDS] = {"SET", "GET", "MGET", "ALL"};
     for (int c = 0; c < REPORT_NCMDS; c++) {

@@ -17,8 +17,8 @@
 #include "report.h"
 
 typedef struct run_result {
-    report_run rep;            /* rep.cmds[i].hist point into hist[] */
-    hist_t *hist;              /* REPORT_NCMDS histograms */
+    report_run rep; /* rep.cmds[i].hist point into hist[] */
+    hist_t *hist;   /* REPORT_NCMDS histograms */
 } run_result;
 
 /* The only process-wide state: set by a SIGINT handler, read by the loops,

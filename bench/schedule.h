@@ -32,7 +32,10 @@ static inline uint64_t sched_time_of(const sched_t *s, uint64_t i)
 }
 
 /* Intended time of the next request not yet taken. */
-static inline uint64_t sched_peek(const sched_t *s) { return sched_time_of(s, s->issued); }
+static inline uint64_t sched_peek(const sched_t *s)
+{
+    return sched_time_of(s, s->issued);
+}
 
 /* If the next request is due at now_ns (its intended time <= now_ns), takes
  * it: stores its intended time in *intended and returns 1. Else returns 0. */

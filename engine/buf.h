@@ -20,6 +20,9 @@ void kvbuf_append_str(kvbuf *b, const char *s);
 void kvbuf_printf(kvbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes (n <= len), moving the rest to the front. */
 void kvbuf_consume(kvbuf *b, size_t n);
-static inline void kvbuf_reset(kvbuf *b) { b->len = 0; }
+static inline void kvbuf_reset(kvbuf *b)
+{
+    b->len = 0;
+}
 
 #endif

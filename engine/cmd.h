@@ -45,9 +45,9 @@ cmd_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset, cmd_getde
 
 /* keys and TTL */
 cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_expireat,
-    cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist,
-    cmd_keys_part, cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part,
-    cmd_flushall_part, cmd_take_part, cmd_put_part;
+    cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist, cmd_keys_part,
+    cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part, cmd_flushall_part,
+    cmd_take_part, cmd_put_part;
 
 /* cmd_info_part replies *N integers in the order of enum cmd_info_field;
  * the gatherer sums them over shards. */

@@ -26,7 +26,8 @@ static const struct opt {
     const char *arg;
     const char *help;
 } opts[] = {
-    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), NULL, "N", "TCP port to listen on (default 8080)"},
+    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), NULL, "N",
+     "TCP port to listen on (default 8080)"},
     {"bind", OPT_STR, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL, "ADDR",
      "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
@@ -54,8 +55,8 @@ static const struct opt {
     {"recover-mode", OPT_CHOICE, 0, 1, offsetof(kv_config, keep_prefix), recover_words,
      "strict|keep-prefix",
      "a corrupt log record stops start-up (strict, default) or start-up keeps what precedes it"},
-    {"wal-segment-size", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, wal_segment_bytes), NULL,
-     "BYTES", "rotate a shard's log segment at this size (default 64mb)"},
+    {"wal-segment-size", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, wal_segment_bytes),
+     NULL, "BYTES", "rotate a shard's log segment at this size (default 64mb)"},
     {"compact-log-size", OPT_BYTES, 0, 1ll << 50, offsetof(kv_config, compact_log_bytes), NULL,
      "BYTES",
      "compact when the logs total this much and a shard's log is over twice its snapshot "
@@ -90,8 +91,8 @@ static int parse_bytes(const char *v, long long *out)
     static const struct {
         const char *suffix;
         long long mul;
-    } units[] = {{"", 1},          {"b", 1},           {"k", 1000},         {"kb", 1024},
-                 {"m", 1000000},   {"mb", 1ll << 20},  {"g", 1000000000},   {"gb", 1ll << 30}};
+    } units[] = {{"", 1},        {"b", 1},          {"k", 1000},       {"kb", 1024},
+                 {"m", 1000000}, {"mb", 1ll << 20}, {"g", 1000000000}, {"gb", 1ll << 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcasecmp(end, units[i].suffix) == 0) {
             if (n > LLONG_MAX / units[i].mul) return -1;
@@ -122,8 +123,9 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < o->min || v > o->max) {
-            snprintf(err, errlen, "invalid value '%s' for '%s': expected an integer from %lld to %lld",
-                     value, o->name, o->min, o->max);
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected an integer from %lld to %lld", value,
+                     o->name, o->min, o->max);
             return KV_EINVAL;
         }
         *(int *)field = (int)v;
@@ -164,8 +166,8 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
                 *(int *)field = i;
                 return 0;
             }
-        snprintf(err, errlen, "invalid value '%s' for 'loglevel': expected warning, notice or verbose",
-                 value);
+        snprintf(err, errlen,
+                 "invalid value '%s' for 'loglevel': expected warning, notice or verbose", value);
         return KV_EINVAL;
     }
     }
@@ -281,7 +283,8 @@ void config_resolve_threads(kv_config *c, int ncpu)
      * rest own shards, at least one of each. Measured defaults come with the
      * performance issue. */
     if (c->io_threads == 0) c->io_threads = ncpu / 2 > 0 ? ncpu / 2 : 1;
-    if (c->actor_threads == 0) c->actor_threads = ncpu - c->io_threads > 0 ? ncpu - c->io_threads : 1;
+    if (c->actor_threads == 0)
+        c->actor_threads = ncpu - c->io_threads > 0 ? ncpu - c->io_threads : 1;
     if (c->actor_threads > c->shards) c->actor_threads = c->shards;
 }
 
@@ -301,7 +304,8 @@ void config_usage(FILE *out, const char *prog)
         else
             fprintf(out, "  %-24s %s\n", left, opts[i].help);
     }
-    fprintf(out, "  %-24s %s\n", "--config FILE", "read settings from FILE (`key value` lines, # comments)");
+    fprintf(out, "  %-24s %s\n", "--config FILE",
+            "read settings from FILE (`key value` lines, # comments)");
     fprintf(out, "  %-24s %s\n", "--help, -h", "print this help and exit");
     fprintf(out, "  %-24s %s\n", "--version, -v", "print the version and exit");
     fprintf(out, "\nExit status: 0 on clean shutdown (SIGINT/SIGTERM), 1 on a start-up failure,\n"

@@ -13,24 +13,24 @@
 #define KV_CONFIG_ERRLEN 256
 
 typedef struct kv_config {
-    char bind[64];      /* --bind */
-    int port;           /* --port */
-    int shards;         /* --shards */
-    int actor_threads;  /* --actor-threads, 0 = from the CPU count */
-    int io_threads;     /* --io-threads, 0 = from the CPU count */
-    int maxclients;     /* --maxclients */
-    int hz;             /* --hz: active expiry ticks per second */
-    int loglevel;       /* --loglevel: 0 warning, 1 notice, 2 verbose */
-    int metrics_port;   /* --metrics-port: Prometheus HTTP port, 0 = off */
-    char dir[512];      /* --dir: data directory */
-    int persistence;    /* --persistence on|off */
-    int fsync;          /* --fsync: 0 no, 1 interval, 2 always (enum wal_fsync) */
-    int fsync_interval_ms; /* --fsync-interval-ms */
-    int keep_prefix;    /* --recover-mode keep-prefix */
-    long long wal_segment_bytes;  /* --wal-segment-size */
-    long long compact_log_bytes;  /* --compact-log-size */
-    int help;           /* --help was given */
-    int version;        /* --version was given */
+    char bind[64];               /* --bind */
+    int port;                    /* --port */
+    int shards;                  /* --shards */
+    int actor_threads;           /* --actor-threads, 0 = from the CPU count */
+    int io_threads;              /* --io-threads, 0 = from the CPU count */
+    int maxclients;              /* --maxclients */
+    int hz;                      /* --hz: active expiry ticks per second */
+    int loglevel;                /* --loglevel: 0 warning, 1 notice, 2 verbose */
+    int metrics_port;            /* --metrics-port: Prometheus HTTP port, 0 = off */
+    char dir[512];               /* --dir: data directory */
+    int persistence;             /* --persistence on|off */
+    int fsync;                   /* --fsync: 0 no, 1 interval, 2 always (enum wal_fsync) */
+    int fsync_interval_ms;       /* --fsync-interval-ms */
+    int keep_prefix;             /* --recover-mode keep-prefix */
+    long long wal_segment_bytes; /* --wal-segment-size */
+    long long compact_log_bytes; /* --compact-log-size */
+    int help;                    /* --help was given */
+    int version;                 /* --version was given */
 } kv_config;
 
 void config_defaults(kv_config *c);

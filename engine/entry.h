@@ -50,7 +50,10 @@ static inline char *entry_key(kv_entry *e)
 {
     return e->data + ((e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0);
 }
-static inline char *entry_val(kv_entry *e) { return entry_key(e) + e->klen; }
+static inline char *entry_val(kv_entry *e)
+{
+    return entry_key(e) + e->klen;
+}
 
 /* Returns an entry like e with the value replaced (vlen bytes copied from
  * val, which may point into e), and the expiry set to expire_ms (<0: none).

@@ -23,20 +23,20 @@
 #include <stdint.h>
 #include <time.h>
 
-#define HIST_SUB_BITS  7                        /* 128 sub-buckets per half */
-#define HIST_SUB_HALF  (1u << HIST_SUB_BITS)    /* 128 */
-#define HIST_MAX_BITS  38                       /* values < 2^38 tracked */
+#define HIST_SUB_BITS  7                     /* 128 sub-buckets per half */
+#define HIST_SUB_HALF  (1u << HIST_SUB_BITS) /* 128 */
+#define HIST_MAX_BITS  38                    /* values < 2^38 tracked */
 #define HIST_MAX_VALUE ((UINT64_C(1) << HIST_MAX_BITS) - 1)
 #define HIST_NBUCKETS  (HIST_SUB_HALF * (HIST_MAX_BITS - HIST_SUB_BITS + 1))
 
 typedef _Atomic uint64_t hist_u64;
 
 typedef struct hist {
-    hist_u64 total;    /* ro: values recorded */
-    hist_u64 min;      /* ro: exact smallest value (UINT64_MAX when empty) */
-    hist_u64 max;      /* ro: exact largest value (0 when empty) */
-    hist_u64 overflow; /* ro: values above HIST_MAX_VALUE (clamped) */
-    _Atomic double sum; /* ro: exact sum, for the mean */
+    hist_u64 total;                 /* ro: values recorded */
+    hist_u64 min;                   /* ro: exact smallest value (UINT64_MAX when empty) */
+    hist_u64 max;                   /* ro: exact largest value (0 when empty) */
+    hist_u64 overflow;              /* ro: values above HIST_MAX_VALUE (clamped) */
+    _Atomic double sum;             /* ro: exact sum, for the mean */
     hist_u64 counts[HIST_NBUCKETS]; /* private */
 } hist_t;
 
@@ -49,7 +49,10 @@ static inline void hist_st(hist_u64 *p, uint64_t v)
 {
     atomic_store_explicit(p, v, memory_order_relaxed);
 }
-static inline void hist_add(hist_u64 *p, uint64_t n) { hist_st(p, hist_ld(p) + n); }
+static inline void hist_add(hist_u64 *p, uint64_t n)
+{
+    hist_st(p, hist_ld(p) + n);
+}
 
 /* The monotonic clock the server records latencies with, in ns (vDSO: no
  * system call). Any thread. */
@@ -62,7 +65,10 @@ static inline uint64_t hist_clock_ns(void)
 
 /* Empties h. Owner thread only. */
 void hist_init(hist_t *h);
-static inline void hist_reset(hist_t *h) { hist_init(h); }
+static inline void hist_reset(hist_t *h)
+{
+    hist_init(h);
+}
 
 /* Index of the bucket that counts v (v clamped to HIST_MAX_VALUE). */
 static inline unsigned hist_index(uint64_t v)
@@ -89,7 +95,10 @@ static inline void hist_record_n(hist_t *h, uint64_t v, uint64_t n)
     if (v < hist_ld(&h->min)) hist_st(&h->min, v);
     if (v > hist_ld(&h->max)) hist_st(&h->max, v);
 }
-static inline void hist_record(hist_t *h, uint64_t v) { hist_record_n(h, v, 1); }
+static inline void hist_record(hist_t *h, uint64_t v)
+{
+    hist_record_n(h, v, 1);
+}
 
 /* Adds every count of src into dst. dst: its owner (or a private copy);
  * src: any thread, even while its owner records (then dst->total is the

@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_ERRNO_MAP(X)                                        \
-    X(NOMEM, -1, "out of memory")                              \
-    X(AGAIN, -2, "more input needed")                          \
-    X(PROTO, -3, "protocol error")                             \
-    X(INVAL, -4, "invalid argument")                           \
-    X(RANGE, -5, "value out of range")                         \
-    X(IO, -6, "input/output error")                            \
+#define KV_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(AGAIN, -2, "more input needed")                                                              \
+    X(PROTO, -3, "protocol error")                                                                 \
+    X(INVAL, -4, "invalid argument")                                                               \
+    X(RANGE, -5, "value out of range")                                                             \
+    X(IO, -6, "input/output error")                                                                \
     X(FULL, -7, "queue full")
 
 enum {

@@ -15,11 +15,11 @@
 /* Counters of one shard; read by the owner, gathered by INFO/STATS through
  * a shard request (never read from another thread). */
 typedef struct shard_stats {
-    uint64_t hits;          /* reads that found a live key */
-    uint64_t misses;        /* reads that found nothing */
-    uint64_t expired;       /* keys removed because their TTL passed */
-    uint64_t commands;      /* commands run on this shard */
-    uint64_t evicted;       /* keys removed by eviction (none before maxmemory exists) */
+    uint64_t hits;     /* reads that found a live key */
+    uint64_t misses;   /* reads that found nothing */
+    uint64_t expired;  /* keys removed because their TTL passed */
+    uint64_t commands; /* commands run on this shard */
+    uint64_t evicted;  /* keys removed by eviction (none before maxmemory exists) */
 } shard_stats;
 
 /* Persistence seam. The durability issue sets these; NULL means no log.
@@ -42,7 +42,7 @@ typedef struct shard {
     size_t entry_bytes;           /* bytes held by entries (entry_mem) */
     uint64_t rng;                 /* private: xorshift state */
     shard_stats stats;
-    const shard_log_ops *log;     /* ro after start; NULL = no persistence */
+    const shard_log_ops *log; /* ro after start; NULL = no persistence */
     void *log_ctx;
 } shard_t;
 

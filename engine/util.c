@@ -165,7 +165,10 @@ size_t kv_format_ld(char *buf, size_t cap, long double v)
 /* Set once at start-up, before other threads exist: read-only afterwards. */
 static int log_quiet;
 
-void kv_log_quiet(int quiet) { log_quiet = quiet; }
+void kv_log_quiet(int quiet)
+{
+    log_quiet = quiet;
+}
 
 static void log_v(char mark, const char *fmt, va_list ap)
 {

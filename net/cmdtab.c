@@ -11,10 +11,14 @@
 #define F CMD_FAST
 
 /* Key, shard-handled command. */
-#define KEYCMD(n, ar, fl, handler, grp, ver, sum) \
-    {n, ar, fl, ROUTE_KEY, JOIN_SINGLE, handler, NULL, 1, 1, 1, grp, ver, sum}
-#define LOCALCMD(n, ar, fl, handler, ver, sum) \
-    {n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum}
+#define KEYCMD(n, ar, fl, handler, grp, ver, sum)                                                  \
+    {                                                                                              \
+        n, ar, fl, ROUTE_KEY, JOIN_SINGLE, handler, NULL, 1, 1, 1, grp, ver, sum                   \
+    }
+#define LOCALCMD(n, ar, fl, handler, ver, sum)                                                     \
+    {                                                                                              \
+        n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum        \
+    }
 
 /* Sorted by name: cmdtab_lookup does a binary search. */
 static const cmd_def commands[] = {
@@ -30,7 +34,8 @@ static const cmd_def commands[] = {
      "A container for server configuration commands"},
     {"dbsize", 1, R | F, ROUTE_ALL, JOIN_SUM, cmd_dbsize_part, NULL, 0, 0, 0, "server", "1.0.0",
      "Return the number of keys in the selected database"},
-    KEYCMD("decr", 2, W | F, cmd_decr, "string", "1.0.0", "Decrement the integer value of a key by one"),
+    KEYCMD("decr", 2, W | F, cmd_decr, "string", "1.0.0",
+           "Decrement the integer value of a key by one"),
     KEYCMD("decrby", 3, W | F, cmd_decrby, "string", "1.0.0",
            "Decrement the integer value of a key by the given number"),
     {"del", -2, W, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "1.0.0",
@@ -38,7 +43,8 @@ static const cmd_def commands[] = {
     LOCALCMD("echo", 2, F, local_echo, "1.0.0", "Echo the given string"),
     {"exists", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Determine if a key exists"},
-    KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0", "Set a key's time to live in seconds"),
+    KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0",
+           "Set a key's time to live in seconds"),
     KEYCMD("expireat", -3, W | F, cmd_expireat, "generic", "1.2.0",
            "Set the expiration for a key as a UNIX timestamp"),
     KEYCMD("expiretime", 2, R | F, cmd_expiretime, "generic", "7.0.0",
@@ -48,7 +54,8 @@ static const cmd_def commands[] = {
     {"flushdb", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushall_part, NULL, 0, 0, 0, "server", "1.0.0",
      "Remove all keys from the current database"},
     KEYCMD("get", 2, R | F, cmd_get, "string", "1.0.0", "Get the value of a key"),
-    KEYCMD("getdel", 2, W | F, cmd_getdel, "string", "6.2.0", "Get the value of a key and delete the key"),
+    KEYCMD("getdel", 2, W | F, cmd_getdel, "string", "6.2.0",
+           "Get the value of a key and delete the key"),
     KEYCMD("getex", -2, W | F, cmd_getex, "string", "6.2.0",
            "Get the value of a key and optionally set its expiration"),
     KEYCMD("getrange", 4, R, cmd_getrange, "string", "2.4.0",
@@ -57,7 +64,8 @@ static const cmd_def commands[] = {
            "Set the string value of a key and return its old value"),
     LOCALCMD("hello", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello, "6.0.0",
              "Handshake with Redis"),
-    KEYCMD("incr", 2, W | F, cmd_incr, "string", "1.0.0", "Increment the integer value of a key by one"),
+    KEYCMD("incr", 2, W | F, cmd_incr, "string", "1.0.0",
+           "Increment the integer value of a key by one"),
     KEYCMD("incrby", 3, W | F, cmd_incrby, "string", "1.0.0",
            "Increment the integer value of a key by the given amount"),
     KEYCMD("incrbyfloat", 3, W | F, cmd_incrbyfloat, "string", "2.6.0",
@@ -72,7 +80,8 @@ static const cmd_def commands[] = {
      "Set multiple keys to multiple values"},
     {"msetnx", -3, W, ROUTE_MSETNX, JOIN_STAGED, cmd_mset_part, NULL, 1, -1, 2, "string", "1.0.1",
      "Set multiple keys to multiple values, only if none of the keys exist"},
-    KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0", "Remove the expiration from a key"),
+    KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0",
+           "Remove the expiration from a key"),
     KEYCMD("pexpire", -3, W | F, cmd_pexpire, "generic", "2.6.0",
            "Set a key's time to live in milliseconds"),
     KEYCMD("pexpireat", -3, W | F, cmd_pexpireat, "generic", "2.6.0",
@@ -82,7 +91,8 @@ static const cmd_def commands[] = {
     LOCALCMD("ping", -1, F, local_ping, "1.0.0", "Ping the server"),
     KEYCMD("psetex", 4, W, cmd_psetex, "string", "2.6.0",
            "Set the value and expiration in milliseconds of a key"),
-    KEYCMD("pttl", 2, R | F, cmd_pttl, "generic", "2.6.0", "Get the time to live for a key in milliseconds"),
+    KEYCMD("pttl", 2, R | F, cmd_pttl, "generic", "2.6.0",
+           "Get the time to live for a key in milliseconds"),
     LOCALCMD("quit", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_quit, "1.0.0",
              "Close the connection"),
     {"randomkey", 1, R, ROUTE_ALL, JOIN_RANDOM, cmd_randomkey_part, NULL, 0, 0, 0, "generic",
@@ -96,8 +106,7 @@ static const cmd_def commands[] = {
     LOCALCMD("select", 2, F | CMD_LOADING | CMD_STALE, local_select, "1.0.0",
              "Change the selected database for the current connection"),
     KEYCMD("set", -3, W, cmd_set, "string", "1.0.0", "Set the string value of a key"),
-    KEYCMD("setex", 4, W, cmd_setex, "string", "2.0.0",
-           "Set the value and expiration of a key"),
+    KEYCMD("setex", 4, W, cmd_setex, "string", "2.0.0", "Set the value and expiration of a key"),
     KEYCMD("setnx", 3, W | F, cmd_setnx, "string", "1.0.0",
            "Set the value of a key, only if the key does not exist"),
     KEYCMD("setrange", 4, W, cmd_setrange, "string", "2.2.0",
@@ -111,13 +120,16 @@ static const cmd_def commands[] = {
            "Get the length of the value stored in a key"),
     KEYCMD("substr", 4, R, cmd_getrange, "string", "1.0.0",
            "Get a substring of the string stored at a key"),
-    LOCALCMD("time", 1, F | CMD_LOADING | CMD_STALE, local_time, "2.6.0", "Return the current server time"),
+    LOCALCMD("time", 1, F | CMD_LOADING | CMD_STALE, local_time, "2.6.0",
+             "Return the current server time"),
     {"touch", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "3.2.1",
      "Alters the last access time of a key(s). Returns the number of existing keys specified."},
-    KEYCMD("ttl", 2, R | F, cmd_ttl, "generic", "1.0.0", "Get the time to live for a key in seconds"),
+    KEYCMD("ttl", 2, R | F, cmd_ttl, "generic", "1.0.0",
+           "Get the time to live for a key in seconds"),
     KEYCMD("type", 2, R | F, cmd_type, "generic", "1.0.0", "Determine the type stored at key"),
     {"unlink", -2, W | F, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "4.0.0",
-     "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."},
+     "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
+     "blocking."},
 };
 
 static const cmd_def internal[] = {
@@ -156,9 +168,15 @@ const cmd_def *cmdtab_internal(const char *name)
     return NULL;
 }
 
-const cmd_def *cmdtab_at(size_t i) { return i < NCOMMANDS ? &commands[i] : NULL; }
+const cmd_def *cmdtab_at(size_t i)
+{
+    return i < NCOMMANDS ? &commands[i] : NULL;
+}
 
-size_t cmdtab_count(void) { return NCOMMANDS; }
+size_t cmdtab_count(void)
+{
+    return NCOMMANDS;
+}
 
 size_t cmdtab_index(const cmd_def *d)
 {

@@ -11,14 +11,14 @@
 
 /* How a command reaches the keyspace. */
 typedef enum cmd_route {
-    ROUTE_LOCAL,     /* answered by the network thread (PING, CLIENT, ...) */
-    ROUTE_KEY,       /* one key: argv[1] */
-    ROUTE_KEYS,      /* every argument from argv[1] is a key (MGET, DEL) */
-    ROUTE_PAIRS,     /* key value pairs from argv[1] (MSET) */
-    ROUTE_ALL,       /* every shard (DBSIZE, KEYS, FLUSHALL, INFO) */
-    ROUTE_SCAN,      /* the shard named by the cursor */
-    ROUTE_RENAME,    /* argv[1] and argv[2]: one shard, or staged across two */
-    ROUTE_MSETNX,    /* staged: check every shard, then set */
+    ROUTE_LOCAL,  /* answered by the network thread (PING, CLIENT, ...) */
+    ROUTE_KEY,    /* one key: argv[1] */
+    ROUTE_KEYS,   /* every argument from argv[1] is a key (MGET, DEL) */
+    ROUTE_PAIRS,  /* key value pairs from argv[1] (MSET) */
+    ROUTE_ALL,    /* every shard (DBSIZE, KEYS, FLUSHALL, INFO) */
+    ROUTE_SCAN,   /* the shard named by the cursor */
+    ROUTE_RENAME, /* argv[1] and argv[2]: one shard, or staged across two */
+    ROUTE_MSETNX, /* staged: check every shard, then set */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */
@@ -54,14 +54,14 @@ typedef void cmd_local_fn(struct netthr *t, struct conn *c, int argc, const kv_s
                           struct kvbuf *out);
 
 typedef struct cmd_def {
-    const char *name;    /* lower case */
-    int arity;           /* Redis convention: n exact, -n at least n */
-    unsigned flags;      /* enum cmd_flag */
+    const char *name; /* lower case */
+    int arity;        /* Redis convention: n exact, -n at least n */
+    unsigned flags;   /* enum cmd_flag */
     cmd_route route;
     cmd_join join;
-    cmd_fn *fn;          /* shard handler (or part handler) */
-    cmd_local_fn *local; /* for ROUTE_LOCAL */
-    int first_key, last_key, key_step; /* for COMMAND */
+    cmd_fn *fn;                          /* shard handler (or part handler) */
+    cmd_local_fn *local;                 /* for ROUTE_LOCAL */
+    int first_key, last_key, key_step;   /* for COMMAND */
     const char *group, *since, *summary; /* for COMMAND DOCS */
 } cmd_def;
 

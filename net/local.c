@@ -117,10 +117,11 @@ static int name_ok(const kv_str *n)
 
 static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
 {
-    kvbuf_printf(out, "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=0 "
-                      "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
-                      "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
-                      "user=default redir=-1 resp=2\n",
+    kvbuf_printf(out,
+                 "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=0 "
+                 "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
+                 "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
+                 "user=default redir=-1 resp=2\n",
                  (unsigned long long)c->id, c->addr, c->fd, c->name,
                  (long long)((now_ms - c->created_ms) / 1000), c->in.len - c->in_off,
                  c->out.len - c->out_off);
@@ -177,12 +178,18 @@ void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     } else if (arg_is(sub, "help")) {
         static const char *help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME", "    Return the name of the current connection.",
-            "ID", "    Return the ID of the current connection.",
-            "INFO", "    Return information about the current client connection.",
-            "LIST", "    Return information about client connections of this network thread.",
-            "SETINFO <option> <value>", "    Set client meta attr (lib-name, lib-ver).",
-            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST",
+            "    Return information about client connections of this network thread.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr (lib-name, lib-ver).",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
         };
         reply_array(out, sizeof help / sizeof help[0]);
         for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) reply_status(out, help[i]);
@@ -255,13 +262,14 @@ static void command_entry(const cmd_def *d, kvbuf *out)
     static const struct {
         unsigned flag;
         const char *name;
-    } flags[] = {{CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_FAST, "fast"},
-                 {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},  {CMD_STALE, "stale"}};
+    } flags[] = {{CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_FAST, "fast"},
+                 {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},   {CMD_STALE, "stale"}};
     reply_array(out, 10);
     reply_bulk_cstr(out, d->name);
     reply_int(out, d->arity);
     int n = 0;
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) n += (d->flags & flags[i].flag) != 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        n += (d->flags & flags[i].flag) != 0;
     reply_array(out, n);
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (d->flags & flags[i].flag) reply_status(out, flags[i].name);
@@ -326,8 +334,8 @@ void local_command(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
             if (d) command_docs(d, out);
         }
     } else if (arg_is(sub, "count") || arg_is(sub, "list")) {
-        reply_errorf(out, "ERR wrong number of arguments for 'command|%.*s' command",
-                     (int)sub->len, sub->p);
+        reply_errorf(out, "ERR wrong number of arguments for 'command|%.*s' command", (int)sub->len,
+                     sub->p);
     } else {
         reply_errorf(out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
                      (int)(sub->len > 128 ? 128 : sub->len), sub->p);
@@ -390,7 +398,8 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     int64_t count = 0;
     for (int i = 2; i < argc; i++)
         for (size_t p = 0; p < np; p++)
-            if (!hit[p] && kv_glob_match(argv[i].p, argv[i].len, params[p][0], strlen(params[p][0]), 1)) {
+            if (!hit[p] &&
+                kv_glob_match(argv[i].p, argv[i].len, params[p][0], strlen(params[p][0]), 1)) {
                 hit[p] = 1;
                 count++;
             }
@@ -532,45 +541,48 @@ void local_info_join(netthr *t, kv_slot *sl)
         size_t used = f.allocated;
         human_bytes(used_h, sizeof used_h, (double)used);
         human_bytes(rss_h, sizeof rss_h, (double)f.rss);
-        kvbuf_printf(&b,
-                     "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
-                     "used_memory_rss_human:%s\r\nused_memory_dataset:%lld\r\n"
-                     "maxmemory:0\r\nmaxmemory_human:0B\r\n"
-                     "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
-                     "mem_allocator:libc\r\n\r\n",
-                     used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY],
-                     used ? (double)f.rss / (double)used : 0.0);
+        kvbuf_printf(
+            &b,
+            "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+            "used_memory_rss_human:%s\r\nused_memory_dataset:%lld\r\n"
+            "maxmemory:0\r\nmaxmemory_human:0B\r\n"
+            "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
+            "mem_allocator:libc\r\n\r\n",
+            used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY],
+            used ? (double)f.rss / (double)used : 0.0);
     }
     if (info_wants(sl, "persistence", 1)) {
         persist_stats ps;
         persist_get_stats(s->persist, &ps);
-        kvbuf_printf(&b,
-                     "# Persistence\r\nloading:0\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
-                     "aof_last_write_status:%s\r\nrdb_bgsave_in_progress:0\r\n"
-                     "rdb_changes_since_last_save:0\r\nwal_fsync:%s\r\nwal_bytes_written:%llu\r\n"
-                     "wal_log_bytes:%llu\r\nwal_snapshot_bytes:%llu\r\nwal_fsyncs:%llu\r\n"
-                     "wal_failures:%llu\r\ncompactions:%llu\r\ncompacting_shards:%llu\r\n\r\n",
-                     s->persist != NULL, ps.compacting > 0, ps.broken_shards ? "err" : "ok",
-                     s->persist == NULL              ? "off"
-                     : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
-                     : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
-                                                        : "interval",
-                     (unsigned long long)ps.bytes, (unsigned long long)ps.log_bytes,
-                     (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.fsyncs,
-                     (unsigned long long)ps.failures, (unsigned long long)ps.compactions,
-                     (unsigned long long)ps.compacting);
+        kvbuf_printf(
+            &b,
+            "# Persistence\r\nloading:0\r\naof_enabled:%d\r\naof_rewrite_in_progress:%d\r\n"
+            "aof_last_write_status:%s\r\nrdb_bgsave_in_progress:0\r\n"
+            "rdb_changes_since_last_save:0\r\nwal_fsync:%s\r\nwal_bytes_written:%llu\r\n"
+            "wal_log_bytes:%llu\r\nwal_snapshot_bytes:%llu\r\nwal_fsyncs:%llu\r\n"
+            "wal_failures:%llu\r\ncompactions:%llu\r\ncompacting_shards:%llu\r\n\r\n",
+            s->persist != NULL, ps.compacting > 0, ps.broken_shards ? "err" : "ok",
+            s->persist == NULL                 ? "off"
+            : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
+            : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
+                                               : "interval",
+            (unsigned long long)ps.bytes, (unsigned long long)ps.log_bytes,
+            (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.fsyncs,
+            (unsigned long long)ps.failures, (unsigned long long)ps.compactions,
+            (unsigned long long)ps.compacting);
     }
     if (info_wants(sl, "stats", 1)) {
-        kvbuf_printf(&b,
-                     "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-                     "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
-                     "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
-                     "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n\r\n",
-                     (unsigned long long)f.connections, (unsigned long long)f.commands,
-                     (unsigned long long)f.net_in, (unsigned long long)f.net_out,
-                     (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
-                     (long long)f.shard[CMD_INFO_EVICTED],
-                     (long long)f.shard[CMD_INFO_HITS], (long long)f.shard[CMD_INFO_MISSES]);
+        kvbuf_printf(
+            &b,
+            "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+            "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
+            "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
+            "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n\r\n",
+            (unsigned long long)f.connections, (unsigned long long)f.commands,
+            (unsigned long long)f.net_in, (unsigned long long)f.net_out,
+            (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
+            (long long)f.shard[CMD_INFO_EVICTED], (long long)f.shard[CMD_INFO_HITS],
+            (long long)f.shard[CMD_INFO_MISSES]);
     }
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
@@ -607,7 +619,7 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  "\"failures\":%llu,\"broken_shards\":%d,\"log_bytes\":%llu,"
                  "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}}",
                  s->persist ? "true" : "false",
-                 s->persist == NULL              ? "off"
+                 s->persist == NULL                 ? "off"
                  : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
                  : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
                                                     : "interval",
@@ -616,10 +628,10 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  (unsigned long long)ps.max_writes, (unsigned long long)ps.bytes,
                  (unsigned long long)ps.fsyncs,
                  ps.fsyncs ? (double)ps.fsync_us_total / (double)ps.fsyncs : 0.0,
-                 (unsigned long long)ps.fsync_us_p99, (unsigned long long)ps.fsync_us_max, (unsigned long long)ps.failures,
-                 ps.broken_shards, (unsigned long long)ps.log_bytes,
-                 (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.compactions,
-                 (unsigned long long)ps.compacting);
+                 (unsigned long long)ps.fsync_us_p99, (unsigned long long)ps.fsync_us_max,
+                 (unsigned long long)ps.failures, ps.broken_shards,
+                 (unsigned long long)ps.log_bytes, (unsigned long long)ps.snapshot_bytes,
+                 (unsigned long long)ps.compactions, (unsigned long long)ps.compacting);
 }
 
 void local_stats_join(netthr *t, kv_slot *sl)
@@ -646,11 +658,9 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
                  (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.shard[CMD_INFO_EVICTED],
-                 (long long)f.clients,
-                 (unsigned long long)f.connections, f.allocated,
-                 (long long)f.shard[CMD_INFO_MEMORY], f.rss,
-                 s->cfg.shards, s->cfg.actor_threads, s->cfg.io_threads,
-                 (long long)((kv_time_ms() - s->start_ms) / 1000));
+                 (long long)f.clients, (unsigned long long)f.connections, f.allocated,
+                 (long long)f.shard[CMD_INFO_MEMORY], f.rss, s->cfg.shards, s->cfg.actor_threads,
+                 s->cfg.io_threads, (long long)((kv_time_ms() - s->start_ms) / 1000));
     obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
     persist_stats_json(&b, s);
     reply_bulk(out, b.data, b.len);

@@ -17,9 +17,9 @@
 #include "net_internal.h"
 #include "obs.h"
 
-#define METRICS_MAX_REQ 4096
+#define METRICS_MAX_REQ   4096
 #define METRICS_MAX_CONNS 32
-#define METRICS_TIMEOUT 5.0
+#define METRICS_TIMEOUT   5.0
 
 typedef struct mconn {
     netthr *t;
@@ -100,28 +100,47 @@ static void mconn_handle(mconn *m)
 {
     /* request line: METHOD SP TARGET SP HTTP/1.x */
     const char *p = m->in, *end = memchr(m->in, '\n', m->inlen);
-    if (end == NULL) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    if (end == NULL) {
+        mconn_respond(m, 400, "Bad Request", NULL, 0);
+        return;
+    }
     size_t linelen = (size_t)(end - p);
     if (linelen > 0 && p[linelen - 1] == '\r') linelen--;
     const char *sp1 = memchr(p, ' ', linelen);
-    if (sp1 == NULL) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    if (sp1 == NULL) {
+        mconn_respond(m, 400, "Bad Request", NULL, 0);
+        return;
+    }
     const char *tgt = sp1 + 1;
     const char *sp2 = memchr(tgt, ' ', linelen - (size_t)(tgt - p));
-    if (sp2 == NULL || sp2 == tgt) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    if (sp2 == NULL || sp2 == tgt) {
+        mconn_respond(m, 400, "Bad Request", NULL, 0);
+        return;
+    }
     const char *ver = sp2 + 1;
     size_t verlen = linelen - (size_t)(ver - p);
-    if (!(tok_eq(ver, verlen, "HTTP/1.1") || tok_eq(ver, verlen, "HTTP/1.0")))
-        { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+    if (!(tok_eq(ver, verlen, "HTTP/1.1") || tok_eq(ver, verlen, "HTTP/1.0"))) {
+        mconn_respond(m, 400, "Bad Request", NULL, 0);
+        return;
+    }
     size_t mlen = (size_t)(sp1 - p);
     int head = tok_eq(p, mlen, "HEAD");
     for (size_t i = 0; i < mlen; i++)
-        if (p[i] < 'A' || p[i] > 'Z') { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
-    if (!head && !tok_eq(p, mlen, "GET"))
-        { mconn_respond(m, 405, "Method Not Allowed", NULL, 0); return; }
+        if (p[i] < 'A' || p[i] > 'Z') {
+            mconn_respond(m, 400, "Bad Request", NULL, 0);
+            return;
+        }
+    if (!head && !tok_eq(p, mlen, "GET")) {
+        mconn_respond(m, 405, "Method Not Allowed", NULL, 0);
+        return;
+    }
     size_t tlen = (size_t)(sp2 - tgt);
     const char *q = memchr(tgt, '?', tlen);
     if (q) tlen = (size_t)(q - tgt); /* ignore a query string */
-    if (!tok_eq(tgt, tlen, "/metrics")) { mconn_respond(m, 404, "Not Found", NULL, head); return; }
+    if (!tok_eq(tgt, tlen, "/metrics")) {
+        mconn_respond(m, 404, "Not Found", NULL, head);
+        return;
+    }
     kvbuf body;
     kvbuf_init(&body);
     obs_prometheus(&body, m->t->srv);
@@ -133,7 +152,8 @@ static void mconn_handle(mconn *m)
 static const char *head_end(const char *p, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++)
-        if (p[i] == '\n' && (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
+        if (p[i] == '\n' &&
+            (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')))
             return p + i;
     return NULL;
 }
@@ -144,21 +164,36 @@ static void mconn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     for (;;) {
-        if (m->inlen == sizeof m->in) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
+        if (m->inlen == sizeof m->in) {
+            mconn_respond(m, 400, "Bad Request", NULL, 0);
+            return;
+        }
         ssize_t n = read(m->fd, m->in + m->inlen, sizeof m->in - m->inlen);
         if (n > 0) {
             size_t from = m->inlen > 2 ? m->inlen - 2 : 0;
             m->inlen += (size_t)n;
             for (size_t i = from; i < m->inlen; i++)
-                if (m->in[i] == '\0') { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
-            if (head_end(m->in, m->inlen)) { mconn_handle(m); return; }
+                if (m->in[i] == '\0') {
+                    mconn_respond(m, 400, "Bad Request", NULL, 0);
+                    return;
+                }
+            if (head_end(m->in, m->inlen)) {
+                mconn_handle(m);
+                return;
+            }
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         /* EOF or error before a complete head */
-        if (n == 0 && m->inlen > 0) { mconn_respond(m, 400, "Bad Request", NULL, 0); return; }
-        { mconn_close(m); return; }
+        if (n == 0 && m->inlen > 0) {
+            mconn_respond(m, 400, "Bad Request", NULL, 0);
+            return;
+        }
+        {
+            mconn_close(m);
+            return;
+        }
     }
 }
 

@@ -33,52 +33,52 @@ struct netthr;
 
 /* One client reply in request order. */
 typedef struct kv_slot {
-    struct kv_slot *next;  /* FIFO link; owner: net thread */
+    struct kv_slot *next; /* FIFO link; owner: net thread */
     struct conn *conn;
     const cmd_def *def;
-    uint8_t proto;         /* parse_proto of the request */
-    uint8_t ready;         /* reply complete */
-    uint8_t close_after;   /* close the connection once this reply is out */
-    uint8_t stage;         /* staged commands: current step */
-    uint32_t pending;      /* parts not yet completed */
-    kvbuf reply;           /* the final RESP reply */
-    int argc;              /* the command's own copy of its arguments */
+    uint8_t proto;       /* parse_proto of the request */
+    uint8_t ready;       /* reply complete */
+    uint8_t close_after; /* close the connection once this reply is out */
+    uint8_t stage;       /* staged commands: current step */
+    uint32_t pending;    /* parts not yet completed */
+    kvbuf reply;         /* the final RESP reply */
+    int argc;            /* the command's own copy of its arguments */
     kv_str *argv;
-    unsigned nsub;         /* parts of this command (in subs) */
+    unsigned nsub; /* parts of this command (in subs) */
     kv_req **subs;
-    uint16_t *key_sub;     /* MGET: part of each key */
-    int64_t aux;           /* SCAN: the shard being scanned */
-    struct kv_req *grave;  /* parts of earlier stages, freed with the slot */
-    kv_req one;            /* the part of a single-shard command */
+    uint16_t *key_sub;    /* MGET: part of each key */
+    int64_t aux;          /* SCAN: the shard being scanned */
+    struct kv_req *grave; /* parts of earlier stages, freed with the slot */
+    kv_req one;           /* the part of a single-shard command */
     kv_req *one_ptr;
-    uint64_t t_parse;      /* hist_clock_ns() when parsed, for the latency statistics */
+    uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
 } kv_slot;
 
 typedef struct conn {
-    struct netthr *t;      /* ro */
-    int fd;                /* ro */
-    uint64_t id;           /* ro: CLIENT ID */
-    ev_io rw;              /* private: read watcher */
-    ev_io ww;              /* private: write watcher */
-    kvbuf in;              /* owner: net thread */
-    size_t in_off;         /* parsed bytes at the front of in */
+    struct netthr *t; /* ro */
+    int fd;           /* ro */
+    uint64_t id;      /* ro: CLIENT ID */
+    ev_io rw;         /* private: read watcher */
+    ev_io ww;         /* private: write watcher */
+    kvbuf in;         /* owner: net thread */
+    size_t in_off;    /* parsed bytes at the front of in */
     parse_state ps;
-    kvbuf out;             /* replies ready to send */
-    size_t out_off;        /* bytes of out already sent */
-    kv_slot *head, *tail;  /* reply FIFO */
+    kvbuf out;            /* replies ready to send */
+    size_t out_off;       /* bytes of out already sent */
+    kv_slot *head, *tail; /* reply FIFO */
     unsigned nslots;
-    kv_slot *blocker;      /* a staged command in progress: nothing after it runs */
-    uint8_t eof;           /* peer closed its side: answer, then close */
-    uint8_t closing;       /* parse nothing more */
-    uint8_t close_ready;   /* the last reply (QUIT, protocol error) is queued */
-    uint8_t closed;        /* fd closed; freed when the last slot completes */
-    uint8_t dirty;         /* on the thread's dirty list */
-    uint8_t reading;       /* read watcher started */
-    uint8_t stalled;       /* on the thread's stalled list */
+    kv_slot *blocker;    /* a staged command in progress: nothing after it runs */
+    uint8_t eof;         /* peer closed its side: answer, then close */
+    uint8_t closing;     /* parse nothing more */
+    uint8_t close_ready; /* the last reply (QUIT, protocol error) is queued */
+    uint8_t closed;      /* fd closed; freed when the last slot completes */
+    uint8_t dirty;       /* on the thread's dirty list */
+    uint8_t reading;     /* read watcher started */
+    uint8_t stalled;     /* on the thread's stalled list */
     struct conn *next_dirty;
     struct conn *prev, *next; /* the thread's connection list */
-    char name[64];         /* CLIENT SETNAME */
-    char addr[64];         /* peer address, for CLIENT INFO */
+    char name[64];            /* CLIENT SETNAME */
+    char addr[64];            /* peer address, for CLIENT INFO */
     int64_t created_ms;
 } conn;
 
@@ -86,31 +86,31 @@ typedef struct conn {
  * INFO/STATS on other threads. */
 typedef struct net_stats {
     _Atomic uint64_t commands;
-    _Atomic uint64_t connections;   /* accepted, total */
+    _Atomic uint64_t connections; /* accepted, total */
     _Atomic uint64_t rejected;
     _Atomic uint64_t net_in, net_out;
-    _Atomic int64_t clients;        /* open now */
+    _Atomic int64_t clients; /* open now */
 } net_stats;
 
 typedef struct netthr {
-    struct server *srv;     /* ro */
-    unsigned id;            /* ro */
-    struct ev_loop *loop;   /* owner: this thread */
+    struct server *srv;   /* ro */
+    unsigned id;          /* ro */
+    struct ev_loop *loop; /* owner: this thread */
     ev_io accept_w;
-    ev_async wake_w;        /* completions and stop requests */
-    ev_prepare flush_w;     /* end of loop iteration: publish and write */
-    mbox_t done;            /* completed batches from actors (MPSC) */
-    kv_batch **out;         /* batch being filled per actor, or NULL */
-    unsigned *inflight;     /* batches in flight per actor */
+    ev_async wake_w;    /* completions and stop requests */
+    ev_prepare flush_w; /* end of loop iteration: publish and write */
+    mbox_t done;        /* completed batches from actors (MPSC) */
+    kv_batch **out;     /* batch being filled per actor, or NULL */
+    unsigned *inflight; /* batches in flight per actor */
     kv_batch *free_batches;
-    conn *conns;            /* all open connections */
-    conn *dirty;            /* connections with output to write */
-    int paused;             /* out of credit towards some actor */
+    conn *conns; /* all open connections */
+    conn *dirty; /* connections with output to write */
+    int paused;  /* out of credit towards some actor */
     uint64_t rng;
     net_stats stats;
-    obs_net obs;            /* command statistics; owner: this thread */
-    ev_io metrics_w;        /* thread 0 with --metrics-port: the HTTP listener */
-    struct mconn *mconns;   /* open /metrics connections */
+    obs_net obs;          /* command statistics; owner: this thread */
+    ev_io metrics_w;      /* thread 0 with --metrics-port: the HTTP listener */
+    struct mconn *mconns; /* open /metrics connections */
     unsigned nmconns;
     pthread_t thread;
     int started;
@@ -118,22 +118,22 @@ typedef struct netthr {
 } netthr;
 
 struct server {
-    kv_config cfg;                /* ro after start */
-    kv_hash_secret secret;        /* ro after start */
+    kv_config cfg;         /* ro after start */
+    kv_hash_secret secret; /* ro after start */
     actor_pool_t *actors;
     unsigned nactors;
-    persist_t *persist;           /* NULL with --persistence off */
+    persist_t *persist; /* NULL with --persistence off */
     netthr *net;
     unsigned nnet;
     int listen_fd;
-    int metrics_fd;               /* --metrics-port listener, or -1 */
-    _Atomic uint64_t stats_gen;   /* CONFIG RESETSTAT generation */
+    int metrics_fd;             /* --metrics-port listener, or -1 */
+    _Atomic uint64_t stats_gen; /* CONFIG RESETSTAT generation */
     int64_t start_ms;
     char run_id[41];
     _Atomic uint64_t next_client_id;
-    _Atomic int64_t clients;      /* open connections, all threads */
+    _Atomic int64_t clients; /* open connections, all threads */
     _Atomic int stop;
-    int stop_efd;                 /* eventfd that wakes server_run */
+    int stop_efd; /* eventfd that wakes server_run */
 };
 
 /* netloop.c: network threads. */

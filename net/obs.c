@@ -15,9 +15,9 @@ static const char *const stat_pct_names[] = {"p50", "p95", "p99", "p99.9"};
 #define NSTAT_PCTS (sizeof stat_pcts / sizeof stat_pcts[0])
 
 /* Prometheus histogram bucket bounds, in seconds (1 us .. 10 s). */
-static const double prom_le[] = {1e-6,   2.5e-6, 5e-6,   1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4,
-                                 5e-4,   1e-3,   2.5e-3, 5e-3,   1e-2,   2.5e-2, 5e-2, 0.1,
-                                 0.25,   0.5,    1,      2.5,    5,      10};
+static const double prom_le[] = {1e-6, 2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4,
+                                 5e-4, 1e-3,   2.5e-3, 5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,
+                                 0.25, 0.5,    1,      2.5,  5,      10};
 #define NPROM_LE (sizeof prom_le / sizeof prom_le[0])
 
 int obs_net_init(obs_net *o)
@@ -132,7 +132,10 @@ fail:
 
 /* ---- INFO ------------------------------------------------------------------ */
 
-static double usec_of(uint64_t ns) { return (double)ns / 1000.0; }
+static double usec_of(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
 
 void obs_info_commandstats(kvbuf *b, const obs_summary *m)
 {
@@ -187,8 +190,9 @@ void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
     for (size_t i = 0; i < m->ncmd; i++) {
         const obs_cmd_sum *c = &m->cmd[i];
         double usec = atomic_load_explicit(&c->lat->sum, memory_order_relaxed) / 1000.0;
-        kvbuf_printf(b, "%s\"%s\":{\"calls\":%llu,\"failed\":%llu,\"rejected\":%llu,\"usec\":%.0f,"
-                        "\"latency_us\":",
+        kvbuf_printf(b,
+                     "%s\"%s\":{\"calls\":%llu,\"failed\":%llu,\"rejected\":%llu,\"usec\":%.0f,"
+                     "\"latency_us\":",
                      i ? "," : "", c->def->name, (unsigned long long)c->calls,
                      (unsigned long long)c->failed, (unsigned long long)c->rejected, usec);
         json_latency(b, c->lat);
@@ -204,7 +208,8 @@ void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
         kvbuf_printf(b, ",\"%s\":[", per_shard[f].name);
         for (unsigned i = 0; i < sl->nsub; i++) {
             int64_t v[CMD_INFO_NFIELDS];
-            if (join_sum_fields(&sl->subs[i], 1, v, CMD_INFO_NFIELDS) != 0) v[per_shard[f].field] = -1;
+            if (join_sum_fields(&sl->subs[i], 1, v, CMD_INFO_NFIELDS) != 0)
+                v[per_shard[f].field] = -1;
             kvbuf_printf(b, "%s%lld", i ? "," : "", (long long)v[per_shard[f].field]);
         }
         kvbuf_printf(b, "]");
@@ -303,8 +308,10 @@ void obs_prometheus(kvbuf *b, server_t *s)
     } shard_metrics[] = {
         {"memkv_keys", "gauge", "Keys, per shard.", CMD_INFO_KEYS},
         {"memkv_keys_with_ttl", "gauge", "Keys that have a TTL, per shard.", CMD_INFO_EXPIRES},
-        {"memkv_dataset_bytes", "gauge", "Bytes held by keys and values, per shard.", CMD_INFO_MEMORY},
-        {"memkv_keyspace_hits_total", "counter", "Reads that found a key, per shard.", CMD_INFO_HITS},
+        {"memkv_dataset_bytes", "gauge", "Bytes held by keys and values, per shard.",
+         CMD_INFO_MEMORY},
+        {"memkv_keyspace_hits_total", "counter", "Reads that found a key, per shard.",
+         CMD_INFO_HITS},
         {"memkv_keyspace_misses_total", "counter", "Reads that found no key, per shard.",
          CMD_INFO_MISSES},
         {"memkv_expired_keys_total", "counter", "Keys removed because their TTL passed, per shard.",

@@ -31,8 +31,8 @@ typedef struct obs_cmd {
 } obs_cmd;
 
 typedef struct obs_net {
-    obs_cmd *cmds;     /* cmdtab_count() entries, by cmdtab index; owner: its thread */
-    hist_u64 gen;      /* reset generation applied; written by the owner */
+    obs_cmd *cmds; /* cmdtab_count() entries, by cmdtab index; owner: its thread */
+    hist_u64 gen;  /* reset generation applied; written by the owner */
 } obs_net;
 
 /* Owner thread (or start-up): allocates / frees. init returns 0 or KV_ENOMEM. */
@@ -52,7 +52,10 @@ static inline void obs_rejected(obs_net *o, const cmd_def *def)
 }
 
 /* A per-thread counter's owner adds to it (no locked instruction). */
-static inline void obs_count(_Atomic uint64_t *c, uint64_t n) { hist_add(c, n); }
+static inline void obs_count(_Atomic uint64_t *c, uint64_t n)
+{
+    hist_add(c, n);
+}
 
 /* Owner network thread, once per loop iteration: applies a pending reset
  * (its command statistics and its net_stats counters). */
@@ -72,11 +75,11 @@ typedef struct obs_cmd_sum {
 } obs_cmd_sum;
 
 typedef struct obs_summary {
-    obs_cmd_sum *cmd;   /* commands with calls or rejections, in table order */
+    obs_cmd_sum *cmd; /* commands with calls or rejections, in table order */
     size_t ncmd;
-    hist_t all;         /* every command */
+    hist_t all; /* every command */
     actor_batch_stats batch;
-    hist_t service;     /* actor drain rounds, ns */
+    hist_t service; /* actor drain rounds, ns */
 } obs_summary;
 
 /* Merges every network thread's and actor's figures. NULL on OOM. Any

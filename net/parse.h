@@ -27,9 +27,9 @@ enum { PARSE_AGAIN = 0, PARSE_BAD = -1 };
 typedef enum parse_proto { PARSE_RESP = 0, PARSE_INLINE = 1, PARSE_PLAIN = 2 } parse_proto;
 
 typedef struct parse_limits {
-    size_t max_args;    /* multibulk count limit (Redis: 1024*1024) */
-    size_t max_bulk;    /* proto-max-bulk-len (Redis: 512 MB) */
-    size_t max_inline;  /* longest inline/plain line (Redis: 64 KB) */
+    size_t max_args;   /* multibulk count limit (Redis: 1024*1024) */
+    size_t max_bulk;   /* proto-max-bulk-len (Redis: 512 MB) */
+    size_t max_inline; /* longest inline/plain line (Redis: 64 KB) */
 } parse_limits;
 
 /* Redis's defaults. */
@@ -45,14 +45,14 @@ typedef struct parse_state {
 
     /* private: */
     parse_limits lim;
-    size_t pos;        /* bytes of the current command consumed so far */
-    long long want;    /* multibulk count of the command in progress, -1 none */
-    long long bulk;    /* length of the bulk being read, -1 if at its header */
-    size_t nargs;      /* arguments complete so far */
+    size_t pos;     /* bytes of the current command consumed so far */
+    long long want; /* multibulk count of the command in progress, -1 none */
+    long long bulk; /* length of the bulk being read, -1 if at its header */
+    size_t nargs;   /* arguments complete so far */
     size_t cap;
-    size_t *off;       /* offsets of complete arguments from command start */
+    size_t *off; /* offsets of complete arguments from command start */
     size_t *len;
-    char *scratch;     /* unquoted inline arguments */
+    char *scratch; /* unquoted inline arguments */
     size_t scratch_cap;
 } parse_state;
 

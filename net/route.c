@@ -248,7 +248,10 @@ static int scan_start(netthr *t, kv_slot *sl)
 }
 
 /* Frees the argument digits of a finished SCAN part. */
-static void scan_part_done(kv_req *r) { free((void *)(uintptr_t)r->argv[1].p); }
+static void scan_part_done(kv_req *r)
+{
+    free((void *)(uintptr_t)r->argv[1].p);
+}
 
 /* Gathers a SCAN page; if it is empty and more shards remain, asks the next
  * shard instead (returns 1: not finished). */
@@ -296,16 +299,26 @@ static int scan_join(netthr *t, kv_slot *sl)
 
 /* ---- staged commands: cross-shard RENAME/RENAMENX, MSETNX --------------- */
 
-enum { STAGE_NONE, STAGE_RN_CHECK, STAGE_RN_TAKE, STAGE_RN_PUT, STAGE_NX_CHECK, STAGE_NX_SET,
-       STAGE_SCAN };
+enum {
+    STAGE_NONE,
+    STAGE_RN_CHECK,
+    STAGE_RN_TAKE,
+    STAGE_RN_PUT,
+    STAGE_NX_CHECK,
+    STAGE_NX_SET,
+    STAGE_SCAN
+};
 
-static kv_req **staged_grave(kv_slot *sl) { return &sl->grave; }
+static kv_req **staged_grave(kv_slot *sl)
+{
+    return &sl->grave;
+}
 
 static void rename_take(netthr *t, kv_slot *sl)
 {
     kv_str *av;
-    kv_req *r = part_new(sl, cmd_take_part, route_shard(t->srv, sl->argv[1].p, sl->argv[1].len), 2,
-                         &av);
+    kv_req *r =
+        part_new(sl, cmd_take_part, route_shard(t->srv, sl->argv[1].p, sl->argv[1].len), 2, &av);
     av[0] = (kv_str){"take", 4};
     av[1] = sl->argv[1];
     kv_req **subs = kv_xmalloc(sizeof *subs);

@@ -48,8 +48,8 @@ static int server_recover(server_t *s, char *err, size_t errlen)
 {
     persist_recovery r;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = persist_recover(s->persist, actor_pool_shard(s->actors, 0), (unsigned)(ncpu > 0 ? ncpu : 1),
-                             &r, err, errlen);
+    int rc = persist_recover(s->persist, actor_pool_shard(s->actors, 0),
+                             (unsigned)(ncpu > 0 ? ncpu : 1), &r, err, errlen);
     if (rc != 0) return rc;
     kv_log("DB loaded from %s: %llu keys in %.3f seconds (%llu snapshot entries, %llu log "
            "records replayed%s)",

@@ -29,20 +29,20 @@
 enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_DONE, C_FAILED };
 
 typedef struct pshard {
-    uint32_t id;             /* ro */
-    char dir[PATH_MAX];      /* ro */
-    wal_t *wal;              /* owner: actor (wal_sync: any thread) */
-    int failed;              /* owner: actor: the last commit failed */
+    uint32_t id;              /* ro */
+    char dir[PATH_MAX];       /* ro */
+    wal_t *wal;               /* owner: actor (wal_sync: any thread) */
+    int failed;               /* owner: actor: the last commit failed */
     _Atomic int want_compact; /* set by any thread (COMPACT) */
-    _Atomic int state;       /* enum compact_state; see above for who moves it */
-    snap_writer_t *snap;     /* SCANNING: actor; FINISHING: worker */
-    uint64_t snap_seq;       /* the snapshot being built */
-    uint64_t cursor;         /* SCANNING: ht_scan position */
+    _Atomic int state;        /* enum compact_state; see above for who moves it */
+    snap_writer_t *snap;      /* SCANNING: actor; FINISHING: worker */
+    uint64_t snap_seq;        /* the snapshot being built */
+    uint64_t cursor;          /* SCANNING: ht_scan position */
     int scan_started;
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
-    hist_t *fsync_ns;        /* fdatasync durations: written by the one thread
-                                that syncs this shard (actor or worker) */
+    hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
+                                    that syncs this shard (actor or worker) */
 } pshard;
 
 /* A set of fdatasyncs one actor needs done before its replies leave: the
@@ -55,18 +55,18 @@ typedef struct sync_set {
     _Atomic unsigned next;      /* next item to take */
     _Atomic unsigned remaining; /* items not finished */
     _Atomic unsigned failed;
-    struct sync_set *link;      /* guarded by sync_lock */
-    int queued;                 /* guarded by sync_lock: on the queue */
-    unsigned users;             /* guarded by sync_lock: threads working on it */
+    struct sync_set *link; /* guarded by sync_lock */
+    int queued;            /* guarded by sync_lock: on the queue */
+    unsigned users;        /* guarded by sync_lock: threads working on it */
 } sync_set;
 
 #define PERSIST_SYNC_THREADS 4
 
 struct persist {
-    persist_opts o;          /* ro; o.dir points at dir */
+    persist_opts o; /* ro; o.dir points at dir */
     char dir[PATH_MAX];
     uint32_t nshards;
-    manifest man;            /* guarded by man_lock */
+    manifest man; /* guarded by man_lock */
     pthread_mutex_t man_lock;
     pshard *sh;
     pthread_t worker;
@@ -120,12 +120,14 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     if (rc == 1) {
         if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
             manifest_write(p->dir, &p->man) != 0) {
-            snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir, strerror(errno));
+            snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir,
+                     strerror(errno));
             goto fail;
         }
         kv_log("Created data directory %s (%u shards)", p->dir, nshards);
     } else if (rc != 0) {
-        snprintf(err, errlen, "cannot read %s/MANIFEST: %s", p->dir, why[0] ? why : kv_strerror(rc));
+        snprintf(err, errlen, "cannot read %s/MANIFEST: %s", p->dir,
+                 why[0] ? why : kv_strerror(rc));
         goto fail;
     } else if (p->man.nshards != nshards) {
         snprintf(err, errlen,
@@ -157,9 +159,9 @@ fail:
 typedef struct recover_job {
     persist_t *p;
     shard_t *shards;
-    _Atomic uint32_t next;     /* next shard to take */
+    _Atomic uint32_t next; /* next shard to take */
     _Atomic int failed;
-    pthread_mutex_t lock;      /* guards the totals and err below */
+    pthread_mutex_t lock; /* guards the totals and err below */
     persist_recovery total;
     char err[700];
     int rc;
@@ -221,8 +223,8 @@ static void *recover_thread(void *arg)
             /* where the new segment starts, for persist_attach */
             p->man.shards[s].first_seq = p->man.shards[s].first_seq; /* unchanged */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
-            p->sh[s].snap_seq = res->next_seq;   /* borrowed until attach */
-            p->sh[s].cursor = res->prev_end;     /* borrowed until attach */
+            p->sh[s].snap_seq = res->next_seq; /* borrowed until attach */
+            p->sh[s].cursor = res->prev_end;   /* borrowed until attach */
         }
         pthread_mutex_unlock(&j->lock);
         free(res);
@@ -341,7 +343,10 @@ static int timed_sync(persist_t *p, pshard *ps)
     return rc;
 }
 
-static void worker_sync(persist_t *p, pshard *ps) { (void)timed_sync(p, ps); }
+static void worker_sync(persist_t *p, pshard *ps)
+{
+    (void)timed_sync(p, ps);
+}
 
 static void *worker_main(void *arg)
 {

@@ -29,12 +29,12 @@
 typedef struct persist persist_t;
 
 typedef struct persist_opts {
-    const char *dir;             /* data directory (created if missing) */
-    enum wal_fsync fsync;        /* always | interval | no */
-    int fsync_interval_ms;       /* WAL_FSYNC_INTERVAL: flusher period */
-    uint64_t segment_max;        /* WAL segment rotation size */
-    uint64_t compact_log_bytes;  /* auto-compaction: total log at least this... */
-    int keep_prefix;             /* recovery: keep the consistent prefix */
+    const char *dir;            /* data directory (created if missing) */
+    enum wal_fsync fsync;       /* always | interval | no */
+    int fsync_interval_ms;      /* WAL_FSYNC_INTERVAL: flusher period */
+    uint64_t segment_max;       /* WAL segment rotation size */
+    uint64_t compact_log_bytes; /* auto-compaction: total log at least this... */
+    int keep_prefix;            /* recovery: keep the consistent prefix */
 } persist_opts;
 
 /* Opens dir: reads its MANIFEST, or creates one with a fresh random hash
@@ -44,10 +44,10 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
                         size_t errlen);
 
 typedef struct persist_recovery {
-    uint64_t keys;        /* keys live after recovery, all shards */
+    uint64_t keys; /* keys live after recovery, all shards */
     uint64_t snap_entries;
     uint64_t records;
-    uint64_t cut_bytes;   /* torn tails removed */
+    uint64_t cut_bytes; /* torn tails removed */
     int64_t elapsed_us;
 } persist_recovery;
 
@@ -90,20 +90,20 @@ int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin);
 void persist_compact_all(persist_t *p);
 
 typedef struct persist_stats {
-    uint64_t batches;          /* batches with at least one record */
-    uint64_t writes;           /* segment writes (one per touched shard per batch) */
-    uint64_t max_writes;       /* most writes in one batch */
-    uint64_t bytes;            /* record bytes written */
+    uint64_t batches;    /* batches with at least one record */
+    uint64_t writes;     /* segment writes (one per touched shard per batch) */
+    uint64_t max_writes; /* most writes in one batch */
+    uint64_t bytes;      /* record bytes written */
     uint64_t fsyncs;
     uint64_t fsync_us_total;
     uint64_t fsync_us_max;
     uint64_t fsync_us_p99;
-    uint64_t failures;         /* failed writes/fsyncs */
-    uint64_t compactions;      /* completed */
-    uint64_t compacting;       /* shards compacting now */
-    uint64_t log_bytes;        /* live log, all shards */
-    uint64_t snapshot_bytes;   /* live snapshots, all shards */
-    int broken_shards;         /* shards refusing writes now */
+    uint64_t failures;       /* failed writes/fsyncs */
+    uint64_t compactions;    /* completed */
+    uint64_t compacting;     /* shards compacting now */
+    uint64_t log_bytes;      /* live log, all shards */
+    uint64_t snapshot_bytes; /* live snapshots, all shards */
+    int broken_shards;       /* shards refusing writes now */
 } persist_stats;
 
 /* Any thread; counters read without locks (relaxed). */

@@ -17,7 +17,7 @@
 /* Producers + consumer stay within 2 cores' worth of spinning: ck's MP
  * enqueue commits tickets in order, so a producer preempted between taking
  * a ticket and committing makes the others spin (see docs/architecture.md). */
-#define PRODUCERS 2
+#define PRODUCERS    2
 #define PER_PRODUCER 50000
 
 typedef struct {
@@ -81,9 +81,15 @@ static void run_many_producers(int sleeping_consumer)
     mbox_destroy(&m);
 }
 
-static void test_many_producers_busy_consumer(void **state) { run_many_producers(0); }
+static void test_many_producers_busy_consumer(void **state)
+{
+    run_many_producers(0);
+}
 
-static void test_many_producers_sleeping_consumer(void **state) { run_many_producers(1); }
+static void test_many_producers_sleeping_consumer(void **state)
+{
+    run_many_producers(1);
+}
 
 static void test_full_ring_refuses(void **state)
 {

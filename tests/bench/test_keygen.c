@@ -133,9 +133,9 @@ static void test_pattern_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zipf_099),           cmocka_unit_test(test_zipf_other_exponents),
-        cmocka_unit_test(test_zipf_init_rejects),  cmocka_unit_test(test_sequential),
-        cmocka_unit_test(test_uniform_coverage),   cmocka_unit_test(test_seed_repeatability),
+        cmocka_unit_test(test_zipf_099),          cmocka_unit_test(test_zipf_other_exponents),
+        cmocka_unit_test(test_zipf_init_rejects), cmocka_unit_test(test_sequential),
+        cmocka_unit_test(test_uniform_coverage),  cmocka_unit_test(test_seed_repeatability),
         cmocka_unit_test(test_pattern_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

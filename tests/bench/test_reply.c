@@ -154,10 +154,8 @@ static void test_plain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resp_whole),
-        cmocka_unit_test(test_resp_every_chunk_size),
-        cmocka_unit_test(test_resp_bad),
-        cmocka_unit_test(test_resp_again_keeps_partial_line),
+        cmocka_unit_test(test_resp_whole), cmocka_unit_test(test_resp_every_chunk_size),
+        cmocka_unit_test(test_resp_bad),   cmocka_unit_test(test_resp_again_keeps_partial_line),
         cmocka_unit_test(test_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,7 +117,8 @@ static void test_json_roundtrip_and_svg(void **state)
         assert_true(s->pct[i] - t->pct[i] < 1e-9 && t->pct[i] - s->pct[i] < 1e-9);
         assert_true(s->ms[i] - t->ms[i] < 1e-5 && t->ms[i] - s->ms[i] < 1e-5);
     }
-    assert_int_equal(report_series_from_json(s, "x", "/nonexistent.json", "ALL", err, sizeof(err)), -1);
+    assert_int_equal(report_series_from_json(s, "x", "/nonexistent.json", "ALL", err, sizeof(err)),
+                     -1);
     assert_int_equal(report_throughput(&r) == 5000.0, 1);
 
     FILE *g = tmpfile();
@@ -131,7 +132,8 @@ static void test_json_roundtrip_and_svg(void **state)
     assert_non_null(strstr(svg, "</svg>"));
     assert_non_null(strstr(svg, ">99.9%<"));
     assert_non_null(strstr(svg, ">99.99%<"));
-    assert_non_null(strstr(svg, "&lt;title&gt;") ? strstr(svg, "&lt;title") : strstr(svg, "&lt;title"));
+    assert_non_null(strstr(svg, "&lt;title&gt;") ? strstr(svg, "&lt;title")
+                                                 : strstr(svg, "&lt;title"));
     assert_int_equal((int)(strstr(svg, "<polyline") != NULL), 1);
     free(svg);
     remove(path);
@@ -145,7 +147,7 @@ static void test_req_format(void **state)
     char buf[512];
     assert_int_equal(req_fmt_init(&f, 0, "key:", 1000, 8, 0), 0);
     size_t n = req_set(&f, buf, 7, 5);
-    assert_int_equal(n, strlen("*3\r\n$3\r\nSET\r\n$7\r\nkey:007\r\n$5\r\nabcde\r\n") );
+    assert_int_equal(n, strlen("*3\r\n$3\r\nSET\r\n$7\r\nkey:007\r\n$5\r\nabcde\r\n"));
     assert_memory_equal(buf, "*3\r\n$3\r\nSET\r\n$7\r\nkey:007\r\n$5\r\n", 30);
     n = req_get(&f, buf, 999);
     assert_int_equal(n, 26);

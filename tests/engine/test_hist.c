@@ -13,7 +13,10 @@
 typedef struct {
     uint64_t s;
 } test_rng;
-static void rng_seed(test_rng *r, uint64_t seed) { r->s = seed * 0x9e3779b97f4a7c15ull + 1; }
+static void rng_seed(test_rng *r, uint64_t seed)
+{
+    r->s = seed * 0x9e3779b97f4a7c15ull + 1;
+}
 static uint64_t rng_next(test_rng *r)
 {
     uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
@@ -21,8 +24,14 @@ static uint64_t rng_next(test_rng *r)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static double rng_double(test_rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-static uint64_t rng_below(test_rng *r, uint64_t n) { return rng_next(r) % n; }
+static double rng_double(test_rng *r)
+{
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+static uint64_t rng_below(test_rng *r, uint64_t n)
+{
+    return rng_next(r) % n;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -58,7 +58,10 @@ static void resolve(void)
     real_write = (write_fn)dlsym(RTLD_NEXT, "write");
 }
 
-__attribute__((constructor)) static void shim_init(void) { resolve(); }
+__attribute__((constructor)) static void shim_init(void)
+{
+    resolve();
+}
 
 static int is_wal_fd(int fd)
 {
@@ -82,8 +85,8 @@ static int is_wal_fd(int fd)
 static const struct {
     const char *name;
     int err;
-} errnos[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS},
-              {"EFBIG", EFBIG}};
+} errnos[] = {
+    {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG}};
 
 /* The errno to inject for op ("write" or "fsync"), or 0. */
 static int fault_for(const char *op)

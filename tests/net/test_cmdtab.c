@@ -22,7 +22,8 @@ static void test_sorted_and_found(void **state)
         char upper[32];
         size_t len = strlen(d->name);
         for (size_t k = 0; k <= len; k++)
-            upper[k] = (char)(d->name[k] >= 'a' && d->name[k] <= 'z' ? d->name[k] - 32 : d->name[k]);
+            upper[k] =
+                (char)(d->name[k] >= 'a' && d->name[k] <= 'z' ? d->name[k] - 32 : d->name[k]);
         assert_ptr_equal(cmdtab_lookup(upper, len), d);
         assert_true(d->arity != 0);
         if (d->route == ROUTE_LOCAL)

@@ -117,10 +117,10 @@ static void expect(fixture *f, const char *want, int argc, const char **words)
         fail_msg("%s: got %.*s want %s", words[0], (int)sl->reply.len, sl->reply.data, want);
 }
 
-#define EXPECT(f, want, ...)                                      \
-    do {                                                          \
-        const char *w_[] = {__VA_ARGS__};                         \
-        expect(f, want, (int)(sizeof w_ / sizeof w_[0]), w_);     \
+#define EXPECT(f, want, ...)                                                                       \
+    do {                                                                                           \
+        const char *w_[] = {__VA_ARGS__};                                                          \
+        expect(f, want, (int)(sizeof w_ / sizeof w_[0]), w_);                                      \
     } while (0)
 
 static void test_mget_scatters_and_keeps_order(void **state)
