@@ -22,7 +22,7 @@ typedef struct shard_stats {
     uint64_t evicted;  /* keys removed by eviction (none before maxmemory exists) */
 } shard_stats;
 
-/* Persistence seam. The durability issue sets these; NULL means no log.
+/* Persistence seam: persist/ sets these (persist_wal_log_ops); NULL means no log.
  * put: the entry's full new state (value and absolute expiry) after a write;
  * del: key removed (also by expiry); clear: the shard was emptied.
  * Called by the owner actor during the command that made the change. */
