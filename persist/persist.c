@@ -41,6 +41,7 @@ typedef struct pshard {
     int scan_started;
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
+    uint64_t next_seq, prev_end; /* start-up: where recovery says the log goes on */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
                                     that syncs this shard (actor or worker) */
 } pshard;
@@ -221,10 +222,9 @@ static void *recover_thread(void *arg)
             j->total.keys += ht_count(&sh->table);
             if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
             /* where the new segment starts, for persist_attach */
-            p->man.shards[s].first_seq = p->man.shards[s].first_seq; /* unchanged */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
-            p->sh[s].snap_seq = res->next_seq; /* borrowed until attach */
-            p->sh[s].cursor = res->prev_end;   /* borrowed until attach */
+            p->sh[s].next_seq = res->next_seq;
+            p->sh[s].prev_end = res->prev_end;
         }
         pthread_mutex_unlock(&j->lock);
         free(res);
@@ -268,16 +268,14 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
         wal_opts wo = {.segment_max = p->o.segment_max,
                        .fsync = p->o.fsync,
                        .initial_log_bytes = atomic_load(&ps->log_bytes)};
-        uint64_t seq = ps->snap_seq ? ps->snap_seq : p->man.shards[s].first_seq;
-        uint64_t prev_end = ps->snap_seq ? ps->cursor : WAL_PREV_ANY;
+        uint64_t seq = ps->next_seq ? ps->next_seq : p->man.shards[s].first_seq;
+        uint64_t prev_end = ps->next_seq ? ps->prev_end : WAL_PREV_ANY;
         int rc = wal_open(&ps->wal, ps->dir, s, seq, prev_end, &wo);
         if (rc != 0) {
             snprintf(err, errlen, "cannot open the WAL of shard %u in %s: %s", s, ps->dir,
                      strerror(errno));
             return rc;
         }
-        ps->snap_seq = 0;
-        ps->cursor = 0;
         /* leftovers of a compaction that crashed before its manifest switch */
         snap_prune(ps->dir, p->man.shards[s].snap_seq);
         if (p->man.shards[s].snap_seq) {
