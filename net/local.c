@@ -462,8 +462,12 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
     memset(f, 0, sizeof *f);
     if (join_sum_fields(sl->subs, sl->nsub, f->shard, CMD_INFO_NFIELDS) != 0) return -1;
     server_t *s = t->srv;
+    uint64_t gen = atomic_load(&s->stats_gen);
     for (unsigned i = 0; i < s->nnet; i++) {
         net_stats *ns = &s->net[i].stats;
+        /* a thread that has not applied the last CONFIG RESETSTAT counts as
+         * zero, as in obs_summary_new */
+        if (atomic_load_explicit(&s->net[i].obs.gen, memory_order_acquire) != gen) continue;
         f->commands += atomic_load_explicit(&ns->commands, memory_order_relaxed);
         f->connections += atomic_load_explicit(&ns->connections, memory_order_relaxed);
         f->rejected += atomic_load_explicit(&ns->rejected, memory_order_relaxed);

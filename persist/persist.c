@@ -42,6 +42,7 @@ typedef struct pshard {
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
     uint64_t next_seq, prev_end; /* start-up: where recovery says the log goes on */
+    int64_t retry_at_us;         /* owner: actor: next retry of a failed log */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
                                     that syncs this shard (actor or worker) */
 } pshard;
@@ -497,7 +498,17 @@ int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
 int persist_shard_failed(persist_t *p, uint32_t shard)
 {
     if (p == NULL) return 0;
-    return p->sh[shard].failed || wal_status(p->sh[shard].wal) != 0;
+    pshard *ps = &p->sh[shard];
+    if (!ps->failed && wal_status(ps->wal) == 0) return 0;
+    /* A write is waiting: try the log again now (at most every 10 ms)
+     * rather than at the next tick, so writes resume as soon as the disk
+     * takes them again, on every shard. */
+    int64_t now = kv_mono_us();
+    if (now >= ps->retry_at_us) {
+        ps->retry_at_us = now + 10000;
+        ps->failed = wal_commit(ps->wal) != 0;
+    }
+    return ps->failed || wal_status(ps->wal) != 0;
 }
 
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap)

@@ -72,7 +72,8 @@ int persist_start(persist_t *p);
 int persist_batch_commit(persist_t *p, unsigned first, unsigned stride);
 
 /* Owner actor: 1 if writes to shard must be refused with MISCONF (the last
- * commit failed or the log is broken). */
+ * commit failed or the log is broken). A failed log is retried first, at
+ * most every 10 ms. */
 int persist_shard_failed(persist_t *p, uint32_t shard);
 
 /* Owner actor: "MISCONF ..." text for a failed shard, into buf. */
