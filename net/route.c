@@ -138,9 +138,11 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
 }
 
 /* Splits keys at argv[first], argv[first+step], ... by shard: one part per
- * shard touched, each with argv[0] and its keys (and the `step-1` values
- * after each key), in client order. Fills key_sub if asked. */
-static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step, int want_key_sub)
+ * shard touched, each with argv[0] and, per key in client order, the first
+ * `take` arguments of its step (1: the key only; step: key and values).
+ * Fills key_sub if asked. */
+static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step, int take,
+                        int want_key_sub)
 {
     server_t *s = t->srv;
     unsigned nshards = (unsigned)s->cfg.shards;
@@ -162,7 +164,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
     for (unsigned sh = 0; sh < nshards; sh++) {
         if (count[sh] == 0) continue;
         sub_of[sh] = (int)next;
-        subs[next] = part_new(sl, fn, sh, 1 + count[sh] * step, &av[next]);
+        subs[next] = part_new(sl, fn, sh, 1 + count[sh] * take, &av[next]);
         av[next][0] = sl->argv[0];
         fill[next] = 1;
         next++;
@@ -170,7 +172,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
     if (want_key_sub) sl->key_sub = kv_xmalloc((size_t)nkeys * sizeof *sl->key_sub);
     for (int k = 0; k < nkeys; k++) {
         int i = sub_of[shard_of[k]];
-        for (int j = 0; j < step; j++) av[i][fill[i]++] = sl->argv[first + k * step + j];
+        for (int j = 0; j < take; j++) av[i][fill[i]++] = sl->argv[first + k * step + j];
         if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
     }
     slot_set_parts(sl, subs, nsub);
@@ -368,34 +370,9 @@ static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat)
 
 static void msetnx_start(netthr *t, kv_slot *sl)
 {
-    /* EXISTS parts over the keys only: build a key list view */
-    int nkeys = (sl->argc - 1) / 2;
-    server_t *s = t->srv;
-    unsigned nshards = (unsigned)s->cfg.shards;
-    int *count = kv_xcalloc(nshards, sizeof *count);
-    unsigned nsub = 0;
-    for (int k = 0; k < nkeys; k++) {
-        const kv_str *key = &sl->argv[1 + 2 * k];
-        if (count[route_shard(s, key->p, key->len)]++ == 0) nsub++;
-    }
-    kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
-    unsigned i = 0;
-    for (unsigned sh = 0; sh < nshards; sh++) {
-        if (count[sh] == 0) continue;
-        kv_str *av;
-        subs[i] = part_new(sl, cmd_exists_part, sh, 1 + count[sh], &av);
-        av[0] = (kv_str){"exists", 6};
-        int f = 1;
-        for (int k = 0; k < nkeys; k++) {
-            const kv_str *key = &sl->argv[1 + 2 * k];
-            if (route_shard(s, key->p, key->len) == sh) av[f++] = *key;
-        }
-        i++;
-    }
-    free(count);
-    slot_set_parts(sl, subs, nsub);
+    /* EXISTS over the keys only (the first of each key-value pair) */
+    route_split(t, sl, cmd_exists_part, 1, 2, 1, 0);
     sl->stage = STAGE_NX_CHECK;
-    for (i = 0; i < nsub; i++) route_queue(t, subs[i]);
 }
 
 /* Runs the next step of a staged command whose parts all completed.
@@ -454,7 +431,7 @@ static int staged_step(netthr *t, kv_slot *sl)
         }
         slot_bury_parts(sl, staged_grave(sl));
         sl->stage = STAGE_NX_SET;
-        route_split(t, sl, cmd_mset_part, 1, 2, 0);
+        route_split(t, sl, cmd_mset_part, 1, 2, 2, 0);
         return 1;
     case STAGE_NX_SET:
         reply_int(out, 1);
@@ -579,10 +556,10 @@ void route_dispatch(netthr *t, conn *c)
         route_single(t, sl, def->fn, route_shard(s, sl->argv[1].p, sl->argv[1].len));
         break;
     case ROUTE_KEYS:
-        route_split(t, sl, def->fn, 1, 1, def->join == JOIN_MGET);
+        route_split(t, sl, def->fn, 1, 1, 1, def->join == JOIN_MGET);
         break;
     case ROUTE_PAIRS:
-        route_split(t, sl, def->fn, 1, 2, 0);
+        route_split(t, sl, def->fn, 1, 2, 2, 0);
         break;
     case ROUTE_ALL:
         route_all(t, sl, def->fn);
