@@ -203,6 +203,12 @@ static void actor_refuse_failed(actor_pool_t *p, kv_batch **got, int n)
             if (r->write && persist_shard_failed(p->o.persist, r->shard)) actor_misconf(p, r);
 }
 
+static int actor_has_work(void *ctx)
+{
+    actor_t *a = ctx;
+    return !mbox_empty_sc(&a->mbox);
+}
+
 /* Between batches: compaction slices and log retries for every shard this
  * actor owns. Returns 1 if a compaction wants more slices soon. */
 static int actor_persist_tick(actor_t *a)
@@ -210,11 +216,14 @@ static int actor_persist_tick(actor_t *a)
     actor_pool_t *p = a->pool;
     if (p->o.persist == NULL) return 0;
     /* One shard of this actor compacts at a time: it may start only when no
-     * other is scanning (a shard that starts sets busy for the ones after). */
+     * other is scanning (a shard that starts sets busy for the ones after).
+     * A slice stops early when requests arrive. */
     int busy = 0;
-    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
-        busy |=
-            persist_tick(p->o.persist, &p->shards[s], ACTOR_SLICE_US, !busy && !a->persist_busy);
+    persist_tick_opts t = {ACTOR_SLICE_US, 0, actor_has_work, a};
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        t.may_begin = !busy && !a->persist_busy;
+        busy |= persist_tick(p->o.persist, &p->shards[s], &t);
+    }
     return busy;
 }
 

@@ -12,7 +12,7 @@
 #      and while COMPACT runs back to back for the whole run, same server.
 #
 # Usage: bench/persist_figures.sh [--quick]
-# Env: BUILD (default build), RUNS (3), RATE (20000), SECS (6),
+# Env: BUILD (default build), RUNS (3), RATE (20000), SECS (6), PARTS ("a b c"),
 #      WORK (data directories; default a mktemp -d on /tmp - use a real disk,
 #      not tmpfs, or fsync costs nothing).
 set -euo pipefail
@@ -21,6 +21,8 @@ BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 RATE=${RATE:-20000}
 SECS=${SECS:-6}
+PARTS=${PARTS:-a b c}
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 N=200000
 KEYS=1000000
 if [[ "${1:-}" == "--quick" ]]; then RUNS=1; N=50000; KEYS=200000; SECS=3; fi
@@ -64,7 +66,8 @@ echo "# persistence figures, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, work di
 
 # ---- (a) -------------------------------------------------------------------
 declare -A R
-for round in $(seq 1 "$RUNS"); do
+want a || RUNS_A=0
+for round in $(seq 1 "${RUNS_A:-$RUNS}"); do
   for cfg in memkv-always memkv-no redis-always redis-no; do
     d=$WORK/a-$cfg-$round
     case $cfg in
@@ -87,6 +90,7 @@ d=$WORK/b; log=$WORK/b.log; : >"$log"
 start_memkv "$d" "$log" --fsync no --compact-log-size 0
 "$BENCH" -p "$PORT" -q --load --keys "$KEYS" --key-prefix k:persist: -v 32 -r 0:1:0 -c 1 -n 1 >/dev/null
 stop "$PID"
+if want b; then
 loaded() { grep -o 'DB loaded from .*: [0-9]* keys in [0-9.]* seconds' "$log" | tail -1 | sed 's/.*: \([0-9]*\) keys in \([0-9.]*\) seconds/\1 \2/'; }
 T=()
 for r in $(seq 1 "$RUNS"); do
@@ -105,25 +109,28 @@ for r in $(seq 1 "$RUNS"); do
 done
 snapbytes=$(du -sb "$d" | cut -f1)
 echo "(b) recovery of $k keys: from log only $(median "${T[@]}") s ($((logbytes / 1048576)) MiB of log), from snapshot $(median "${S[@]}") s ($((snapbytes / 1048576)) MiB)"
+fi
 
 # ---- (c) -------------------------------------------------------------------
+want c || { rm -rf "$WORK"; exit 0; }
+ndone() { grep -c 'compaction done' "$log" || true; }
 start_memkv "$d" "$log" --compact-log-size 0
 getrun() { "$BENCH" -p "$PORT" -q -t 1 -c 50 -R "$RATE" -d "$SECS" --keys "$KEYS" --key-prefix k:persist: -v 32 \
              -r 0:1:0 --json "$1" >/dev/null; }
 p99() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); g=j["commands"]["GET"]; print("%.3f %.3f %d %d" % (g["latency_ms"]["p99"], g["latency_ms"]["p99.9"], g["count"], g["misses"]))' "$1"; }
 getrun "$WORK/c-base.json"
-before=$(grep -c 'compaction done' "$log")
+before=$(ndone)
 getrun "$WORK/c-compact.json" &
 bp=$!
 n=0
 while kill -0 "$bp" 2>/dev/null; do             # COMPACT back to back while the run lasts
-  want=$(( $(grep -c 'compaction done' "$log") + 16 ))
+  want=$(( $(ndone) + 16 ))
   redis-cli -p "$PORT" COMPACT >/dev/null
-  while kill -0 "$bp" 2>/dev/null && [[ $(grep -c 'compaction done' "$log") -lt $want ]]; do sleep 0.02; done
+  while kill -0 "$bp" 2>/dev/null && [[ $(ndone) -lt $want ]]; do sleep 0.02; done
   n=$((n + 1))
 done
 wait "$bp"
-done_n=$(( $(grep -c 'compaction done' "$log") - before ))
+done_n=$(( $(ndone) - before ))
 getrun "$WORK/c-base2.json"
 stop "$PID"
 read -r b99 b999 bc bm <<<"$(p99 "$WORK/c-base.json")"

@@ -552,15 +552,19 @@ static void compact_begin(persist_t *p, pshard *ps)
     atomic_store(&ps->state, C_SCANNING);
 }
 
-/* One time-boxed slice of the fuzzy snapshot. */
-static void compact_slice(pshard *ps, shard_t *s, int64_t budget_us)
+/* One time-boxed slice of the fuzzy snapshot: at most t->budget_us, and
+ * only PERSIST_SLICE_MIN_US once t->yield says requests are waiting. */
+static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
     slice_ctx c = {s, ps->snap, 0};
-    int64_t end = kv_mono_us() + budget_us;
+    int64_t now = kv_mono_us();
+    int64_t end = now + t->budget_us, min_end = now + PERSIST_SLICE_MIN_US;
     do {
         ps->cursor = ht_scan(&s->table, ps->cursor, slice_add, &c);
         ps->scan_started = 1;
-    } while (ps->cursor != 0 && c.rc == 0 && kv_mono_us() < end);
+        now = kv_mono_us();
+    } while (ps->cursor != 0 && c.rc == 0 && now < end &&
+             (now < min_end || t->yield == NULL || !t->yield(t->yield_ctx)));
     if (c.rc != 0) {
         kv_log_warn("shard %u: compaction abandoned: %s", ps->id, kv_strerror(c.rc));
         snap_abort(ps->snap);
@@ -581,7 +585,7 @@ static int compact_due(persist_t *p, pshard *ps, const wal_stats *st)
            st->log_bytes >= p->o.compact_log_bytes / p->nshards;
 }
 
-int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin)
+int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
 {
     if (p == NULL) return 0;
     pshard *ps = &p->sh[s->id];
@@ -595,10 +599,10 @@ int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin)
     atomic_store_explicit(&ps->log_bytes, st.log_bytes, memory_order_relaxed);
     switch (atomic_load(&ps->state)) {
     case C_IDLE:
-        if (may_begin && !ps->failed && compact_due(p, ps, &st)) compact_begin(p, ps);
+        if (t->may_begin && !ps->failed && compact_due(p, ps, &st)) compact_begin(p, ps);
         return atomic_load(&ps->state) == C_SCANNING;
     case C_SCANNING:
-        compact_slice(ps, s, budget_us);
+        compact_slice(ps, s, t);
         return atomic_load(&ps->state) == C_SCANNING;
     case C_DONE:
         wal_compacted(ps->wal, ps->snap_seq);

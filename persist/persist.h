@@ -79,13 +79,24 @@ int persist_shard_failed(persist_t *p, uint32_t shard);
 /* Owner actor: "MISCONF ..." text for a failed shard, into buf. */
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
 
+/* A compaction slice runs at least this long before it yields. */
+#define PERSIST_SLICE_MIN_US 50
+
+typedef struct persist_tick_opts {
+    int64_t budget_us;          /* longest slice */
+    int may_begin;              /* a compaction of this shard may start */
+    int (*yield)(void *ctx);    /* non-zero: requests wait, cut the slice short */
+    void *yield_ctx;
+} persist_tick_opts;
+
 /* Owner actor, between batches, for its shard s: retries a broken log,
- * starts (only if may_begin) and advances compaction (a slice of at most
- * budget_us), finishes it. Returns 1 if a compaction of s is scanning (call
+ * starts (only if t->may_begin) and advances compaction (a slice of at most
+ * t->budget_us, cut to PERSIST_SLICE_MIN_US when t->yield reports waiting
+ * requests), finishes it. Returns 1 if a compaction of s is scanning (call
  * again soon), 0 otherwise. An actor lets one shard at a time scan: each
- * start rotates the log (fsyncs on the actor) and each scanning shard costs
- * a slice per round, so 16 at once stalled GETs for ~175 ms. */
-int persist_tick(persist_t *p, shard_t *s, int64_t budget_us, int may_begin);
+ * scanning shard costs a slice per round, so 16 at once stalled GETs for
+ * ~175 ms (when each start also ran three fsyncs on the actor). */
+int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t);
 
 /* Any thread: schedules a compaction of every shard. */
 void persist_compact_all(persist_t *p);

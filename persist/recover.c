@@ -126,8 +126,10 @@ static int scan_headers(rec_ctx *c)
         const char *why = NULL;
         int hrc = wal_seg_header_decode(hb, (size_t)got, &s->h, &why);
         if (hrc && i == n - 1 && (hrc == KV_EAGAIN || zero)) {
-            /* Died while creating the last segment: nothing in it was ever
-             * acknowledged (records follow only a synced header). */
+            /* Died while creating the last segment: its header never
+             * reached the disk, so nothing after it was acknowledged under
+             * --fsync always (replies wait for a sync of the file and its
+             * name); under interval it is within the interval's loss. */
             if (unlink(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
             persist__err(c->res->msg, sizeof c->res->msg,

@@ -59,6 +59,11 @@ struct wal {
     uint64_t written; /* bytes handed to write(), header included; actor stores */
     uint64_t synced;  /* bytes known durable; stored with lock held */
     int broken;       /* errno of the failure that broke the segment, 0 = fine */
+    /* atomic, stored with lock held: the current segment was started
+     * without a sync (lazy rotation); wal_sync makes its file and directory
+     * entry durable */
+    int fresh;
+    uint64_t fresh_prev_end; /* ro while fresh: prev_end in its header */
     uint64_t syncs, failures;
     int last_errno;
 };
@@ -225,13 +230,16 @@ static int io_sync(const wal_t *w, int fd)
 
 /* ---- segment creation ---- */
 
-/* Creates segment seq with the given prev_end, writes its header plus the
- * extra bytes, fdatasyncs it and the directory. Returns the fd or -errno;
- * on failure the file is removed (best effort). */
-static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *a, const wal_buf *b)
+/* Creates segment seq (replacing a file of that name with a new inode) with
+ * the given prev_end and writes its header plus the extra bytes; if durable,
+ * fdatasyncs it and the directory. Returns the fd or -errno; on failure the
+ * file is removed (best effort). */
+static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *a, const wal_buf *b,
+                      int durable)
 {
     char path[4096];
     if (wal_seg_path(path, sizeof path, w->dir, seq)) return -ENAMETOOLONG;
+    (void)unlink(path); /* a broken fresh segment is replaced, never reused */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     char hdr[WAL_SEG_HEADER];
@@ -240,8 +248,8 @@ static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *
     int rc = io_write_all(w, fd, hdr, sizeof hdr);
     if (!rc && a && a->len) rc = io_write_all(w, fd, a->data, a->len);
     if (!rc && b && b->len) rc = io_write_all(w, fd, b->data, b->len);
-    if (!rc) rc = io_sync(w, fd);
-    if (!rc) rc = persist__fsync_dir(w->dir);
+    if (!rc && durable) rc = io_sync(w, fd);
+    if (!rc && durable) rc = persist__fsync_dir(w->dir);
     if (rc) {
         close(fd);
         unlink(path);
@@ -263,20 +271,26 @@ static int mark_push(wal_t *w, uint64_t seq)
     return 0;
 }
 
-/* Makes fd/seq (a new segment holding len bytes, all durable) current. */
-static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len)
+/* Makes fd/seq (a new segment holding len bytes) current. Durable: all of
+ * it is synced. Fresh (lazy rotation): nothing is, the segment holds the
+ * header and then exactly w->unsynced, which stays in memory until a
+ * wal_sync covers it. */
+static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len, int durable,
+                       uint64_t prev_end)
 {
     pthread_mutex_lock(&w->lock);
     int old = w->fd;
     w->fd = fd;
     w->seq = seq;
-    __atomic_store_n(&w->synced, len, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->fresh, !durable, __ATOMIC_RELAXED);
+    w->fresh_prev_end = prev_end;
+    __atomic_store_n(&w->synced, durable ? len : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&w->broken, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&w->written, len, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&w->lock);
     if (old >= 0) close(old);
-    w->unsynced.len = 0;
-    w->unsynced_base = len;
+    if (durable) w->unsynced.len = 0;
+    w->unsynced_base = durable ? len : WAL_SEG_HEADER;
     w->faulted = 0;
     w->rotations++;
     (void)mark_push(w, seq); /* on OOM log_bytes just counts too much */
@@ -325,9 +339,9 @@ int wal_open(wal_t **out, const char *shard_dir, uint32_t shard, uint64_t seq, u
     w->cum_bytes = w->opts.initial_log_bytes;
     rc = KV_EIO;
     if (persist__mkdir(shard_dir)) goto fail;
-    int fd = seg_create(w, seq, prev_end, NULL, NULL);
+    int fd = seg_create(w, seq, prev_end, NULL, NULL, 1);
     if (fd < 0) goto fail;
-    seg_switch(w, fd, seq, WAL_SEG_HEADER);
+    seg_switch(w, fd, seq, WAL_SEG_HEADER, 1, prev_end);
     w->rotations = 0;
     *out = w;
     return 0;
@@ -407,7 +421,14 @@ static int fault_rotate(wal_t *w)
      * written bytes count as valid. */
     uint64_t stable = w->opts.fsync == WAL_FSYNC_NO ? written : w->unsynced_base;
     uint64_t seq = w->seq + 1;
-    int fd = seg_create(w, seq, stable, &w->unsynced, &w->pending);
+    if (__atomic_load_n(&w->fresh, __ATOMIC_RELAXED)) {
+        /* Never synced, so maybe not even in the directory: replace it
+         * under its own seq, or a crash could leave a gap before seq+1.
+         * Nothing of it was durable (unsynced_base is its header). */
+        seq = w->seq;
+        stable = w->fresh_prev_end;
+    }
+    int fd = seg_create(w, seq, stable, &w->unsynced, &w->pending, 1);
     if (fd < 0) {
         note_failure(w, -fd);
         return KV_EIO;
@@ -416,24 +437,41 @@ static int fault_rotate(wal_t *w)
     w->cum_bytes += w->unsynced.len + w->pending.len;
     w->writes++;
     w->pending.len = 0;
-    seg_switch(w, fd, seq, len);
+    seg_switch(w, fd, seq, len, 1, stable);
     return 0;
 }
 
-/* Starts segment seq+1 after a clean, synced current one. */
+/* Starts segment seq+1 after a healthy current one (pending is empty).
+ *
+ * With fsync always/interval the rotation waits for no disk: segment seq+1
+ * says seq is valid up to its last durable byte (prev_end = unsynced_base)
+ * and repeats the bytes after it, which are still in w->unsynced; the
+ * next wal_sync makes the new file and its directory entry durable. The
+ * old segment is never synced again and needs no sync: recovery reads it
+ * only up to prev_end. So only the last segment is ever not durable, and a
+ * compaction's start costs the actor an open and a write, not three
+ * fsyncs. With fsync no nothing is kept in memory: sync the old segment
+ * first, as the bytes after prev_end exist only there. */
 static int rotate_clean(wal_t *w)
 {
-    int rc = wal_sync(w);
+    int durable = w->opts.fsync == WAL_FSYNC_NO;
+    /* a fresh segment is synced before it stops being the last one */
+    int rc = durable || __atomic_load_n(&w->fresh, __ATOMIC_RELAXED) ? wal_sync(w) : 0;
     if (rc) return rc;
+    trim_unsynced(w);
     uint64_t written = __atomic_load_n(&w->written, __ATOMIC_ACQUIRE);
-    int fd = seg_create(w, w->seq + 1, written, NULL, NULL);
+    uint64_t prev_end = durable ? written : w->unsynced_base;
+    const wal_buf *copy = durable ? NULL : &w->unsynced;
+    int fd = seg_create(w, w->seq + 1, prev_end, copy, NULL, durable);
     if (fd < 0) {
-        /* Nothing is lost: the current segment is intact and synced. Keep
-         * appending to it and try rotating again at the next commit. */
+        /* Nothing is lost: the current segment is intact. Keep appending to
+         * it and try rotating again at the next commit. */
         note_failure(w, -fd);
         return KV_EIO;
     }
-    seg_switch(w, fd, w->seq + 1, WAL_SEG_HEADER);
+    uint64_t len = WAL_SEG_HEADER + (copy ? copy->len : 0);
+    w->cum_bytes += len - WAL_SEG_HEADER;
+    seg_switch(w, fd, w->seq + 1, len, durable, prev_end);
     return 0;
 }
 
@@ -490,7 +528,11 @@ int wal_sync(wal_t *w)
     if (__atomic_load_n(&w->broken, __ATOMIC_ACQUIRE)) {
         rc = KV_EIO; /* never fdatasync a broken segment again */
     } else if (target > __atomic_load_n(&w->synced, __ATOMIC_RELAXED)) {
+        /* (a fresh segment has synced == 0) */
+        int fresh = __atomic_load_n(&w->fresh, __ATOMIC_RELAXED);
         rc = io_sync(w, w->fd);
+        if (!rc && fresh) rc = persist__fsync_dir(w->dir) ? -EIO : 0;
+        if (!rc && fresh) __atomic_store_n(&w->fresh, 0, __ATOMIC_RELAXED);
         if (rc) {
             __atomic_store_n(&w->broken, -rc, __ATOMIC_RELEASE);
             note_failure(w, -rc);
