@@ -26,7 +26,16 @@
 /* Compaction of one shard, a small state machine. The owner actor moves
  * it from IDLE to SCANNING and feeds the snapshot; the worker finishes it
  * (fsyncs, manifest switch, deletes); the actor then takes DONE to IDLE. */
-enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_DONE, C_FAILED };
+/* Compaction of one shard. The actor moves IDLE -> SCANNING -> FINISHING or
+ * ABORTING, and DONE/FAILED -> IDLE; the worker FINISHING -> DONE/FAILED and
+ * ABORTING -> FAILED. The snapshot writer belongs to the worker from
+ * FINISHING or ABORTING on; while SCANNING the actor feeds it and the worker
+ * writes what it queued. */
+enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_ABORTING, C_DONE, C_FAILED };
+
+/* A scanning shard pauses while this much snapshot data waits for the
+ * worker's write()s. */
+#define PERSIST_SNAP_MAX_QUEUED (8u << 20)
 
 typedef struct pshard {
     uint32_t id;              /* ro */
@@ -35,7 +44,7 @@ typedef struct pshard {
     int failed;               /* owner: actor: the last commit failed */
     _Atomic int want_compact; /* set by any thread (COMPACT) */
     _Atomic int state;        /* enum compact_state; see above for who moves it */
-    snap_writer_t *snap;      /* SCANNING: actor; FINISHING: worker */
+    snap_writer_t *snap;      /* owner: see enum compact_state */
     uint64_t snap_seq;        /* the snapshot being built */
     uint64_t cursor;          /* SCANNING: ht_scan position */
     int scan_started;
@@ -358,8 +367,24 @@ static void *worker_main(void *arg)
             for (uint32_t s = 0; s < p->nshards; s++) worker_sync(p, &p->sh[s]);
             next_sync = now + period;
         }
-        for (uint32_t s = 0; s < p->nshards; s++)
-            if (atomic_load(&p->sh[s].state) == C_FINISHING) worker_finish(p, &p->sh[s]);
+        for (uint32_t s = 0; s < p->nshards; s++) {
+            pshard *ps = &p->sh[s];
+            switch (atomic_load(&ps->state)) {
+            case C_SCANNING: /* the actor feeds it: write what it queued */
+                (void)snap_write_queued(ps->snap); /* an error stops the feeder */
+                break;
+            case C_FINISHING:
+                worker_finish(p, ps);
+                break;
+            case C_ABORTING:
+                snap_abort(ps->snap);
+                ps->snap = NULL;
+                atomic_store(&ps->state, C_FAILED);
+                break;
+            default:
+                break;
+            }
+        }
         struct timespec ts = {0, 5 * 1000 * 1000}; /* 5 ms: compaction hand-offs */
         nanosleep(&ts, NULL);
     }
@@ -556,6 +581,7 @@ static void compact_begin(persist_t *p, pshard *ps)
  * only PERSIST_SLICE_MIN_US once t->yield says requests are waiting. */
 static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
+    if (snap_queued(ps->snap) >= PERSIST_SNAP_MAX_QUEUED) return; /* the disk is behind */
     slice_ctx c = {s, ps->snap, 0};
     int64_t now = kv_mono_us();
     int64_t end = now + t->budget_us, min_end = now + PERSIST_SLICE_MIN_US;
@@ -567,9 +593,7 @@ static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
              (now < min_end || t->yield == NULL || !t->yield(t->yield_ctx)));
     if (c.rc != 0) {
         kv_log_warn("shard %u: compaction abandoned: %s", ps->id, kv_strerror(c.rc));
-        snap_abort(ps->snap);
-        ps->snap = NULL;
-        atomic_store(&ps->state, C_IDLE);
+        atomic_store(&ps->state, C_ABORTING); /* the worker frees the writer */
         return;
     }
     if (ps->cursor == 0) atomic_store(&ps->state, C_FINISHING); /* the worker takes over */
@@ -611,7 +635,7 @@ int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
     case C_FAILED:
         atomic_store(&ps->state, C_IDLE);
         return 0;
-    default: /* C_FINISHING: the worker has it */
+    default: /* C_FINISHING, C_ABORTING: the worker has it */
         return 0;
     }
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +20,26 @@ static const char snap_magic[8] = {'M', 'K', 'V', 'S', 'N', 'A', 'P', '\n'};
 
 enum { SNAP_FLUSH_AT = 1 << 20 };
 
+/* A full buffer waiting for the writing thread. */
+typedef struct snap_chunk {
+    struct snap_chunk *next;
+    wal_buf b;
+} snap_chunk;
+
 struct snap_writer {
-    char *dir;
+    char *dir; /* ro */
     char tmp[4096];
     char final[4096];
-    int fd;
-    wal_buf buf;
-    uint64_t entries;
-    uint64_t bytes; /* written to the file */
-    int err;        /* sticky */
+    int fd;           /* owner: the writing thread */
+    wal_buf buf;      /* owner: the feeding thread, then (finish) the writer */
+    uint64_t entries; /* owner: the feeding thread */
+    pthread_mutex_t lock;
+    snap_chunk *head, *tail; /* with lock held */
+    /* atomics */
+    uint64_t queued; /* bytes in chunks */
+    uint64_t bytes;  /* written to the file */
+    int err;         /* sticky */
 };
-
 int snap_path(char *buf, size_t cap, const char *shard_dir, uint64_t seq, int tmp)
 {
     int n = snprintf(buf, cap, "%s/snap-%020" PRIu64 ".snap%s", shard_dir, seq, tmp ? ".tmp" : "");
@@ -52,6 +62,12 @@ static void writer_free(snap_writer_t *s, int remove_tmp)
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
     if (remove_tmp && s->tmp[0]) unlink(s->tmp);
+    for (snap_chunk *c = s->head, *next; c; c = next) {
+        next = c->next;
+        wal_buf_destroy(&c->b);
+        free(c);
+    }
+    pthread_mutex_destroy(&s->lock);
     wal_buf_destroy(&s->buf);
     free(s->dir);
     free(s);
@@ -66,6 +82,7 @@ int snap_begin(snap_writer_t **out, const char *shard_dir, uint32_t shard, uint6
     if (!s) return KV_ENOMEM;
     s->fd = -1;
     wal_buf_init(&s->buf);
+    pthread_mutex_init(&s->lock, NULL);
     int rc = KV_ERANGE;
     if (snap_path(s->tmp, sizeof s->tmp, shard_dir, seq, 1) ||
         snap_path(s->final, sizeof s->final, shard_dir, seq, 0)) {
@@ -89,24 +106,74 @@ fail:
     return rc;
 }
 
-static int flush_buf(snap_writer_t *s)
+static void set_err(snap_writer_t *s, int rc)
 {
-    if (!s->buf.len) return 0;
-    size_t done;
-    if (persist__write_all(s->fd, s->buf.data, s->buf.len, &done)) return KV_EIO;
-    s->bytes += s->buf.len;
-    s->buf.len = 0;
+    int zero = 0;
+    __atomic_compare_exchange_n(&s->err, &zero, rc, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/* Feeding thread: hands the full buffer to the writing thread. */
+static int queue_buf(snap_writer_t *s)
+{
+    snap_chunk *c = malloc(sizeof *c);
+    if (!c) return KV_ENOMEM;
+    c->next = NULL;
+    c->b = s->buf;
+    wal_buf_init(&s->buf);
+    pthread_mutex_lock(&s->lock);
+    if (s->tail)
+        s->tail->next = c;
+    else
+        s->head = c;
+    s->tail = c;
+    __atomic_add_fetch(&s->queued, c->b.len, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->lock);
     return 0;
+}
+
+static int write_buf(snap_writer_t *s, const wal_buf *b)
+{
+    size_t done;
+    if (b->len && persist__write_all(s->fd, b->data, b->len, &done)) return KV_EIO;
+    __atomic_add_fetch(&s->bytes, b->len, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int snap_write_queued(snap_writer_t *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        snap_chunk *c = s->head;
+        if (c) {
+            s->head = c->next;
+            if (!s->head) s->tail = NULL;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!c) break;
+        int rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+        if (!rc) rc = write_buf(s, &c->b);
+        if (rc) set_err(s, rc);
+        __atomic_sub_fetch(&s->queued, c->b.len, __ATOMIC_RELAXED);
+        wal_buf_destroy(&c->b);
+        free(c);
+    }
+    return __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+}
+
+uint64_t snap_queued(const snap_writer_t *s)
+{
+    return __atomic_load_n(&s->queued, __ATOMIC_RELAXED);
 }
 
 int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen, const char *val,
                    size_t vlen, int64_t expire_ms)
 {
-    if (s->err) return s->err;
-    int rc = wal_record_put(&s->buf, vtype, key, klen, val, vlen, expire_ms);
+    int rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+    if (rc) return rc;
+    rc = wal_record_put(&s->buf, vtype, key, klen, val, vlen, expire_ms);
     if (!rc) s->entries++;
-    if (!rc && s->buf.len >= SNAP_FLUSH_AT) rc = flush_buf(s);
-    if (rc) s->err = rc;
+    if (!rc && s->buf.len >= SNAP_FLUSH_AT) rc = queue_buf(s);
+    if (rc) set_err(s, rc);
     return rc;
 }
 
@@ -116,14 +183,14 @@ uint64_t snap_entries(const snap_writer_t *s)
 }
 uint64_t snap_bytes(const snap_writer_t *s)
 {
-    return s->bytes + s->buf.len;
+    return __atomic_load_n(&s->bytes, __ATOMIC_RELAXED) + snap_queued(s) + s->buf.len;
 }
 
 int snap_finish(snap_writer_t *s)
 {
-    int rc = s->err;
+    int rc = snap_write_queued(s);
     if (!rc) rc = wal_record_snap_end(&s->buf, s->entries);
-    if (!rc) rc = flush_buf(s);
+    if (!rc) rc = write_buf(s, &s->buf);
     if (!rc) persist__failpoint("snap-written");
     /* fsync before rename: after a crash the final name must never refer
      * to a file whose data is not on disk. */

@@ -9,9 +9,14 @@
  * it exact (records are idempotent redo). The table scan must visit every
  * key present for the whole scan (ht_scan does).
  *
- * Threads: a writer belongs to one thread at a time; it touches no shard
- * state, so snap_finish (which blocks on fsync) may be handed to a
- * background thread. The reader is reentrant: shards load in parallel.
+ * Threads: a writer has a feeding thread (snap_begin, snap_add_entry,
+ * snap_entries) and a writing thread (snap_write_queued, snap_finish,
+ * snap_abort), which may be the same. The feeder only fills memory: full
+ * 1 MiB buffers queue up for the writer, so an actor feeding a snapshot
+ * never waits for the disk. snap_finish and snap_abort come after the
+ * feeder's last call (handed over with a release/acquire pair, e.g. an
+ * atomic state). snap_queued and snap_bytes: any thread. The reader is
+ * reentrant: shards load in parallel.
  */
 #ifndef MEMKV_SNAP_H
 #define MEMKV_SNAP_H
@@ -34,18 +39,24 @@ int snap_path(char *buf, size_t cap, const char *shard_dir, uint64_t seq, int tm
  * the header. Returns 0 and *out, KV_EIO, KV_ENOMEM or KV_EINVAL (seq 0). */
 int snap_begin(snap_writer_t **out, const char *shard_dir, uint32_t shard, uint64_t seq);
 
-/* Adds one entry (expire_ms < 0: none). Buffered; writes every 1 MiB, so a
- * slice of entries costs memory copies and an occasional write(). Returns 0
- * or KV_EIO / KV_ENOMEM / KV_ERANGE; an error is sticky and makes
- * snap_finish fail. */
+/* Feeder: adds one entry (expire_ms < 0: none) to memory; every 1 MiB the
+ * buffer is queued for the writer. Returns 0 or KV_ENOMEM / KV_ERANGE, or
+ * the writer's KV_EIO; an error is sticky and makes snap_finish fail. */
 int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen, const char *val,
                    size_t vlen, int64_t expire_ms);
 
-/* Entries and bytes so far. */
+/* Writer: writes the queued buffers to the file. Returns 0 or the sticky
+ * error (a failed write is one). */
+int snap_write_queued(snap_writer_t *s);
+
+/* Bytes queued for the writer; a feeder stops feeding while this is large. */
+uint64_t snap_queued(const snap_writer_t *s);
+
+/* Entries (feeder) and bytes so far. */
 uint64_t snap_entries(const snap_writer_t *s);
 uint64_t snap_bytes(const snap_writer_t *s);
 
-/* Writes the trailer, fsyncs the file, renames tmp -> final and fsyncs the
+/* Writer: writes what is queued, the trailer, fsyncs the file, renames tmp -> final and fsyncs the
  * directory. After 0 the snapshot is durable under its final name; the
  * caller then syncs the WAL and switches the manifest. On error the tmp
  * file is removed. Frees s in every case. */

@@ -1,6 +1,8 @@
 /* test_snap.c - snapshot writer/reader, and a fuzzy snapshot taken in
  * slices while the shard keeps changing, recovered with the WAL redo. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +104,66 @@ static void test_large(void **state)
     assert_int_equal(snap_load(f->dir, 1, 3, tu_cb_put, &got, NULL, err, sizeof err), 0);
     assert_true(tu_model_eq(&m, &got));
     tu_model_free(&got);
+    tu_model_free(&m);
+}
+
+typedef struct writer_arg {
+    snap_writer_t *s;
+    int stop; /* atomic */
+    int writes;
+} writer_arg;
+
+static void *writer_main(void *p)
+{
+    writer_arg *a = p;
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+        if (snap_queued(a->s)) a->writes++;
+        assert_int_equal(snap_write_queued(a->s), 0);
+        usleep(200);
+    }
+    return NULL;
+}
+
+/* The feeding thread only fills memory: full buffers queue up until the
+ * writing thread writes them (the actor feeds, the worker writes); an
+ * aborted snapshot frees what is still queued. */
+static void test_writer_thread(void **state)
+{
+    fixture *f = *state;
+    tu_model m = {0}, got = {0};
+    fill(&m, 400, 20000); /* ~8 MiB: several queued buffers */
+    snap_writer_t *s;
+    assert_int_equal(snap_begin(&s, f->dir, 1, 11), 0);
+    writer_arg a = {s, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &a), 0);
+    for (size_t i = 0; i < m.n; i++) {
+        tu_item *e = &m.it[i];
+        assert_int_equal(snap_add_entry(s, e->vtype, e->key, e->klen, e->val, e->vlen, e->exp), 0);
+    }
+    for (int i = 0; i < 5000 && snap_queued(s); i++) usleep(1000);
+    assert_int_equal(snap_queued(s), 0);
+    __atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    assert_true(a.writes > 0);
+    assert_int_equal(snap_finish(s), 0);
+    char err[600];
+    assert_int_equal(snap_load(f->dir, 1, 11, tu_cb_put, &got, NULL, err, sizeof err), 0);
+    assert_true(tu_model_eq(&m, &got));
+    tu_model_free(&got);
+
+    /* nothing written yet: queued buffers are freed by snap_abort */
+    assert_int_equal(snap_begin(&s, f->dir, 1, 12), 0);
+    for (size_t i = 0; i < m.n; i++) {
+        tu_item *e = &m.it[i];
+        assert_int_equal(snap_add_entry(s, e->vtype, e->key, e->klen, e->val, e->vlen, e->exp), 0);
+    }
+    assert_true(snap_queued(s) >= (6u << 20));
+    assert_true(snap_bytes(s) > snap_queued(s));
+    snap_abort(s);
+    char tmp[700];
+    snap_path(tmp, sizeof tmp, f->dir, 12, 1);
+    assert_false(tu_file_exists(tmp));
     tu_model_free(&m);
 }
 
@@ -270,6 +332,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_prune_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzzy_snapshot_recovery, setup, teardown),
