@@ -10,6 +10,7 @@ pkgs=(
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
   prometheus                               # promtool: checks the /metrics page in a test
+  nutcracker                               # twemproxy: the scale-out test (label cluster)
 )
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
