@@ -15,6 +15,7 @@ enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES };
 static const char *const onoff_words[] = {"off", "on", NULL};
 static const char *const fsync_words[] = {"no", "interval", "always", NULL};
 static const char *const recover_words[] = {"strict", "keep-prefix", NULL};
+static const char *const tls_auth_words[] = {"no", "yes", "optional", NULL};
 
 /* The one table of settings: name, kind, limits, where it lives, help. */
 static const struct opt {
@@ -26,8 +27,8 @@ static const struct opt {
     const char *arg;
     const char *help;
 } opts[] = {
-    {"port", OPT_INT, 1, 65535, offsetof(kv_config, port), NULL, "N",
-     "TCP port to listen on (default 8080)"},
+    {"port", OPT_INT, 0, 65535, offsetof(kv_config, port), NULL, "N",
+     "TCP port to listen on (default 8080; 0 = no plain-text port, with --tls-port)"},
     {"bind", OPT_STR, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL, "ADDR",
      "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
@@ -61,6 +62,29 @@ static const struct opt {
      "BYTES",
      "compact when the logs total this much and a shard's log is over twice its snapshot "
      "(default 100mb; 0 = only on COMPACT)"},
+#define TLS_STR(f) 0, sizeof(((kv_config *)0)->f), offsetof(kv_config, f), NULL
+    {"tls-port", OPT_INT, 0, 65535, offsetof(kv_config, tls_port), NULL, "N",
+     "also accept TLS connections on this port (default 0: off); needs --tls-cert-file and "
+     "--tls-key-file"},
+    {"tls-cert-file", OPT_STR, TLS_STR(tls_cert_file), "PATH",
+     "the server's certificate (PEM, may include the chain)"},
+    {"tls-key-file", OPT_STR, TLS_STR(tls_key_file), "PATH",
+     "the private key of --tls-cert-file (PEM, unencrypted)"},
+    {"tls-ca-cert-file", OPT_STR, TLS_STR(tls_ca_cert_file), "PATH",
+     "CA certificates (PEM) that client certificates are verified against"},
+    {"tls-auth-clients", OPT_CHOICE, 0, 2, offsetof(kv_config, tls_auth_clients), tls_auth_words,
+     "yes|no|optional",
+     "clients must present a certificate signed by --tls-ca-cert-file (yes, default), need "
+     "not (no), or may (optional: verified if sent)"},
+    {"tls-protocols", OPT_STR, TLS_STR(tls_protocols), "'LIST'",
+     "TLS versions to accept, e.g. 'TLSv1.2 TLSv1.3' (default: both)"},
+    {"tls-ciphers", OPT_STR, TLS_STR(tls_ciphers), "LIST",
+     "OpenSSL cipher list for TLSv1.2 (default: OpenSSL's)"},
+    {"tls-ciphersuites", OPT_STR, TLS_STR(tls_ciphersuites), "LIST",
+     "OpenSSL ciphersuites for TLSv1.3 (default: OpenSSL's)"},
+    {"tls-handshake-timeout-ms", OPT_INT, 1, 3600000, offsetof(kv_config, tls_hs_timeout_ms), NULL,
+     "MS", "close a TLS connection whose handshake is not done after MS (default 10000)"},
+#undef TLS_STR
 };
 
 void config_defaults(kv_config *c)
@@ -78,6 +102,8 @@ void config_defaults(kv_config *c)
     c->fsync_interval_ms = 100;
     c->wal_segment_bytes = 64ll << 20;
     c->compact_log_bytes = 100ll << 20;
+    c->tls_auth_clients = 1;
+    c->tls_hs_timeout_ms = 10000;
 }
 
 /* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),
@@ -297,7 +323,7 @@ void config_usage(FILE *out, const char *prog)
             "Options (each also works as `OPTION VALUE` in the config file):\n",
             prog);
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        char left[48];
+        char left[64];
         snprintf(left, sizeof left, "--%s %s", opts[i].name, opts[i].arg);
         if (strlen(left) > 24)
             fprintf(out, "  %s\n  %-24s %s\n", left, "", opts[i].help);
@@ -308,6 +334,7 @@ void config_usage(FILE *out, const char *prog)
             "read settings from FILE (`key value` lines, # comments)");
     fprintf(out, "  %-24s %s\n", "--help, -h", "print this help and exit");
     fprintf(out, "  %-24s %s\n", "--version, -v", "print the version and exit");
-    fprintf(out, "\nExit status: 0 on clean shutdown (SIGINT/SIGTERM), 1 on a start-up failure,\n"
-                 "2 on an unknown or malformed option.\n");
+    fprintf(out,
+            "\nExit status: 0 on clean shutdown (SIGINT/SIGTERM), 1 on a start-up failure,\n"
+            "2 on an unknown or malformed option or unusable TLS settings (certificate, key).\n");
 }

@@ -29,6 +29,15 @@ typedef struct kv_config {
     int keep_prefix;             /* --recover-mode keep-prefix */
     long long wal_segment_bytes; /* --wal-segment-size */
     long long compact_log_bytes; /* --compact-log-size */
+    int tls_port;                /* --tls-port, 0 = no TLS */
+    char tls_cert_file[512];     /* --tls-cert-file */
+    char tls_key_file[512];      /* --tls-key-file */
+    char tls_ca_cert_file[512];  /* --tls-ca-cert-file, "" = none */
+    int tls_auth_clients;        /* --tls-auth-clients: 0 no, 1 yes, 2 optional */
+    char tls_protocols[64];      /* --tls-protocols, "" = TLSv1.2 and TLSv1.3 */
+    char tls_ciphers[512];       /* --tls-ciphers, "" = OpenSSL's default */
+    char tls_ciphersuites[512];  /* --tls-ciphersuites, "" = OpenSSL's default */
+    int tls_hs_timeout_ms;       /* --tls-handshake-timeout-ms */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
 } kv_config;

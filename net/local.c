@@ -17,6 +17,7 @@
 #include "join.h"
 #include "net_internal.h"
 #include "reply.h"
+#include "tls.h"
 
 #define MEMKV_VERSION "0.1.0"
 /* The Redis version whose commands and replies we follow; clients read it. */
@@ -495,6 +496,19 @@ static void human_bytes(char *buf, size_t len, double n)
 }
 
 /* Which sections INFO asked for. */
+/* INFO stats: the TLS counters, with --tls-port only. */
+static void info_tls(kvbuf *b, const server_t *s)
+{
+    if (s->tls == NULL) return;
+    tls_stats ts;
+    tls_ctx_stats(s->tls, &ts);
+    kvbuf_printf(b,
+                 "tls_handshakes:%llu\r\ntls_handshake_errors:%llu\r\n"
+                 "tls_handshake_timeouts:%llu\r\ntls_io_errors:%llu\r\n",
+                 (unsigned long long)ts.handshakes, (unsigned long long)ts.handshake_errors,
+                 (unsigned long long)ts.handshake_timeouts, (unsigned long long)ts.io_errors);
+}
+
 static int info_wants(const kv_slot *sl, const char *section, int in_default)
 {
     if (sl->argc < 2) return in_default;
@@ -581,12 +595,14 @@ void local_info_join(netthr *t, kv_slot *sl)
             "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
             "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
             "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
-            "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n\r\n",
+            "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n",
             (unsigned long long)f.connections, (unsigned long long)f.commands,
             (unsigned long long)f.net_in, (unsigned long long)f.net_out,
             (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
             (long long)f.shard[CMD_INFO_EVICTED], (long long)f.shard[CMD_INFO_HITS],
             (long long)f.shard[CMD_INFO_MISSES]);
+        info_tls(&b, s);
+        kvbuf_printf(&b, "\r\n");
     }
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");

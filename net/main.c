@@ -12,6 +12,7 @@
 #include "config.h"
 #include "kv.h"
 #include "server.h"
+#include "tls.h"
 
 /* Waits for a termination signal, then stops the server. */
 static void *signal_thread(void *arg)
@@ -57,7 +58,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    server_t *s = server_new(&cfg, err, sizeof err);
+    if (cfg.port == 0 && cfg.tls_port == 0) {
+        fprintf(stderr, "mem-kv-server: --port 0 needs a --tls-port: nothing to listen on\n");
+        return 2;
+    }
+    tls_ctx *tls = NULL;
+    if (cfg.tls_port > 0 && (tls = tls_ctx_new(&cfg, err, sizeof err)) == NULL) {
+        fprintf(stderr, "mem-kv-server: %s\n", err);
+        return 2;
+    }
+    server_t *s = server_new(&cfg, tls, err, sizeof err);
     if (s == NULL) {
         fprintf(stderr, "mem-kv-server: %s\n", err);
         return 1;
@@ -65,9 +75,10 @@ int main(int argc, char **argv)
     pthread_t sig;
     pthread_create(&sig, NULL, signal_thread, s);
     pthread_detach(sig);
-    char line[160];
-    snprintf(line, sizeof line, "%s:%d, %d shards, %d actor threads, %d io threads", cfg.bind,
-             cfg.port, cfg.shards, cfg.actor_threads, cfg.io_threads);
+    char line[200], tlsport[32] = "";
+    if (cfg.tls_port > 0) snprintf(tlsport, sizeof tlsport, " (TLS port %d)", cfg.tls_port);
+    snprintf(line, sizeof line, "%s:%d%s, %d shards, %d actor threads, %d io threads", cfg.bind,
+             cfg.port, tlsport, cfg.shards, cfg.actor_threads, cfg.io_threads);
     kv_log("mem-kv ready to accept connections on %s", line);
     int rc = server_run(s, err, sizeof err);
     if (rc != 0) fprintf(stderr, "mem-kv-server: %s\n", err);

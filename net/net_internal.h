@@ -65,6 +65,7 @@ typedef struct conn {
     parse_state ps;
     kvbuf out;            /* replies ready to send */
     size_t out_off;       /* bytes of out already sent */
+    struct tls_conn *tls; /* TLS port: its TLS state (tls.c); else NULL */
     kv_slot *head, *tail; /* reply FIFO */
     unsigned nslots;
     kv_slot *blocker;    /* a staged command in progress: nothing after it runs */
@@ -97,6 +98,7 @@ typedef struct netthr {
     unsigned id;          /* ro */
     struct ev_loop *loop; /* owner: this thread */
     ev_io accept_w;
+    ev_io tls_accept_w; /* --tls-port listener */
     ev_async wake_w;    /* completions and stop requests */
     ev_prepare flush_w; /* end of loop iteration: publish and write */
     mbox_t done;        /* completed batches from actors (MPSC) */
@@ -125,7 +127,9 @@ struct server {
     persist_t *persist; /* NULL with --persistence off */
     netthr *net;
     unsigned nnet;
-    int listen_fd;
+    int listen_fd;              /* --port listener, or -1 with --port 0 */
+    int tls_listen_fd;          /* --tls-port listener, or -1 */
+    struct tls_ctx *tls;        /* ro after start; NULL without --tls-port */
     int metrics_fd;             /* --metrics-port listener, or -1 */
     _Atomic uint64_t stats_gen; /* CONFIG RESETSTAT generation */
     int64_t start_ms;

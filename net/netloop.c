@@ -20,10 +20,22 @@
 #include "net_internal.h"
 #include "reply.h"
 #include "route.h"
+#include "tls.h"
 
 #define READ_CHUNK (16 * 1024)
 
 static void conn_process_input(netthr *t, conn *c);
+
+/* read(2) and write(2) of a connection, through TLS on the TLS port. */
+static ssize_t conn_io_read(conn *c, void *buf, size_t len)
+{
+    return c->tls ? tls_read(c, buf, len) : read(c->fd, buf, len);
+}
+
+static ssize_t conn_io_write(conn *c, const void *buf, size_t len)
+{
+    return c->tls ? tls_write(c, buf, len) : write(c->fd, buf, len);
+}
 
 /* ---- connection lifecycle -------------------------------------------- */
 
@@ -55,6 +67,7 @@ static void conn_close(netthr *t, conn *c)
     if (c->closed) return;
     ev_io_stop(t->loop, &c->rw);
     ev_io_stop(t->loop, &c->ww);
+    tls_conn_close(c);
     close(c->fd);
     c->closed = 1;
     c->closing = 1;
@@ -72,9 +85,10 @@ static void conn_close(netthr *t, conn *c)
 static void conn_set_reading(netthr *t, conn *c, int on)
 {
     if (c->closed || on == c->reading) return;
-    if (on)
+    if (on) {
         ev_io_start(t->loop, &c->rw);
-    else
+        tls_conn_resume(c);
+    } else
         ev_io_stop(t->loop, &c->rw);
     c->reading = (uint8_t)on;
 }
@@ -117,7 +131,7 @@ static void conn_collect_replies(conn *c)
 static int conn_write(netthr *t, conn *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        ssize_t n = conn_io_write(c, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
             obs_count(&t->stats.net_out, (uint64_t)n);
@@ -213,7 +227,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     char *p = kvbuf_reserve(&c->in, READ_CHUNK);
-    ssize_t n = read(c->fd, p, READ_CHUNK);
+    ssize_t n = conn_io_read(c, p, READ_CHUNK);
     if (n > 0) {
         c->in.len += (size_t)n;
         obs_count(&t->stats.net_in, (uint64_t)n);
@@ -259,7 +273,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     server_t *s = t->srv;
     (void)revents;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return; /* EAGAIN: another thread took it, or none left */
         if (atomic_load(&s->clients) >= s->cfg.maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
@@ -280,6 +294,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
         c->created_ms = kv_time_ms();
         peer_name(fd, c->addr, sizeof c->addr);
+        if (w == &t->tls_accept_w && tls_conn_attach(s->tls, c) != 0) {
+            close(fd);
+            conn_free(t, c);
+            continue;
+        }
         ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
         c->rw.data = c->ww.data = c;
@@ -349,8 +368,9 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     kv_batch *b;
     (void)revents;
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
-    if (atomic_load(&t->stop) && ev_is_active(&t->accept_w)) {
+    if (atomic_load(&t->stop) && (ev_is_active(&t->accept_w) || ev_is_active(&t->tls_accept_w))) {
         ev_io_stop(loop, &t->accept_w);
+        ev_io_stop(loop, &t->tls_accept_w);
         metrics_thread_stop(t);
         while (t->conns) conn_close(t, t->conns);
     }
@@ -397,9 +417,13 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
     if (obs_net_init(&t->obs) != 0) return KV_ENOMEM;
     hist_st(&t->obs.gen, atomic_load(&s->stats_gen));
+    /* Both listeners (plain and TLS) are served by every network thread. */
     ev_io_init(&t->accept_w, accept_cb, s->listen_fd, EV_READ);
     t->accept_w.data = t;
-    ev_io_start(t->loop, &t->accept_w);
+    if (s->listen_fd >= 0) ev_io_start(t->loop, &t->accept_w);
+    ev_io_init(&t->tls_accept_w, accept_cb, s->tls_listen_fd, EV_READ);
+    t->tls_accept_w.data = t;
+    if (s->tls_listen_fd >= 0) ev_io_start(t->loop, &t->tls_accept_w);
     ev_async_init(&t->wake_w, wake_cb);
     t->wake_w.data = t;
     ev_async_start(t->loop, &t->wake_w);
@@ -417,6 +441,7 @@ void netthr_destroy(netthr *t)
     while (t->conns) {
         conn *c = t->conns;
         t->conns = c->next;
+        tls_conn_close(c);
         close(c->fd);
         conn_free(t, c);
     }

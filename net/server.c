@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "tls.h"
 
 int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
 {
@@ -61,11 +62,13 @@ static int server_recover(server_t *s, char *err, size_t errlen)
     return rc;
 }
 
-server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
+server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen)
 {
     server_t *s = kv_xcalloc(1, sizeof *s);
     s->cfg = *cfg;
+    s->tls = tls;
     s->listen_fd = -1;
+    s->tls_listen_fd = -1;
     s->metrics_fd = -1;
     s->stop_efd = -1;
     s->start_ms = kv_time_ms();
@@ -112,8 +115,14 @@ server_t *server_new(const kv_config *cfg, char *err, size_t errlen)
     }
     if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
     /* Only now, after recovery, does the port accept connections. */
-    s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
-    if (s->listen_fd < 0) goto fail;
+    if (cfg->port > 0) {
+        s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
+        if (s->listen_fd < 0) goto fail;
+    }
+    if (tls) {
+        s->tls_listen_fd = listen_socket(cfg->bind, cfg->tls_port, err, errlen);
+        if (s->tls_listen_fd < 0) goto fail;
+    }
     if (cfg->metrics_port > 0) {
         s->metrics_fd = listen_socket(cfg->bind, cfg->metrics_port, err, errlen);
         if (s->metrics_fd < 0) goto fail;
@@ -174,6 +183,8 @@ void server_free(server_t *s)
     persist_close(s->persist);
     actor_pool_free(s->actors);
     if (s->listen_fd >= 0) close(s->listen_fd);
+    if (s->tls_listen_fd >= 0) close(s->tls_listen_fd);
+    tls_ctx_free(s->tls); /* after the network threads closed every connection */
     if (s->metrics_fd >= 0) close(s->metrics_fd);
     if (s->stop_efd >= 0) close(s->stop_efd);
     free(s);

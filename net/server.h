@@ -8,11 +8,14 @@
 #define MEMKV_SERVER_H
 
 #include "config.h"
+#include "tls.h"
 
 typedef struct server server_t;
 
-/* Creates the server (binds the listening socket). NULL with err set. */
-server_t *server_new(const kv_config *cfg, char *err, size_t errlen);
+/* Creates the server (binds the listening sockets). tls is the context
+ * for --tls-port (NULL without), owned by the server from here on, even
+ * on failure. NULL with err set. */
+server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen);
 /* Starts actors and network threads and waits until server_stop. Returns 0
  * or a negative KV_E* code with err set. */
 int server_run(server_t *s, char *err, size_t errlen);

@@ -6,6 +6,7 @@ pkgs=(
   build-essential cmake pkg-config         # toolchain
   libck-dev libev-dev                      # Concurrency Kit, libev
   libcmocka-dev                            # unit tests
+  libssl-dev openssl                       # TLS (--tls-port); openssl makes test certificates
   redis-server redis-tools                 # differential tests, redis-cli, redis-benchmark
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
