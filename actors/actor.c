@@ -1,5 +1,6 @@
 #include "actor.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -86,7 +87,10 @@ bool actor_submit_mp(actor_pool_t *p, kv_batch *b)
 {
     actor_t *a = &p->actors[b->actor_id];
     if (!mbox_push_mp(&a->mbox, b)) return false;
-    mbox_wake_mp(&a->mbox);
+    if (p->o.wake)
+        p->o.wake(p->o.wake_ctx, b->actor_id); /* hosted: the host's loop polls it */
+    else
+        mbox_wake_mp(&a->mbox);
     return true;
 }
 
@@ -247,37 +251,51 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
     actor_stats_publish(a, hist_clock_ns());
 }
 
+/* One drain round: local (a batch of the hosting thread, may be NULL) and
+ * up to ACTOR_MAX_DRAIN batches from the mailbox are run, committed (one
+ * group commit) and handed back. Returns the number of batches. */
+static int actor_round(actor_t *a, kv_batch *local)
+{
+    actor_pool_t *p = a->pool;
+    kv_batch *got[ACTOR_MAX_DRAIN + 1];
+    int n = 0;
+    kv_batch *b;
+    if (local) got[n++] = local;
+    while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
+    if (n == 0) return 0;
+    uint64_t round_t0 = actor_stats_begin(a, got, n);
+    int64_t now_ms = kv_time_ms();
+    for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
+    if (persist_batch_commit(p->o.persist, a->id, p->o.nactors) > 0) actor_refuse_failed(p, got, n);
+    for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
+    actor_stats_end(a, round_t0);
+    return n;
+}
+
+/* Between rounds: the expiry tick when due, compaction slices. */
+static void actor_between(actor_t *a, int64_t now_us)
+{
+    actor_pool_t *p = a->pool;
+    if (now_us >= a->next_tick_us) {
+        actor_expire_tick(a, now_us);
+        /* active expiry logged deletes: write (and sync) them like a batch */
+        persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+        a->persist_busy = actor_persist_tick(a);
+    } else if (a->persist_busy) {
+        a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
+    }
+}
+
 static void *actor_main(void *arg)
 {
     actor_t *a = arg;
     actor_pool_t *p = a->pool;
-    kv_batch *got[ACTOR_MAX_DRAIN];
     a->next_tick_us = kv_mono_us();
 
     while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
-        int n = 0;
-        kv_batch *b;
-        while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
-
-        if (n > 0) {
-            uint64_t round_t0 = actor_stats_begin(a, got, n);
-            int64_t now_ms = kv_time_ms();
-            for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
-            if (persist_batch_commit(p->o.persist, a->id, p->o.nactors) > 0)
-                actor_refuse_failed(p, got, n);
-            for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
-            actor_stats_end(a, round_t0);
-        }
-
+        int n = actor_round(a, NULL);
         int64_t now_us = kv_mono_us();
-        if (now_us >= a->next_tick_us) {
-            actor_expire_tick(a, now_us);
-            /* active expiry logged deletes: write (and sync) them like a batch */
-            persist_batch_commit(p->o.persist, a->id, p->o.nactors);
-            a->persist_busy = actor_persist_tick(a);
-        } else if (a->persist_busy) {
-            a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
-        }
+        actor_between(a, now_us);
         if (n > 0) continue;
 
         /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
@@ -292,8 +310,21 @@ static void *actor_main(void *arg)
     return NULL;
 }
 
+int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local)
+{
+    actor_t *a = &p->actors[id];
+    assert(p->o.wake != NULL && id < p->o.nactors);
+    if (a->next_tick_us == 0) a->next_tick_us = kv_mono_us();
+    actor_round(a, local);
+    int64_t now_us = kv_mono_us();
+    actor_between(a, now_us);
+    if (!mbox_empty_sc(&a->mbox) || a->persist_busy) return 0;
+    return a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
+}
+
 int actor_pool_start(actor_pool_t *p)
 {
+    if (p->o.wake) return 0; /* hosted: no threads of their own */
     for (unsigned i = 0; i < p->o.nactors; i++) {
         actor_t *a = &p->actors[i];
         if (pthread_create(&a->thread, NULL, actor_main, a) != 0) return KV_ENOMEM;

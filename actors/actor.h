@@ -37,12 +37,18 @@ typedef struct actor_pool_opts {
     actor_done_fn *done;
     void *done_ctx;
     persist_t *persist; /* NULL: no persistence */
+    /* Hosted actors (--threads): non-NULL means no actor has a thread of
+     * its own; actor i is run by the thread that calls actor_host_poll(i),
+     * and a producer that publishes to it calls wake(wake_ctx, i) (any
+     * thread, must not block) so that the host polls soon. */
+    void (*wake)(void *ctx, unsigned actor_id);
+    void *wake_ctx;
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.
  * Start-up thread. */
 actor_pool_t *actor_pool_new(const actor_pool_opts *o);
-/* Starts the threads; returns 0 or KV_ENOMEM. */
+/* Starts the threads (none when hosted); returns 0 or KV_ENOMEM. */
 int actor_pool_start(actor_pool_t *p);
 /* Stops and joins the threads. The caller must have stopped producing and
  * collected its in-flight batches first. Accepts a never-started pool. */
@@ -51,6 +57,14 @@ void actor_pool_stop(actor_pool_t *p);
 void actor_pool_free(actor_pool_t *p);
 
 unsigned actor_pool_nactors(const actor_pool_t *p);
+
+/* Hosted actors only, on the one thread that hosts actor id: runs a round
+ * (local, a batch of the calling thread, or NULL, then what the mailbox
+ * holds: one group commit; local's done callback runs on this thread before
+ * the return), the expiry tick when due, a compaction slice. Returns 0 if
+ * it wants to be polled again at once (more in the mailbox, a compaction
+ * scanning), else the microseconds until its next tick. */
+int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local);
 static inline unsigned actor_of_shard(unsigned shard, unsigned nactors)
 {
     return shard % nactors;

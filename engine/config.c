@@ -37,6 +37,10 @@ static const struct opt {
      "threads that own shards (default: from the CPU count; 0 = auto)"},
     {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), NULL, "N",
      "network threads (default: from the CPU count; 0 = auto)"},
+    {"threads", OPT_INT, 0, 256, offsetof(kv_config, threads), NULL, "N",
+     "N threads that each read sockets AND own shards: a command for a shard of its own "
+     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = off, "
+     "the default)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
      "most client connections at once (default 10000)"},
     {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), NULL, "N",
@@ -305,6 +309,11 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
 void config_resolve_threads(kv_config *c, int ncpu)
 {
     if (ncpu < 1) ncpu = 1;
+    if (c->threads > 0) { /* each thread reads sockets and owns shards */
+        if (c->threads > c->shards) c->threads = c->shards;
+        c->io_threads = c->actor_threads = c->threads;
+        return;
+    }
     /* Never more busy threads than cores: half the cores read sockets, the
      * rest own shards, at least one of each. Measured defaults come with the
      * performance issue. */

@@ -18,6 +18,7 @@ typedef struct kv_config {
     int shards;                  /* --shards */
     int actor_threads;           /* --actor-threads, 0 = from the CPU count */
     int io_threads;              /* --io-threads, 0 = from the CPU count */
+    int threads;                 /* --threads: hosted actors; 0 = separate pools */
     int maxclients;              /* --maxclients */
     int hz;                      /* --hz: active expiry ticks per second */
     int loglevel;                /* --loglevel: 0 warning, 1 notice, 2 verbose */

@@ -114,6 +114,10 @@ typedef struct netthr {
     ev_io metrics_w;      /* thread 0 with --metrics-port: the HTTP listener */
     struct mconn *mconns; /* open /metrics connections */
     unsigned nmconns;
+    /* --threads: this thread also hosts actor `id` (server.hosted) */
+    ev_timer tick_w; /* the hosted actor's next expiry tick */
+    ev_idle more_w;  /* the hosted actor has more work: do not block */
+    int done_flag;   /* owner: this thread: counted in server.nnet_done */
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -138,13 +142,23 @@ struct server {
     _Atomic int64_t clients; /* open connections, all threads */
     _Atomic int stop;
     int stop_efd; /* eventfd that wakes server_run */
+    int hosted;   /* ro: --threads: network thread i also runs actor i */
+    _Atomic unsigned nnet_done; /* hosted: threads with nothing left to do */
 };
 
 /* netloop.c: network threads. */
 int netthr_init(netthr *t, struct server *s, unsigned id);
 void netthr_destroy(netthr *t);
 int netthr_start(netthr *t);
-void netthr_stop_join(netthr *t);
+/* Asks the thread to stop (it closes its connections and finishes its
+ * in-flight batches); then netthr_join waits for it. Stop them all before
+ * joining any: with hosted actors each thread serves the others' batches
+ * until all are done. Start-up/main thread. */
+void netthr_stop(netthr *t);
+void netthr_join(netthr *t);
+/* Hosted actors (actor_pool_opts.wake): wakes the loop of the thread that
+ * hosts actor id. Any thread. */
+void netthr_wake_actor(void *srv, unsigned id);
 /* Called by actors (any actor thread) for each completed batch. */
 void netthr_post_done(void *srv, kv_batch *b);
 

@@ -321,7 +321,7 @@ static void net_publish(netthr *t)
     int blocked = 0;
     for (unsigned a = 0; a < t->srv->nactors; a++) {
         kv_batch *b = t->out[a];
-        if (b == NULL) continue;
+        if (b == NULL || (t->srv->hosted && a == t->id)) continue; /* see net_host */
         if (t->inflight[a] >= NET_MAX_INFLIGHT || !actor_submit_mp(t->srv->actors, b)) {
             blocked = 1;
             continue;
@@ -332,10 +332,16 @@ static void net_publish(netthr *t)
     t->paused = blocked;
 }
 
+static void net_complete(netthr *t, kv_batch *b);
+
 void netthr_post_done(void *srv, kv_batch *b)
 {
     server_t *s = srv;
     netthr *t = &s->net[b->net_id];
+    if (s->hosted && b->net_id == b->actor_id) {
+        net_complete(t, b); /* a hosted actor's own thread: no hand-back */
+        return;
+    }
     /* Never full: the ring holds every credit of every actor. */
     while (!mbox_push_mp(&t->done, b)) __builtin_ia32_pause();
     ev_async_send(t->loop, &t->wake_w);
@@ -376,6 +382,72 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     }
 }
 
+static void net_service_dirty(netthr *t)
+{
+    conn *c;
+    while ((c = t->dirty) != NULL) {
+        t->dirty = c->next_dirty;
+        c->dirty = 0;
+        conn_service(t, c);
+    }
+}
+
+/* --threads: runs the actor this thread hosts, with the batch this thread
+ * built for it (no mailbox, no wake-up, no hand-back) and whatever other
+ * threads sent it, then writes the replies; a few rounds while replies
+ * make room for more pipelined input. Arms the tick timer, or the idle
+ * watcher if the actor wants to run again before the loop blocks. */
+static void net_host(netthr *t)
+{
+    int64_t wait_us = 0;
+    for (int round = 0; round < 4; round++) {
+        kv_batch *b = t->out[t->id];
+        t->out[t->id] = NULL;
+        if (b) t->inflight[t->id]++; /* net_complete counts it back */
+        wait_us = actor_host_poll(t->srv->actors, t->id, b);
+        net_service_dirty(t);
+        if (t->out[t->id] == NULL && wait_us > 0) break;
+    }
+    if (t->out[t->id] != NULL || wait_us == 0) {
+        ev_idle_start(t->loop, &t->more_w);
+        return;
+    }
+    t->tick_w.repeat = (double)wait_us / 1e6;
+    ev_timer_again(t->loop, &t->tick_w);
+}
+
+static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    ev_idle_stop(loop, w); /* the prepare watcher runs the actor next */
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents; /* only wakes the loop */
+}
+
+void netthr_wake_actor(void *srv, unsigned id)
+{
+    server_t *s = srv;
+    ev_async_send(s->net[id].loop, &s->net[id].wake_w);
+}
+
+/* Stopping: whether the loop may end. A thread that hosts an actor serves
+ * the other threads' batches until every thread has nothing in flight. */
+static int net_may_exit(netthr *t)
+{
+    if (!(atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL && net_idle(t))) return 0;
+    server_t *s = t->srv;
+    if (!s->hosted) return 1;
+    if (!t->done_flag) {
+        t->done_flag = 1;
+        if (atomic_fetch_add(&s->nnet_done, 1) + 1 == s->nnet)
+            for (unsigned i = 0; i < s->nnet; i++) ev_async_send(s->net[i].loop, &s->net[i].wake_w);
+    }
+    return atomic_load(&s->nnet_done) == s->nnet;
+}
+
 /* End of a loop iteration: write replies, resume stalled input, publish. */
 static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -391,15 +463,10 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
                     conn_mark_dirty(t, c);
                 }
     }
-    conn *c;
-    while ((c = t->dirty) != NULL) {
-        t->dirty = c->next_dirty;
-        c->dirty = 0;
-        conn_service(t, c);
-    }
+    net_service_dirty(t);
+    if (t->srv->hosted) net_host(t);
     net_publish(t);
-    if (atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL && net_idle(t))
-        ev_break(loop, EVBREAK_ALL);
+    if (net_may_exit(t)) ev_break(loop, EVBREAK_ALL);
 }
 
 /* ---- thread ----------------------------------------------------------- */
@@ -430,6 +497,8 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_prepare_init(&t->flush_w, flush_cb);
     t->flush_w.data = t;
     ev_prepare_start(t->loop, &t->flush_w);
+    ev_init(&t->tick_w, tick_cb);
+    ev_idle_init(&t->more_w, more_cb);
     if (id == 0) metrics_thread_init(t);
     return 0;
 }
@@ -477,11 +546,16 @@ int netthr_start(netthr *t)
     return 0;
 }
 
-void netthr_stop_join(netthr *t)
+void netthr_stop(netthr *t)
 {
     if (!t->started) return;
     atomic_store(&t->stop, 1);
     ev_async_send(t->loop, &t->wake_w);
+}
+
+void netthr_join(netthr *t)
+{
+    if (!t->started) return;
     pthread_join(t->thread, NULL);
     t->started = 0;
 }

@@ -89,7 +89,8 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 40; i++) s->run_id[i] = hex[s->secret.k[i % 16] >> (i & 1 ? 0 : 4) & 15];
     s->run_id[40] = '\0';
-    s->nactors = (unsigned)cfg->actor_threads;
+    s->hosted = cfg->threads > 0;
+    s->nactors = (unsigned)cfg->actor_threads; /* = io_threads = threads when hosted */
     s->nnet = (unsigned)cfg->io_threads;
     s->stop_efd = eventfd(0, EFD_CLOEXEC);
     if (s->stop_efd < 0) {
@@ -107,6 +108,8 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .done = netthr_post_done,
         .done_ctx = s,
         .persist = s->persist,
+        .wake = s->hosted ? netthr_wake_actor : NULL,
+        .wake_ctx = s,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
@@ -158,7 +161,8 @@ int server_run(server_t *s, char *err, size_t errlen)
     }
     /* Network threads first: they close connections and wait for their
      * in-flight batches, so no actor holds a batch when actors stop. */
-    for (unsigned i = 0; i < s->nnet; i++) netthr_stop_join(&s->net[i]);
+    for (unsigned i = 0; i < s->nnet; i++) netthr_stop(&s->net[i]);
+    for (unsigned i = 0; i < s->nnet; i++) netthr_join(&s->net[i]);
     actor_pool_stop(s->actors);
     /* Every acknowledged write is in the log; sync it before exiting. */
     persist_close(s->persist);
