@@ -19,9 +19,10 @@
  *   info part:     see cmd_info_part
  *   scan:          argv = SCAN cursor [MATCH p] [COUNT n] [TYPE t] with the
  *                  shard-local cursor; replies *2 [$cursor, *n keys]
- *   take part:     internal: TAKE key -> *2 [$value, :pxat or -1] and the key
- *                  is removed; nil if absent (cross-shard RENAME, stage 1)
- *   put part:      internal: PUT key value pxat -> +OK (stage 2)
+ *   take part:     internal: TAKE key -> *3 [$value, :pxat or -1, :type] and
+ *                  the key is removed; nil if absent (cross-shard RENAME,
+ *                  stage 1); a hash's value is its hobj_encode bytes
+ *   put part:      internal: PUT key value pxat type -> +OK (stage 2)
  */
 #ifndef MEMKV_CMD_H
 #define MEMKV_CMD_H
@@ -48,6 +49,11 @@ cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_exp
     cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist, cmd_keys_part,
     cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part, cmd_flushall_part,
     cmd_take_part, cmd_put_part;
+
+/* hashes (cmd_hash.c) */
+cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hdel, cmd_hlen,
+    cmd_hexists, cmd_hkeys, cmd_hvals, cmd_hincrby, cmd_hincrbyfloat, cmd_hstrlen, cmd_hrandfield,
+    cmd_hscan;
 
 /* cmd_info_part replies *N integers in the order of enum cmd_info_field;
  * the gatherer sums them over shards. */

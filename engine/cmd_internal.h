@@ -29,6 +29,9 @@ int cmd_check_string(const cmd_call *c, const kv_entry *e);
 /* Parses a as an integer or replies "value is not an integer"; 0 or -1. */
 int cmd_get_i64(const cmd_call *c, const kv_str *a, int64_t *v);
 
+/* Parses a SCAN/HSCAN cursor as Redis does; 0, or -1 if invalid. */
+int cmd_parse_cursor(const kv_str *a, uint64_t *out);
+
 /* The name of e's type as TYPE says it. */
 const char *cmd_type_name(const kv_entry *e);
 

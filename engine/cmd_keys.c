@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "cmd_internal.h"
 #include "glob.h"
+#include "hobj.h"
 #include "reply.h"
 #include "shard.h"
 
@@ -213,7 +214,7 @@ void cmd_keys_part(shard_t *s, const cmd_call *c)
 
 /* Parses a SCAN cursor as Redis does (strtoull on the whole argument, no
  * leading space, no overflow); 0 or -1. */
-static int parse_cursor(const kv_str *a, uint64_t *out)
+int cmd_parse_cursor(const kv_str *a, uint64_t *out)
 {
     char buf[32];
     char *end;
@@ -236,7 +237,7 @@ void cmd_scan(shard_t *s, const cmd_call *c)
     key_filter f = {.s = s, .drop_expired = 1};
 
     s->stats.commands++;
-    if (parse_cursor(&c->argv[1], &cursor) != 0) {
+    if (cmd_parse_cursor(&c->argv[1], &cursor) != 0) {
         reply_error(c->out, "ERR invalid cursor");
         return;
     }
@@ -361,9 +362,7 @@ static void rename_generic(shard_t *s, const cmd_call *c, int nx)
         shard_remove(s, d);
     }
     /* entries never move when the table changes, so e stays valid */
-    kv_entry *n = shard_put(s, dst->p, dst->len, entry_val(e), e->vlen, entry_expire(e));
-    n->type = e->type;
-    shard_remove(s, e);
+    shard_move(s, e, dst->p, dst->len);
     if (nx)
         reply_int(c->out, 1);
     else
@@ -379,7 +378,8 @@ void cmd_renamenx(shard_t *s, const cmd_call *c)
     rename_generic(s, c, 1);
 }
 
-/* TAKE key -> *2 [$value, :pxat or -1], and the key is gone; nil if absent. */
+/* TAKE key -> *3 [$value, :pxat or -1, :type], and the key is gone; nil if
+ * absent. A hash travels as its hobj_encode bytes. */
 void cmd_take_part(shard_t *s, const cmd_call *c)
 {
     s->stats.commands++;
@@ -388,20 +388,41 @@ void cmd_take_part(shard_t *s, const cmd_call *c)
         reply_nil(c->out);
         return;
     }
-    /* only strings travel as one bulk value for now */
-    if (!cmd_check_string(c, e)) return;
-    reply_array(c->out, 2);
-    reply_bulk(c->out, entry_val(e), e->vlen);
+    reply_array(c->out, 3);
+    if (e->type == KV_TYPE_HASH) {
+        kvbuf enc;
+        kvbuf_init(&enc);
+        hobj_encode(entry_hobj(e), &enc);
+        reply_bulk(c->out, enc.data, enc.len);
+        kvbuf_destroy(&enc);
+    } else {
+        reply_bulk(c->out, entry_val(e), e->vlen);
+    }
     reply_int(c->out, entry_expire(e));
+    reply_int(c->out, e->type);
     shard_remove(s, e);
 }
 
-/* PUT key value pxat -> +OK; pxat < 0 means no expiry. */
+/* PUT key value pxat type -> +OK; pxat < 0 means no expiry. Replaces key. */
 void cmd_put_part(shard_t *s, const cmd_call *c)
 {
-    int64_t pxat;
+    int64_t pxat, type;
+    const kv_str *key = &c->argv[1], *val = &c->argv[2];
     s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[3], &pxat) != 0) return;
-    shard_put(s, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len, pxat < 0 ? -1 : pxat);
+    if (cmd_get_i64(c, &c->argv[4], &type) != 0) return;
+    if (pxat < 0) pxat = -1;
+    if (type == KV_TYPE_HASH) {
+        hobj_t *h = hobj_decode(s->secret, val->p, val->len);
+        if (h == NULL || hobj_len(h) == 0) {
+            hobj_free(h);
+            reply_error(c->out, "ERR internal error: bad hash in PUT");
+            return;
+        }
+        shard_del(s, key->p, key->len);
+        shard_hash_put(s, key->p, key->len, h, pxat);
+    } else {
+        shard_put(s, key->p, key->len, val->p, val->len, pxat);
+    }
     reply_ok(c->out);
 }

@@ -44,6 +44,8 @@ const char *cmd_type_name(const kv_entry *e)
     switch (e->type) {
     case KV_TYPE_STRING:
         return "string";
+    case KV_TYPE_HASH:
+        return "hash";
     default:
         return "unknown";
     }
@@ -151,10 +153,9 @@ static void string_store(shard_t *s, const kv_str *key, kv_entry *e, const kv_st
         if (e != NULL) shard_remove(s, e);
         return;
     }
-    if (e != NULL) {
-        e->type = KV_TYPE_STRING;
+    if (e != NULL && e->type == KV_TYPE_STRING) {
         shard_update(s, e, val->p, val->len, exp);
-    } else {
+    } else { /* absent, or another type that the string replaces */
         shard_put(s, key->p, key->len, val->p, val->len, exp);
     }
 }

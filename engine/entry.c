@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hobj.h"
 #include "kv.h"
 
 static size_t entry_size(int ttl, size_t klen, size_t vlen)
@@ -36,12 +37,33 @@ kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val
     return e;
 }
 
+kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h)
+{
+    kv_entry *e = entry_new(hash, key, klen, (const char *)&h, sizeof h, -1);
+    e->type = KV_TYPE_HASH;
+    return e;
+}
+
 void entry_free(kv_entry *e)
+{
+    if (e != NULL && e->type == KV_TYPE_HASH) hobj_free(entry_hobj(e));
+    free(e);
+}
+
+void entry_free_shell(kv_entry *e)
 {
     free(e);
 }
 
 size_t entry_mem(const kv_entry *e)
+{
+    size_t m = malloc_usable_size((void *)(uintptr_t)e);
+    if (e->type == KV_TYPE_HASH) m += hobj_mem(entry_hobj((kv_entry *)(uintptr_t)e));
+    return m;
+}
+
+/* Bytes of e's own allocation (not its hobj). */
+static size_t entry_alloc(const kv_entry *e)
 {
     return malloc_usable_size((void *)(uintptr_t)e);
 }
@@ -50,7 +72,7 @@ size_t entry_mem(const kv_entry *e)
 static int entry_holds(const kv_entry *e, const char *p)
 {
     uintptr_t a = (uintptr_t)e, x = (uintptr_t)p;
-    return x >= a && x < a + entry_mem(e);
+    return x >= a && x < a + entry_alloc(e);
 }
 
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
@@ -67,7 +89,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     }
     if (ttl == had_ttl && !(vlen && entry_holds(e, val))) {
         /* same layout, value from elsewhere: grow or shrink in place */
-        if (need > entry_mem(e) || need < entry_mem(e) / 2) e = kv_xrealloc(e, need);
+        if (need > entry_alloc(e) || need < entry_alloc(e) / 2) e = kv_xrealloc(e, need);
         e->vlen = (uint32_t)vlen;
         entry_set_expire(e, expire_ms);
         if (vlen) memcpy(entry_val(e), val, vlen);
@@ -81,7 +103,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     entry_set_expire(n, expire_ms);
     memcpy(entry_key(n), entry_key(e), e->klen);
     if (vlen) memcpy(entry_val(n), val, vlen);
-    entry_free(e);
+    entry_free_shell(e); /* a hash's hobj now belongs to n */
     return n;
 }
 
@@ -89,7 +111,7 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
 {
     size_t old = e->vlen;
     size_t need = entry_size((e->flags & KV_ENTRY_TTL) != 0, e->klen, vlen);
-    size_t have = entry_mem(e);
+    size_t have = entry_alloc(e);
 
     if (need > have) {
         /* growth by appends: keep slack so repeated appends stay amortized

@@ -1,8 +1,10 @@
 /* entry.h - one key and its value in a single allocation.
  *
  * Layout: header, then an int64 absolute expiry in ms (only when
- * KV_ENTRY_TTL is set), then the key bytes, then the value bytes. Entries
- * belong to the shard that holds them and are touched only by its actor.
+ * KV_ENTRY_TTL is set), then the key bytes, then the value bytes. A hash
+ * entry's value is the pointer to its hobj_t (hobj.h), which the entry
+ * owns. Entries belong to the shard that holds them and are touched only
+ * by its actor.
  */
 #ifndef MEMKV_ENTRY_H
 #define MEMKV_ENTRY_H
@@ -13,12 +15,14 @@
 
 enum kv_type {
     KV_TYPE_STRING = 0,
-    /* KV_TYPE_HASH arrives with the hashes issue. */
+    KV_TYPE_HASH = 1, /* the value is a hobj_t pointer (entry_hobj) */
 };
 
 enum {
     KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
 };
+
+struct hobj;
 
 typedef struct kv_entry {
     struct kv_entry *next; /* private: hash chain, owner: table */
@@ -35,8 +39,14 @@ typedef struct kv_entry {
  * no expiry. Aborts on OOM. */
 kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
                     int64_t expire_ms);
+/* A new hash entry owning h (no expiry). Aborts on OOM. */
+kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h);
+/* Frees e and, for a hash, its hobj. Accepts NULL. */
 void entry_free(kv_entry *e);
-/* Bytes the allocator really holds for e (malloc_usable_size). */
+/* Frees e but not the hobj it points to (the hobj moved to another entry). */
+void entry_free_shell(kv_entry *e);
+/* Bytes the allocator really holds for e (malloc_usable_size), a hash's
+ * hobj included (hobj_mem). */
 size_t entry_mem(const kv_entry *e);
 
 static inline int64_t entry_expire(const kv_entry *e)
@@ -54,9 +64,18 @@ static inline char *entry_val(kv_entry *e)
 {
     return entry_key(e) + e->klen;
 }
+/* The hobj of a KV_TYPE_HASH entry. */
+static inline struct hobj *entry_hobj(kv_entry *e)
+{
+    struct hobj *h;
+    memcpy(&h, entry_val(e), sizeof h);
+    return h;
+}
 
 /* Returns an entry like e with the value replaced (vlen bytes copied from
  * val, which may point into e), and the expiry set to expire_ms (<0: none).
+ * For a hash, only the expiry may change (val = entry_val(e)): the hobj
+ * moves to the result.
  * May reallocate: e is invalid afterwards and the caller must relink the
  * result in the table (ht_relink). */
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);

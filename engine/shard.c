@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <stdint.h>
 
 #include "kv.h"
 
@@ -40,8 +41,16 @@ uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
 /* Counters for an entry entering (sign 1) or leaving (sign -1) the shard. */
 static void shard_account(shard_t *s, const kv_entry *e, int sign)
 {
-    size_t mem = entry_mem(e);
+    size_t mem;
     int ttl = (e->flags & KV_ENTRY_TTL) != 0;
+    if (e->type == KV_TYPE_HASH) {
+        /* a hash's memory can move on reads: uncharge what was charged */
+        hobj_t *h = entry_hobj((kv_entry *)(uintptr_t)e);
+        if (sign > 0) hobj_set_charged(h, entry_mem(e));
+        mem = hobj_charged(h);
+    } else {
+        mem = entry_mem(e);
+    }
     if (sign > 0) {
         s->entry_bytes += mem;
         s->volatile_keys += (size_t)ttl;
@@ -91,13 +100,25 @@ kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen)
     return e;
 }
 
+/* Logs a hash's new expiry. */
+static void shard_log_expire(shard_t *s, kv_entry *e)
+{
+    kv_str key = {entry_key(e), e->klen};
+    if (s->log != NULL && s->log->expire != NULL)
+        s->log->expire(s->log_ctx, s->id, &key, entry_expire(e));
+}
+
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
 {
+    assert(e->type == KV_TYPE_STRING || (val == entry_val(e) && vlen == e->vlen));
     shard_account(s, e, -1);
     kv_entry *n = entry_rebuild(e, val, vlen, expire_ms);
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
-    shard_written(s, n);
+    if (n->type == KV_TYPE_HASH)
+        shard_log_expire(s, n); /* only the expiry of a hash can change here */
+    else
+        shard_written(s, n);
     return n;
 }
 
@@ -106,10 +127,14 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
 {
     uint32_t h = shard_hash(s, key, klen);
     kv_entry *e = ht_find(&s->table, h, key, klen);
-    if (e != NULL) {
-        e->type = KV_TYPE_STRING;
-        return shard_update(s, e, val, vlen, expire_ms);
+    if (e != NULL && e->type != KV_TYPE_STRING) {
+        /* a string replaces another type: the PUT logged below says so */
+        ht_remove(&s->table, h, key, klen);
+        shard_account(s, e, -1);
+        entry_free(e);
+        e = NULL;
     }
+    if (e != NULL) return shard_update(s, e, val, vlen, expire_ms);
     e = entry_new(h, key, klen, val, vlen, expire_ms);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
@@ -151,4 +176,82 @@ void shard_clear(shard_t *s)
     s->entry_bytes = 0;
     s->expire_cursor = 0;
     if (s->log != NULL && s->log->clear != NULL) s->log->clear(s->log_ctx, s->id);
+}
+
+/* ---- hashes ------------------------------------------------------------------ */
+
+kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen)
+{
+    kv_entry *e = entry_new_hash(shard_hash(s, key, klen), key, klen, hobj_new(s->secret));
+    ht_insert(&s->table, e);
+    shard_account(s, e, 1);
+    return e;
+}
+
+kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, int64_t expire_ms)
+{
+    kv_entry *e = entry_new_hash(shard_hash(s, key, klen), key, klen, h);
+    if (expire_ms >= 0) {
+        kv_entry *n = entry_rebuild(e, entry_val(e), e->vlen, expire_ms);
+        e = n;
+    }
+    ht_insert(&s->table, e);
+    shard_account(s, e, 1);
+    shard_written(s, e);
+    return e;
+}
+
+int shard_hash_set(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val)
+{
+    assert(e->type == KV_TYPE_HASH);
+    shard_account(s, e, -1);
+    int added = hobj_set(entry_hobj(e), field->p, field->len, val->p, val->len);
+    shard_account(s, e, 1);
+    if (s->log != NULL && s->log->hset != NULL) {
+        kv_str key = {entry_key(e), e->klen};
+        s->log->hset(s->log_ctx, s->id, &key, field, val);
+    }
+    return added;
+}
+
+int shard_hash_del(shard_t *s, kv_entry *e, const kv_str *field, int *gone)
+{
+    assert(e->type == KV_TYPE_HASH);
+    hobj_t *h = entry_hobj(e);
+    shard_account(s, e, -1);
+    int removed = hobj_del(h, field->p, field->len);
+    shard_account(s, e, 1);
+    if (removed && s->log != NULL && s->log->hdel != NULL) {
+        kv_str key = {entry_key(e), e->klen};
+        s->log->hdel(s->log_ctx, s->id, &key, field);
+    }
+    *gone = 0;
+    if (hobj_len(h) == 0) {
+        /* the HDEL record removes the key on replay: no DEL record */
+        kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
+        assert(got == e);
+        (void)got;
+        shard_account(s, e, -1);
+        entry_free(e);
+        *gone = 1;
+    }
+    return removed;
+}
+
+kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen)
+{
+    kv_entry *n =
+        entry_new(shard_hash(s, dst, dlen), dst, dlen, entry_val(e), e->vlen, entry_expire(e));
+    n->type = e->type;
+    kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
+    assert(got == e);
+    (void)got;
+    shard_account(s, e, -1);
+    if (s->log != NULL && s->log->del != NULL)
+        s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
+    entry_free_shell(e); /* a hash's hobj now belongs to n */
+    ht_insert(&s->table, n);
+    shard_account(s, n, 1);
+    shard_written(s, n);
+    return n;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "hash.h"
+#include "hobj.h"
+#include "kv.h"
 #include "table.h"
 
 /* Counters of one shard; read by the owner, gathered by INFO/STATS through
@@ -23,13 +25,22 @@ typedef struct shard_stats {
 } shard_stats;
 
 /* Persistence seam: persist/ sets these (persist_wal_log_ops); NULL means no log.
- * put: the entry's full new state (value and absolute expiry) after a write;
- * del: key removed (also by expiry); clear: the shard was emptied.
+ * put: the entry's full new state (value and absolute expiry) after a write
+ *      (a hash: every field);
+ * del: key removed (also by expiry); clear: the shard was emptied;
+ * hset: a hash field's new value (a key that is absent or not a hash
+ *      becomes a new hash without expiry first);
+ * hdel: a hash field removed (the key goes when its last field does);
+ * expire: only the expiry of a hash changed (expire_ms < 0: none).
  * Called by the owner actor during the command that made the change. */
 typedef struct shard_log_ops {
     void (*put)(void *ctx, uint32_t shard, const kv_entry *e);
     void (*del)(void *ctx, uint32_t shard, const char *key, size_t klen);
     void (*clear)(void *ctx, uint32_t shard);
+    void (*hset)(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field,
+                 const kv_str *val);
+    void (*hdel)(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field);
+    void (*expire)(void *ctx, uint32_t shard, const kv_str *key, int64_t expire_ms);
 } shard_log_ops;
 
 typedef struct shard {
@@ -90,6 +101,24 @@ static inline int shard_expired(const shard_t *s, const kv_entry *e)
 void shard_drop_expired(shard_t *s, kv_entry *e);
 /* Removes every key. */
 void shard_clear(shard_t *s);
+
+/* ---- hashes (every change keeps entry_bytes right and is logged) ---- */
+
+/* Inserts key, which must be absent, as an empty hash without expiry; the
+ * caller adds fields right away (an empty hash must not outlive the command). */
+kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen);
+/* Sets a field of hash e; returns 1 if the field is new. */
+int shard_hash_set(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val);
+/* Removes a field of hash e; returns 1 if it was there. When the last field
+ * goes, the key is removed and freed and *gone set to 1. */
+int shard_hash_del(shard_t *s, kv_entry *e, const kv_str *field, int *gone);
+/* Inserts key (which must be absent) holding h (owned from now on) with
+ * expiry expire_ms (<0: none), and logs it whole. */
+kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, int64_t expire_ms);
+/* Moves e (found by shard_lookup) to key dst, which must be absent, with
+ * its value (a hash's hobj without a copy) and expiry; logs the delete and
+ * the new entry. Returns the new entry; e is gone. */
+kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen);
 
 /* Active expiry: visits keys from the saved cursor for at most budget_us
  * microseconds, deleting those whose TTL has passed. Returns the number

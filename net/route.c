@@ -350,10 +350,10 @@ static void rename_start(netthr *t, kv_slot *sl)
     route_queue(t, subs[1]);
 }
 
-/* Parses the TAKE reply *2 $value :pxat; returns 0 or -1. */
-static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat)
+/* Parses the TAKE reply *3 $value :pxat :type; returns 0 or -1. */
+static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat, kv_str *type)
 {
-    if (r->len < 4 || memcmp(r->data, "*2\r\n", 4) != 0) return -1;
+    if (r->len < 4 || memcmp(r->data, "*3\r\n", 4) != 0) return -1;
     size_t pos = 4;
     size_t vlen = reply_elem_len(r->data + pos, r->len - pos);
     if (vlen == 0 || r->data[pos] != '$') return -1;
@@ -365,6 +365,11 @@ static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat)
     if (ilen < 4 || r->data[pos] != ':') return -1;
     pxat->p = r->data + pos + 1;
     pxat->len = ilen - 3;
+    pos += ilen;
+    size_t tlen = reply_elem_len(r->data + pos, r->len - pos);
+    if (tlen < 4 || r->data[pos] != ':') return -1;
+    type->p = r->data + pos + 1;
+    type->len = tlen - 3;
     return 0;
 }
 
@@ -398,19 +403,20 @@ static int staged_step(netthr *t, kv_slot *sl)
         return 1;
     }
     case STAGE_RN_TAKE: {
-        kv_str val, pxat;
-        if (take_parse(&sl->subs[0]->reply, &val, &pxat) != 0) {
+        kv_str val, pxat, type;
+        if (take_parse(&sl->subs[0]->reply, &val, &pxat, &type) != 0) {
             reply_error(out, KV_ERR_NOKEY);
             return 0;
         }
         slot_bury_parts(sl, staged_grave(sl));
         kv_str *av;
         const kv_str *dst = &sl->argv[2];
-        kv_req *r = part_new(sl, cmd_put_part, route_shard(t->srv, dst->p, dst->len), 4, &av);
+        kv_req *r = part_new(sl, cmd_put_part, route_shard(t->srv, dst->p, dst->len), 5, &av);
         av[0] = (kv_str){"put", 3};
         av[1] = *dst;
         av[2] = val; /* points into the buried TAKE reply, alive until slot_free */
         av[3] = pxat;
+        av[4] = type;
         kv_req **subs = kv_xmalloc(sizeof *subs);
         subs[0] = r;
         slot_set_parts(sl, subs, 1);

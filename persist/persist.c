@@ -16,6 +16,7 @@
 
 #include "entry.h"
 #include "hist.h"
+#include "hobj.h"
 #include "manifest.h"
 #include "persist_internal.h"
 #include "recover.h"
@@ -165,6 +166,69 @@ fail:
     return NULL;
 }
 
+/* ---- whole hashes as records --------------------------------------------- */
+
+/* A hash's PUT record holds at most this much of its encoding; the other
+ * fields follow as HSET records, so no record nears WAL_REC_MAX_PAYLOAD. */
+#define PERSIST_HASH_CHUNK (64u << 20)
+
+/* Sinks for persist_write_hash: the PUT record of the hash (val: the
+ * hobj_encode bytes of some of its fields) and one HSET per other field. */
+typedef int persist_put_fn(void *ctx, const kv_entry *e, const kv_str *val);
+typedef int persist_hset_fn(void *ctx, const kv_str *key, const kv_str *f, const kv_str *v);
+
+typedef struct hash_writer {
+    kvbuf body;    /* pairs of the PUT record */
+    uint64_t n;    /* pairs in body */
+    uint64_t seen; /* fields visited by the current pass */
+    int overflow;  /* a field did not fit in body */
+    kv_str key;
+    persist_hset_fn *hset;
+    void *ctx;
+    int rc;
+} hash_writer;
+
+static void hash_chunk_visit(void *arg, const kv_str *f, const kv_str *v)
+{
+    hash_writer *w = arg;
+    if (w->overflow) return;
+    if (w->n > 0 && w->body.len + f->len + v->len + 20 > PERSIST_HASH_CHUNK) {
+        w->overflow = 1;
+        return;
+    }
+    hobj_encode_pair(&w->body, f, v);
+    w->n++;
+}
+
+static void hash_rest_visit(void *arg, const kv_str *f, const kv_str *v)
+{
+    hash_writer *w = arg;
+    if (w->seen++ < w->n || w->rc != 0) return;
+    w->rc = w->hset(w->ctx, &w->key, f, v);
+}
+
+/* Writes hash e whole: PUT (with the expiry) then HSETs. Returns 0 or the
+ * first sink error. */
+static int persist_write_hash(const kv_entry *e, persist_put_fn *put, persist_hset_fn *hset,
+                              void *ctx)
+{
+    kv_entry *m = (kv_entry *)(uintptr_t)e; /* only read */
+    hobj_t *h = entry_hobj(m);
+    hash_writer w = {.key = {entry_key(m), e->klen}, .hset = hset, .ctx = ctx};
+    kvbuf_init(&w.body);
+    hobj_foreach(h, hash_chunk_visit, &w);
+    kvbuf val;
+    kvbuf_init(&val);
+    hobj_encode_varint(&val, w.n);
+    kvbuf_append(&val, w.body.data, w.body.len);
+    kvbuf_destroy(&w.body);
+    kv_str v = {val.data, val.len};
+    w.rc = put(ctx, e, &v);
+    kvbuf_destroy(&val);
+    if (w.rc == 0 && w.overflow) hobj_foreach(h, hash_rest_visit, &w);
+    return w.rc;
+}
+
 /* ---- recovery ----------------------------------------------------------- */
 
 typedef struct recover_job {
@@ -178,16 +242,80 @@ typedef struct recover_job {
     int rc;
 } recover_job;
 
+/* The entry of key without lazy expiry: replay must see keys whose TTL
+ * passed while the server was down, because later field records still
+ * apply to them (the sweep after replay removes what is expired). */
+static kv_entry *rec_find(shard_t *s, const kv_str *key)
+{
+    return ht_find(&s->table, shard_hash(s, key->p, key->len), key->p, key->len);
+}
+
+static int rec_put_hash(shard_t *s, const wal_rec *r)
+{
+    hobj_t *h = hobj_decode(s->secret, r->val.p, r->val.len);
+    if (h == NULL || hobj_len(h) == 0) {
+        hobj_free(h);
+        return KV_EPROTO;
+    }
+    kv_entry *old = rec_find(s, &r->key);
+    if (old != NULL) shard_remove(s, old);
+    shard_hash_put(s, r->key.p, r->key.len, h, r->expire_ms);
+    return 0;
+}
+
 static int rec_put(void *ctx, const wal_rec *r)
 {
     shard_t *s = ctx;
+    if (r->vtype == KV_TYPE_HASH) return rec_put_hash(s, r);
+    if (r->vtype != KV_TYPE_STRING) return KV_EPROTO;
     if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
         shard_del(s, r->key.p, r->key.len); /* expired while we were down */
         return 0;
     }
-    kv_entry *e = shard_put(s, r->key.p, r->key.len, r->val.p, r->val.len, r->expire_ms);
-    e->type = r->vtype;
+    shard_put(s, r->key.p, r->key.len, r->val.p, r->val.len, r->expire_ms);
     return 0;
+}
+
+static int rec_hset(void *ctx, const wal_rec *r)
+{
+    shard_t *s = ctx;
+    kv_entry *e = rec_find(s, &r->key);
+    if (e != NULL && e->type != KV_TYPE_HASH) {
+        shard_remove(s, e);
+        e = NULL;
+    }
+    if (e == NULL) e = shard_hash_add(s, r->key.p, r->key.len);
+    shard_hash_set(s, e, &r->field, &r->val);
+    return 0;
+}
+
+static int rec_hdel(void *ctx, const wal_rec *r)
+{
+    shard_t *s = ctx;
+    int gone;
+    kv_entry *e = rec_find(s, &r->key);
+    if (e != NULL && e->type == KV_TYPE_HASH) shard_hash_del(s, e, &r->field, &gone);
+    return 0;
+}
+
+static int rec_expire(void *ctx, const wal_rec *r)
+{
+    shard_t *s = ctx;
+    kv_entry *e = rec_find(s, &r->key);
+    if (e != NULL) shard_update(s, e, entry_val(e), e->vlen, r->expire_ms);
+    return 0;
+}
+
+static void rec_sweep_visit(void *arg, kv_entry *e)
+{
+    shard_t *s = arg;
+    if (shard_expired(s, e)) shard_drop_expired(s, e);
+}
+
+/* Removes the keys whose TTL passed while the server was down. */
+static void rec_sweep(shard_t *s)
+{
+    if (s->volatile_keys > 0) ht_foreach(&s->table, rec_sweep_visit, s);
 }
 
 static int rec_del(void *ctx, const char *key, size_t klen)
@@ -206,7 +334,7 @@ static void *recover_thread(void *arg)
 {
     recover_job *j = arg;
     persist_t *p = j->p;
-    static const recover_ops ops = {rec_put, rec_del, rec_clear};
+    static const recover_ops ops = {rec_put, rec_del, rec_clear, rec_hset, rec_hdel, rec_expire};
     uint32_t s;
     while (!atomic_load(&j->failed) && (s = atomic_fetch_add(&j->next, 1)) < p->nshards) {
         shard_t *sh = &j->shards[s];
@@ -218,6 +346,7 @@ static void *recover_thread(void *arg)
                            .keep_prefix = p->o.keep_prefix};
         recover_result *res = kv_xcalloc(1, sizeof *res);
         int rc = recover_shard(&ro, &ops, sh, res);
+        if (rc == 0) rec_sweep(sh);
         pthread_mutex_lock(&j->lock);
         if (rc != 0) {
             if (!atomic_exchange(&j->failed, 1)) {
@@ -552,10 +681,28 @@ typedef struct slice_ctx {
     int rc;
 } slice_ctx;
 
+static int slice_put(void *ctx, const kv_entry *e, const kv_str *val)
+{
+    slice_ctx *c = ctx;
+    kv_entry *m = (kv_entry *)(uintptr_t)e;
+    return snap_add_entry(c->snap, e->type, entry_key(m), e->klen, val->p, val->len,
+                          entry_expire(e));
+}
+
+static int slice_hset(void *ctx, const kv_str *key, const kv_str *f, const kv_str *v)
+{
+    slice_ctx *c = ctx;
+    return snap_add_hset(c->snap, key, f, v);
+}
+
 static void slice_add(void *arg, kv_entry *e)
 {
     slice_ctx *c = arg;
     if (c->rc != 0 || shard_expired(c->s, e)) return;
+    if (e->type == KV_TYPE_HASH) {
+        c->rc = persist_write_hash(e, slice_put, slice_hset, c);
+        return;
+    }
     c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
                            entry_expire(e));
 }
@@ -713,11 +860,44 @@ static const char *entry_key_c(const kv_entry *e)
     return e->data + ((e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0);
 }
 
+static int log_hash_put(void *ctx, const kv_entry *e, const kv_str *val)
+{
+    return wal_append_put(ctx, e->type, entry_key_c(e), e->klen, val->p, val->len, entry_expire(e));
+}
+
+static int log_hash_hset(void *ctx, const kv_str *key, const kv_str *f, const kv_str *v)
+{
+    return wal_append_hset(ctx, key, f, v);
+}
+
 static void log_put(void *ctx, uint32_t shard, const kv_entry *e)
 {
     (void)shard;
+    if (e->type == KV_TYPE_HASH) {
+        (void)persist_write_hash(e, log_hash_put, log_hash_hset, ctx);
+        return;
+    }
     const char *k = entry_key_c(e);
     (void)wal_append_put(ctx, e->type, k, e->klen, k + e->klen, e->vlen, entry_expire(e));
+}
+
+static void log_hset(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field,
+                     const kv_str *val)
+{
+    (void)shard;
+    (void)wal_append_hset(ctx, key, field, val);
+}
+
+static void log_hdel(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field)
+{
+    (void)shard;
+    (void)wal_append_hdel(ctx, key, field);
+}
+
+static void log_expire(void *ctx, uint32_t shard, const kv_str *key, int64_t expire_ms)
+{
+    (void)shard;
+    (void)wal_append_expire(ctx, key, expire_ms);
 }
 
 static void log_del(void *ctx, uint32_t shard, const char *key, size_t klen)
@@ -732,4 +912,5 @@ static void log_clear(void *ctx, uint32_t shard)
     (void)wal_append_clear(ctx);
 }
 
-const shard_log_ops persist_wal_log_ops = {log_put, log_del, log_clear};
+const shard_log_ops persist_wal_log_ops = {log_put,  log_del,  log_clear,
+                                           log_hset, log_hdel, log_expire};

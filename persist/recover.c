@@ -32,15 +32,22 @@ typedef struct rec_ctx {
     char path[4096];
 } rec_ctx;
 
+static int apply(rec_ctx *c, const wal_rec *r);
+
 static int snap_put(void *ctx, const wal_rec *r)
 {
-    rec_ctx *c = ctx;
-    return c->ops->put ? c->ops->put(c->ctx, r) : 0;
+    return apply(ctx, r);
 }
 
 static int apply(rec_ctx *c, const wal_rec *r)
 {
     switch (r->op) {
+    case WAL_OP_HSET:
+        return c->ops->hset ? c->ops->hset(c->ctx, r) : 0;
+    case WAL_OP_HDEL:
+        return c->ops->hdel ? c->ops->hdel(c->ctx, r) : 0;
+    case WAL_OP_EXPIRE:
+        return c->ops->expire ? c->ops->expire(c->ctx, r) : 0;
     case WAL_OP_PUT:
         return c->ops->put ? c->ops->put(c->ctx, r) : 0;
     case WAL_OP_DEL:

@@ -34,6 +34,11 @@ typedef struct recover_ops {
     int (*put)(void *ctx, const wal_rec *r);
     int (*del)(void *ctx, const char *key, size_t klen);
     int (*clear)(void *ctx);
+    /* HSET (r->key, field, val), HDEL (r->key, field), EXPIRE (r->key,
+     * expire_ms) records, with the semantics of wal_record.h. */
+    int (*hset)(void *ctx, const wal_rec *r);
+    int (*hdel)(void *ctx, const wal_rec *r);
+    int (*expire)(void *ctx, const wal_rec *r);
 } recover_ops;
 
 typedef struct recover_opts {

@@ -177,6 +177,16 @@ int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen
     return rc;
 }
 
+int snap_add_hset(snap_writer_t *s, const kv_str *key, const kv_str *field, const kv_str *val)
+{
+    int rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+    if (rc) return rc;
+    rc = wal_record_hset(&s->buf, key, field, val);
+    if (!rc && s->buf.len >= SNAP_FLUSH_AT) rc = queue_buf(s);
+    if (rc) set_err(s, rc);
+    return rc;
+}
+
 uint64_t snap_entries(const snap_writer_t *s)
 {
     return s->entries;
@@ -285,6 +295,8 @@ int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn
                 why = "snapshot entry count mismatch";
                 rc = KV_EPROTO;
             }
+        } else if (r.op == WAL_OP_HSET && count > 0) {
+            rc = fn ? fn(ctx, &r) : 0; /* more fields of the last hash */
         } else if (r.op != WAL_OP_PUT) {
             why = "non-PUT record in snapshot";
             rc = KV_EPROTO;

@@ -1,13 +1,15 @@
 /* snap.h - snapshot files of one shard: <shard_dir>/snap-<20-digit seq>.snap.
  *
- * A snapshot holds PUT records (wal_record.h) for every entry of the shard,
- * then a SNAP_END record with their count. seq is the first WAL segment to
- * replay after it: the caller rotates the WAL (wal_rotate), begins the
- * snapshot with the new seq, and feeds entries in time-boxed slices between
- * batches. The table changes meanwhile, so the snapshot is fuzzy; replaying
- * segments >= seq, which holds every change made since the rotation, makes
- * it exact (records are idempotent redo). The table scan must visit every
- * key present for the whole scan (ht_scan does).
+ * A snapshot holds PUT records (wal_record.h) for every entry of the shard
+ * (a hash: one PUT with its fields, or with its first 64 MiB of fields and
+ * HSET records for the rest), then a SNAP_END record with the PUT count.
+ * seq is the first WAL segment to replay after it: the caller rotates the
+ * WAL (wal_rotate), begins the snapshot with the new seq, and feeds entries
+ * in time-boxed slices between batches. The table changes meanwhile, so the
+ * snapshot is fuzzy; replaying segments >= seq, which holds every change
+ * made since the rotation, makes it exact (records are idempotent redo).
+ * The table scan must visit every key present for the whole scan (ht_scan
+ * does).
  *
  * Threads: a writer has a feeding thread (snap_begin, snap_add_entry,
  * snap_entries) and a writing thread (snap_write_queued, snap_finish,
@@ -52,6 +54,10 @@ int snap_write_queued(snap_writer_t *s);
 /* Bytes queued for the writer; a feeder stops feeding while this is large. */
 uint64_t snap_queued(const snap_writer_t *s);
 
+/* Feeder: adds an HSET record, one more field of the hash whose PUT came
+ * just before (hashes too big for one PUT record). Not counted as an entry. */
+int snap_add_hset(snap_writer_t *s, const kv_str *key, const kv_str *field, const kv_str *val);
+
 /* Entries (feeder) and bytes so far. */
 uint64_t snap_entries(const snap_writer_t *s);
 uint64_t snap_bytes(const snap_writer_t *s);
@@ -65,7 +71,8 @@ int snap_finish(snap_writer_t *s);
 /* Abandons the snapshot: removes the tmp file and frees s. Accepts NULL. */
 void snap_abort(snap_writer_t *s);
 
-/* Called for each entry: r->op == WAL_OP_PUT; r's pointers are valid only
+/* Called for each record: r->op == WAL_OP_PUT (an entry) or WAL_OP_HSET (a
+ * further field of the hash PUT before it); r's pointers are valid only
  * during the call. A nonzero return stops the load and is returned. */
 typedef int (*snap_entry_fn)(void *ctx, const wal_rec *r);
 

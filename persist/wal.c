@@ -386,6 +386,21 @@ int wal_append_clear(wal_t *w)
     return append_result(w, wal_record_clear(&w->pending));
 }
 
+int wal_append_hset(wal_t *w, const kv_str *key, const kv_str *field, const kv_str *val)
+{
+    return append_result(w, wal_record_hset(&w->pending, key, field, val));
+}
+
+int wal_append_hdel(wal_t *w, const kv_str *key, const kv_str *field)
+{
+    return append_result(w, wal_record_hdel(&w->pending, key, field));
+}
+
+int wal_append_expire(wal_t *w, const kv_str *key, int64_t expire_ms)
+{
+    return append_result(w, wal_record_expire(&w->pending, key, expire_ms));
+}
+
 size_t wal_pending(const wal_t *w)
 {
     return w->pending.len;

@@ -162,6 +162,61 @@ int wal_record_del(wal_buf *b, const char *key, size_t klen)
     return 0;
 }
 
+static char *bytes_put(char *p, const kv_str *s)
+{
+    p = varint_put(p, s->len);
+    if (s->len) memcpy(p, s->p, s->len);
+    return p + s->len;
+}
+
+static size_t bytes_len(const kv_str *s)
+{
+    return varint_len(s->len) + s->len;
+}
+
+int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv_str *val)
+{
+    int rc;
+    if (key->len > WAL_REC_MAX_PAYLOAD || field->len > WAL_REC_MAX_PAYLOAD ||
+        val->len > WAL_REC_MAX_PAYLOAD)
+        return KV_ERANGE;
+    size_t len = bytes_len(key) + bytes_len(field) + bytes_len(val);
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    bytes_put(bytes_put(bytes_put(p, key), field), val);
+    frame_close(b, WAL_OP_HSET, len);
+    return 0;
+}
+
+int wal_record_hdel(wal_buf *b, const kv_str *key, const kv_str *field)
+{
+    int rc;
+    if (key->len > WAL_REC_MAX_PAYLOAD || field->len > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
+    size_t len = bytes_len(key) + bytes_len(field);
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    bytes_put(bytes_put(p, key), field);
+    frame_close(b, WAL_OP_HDEL, len);
+    return 0;
+}
+
+int wal_record_expire(wal_buf *b, const kv_str *key, int64_t expire_ms)
+{
+    int rc;
+    if (key->len > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
+    size_t len = 1 + (expire_ms >= 0 ? 8 : 0) + bytes_len(key);
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    *p++ = (char)(expire_ms >= 0 ? WAL_PUT_HAS_EXPIRY : 0);
+    if (expire_ms >= 0) {
+        persist__put64(p, (uint64_t)expire_ms);
+        p += 8;
+    }
+    bytes_put(p, key);
+    frame_close(b, WAL_OP_EXPIRE, len);
+    return 0;
+}
+
 int wal_record_clear(wal_buf *b)
 {
     int rc;
@@ -217,6 +272,29 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
         break;
     case WAL_OP_CLEAR:
         break;
+    case WAL_OP_HSET:
+        if (take_bytes(p, n, &off, &r->key)) return "bad HSET key length";
+        if (take_bytes(p, n, &off, &r->field)) return "bad HSET field length";
+        if (take_bytes(p, n, &off, &r->val)) return "bad HSET value length";
+        break;
+    case WAL_OP_HDEL:
+        if (take_bytes(p, n, &off, &r->key)) return "bad HDEL key length";
+        if (take_bytes(p, n, &off, &r->field)) return "bad HDEL field length";
+        break;
+    case WAL_OP_EXPIRE: {
+        if (n < 1) return "short EXPIRE";
+        uint8_t flags = p[0];
+        off = 1;
+        if (flags & ~WAL_PUT_HAS_EXPIRY) return "unknown EXPIRE flags";
+        if (flags & WAL_PUT_HAS_EXPIRY) {
+            if (n - off < 8) return "short EXPIRE expiry";
+            r->expire_ms = (int64_t)persist__get64(p + off);
+            if (r->expire_ms < 0) return "negative expiry";
+            off += 8;
+        }
+        if (take_bytes(p, n, &off, &r->key)) return "bad EXPIRE key length";
+        break;
+    }
     case WAL_OP_SNAP_END:
         if (n < 8) return "short SNAP_END";
         r->count = persist__get64(p);

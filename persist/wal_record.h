@@ -4,7 +4,11 @@
  * byte layout): a header CRC over length and type, so a damaged length is
  * caught before it is believed, and a CRC over type and payload. Records are
  * physical and idempotent: PUT sets a key's whole state, DEL removes it,
- * CLEAR empties the shard. Replaying any suffix twice gives the same state.
+ * CLEAR empties the shard, HSET sets one field of a hash (a key that is
+ * absent or not a hash becomes a new hash without expiry first), HDEL
+ * removes one field (and the key with its last field), EXPIRE sets or
+ * clears only a key's expiry. Replaying any suffix twice gives the same
+ * state.
  *
  * Encoders append to a wal_buf (caller-owned, one thread at a time).
  * The decoder is stateless and answers three ways: bytes consumed (> 0),
@@ -24,9 +28,9 @@ enum wal_op {
     WAL_OP_PUT = 1,       /* vtype, key, value, optional absolute expiry */
     WAL_OP_DEL = 2,       /* key */
     WAL_OP_CLEAR = 3,     /* no payload: the shard was emptied */
-    WAL_OP_HSET = 4,      /* reserved: hash field put (key, field, value) */
-    WAL_OP_HDEL = 5,      /* reserved: hash field delete (key, field) */
-    WAL_OP_EXPIRE = 6,    /* reserved: set/clear expiry only (key, expiry) */
+    WAL_OP_HSET = 4,      /* hash field put (key, field, value) */
+    WAL_OP_HDEL = 5,      /* hash field delete (key, field) */
+    WAL_OP_EXPIRE = 6,    /* set/clear only the expiry (key, optional expiry) */
     WAL_OP_SNAP_END = 64, /* snapshot trailer: entry count; never in a WAL */
     /* 7..63 reserved for data records, 65..255 for file-structure records.
      * The decoder rejects every type it does not know as corrupt: a reader
@@ -46,8 +50,9 @@ typedef struct wal_rec {
     uint8_t vtype;     /* PUT: enum kv_type of the value */
     int64_t expire_ms; /* PUT: absolute expiry in ms since the epoch, -1 = none */
     uint64_t count;    /* SNAP_END: number of entries in the snapshot */
-    kv_str key;        /* PUT, DEL */
-    kv_str val;        /* PUT */
+    kv_str key;        /* PUT, DEL, HSET, HDEL, EXPIRE */
+    kv_str val;        /* PUT, HSET */
+    kv_str field;      /* HSET, HDEL */
 } wal_rec;
 
 /* A growable byte buffer; data[0..len) is valid. Owner: one thread. */
@@ -73,6 +78,9 @@ int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, cons
                    size_t vlen, int64_t expire_ms);
 int wal_record_del(wal_buf *b, const char *key, size_t klen);
 int wal_record_clear(wal_buf *b);
+int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv_str *val);
+int wal_record_hdel(wal_buf *b, const kv_str *key, const kv_str *field);
+int wal_record_expire(wal_buf *b, const kv_str *key, int64_t expire_ms);
 int wal_record_snap_end(wal_buf *b, uint64_t count);
 
 /* Decodes the record at the start of p[0..n). Returns the bytes it takes

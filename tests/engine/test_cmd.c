@@ -487,16 +487,16 @@ static void test_take_put(void **state)
     fixture *f = *state;
     EXPECT(cmd_take_part, "take nokey", "$-1\r\n");
     EXPECT(cmd_set, "set k hello", "+OK\r\n");
-    EXPECT(cmd_take_part, "take k", "*2\r\n$5\r\nhello\r\n:-1\r\n");
+    EXPECT(cmd_take_part, "take k", "*3\r\n$5\r\nhello\r\n:-1\r\n:0\r\n");
     EXPECT(cmd_exists_part, "exists k", ":0\r\n");
     EXPECT(cmd_set, "set k hello pxat 1800000000000", "+OK\r\n");
-    EXPECT(cmd_take_part, "take k", "*2\r\n$5\r\nhello\r\n:1800000000000\r\n");
-    EXPECT(cmd_put_part, "put d world 1800000000000", "+OK\r\n");
+    EXPECT(cmd_take_part, "take k", "*3\r\n$5\r\nhello\r\n:1800000000000\r\n:0\r\n");
+    EXPECT(cmd_put_part, "put d world 1800000000000 0", "+OK\r\n");
     EXPECT(cmd_pexpiretime, "pexpiretime d", ":1800000000000\r\n");
-    EXPECT(cmd_put_part, "put d world2 -1", "+OK\r\n");
+    EXPECT(cmd_put_part, "put d world2 -1 0", "+OK\r\n");
     EXPECT(cmd_pexpiretime, "pexpiretime d", ":-1\r\n");
     EXPECT(cmd_get, "get d", "$6\r\nworld2\r\n");
-    EXPECT(cmd_put_part, "put d x abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_put_part, "put d x abc 0", "-ERR value is not an integer or out of range\r\n");
     assert_int_equal(f->s.volatile_keys, 0);
 }
 
@@ -675,6 +675,239 @@ static void test_big_append(void **state)
     EXPECT(cmd_getrange, "getrange a -3 -1", "$3\r\n789\r\n");
 }
 
+/* ---- hashes (replies as redis-server 7.0 gives them) ---- */
+
+#define WT "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+
+static void test_hash_basic(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_hset, "hset h a 1 b 2", ":2\r\n");
+    EXPECT(cmd_hset, "hset h a 3 c 4", ":1\r\n");
+    EXPECT(cmd_hset, "hset h a", "-ERR wrong number of arguments for 'hset' command\r\n");
+    EXPECT(cmd_hmset, "HMSET h d 5", "+OK\r\n");
+    EXPECT(cmd_hmset, "hmset h d 5 e", "-ERR wrong number of arguments for 'hmset' command\r\n");
+    EXPECT(cmd_hget, "hget h a", "$1\r\n3\r\n");
+    EXPECT(cmd_hget, "hget h zz", "$-1\r\n");
+    EXPECT(cmd_hget, "hget nokey a", "$-1\r\n");
+    EXPECT(cmd_hmget, "hmget h a zz b", "*3\r\n$1\r\n3\r\n$-1\r\n$1\r\n2\r\n");
+    EXPECT(cmd_hmget, "hmget nokey a b", "*2\r\n$-1\r\n$-1\r\n");
+    EXPECT(cmd_hgetall, "hgetall h",
+           "*8\r\n$1\r\na\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n4\r\n$1\r\nd\r\n$"
+           "1\r\n5\r\n");
+    EXPECT(cmd_hkeys, "hkeys h", "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n");
+    EXPECT(cmd_hvals, "hvals h", "*4\r\n$1\r\n3\r\n$1\r\n2\r\n$1\r\n4\r\n$1\r\n5\r\n");
+    EXPECT(cmd_hgetall, "hgetall nokey", "*0\r\n");
+    EXPECT(cmd_hlen, "hlen h", ":4\r\n");
+    EXPECT(cmd_hlen, "hlen nokey", ":0\r\n");
+    EXPECT(cmd_hexists, "hexists h a", ":1\r\n");
+    EXPECT(cmd_hexists, "hexists h q", ":0\r\n");
+    EXPECT(cmd_hstrlen, "hstrlen h a", ":1\r\n");
+    EXPECT(cmd_hstrlen, "hstrlen h q", ":0\r\n");
+    EXPECT(cmd_hsetnx, "hsetnx h a x", ":0\r\n");
+    EXPECT(cmd_hsetnx, "hsetnx h z x", ":1\r\n");
+    EXPECT(cmd_hsetnx, "hsetnx n z x", ":1\r\n");
+    EXPECT(cmd_hdel, "hdel h a zz b", ":2\r\n");
+    EXPECT(cmd_hdel, "hdel nokey a", ":0\r\n");
+    EXPECT(cmd_type, "type h", "+hash\r\n");
+    EXPECT(cmd_hdel, "hdel h c d z", ":3\r\n");
+    EXPECT(cmd_exists_part, "exists h", ":0\r\n"); /* the last field took the key */
+    EXPECT(cmd_hset, "hset e '' ''", ":1\r\n");
+    EXPECT(cmd_hget, "hget e ''", "$0\r\n\r\n");
+    EXPECT(cmd_dbsize_part, "dbsize", ":2\r\n");
+}
+
+static void test_hash_wrongtype(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set s v", "+OK\r\n");
+    EXPECT(cmd_hset, "hset h f v", ":1\r\n");
+    EXPECT(cmd_hset, "hset s f v", WT);
+    EXPECT(cmd_hmset, "hmset s f v", WT);
+    EXPECT(cmd_hsetnx, "hsetnx s f v", WT);
+    EXPECT(cmd_hget, "hget s f", WT);
+    EXPECT(cmd_hmget, "hmget s f", WT);
+    EXPECT(cmd_hgetall, "hgetall s", WT);
+    EXPECT(cmd_hkeys, "hkeys s", WT);
+    EXPECT(cmd_hvals, "hvals s", WT);
+    EXPECT(cmd_hdel, "hdel s f", WT);
+    EXPECT(cmd_hlen, "hlen s", WT);
+    EXPECT(cmd_hexists, "hexists s f", WT);
+    EXPECT(cmd_hstrlen, "hstrlen s f", WT);
+    EXPECT(cmd_hincrby, "hincrby s f 1", WT);
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat s f 1", WT);
+    EXPECT(cmd_hrandfield, "hrandfield s", WT);
+    EXPECT(cmd_hrandfield, "hrandfield s 0", WT);
+    EXPECT(cmd_hscan, "hscan s 0", WT);
+    EXPECT(cmd_get, "get h", WT);
+    EXPECT(cmd_append, "append h x", WT);
+    EXPECT(cmd_incr, "incr h", WT);
+    EXPECT(cmd_getrange, "getrange h 0 1", WT);
+    EXPECT(cmd_setrange, "setrange h 0 x", WT);
+    EXPECT(cmd_strlen, "strlen h", WT);
+    EXPECT(cmd_getset, "getset h x", WT);
+    EXPECT(cmd_getdel, "getdel h", WT);
+    EXPECT(cmd_mget_part, "mget h s", "$-1\r\n$1\r\nv\r\n");
+    EXPECT(cmd_setnx, "setnx h x", ":0\r\n");
+    EXPECT(cmd_set, "set h x", "+OK\r\n"); /* SET replaces a hash */
+    EXPECT(cmd_get, "get h", "$1\r\nx\r\n");
+    EXPECT(cmd_hset, "hset h f v", WT);
+}
+
+static void test_hash_incr(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_hincrby, "hincrby h n 5", ":5\r\n");
+    EXPECT(cmd_hincrby, "hincrby h n -7", ":-2\r\n");
+    EXPECT(cmd_hincrby, "hincrby h n x", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_hset, "hset h s abc", ":1\r\n");
+    EXPECT(cmd_hincrby, "hincrby h s 1", "-ERR hash value is not an integer\r\n");
+    EXPECT(cmd_hincrby, "hincrby h m 9223372036854775807", ":9223372036854775807\r\n");
+    EXPECT(cmd_hincrby, "hincrby h m 1", "-ERR increment or decrement would overflow\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h x 1.5", "$3\r\n1.5\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h x 5.0e3", "$6\r\n5001.5\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h x abc", "-ERR value is not a valid float\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h s 1", "-ERR hash value is not a float\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h x inf", "-ERR value is NaN or Infinity\r\n");
+    EXPECT(cmd_hincrbyfloat, "hincrbyfloat h n 1", "$2\r\n-1\r\n");
+    EXPECT(cmd_hget, "hget h x", "$6\r\n5001.5\r\n");
+}
+
+static void test_hash_randfield(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_hrandfield, "hrandfield nokey", "$-1\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield nokey 3", "*0\r\n");
+    EXPECT(cmd_hset, "hset h a 1", ":1\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h", "$1\r\na\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h 0", "*0\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h 5", "*1\r\n$1\r\na\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h -3", "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h -2 withvalues",
+           "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n1\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h 1 x", "-ERR syntax error\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h 1 withvalues x", "-ERR syntax error\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h abc", "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h 9223372036854775807 withvalues",
+           "-ERR value is out of range\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h -9223372036854775808",
+           "-ERR value is out of range, value must between -9223372036854775807 and "
+           "9223372036854775807\r\n");
+    /* distinct picks from a bigger hash */
+    for (int i = 0; i < 300; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "hset big f%d v%d", i, i);
+        run(f, cmd_hset, line);
+    }
+    const char *r = run(f, cmd_hrandfield, "hrandfield big 250");
+    assert_memory_equal(r, "*250\r\n", 6);
+    int seen[300] = {0};
+    for (const char *p = r; (p = strstr(p, "\r\nf")) != NULL; p += 3) seen[atoi(p + 3)]++;
+    int total = 0;
+    for (int i = 0; i < 300; i++) {
+        assert_true(seen[i] <= 1);
+        total += seen[i];
+    }
+    assert_int_equal(total, 250);
+}
+
+static void test_hash_scan(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_hscan, "hscan nokey 0 count 0", "*2\r\n$1\r\n0\r\n*0\r\n");
+    EXPECT(cmd_hset, "hset h a 1 b 2 ab 3", ":3\r\n");
+    EXPECT(cmd_hscan, "hscan h 0",
+           "*2\r\n$1\r\n0\r\n*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$2\r\nab\r\n$"
+           "1\r\n3\r\n");
+    EXPECT(cmd_hscan, "hscan h 0 match a*",
+           "*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$2\r\nab\r\n$1\r\n3\r\n");
+    EXPECT(cmd_hscan, "hscan h abc", "-ERR invalid cursor\r\n");
+    EXPECT(cmd_hscan, "hscan h 0 count 0", "-ERR syntax error\r\n");
+    EXPECT(cmd_hscan, "hscan h 0 type hash", "-ERR syntax error\r\n");
+    EXPECT(cmd_hscan, "hscan h 0 match", "-ERR syntax error\r\n");
+    /* a table: the cursor walks it; every field comes back */
+    for (int i = 0; i < 1000; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "hset t f%d v", i);
+        run(f, cmd_hset, line);
+    }
+    int seen[1000] = {0}, calls = 0;
+    char line[64] = "hscan t 0 count 20";
+    for (;;) {
+        const char *r = run(f, cmd_hscan, line);
+        calls++;
+        const char *cur = strstr(r, "\r\n$") + 3;
+        cur = strstr(cur, "\r\n") + 2;
+        unsigned long long c = strtoull(cur, NULL, 10);
+        for (const char *p = r; (p = strstr(p, "\r\nf")) != NULL; p += 3) seen[atoi(p + 3)]++;
+        if (c == 0) break;
+        snprintf(line, sizeof line, "hscan t %llu count 20", c);
+    }
+    for (int i = 0; i < 1000; i++) assert_true(seen[i] >= 1);
+    assert_true(calls > 10);
+}
+
+/* entry_bytes follows the hash's real memory through every change. */
+static size_t sum_mem;
+static void add_mem(void *arg, kv_entry *e)
+{
+    (void)arg;
+    sum_mem += entry_mem(e);
+}
+
+static void test_hash_memory_and_rename(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < 500; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "hset h f%d %0*d", i, 10 + i % 50, i);
+        run(f, cmd_hset, line);
+    }
+    sum_mem = 0;
+    ht_foreach(&f->s.table, add_mem, NULL);
+    assert_int_equal(f->s.entry_bytes, sum_mem);
+    assert_true(f->s.entry_bytes > 500 * 20);
+    EXPECT(cmd_expire, "expire h 100", ":1\r\n");
+    EXPECT(cmd_ttl, "ttl h", ":100\r\n");
+    EXPECT(cmd_rename, "rename h h2", "+OK\r\n");
+    EXPECT(cmd_hlen, "hlen h2", ":500\r\n");
+    EXPECT(cmd_ttl, "ttl h2", ":100\r\n");
+    EXPECT(cmd_persist, "persist h2", ":1\r\n");
+    EXPECT(cmd_hget, "hget h2 f7", "$17\r\n00000000000000007\r\n");
+    for (int i = 0; i < 499; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "hdel h2 f%d", i);
+        run(f, cmd_hdel, line);
+    }
+    sum_mem = 0;
+    ht_foreach(&f->s.table, add_mem, NULL);
+    assert_int_equal(f->s.entry_bytes, sum_mem);
+    /* TAKE/PUT carry the whole hash with its expiry */
+    EXPECT(cmd_hset, "hset h2 x y", ":1\r\n");
+    EXPECT(cmd_pexpireat, "pexpireat h2 1800000000000", ":1\r\n");
+    const char *r = run(f, cmd_take_part, "take h2");
+    assert_memory_equal(r, "*3\r\n$", 5);
+    assert_non_null(strstr(r, ":1800000000000\r\n:1\r\n"));
+    char *copy = strdup(r);
+    /* the value is the bulk's payload */
+    char *lenp = copy + 5;
+    size_t vlen = strtoul(lenp, NULL, 10);
+    char *val = strstr(lenp, "\r\n") + 2;
+    kv_str argv[5] = {{"put", 3}, {"d", 1}, {val, vlen}, {"1800000000000", 13}, {"1", 1}};
+    cmd_call c = {.argc = 5, .argv = argv, .out = &f->out};
+    kvbuf_reset(&f->out);
+    cmd_put_part(&f->s, &c);
+    assert_memory_equal(f->out.data, "+OK\r\n", 5);
+    free(copy);
+    EXPECT(cmd_exists_part, "exists h2", ":0\r\n");
+    EXPECT(cmd_hgetall, "hgetall d",
+           "*4\r\n$4\r\nf499\r\n$59\r\n"
+           "00000000000000000000000000000000000000000000000000000000499\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    EXPECT(cmd_pexpiretime, "pexpiretime d", ":1800000000000\r\n");
+    EXPECT(cmd_flushall_part, "flushall", "+OK\r\n");
+    assert_int_equal(f->s.entry_bytes, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -700,6 +933,12 @@ int main(void)
         T(test_hit_miss_stats),
         T(test_binary_safe),
         T(test_big_append),
+        T(test_hash_basic),
+        T(test_hash_wrongtype),
+        T(test_hash_incr),
+        T(test_hash_randfield),
+        T(test_hash_scan),
+        T(test_hash_memory_and_rename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Crash tests (issue 3): SIGKILL at random moments, some while a COMPACT
-is running; after every restart on the same --dir each acknowledged write is
+is running, over strings, counters and hashes (HSET/HDEL/HINCRBY with binary
+fields); after every restart on the same --dir each acknowledged write is
 present at its latest acknowledged version (or at a later version whose
 write was in flight at the kill), and nothing is invented. Also: TTLs keep
 their absolute deadlines across restart and compaction.
@@ -42,6 +43,8 @@ PRE_N = 20000          # written once, must survive every cycle unchanged
 WRITERS = 3
 SET_KEYS = 300         # per writer: SET/DEL keys
 CNT_KEYS = 100         # per writer: INCR/DEL counters
+HASH_KEYS = 100        # per writer: hashes under HSET/HDEL/HINCRBY/DEL
+HASH_FIELDS = [b"f0", b"f1", b"f2\x00bin", b"f3\r\n", b"n"]
 PIPE = 16              # commands per pipeline
 
 
@@ -69,7 +72,8 @@ class Writer:
         self.rng = rng
         self.set_keys = [b"w%d:k:%04d" % (wid, i) for i in range(SET_KEYS)]
         self.cnt_keys = [b"w%d:c:%04d" % (wid, i) for i in range(CNT_KEYS)]
-        self.hist = {k: [None] for k in self.set_keys + self.cnt_keys}
+        self.hash_keys = [b"w%d:h:%04d" % (wid, i) for i in range(HASH_KEYS)]
+        self.hist = {k: [None] for k in self.set_keys + self.cnt_keys + self.hash_keys}
         self.acked = {k: 0 for k in self.hist}
         self.ver = {k: 0 for k in self.set_keys}
         self.acks = 0
@@ -79,9 +83,36 @@ class Writer:
     def keys(self):
         return self.hist.keys()
 
+    def _hash_op(self):
+        """HSET, HDEL or HINCRBY on a hash key; its states are sorted tuples
+        of (field, value) pairs, None when the key is gone."""
+        k = self.rng.choice(self.hash_keys)
+        prev = dict(self.hist[k][-1] or ())
+        f = self.rng.choice(HASH_FIELDS)
+        r = self.rng.random()
+        if f == b"n":
+            n = int(prev.get(f, b"0")) + 1
+            prev[f] = b"%d" % n
+            cmd, want = encode(b"HINCRBY", k, f, b"1"), n
+        elif r < 0.7:
+            self.ver.setdefault(k, 0)
+            self.ver[k] += 1
+            v = pad(k + f, self.ver[k]) + b"\x00\r\n"
+            want = 0 if f in prev else 1
+            prev[f] = v
+            cmd = encode(b"HSET", k, f, v)
+        else:
+            want = 1 if prev.pop(f, None) is not None else 0
+            cmd = encode(b"HDEL", k, f)
+        self.hist[k].append(tuple(sorted(prev.items())) or None)
+        return k, cmd, want
+
     def _op(self):
         """Picks one command; returns (key, cmd, expected reply)."""
         r = self.rng.random()
+        if r < 0.25:
+            return self._hash_op()
+        r = (r - 0.25) / 0.75
         if r < 0.55:
             k = self.rng.choice(self.set_keys)
             self.ver[k] += 1
@@ -95,7 +126,7 @@ class Writer:
             n = (int(prev) if prev is not None else 0) + 1
             self.hist[k].append(b"%d" % n)
             return k, encode(b"INCR", k), n
-        k = self.rng.choice(self.set_keys + self.cnt_keys)
+        k = self.rng.choice(self.set_keys + self.cnt_keys + self.hash_keys)
         prev = self.hist[k][-1]
         self.hist[k].append(None)
         return k, encode(b"DEL", k), 1 if prev is not None else 0
@@ -134,7 +165,12 @@ class Writer:
         """After a restart: every key is in an allowed state. Then the
         recovered state becomes the only state."""
         keys = list(self.hist)
-        got = c.pipeline([("GET", k) for k in keys])
+        hashes = set(self.hash_keys)
+        got = c.pipeline([("HGETALL" if k in hashes else "GET", k) for k in keys])
+        for i, k in enumerate(keys):
+            if k in hashes:
+                pairs = got[i]
+                got[i] = tuple(sorted(zip(pairs[0::2], pairs[1::2]))) or None
         bad = []
         inflight_applied = 0
         for k, v in zip(keys, got):
@@ -146,7 +182,7 @@ class Writer:
                 inflight_applied += 1
             self.hist[k] = [v]
             self.acked[k] = 0
-            if k in self.ver and v is not None:
+            if k in self.ver and v is not None and k not in hashes:
                 self.ver[k] = max(self.ver[k], int(v.split(b"=")[1].split(b"|")[0]))
         assert not bad, "%s: writer %d lost or invented data (%d keys):\n  %s" % (
             where, self.wid, len(bad), "\n  ".join(bad[:10]))

@@ -24,7 +24,13 @@ static int build_sample(wal_buf *b)
     assert_int_equal(wal_record_clear(b), 0);
     assert_int_equal(wal_record_del(b, "", 0), 0);
     assert_int_equal(wal_record_snap_end(b, 42), 0);
-    return 7;
+    kv_str k = {bin, sizeof bin}, f = {"f\r\n", 3}, v = {"\0v", 2}, e = {"", 0};
+    assert_int_equal(wal_record_hset(b, &k, &f, &v), 0);
+    assert_int_equal(wal_record_hset(b, &e, &e, &e), 0);
+    assert_int_equal(wal_record_hdel(b, &k, &f), 0);
+    assert_int_equal(wal_record_expire(b, &k, 1700000000123LL), 0);
+    assert_int_equal(wal_record_expire(b, &k, -1), 0);
+    return 12;
 }
 
 static void test_roundtrip(void **state)
@@ -79,6 +85,33 @@ static void test_roundtrip(void **state)
         case 6:
             assert_int_equal(r.op, WAL_OP_SNAP_END);
             assert_int_equal(r.count, 42);
+            break;
+        case 7:
+            assert_int_equal(r.op, WAL_OP_HSET);
+            assert_int_equal(r.key.len, 5);
+            assert_memory_equal(r.key.p, "a\0b\xff\n", 5);
+            assert_int_equal(r.field.len, 3);
+            assert_memory_equal(r.field.p, "f\r\n", 3);
+            assert_int_equal(r.val.len, 2);
+            assert_memory_equal(r.val.p, "\0v", 2);
+            break;
+        case 8:
+            assert_int_equal(r.op, WAL_OP_HSET);
+            assert_int_equal(r.key.len + r.field.len + r.val.len, 0);
+            break;
+        case 9:
+            assert_int_equal(r.op, WAL_OP_HDEL);
+            assert_int_equal(r.key.len, 5);
+            assert_int_equal(r.field.len, 3);
+            break;
+        case 10:
+            assert_int_equal(r.op, WAL_OP_EXPIRE);
+            assert_int_equal(r.expire_ms, 1700000000123LL);
+            assert_int_equal(r.key.len, 5);
+            break;
+        case 11:
+            assert_int_equal(r.op, WAL_OP_EXPIRE);
+            assert_int_equal(r.expire_ms, -1);
             break;
         }
         off += (size_t)got;
@@ -209,9 +242,20 @@ static void test_invalid_contents(void **state)
     (void)state;
     /* type 0, reserved and unknown types */
     assert_int_equal(decode_sealed(0, "", 0), KV_EPROTO);
-    assert_int_equal(decode_sealed(WAL_OP_HSET, "\x01k\x01v", 4), KV_EPROTO);
-    assert_int_equal(decode_sealed(WAL_OP_HDEL, "\x01k", 2), KV_EPROTO);
+    assert_int_equal(decode_sealed(7, "\x01k\x01v", 4), KV_EPROTO);
     assert_int_equal(decode_sealed(200, "", 0), KV_EPROTO);
+    /* HSET without its value, HDEL without its field, EXPIRE flags */
+    assert_int_equal(decode_sealed(WAL_OP_HSET, "\x01k\x01v", 4), KV_EPROTO);
+    assert_int_equal(decode_sealed(WAL_OP_HSET,
+                                   "\x01k\x01"
+                                   "f\x01v",
+                                   6),
+                     WAL_REC_HEADER + 6);
+    assert_int_equal(decode_sealed(WAL_OP_HDEL, "\x01k", 2), KV_EPROTO);
+    assert_int_equal(decode_sealed(WAL_OP_HDEL, "\x01k\x00", 3), WAL_REC_HEADER + 3);
+    assert_int_equal(decode_sealed(WAL_OP_EXPIRE, "\x02\x01k", 3), KV_EPROTO);
+    assert_int_equal(decode_sealed(WAL_OP_EXPIRE, "\x00\x01k", 3), WAL_REC_HEADER + 3);
+    assert_int_equal(decode_sealed(WAL_OP_EXPIRE, "\x01\x01k", 3), KV_EPROTO);
     assert_int_equal(decode_sealed(WAL_OP_CLEAR, "", 0), WAL_REC_HEADER);
     /* CLEAR with a payload; DEL whose key length overruns; trailing bytes */
     assert_int_equal(decode_sealed(WAL_OP_CLEAR, "x", 1), KV_EPROTO);
