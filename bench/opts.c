@@ -41,6 +41,12 @@ void opts_usage(FILE *out)
         "  -p, --port PORT          server port (8080)\n"
         "  -a, --password PASS      send AUTH PASS on every connection first\n"
         "      --protocol resp|plain  RESP2 (default) or the plain-text line protocol\n"
+        "      --tls                connect with TLS (handshakes before the measured run)\n"
+        "      --tls-ca-cert-file F  CA certificates that sign the server's (--cacert F;\n"
+        "                           default: the system's); the name checked is --host\n"
+        "      --tls-cert-file F    client certificate (--cert F), with --tls-key-file F\n"
+        "                           (--key F), for servers with tls-auth-clients yes\n"
+        "      --insecure           do not verify the server's certificate\n"
         "load shape:\n"
         "  -t, --threads N          threads, one event loop each (1)\n"
         "  -c, --clients N          connections per thread (50)\n"
@@ -119,6 +125,11 @@ enum {
     OPT_HELP,
     OPT_TIMEOUT,
     OPT_PROGRESS,
+    OPT_TLS,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_INSECURE,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +137,14 @@ static const struct option long_opts[] = {
     {"port", required_argument, NULL, 'p'},
     {"password", required_argument, NULL, 'a'},
     {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-ca-cert-file", required_argument, NULL, OPT_TLS_CA},
+    {"cacert", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
+    {"cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key-file", required_argument, NULL, OPT_TLS_KEY},
+    {"key", required_argument, NULL, OPT_TLS_KEY},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"threads", required_argument, NULL, 't'},
     {"clients", required_argument, NULL, 'c'},
     {"pipeline", required_argument, NULL, 'P'},
@@ -328,6 +347,21 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
         case OPT_PROGRESS:
             o->progress = 1;
             break;
+        case OPT_TLS:
+            o->tls = 1;
+            break;
+        case OPT_TLS_CA:
+            o->tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o->tls_key = optarg;
+            break;
+        case OPT_INSECURE:
+            o->tls_insecure = 1;
+            break;
         case OPT_HELP:
             opts_usage(out);
             return 1;
@@ -354,6 +388,12 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
     if (have_requests && have_duration)
         return fail(err, errlen, "--requests and --duration exclude each other");
     if (!have_requests && !have_duration) o->duration = 10;
+    if (!o->tls && (o->tls_ca || o->tls_cert || o->tls_key || o->tls_insecure))
+        return fail(err, errlen,
+                    "--tls-ca-cert-file, --tls-cert-file, --tls-key-file and "
+                    "--insecure go with --tls");
+    if (!o->tls_cert != !o->tls_key)
+        return fail(err, errlen, "--tls-cert-file and --tls-key-file go together");
     if (o->plain && o->password && strpbrk(o->password, " \r\n"))
         return fail(err, errlen, "--password: no spaces or newlines with --protocol plain");
     return 0;

@@ -13,6 +13,11 @@ typedef struct bench_opts {
     int port;
     const char *password; /* NULL: no AUTH */
     int plain;            /* --protocol plain */
+    int tls;              /* --tls */
+    const char *tls_ca;   /* --tls-ca-cert-file (--cacert), NULL: system CAs */
+    const char *tls_cert; /* --tls-cert-file (--cert): client certificate */
+    const char *tls_key;  /* --tls-key-file (--key) */
+    int tls_insecure;     /* --insecure: do not verify the server */
     unsigned threads;
     unsigned clients; /* connections per thread */
     unsigned pipeline;

@@ -21,6 +21,7 @@
 #include "reply.h"
 #include "req.h"
 #include "schedule.h"
+#include "tlsc.h"
 
 volatile sig_atomic_t run_interrupted;
 
@@ -41,6 +42,7 @@ struct worker;
 
 typedef struct conn {
     int fd;
+    struct ssl_st *ssl; /* --tls */
     int state;
     int want_write; /* EPOLLOUT is registered */
     struct worker *w;
@@ -70,7 +72,8 @@ typedef struct run_ctx {
     req_fmt fmt;
     keygen_zipf zipf;
     struct addrinfo *addr;
-    int load; /* this phase fills the key space */
+    tlsc_t *tls; /* --tls: shared read-only by the workers */
+    int load;    /* this phase fills the key space */
     int open_loop;
     unsigned pipeline; /* this phase's window */
     unsigned nconns;   /* over all threads */
@@ -112,6 +115,8 @@ static void note_error(tstats *st, const char *what, const char *text, size_t le
 static void conn_close(conn_t *c)
 {
     if (c->state == CS_CLOSED) return;
+    tlsc_close(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->state = CS_CLOSED;
@@ -161,7 +166,9 @@ static void conn_set_write_interest(conn_t *c, int on)
 static void conn_flush(conn_t *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = c->ssl
+                        ? tlsc_send(c->ssl, c->out + c->out_off, c->out_len - c->out_off)
+                        : send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -355,11 +362,16 @@ static void conn_on_readable(conn_t *c, uint64_t now)
 {
     for (int rounds = 0; rounds < 4 && c->state != CS_CLOSED; rounds++) {
         size_t room = c->in_cap - c->in_len;
-        ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
+        ssize_t n = c->ssl ? tlsc_recv(c->ssl, c->in + c->in_len, room)
+                           : recv(c->fd, c->in + c->in_len, room, 0);
         if (n > 0) {
             c->in_len += (size_t)n;
             conn_parse(c, now);
-            if ((size_t)n < room) break;
+            /* TLS: what OpenSSL already decrypted raises no epoll event */
+            if (c->ssl && c->state != CS_CLOSED && tlsc_pending(c->ssl))
+                rounds = -1;
+            else if ((size_t)n < room)
+                break;
         } else if (n == 0) {
             conn_fail(c, c->in_len || c->count ? "connection closed by the server (short read)"
                                                : "connection closed by the server");
@@ -382,7 +394,7 @@ static void conn_check_done(conn_t *c, uint64_t now)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static int conn_connect(conn_t *c, const struct addrinfo *ai)
+static int conn_connect(conn_t *c, const struct addrinfo *ai, tstats *st)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) return -errno;
@@ -393,6 +405,15 @@ static int conn_connect(conn_t *c, const struct addrinfo *ai)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (c->w->rc->tls) {
+        char msg[200];
+        c->ssl = tlsc_connect(c->w->rc->tls, fd, c->w->rc->o->host, msg, sizeof(msg));
+        if (!c->ssl) {
+            note_error(st, "", msg, strlen(msg));
+            close(fd);
+            return -EPROTO;
+        }
+    }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     c->fd = fd;
     return 0;
@@ -447,6 +468,7 @@ static void worker_destroy(worker_t *w)
     if (w->conns)
         for (unsigned i = 0; i < w->nconns; i++) {
             conn_t *c = &w->conns[i];
+            tlsc_close(c->ssl);
             if (c->fd >= 0) close(c->fd);
             free(c->out);
             free(c->in);
@@ -467,7 +489,7 @@ static void worker_connect_all(worker_t *w)
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     for (unsigned i = 0; i < w->nconns; i++) {
         conn_t *c = &w->conns[i];
-        int e = w->ep < 0 ? -errno : conn_connect(c, rc->addr);
+        int e = w->ep < 0 ? -errno : conn_connect(c, rc->addr, w->st);
         if (e < 0) {
             char msg[160];
             snprintf(msg, sizeof(msg), "connect to %s:%d: %s", rc->o->host, rc->o->port,
@@ -710,6 +732,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
+    if (o->tls && !(rc.tls = tlsc_new(o, err, errlen))) goto out;
     for (int t = 0; t < REQ_NTYPES; t++) hist_init(&load->hist[t]), hist_init(&meas->hist[t]);
     report_run *r = &res->rep;
     if (o->load) {
@@ -793,6 +816,7 @@ out:
     free(load);
     free(meas);
     freeaddrinfo(rc.addr);
+    tlsc_free(rc.tls);
     req_fmt_destroy(&rc.fmt);
     if (rv) {
         free(res->hist);
