@@ -52,7 +52,16 @@ typedef struct kv_slot {
     kv_req one;           /* the part of a single-shard command */
     kv_req *one_ptr;
     uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
+    uint32_t room;    /* bytes after the struct for argv (SLOT_ROOM: reusable) */
 } kv_slot;
+
+/* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is
+ * allocated with exactly that room and, when freed, kept on its network
+ * thread's cache with its two reply buffers (if they stayed small), so a
+ * GET or SET costs no malloc or free once the cache is warm. */
+#define SLOT_ROOM       256
+#define SLOT_CACHE_MAX  512
+#define SLOT_KEEP_BYTES 4096
 
 typedef struct conn {
     struct netthr *t; /* ro */
@@ -105,6 +114,8 @@ typedef struct netthr {
     kv_batch **out;     /* batch being filled per actor, or NULL */
     unsigned *inflight; /* batches in flight per actor */
     kv_batch *free_batches;
+    kv_slot *slot_cache; /* freed slots of SLOT_ROOM, linked by next */
+    unsigned nslot_cache;
     conn *conns; /* all open connections */
     conn *dirty; /* connections with output to write */
     int paused;  /* out of credit towards some actor */

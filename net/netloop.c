@@ -514,6 +514,7 @@ void netthr_destroy(netthr *t)
         close(c->fd);
         conn_free(t, c);
     }
+    slot_cache_free(t);
     kv_batch *b;
     while ((b = t->free_batches) != NULL) {
         t->free_batches = b->next;

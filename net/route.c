@@ -9,13 +9,38 @@
 
 /* ---- slots ------------------------------------------------------------ */
 
+/* A zeroed slot with room bytes for arguments: from t's cache when they
+ * fit in SLOT_ROOM (keeping the cached reply buffers' memory). */
+static kv_slot *slot_alloc(netthr *t, size_t room)
+{
+    if (room > SLOT_ROOM) {
+        kv_slot *sl = kv_xcalloc(1, sizeof *sl + room);
+        sl->room = (uint32_t)room;
+        return sl;
+    }
+    kv_slot *sl = t->slot_cache;
+    if (sl == NULL) {
+        sl = kv_xcalloc(1, sizeof *sl + SLOT_ROOM);
+        sl->room = SLOT_ROOM;
+        return sl;
+    }
+    t->slot_cache = sl->next;
+    t->nslot_cache--;
+    kvbuf reply = sl->reply, one = sl->one.reply;
+    memset(sl, 0, sizeof *sl);
+    sl->room = SLOT_ROOM;
+    sl->reply = reply;
+    sl->one.reply = one;
+    return sl;
+}
+
 /* Allocates a slot holding its own copy of the arguments, at the tail of
  * c's FIFO. */
 static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
-    size_t bytes = 0;
+    size_t bytes = (size_t)argc * sizeof(kv_str);
     for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
-    kv_slot *sl = kv_xcalloc(1, sizeof *sl + (size_t)argc * sizeof(kv_str) + bytes);
+    kv_slot *sl = slot_alloc(c->t, bytes);
     kv_str *av = (kv_str *)(sl + 1);
     char *p = (char *)(av + argc);
     for (int i = 0; i < argc; i++) {
@@ -41,8 +66,9 @@ static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *ar
 
 static void req_release(kv_req *r, kv_slot *sl)
 {
+    if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
-    if (r != &sl->one) free(r);
+    free(r);
 }
 
 /* Moves the current parts to the graveyard (kept until the slot is freed,
@@ -58,6 +84,13 @@ static void slot_bury_parts(kv_slot *sl, kv_req **grave)
     sl->nsub = 0;
 }
 
+static void kvbuf_keep_small(kvbuf *b)
+{
+    if (b->cap > SLOT_KEEP_BYTES) kvbuf_destroy(b);
+    kvbuf_reset(b);
+}
+
+/* Network thread of sl's connection (which must still exist). */
 void slot_free(kv_slot *sl)
 {
     if (sl == NULL) return;
@@ -69,8 +102,31 @@ void slot_free(kv_slot *sl)
         grave = n;
     }
     free(sl->key_sub);
+    netthr *t = sl->conn->t;
+    if (sl->room == SLOT_ROOM && t->nslot_cache < SLOT_CACHE_MAX) {
+        kvbuf_keep_small(&sl->reply);
+        kvbuf_keep_small(&sl->one.reply);
+        sl->next = t->slot_cache;
+        t->slot_cache = sl;
+        t->nslot_cache++;
+        return;
+    }
+    kvbuf_destroy(&sl->one.reply);
     kvbuf_destroy(&sl->reply);
     free(sl);
+}
+
+/* Frees t's slot cache. */
+void slot_cache_free(netthr *t)
+{
+    kv_slot *sl;
+    while ((sl = t->slot_cache) != NULL) {
+        t->slot_cache = sl->next;
+        kvbuf_destroy(&sl->one.reply);
+        kvbuf_destroy(&sl->reply);
+        free(sl);
+    }
+    t->nslot_cache = 0;
 }
 
 kv_slot *route_error_slot(conn *c, const char *msg)

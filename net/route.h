@@ -22,5 +22,7 @@ void route_queue(netthr *t, kv_req *r);
 
 /* Frees a slot and everything it owns. */
 void slot_free(kv_slot *sl);
+/* Frees the thread's cache of freed slots (netthr_destroy). */
+void slot_cache_free(netthr *t);
 
 #endif

@@ -55,6 +55,7 @@ static int teardown(void **state)
         slot_free(sl);
         sl = n;
     }
+    slot_cache_free(&f->t);
     for (unsigned s = 0; s < NSHARDS; s++) shard_destroy(&f->shards[s]);
     free(f->t.out);
     free(f->t.inflight);
@@ -161,6 +162,45 @@ static void test_mget_scatters_and_keeps_order(void **state)
     assert_int_equal(sl->reply.len, want.len);
     assert_memory_equal(sl->reply.data, want.data, want.len);
     kvbuf_destroy(&want);
+}
+
+/* Takes the finished slot at the head of the FIFO and frees it, as the
+ * network thread does once its reply is out. */
+static void free_head(fixture *f)
+{
+    kv_slot *sl = f->c.head;
+    f->c.head = sl->next;
+    if (f->c.head == NULL) f->c.tail = NULL;
+    f->c.nslots--;
+    slot_free(sl);
+}
+
+/* A freed small slot is reused with its reply buffers, and nothing of the
+ * previous command shows through; a slot whose arguments do not fit in
+ * SLOT_ROOM is freed, not cached. */
+static void test_slot_reuse(void **state)
+{
+    fixture *f = *state;
+    EXPECT(f, "+OK\r\n", "SET", "k1", "a-rather-long-value-to-grow-the-buffers");
+    EXPECT(f, "$39\r\na-rather-long-value-to-grow-the-buffers\r\n", "GET", "k1");
+    kv_slot *old = f->c.tail;
+    free_head(f);
+    free_head(f);
+    assert_int_equal(f->t.nslot_cache, 2);
+    EXPECT(f, "$-1\r\n", "GET", "k2");
+    assert_ptr_equal(f->c.tail, old); /* last freed, first reused */
+    assert_int_equal(f->t.nslot_cache, 1);
+    EXPECT(f, ":1\r\n", "EXISTS", "k1", "k2");
+    free_head(f);
+    free_head(f);
+    assert_int_equal(f->t.nslot_cache, 2);
+    char big[SLOT_ROOM + 1];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    EXPECT(f, "+OK\r\n", "SET", "k3", big);
+    assert_int_equal(f->t.nslot_cache, 2); /* not taken from the cache */
+    free_head(f);
+    assert_int_equal(f->t.nslot_cache, 2); /* nor put back */
 }
 
 static void test_sums_across_shards(void **state)
@@ -274,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mget_scatters_and_keeps_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sums_across_shards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_across_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msetnx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_covers_all_shards, setup, teardown),
