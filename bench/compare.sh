@@ -12,6 +12,7 @@
 # Usage: bench/compare.sh [--quick] [--rounds N] [--duration S]
 #                         [--memkv PATH] [--bench PATH] [--redis PATH]
 #   --quick     1 s runs, smaller redis-benchmark counts (about 2 minutes)
+#   --only IDS  only these workloads (comma-separated ids, e.g. fvset,fvget)
 #   default     4 s runs, 3 rounds (about 8 minutes on 2 cores)
 # Needs python3 (for JSON), redis-server, redis-benchmark. Not part of ctest.
 set -euo pipefail
@@ -27,6 +28,7 @@ DUR=4
 RB_P1=200000
 RB_P16=1000000
 KEYS=100000
+ONLY=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --memkv) MEMKV=$2; shift 2 ;;
     --bench) BENCH=$2; shift 2 ;;
     --redis) REDIS=$2; shift 2 ;;
+    --only) ONLY=",$2,"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -101,6 +104,8 @@ WORKLOADS=(
   "mget16|mkb|GET, pipeline 16|$MKB_BASE -P 16 --ratio 0:1:0"
   "zipf|mkb|80/20 GET/SET, zipf 0.99, pipeline 1|$MKB_BASE -P 1 --ratio 1:4:0 --key-pattern zipf"
   "mget10|mkb|MGET of 10 keys, pipeline 1|$MKB_BASE -P 1 --ratio 0:0:1 --mget-keys 10"
+  "fvset|mkb|feature vectors: HSET 32 fields of 8 B, pipeline 1|$MKB_BASE -P 1 --key-prefix fv: --ratio 0:0:0:1:0 --fields 32 -v 8"
+  "fvget|mkb|feature vectors: HMGET 32 fields (+1 HSET per 10), pipeline 1|$MKB_BASE -P 1 --key-prefix fv: --ratio 0:0:0:1:10 --fields 32 -v 8"
   "open|mkb|GET open loop at RATE req/s|$MKB_BASE -P 1 --ratio 0:1:0 --rate RATE"
 )
 
@@ -142,6 +147,7 @@ RATE=""
 for round in $(seq "$ROUNDS"); do
   for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r id tool title args <<<"$w"
+    [ -z "$ONLY" ] || [[ $ONLY == *",$id,"* ]] || continue
     if [ "$id" = open ]; then
       # half of Redis's closed-loop GET rate (mem-kv-bench, pipeline 1), fixed after round 1
       [ -n "$RATE" ] || RATE=$(median mget1 B 3 | awk '{printf "%d", $1/2}')
@@ -169,6 +175,7 @@ echo "| workload | mem-kv req/s | Redis req/s | ratio | mem-kv p50 | Redis p50 |
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for w in "${WORKLOADS[@]}"; do
   IFS='|' read -r id tool title args <<<"$w"
+  [ -z "$ONLY" ] || [[ $ONLY == *",$id,"* ]] || continue
   title=${title//RATE/$RATE}
   ra=$(median "$id" A 3); rb=$(median "$id" B 3)
   a50=$(median "$id" A 4); b50=$(median "$id" B 4)

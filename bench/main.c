@@ -77,7 +77,8 @@ static int cmd_plot(int argc, char **argv)
             label = argv[++i];
         else if (!strcmp(a, "--help")) {
             printf(
-                "usage: mem-kv-bench plot --svg OUT.svg [--title T] [--command ALL|SET|GET|MGET]\n"
+                "usage: mem-kv-bench plot --svg OUT.svg [--title T] [--command "
+                "ALL|SET|GET|MGET|HSET|HMGET]\n"
                 "                         [--label NAME] RESULT.json [[--label NAME] RESULT.json "
                 "...]\n"
                 "Overlays the latency-by-percentile curves of runs saved with --json.\n");
@@ -117,7 +118,8 @@ static int write_outputs(const bench_opts *o, const run_result *res)
     const report_run *r = &res->rep;
     if (o->json && write_file(o->json, wr_json, r)) bad = 1;
     if (o->hgrm) {
-        static const char *const suffix[REPORT_NCMDS] = {"set", "get", "mget", "all"};
+        static const char *const suffix[REPORT_NCMDS] = {"set",  "get",   "mget",
+                                                         "hset", "hmget", "all"};
         for (int c = 0; c < REPORT_NCMDS; c++) {
             if (c != REPORT_ALL && r->cmds[c].count == 0) continue;
             char path[4096];

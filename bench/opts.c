@@ -18,8 +18,9 @@ void opts_defaults(bench_opts *o)
     o->pipeline = 1;
     o->duration = 0;
     o->requests = 0;
-    o->ratio[0] = 1, o->ratio[1] = 10, o->ratio[2] = 0;
+    o->ratio[0] = 1, o->ratio[1] = 10, o->ratio[2] = o->ratio[3] = o->ratio[4] = 0;
     o->mget_keys = 10;
+    o->fields = 10;
     o->keys = 100000;
     o->pattern = KEYGEN_UNIFORM;
     o->zipf_s = 0.99;
@@ -58,8 +59,9 @@ void opts_usage(FILE *out)
         "                           connections; latency counts from intended send times\n"
         "      --timeout SECONDS    wait this long for outstanding replies at the end (10)\n"
         "commands and keys:\n"
-        "  -r, --ratio S:G:M        SET:GET:MGET mix (1:10:0)\n"
+        "  -r, --ratio S:G:M[:HS:HM] SET:GET:MGET[:HSET:HMGET] mix (1:10:0)\n"
         "      --mget-keys N        keys per MGET (10)\n"
+        "      --fields N           fields per HSET/HMGET (10): f0..f<N-1>, values of -v size\n"
         "  -k, --keys N             key space size (100000)\n"
         "      --key-pattern P      uniform | zipf | sequential (uniform)\n"
         "      --zipf-s S           zipf exponent (0.99)\n"
@@ -115,6 +117,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 enum {
     OPT_PROTOCOL = 256,
     OPT_MGET_KEYS,
+    OPT_FIELDS,
     OPT_KEY_PATTERN,
     OPT_ZIPF_S,
     OPT_KEY_PREFIX,
@@ -155,6 +158,7 @@ static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"ratio", required_argument, NULL, 'r'},
     {"mget-keys", required_argument, NULL, OPT_MGET_KEYS},
+    {"fields", required_argument, NULL, OPT_FIELDS},
     {"keys", required_argument, NULL, 'k'},
     {"key-pattern", required_argument, NULL, OPT_KEY_PATTERN},
     {"zipf-s", required_argument, NULL, OPT_ZIPF_S},
@@ -172,19 +176,22 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_ratio(const char *s, unsigned r[3])
+/* S:G:M or S:G:M:HS:HM (the hash parts default to 0). */
+static int parse_ratio(const char *s, unsigned r[5])
 {
-    uint64_t v[3];
+    uint64_t v[5] = {0, 0, 0, 0, 0}, sum = 0;
     char buf[64];
+    int n = 0;
     if (strlen(s) >= sizeof(buf)) return -1;
     strcpy(buf, s);
     char *save = NULL, *tok = strtok_r(buf, ":", &save);
-    for (int i = 0; i < 3; i++) {
-        if (!tok || parse_u64(tok, 0, 1000000, &v[i])) return -1;
+    for (; tok && n < 5; n++) {
+        if (parse_u64(tok, 0, 1000000, &v[n])) return -1;
+        sum += v[n];
         tok = strtok_r(NULL, ":", &save);
     }
-    if (tok || v[0] + v[1] + v[2] == 0) return -1;
-    for (int i = 0; i < 3; i++) r[i] = (unsigned)v[i];
+    if (tok || (n != 3 && n != 5) || sum == 0) return -1;
+    for (int i = 0; i < 5; i++) r[i] = (unsigned)v[i];
     return 0;
 }
 
@@ -219,7 +226,7 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             return fail(err, errlen, "short form is: mem-kv-bench <clients> <requests>");
         o->clients = (unsigned)c;
         o->requests = n;
-        o->ratio[0] = 1, o->ratio[1] = 0, o->ratio[2] = 0;
+        o->ratio[0] = 1, o->ratio[1] = o->ratio[2] = o->ratio[3] = o->ratio[4] = 0;
         o->pipeline = 1;
         return 0;
     }
@@ -290,7 +297,13 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             break;
         case 'r':
             if (parse_ratio(optarg, o->ratio))
-                return fail(err, errlen, "--ratio: SET:GET:MGET, e.g. 1:10:0 (not all zero)");
+                return fail(err, errlen,
+                            "--ratio: SET:GET:MGET[:HSET:HMGET], e.g. 1:10:0 or 0:0:0:1:10 "
+                            "(not all zero)");
+            break;
+        case OPT_FIELDS:
+            if (parse_u64(optarg, 1, 10000, &u)) return fail(err, errlen, "--fields: 1..10000");
+            o->fields = (unsigned)u;
             break;
         case OPT_MGET_KEYS:
             if (parse_u64(optarg, 1, 10000, &u)) return fail(err, errlen, "--mget-keys: 1..10000");
@@ -378,7 +391,7 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
             return fail(err, errlen, "short form is: mem-kv-bench [options] <clients> <requests>");
         o->clients = (unsigned)cl;
         o->requests = n;
-        o->ratio[0] = 1, o->ratio[1] = 0, o->ratio[2] = 0;
+        o->ratio[0] = 1, o->ratio[1] = o->ratio[2] = o->ratio[3] = o->ratio[4] = 0;
         return have_duration
                    ? fail(err, errlen, "<clients> <requests> and --duration exclude each other")
                    : 0;

@@ -24,8 +24,9 @@ typedef struct bench_opts {
     uint64_t requests; /* per connection; 0 when --duration */
     double duration;   /* seconds; 0 when --requests */
     double warmup;
-    unsigned ratio[3]; /* SET:GET:MGET */
+    unsigned ratio[5]; /* SET:GET:MGET:HSET:HMGET */
     unsigned mget_keys;
+    unsigned fields; /* per HSET/HMGET */
     uint64_t keys;
     keygen_pattern pattern;
     double zipf_s;

@@ -50,6 +50,8 @@ int report_table(FILE *out, const report_run *r)
         fprintf(out, ", values %zu-%zu B", r->vmin, r->vmax);
     if (r->ttl) fprintf(out, ", ttl %llu s", (unsigned long long)r->ttl);
     fprintf(out, ", SET:GET:MGET %u:%u:%u", r->ratio[0], r->ratio[1], r->ratio[2]);
+    if (r->ratio[3] || r->ratio[4])
+        fprintf(out, ", HSET:HMGET %u:%u (%u fields)", r->ratio[3], r->ratio[4], r->fields);
     if (r->ratio[2]) fprintf(out, " (%u keys per MGET)", r->mget_keys);
     if (r->load_requests)
         fprintf(out, "\n  loaded %llu keys in %.2f s", (unsigned long long)r->load_requests,
@@ -68,7 +70,7 @@ int report_table(FILE *out, const report_run *r)
         for (unsigned i = 0; i < NPCTS; i++)
             fprintf(out, " %9.3f", ms(hist_value_at(rc->hist, table_pcts[i])));
         fprintf(out, " %9.3f", ms(rc->hist->total ? rc->hist->max : 0));
-        if (c == REPORT_GET || c == REPORT_MGET || c == REPORT_ALL)
+        if (c == REPORT_GET || c == REPORT_MGET || c == REPORT_HMGET || c == REPORT_ALL)
             fprintf(out, " %9llu %9llu", (unsigned long long)rc->hits,
                     (unsigned long long)rc->misses);
         else
@@ -77,9 +79,10 @@ int report_table(FILE *out, const report_run *r)
     }
     uint64_t reads = r->cmds[REPORT_ALL].hits + r->cmds[REPORT_ALL].misses;
     if (reads)
-        fprintf(out, "\nhit rate %.2f %% of %llu keys read (an MGET counts per key)\n",
-                100.0 * (double)r->cmds[REPORT_ALL].hits / (double)reads,
-                (unsigned long long)reads);
+        fprintf(
+            out,
+            "\nhit rate %.2f %% of %llu keys read (an MGET counts per key, an HMGET per field)\n",
+            100.0 * (double)r->cmds[REPORT_ALL].hits / (double)reads, (unsigned long long)reads);
     if (report_errors(r)) {
         fprintf(out,
                 "\nerrors: %llu error replies, %llu connection errors, %llu protocol "
@@ -154,10 +157,11 @@ int report_json(FILE *out, const report_run *r)
             r->open_loop ? "open" : "closed", r->open_loop ? r->rate : 0.0,
             (unsigned long long)r->keys, r->pattern, r->zipf_s);
     fprintf(out,
-            "    \"value_min\": %zu, \"value_max\": %zu, \"ttl\": %llu, \"ratio\": [%u, %u, %u],"
-            " \"mget_keys\": %u, \"seed\": %llu,\n",
+            "    \"value_min\": %zu, \"value_max\": %zu, \"ttl\": %llu, \"ratio\": [%u, %u, %u, "
+            "%u, %u],"
+            " \"mget_keys\": %u, \"fields\": %u, \"seed\": %llu,\n",
             r->vmin, r->vmax, (unsigned long long)r->ttl, r->ratio[0], r->ratio[1], r->ratio[2],
-            r->mget_keys, (unsigned long long)r->seed);
+            r->ratio[3], r->ratio[4], r->mget_keys, r->fields, (unsigned long long)r->seed);
     fprintf(out, "    \"warmup_s\": %.3f, \"duration_s\": %.3f, \"requests_per_client\": %llu},\n",
             r->warmup_s, r->duration_s, (unsigned long long)r->requests_per_client);
     fprintf(out, "  \"mode\": \"%s\",\n  \"elapsed_s\": %.6f,\n  \"throughput_rps\": %.3f,\n",

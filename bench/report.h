@@ -14,13 +14,13 @@
 
 #include "hist.h"
 
-enum { REPORT_SET, REPORT_GET, REPORT_MGET, REPORT_ALL, REPORT_NCMDS };
+enum { REPORT_SET, REPORT_GET, REPORT_MGET, REPORT_HSET, REPORT_HMGET, REPORT_ALL, REPORT_NCMDS };
 
 typedef struct report_cmd {
-    const char *name;   /* "SET", "GET", "MGET", "ALL" */
+    const char *name;   /* "SET", "GET", "MGET", "HSET", "HMGET", "ALL" */
     uint64_t count;     /* replies received in the measured phase */
     uint64_t errors;    /* error replies, unexpected replies, lost requests */
-    uint64_t hits;      /* GET: non-nil; MGET: per key */
+    uint64_t hits;      /* GET: non-nil; MGET: per key; HMGET: per field */
     uint64_t misses;    /* GET: nil; MGET: per key */
     uint64_t keys;      /* MGET: keys asked for */
     const hist_t *hist; /* borrowed */
@@ -39,8 +39,9 @@ typedef struct report_run {
     double zipf_s;
     size_t vmin, vmax;
     uint64_t ttl;
-    unsigned ratio[3];
+    unsigned ratio[5];
     unsigned mget_keys;
+    unsigned fields;
     uint64_t seed;
     double warmup_s;
     double duration_s;            /* asked for; 0 when --requests */

@@ -60,14 +60,17 @@ void req_fmt_destroy(req_fmt *f)
     f->values = NULL;
 }
 
-size_t req_max_len(const req_fmt *f, unsigned mget_keys)
+size_t req_max_len(const req_fmt *f, unsigned mget_keys, unsigned fields)
 {
     size_t key = f->key_hdr_len + f->key_len + 2;
     size_t set = 32 + key + 24 + f->vmax + 2 + f->ttl_len;
     size_t get = 32 + key;
     size_t mget = 32 + (size_t)mget_keys * key;
+    size_t field = 24; /* "$<n>\r\nf<index>\r\n" */
+    size_t hset = 40 + key + (size_t)fields * (field + 24 + f->vmax + 2);
     size_t m = set > get ? set : get;
-    return m > mget ? m : mget;
+    m = m > mget ? m : mget;
+    return m > hset ? m : hset;
 }
 
 void req_key(const req_fmt *f, char *dst, uint64_t k)
@@ -155,6 +158,77 @@ size_t req_mget(const req_fmt *f, char *dst, const uint64_t *keys, unsigned n)
     return (size_t)(p - dst);
 }
 
+/* Writes field name i ("f<i>") as a bulk (RESP) or a word (plain). */
+static char *put_field(const req_fmt *f, char *p, unsigned i)
+{
+    char name[16];
+    name[0] = 'f';
+    size_t n = 1 + put_u64(name + 1, i);
+    if (!f->plain) {
+        *p++ = '$';
+        p += put_u64(p, n);
+        PUT("\r\n");
+    } else {
+        *p++ = ' ';
+    }
+    memcpy(p, name, n);
+    p += n;
+    if (!f->plain) PUT("\r\n");
+    return p;
+}
+
+/* "*<argc>\r\n$<len>\r\n<name>\r\n" or "<name> " */
+static char *put_head(const req_fmt *f, char *p, const char *name, uint64_t argc)
+{
+    size_t n = strlen(name);
+    if (f->plain) {
+        memcpy(p, name, n);
+        p += n;
+        *p++ = ' ';
+        return p;
+    }
+    *p++ = '*';
+    p += put_u64(p, argc);
+    PUT("\r\n$");
+    p += put_u64(p, n);
+    PUT("\r\n");
+    memcpy(p, name, n);
+    p += n;
+    PUT("\r\n");
+    return p;
+}
+
+size_t req_hset(const req_fmt *f, char *dst, uint64_t key, unsigned n, size_t vlen)
+{
+    char *p = put_head(f, dst, "HSET", 2 + 2 * (uint64_t)n);
+    if (vlen > f->vmax) vlen = f->vmax;
+    p = put_key(f, p, key);
+    for (unsigned i = 0; i < n; i++) {
+        p = put_field(f, p, i);
+        if (f->plain) {
+            *p++ = ' ';
+        } else {
+            *p++ = '$';
+            p += put_u64(p, vlen);
+            PUT("\r\n");
+        }
+        memcpy(p, f->values, vlen);
+        p += vlen;
+        if (!f->plain) PUT("\r\n");
+    }
+    if (f->plain) *p++ = '\n';
+    return (size_t)(p - dst);
+}
+
+size_t req_hmget(const req_fmt *f, char *dst, uint64_t key, unsigned n)
+{
+    char *p = put_head(f, dst, "HMGET", 2 + (uint64_t)n);
+    p = put_key(f, p, key);
+    for (unsigned i = 0; i < n; i++) p = put_field(f, p, i);
+    if (f->plain) *p++ = '\n';
+    return (size_t)(p - dst);
+}
+
 size_t req_auth(const req_fmt *f, char *dst, size_t cap, const char *password)
 {
     int n;
@@ -167,6 +241,6 @@ size_t req_auth(const req_fmt *f, char *dst, size_t cap, const char *password)
 
 const char *req_type_name(req_type t)
 {
-    static const char *const names[] = {"SET", "GET", "MGET"};
+    static const char *const names[] = {"SET", "GET", "MGET", "HSET", "HMGET"};
     return t < REQ_NTYPES ? names[t] : "?";
 }

@@ -202,10 +202,14 @@ static int conn_more(const conn_t *c, uint64_t now)
 static req_type pick_type(conn_t *c)
 {
     const unsigned *r = c->w->rc->o->ratio;
-    uint64_t x = keygen_rng_below(&c->kg.rng, (uint64_t)r[0] + r[1] + r[2]);
-    if (x < r[0]) return REQ_SET;
-    if (x < (uint64_t)r[0] + r[1]) return REQ_GET;
-    return REQ_MGET;
+    uint64_t sum = 0;
+    for (int t = 0; t < REQ_NTYPES; t++) sum += r[t];
+    uint64_t x = keygen_rng_below(&c->kg.rng, sum);
+    for (int t = 0; t < REQ_NTYPES - 1; t++) {
+        if (x < r[t]) return (req_type)t;
+        x -= r[t];
+    }
+    return (req_type)(REQ_NTYPES - 1);
 }
 
 /* Formats one request at out + out_len and fills its slot. */
@@ -227,6 +231,16 @@ static void conn_gen(conn_t *c, slot_t *s)
     }
     case REQ_GET:
         n = req_get(&rc->fmt, dst, keygen_next(&c->kg));
+        break;
+    case REQ_HSET: {
+        size_t vlen = o->vmin;
+        if (o->vmax > o->vmin) vlen += (size_t)keygen_rng_below(&c->kg.rng, o->vmax - o->vmin + 1);
+        n = req_hset(&rc->fmt, dst, keygen_next(&c->kg), o->fields, vlen);
+        break;
+    }
+    case REQ_HMGET:
+        n = req_hmget(&rc->fmt, dst, keygen_next(&c->kg), o->fields);
+        s->nkeys = o->fields;
         break;
     default:
         for (unsigned i = 0; i < o->mget_keys; i++) c->w->scratch[i] = keygen_next(&c->kg);
@@ -312,6 +326,10 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
         else if (r->kind == REPLY_BULK)
             st->hits[t]++, ok = 1;
         break;
+    case REQ_HSET:
+        ok = r->kind == REPLY_INT || (w->rc->fmt.plain && r->kind == REPLY_BULK);
+        break;
+    case REQ_HMGET:
     case REQ_MGET:
         if (w->rc->fmt.plain) {
             uint32_t tokens, nils;
@@ -434,7 +452,8 @@ static int worker_init(worker_t *w, run_ctx *rc, unsigned id)
     for (int t = 0; t < REQ_NTYPES; t++) hist_init(&w->st->hist[t]);
     size_t in_cap = 256 * 1024;
     if (rc->fmt.plain) {
-        size_t line = (size_t)o->mget_keys * (o->vmax + 1) + 256;
+        unsigned most = o->mget_keys > o->fields ? o->mget_keys : o->fields;
+        size_t line = (size_t)most * (o->vmax + 1) + 256;
         if (o->vmax + 256 > line) line = o->vmax + 256;
         if (2 * line + 65536 > in_cap) in_cap = 2 * line + 65536;
     }
@@ -715,7 +734,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         req_fmt_destroy(&rc.fmt);
         return -1;
     }
-    rc.max_req = req_max_len(&rc.fmt, o->mget_keys);
+    rc.max_req = req_max_len(&rc.fmt, o->mget_keys, o->fields);
     char port[16];
     snprintf(port, sizeof(port), "%d", o->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -740,7 +759,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         rc.load = 1;
         rc.open_loop = 0;
         rc.pipeline = o->pipeline > 64 ? o->pipeline : 64;
-        rc.max_req = req_max_len(&rc.fmt, o->mget_keys);
+        rc.max_req = req_max_len(&rc.fmt, o->mget_keys, o->fields);
         if (run_phase(&rc, load, &el, err, errlen)) goto out;
         r->load_requests = load->count[REQ_SET];
         r->load_s = el;
@@ -763,7 +782,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         snprintf(meas->first_error, sizeof(meas->first_error), "during --load: %.180s",
                  load->first_error);
 
-    static const char *const names[REPORT_NCMDS] = {"SET", "GET", "MGET", "ALL"};
+    static const char *const names[REPORT_NCMDS] = {"SET", "GET", "MGET", "HSET", "HMGET", "ALL"};
     for (int c = 0; c < REPORT_NCMDS; c++) {
         hist_init(&res->hist[c]);
         r->cmds[c].name = names[c];
@@ -775,7 +794,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         rc2->errors = meas->errors[t];
         rc2->hits = meas->hits[t];
         rc2->misses = meas->misses[t];
-        rc2->keys = t == REQ_SET ? 0 : meas->keys[t];
+        rc2->keys = t == REQ_SET || t == REQ_HSET ? 0 : meas->keys[t];
         hist_merge(&res->hist[t], &meas->hist[t]);
         hist_merge(&res->hist[REPORT_ALL], &meas->hist[t]);
         all->count += rc2->count;
@@ -800,6 +819,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
     r->ttl = o->ttl;
     memcpy(r->ratio, o->ratio, sizeof(r->ratio));
     r->mget_keys = o->mget_keys;
+    r->fields = o->fields;
     r->seed = o->seed;
     r->warmup_s = o->warmup;
     r->duration_s = o->requests ? 0 : o->duration;

@@ -20,7 +20,7 @@ struct hobj {
     int packed;                   /* 1: buf holds the tuples; 0: t holds entries */
     char *buf;                    /* packed: tuples in buf[0..used) */
     size_t used;
-    ht_t t;             /* table form */
+    ht_t *t;            /* table form only */
     size_t field_bytes; /* table form: entry_mem of every field entry */
     size_t charged;     /* owner: shard accounting (hobj_charged) */
 };
@@ -30,7 +30,6 @@ hobj_t *hobj_new(const kv_hash_secret *secret)
     hobj_t *h = kv_xcalloc(1, sizeof *h);
     h->secret = secret;
     h->packed = 1;
-    ht_init(&h->t);
     return h;
 }
 
@@ -38,7 +37,8 @@ void hobj_free(hobj_t *h)
 {
     if (h == NULL) return;
     free(h->buf);
-    ht_destroy(&h->t);
+    ht_destroy(h->t);
+    free(h->t);
     free(h);
 }
 
@@ -51,7 +51,7 @@ size_t hobj_mem(const hobj_t *h)
 {
     size_t m = malloc_usable_size((void *)(uintptr_t)h);
     if (h->packed) return m + (h->buf ? malloc_usable_size(h->buf) : 0);
-    return m + ht_mem(&h->t) + h->field_bytes;
+    return m + malloc_usable_size(h->t) + ht_mem(h->t) + h->field_bytes;
 }
 
 size_t hobj_charged(const hobj_t *h)
@@ -108,7 +108,7 @@ static void packed_reserve(hobj_t *h, size_t extra)
     size_t have = h->buf ? malloc_usable_size(h->buf) : 0;
     if (h->used + extra <= have) return;
     size_t want = h->used + extra;
-    want += want / 2; /* amortized growth; at most ~25 KB for a full hash */
+    want += want / 8; /* a little slack: appends are common, the buffer is small */
     h->buf = kv_xrealloc(h->buf, want);
 }
 
@@ -174,7 +174,7 @@ static uint32_t field_hash(const hobj_t *h, const char *f, size_t flen)
 static void table_add(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
 {
     kv_entry *e = entry_new(field_hash(h, f, flen), f, flen, v, vlen, -1);
-    ht_insert(&h->t, e);
+    ht_insert(h->t, e);
     h->field_bytes += entry_mem(e);
 }
 
@@ -182,6 +182,8 @@ static void table_add(hobj_t *h, const char *f, size_t flen, const char *v, size
 static void convert_to_table(hobj_t *h)
 {
     tuple t;
+    h->t = kv_xmalloc(sizeof *h->t);
+    ht_init(h->t);
     for (size_t off = 0; off < h->used;) {
         off = tuple_at(h, off, &t);
         table_add(h, t.f.p, t.f.len, t.v.p, t.v.len);
@@ -214,11 +216,12 @@ static void maybe_convert_to_packed(hobj_t *h)
 {
     fit_ctx c = {1, h};
     if (h->packed || h->count > HOBJ_UNPACK_LOW) return;
-    ht_foreach(&h->t, check_fit, &c);
+    ht_foreach(h->t, check_fit, &c);
     if (!c.ok) return;
-    ht_foreach(&h->t, move_to_packed, &c);
-    ht_destroy(&h->t);
-    ht_init(&h->t);
+    ht_foreach(h->t, move_to_packed, &c);
+    ht_destroy(h->t);
+    free(h->t);
+    h->t = NULL;
     h->field_bytes = 0;
     h->packed = 1;
 }
@@ -233,7 +236,7 @@ int hobj_get(hobj_t *h, const char *f, size_t flen, kv_str *val)
         *val = t.v;
         return 1;
     }
-    kv_entry *e = ht_find(&h->t, field_hash(h, f, flen), f, flen);
+    kv_entry *e = ht_find(h->t, field_hash(h, f, flen), f, flen);
     if (e == NULL) return 0;
     val->p = entry_val(e);
     val->len = e->vlen;
@@ -243,7 +246,7 @@ int hobj_get(hobj_t *h, const char *f, size_t flen, kv_str *val)
 static int table_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
 {
     uint32_t hash = field_hash(h, f, flen);
-    kv_entry *e = ht_find(&h->t, hash, f, flen);
+    kv_entry *e = ht_find(h->t, hash, f, flen);
     if (e == NULL) {
         table_add(h, f, flen, v, vlen);
         h->count++;
@@ -251,7 +254,7 @@ static int table_set(hobj_t *h, const char *f, size_t flen, const char *v, size_
     }
     h->field_bytes -= entry_mem(e);
     kv_entry *n = entry_rebuild(e, v, vlen, -1);
-    ht_relink(&h->t, e, n);
+    ht_relink(h->t, e, n);
     h->field_bytes += entry_mem(n);
     return 0;
 }
@@ -292,7 +295,7 @@ int hobj_del(hobj_t *h, const char *f, size_t flen)
         h->count--;
         return 1;
     }
-    kv_entry *e = ht_remove(&h->t, field_hash(h, f, flen), f, flen);
+    kv_entry *e = ht_remove(h->t, field_hash(h, f, flen), f, flen);
     if (e == NULL) return 0;
     h->field_bytes -= entry_mem(e);
     entry_free(e);
@@ -333,7 +336,7 @@ void hobj_foreach(hobj_t *h, hobj_visit_fn *fn, void *arg)
         return;
     }
     visit_ctx c = {fn, arg, 0};
-    ht_foreach(&h->t, visit_entry, &c);
+    ht_foreach(h->t, visit_entry, &c);
 }
 
 uint64_t hobj_scan(hobj_t *h, uint64_t cursor, int64_t count, hobj_visit_fn *fn, void *arg)
@@ -345,7 +348,7 @@ uint64_t hobj_scan(hobj_t *h, uint64_t cursor, int64_t count, hobj_visit_fn *fn,
     visit_ctx c = {fn, arg, 0};
     int64_t budget = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
     do {
-        cursor = ht_scan(&h->t, cursor, visit_entry, &c);
+        cursor = ht_scan(h->t, cursor, visit_entry, &c);
     } while (cursor != 0 && budget-- > 0 && c.n < count);
     return cursor;
 }
@@ -371,7 +374,7 @@ void hobj_random(hobj_t *h, uint64_t *rng, kv_str *field, kv_str *val)
         *val = t.v;
         return;
     }
-    kv_entry *e = ht_random(&h->t, rng);
+    kv_entry *e = ht_random(h->t, rng);
     field->p = entry_key(e);
     field->len = e->klen;
     val->p = entry_val(e);

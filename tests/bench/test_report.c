@@ -95,7 +95,7 @@ static void test_json_roundtrip_and_svg(void **state)
     r.elapsed_s = 2.0;
     r.ratio[1] = 1;
     snprintf(r.first_error, sizeof(r.first_error), "quote \" and \\ backslash");
-    const char *names[] = {"SET", "GET", "MGET", "ALL"};
+    const char *names[] = {"SET", "GET", "MGET", "HSET", "HMGET", "ALL"};
     for (int c = 0; c < REPORT_NCMDS; c++) {
         r.cmds[c].name = names[c];
         r.cmds[c].hist = (c == REPORT_GET || c == REPORT_ALL) ? h : empty;
@@ -155,7 +155,15 @@ static void test_req_format(void **state)
     uint64_t ks[2] = {1, 2};
     n = req_mget(&f, buf, ks, 2);
     assert_memory_equal(buf, "*3\r\n$4\r\nMGET\r\n$7\r\nkey:001\r\n$7\r\nkey:002\r\n", n);
-    assert_true(n <= req_max_len(&f, 2));
+    assert_true(n <= req_max_len(&f, 2, 1));
+    n = req_hmget(&f, buf, 5, 2);
+    assert_int_equal(n, strlen("*4\r\n$5\r\nHMGET\r\n$7\r\nkey:005\r\n$2\r\nf0\r\n$2\r\nf1\r\n"));
+    assert_memory_equal(buf, "*4\r\n$5\r\nHMGET\r\n$7\r\nkey:005\r\n$2\r\nf0\r\n$2\r\nf1\r\n", n);
+    n = req_hset(&f, buf, 5, 12, 3);
+    buf[n] = 0;
+    assert_true(strncmp(buf, "*26\r\n$4\r\nHSET\r\n$7\r\nkey:005\r\n$2\r\nf0\r\n$3\r\n", 38) == 0);
+    assert_non_null(strstr(buf, "\r\n$3\r\nf11\r\n$3\r\n"));
+    assert_true(n <= req_max_len(&f, 2, 12));
     req_fmt_destroy(&f);
 
     assert_int_equal(req_fmt_init(&f, 0, "k", 10, 4, 30), 0);

@@ -325,7 +325,7 @@ def hashes_survive_restart(ctx):
     srv = R.add_server(PersistServer(args, ["--fsync", "always", "--compact-log-size", "0"],
                                      name="hash-persist"))
     srv.start()
-    big = os.urandom(min(args.big_mb, 64) << 20)
+    big = os.urandom(args.big_mb << 20)
     keys = [b"ph:%d\x00\r\n" % i for i in range(60)]
     with srv.conn() as c:
         for k in keys:
