@@ -258,6 +258,56 @@ static void test_abort_prune_callback(void **state)
     tu_model_free(&m);
 }
 
+/* Records of a hash too big for one PUT: HSETs after its PUT load (not
+ * counted as entries); an HSET before any PUT is corrupt. */
+typedef struct hs_count {
+    int puts, hsets;
+} hs_count;
+
+static int cb_count(void *ctx, const wal_rec *r)
+{
+    hs_count *c = ctx;
+    if (r->op == WAL_OP_PUT) c->puts++;
+    if (r->op == WAL_OP_HSET) {
+        c->hsets++;
+        assert_int_equal(r->key.len, 1);
+        assert_int_equal(r->field.len, 2);
+    }
+    return 0;
+}
+
+static void test_hash_records(void **state)
+{
+    fixture *f = *state;
+    snap_writer_t *s;
+    kv_str k = {"h", 1}, fl = {"f\n", 2}, v = {"\0v", 2};
+    assert_int_equal(snap_begin(&s, f->dir, 1, 3), 0);
+    assert_int_equal(snap_add_entry(s, 1, "h", 1,
+                                    "\x01\x01"
+                                    "a\x01"
+                                    "b",
+                                    5, 1800000000000LL),
+                     0);
+    assert_int_equal(snap_add_hset(s, &k, &fl, &v), 0);
+    assert_int_equal(snap_add_hset(s, &k, &fl, &v), 0);
+    assert_int_equal(snap_add_entry(s, 0, "x", 1, "y", 1, -1), 0);
+    assert_int_equal(snap_entries(s), 2);
+    assert_int_equal(snap_finish(s), 0);
+    hs_count c = {0, 0};
+    uint64_t n = 0;
+    char err[700];
+    assert_int_equal(snap_load(f->dir, 1, 3, cb_count, &c, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(c.puts, 2);
+    assert_int_equal(c.hsets, 2);
+
+    assert_int_equal(snap_begin(&s, f->dir, 1, 4), 0);
+    assert_int_equal(snap_add_hset(s, &k, &fl, &v), 0);
+    assert_int_equal(snap_add_entry(s, 0, "x", 1, "y", 1, -1), 0);
+    assert_int_equal(snap_finish(s), 0);
+    assert_int_equal(snap_load(f->dir, 1, 4, NULL, NULL, NULL, err, sizeof err), KV_EPROTO);
+}
+
 /* Compaction while the shard changes: rotate, snapshot in slices with
  * writes in between, finish, sync the WAL; recovery from the snapshot and
  * the segments from the rotation point gives exactly the final state. */
@@ -335,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_prune_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hash_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzzy_snapshot_recovery, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
