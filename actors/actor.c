@@ -195,7 +195,13 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
         }
         cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
         s->now_ms = now_ms;
+        if (r->has_hash) {
+            s->hint_key = r->argv[1].p;
+            s->hint_len = r->argv[1].len;
+            s->hint_hash = r->key_hash;
+        }
         r->fn(s, &c);
+        s->hint_key = NULL;
     }
 }
 

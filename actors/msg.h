@@ -21,6 +21,9 @@ typedef struct kv_req {
     cmd_fn *fn;          /* ro for the actor: the shard handler to run */
     uint32_t shard;      /* ro for the actor */
     uint8_t write;       /* ro for the actor: a write command (MISCONF applies) */
+    uint8_t has_hash;    /* ro for the actor: key_hash is argv[1]'s */
+    uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
+                            by the router, so the shard does not hash the key again */
     int argc;            /* ro for the actor */
     const kv_str *argv;  /* ro for the actor; memory owned by the network side */
     kvbuf reply;         /* written by the actor, read by the network thread */

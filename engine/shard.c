@@ -35,6 +35,7 @@ size_t shard_mem(const shard_t *s)
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
 {
+    if (key == s->hint_key && klen == s->hint_len) return s->hint_hash;
     return (uint32_t)kv_hash(s->secret, key, klen);
 }
 

@@ -55,6 +55,11 @@ typedef struct shard {
     shard_stats stats;
     const shard_log_ops *log; /* ro after start; NULL = no persistence */
     void *log_ctx;
+    /* owner: actor, around one command: shard_hash(hint_key, hint_len)
+     * answers hint_hash (the router already hashed the command's key) */
+    const char *hint_key;
+    size_t hint_len;
+    uint32_t hint_hash;
 } shard_t;
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);

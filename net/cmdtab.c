@@ -1,5 +1,6 @@
 #include "cmdtab.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,7 @@
         n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum        \
     }
 
-/* Sorted by name: cmdtab_lookup does a binary search. */
+/* Sorted by name (COMMAND LIST and the tests rely on the order). */
 static const cmd_def commands[] = {
     KEYCMD("append", 3, W, cmd_append, "string", "2.0.0", "Append a value to a key"),
     LOCALCMD("auth", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth, "1.0.0",
@@ -164,24 +165,46 @@ static const cmd_def internal[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Lookup by hash: an open-addressing index over the (constant) table,
+ * built once; a command name is hashed while it is lowercased, so a lookup
+ * costs one pass over the name and usually one comparison (it was a binary
+ * search with ~7 strcmp calls, 6-11 % of a GET's instructions). */
+#define CMDTAB_INDEX 512 /* power of two, well above 2 x NCOMMANDS */
+
+static uint16_t cmd_index[CMDTAB_INDEX]; /* 1 + position in commands, 0 = empty */
+static pthread_once_t cmd_index_once = PTHREAD_ONCE_INIT;
+
+static uint32_t name_hash(const char *low, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)low[i]) * 16777619u;
+    return h;
+}
+
+static void cmd_index_build(void)
+{
+    _Static_assert(NCOMMANDS * 2 < CMDTAB_INDEX, "command index too small");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        uint32_t j = name_hash(commands[i].name, strlen(commands[i].name)) & (CMDTAB_INDEX - 1);
+        while (cmd_index[j]) j = (j + 1) & (CMDTAB_INDEX - 1);
+        cmd_index[j] = (uint16_t)(i + 1);
+    }
+}
+
 const cmd_def *cmdtab_lookup(const char *name, size_t len)
 {
     char low[32];
     if (len == 0 || len >= sizeof low) return NULL;
+    pthread_once(&cmd_index_once, cmd_index_build);
+    uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         low[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        h = (h ^ (uint8_t)low[i]) * 16777619u;
     }
-    low[len] = '\0';
-    size_t lo = 0, hi = NCOMMANDS;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(low, commands[mid].name);
-        if (c == 0) return &commands[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    for (uint32_t j = h & (CMDTAB_INDEX - 1); cmd_index[j]; j = (j + 1) & (CMDTAB_INDEX - 1)) {
+        const cmd_def *d = &commands[cmd_index[j] - 1];
+        if (strncmp(d->name, low, len) == 0 && d->name[len] == '\0') return d;
     }
     return NULL;
 }

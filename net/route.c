@@ -614,9 +614,13 @@ void route_dispatch(netthr *t, conn *c)
         sl->ready = 1;
         conn_mark_dirty(t, c);
         break;
-    case ROUTE_KEY:
-        route_single(t, sl, def->fn, route_shard(s, sl->argv[1].p, sl->argv[1].len));
+    case ROUTE_KEY: {
+        uint64_t h = kv_hash(&s->secret, sl->argv[1].p, sl->argv[1].len);
+        sl->one.key_hash = (uint32_t)h; /* the shard's table hash: not computed twice */
+        sl->one.has_hash = 1;
+        route_single(t, sl, def->fn, kv_hash_shard(h, (uint32_t)s->cfg.shards));
         break;
+    }
     case ROUTE_KEYS:
         route_split(t, sl, def->fn, 1, 1, 1, def->join == JOIN_MGET);
         break;
