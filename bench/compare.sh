@@ -13,6 +13,9 @@
 #                         [--memkv PATH] [--bench PATH] [--redis PATH]
 #   --quick     1 s runs, smaller redis-benchmark counts (about 2 minutes)
 #   --only IDS  only these workloads (comma-separated ids, e.g. fvset,fvget)
+#   --memkv-args "ARGS"  extra mem-kv options, e.g. "--threads 1"
+#   --persist   persistence on both: mem-kv --fsync interval (its default) in
+#               a temporary --dir, Redis --appendonly yes --appendfsync everysec
 #   default     4 s runs, 3 rounds (about 8 minutes on 2 cores)
 # Needs python3 (for JSON), redis-server, redis-benchmark. Not part of ctest.
 set -euo pipefail
@@ -29,6 +32,8 @@ RB_P1=200000
 RB_P16=1000000
 KEYS=100000
 ONLY=""
+EXTRA_ARGS=""
+PERSIST=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
     --bench) BENCH=$2; shift 2 ;;
     --redis) REDIS=$2; shift 2 ;;
     --only) ONLY=",$2,"; shift 2 ;;
+    --memkv-args) EXTRA_ARGS=$2; shift 2 ;;
+    --persist) PERSIST=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -69,17 +76,24 @@ wait_ping() {
 }
 
 MEMKV_ARGS=(--bind 127.0.0.1 --loglevel warning)
-if "$MEMKV" --help 2>&1 | grep -q -- '--persistence'; then
+REDIS_PERSIST=(--save '' --appendonly no)
+if [ "$PERSIST" = 1 ]; then
+  MEMKV_ARGS+=(--persistence on --fsync interval --dir "$WORK/memkv-data")
+  MEMKV_PERSIST="--fsync interval"
+  REDIS_PERSIST=(--save '' --appendonly yes --appendfsync everysec)
+elif "$MEMKV" --help 2>&1 | grep -q -- '--persistence'; then
   MEMKV_ARGS+=(--persistence off)
   MEMKV_PERSIST="--persistence off"
 else
   MEMKV_PERSIST="no persistence in this build"
 fi
+# shellcheck disable=SC2206
+[ -z "$EXTRA_ARGS" ] || { MEMKV_ARGS+=($EXTRA_ARGS); MEMKV_PERSIST="$MEMKV_PERSIST $EXTRA_ARGS"; }
 PORT_A=$(free_port)
 (cd "$WORK" && exec "$MEMKV" --port "$PORT_A" "${MEMKV_ARGS[@]}") >"$WORK/memkv.log" 2>&1 &
 PIDS+=($!)
 PORT_B=$(free_port)
-"$REDIS" --port "$PORT_B" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+"$REDIS" --port "$PORT_B" --bind 127.0.0.1 "${REDIS_PERSIST[@]}" --dir "$WORK" \
   --logfile "$WORK/redis.log" --daemonize no --protected-mode no >/dev/null 2>&1 &
 PIDS+=($!)
 wait_ping "$PORT_A"
@@ -166,7 +180,7 @@ fmt_ms() { awk -v v="$1" 'BEGIN { if (v=="nan") print "–"; else printf "%.3f",
 
 echo
 echo "mem-kv: $MEMKV ($MEMKV_PERSIST; defaults otherwise) on port $PORT_A"
-echo "Redis: $("$REDIS" --version | awk '{print $3}' | sed 's/^v=//') (--save '' --appendonly no) on port $PORT_B"
+echo "Redis: $("$REDIS" --version | awk '{print $3}' | sed 's/^v=//') (${REDIS_PERSIST[*]}) on port $PORT_B"
 echo "$ROUNDS rounds, A B A B order, medians; ${DUR}s mem-kv-bench runs (2 threads x 25 connections);"
 echo "redis-benchmark -c 50 -n $RB_P1 (pipeline 1) / $RB_P16 (pipeline 16); $KEYS keys, 32-byte values;"
 echo "open loop at ${RATE:-?} req/s; latency in ms; ratio = mem-kv / Redis (latency: lower is better); ${ELAPSED}s"
