@@ -245,6 +245,119 @@ static void test_mem_tracks_fields(void **state)
     hobj_free(h);
 }
 
+/* ---- random operations against a model ---- */
+
+#define MODEL_FIELDS 300
+
+typedef struct model {
+    int present[MODEL_FIELDS];
+    size_t vlen[MODEL_FIELDS];
+    char val[MODEL_FIELDS][100];
+} model;
+
+/* Field i: binary bytes (NUL, CR, LF), length 0..79 so some pass 64. */
+static size_t model_field(char *buf, int i)
+{
+    size_t n = (size_t)(i * 7 % 80);
+    for (size_t k = 0; k < n; k++) buf[k] = (char)((i * 31 + (int)k * 17) % 256);
+    if (n >= 2) {
+        buf[0] = (char)(i & 0xff);
+        buf[1] = (char)(i >> 8); /* distinct prefixes: distinct fields */
+    }
+    return n;
+}
+
+typedef struct check_ctx {
+    model *m;
+    int seen;
+} check_ctx;
+
+static void check_visit(void *arg, const kv_str *f, const kv_str *v)
+{
+    check_ctx *c = arg;
+    char buf[100];
+    for (int i = 0; i < MODEL_FIELDS; i++) {
+        size_t n = model_field(buf, i);
+        if (n == f->len && memcmp(buf, f->p, n) == 0) {
+            assert_true(c->m->present[i]);
+            assert_int_equal(v->len, c->m->vlen[i]);
+            assert_memory_equal(v->p, c->m->val[i], v->len);
+            c->seen++;
+            return;
+        }
+    }
+    fail_msg("unknown field of length %zu", f->len);
+}
+
+static void check_model(hobj_t *h, model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < MODEL_FIELDS; i++) n += (size_t)m->present[i];
+    assert_int_equal(hobj_len(h), n);
+    check_ctx c = {m, 0};
+    hobj_foreach(h, check_visit, &c);
+    assert_int_equal(c.seen, (int)n);
+    kvbuf b;
+    kvbuf_init(&b);
+    hobj_encode(h, &b);
+    hobj_t *d = hobj_decode(&secret, b.data, b.len);
+    assert_non_null(d);
+    c.seen = 0;
+    hobj_foreach(d, check_visit, &c);
+    assert_int_equal(c.seen, (int)n);
+    hobj_free(d);
+    kvbuf_destroy(&b);
+}
+
+static void test_random_ops_against_model(void **state)
+{
+    (void)state;
+    uint64_t rng = 12345;
+    for (int round = 0; round < 4; round++) {
+        hobj_t *h = hobj_new(&secret);
+        model *m = calloc(1, sizeof *m);
+        int universe = round % 2 ? MODEL_FIELDS : 40; /* 40: mostly packed */
+        int conversions = 0, was_packed = 1;
+        for (int op = 0; op < 20000; op++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int i = (int)(rng % (uint64_t)universe);
+            char f[100];
+            size_t fl = model_field(f, i);
+            if (fl < 2 && i >= 2) continue; /* lengths 0/1 repeat: keep fields distinct */
+            int r = (int)((rng >> 20) % 100);
+            if (r < 55) {
+                size_t vl = (rng >> 32) % (round >= 2 ? 100 : 60);
+                char v[100];
+                for (size_t k = 0; k < vl; k++) v[k] = (char)(op + (int)k);
+                assert_int_equal(hobj_set(h, f, fl, v, vl), !m->present[i]);
+                m->present[i] = 1;
+                m->vlen[i] = vl;
+                memcpy(m->val[i], v, vl);
+            } else if (r < 90) {
+                assert_int_equal(hobj_del(h, f, fl), m->present[i]);
+                m->present[i] = 0;
+            } else {
+                kv_str v;
+                assert_int_equal(hobj_get(h, f, fl, &v), m->present[i]);
+                if (m->present[i]) {
+                    assert_int_equal(v.len, m->vlen[i]);
+                    assert_memory_equal(v.p, m->val[i], v.len);
+                }
+            }
+            if (hobj_is_packed(h) != was_packed) {
+                conversions++;
+                was_packed = hobj_is_packed(h);
+            }
+            if (op % 1000 == 0) check_model(h, m);
+        }
+        check_model(h, m);
+        assert_true(hobj_mem(h) > 0);
+        if (round >= 1) assert_true(conversions >= 1);
+        free(m);
+        hobj_free(h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_foreach_and_random),
         cmocka_unit_test(test_encode_decode),
         cmocka_unit_test(test_mem_tracks_fields),
+        cmocka_unit_test(test_random_ops_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
