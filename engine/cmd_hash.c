@@ -15,6 +15,8 @@
 
 #define ERR_HASH_NOTINT   "ERR hash value is not an integer"
 #define ERR_HASH_NOTFLOAT "ERR hash value is not a float"
+/* Most picks HRANDFIELD makes with a negative count (repeats allowed). */
+#define HRANDFIELD_MAX_REPEATS (1ll << 24)
 
 /* Replies WRONGTYPE and returns 0 if e holds no hash; 1 otherwise. */
 static int check_hash(const cmd_call *c, const kv_entry *e)
@@ -389,6 +391,12 @@ void cmd_hrandfield(shard_t *s, const cmd_call *c)
         }
         int withvalues = c->argc == 4;
         if (withvalues && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
+            reply_error(c->out, "ERR value is out of range");
+            return;
+        }
+        /* Redis 7.0 would build any reply asked for and run out of memory:
+         * picks with repeats are bounded here (a documented difference). */
+        if (l < -HRANDFIELD_MAX_REPEATS) {
             reply_error(c->out, "ERR value is out of range");
             return;
         }

@@ -790,6 +790,7 @@ static void test_hash_randfield(void **state)
     EXPECT(cmd_hrandfield, "hrandfield h abc", "-ERR value is not an integer or out of range\r\n");
     EXPECT(cmd_hrandfield, "hrandfield h 9223372036854775807 withvalues",
            "-ERR value is out of range\r\n");
+    EXPECT(cmd_hrandfield, "hrandfield h -16777217", "-ERR value is out of range\r\n");
     EXPECT(cmd_hrandfield, "hrandfield h -9223372036854775808",
            "-ERR value is out of range, value must between -9223372036854775807 and "
            "9223372036854775807\r\n");
