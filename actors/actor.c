@@ -17,11 +17,19 @@
 /* Longest compaction slice between two batches (a fuzzy snapshot is fed in
  * such slices, so it never stalls the shard for long). */
 #define ACTOR_SLICE_US 500
+/* Longest eviction before one write, and in one tick for all the actor's
+ * shards: eviction never adds more than about this to a command. */
+#define ACTOR_EVICT_US      200
+#define ACTOR_EVICT_TICK_US 400
+
+/* Redis's reply to a write over the limit. */
+#define ACTOR_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
 
 /* One actor's batch statistics: single writer (the actor), relaxed
  * atomics so that STATS/INFO may read them live (see hist.h). */
 typedef struct actor_stats {
     hist_t service; /* ns per drain round */
+    hist_t evict;   /* ns per eviction run that evicted */
     hist_u64 batches, requests, max_requests;
     hist_u64 gen;    /* the reset generation applied */
     uint64_t pub_ns; /* private: when the shard figures were last published */
@@ -36,6 +44,7 @@ typedef struct actor {
     int64_t next_tick_us; /* owner: actor */
     actor_stats_t st;     /* written by the actor, read by any thread */
     int persist_busy;     /* owner: actor: a compaction is scanning */
+    int evict_busy;       /* owner: actor: a shard is still over its memory share */
     char pad[64];         /* keep actors' hot fields on separate lines */
 } actor_t;
 
@@ -46,6 +55,7 @@ struct actor_pool {
     _Atomic int stop;
     _Atomic uint64_t stats_gen;         /* bumped by CONFIG RESETSTAT */
     hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
+    _Atomic uint8_t *full;              /* per shard: evict_full, by its actor */
 };
 
 actor_pool_t *actor_pool_new(const actor_pool_opts *o)
@@ -57,8 +67,12 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     p->shards = calloc(o->nshards, sizeof *p->shards);
     p->actors = calloc(o->nactors, sizeof *p->actors);
     p->figs = calloc(o->nshards, sizeof *p->figs);
-    if (p->shards == NULL || p->actors == NULL || p->figs == NULL) goto fail;
-    for (unsigned s = 0; s < o->nshards; s++) shard_init(&p->shards[s], s, o->secret);
+    p->full = calloc(o->nshards, sizeof *p->full);
+    if (p->shards == NULL || p->actors == NULL || p->figs == NULL || p->full == NULL) goto fail;
+    for (unsigned s = 0; s < o->nshards; s++) {
+        shard_init(&p->shards[s], s, o->secret);
+        p->shards[s].limits = o->limits;
+    }
     for (unsigned a = 0; a < o->nactors; a++) {
         p->actors[a].pool = p;
         p->actors[a].id = a;
@@ -66,7 +80,10 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     }
     atomic_init(&p->stop, 0);
     atomic_init(&p->stats_gen, 0);
-    for (unsigned a = 0; a < o->nactors; a++) hist_init(&p->actors[a].st.service);
+    for (unsigned a = 0; a < o->nactors; a++) {
+        hist_init(&p->actors[a].st.service);
+        hist_init(&p->actors[a].st.evict);
+    }
     return p;
 fail:
     actor_pool_free(p);
@@ -143,6 +160,51 @@ static void actor_stats_publish(actor_t *a, uint64_t now_ns)
     a->st.pub_ns = now_ns;
 }
 
+void actor_pool_evict_stats(actor_pool_t *p, hist_t *h)
+{
+    uint64_t gen = atomic_load(&p->stats_gen);
+    for (unsigned i = 0; i < p->o.nactors; i++) {
+        actor_stats_t *st = &p->actors[i].st;
+        if (atomic_load_explicit(&st->gen, memory_order_acquire) != gen) continue;
+        hist_merge(h, &st->evict);
+    }
+}
+
+bool actor_pool_any_full(actor_pool_t *p)
+{
+    if (p->o.limits == NULL) return false;
+    for (unsigned s = 0; s < p->o.nshards; s++)
+        if (atomic_load_explicit(&p->full[s], memory_order_relaxed)) return true;
+    return false;
+}
+
+/* Publishes evict_full of the actor's shards. Owner actor. */
+static void actor_full_publish(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    if (p->o.limits == NULL) return;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        uint8_t f = (uint8_t)evict_full(&p->shards[s]);
+        if (atomic_load_explicit(&p->full[s], memory_order_relaxed) != f)
+            atomic_store_explicit(&p->full[s], f, memory_order_relaxed);
+    }
+}
+
+/* Makes room in s for a write (r->denyoom; NULL from the tick); returns 0
+ * to run it (1 if s is still over its share: the time box ended), or -1
+ * after replying -OOM. Records the time of runs that evicted. */
+static int actor_make_room(actor_t *a, shard_t *s, kv_req *r, int64_t budget_us)
+{
+    uint64_t before = s->stats.evicted, t0 = hist_clock_ns();
+    enum evict_result res = evict_make_room(s, budget_us);
+    if (s->stats.evicted != before) hist_record(&a->st.evict, hist_clock_ns() - t0);
+    if (res == EVICT_RUNNING) return 1;
+    if (res != EVICT_FAIL || r == NULL || r->denyoom != KV_OOM_REFUSE) return 0;
+    kvbuf_reset(&r->reply);
+    reply_error(&r->reply, ACTOR_OOM_ERR);
+    return -1;
+}
+
 void actor_pool_shard_figures(actor_pool_t *p, unsigned shard, int64_t *out)
 {
     for (int i = 0; i < CMD_INFO_NFIELDS; i++) out[i] = (int64_t)hist_ld(&p->figs[shard][i]);
@@ -154,6 +216,7 @@ static void actor_stats_end(actor_t *a, uint64_t t0)
 {
     uint64_t now = hist_clock_ns();
     hist_record(&a->st.service, now - t0);
+    actor_full_publish(a);
     if (now - a->st.pub_ns >= 10000000u) actor_stats_publish(a, now);
 }
 
@@ -166,6 +229,7 @@ static uint64_t actor_stats_begin(actor_t *a, kv_batch **got, int n)
     uint64_t gen = atomic_load_explicit(&p->stats_gen, memory_order_relaxed);
     if (gen != hist_ld(&st->gen)) {
         hist_init(&st->service);
+        hist_init(&st->evict);
         hist_st(&st->batches, 0);
         hist_st(&st->requests, 0);
         hist_st(&st->max_requests, 0);
@@ -195,6 +259,11 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
         }
         cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
         s->now_ms = now_ms;
+        if (r->denyoom && s->limits) {
+            int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
+            if (room < 0) continue;
+            a->evict_busy |= room;
+        }
         if (r->has_hash) {
             s->hint_key = r->argv[1].p;
             s->hint_len = r->argv[1].len;
@@ -237,6 +306,24 @@ static int actor_persist_tick(actor_t *a)
     return busy;
 }
 
+/* Eviction that writes left unfinished (or a lowered CONFIG SET
+ * maxmemory): the shards over their share evict for ACTOR_EVICT_TICK_US in
+ * all, so a command waiting behind the tick waits no longer. */
+static int actor_evict_tick(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    if (p->o.limits == NULL) return 0;
+    int64_t end = kv_mono_us() + ACTOR_EVICT_TICK_US, now_ms = kv_time_ms();
+    int more = 0;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        int64_t left = end - kv_mono_us();
+        if (left <= 0) return 1;
+        p->shards[s].now_ms = now_ms;
+        more |= actor_make_room(a, &p->shards[s], NULL, left) > 0;
+    }
+    return more;
+}
+
 /* Active expiry for every shard of this actor: a quarter of each tick, as
  * Redis's slow cycle, split between the shards. */
 static void actor_expire_tick(actor_t *a, int64_t now_us)
@@ -254,7 +341,9 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
         ht_rehash_step(&p->shards[s].table, 1000);
     }
     a->next_tick_us = now_us + tick_us;
+    a->evict_busy = actor_evict_tick(a);
     actor_stats_publish(a, hist_clock_ns());
+    actor_full_publish(a);
 }
 
 /* One drain round: local (a batch of the hosting thread, may be NULL) and
@@ -287,8 +376,15 @@ static void actor_between(actor_t *a, int64_t now_us)
         /* active expiry logged deletes: write (and sync) them like a batch */
         persist_batch_commit(p->o.persist, a->id, p->o.nactors);
         a->persist_busy = actor_persist_tick(a);
-    } else if (a->persist_busy) {
-        a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
+    } else {
+        if (a->persist_busy)
+            a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
+        if (a->evict_busy) {
+            /* eviction left over: a time-boxed slice per round, and its DELs
+             * committed like a batch's */
+            a->evict_busy = actor_evict_tick(a);
+            persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+        }
     }
 }
 
@@ -310,7 +406,7 @@ static void *actor_main(void *arg)
         while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) __builtin_ia32_pause();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
-        if (a->persist_busy && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;
+        if ((a->persist_busy || a->evict_busy) && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;
         mbox_wait_sc(&a->mbox, wait > 0 ? wait : 0);
     }
     return NULL;
@@ -324,7 +420,7 @@ int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local)
     actor_round(a, local);
     int64_t now_us = kv_mono_us();
     actor_between(a, now_us);
-    if (!mbox_empty_sc(&a->mbox) || a->persist_busy) return 0;
+    if (!mbox_empty_sc(&a->mbox) || a->persist_busy || a->evict_busy) return 0;
     return a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
 }
 
@@ -367,5 +463,6 @@ void actor_pool_free(actor_pool_t *p)
     free(p->shards);
     free(p->actors);
     free(p->figs);
+    free((void *)(uintptr_t)p->full);
     free(p);
 }

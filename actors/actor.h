@@ -3,8 +3,10 @@
  * Shard s belongs to actor s mod A; only that actor's thread touches it.
  * Each actor drains its mailbox in batches of batches, runs every request
  * on its shard, lets persistence commit the batch (the WAL seam), then hands
- * each batch back through the completion callback. Between batches it runs
- * time-boxed active expiry. When idle it spins briefly, then sleeps on its
+ * each batch back through the completion callback. A write that may grow
+ * memory first makes room under --maxmemory (engine/evict.h), at most
+ * ACTOR_EVICT_US per write. Between batches it runs time-boxed active expiry
+ * and eviction. When idle it spins briefly, then sleeps on its
  * mailbox until a producer wakes it or the next expiry tick is due.
  */
 #ifndef MEMKV_ACTOR_H
@@ -43,6 +45,7 @@ typedef struct actor_pool_opts {
      * thread, must not block) so that the host polls soon. */
     void (*wake)(void *ctx, unsigned actor_id);
     void *wake_ctx;
+    evict_limits *limits; /* --maxmemory settings, shared; NULL: no limit */
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.
@@ -63,7 +66,7 @@ unsigned actor_pool_nactors(const actor_pool_t *p);
  * holds: one group commit; local's done callback runs on this thread before
  * the return), the expiry tick when due, a compaction slice. Returns 0 if
  * it wants to be polled again at once (more in the mailbox, a compaction
- * scanning), else the microseconds until its next tick. */
+ * scanning, eviction left over), else the microseconds until its next tick. */
 int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local);
 static inline unsigned actor_of_shard(unsigned shard, unsigned nactors)
 {
@@ -90,6 +93,14 @@ typedef struct actor_batch_stats {
  * thread, while the actors run; an actor that has not yet applied the last
  * reset counts as zero. */
 void actor_pool_stats(actor_pool_t *p, actor_batch_stats *sum, hist_t *service);
+/* Adds every actor's eviction runs (ns spent evicting before one write or
+ * in one tick, only runs that evicted) into *h. Any thread. */
+void actor_pool_evict_stats(actor_pool_t *p, hist_t *h);
+/* True if some shard is over its memory share with nothing it may evict,
+ * as its actor last published it (after every drain round and tick): the
+ * network thread refuses multi-shard writes (MSET) with -OOM then. Any
+ * thread. */
+bool actor_pool_any_full(actor_pool_t *p);
 /* CONFIG RESETSTAT: each actor clears its batch statistics and its shards'
  * counters (hits, misses, expired, evicted, commands) before its next
  * round. Any thread. */

@@ -24,11 +24,20 @@ typedef struct kv_req {
     uint8_t has_hash;    /* ro for the actor: key_hash is argv[1]'s */
     uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
                             by the router, so the shard does not hash the key again */
+    uint8_t denyoom;     /* ro for the actor: enum kv_req_oom */
     int argc;            /* ro for the actor */
     const kv_str *argv;  /* ro for the actor; memory owned by the network side */
     kvbuf reply;         /* written by the actor, read by the network thread */
     void *owner;         /* private to the network thread (its reply slot) */
 } kv_req;
+
+/* What a write that may grow memory does about --maxmemory first. */
+enum kv_req_oom {
+    KV_OOM_NONE,   /* not such a write (reads, deletes, ...) */
+    KV_OOM_REFUSE, /* make room by eviction, or answer -OOM */
+    KV_OOM_EVICT,  /* make room by eviction but run anyway: a part of a
+                    * multi-shard write admitted by the network thread */
+};
 
 typedef struct kv_batch {
     kv_req *head, *tail;   /* requests in submission order */

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <stdio.h>
 
+#include "evict.h"
 #include "kv.h"
 
 enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES };
@@ -89,6 +90,14 @@ static const struct opt {
     {"tls-handshake-timeout-ms", OPT_INT, 1, 3600000, offsetof(kv_config, tls_hs_timeout_ms), NULL,
      "MS", "close a TLS connection whose handshake is not done after MS (default 10000)"},
 #undef TLS_STR
+    {"maxmemory", OPT_BYTES, 0, 1ll << 50, offsetof(kv_config, maxmemory), NULL, "BYTES",
+     "memory limit for the data (e.g. 1gb; default 0: no limit); see --maxmemory-policy"},
+    {"maxmemory-policy", OPT_CHOICE, 0, 7, offsetof(kv_config, maxmemory_policy),
+     evict_policy_names, "POLICY",
+     "at the limit: noeviction (default: writes get -OOM), allkeys-lru, volatile-lru, "
+     "allkeys-lfu, volatile-lfu, allkeys-random, volatile-random or volatile-ttl"},
+    {"maxmemory-samples", OPT_INT, 1, INT_MAX, offsetof(kv_config, maxmemory_samples), NULL, "N",
+     "keys sampled per eviction by the LRU, LFU and TTL policies (default 5; at most 64 used)"},
 };
 
 void config_defaults(kv_config *c)
@@ -108,6 +117,8 @@ void config_defaults(kv_config *c)
     c->compact_log_bytes = 100ll << 20;
     c->tls_auth_clients = 1;
     c->tls_hs_timeout_ms = 10000;
+    c->maxmemory_policy = EVICT_NOEVICTION;
+    c->maxmemory_samples = 5;
 }
 
 /* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),
@@ -168,7 +179,8 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
                 *(int *)field = i;
                 return 0;
             }
-        snprintf(err, errlen, "invalid value '%s' for '%s': expected %s", value, o->name, o->arg);
+        snprintf(err, errlen, "invalid value '%s' for '%s': expected %s", value, o->name,
+                 o->words == evict_policy_names ? "a policy (see --help)" : o->arg);
         return KV_EINVAL;
     case OPT_BYTES: {
         long long v;

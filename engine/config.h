@@ -39,6 +39,9 @@ typedef struct kv_config {
     char tls_ciphers[512];       /* --tls-ciphers, "" = OpenSSL's default */
     char tls_ciphersuites[512];  /* --tls-ciphersuites, "" = OpenSSL's default */
     int tls_hs_timeout_ms;       /* --tls-handshake-timeout-ms */
+    long long maxmemory;         /* --maxmemory: bytes, 0 = no limit */
+    int maxmemory_policy;        /* --maxmemory-policy: enum evict_policy */
+    int maxmemory_samples;       /* --maxmemory-samples */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
 } kv_config;
@@ -49,7 +52,8 @@ void config_defaults(kv_config *c);
  * message to err and returns KV_EINVAL. --config FILE is read in place. */
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen);
 
-/* Applies one `key value` setting; returns 0 or KV_EINVAL with err set. */
+/* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
+ * CONFIG SET parses its values with it too (on a scratch copy). */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Reads a config file; returns 0 or KV_EINVAL/KV_EIO with err set (naming

@@ -42,6 +42,19 @@ void *kv_xcalloc(size_t n, size_t size);
 void *kv_xrealloc(void *p, size_t n);
 char *kv_xstrndup(const char *s, size_t n);
 
+/* Bytes the allocator has handed out, all threads (Redis's used_memory):
+ * glibc's mallinfo2 (which briefly locks each arena: call it at most a few
+ * times a second), or ASan's counter in sanitizer builds. Any thread. */
+size_t kv_allocated_bytes(void);
+/* Resident set size of the process from /proc/self/statm, 0 if unknown. */
+size_t kv_rss_bytes(void);
+/* "libc", or "asan" when ASan's allocator replaces glibc's. */
+const char *kv_allocator_name(void);
+/* The cgroup memory limit seen under root (normally /sys/fs/cgroup): v2's
+ * memory.max, else v1's memory/memory.limit_in_bytes. Returns the bytes,
+ * or -1 if there is none ("max", a v1 "unlimited" value, no file). */
+long long kv_cgroup_mem_limit(const char *root);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME), and microseconds of a
  * monotonic clock. Any thread. */
 int64_t kv_time_ms(void);

@@ -24,13 +24,14 @@ void shard_destroy(shard_t *s)
 {
     if (s == NULL) return;
     ht_destroy(&s->table);
+    evict_pool_free(s);
     s->volatile_keys = 0;
     s->entry_bytes = 0;
 }
 
 size_t shard_mem(const shard_t *s)
 {
-    return s->entry_bytes + ht_mem(&s->table);
+    return s->entry_bytes + ht_mem(&s->table) + evict_pool_mem(s);
 }
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
@@ -67,9 +68,11 @@ void shard_written(shard_t *s, const kv_entry *e)
     if (s->log != NULL && s->log->put != NULL) s->log->put(s->log_ctx, s->id, e);
 }
 
-/* Unlinks e, fixes the counters, logs the deletion and frees e; expired:
- * count it in stats.expired. */
-static void shard_drop(shard_t *s, kv_entry *e, int expired)
+enum { DROP_DEL, DROP_EXPIRED, DROP_EVICTED };
+
+/* Unlinks e, fixes the counters, logs the deletion and frees e; why says
+ * which counter it goes to. */
+static void shard_drop(shard_t *s, kv_entry *e, int why)
 {
     kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
     assert(got == e);
@@ -77,27 +80,34 @@ static void shard_drop(shard_t *s, kv_entry *e, int expired)
     shard_account(s, e, -1);
     if (s->log != NULL && s->log->del != NULL)
         s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
-    if (expired) s->stats.expired++;
+    if (why == DROP_EXPIRED) s->stats.expired++;
+    if (why == DROP_EVICTED) s->stats.evicted++;
     entry_free(e);
 }
 
 void shard_remove(shard_t *s, kv_entry *e)
 {
-    shard_drop(s, e, 0);
+    shard_drop(s, e, DROP_DEL);
 }
 
 void shard_drop_expired(shard_t *s, kv_entry *e)
 {
-    shard_drop(s, e, 1);
+    shard_drop(s, e, DROP_EXPIRED);
+}
+
+void shard_drop_evicted(shard_t *s, kv_entry *e)
+{
+    shard_drop(s, e, DROP_EVICTED);
 }
 
 kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen)
 {
     kv_entry *e = ht_find(&s->table, shard_hash(s, key, klen), key, klen);
     if (e != NULL && shard_expired(s, e)) {
-        shard_drop(s, e, 1);
+        shard_drop(s, e, DROP_EXPIRED);
         return NULL;
     }
+    if (e != NULL) evict_touch(s, e);
     return e;
 }
 
@@ -135,8 +145,12 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
         entry_free(e);
         e = NULL;
     }
-    if (e != NULL) return shard_update(s, e, val, vlen, expire_ms);
+    if (e != NULL) {
+        evict_touch(s, e);
+        return shard_update(s, e, val, vlen, expire_ms);
+    }
     e = entry_new(h, key, klen, val, vlen, expire_ms);
+    evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
     shard_written(s, e);
@@ -156,6 +170,7 @@ kv_entry *shard_add_zeroed(shard_t *s, const char *key, size_t klen, size_t vlen
 {
     kv_entry *e = entry_new(shard_hash(s, key, klen), key, klen, NULL, 0, -1);
     e = entry_resize_val(e, vlen);
+    evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
     return e;
@@ -165,7 +180,7 @@ int shard_del(shard_t *s, const char *key, size_t klen)
 {
     kv_entry *e = shard_lookup(s, key, klen);
     if (e == NULL) return 0;
-    shard_drop(s, e, 0);
+    shard_drop(s, e, DROP_DEL);
     return 1;
 }
 
@@ -184,6 +199,7 @@ void shard_clear(shard_t *s)
 kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen)
 {
     kv_entry *e = entry_new_hash(shard_hash(s, key, klen), key, klen, hobj_new(s->secret));
+    evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
     return e;
@@ -196,6 +212,7 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
         kv_entry *n = entry_rebuild(e, entry_val(e), e->vlen, expire_ms);
         e = n;
     }
+    evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
     shard_written(s, e);

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "evict.h"
 #include "hash.h"
 #include "hobj.h"
 #include "kv.h"
@@ -21,7 +22,7 @@ typedef struct shard_stats {
     uint64_t misses;   /* reads that found nothing */
     uint64_t expired;  /* keys removed because their TTL passed */
     uint64_t commands; /* commands run on this shard */
-    uint64_t evicted;  /* keys removed by eviction (none before maxmemory exists) */
+    uint64_t evicted;  /* keys removed by eviction (--maxmemory) */
 } shard_stats;
 
 /* Persistence seam: persist/ sets these (persist_wal_log_ops); NULL means no log.
@@ -53,7 +54,9 @@ typedef struct shard {
     size_t entry_bytes;           /* bytes held by entries (entry_mem) */
     uint64_t rng;                 /* private: xorshift state */
     shard_stats stats;
-    const shard_log_ops *log; /* ro after start; NULL = no persistence */
+    const evict_limits *limits; /* ro after start (atomic contents); NULL = no limit */
+    struct evict_pool *pool;    /* private: eviction candidates (evict.c) */
+    const shard_log_ops *log;   /* ro after start; NULL = no persistence */
     void *log_ctx;
     /* owner: actor, around one command: shard_hash(hint_key, hint_len)
      * answers hint_hash (the router already hashed the command's key) */
@@ -65,11 +68,12 @@ typedef struct shard {
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);
 void shard_destroy(shard_t *s);
 
-/* Bytes this shard holds: entries plus table arrays. */
+/* Bytes this shard holds: entries, table arrays and the eviction pool. */
 size_t shard_mem(const shard_t *s);
 
 /* Looks key up for a command: a key whose TTL has passed is deleted (and
  * logged) and NULL returned. Counts nothing; callers count hits/misses.
+ * A found key counts as accessed for LRU/LFU eviction (evict_touch).
  * The pointer is valid until the next change to the shard. */
 kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen);
 
@@ -104,6 +108,8 @@ static inline int shard_expired(const shard_t *s, const kv_entry *e)
 /* Removes e, whose TTL has passed, counting it in stats.expired. Safe
  * inside an ht_scan/ht_foreach callback for the entry it was given. */
 void shard_drop_expired(shard_t *s, kv_entry *e);
+/* Removes e for eviction (logged as a DEL), counting it in stats.evicted. */
+void shard_drop_evicted(shard_t *s, kv_entry *e);
 /* Removes every key. */
 void shard_clear(shard_t *s);
 

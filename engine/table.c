@@ -309,9 +309,12 @@ kv_entry *ht_random(ht_t *t, uint64_t *rng)
         do e = t->b[0][xorshift64(rng) & t->mask[0]];
         while (e == NULL);
     }
-    /* a uniform pick inside the chain */
+    /* a uniform pick inside the chain; the next xorshift output's low bits
+     * follow from the ones that chose the bucket (bit 0 is bits 0 ^ 7 of
+     * the last), so mix it first or some entries are never picked */
     size_t len = 0;
     for (kv_entry *x = e; x != NULL; x = x->next) len++;
-    for (size_t k = xorshift64(rng) % len; k > 0; k--) e = e->next;
+    for (size_t k = ((xorshift64(rng) * 0x9e3779b97f4a7c15ull) >> 32) % len; k > 0; k--)
+        e = e->next;
     return e;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,4 +200,74 @@ void kv_log_warn(const char *fmt, ...)
     va_start(ap, fmt);
     log_v('#', fmt, ap);
     va_end(ap);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMKV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMKV_ASAN 1
+#endif
+#endif
+#ifdef MEMKV_ASAN
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
+ * does not install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+size_t kv_allocated_bytes(void)
+{
+#ifdef MEMKV_ASAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+const char *kv_allocator_name(void)
+{
+#ifdef MEMKV_ASAN
+    return "asan";
+#else
+    return "libc";
+#endif
+}
+
+size_t kv_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The first line of root/rel as a number; -1 for "max", garbage or no file. */
+static long long read_limit_file(const char *root, const char *rel)
+{
+    char path[1024], line[64];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -2; /* absent: try the next layout */
+    long long v = -1;
+    if (fgets(line, sizeof line, f) != NULL) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(line, &end, 10);
+        if (errno == 0 && end != line && (*end == '\n' || *end == '\0') && n > 0) v = n;
+    }
+    fclose(f);
+    return v;
+}
+
+long long kv_cgroup_mem_limit(const char *root)
+{
+    long long v = read_limit_file(root, "memory.max");
+    if (v == -2) v = read_limit_file(root, "memory/memory.limit_in_bytes");
+    /* v1 says "no limit" with a huge page-rounded LLONG_MAX */
+    if (v < 0 || v >= (1ll << 62)) return -1;
+    return v;
 }

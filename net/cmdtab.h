@@ -43,6 +43,7 @@ enum cmd_flag {
     CMD_NOSCRIPT = 1u << 4,
     CMD_LOADING = 1u << 5,
     CMD_STALE = 1u << 6,
+    CMD_DENYOOM = 1u << 7, /* may grow memory: refused or evicts first under --maxmemory */
 };
 
 struct netthr;

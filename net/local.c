@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "confset.h"
 #include "glob.h"
 #include "join.h"
 #include "net_internal.h"
@@ -263,8 +264,9 @@ static void command_entry(const cmd_def *d, kvbuf *out)
     static const struct {
         unsigned flag;
         const char *name;
-    } flags[] = {{CMD_WRITE, "write"},       {CMD_READONLY, "readonly"}, {CMD_FAST, "fast"},
-                 {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},   {CMD_STALE, "stale"}};
+    } flags[] = {{CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+                 {CMD_FAST, "fast"},   {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
+                 {CMD_STALE, "stale"}};
     reply_array(out, 10);
     reply_bulk_cstr(out, d->name);
     reply_int(out, d->arity);
@@ -358,12 +360,13 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         reply_ok(out);
         return;
     }
+    if (arg_is(sub, "set")) {
+        confset_set(t->srv, argc, argv, out);
+        return;
+    }
     if (!arg_is(sub, "get")) {
-        if (arg_is(sub, "set"))
-            reply_error(out, "ERR CONFIG SET is not supported yet: restart with the option");
-        else
-            reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
-                         (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+        reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                     (int)(sub->len > 128 ? 128 : sub->len), sub->p);
         return;
     }
     if (argc < 3) {
@@ -382,8 +385,6 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         {"appendonly", "no"},
         {"appendfsync", "everysec"},
         {"databases", "1"},
-        {"maxmemory", "0"},
-        {"maxmemory-policy", "noeviction"},
         {"port", num[0]},
         {"bind", cfg->bind},
         {"maxclients", num[1]},
@@ -394,21 +395,34 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         {"timeout", "0"},
         {"proto-max-bulk-len", "536870912"},
     };
-    size_t np = sizeof params / sizeof params[0];
-    int hit[sizeof params / sizeof params[0]] = {0};
+    size_t nfixed = sizeof params / sizeof params[0];
+    /* the settings CONFIG SET may change come with their live values */
+    enum { MAXLIVE = 16 };
+    char live[MAXLIVE][64];
+    const char *names[sizeof params / sizeof params[0] + MAXLIVE];
+    const char *values[sizeof params / sizeof params[0] + MAXLIVE];
+    size_t np = 0;
+    for (size_t p = 0; p < nfixed; p++, np++) {
+        names[np] = params[p][0];
+        values[np] = params[p][1];
+    }
+    for (size_t i = 0; i < confset_count() && i < MAXLIVE; i++, np++) {
+        names[np] = confset_get(t->srv, i, live[i], sizeof live[i]);
+        values[np] = live[i];
+    }
+    int hit[sizeof params / sizeof params[0] + MAXLIVE] = {0};
     int64_t count = 0;
     for (int i = 2; i < argc; i++)
         for (size_t p = 0; p < np; p++)
-            if (!hit[p] &&
-                kv_glob_match(argv[i].p, argv[i].len, params[p][0], strlen(params[p][0]), 1)) {
+            if (!hit[p] && kv_glob_match(argv[i].p, argv[i].len, names[p], strlen(names[p]), 1)) {
                 hit[p] = 1;
                 count++;
             }
     reply_array(out, count * 2);
     for (size_t p = 0; p < np; p++)
         if (hit[p]) {
-            reply_bulk_cstr(out, params[p][0]);
-            reply_bulk_cstr(out, params[p][1]);
+            reply_bulk_cstr(out, names[p]);
+            reply_bulk_cstr(out, values[p]);
         }
 }
 
@@ -421,42 +435,6 @@ typedef struct server_figures {
     size_t rss;
     size_t allocated; /* bytes malloc has handed out, all threads */
 } server_figures;
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, rss = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MEMKV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MEMKV_ASAN 1
-#endif
-#endif
-#ifdef MEMKV_ASAN
-/* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
- * does not install). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#endif
-
-/* Bytes the allocator has handed out (Redis's used_memory): glibc's
- * counters, or ASan's when its allocator replaces glibc's. */
-static size_t allocated_bytes(void)
-{
-#ifdef MEMKV_ASAN
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-#endif
-}
 
 static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
 {
@@ -476,9 +454,16 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
         f->net_out += atomic_load_explicit(&ns->net_out, memory_order_relaxed);
     }
     f->clients = atomic_load_explicit(&s->clients, memory_order_relaxed);
-    f->rss = rss_bytes();
-    f->allocated = allocated_bytes();
+    f->rss = kv_rss_bytes();
+    f->allocated = kv_allocated_bytes();
     return 0;
+}
+
+/* Bytes one shard may hold now, 0 with no limit. */
+static long long share_figure(server_t *s)
+{
+    size_t share = evict_share(&s->limits);
+    return share == SIZE_MAX ? 0 : (long long)share;
 }
 
 static void human_bytes(char *buf, size_t len, double n)
@@ -559,15 +544,20 @@ void local_info_join(netthr *t, kv_slot *sl)
         size_t used = f.allocated;
         human_bytes(used_h, sizeof used_h, (double)used);
         human_bytes(rss_h, sizeof rss_h, (double)f.rss);
+        long long maxmem = (long long)atomic_load(&s->limits.maxmemory);
+        char max_h[32];
+        human_bytes(max_h, sizeof max_h, (double)maxmem);
         kvbuf_printf(
             &b,
             "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
             "used_memory_rss_human:%s\r\nused_memory_dataset:%lld\r\n"
-            "maxmemory:0\r\nmaxmemory_human:0B\r\n"
-            "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
-            "mem_allocator:libc\r\n\r\n",
-            used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY],
-            used ? (double)f.rss / (double)used : 0.0);
+            "maxmemory:%lld\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+            "memkv_maxmemory_shard_share:%lld\r\nmemkv_mem_outside_shards:%lld\r\n"
+            "mem_fragmentation_ratio:%.2f\r\nmem_allocator:%s\r\n\r\n",
+            used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY], maxmem, max_h,
+            evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s),
+            (long long)atomic_load(&s->limits.overhead), used ? (double)f.rss / (double)used : 0.0,
+            kv_allocator_name());
     }
     if (info_wants(sl, "persistence", 1)) {
         persist_stats ps;
@@ -625,6 +615,24 @@ void local_info_join(netthr *t, kv_slot *sl)
     kvbuf_destroy(&b);
 }
 
+/* Appends "eviction":{...}: the time each write or tick spent evicting
+ * (only runs that evicted), which is what eviction adds to a command. */
+static void eviction_stats_json(kvbuf *b, server_t *s)
+{
+    hist_t *h = kv_xmalloc(sizeof *h);
+    hist_init(h);
+    actor_pool_evict_stats(s->actors, h);
+    uint64_t n = hist_ld(&h->total);
+    if (b->len > 0 && b->data[b->len - 1] == '}') b->len--;
+    kvbuf_printf(b,
+                 ",\"eviction\":{\"runs\":%llu,\"usec_mean\":%.1f,\"usec_p99\":%.1f,"
+                 "\"usec_max\":%.1f}}",
+                 (unsigned long long)n, n ? hist_mean(h) / 1000.0 : 0.0,
+                 n ? (double)hist_value_at(h, 99.0) / 1000.0 : 0.0,
+                 n ? (double)hist_value_at(h, 100.0) / 1000.0 : 0.0);
+    free(h);
+}
+
 /* Appends "persistence":{...} to the JSON object in b. */
 static void persist_stats_json(kvbuf *b, server_t *s)
 {
@@ -672,16 +680,23 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  "\"misses\":%lld,\"hit_rate\":%.4f,\"expired\":%lld,\"evicted\":%lld,"
                  "\"connections\":%lld,\"total_connections\":%llu,\"used_memory\":%zu,"
                  "\"used_memory_dataset\":%lld,"
-                 "\"used_memory_rss\":%zu,\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
+                 "\"used_memory_rss\":%zu,\"mem_fragmentation_ratio\":%.2f,\"maxmemory\":%lld,"
+                 "\"maxmemory_policy\":\"%s\",\"maxmemory_shard_share\":%lld,"
+                 "\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
                  "\"uptime_seconds\":%lld}",
                  (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
                  (long long)f.shard[CMD_INFO_EXPIRED], (long long)f.shard[CMD_INFO_EVICTED],
                  (long long)f.clients, (unsigned long long)f.connections, f.allocated,
-                 (long long)f.shard[CMD_INFO_MEMORY], f.rss, s->cfg.shards, s->cfg.actor_threads,
-                 s->cfg.io_threads, (long long)((kv_time_ms() - s->start_ms) / 1000));
+                 (long long)f.shard[CMD_INFO_MEMORY], f.rss,
+                 f.allocated ? (double)f.rss / (double)f.allocated : 0.0,
+                 (long long)atomic_load(&s->limits.maxmemory),
+                 evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s), s->cfg.shards,
+                 s->cfg.actor_threads, s->cfg.io_threads,
+                 (long long)((kv_time_ms() - s->start_ms) / 1000));
     obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
+    eviction_stats_json(&b, s);
     persist_stats_json(&b, s);
     reply_bulk(out, b.data, b.len);
     kvbuf_destroy(&b);

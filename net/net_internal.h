@@ -137,6 +137,7 @@ typedef struct netthr {
 struct server {
     kv_config cfg;         /* ro after start */
     kv_hash_secret secret; /* ro after start */
+    evict_limits limits;   /* atomic: --maxmemory settings (CONFIG SET) and overhead */
     actor_pool_t *actors;
     unsigned nactors;
     persist_t *persist; /* NULL with --persistence off */

@@ -7,6 +7,9 @@
 #include "join.h"
 #include "reply.h"
 
+/* Redis's reply to a write over the limit (as actors/actor.c's). */
+#define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
+
 /* ---- slots ------------------------------------------------------------ */
 
 /* A zeroed slot with room bytes for arguments: from t's cache when they
@@ -168,6 +171,10 @@ static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_st
     r->shard = shard;
     r->owner = sl;
     r->write = sl->def != NULL && (sl->def->flags & CMD_WRITE) != 0;
+    /* the network thread admitted the whole write (route_dispatch): parts
+     * make room but are never refused, so no multi-shard write half-applies */
+    if (sl->def != NULL && (sl->def->flags & CMD_DENYOOM) && fn == sl->def->fn)
+        r->denyoom = KV_OOM_EVICT;
     return r;
 }
 
@@ -188,6 +195,7 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->argv = sl->argv;
     r->owner = sl;
     r->write = (sl->def->flags & CMD_WRITE) != 0;
+    r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);
@@ -605,8 +613,15 @@ void route_dispatch(netthr *t, conn *c)
         conn_mark_dirty(t, c);
         return;
     }
-    kv_slot *sl = slot_new(c, def, argc, argv);
     server_t *s = t->srv;
+    if ((def->flags & CMD_DENYOOM) && (def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX) &&
+        actor_pool_any_full(s->actors)) {
+        /* a multi-shard write is admitted or refused as a whole */
+        route_error_slot(c, ROUTE_OOM_ERR);
+        conn_mark_dirty(t, c);
+        return;
+    }
+    kv_slot *sl = slot_new(c, def, argc, argv);
     switch (def->route) {
     case ROUTE_LOCAL:
         def->local(t, c, sl->argc, sl->argv, &sl->reply);

@@ -331,6 +331,24 @@ static void test_random_covers_keys(void **state)
     ht_destroy(&t);
 }
 
+/* Every entry of a chain is reachable: the chain position must not follow
+ * from the draw that chose the bucket (it once did, and eviction never saw
+ * half of the two-entry chains). */
+static void test_random_reaches_chained(void **state)
+{
+    (void)state;
+    ht_t t;
+    ht_init(&t);
+    enum { N = 1500 }; /* a load near 0.75: many chains of 2 and more */
+    static uint32_t seen[N];
+    memset(seen, 0, sizeof seen);
+    for (uint32_t i = 0; i < N; i++) ht_insert(&t, mk(i));
+    uint64_t rng = 777;
+    for (int i = 0; i < 60 * N; i++) seen[id_of(ht_random(&t, &rng))]++;
+    for (uint32_t i = 0; i < N; i++) assert_true(seen[i] > 5); /* expect ~60 */
+    ht_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_scan_callback_removes),
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_random_covers_keys),
+        cmocka_unit_test(test_random_reaches_chained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,149 @@
+/* confset.c - the CONFIG SET table (see confset.h). */
+#include "confset.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "evict.h"
+#include "net_internal.h"
+#include "reply.h"
+
+typedef struct confset_row {
+    const char *name;
+    const char *bad; /* Redis's message for a bad value; NULL: config_set's */
+    void (*apply)(struct server *s, const kv_config *parsed);
+    void (*show)(struct server *s, char *buf, size_t len);
+} confset_row;
+
+static void apply_maxmemory(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->limits.maxmemory, (int64_t)c->maxmemory);
+}
+
+static void show_maxmemory(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)atomic_load(&s->limits.maxmemory));
+}
+
+static void apply_policy(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->limits.policy, c->maxmemory_policy);
+}
+
+static void show_policy(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", evict_policy_names[atomic_load(&s->limits.policy)]);
+}
+
+static void apply_samples(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->limits.samples, c->maxmemory_samples);
+}
+
+static void show_samples(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d", atomic_load(&s->limits.samples));
+}
+
+static const confset_row rows[] = {
+    {"maxmemory", "argument must be a memory value", apply_maxmemory, show_maxmemory},
+    {"maxmemory-policy",
+     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
+     "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+     apply_policy, show_policy},
+    {"maxmemory-samples", "argument must be between 1 and 2147483647 inclusive", apply_samples,
+     show_samples},
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+size_t confset_count(void)
+{
+    return NROWS;
+}
+
+const char *confset_get(struct server *s, size_t i, char *buf, size_t len)
+{
+    rows[i].show(s, buf, len);
+    return rows[i].name;
+}
+
+static const confset_row *row_find(const kv_str *name)
+{
+    for (size_t i = 0; i < NROWS; i++)
+        if (strlen(rows[i].name) == name->len && strncasecmp(rows[i].name, name->p, name->len) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* Replies the error for a name that is no live setting: a start-up option
+ * that cannot change while running, or an unknown one. */
+static void confset_unknown(struct server *s, const kv_str *name, kvbuf *out)
+{
+    char key[64], err[KV_CONFIG_ERRLEN];
+    if (name->len < sizeof key && memchr(name->p, '\0', name->len) == NULL) {
+        memcpy(key, name->p, name->len);
+        key[name->len] = '\0';
+        kv_config probe = s->cfg;
+        if (config_set(&probe, key, "", err, sizeof err) != 0 &&
+            strncmp(err, "unknown option", 14) != 0) {
+            reply_errorf(out,
+                         "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
+                         "immutable config",
+                         key);
+            return;
+        }
+    }
+    reply_errorf(out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                 name->len > 128 ? 128 : (int)name->len, name->p);
+}
+
+/* Checks one value into the scratch configuration; replies the error and
+ * returns -1 if it is not acceptable. */
+static int confset_check(const confset_row *row, const kv_str *value, kv_config *scratch,
+                         kvbuf *out)
+{
+    char val[512], err[KV_CONFIG_ERRLEN];
+    if (value->len < sizeof val && memchr(value->p, '\0', value->len) == NULL) {
+        memcpy(val, value->p, value->len);
+        val[value->len] = '\0';
+        if (config_set(scratch, row->name, val, err, sizeof err) == 0) return 0;
+    } else {
+        snprintf(err, sizeof err, "invalid value");
+    }
+    reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", row->name,
+                 row->bad ? row->bad : err);
+    return -1;
+}
+
+void confset_set(struct server *s, int argc, const kv_str *argv, kvbuf *out)
+{
+    if (argc < 4 || (argc - 2) % 2 != 0) {
+        reply_error(out, "ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    int npairs = (argc - 2) / 2;
+    const confset_row *seen[NROWS];
+    kv_config scratch = s->cfg;
+    for (int i = 0; i < npairs; i++) {
+        const confset_row *row = row_find(&argv[2 + 2 * i]);
+        if (row == NULL) {
+            confset_unknown(s, &argv[2 + 2 * i], out);
+            return;
+        }
+        if (confset_check(row, &argv[3 + 2 * i], &scratch, out) != 0) return;
+        for (int j = 0; j < i && j < (int)NROWS; j++)
+            if (seen[j] == row) {
+                reply_errorf(out,
+                             "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                             "duplicate parameter",
+                             row->name);
+                return;
+            }
+        if (i < (int)NROWS) seen[i] = row; /* past NROWS a repeat was found above */
+    }
+    for (int i = 0; i < npairs; i++) seen[i]->apply(s, &scratch);
+    reply_ok(out);
+}
