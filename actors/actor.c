@@ -172,7 +172,7 @@ void actor_pool_evict_stats(actor_pool_t *p, hist_t *h)
 
 bool actor_pool_any_full(actor_pool_t *p)
 {
-    if (p->o.limits == NULL) return false;
+    if (p == NULL || p->o.limits == NULL) return false;
     for (unsigned s = 0; s < p->o.nshards; s++)
         if (atomic_load_explicit(&p->full[s], memory_order_relaxed)) return true;
     return false;

@@ -100,20 +100,28 @@ static int64_t server_overhead(server_t *s, int direct)
 }
 
 /* How often the overhead is measured, and over how many measures the
- * smallest is used (a burst of client buffers, or figures a few ms old
- * during a fast fill, should not evict keys). */
-#define SERVER_MEASURE_MS   250
-#define SERVER_MEASURE_KEEP 4
+ * median is used: the shards' figures are up to 10 ms old (100 ms when
+ * idle), so a measure taken while they move a lot (a FLUSHALL, a burst of
+ * client buffers) is off, and one such outlier must not move the share. */
+#define SERVER_MEASURE_MS 250
+#define SERVER_MEASURE_KEEP 5
 
 static void server_measure(server_t *s, int64_t *hist, unsigned *n)
 {
-    hist[*n % SERVER_MEASURE_KEEP] = server_overhead(s, 0);
+    int64_t m = server_overhead(s, 0);
+    if (m < 0) return; /* figures older than a mass free: meaningless */
+    hist[*n % SERVER_MEASURE_KEEP] = m;
     (*n)++;
-    int64_t lo = INT64_MAX;
     unsigned have = *n < SERVER_MEASURE_KEEP ? *n : SERVER_MEASURE_KEEP;
-    for (unsigned i = 0; i < have; i++)
-        if (hist[i] < lo) lo = hist[i];
-    evict_set_overhead(&s->limits, lo);
+    int64_t v[SERVER_MEASURE_KEEP];
+    memcpy(v, hist, have * sizeof v[0]);
+    for (unsigned i = 1; i < have; i++) /* insertion sort of at most 5 */
+        for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            int64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    evict_set_overhead(&s->limits, v[have / 2]);
 }
 
 server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen)
