@@ -90,6 +90,14 @@ def startup_options(ctx):
     memkv_only()
     srv = start(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lfu",
                  "--maxmemory-samples", "7", "--persistence", "off"], name="opts")
+    try:
+        check_startup(srv)
+    finally:
+        srv.stop()
+    check_bad_options()
+
+
+def check_startup(srv):
     with RespConn(srv.port) as c:
         expect_eq(c.call("CONFIG", "GET", "maxmemory*"),
                   [b"maxmemory", b"67108864", b"maxmemory-policy", b"allkeys-lfu",
@@ -100,7 +108,9 @@ def startup_options(ctx):
         for f in ("used_memory", "used_memory_rss", "mem_fragmentation_ratio"):
             assert f in m, f
         assert "evicted_keys" in info_fields(c.call("INFO", "stats"))
-    srv.stop()
+
+
+def check_bad_options():
     import subprocess
     for bad in (["--maxmemory", "10x"], ["--maxmemory-policy", "lru"],
                 ["--maxmemory-samples", "0"]):
@@ -279,24 +289,27 @@ def evictions_survive_restart(ctx):
     opts = ["--dir", d, "--maxmemory", "16mb", "--maxmemory-policy", "allkeys-lru"]
     srv = start(opts, name="persist1")
     n = 40 * MB // 1000
-    with RespConn(srv.port, timeout=60) as c:
-        fill(c, b"p", n)
-        # no more eviction from here on, so what is counted now is final
-        expect_eq(c.call("CONFIG", "SET", "maxmemory", "0"), OK, "CONFIG SET maxmemory 0")
-        time.sleep(0.3)
-        before = c.call("DBSIZE")
-        ev = stat(c, "evicted_keys")
-        assert ev > 0 and before < n, (ev, before)
-        present = [i for i in range(0, n, 50)
-                   if c.call("EXISTS", b"p:%08d" % i) == 1]
-    clean, msg = srv.stop()
+    try:
+        with RespConn(srv.port, timeout=60) as c:
+            fill(c, b"p", n)
+            # no more eviction from here on, so what is counted now is final
+            expect_eq(c.call("CONFIG", "SET", "maxmemory", "0"), OK, "CONFIG SET maxmemory 0")
+            time.sleep(0.3)
+            before = c.call("DBSIZE")
+            ev = stat(c, "evicted_keys")
+            assert ev > 0 and before < n, (ev, before)
+            present = [i for i in range(0, n, 50) if c.call("EXISTS", b"p:%08d" % i) == 1]
+    finally:
+        clean, msg = srv.stop()
     assert clean, msg
     srv2 = start(["--dir", d], name="persist2")  # no limit: nothing evicts now
-    with RespConn(srv2.port, timeout=60) as c:
-        expect_eq(c.call("DBSIZE"), before, "DBSIZE after restart")
-        back = [i for i in range(0, n, 50) if c.call("EXISTS", b"p:%08d" % i) == 1]
-        expect_eq(back, present, "the same keys after restart (evicted ones stay gone)")
-    srv2.stop()
+    try:
+        with RespConn(srv2.port, timeout=60) as c:
+            expect_eq(c.call("DBSIZE"), before, "DBSIZE after restart")
+            back = [i for i in range(0, n, 50) if c.call("EXISTS", b"p:%08d" % i) == 1]
+            expect_eq(back, present, "the same keys after restart (evicted ones stay gone)")
+    finally:
+        srv2.stop()
 
 
 @R.test
