@@ -181,7 +181,8 @@ def noeviction_refuses_writes(ctx):
         # every denyoom write is refused ...
         for cmd in (["SET", "new", "v"], ["APPEND", "new", "v"], ["INCR", "newc"],
                     ["MSET", "m1", "v", "m2", "v"], ["SETNX", "new", "v"],
-                    ["SETEX", "new", "100", "v"]):
+                    ["SETEX", "new", "100", "v"], ["HSET", "newh", "f", "v"],
+                    ["HINCRBY", "newh", "f", "1"]):
             try:
                 got = c.call(*cmd)
             except RespError as e:
