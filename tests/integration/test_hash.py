@@ -308,6 +308,35 @@ def big_values(ctx):
             expect_eq(c.call("DEL", "bigs", "bigh"), 2, "DEL")
 
 
+@R.test
+def hash_memory_in_dataset(ctx):
+    """INFO's used_memory_dataset (the shards' accounted bytes, what eviction
+    reads) grows with a hash's fields and comes back when it is deleted."""
+    if is_real_redis(args):
+        from harness import Skip
+        raise Skip("used_memory_dataset is mem-kv's accounting")
+    from harness import info_fields
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        c.call("FLUSHALL")
+        def dataset():
+            return int(info_fields(c.call("INFO", "memory"))["used_memory_dataset"])
+        d0 = dataset()
+        for s in range(0, 20000, 1000):      # one table hash: 20 000 x ~110 B
+            c.call("HSET", "memh", *[x for i in range(s, s + 1000)
+                                     for x in (b"field-%06d" % i, b"v" * 100)])
+        for i in range(2000):                # packed hashes: 2000 x 16 small fields
+            c.call("HSET", b"small:%d" % i, *[x for j in range(16) for x in (b"f%d" % j, b"12345678")])
+        d1 = dataset()
+        print("  used_memory_dataset: %d before, %d with the hashes" % (d0, d1))
+        grew = d1 - d0
+        payload = 20000 * 111 + 2000 * 16 * 10
+        assert payload <= grew <= 3 * payload, "dataset grew %d for %d payload bytes" % (grew, payload)
+        c.call("DEL", "memh")
+        c.pipeline([("DEL", b"small:%d" % i) for i in range(2000)])
+        d2 = dataset()
+        assert d2 - d0 <= 16384, "dataset %d after deleting, %d before" % (d2, d0)
+
+
 def hash_state(c, keys):
     out = {}
     for k in keys:
