@@ -261,6 +261,7 @@ kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen)
     kv_entry *n =
         entry_new(shard_hash(s, dst, dlen), dst, dlen, entry_val(e), e->vlen, entry_expire(e));
     n->type = e->type;
+    n->lru = e->lru; /* the value moves with its access history, as in Redis */
     kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
     assert(got == e);
     (void)got;

@@ -870,6 +870,11 @@ static void test_hash_memory_and_rename(void **state)
     assert_true(f->s.entry_bytes > 500 * 20);
     EXPECT(cmd_expire, "expire h 100", ":1\r\n");
     EXPECT(cmd_ttl, "ttl h", ":100\r\n");
+    EXPECT(cmd_rename, "rename h hm", "+OK\r\n");
+    /* the value moves with its access history (e->lru), as in Redis */
+    kv_entry *src = ht_find(&f->s.table, shard_hash(&f->s, "hm", 2), "hm", 2);
+    src->lru = 1234;
+    assert_int_equal(shard_move(&f->s, src, "h", 1)->lru, 1234);
     EXPECT(cmd_rename, "rename h h2", "+OK\r\n");
     EXPECT(cmd_hlen, "hlen h2", ":500\r\n");
     EXPECT(cmd_ttl, "ttl h2", ":100\r\n");
