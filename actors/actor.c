@@ -56,6 +56,7 @@ struct actor_pool {
     _Atomic uint64_t stats_gen;         /* bumped by CONFIG RESETSTAT */
     hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
     _Atomic uint8_t *full;              /* per shard: evict_full, by its actor */
+    hist_u64 *logbuf;                   /* per shard: its log buffers' bytes, by its actor */
 };
 
 actor_pool_t *actor_pool_new(const actor_pool_opts *o)
@@ -68,7 +69,10 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     p->actors = calloc(o->nactors, sizeof *p->actors);
     p->figs = calloc(o->nshards, sizeof *p->figs);
     p->full = calloc(o->nshards, sizeof *p->full);
-    if (p->shards == NULL || p->actors == NULL || p->figs == NULL || p->full == NULL) goto fail;
+    p->logbuf = calloc(o->nshards, sizeof *p->logbuf);
+    if (p->shards == NULL || p->actors == NULL || p->figs == NULL || p->full == NULL ||
+        p->logbuf == NULL)
+        goto fail;
     for (unsigned s = 0; s < o->nshards; s++) {
         shard_init(&p->shards[s], s, o->secret);
         p->shards[s].limits = o->limits;
@@ -156,6 +160,7 @@ static void actor_stats_publish(actor_t *a, uint64_t now_ns)
         hist_st(&f[CMD_INFO_EXPIRED], sh->stats.expired);
         hist_st(&f[CMD_INFO_COMMANDS], sh->stats.commands);
         hist_st(&f[CMD_INFO_EVICTED], sh->stats.evicted);
+        hist_st(&p->logbuf[s], persist_shard_buffer_bytes(p->o.persist, s));
     }
     a->st.pub_ns = now_ns;
 }
@@ -168,6 +173,13 @@ void actor_pool_evict_stats(actor_pool_t *p, hist_t *h)
         if (atomic_load_explicit(&st->gen, memory_order_acquire) != gen) continue;
         hist_merge(h, &st->evict);
     }
+}
+
+uint64_t actor_pool_log_buffers(actor_pool_t *p)
+{
+    uint64_t sum = 0;
+    for (unsigned s = 0; s < p->o.nshards; s++) sum += hist_ld(&p->logbuf[s]);
+    return sum;
 }
 
 bool actor_pool_any_full(actor_pool_t *p)
@@ -464,5 +476,6 @@ void actor_pool_free(actor_pool_t *p)
     free(p->actors);
     free(p->figs);
     free((void *)(uintptr_t)p->full);
+    free(p->logbuf);
     free(p);
 }

@@ -101,6 +101,9 @@ void actor_pool_evict_stats(actor_pool_t *p, hist_t *h);
  * network thread refuses multi-shard writes (MSET) with -OOM then. Any
  * thread. */
 bool actor_pool_any_full(actor_pool_t *p);
+/* Bytes the shards' log buffers held when their actors last published
+ * their figures (see actor_pool_shard_figures). Any thread. */
+uint64_t actor_pool_log_buffers(actor_pool_t *p);
 /* CONFIG RESETSTAT: each actor clears its batch statistics and its shards'
  * counters (hits, misses, expired, evicted, commands) before its next
  * round. Any thread. */

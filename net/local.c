@@ -553,10 +553,12 @@ void local_info_join(netthr *t, kv_slot *sl)
             "used_memory_rss_human:%s\r\nused_memory_dataset:%lld\r\n"
             "maxmemory:%lld\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
             "memkv_maxmemory_shard_share:%lld\r\nmemkv_mem_outside_shards:%lld\r\n"
+            "mem_not_counted_for_evict:%llu\r\n"
             "mem_fragmentation_ratio:%.2f\r\nmem_allocator:%s\r\n\r\n",
             used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY], maxmem, max_h,
             evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s),
-            (long long)atomic_load(&s->limits.overhead), used ? (double)f.rss / (double)used : 0.0,
+            (long long)atomic_load(&s->limits.overhead),
+            (unsigned long long)actor_pool_log_buffers(s->actors), used ? (double)f.rss / (double)used : 0.0,
             kv_allocator_name());
     }
     if (info_wants(sl, "persistence", 1)) {

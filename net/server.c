@@ -96,6 +96,10 @@ static int64_t server_overhead(server_t *s, int direct)
             shards += f[CMD_INFO_MEMORY];
         }
     }
+    /* the log's buffers are not counted, as Redis does not count its AOF
+     * buffer (mem_not_counted_for_evict): a burst of writes waiting for
+     * fsync would otherwise evict the data set */
+    if (!direct) shards += (int64_t)actor_pool_log_buffers(s->actors);
     return (int64_t)kv_allocated_bytes() - shards;
 }
 

@@ -665,6 +665,14 @@ int persist_shard_failed(persist_t *p, uint32_t shard)
     return ps->failed || wal_status(ps->wal) != 0;
 }
 
+size_t persist_shard_buffer_bytes(persist_t *p, uint32_t shard)
+{
+    if (p == NULL || p->sh[shard].wal == NULL) return 0;
+    wal_stats st;
+    wal_get_stats(p->sh[shard].wal, &st);
+    return (size_t)st.buffer_bytes;
+}
+
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap)
 {
     wal_stats st;

@@ -121,6 +121,11 @@ typedef struct persist_stats {
 /* Any thread; counters read without locks (relaxed). */
 void persist_get_stats(persist_t *p, persist_stats *st);
 
+/* Heap bytes held by shard's log buffers (records not yet written, written
+ * ones kept until synced); 0 with p NULL or no log yet. The owner actor:
+ * eviction leaves them out, as Redis leaves out its AOF buffer. */
+size_t persist_shard_buffer_bytes(persist_t *p, uint32_t shard);
+
 /* Shutdown, after the actors stopped: commits and syncs every shard, stops
  * the worker, frees everything. Accepts NULL. */
 void persist_close(persist_t *p);

@@ -594,6 +594,7 @@ void wal_get_stats(wal_t *w, wal_stats *st)
     st->log_bytes = w->cum_bytes - (w->nmarks ? w->marks[0].start : 0);
     st->pending_bytes = w->pending.len;
     st->unsynced_bytes = w->unsynced.len;
+    st->buffer_bytes = w->pending.cap + w->unsynced.cap;
     st->writes = w->writes;
     st->rotations = w->rotations;
     st->syncs = __atomic_load_n(&w->syncs, __ATOMIC_RELAXED);

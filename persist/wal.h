@@ -139,6 +139,7 @@ typedef struct wal_stats {
     uint64_t log_bytes;      /* bytes in live segments, for auto-compaction */
     uint64_t pending_bytes;  /* appended, not written */
     uint64_t unsynced_bytes; /* written, kept in memory until synced */
+    uint64_t buffer_bytes;   /* heap held by those two buffers (capacity) */
     uint64_t writes, syncs, rotations, failures;
     int sys_errno; /* errno of the last failure, 0 if none */
 } wal_stats;
