@@ -277,7 +277,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (fd < 0) return; /* EAGAIN: another thread took it, or none left */
         if (atomic_load(&s->clients) >= s->cfg.maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t ignored = write(fd, msg, sizeof msg - 1);
+            /* TLS port: no handshake yet, so no way to say it; just close (as Redis) */
+            ssize_t ignored = w == &t->tls_accept_w ? 0 : write(fd, msg, sizeof msg - 1);
             (void)ignored;
             close(fd);
             atomic_fetch_add_explicit(&t->stats.rejected, 1, memory_order_relaxed);

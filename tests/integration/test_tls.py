@@ -465,7 +465,8 @@ def tls_only_port0_and_protocols(ctx):
     proc = subprocess.Popen([args.server, "--persistence", "off", "--port", "0", "--bind",
                              LOOPBACK, "--tls-port", str(port), "--tls-cert-file",
                              c["server.crt"], "--tls-key-file", c["server.key"],
-                             "--tls-auth-clients", "no", "--tls-protocols", "TLSv1.3"] +
+                             "--tls-auth-clients", "no", "--tls-protocols", "TLSv1.3",
+                             "--maxclients", "3"] +
                             args.server_arg, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -482,6 +483,23 @@ def tls_only_port0_and_protocols(ctx):
         assert why, "a TLSv1.2 client was served with --tls-protocols TLSv1.3"
         # --tls-auth-clients no: a certificate, even an untrusted one, is not asked for
         assert rejected(port, client_ctx(c, cert="rogue")) is None
+        # --maxclients 3 on the TLS port: the 4th is closed, with no plain-text error
+        held = [TlsConn(port, client_ctx(c, cert=None)) for _ in range(3)]
+        for t in held:
+            expect_eq(t.call("PING"), "PONG", "PING within maxclients")
+        with RespConn(port, timeout=5) as p:
+            got, closed = p.read_until_closed(timeout=5)
+            assert closed and got == b"", "4th connection: closed=%s, got %r" % (closed, got)
+        held.pop().close()
+        deadline = time.monotonic() + 5  # the server sees the close a moment later
+        while True:
+            why = rejected(port, client_ctx(c, cert=None))
+            if why is None or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert why is None, "no room after a close: %s" % why
+        for t in held:
+            t.close()
     finally:
         proc.terminate()
         rc = proc.wait(15)
