@@ -246,9 +246,10 @@ static void tls_handshake_done(conn *c)
     tls_count(&tc->x->handshakes);
 }
 
-/* A failed SSL call on c: sets the waiting watcher w (natural: its own
- * event) for a retry and returns -1/EAGAIN, or returns 0 (EOF) or -1 with
- * a hard errno. */
+/* A failed SSL call on c, made from watcher w (c->rw or c->ww): for
+ * WANT_READ/WANT_WRITE, w waits for that event and -1/EAGAIN is returned;
+ * otherwise 0 (the peer's close_notify or EOF, on a read) or -1 with a hard
+ * errno, the error counted and logged. */
 static ssize_t tls_fail(conn *c, ev_io *w, int err)
 {
     tls_conn *tc = c->tls;
