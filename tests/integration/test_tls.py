@@ -396,6 +396,33 @@ def graceful_close(ctx):
 
 
 @R.test
+def key_update_mid_session(ctx):
+    """TLS 1.3 KeyUpdate from the client (openssl s_client's K: the server
+    must answer with its own; k: it need not) between commands."""
+    c = ctx["c"]
+    script = [b"SET tls:ku 1\r\n", b"K\n", b"INCR tls:ku\r\n", b"k\n", b"INCR tls:ku\r\n"]
+    for srv in both(ctx):
+        p = subprocess.Popen(["openssl", "s_client", "-connect", "%s:%d" % (LOOPBACK, srv.tls_port),
+                              "-CAfile", c["ca.crt"], "-cert", c["client.crt"], "-key",
+                              c["client.key"], "-tls1_3"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        for line in script:
+            p.stdin.write(line)
+            p.stdin.flush()
+            time.sleep(0.3)
+        out, _ = p.communicate(timeout=20)
+        lines = [ln.strip() for ln in out.decode("utf-8", "replace").splitlines()]
+        # (s_client may print +OK right after its session-ticket dump, on one line)
+        got = [t for ln in lines for t in ("+OK", ":2", ":3", "KEYUPDATE")
+               if ln == t or (t == "+OK" and ln.endswith(t))]
+        # (two stdin lines read at once make s_client skip a K: at least one)
+        replies = [t for t in got if t != "KEYUPDATE"]
+        expect_eq(replies, ["+OK", ":2", ":3"], "replies around KeyUpdates (%s)" % srv.name)
+        assert "KEYUPDATE" in got[got.index("+OK"):], (srv.name, got)
+
+
+@R.test
 def concurrent_tls_clients(ctx):
     errs = []
 
