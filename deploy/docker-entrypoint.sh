@@ -16,7 +16,8 @@
 #   4. the arguments given to the container
 # The server then replaces this script (exec), so it is PID 1 and gets
 # SIGTERM from `docker stop` directly. The port it will listen on is written
-# to /tmp/mem-kv.port for the HEALTHCHECK (mem-kv-healthcheck).
+# to ${TMPDIR:-/tmp}/mem-kv.port for the HEALTHCHECK (mem-kv-healthcheck).
+# tests/integration/test_entrypoint.py runs this script outside a container.
 set -euo pipefail
 
 if [[ $# -gt 0 && $1 == mem-kv-server ]]; then
@@ -54,6 +55,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --config=*) p=$(file_port "${a#--config=}"); port=${p:-$port} ;;
   esac
 done
-echo "$port" >/tmp/mem-kv.port 2>/dev/null || true
+echo "$port" >"${TMPDIR:-/tmp}/mem-kv.port" 2>/dev/null || true
 
 exec mem-kv-server "${args[@]}"
