@@ -44,6 +44,8 @@ typedef struct actor {
     int64_t next_tick_us; /* owner: actor */
     actor_stats_t st;     /* written by the actor, read by any thread */
     int persist_busy;     /* owner: actor: a compaction is scanning */
+    int64_t credit;       /* owner: actor: compaction time it may still take, us x 100 */
+    int64_t credit_t_us;  /* owner: actor: when credit was last topped up */
     int evict_busy;       /* owner: actor: a shard is still over its memory share */
     char pad[64];         /* keep actors' hot fields on separate lines */
 } actor_t;
@@ -302,18 +304,32 @@ static int actor_has_work(void *ctx)
 
 /* Between batches: compaction slices and log retries for every shard this
  * actor owns. Returns 1 if a compaction wants more slices soon. */
-static int actor_persist_tick(actor_t *a)
+static int actor_persist_tick(actor_t *a, int64_t now_us)
 {
     actor_pool_t *p = a->pool;
     if (p->o.persist == NULL) return 0;
+    /* Pacing: compaction earns compact_cpu percent of the wall-clock time as
+     * credit (at most one slice's worth) and spends what its slices take, so
+     * the scan, and the disk work it feeds, leave the rest of the CPU to
+     * requests; a slice runs only on PERSIST_SLICE_MIN_US of credit. */
+    int pct = p->o.compact_cpu > 0 ? p->o.compact_cpu : 100;
+    a->credit += (now_us - a->credit_t_us) * pct; /* x 100: calls come every few us */
+    if (a->credit > ACTOR_SLICE_US * 100 || !a->persist_busy) a->credit = ACTOR_SLICE_US * 100;
+    a->credit_t_us = now_us;
     /* One shard of this actor compacts at a time: it may start only when no
      * other is scanning (a shard that starts sets busy for the ones after).
      * A slice stops early when requests arrive. */
     int busy = 0;
-    persist_tick_opts t = {ACTOR_SLICE_US, 0, actor_has_work, a};
+    int64_t budget = a->credit >= PERSIST_SLICE_MIN_US * 100 ? a->credit / 100 : 0;
+    persist_tick_opts t = {budget, 0, actor_has_work, a};
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
         t.may_begin = !busy && !a->persist_busy;
         busy |= persist_tick(p->o.persist, &p->shards[s], &t);
+    }
+    if (budget > 0) { /* a slice or a start ran: charge it (bookkeeping is free) */
+        int64_t end_us = kv_mono_us();
+        a->credit -= (end_us - now_us) * 100;
+        a->credit_t_us = end_us;
     }
     return busy;
 }
@@ -387,10 +403,10 @@ static void actor_between(actor_t *a, int64_t now_us)
         actor_expire_tick(a, now_us);
         /* active expiry logged deletes: write (and sync) them like a batch */
         persist_batch_commit(p->o.persist, a->id, p->o.nactors);
-        a->persist_busy = actor_persist_tick(a);
+        a->persist_busy = actor_persist_tick(a, now_us);
     } else {
         if (a->persist_busy)
-            a->persist_busy = actor_persist_tick(a); /* compaction: a slice per round */
+            a->persist_busy = actor_persist_tick(a, now_us); /* a paced slice per round */
         if (a->evict_busy) {
             /* eviction left over: a time-boxed slice per round, and its DELs
              * committed like a batch's */
@@ -432,8 +448,14 @@ int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local)
     actor_round(a, local);
     int64_t now_us = kv_mono_us();
     actor_between(a, now_us);
-    if (!mbox_empty_sc(&a->mbox) || a->persist_busy || a->evict_busy) return 0;
-    return a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
+    if (!mbox_empty_sc(&a->mbox) || a->evict_busy) return 0;
+    int64_t wait = a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
+    if (a->persist_busy) { /* a paced compaction: poll again when it has credit */
+        int pct = p->o.compact_cpu > 0 ? p->o.compact_cpu : 100;
+        int64_t need = (PERSIST_SLICE_MIN_US * 100 - a->credit) / pct;
+        if (need < wait) wait = need > 0 ? need : 0;
+    }
+    return wait;
 }
 
 int actor_pool_start(actor_pool_t *p)

@@ -35,6 +35,7 @@ typedef struct actor_pool_opts {
     unsigned mailbox_capacity; /* batches; producers must stay below it */
     int hz;                    /* active expiry ticks per second */
     int spin_us;               /* busy-poll this long before sleeping */
+    int compact_cpu;           /* percent of an actor's time compaction may take; 0 = 100 */
     const kv_hash_secret *secret;
     actor_done_fn *done;
     void *done_ctx;
@@ -65,8 +66,9 @@ unsigned actor_pool_nactors(const actor_pool_t *p);
  * (local, a batch of the calling thread, or NULL, then what the mailbox
  * holds: one group commit; local's done callback runs on this thread before
  * the return), the expiry tick when due, a compaction slice. Returns 0 if
- * it wants to be polled again at once (more in the mailbox, a compaction
- * scanning, eviction left over), else the microseconds until its next tick. */
+ * it wants to be polled again at once (more in the mailbox, eviction left
+ * over), else the microseconds until its next tick or until a paced
+ * compaction has earned its next slice (--compact-cpu). */
 int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local);
 static inline unsigned actor_of_shard(unsigned shard, unsigned nactors)
 {

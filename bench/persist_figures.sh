@@ -13,6 +13,8 @@
 #
 # Usage: bench/persist_figures.sh [--quick]
 # Env: BUILD (default build), RUNS (3), RATE (20000), SECS (6), PARTS ("a b c"),
+#      CARGS (more mem-kv-server options for (c), e.g. "--compact-cpu 100"),
+#      POLL_ONLY=1 ((c) without COMPACTs: the cost of watching for them),
 #      WORK (data directories; default a mktemp -d on /tmp - use a real disk,
 #      not tmpfs, or fsync costs nothing).
 set -euo pipefail
@@ -113,28 +115,21 @@ fi
 
 # ---- (c) -------------------------------------------------------------------
 want c || { rm -rf "$WORK"; exit 0; }
-ndone() { grep -c 'compaction done' "$log" || true; }
-start_memkv "$d" "$log" --compact-log-size 0
+# shellcheck disable=SC2086 # CARGS: words on purpose
+start_memkv "$d" "$log" --compact-log-size 0 ${CARGS:-}
 getrun() { "$BENCH" -p "$PORT" -q -t 1 -c 50 -R "$RATE" -d "$SECS" --keys "$KEYS" --key-prefix k:persist: -v 32 \
              -r 0:1:0 --json "$1" >/dev/null; }
 p99() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); g=j["commands"]["GET"]; print("%.3f %.3f %d %d" % (g["latency_ms"]["p99"], g["latency_ms"]["p99.9"], g["count"], g["misses"]))' "$1"; }
 getrun "$WORK/c-base.json"
-before=$(ndone)
-getrun "$WORK/c-compact.json" &
-bp=$!
-n=0
-while kill -0 "$bp" 2>/dev/null; do             # COMPACT back to back while the run lasts
-  want=$(( $(ndone) + 16 ))
-  redis-cli -p "$PORT" COMPACT >/dev/null
-  while kill -0 "$bp" 2>/dev/null && [[ $(ndone) -lt $want ]]; do sleep 0.02; done
-  n=$((n + 1))
-done
-wait "$bp"
-done_n=$(( $(ndone) - before ))
+# COMPACT back to back while the run lasts, from one process that is up
+# before the run starts (see compact_loop.py)
+read -r n done_n <<<"$(python3 bench/compact_loop.py ${POLL_ONLY:+--poll-only} "$PORT" \
+  "$BENCH" -p "$PORT" -q -t 1 -c 50 -R "$RATE" -d "$SECS" --keys "$KEYS" --key-prefix k:persist: -v 32 \
+  -r 0:1:0 --json "$WORK/c-compact.json")"
 getrun "$WORK/c-base2.json"
 stop "$PID"
 read -r b99 b999 bc bm <<<"$(p99 "$WORK/c-base.json")"
 read -r c99 c999 cc cm <<<"$(p99 "$WORK/c-compact.json")"
 read -r a99 a999 ac am <<<"$(p99 "$WORK/c-base2.json")"
-echo "(c) GET at $RATE/s over $KEYS keys, $SECS s each: p99 $b99 ms (p99.9 $b999) without compaction; p99 $c99 ms (p99.9 $c999) during $n COMPACTs ($done_n shard compactions); again without: p99 $a99 ms (p99.9 $a999)"
+echo "(c) ${CARGS:-defaults}: GET at $RATE/s over $KEYS keys, $SECS s each: p99 $b99 ms (p99.9 $b999) without compaction; p99 $c99 ms (p99.9 $c999) during $n COMPACTs ($done_n shard compactions); again without: p99 $a99 ms (p99.9 $a999)"
 rm -rf "$WORK"

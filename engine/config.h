@@ -30,6 +30,7 @@ typedef struct kv_config {
     int keep_prefix;             /* --recover-mode keep-prefix */
     long long wal_segment_bytes; /* --wal-segment-size */
     long long compact_log_bytes; /* --compact-log-size */
+    int compact_cpu;             /* --compact-cpu: percent of an actor's time */
     int tls_port;                /* --tls-port, 0 = no TLS */
     char tls_cert_file[512];     /* --tls-cert-file */
     char tls_key_file[512];      /* --tls-key-file */

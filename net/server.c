@@ -180,6 +180,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .mailbox_capacity = s->nnet * NET_MAX_INFLIGHT + 1,
         .hz = cfg->hz,
         .spin_us = 20,
+        .compact_cpu = cfg->compact_cpu,
         .secret = &s->secret,
         .done = netthr_post_done,
         .done_ctx = s,

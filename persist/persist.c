@@ -736,6 +736,7 @@ static void compact_begin(persist_t *p, pshard *ps)
  * only PERSIST_SLICE_MIN_US once t->yield says requests are waiting. */
 static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
+    if (t->budget_us <= 0) return;                                  /* paced: no credit */
     if (snap_queued(ps->snap) >= PERSIST_SNAP_MAX_QUEUED) return; /* the disk is behind */
     slice_ctx c = {s, ps->snap, 0};
     int64_t now = kv_mono_us();

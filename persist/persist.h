@@ -83,7 +83,7 @@ void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
 #define PERSIST_SLICE_MIN_US 50
 
 typedef struct persist_tick_opts {
-    int64_t budget_us;          /* longest slice */
+    int64_t budget_us;          /* longest slice; 0: no scanning this time */
     int may_begin;              /* a compaction of this shard may start */
     int (*yield)(void *ctx);    /* non-zero: requests wait, cut the slice short */
     void *yield_ctx;
