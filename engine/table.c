@@ -177,6 +177,18 @@ kv_entry *ht_find(ht_t *t, uint32_t hash, const char *key, size_t klen)
     return pp ? *pp : NULL;
 }
 
+void ht_prefetch(const ht_t *t, uint32_t hash, int deep)
+{
+    for (int i = 0; i < 2 && t->b[i] != NULL; i++) {
+        kv_entry *const *slot = &t->b[i][hash & t->mask[i]];
+        if (!deep)
+            __builtin_prefetch(slot);
+        else if (*slot != NULL)
+            __builtin_prefetch(*slot);
+        if (!ht_rehashing(t)) break;
+    }
+}
+
 void ht_insert(ht_t *t, kv_entry *e)
 {
     assert(e != NULL);

@@ -32,6 +32,13 @@ size_t ht_mem(const ht_t *t);
  * next call that modifies the table. Does a rehash step. */
 kv_entry *ht_find(ht_t *t, uint32_t hash, const char *key, size_t klen);
 
+/* Cache hints for a lookup of hash that will come soon; they change
+ * nothing. deep 0 prefetches the bucket slot(s), deep 1 the first entry of
+ * each chain (call it after the slot had time to arrive). A batch of
+ * pipelined requests issues them a few requests ahead, so the cache misses
+ * of the lookups overlap instead of coming one after another. */
+void ht_prefetch(const ht_t *t, uint32_t hash, int deep);
+
 /* Inserts e, whose key must not be in the table. May grow the table. */
 void ht_insert(ht_t *t, kv_entry *e);
 

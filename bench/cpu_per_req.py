@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""CPU time per request, server and load generator, mem-kv against Redis.
+
+Throughput on a 2-CPU machine with the load generator on the same CPUs says
+little about which server is cheaper: both may be capped by the client, and
+noise from other processes moves it by 30 %. This measures instead what each
+request costs: the server's user+system CPU time (all its threads, from
+/proc/PID/stat) and redis-benchmark's (getrusage of the child), divided by
+the number of requests. Those figures include the kernel's network work,
+which callgrind (bench/callgrind.sh) leaves out, and vary much less with
+machine load than requests per second do.
+
+Usage: bench/cpu_per_req.py [--memkv build/mem-kv-server] [--redis redis-server]
+                            [--memkv-args "--threads 1"] [--rounds 3]
+Prints a markdown table: us of server CPU and of client CPU per request
+(medians of the rounds), and the throughput redis-benchmark saw.
+"""
+import argparse
+import os
+import resource
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+KEYS = 100000
+MGET10 = ["MGET"] + ["key:__rand_int__"] * 10
+# id, label, redis-benchmark arguments, requests
+WORKLOADS = [
+    ("set1", "SET, pipeline 1", ["-t", "set", "-P", "1"], 200000),
+    ("get1", "GET, pipeline 1", ["-t", "get", "-P", "1"], 200000),
+    ("set16", "SET, pipeline 16", ["-t", "set", "-P", "16"], 1000000),
+    ("get16", "GET, pipeline 16", ["-t", "get", "-P", "16"], 1000000),
+    ("mget10", "MGET of 10 keys, pipeline 1", MGET10, 100000),
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def wait_ping(port):
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("server on port %d did not answer PING" % port)
+
+
+def start(cmd):
+    port = free_port()
+    proc = subprocess.Popen(cmd + ["--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_ping(port)
+    return proc, port
+
+
+def bench(port, extra, n):
+    """Runs redis-benchmark; returns (client CPU s, requests/s)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
+                          "-r", str(KEYS), "-q"] + extra,
+                         capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rps = 0.0
+    for part in out.replace("\r", "\n").split("\n"):
+        if "requests per second" in part:
+            rps = float(part.split("requests per second")[0].rsplit(":", 1)[1].split()[0])
+    return client, rps
+
+
+def measure(cmd, rounds):
+    proc, port = start(cmd)
+    try:
+        bench(port, ["-t", "set"], KEYS * 2)  # load every key
+        res = {}
+        for wid, _, extra, n in WORKLOADS:
+            srv, cli, rps = [], [], []
+            for _ in range(rounds):
+                s0 = cpu_seconds(proc.pid)
+                c, r = bench(port, extra, n)
+                srv.append((cpu_seconds(proc.pid) - s0) * 1e6 / n)
+                cli.append(c * 1e6 / n)
+                rps.append(r)
+            res[wid] = (statistics.median(srv), statistics.median(cli), statistics.median(rps))
+        return res
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--memkv", default="build/mem-kv-server")
+    ap.add_argument("--redis", default="redis-server")
+    ap.add_argument("--memkv-args", default="")
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    memkv = [a.memkv, "--persistence", "off"] + shlex.split(a.memkv_args)
+    redis = [a.redis, "--save", "", "--appendonly", "no"]
+    m = measure(memkv, a.rounds)
+    r = measure(redis, a.rounds)
+    print("# %s, %d CPUs, mem-kv %s, %d rounds, 50 clients, %d keys" % (
+        time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
+        " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
+    print("| workload | mem-kv server us/req | Redis server us/req | ratio | "
+          "client us/req (mem-kv / Redis) | mem-kv req/s | Redis req/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for wid, label, _, _ in WORKLOADS:
+        ms, mc, mr = m[wid]
+        rs, rc, rr = r[wid]
+        print("| %s | %.2f | %.2f | %.2f | %.2f / %.2f | %.0f | %.0f |" % (
+            label, ms, rs, ms / rs, mc, rc, mr, rr))
+    return 0
+
+
+sys.exit(main())
