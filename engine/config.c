@@ -68,7 +68,7 @@ static const struct opt {
      "compact when the logs total this much and a shard's log is over twice its snapshot "
      "(default 100mb; 0 = only on COMPACT)"},
     {"compact-cpu", OPT_INT, 1, 100, offsetof(kv_config, compact_cpu), NULL, "PCT",
-     "most of an actor's time a compaction's scan may take, in percent (default 25; 100 = "
+     "most of an actor's time a compaction's scan may take, in percent (default 5; 100 = "
      "unpaced)"},
 #define TLS_STR(f) 0, sizeof(((kv_config *)0)->f), offsetof(kv_config, f), NULL
     {"tls-port", OPT_INT, 0, 65535, offsetof(kv_config, tls_port), NULL, "N",
@@ -118,7 +118,7 @@ void config_defaults(kv_config *c)
     c->fsync_interval_ms = 100;
     c->wal_segment_bytes = 64ll << 20;
     c->compact_log_bytes = 100ll << 20;
-    c->compact_cpu = 25;
+    c->compact_cpu = 5;
     c->tls_auth_clients = 1;
     c->tls_hs_timeout_ms = 10000;
     c->maxmemory_policy = EVICT_NOEVICTION;
