@@ -289,6 +289,11 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             actor_misconf(p, r); /* the log refuses writes: do not run it */
             continue;
         }
+        if (r->obl != NULL && !r->write && kv_obl_over(r->obl)) {
+            /* never sent: the network thread closes the client */
+            reply_error(&r->reply, "ERR client output buffer limit reached");
+            continue;
+        }
         cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
         s->now_ms = now_ms;
         if (r->denyoom && s->limits) {
@@ -302,6 +307,7 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             s->hint_hash = r->key_hash;
         }
         r->fn(s, &c);
+        kv_obl_count(r);
         s->hint_key = NULL;
     }
 }

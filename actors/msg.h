@@ -10,11 +10,32 @@
 #ifndef MEMKV_MSG_H
 #define MEMKV_MSG_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "cmd.h"
 #include "kv.h"
+
+/* The output budget of one client connection (client-output-buffer-limit),
+ * shared by the connection's network thread and the actors that make its
+ * replies. Actors count the bytes of the big replies they make, and refuse
+ * to run a read once the client's backlog (queued + inflight) is over the
+ * hard limit: a client that pipelines reads and never reads its replies
+ * cannot make the actors build gigabytes of replies in one batch before the
+ * network thread sees any of them. */
+typedef struct kv_obl {
+    _Atomic int64_t inflight; /* reply bytes made, not yet completed: actors add,
+                                 the network thread subtracts at completion */
+    _Atomic int64_t queued;   /* written by the network thread: bytes of replies
+                                 waiting to be sent */
+    _Atomic int64_t hard;     /* written by the network thread: 0 = no limit */
+    _Atomic int tripped;      /* set by an actor that refused a read */
+} kv_obl;
+
+/* Replies shorter than this are not counted: with a bounded number of
+ * replies in flight per connection they cannot add up to much. */
+#define KV_OBL_MIN_REPLY 1024
 
 typedef struct kv_req {
     struct kv_req *next; /* link in its batch; owner: holder of the batch */
@@ -29,6 +50,8 @@ typedef struct kv_req {
     const kv_str *argv;  /* ro for the actor; memory owned by the network side */
     kvbuf reply;         /* written by the actor, read by the network thread */
     void *owner;         /* private to the network thread (its reply slot) */
+    kv_obl *obl;         /* ro for the actor: the client's output budget, or NULL */
+    size_t obl_bytes;    /* written by the actor: reply bytes added to obl->inflight */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */
@@ -38,6 +61,28 @@ enum kv_req_oom {
     KV_OOM_EVICT,  /* make room by eviction but run anyway: a part of a
                     * multi-shard write admitted by the network thread */
 };
+
+/* Actor: 1 if a read for this client must be refused (backlog over the
+ * hard limit); marks the budget tripped, so the client gets closed. */
+static inline int kv_obl_over(kv_obl *o)
+{
+    int64_t hard = atomic_load_explicit(&o->hard, memory_order_relaxed);
+    if (hard <= 0) return 0;
+    int64_t used = atomic_load_explicit(&o->inflight, memory_order_relaxed) +
+                   atomic_load_explicit(&o->queued, memory_order_relaxed);
+    if (used <= hard) return 0;
+    atomic_store_explicit(&o->tripped, 1, memory_order_relaxed);
+    return 1;
+}
+
+/* Actor: counts the reply just made for r. */
+static inline void kv_obl_count(kv_req *r)
+{
+    r->obl_bytes = 0;
+    if (r->obl == NULL || r->reply.len < KV_OBL_MIN_REPLY) return;
+    r->obl_bytes = r->reply.len;
+    atomic_fetch_add_explicit(&r->obl->inflight, (int64_t)r->obl_bytes, memory_order_relaxed);
+}
 
 typedef struct kv_batch {
     kv_req *head, *tail;   /* requests in submission order */

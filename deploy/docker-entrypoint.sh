@@ -8,7 +8,10 @@
 #
 # The server's options are assembled in this order (a later setting wins, as
 # in mem-kv-server itself):
-#   1. image defaults: --bind 0.0.0.0 --dir /data --metrics-port 9180
+#   1. image defaults: --bind 0.0.0.0 --protected-mode no --dir /data
+#      --metrics-port 9180 (protected mode would refuse every client from
+#      outside the container while no password is set, as in the official
+#      Redis image, which turns it off too)
 #   2. --config FILE: $MEMKV_CONFIG, else /etc/mem-kv/mem-kv.conf if mounted
 #   3. environment: every MEMKV_NAME=value becomes --name value, NAME lower-
 #      cased with '_' -> '-' (MEMKV_PORT=7000 -> --port 7000,
@@ -26,7 +29,7 @@ elif [[ $# -gt 0 && $1 != -* ]]; then
   exec "$@"
 fi
 
-args=(--bind 0.0.0.0 --dir /data --metrics-port 9180)
+args=(--bind 0.0.0.0 --protected-mode no --dir /data --metrics-port 9180)
 config=${MEMKV_CONFIG:-}
 if [[ -z $config && -f /etc/mem-kv/mem-kv.conf ]]; then
   config=/etc/mem-kv/mem-kv.conf

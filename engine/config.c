@@ -10,7 +10,7 @@
 #include "evict.h"
 #include "kv.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES };
+enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES, OPT_OBL, OPT_PASS };
 
 /* Words of OPT_CHOICE settings, by value; NULL-terminated. */
 static const char *const onoff_words[] = {"off", "on", NULL};
@@ -44,6 +44,25 @@ static const struct opt {
      "the default)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
      "most client connections at once (default 10000)"},
+    {"timeout", OPT_INT, 0, INT_MAX, offsetof(kv_config, timeout), NULL, "SECONDS",
+     "close a client idle for this many seconds (default 0: never)"},
+    {"tcp-keepalive", OPT_INT, 0, INT_MAX, offsetof(kv_config, tcp_keepalive), NULL, "SECONDS",
+     "TCP keepalive probes on idle client connections after this many seconds (default 300; "
+     "0 = off)"},
+    {"proto-max-bulk-len", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, proto_max_bulk_len),
+     NULL, "BYTES", "longest single argument of a request (default 512mb)"},
+    {"client-query-buffer-limit", OPT_BYTES, 1 << 20, 1ll << 40,
+     offsetof(kv_config, client_query_buffer_limit), NULL, "BYTES",
+     "most unparsed input bytes a client may have buffered, a whole request included "
+     "(default 1gb)"},
+    {"client-output-buffer-limit", OPT_OBL, 0, 0, 0, NULL, "'normal HARD SOFT SECS'",
+     "close a client whose queued replies pass HARD bytes, or stay over SOFT bytes for SECS "
+     "seconds (default 'normal 64mb 16mb 60'; 0 = no limit)"},
+    {"requirepass", OPT_PASS, 0, sizeof(((kv_config *)0)->requirepass),
+     offsetof(kv_config, requirepass), NULL, "PASSWORD",
+     "clients must AUTH with this password first (default: none)"},
+    {"protected-mode", OPT_CHOICE, 0, 1, offsetof(kv_config, protected_mode), onoff_words, "yes|no",
+     "with no requirepass, refuse clients not on the loopback interface (default yes)"},
     {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), NULL, "N",
      "active expiry cycles per second in each actor (default 10)"},
     {"metrics-port", OPT_INT, 0, 65535, offsetof(kv_config, metrics_port), NULL, "N",
@@ -110,6 +129,13 @@ void config_defaults(kv_config *c)
     c->port = 8080;
     c->shards = 16;
     c->maxclients = 10000;
+    c->tcp_keepalive = 300;
+    c->proto_max_bulk_len = 512ll << 20;
+    c->client_query_buffer_limit = 1ll << 30;
+    c->obl_hard = 64ll << 20;
+    c->obl_soft = 16ll << 20;
+    c->obl_soft_seconds = 60;
+    c->protected_mode = 1;
     c->hz = 10;
     c->loglevel = 1;
     strcpy(c->dir, "./data");
@@ -145,6 +171,53 @@ static int parse_bytes(const char *v, long long *out)
             return 0;
         }
     return -1;
+}
+
+/* Parses "normal HARD SOFT SECS [replica ...] [pubsub ...]" or "HARD SOFT
+ * SECS" into c. Returns 0 or -1 with c unchanged. */
+static int parse_obl(kv_config *c, const char *value)
+{
+    char buf[256], *save = NULL, *w[16];
+    int n = 0;
+    if (strlen(value) >= sizeof buf) return -1;
+    strcpy(buf, value);
+    for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (n == 16) return -1;
+        w[n++] = tok;
+    }
+    long long hard = c->obl_hard, soft = c->obl_soft, secs = c->obl_soft_seconds;
+    int bare = n == 3;
+    if (!bare && (n == 0 || n % 4 != 0)) return -1;
+    for (int i = 0; i < n; i += 4) {
+        int normal = bare || strcasecmp(w[i], "normal") == 0;
+        if (!bare && !normal && strcasecmp(w[i], "replica") != 0 &&
+            strcasecmp(w[i], "slave") != 0 && strcasecmp(w[i], "pubsub") != 0)
+            return -1;
+        int k = bare ? 0 : i + 1;
+        long long h, s, sec;
+        char *end;
+        if (parse_bytes(w[k], &h) != 0 || parse_bytes(w[k + 1], &s) != 0) return -1;
+        errno = 0;
+        sec = strtoll(w[k + 2], &end, 10);
+        if (errno || *end != '\0' || sec < 0 || sec > INT_MAX) return -1;
+        if (normal) {
+            hard = h;
+            soft = s;
+            secs = sec;
+        }
+        if (bare) break;
+    }
+    c->obl_hard = hard;
+    c->obl_soft = soft;
+    c->obl_soft_seconds = (int)secs;
+    return 0;
+}
+
+void config_format_obl(const kv_config *c, char *buf, size_t len)
+{
+    /* Redis lists every class; the others are Redis's defaults, unused here. */
+    snprintf(buf, len, "normal %lld %lld %d slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+             c->obl_hard, c->obl_soft, c->obl_soft_seconds);
 }
 
 static const struct opt *opt_find(const char *name)
@@ -198,6 +271,22 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
         *(long long *)field = v;
         return 0;
     }
+    case OPT_OBL:
+        if (parse_obl(c, value) != 0) {
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected 'normal HARD SOFT SECONDS' "
+                     "(sizes like 64mb)",
+                     value, o->name);
+            return KV_EINVAL;
+        }
+        return 0;
+    case OPT_PASS:
+        if (strlen(value) >= (size_t)o->max) {
+            snprintf(err, errlen, "'%s' is longer than %lld bytes", o->name, o->max - 1);
+            return KV_EINVAL;
+        }
+        strcpy(field, value);
+        return 0;
     case OPT_STR:
         if (strlen(value) >= (size_t)o->max || value[0] == '\0') {
             snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
@@ -234,11 +323,12 @@ static int line_split(char *line, char **key, char **value)
     char *end = p + strlen(p);
     while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
         *--end = '\0';
-    if (*p == '"' && end - p >= 2 && end[-1] == '"') {
+    int quoted = *p == '"' && end - p >= 2 && end[-1] == '"';
+    if (quoted) {
         *--end = '\0';
         p++;
     }
-    if (*p == '\0') return -1;
+    if (*p == '\0' && !quoted) return -1; /* `requirepass ""` is an empty value */
     *value = p;
     return 1;
 }

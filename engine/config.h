@@ -20,6 +20,15 @@ typedef struct kv_config {
     int io_threads;              /* --io-threads, 0 = from the CPU count */
     int threads;                 /* --threads: hosted actors; 0 = separate pools */
     int maxclients;              /* --maxclients */
+    int timeout;                 /* --timeout: idle seconds before a client is closed, 0 = never */
+    int tcp_keepalive;           /* --tcp-keepalive: seconds, 0 = off */
+    long long proto_max_bulk_len;        /* --proto-max-bulk-len */
+    long long client_query_buffer_limit; /* --client-query-buffer-limit */
+    long long obl_hard;          /* --client-output-buffer-limit normal HARD ... */
+    long long obl_soft;          /* ... SOFT ... */
+    int obl_soft_seconds;        /* ... SECONDS */
+    char requirepass[512];       /* --requirepass, "" = none */
+    int protected_mode;          /* --protected-mode yes|no */
     int hz;                      /* --hz: active expiry ticks per second */
     int loglevel;                /* --loglevel: 0 warning, 1 notice, 2 verbose */
     int metrics_port;            /* --metrics-port: Prometheus HTTP port, 0 = off */
@@ -55,6 +64,9 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
 
 /* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
  * CONFIG SET parses its values with it too (on a scratch copy). */
+/* client-output-buffer-limit: "normal HARD SOFT SECONDS" (classes replica,
+ * slave and pubsub are accepted and ignored, as mem-kv has no such
+ * clients) or "HARD SOFT SECONDS". */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Reads a config file; returns 0 or KV_EINVAL/KV_EIO with err set (naming
@@ -63,6 +75,9 @@ int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
 
 /* Fills actor_threads / io_threads left at 0 from the CPU count. */
 void config_resolve_threads(kv_config *c, int ncpu);
+
+/* Formats the client-output-buffer-limit value as CONFIG GET shows it. */
+void config_format_obl(const kv_config *c, char *buf, size_t len);
 
 /* Prints the --help text. */
 void config_usage(FILE *out, const char *prog);

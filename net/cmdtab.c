@@ -25,7 +25,7 @@
 /* Sorted by name (COMMAND LIST and the tests rely on the order). */
 static const cmd_def commands[] = {
     KEYCMD("append", 3, W | M, cmd_append, "string", "2.0.0", "Append a value to a key"),
-    LOCALCMD("auth", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth, "1.0.0",
+    LOCALCMD("auth", -2, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth, "1.0.0",
              "Authenticate to the server"),
     LOCALCMD("client", -2, 0, local_client, "2.4.0", "A container for client connection commands"),
     LOCALCMD("command", -1, CMD_LOADING | CMD_STALE, local_command, "2.8.13",
@@ -65,7 +65,7 @@ static const cmd_def commands[] = {
     KEYCMD("getset", 3, W | M | F, cmd_getset, "string", "1.0.0",
            "Set the string value of a key and return its old value"),
     KEYCMD("hdel", -3, W | F, cmd_hdel, "hash", "2.0.0", "Delete one or more hash fields"),
-    LOCALCMD("hello", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello, "6.0.0",
+    LOCALCMD("hello", -1, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello, "6.0.0",
              "Handshake with Redis"),
     KEYCMD("hexists", 3, R | F, cmd_hexists, "hash", "2.0.0", "Determine if a hash field exists"),
     KEYCMD("hget", 3, R | F, cmd_hget, "hash", "2.0.0", "Get the value of a hash field"),
@@ -120,8 +120,8 @@ static const cmd_def commands[] = {
            "Set the value and expiration in milliseconds of a key"),
     KEYCMD("pttl", 2, R | F, cmd_pttl, "generic", "2.6.0",
            "Get the time to live for a key in milliseconds"),
-    LOCALCMD("quit", -1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_quit, "1.0.0",
-             "Close the connection"),
+    LOCALCMD("quit", -1, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_quit,
+             "1.0.0", "Close the connection"),
     {"randomkey", 1, R, ROUTE_ALL, JOIN_RANDOM, cmd_randomkey_part, NULL, 0, 0, 0, "generic",
      "1.0.0", "Return a random key from the keyspace"},
     {"rename", 3, W, ROUTE_RENAME, JOIN_SINGLE, cmd_rename, NULL, 1, 2, 1, "generic", "1.0.0",

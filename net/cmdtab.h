@@ -44,6 +44,7 @@ enum cmd_flag {
     CMD_LOADING = 1u << 5,
     CMD_STALE = 1u << 6,
     CMD_DENYOOM = 1u << 7, /* may grow memory: refused or evicts first under --maxmemory */
+    CMD_NO_AUTH = 1u << 8, /* allowed before AUTH (AUTH, HELLO, QUIT) */
 };
 
 struct netthr;

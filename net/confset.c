@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "config.h"
 #include "evict.h"
 #include "net_internal.h"
@@ -14,6 +15,7 @@
 typedef struct confset_row {
     const char *name;
     const char *bad; /* Redis's message for a bad value; NULL: config_set's */
+    int integer;     /* a value that is no integer gets Redis's parse message */
     void (*apply)(struct server *s, const kv_config *parsed);
     void (*show)(struct server *s, char *buf, size_t len);
 } confset_row;
@@ -48,14 +50,48 @@ static void show_samples(struct server *s, char *buf, size_t len)
     snprintf(buf, len, "%d", atomic_load(&s->limits.samples));
 }
 
+static void apply_requirepass(struct server *s, const kv_config *c)
+{
+    auth_set(&s->auth, c->requirepass, strlen(c->requirepass));
+}
+
+static void show_requirepass(struct server *s, char *buf, size_t len)
+{
+    auth_get(&s->auth, buf, len);
+}
+
+static void apply_timeout(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->timeout, c->timeout);
+}
+
+static void show_timeout(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d", atomic_load(&s->timeout));
+}
+
+static void apply_protected(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->protected_mode, c->protected_mode);
+}
+
+static void show_protected(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", atomic_load(&s->protected_mode) ? "yes" : "no");
+}
+
 static const confset_row rows[] = {
-    {"maxmemory", "argument must be a memory value", apply_maxmemory, show_maxmemory},
+    {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory},
     {"maxmemory-policy",
      "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
      "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
-     apply_policy, show_policy},
-    {"maxmemory-samples", "argument must be between 1 and 2147483647 inclusive", apply_samples,
+     0, apply_policy, show_policy},
+    {"maxmemory-samples", "argument must be between 1 and 2147483647 inclusive", 1, apply_samples,
      show_samples},
+    {"requirepass", NULL, 0, apply_requirepass, show_requirepass},
+    {"timeout", "argument must be between 0 and 2147483647 inclusive", 1, apply_timeout,
+     show_timeout},
+    {"protected-mode", "argument must be 'yes' or 'no'", 0, apply_protected, show_protected},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -113,8 +149,12 @@ static int confset_check(const confset_row *row, const kv_str *value, kv_config 
     } else {
         snprintf(err, sizeof err, "invalid value");
     }
+    int64_t n;
+    const char *why = row->bad ? row->bad : err;
+    if (row->integer && kv_parse_i64(value->p, value->len, &n) != 0)
+        why = "argument couldn't be parsed into an integer";
     reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", row->name,
-                 row->bad ? row->bad : err);
+                 why);
     return -1;
 }
 

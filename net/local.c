@@ -95,17 +95,36 @@ void local_time(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     reply_bulk_i64(out, tv.tv_usec);
 }
 
+#define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+
+/* AUTH [user] password and HELLO's AUTH option: 1 if accepted (then c is
+ * authenticated), 0 if not (counted as an auth failure). user may be NULL
+ * (the default user). There is one user, "default", as in Redis without
+ * ACLs: with no password it takes any password. */
+static int auth_try(netthr *t, conn *c, const kv_str *user, const kv_str *pass)
+{
+    auth_t *a = &t->srv->auth;
+    int ok = user == NULL || arg_is(user, "default");
+    if (ok && auth_required(a)) ok = auth_check(a, pass->p, pass->len);
+    if (ok) {
+        climit_authed(t, c);
+        return 1;
+    }
+    atomic_fetch_add_explicit(&t->stats.auth_failures, 1, memory_order_relaxed);
+    return 0;
+}
+
 void local_auth(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
     if (argc > 3) {
         reply_error(out, KV_ERR_SYNTAX);
-    } else if (argc == 2) {
+    } else if (argc == 2 && !auth_required(&t->srv->auth)) {
         reply_error(out, "ERR AUTH <password> called without any password configured for the "
                          "default user. Are you sure your configuration is correct?");
-    } else if (arg_is(&argv[1], "default")) {
-        reply_ok(out); /* the default user has no password, as in Redis */
+    } else if (auth_try(t, c, argc == 3 ? &argv[1] : NULL, &argv[argc - 1])) {
+        reply_ok(out);
     } else {
-        reply_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+        reply_error(out, ERR_WRONGPASS);
     }
 }
 
@@ -217,10 +236,11 @@ void local_hello(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         }
         i = 2;
     }
+    const kv_str *name = NULL;
     for (; i < argc; i++) {
         if (arg_is(&argv[i], "auth") && i + 2 < argc) {
-            if (!arg_is(&argv[i + 1], "default")) {
-                reply_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+            if (!auth_try(t, c, &argv[i + 1], &argv[i + 2])) {
+                reply_error(out, ERR_WRONGPASS);
                 return;
             }
             i += 2;
@@ -230,15 +250,24 @@ void local_hello(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
                                  "characters.");
                 return;
             }
-            size_t n = argv[i + 1].len < sizeof c->name - 1 ? argv[i + 1].len : sizeof c->name - 1;
-            memcpy(c->name, argv[i + 1].p, n);
-            c->name[n] = '\0';
-            i++;
+            name = &argv[++i];
         } else {
             reply_errorf(out, "ERR Syntax error in HELLO option '%.*s'", (int)argv[i].len,
                          argv[i].p);
             return;
         }
+    }
+    if (!c->authed && auth_required(&t->srv->auth)) {
+        reply_error(out, "NOAUTH HELLO must be called with the client already authenticated, "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                         "authenticate the client and select the RESP protocol version at the "
+                         "same time");
+        return;
+    }
+    if (name != NULL) {
+        size_t n = name->len < sizeof c->name - 1 ? name->len : sizeof c->name - 1;
+        memcpy(c->name, name->p, n);
+        c->name[n] = '\0';
     }
     reply_array(out, 14);
     reply_bulk_cstr(out, "server");
@@ -264,9 +293,9 @@ static void command_entry(const cmd_def *d, kvbuf *out)
     static const struct {
         unsigned flag;
         const char *name;
-    } flags[] = {{CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-                 {CMD_FAST, "fast"},   {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
-                 {CMD_STALE, "stale"}};
+    } flags[] = {{CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+                 {CMD_FAST, "fast"},       {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
+                 {CMD_STALE, "stale"},     {CMD_NO_AUTH, "no_auth"}};
     reply_array(out, 10);
     reply_bulk_cstr(out, d->name);
     reply_int(out, d->arity);
@@ -373,7 +402,11 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         reply_error(out, "ERR wrong number of arguments for 'config|get' command");
         return;
     }
-    char num[8][24];
+    char num[12][24], obl[160];
+    config_format_obl(cfg, obl, sizeof obl);
+    snprintf(num[7], 24, "%d", cfg->tcp_keepalive);
+    snprintf(num[8], 24, "%lld", cfg->proto_max_bulk_len);
+    snprintf(num[9], 24, "%lld", cfg->client_query_buffer_limit);
     snprintf(num[0], 24, "%d", cfg->port);
     snprintf(num[1], 24, "%d", cfg->maxclients);
     snprintf(num[2], 24, "%d", cfg->hz);
@@ -392,13 +425,15 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         {"io-threads", num[3]},
         {"shards", num[4]},
         {"actor-threads", num[5]},
-        {"timeout", "0"},
-        {"proto-max-bulk-len", "536870912"},
+        {"tcp-keepalive", num[7]},
+        {"proto-max-bulk-len", num[8]},
+        {"client-query-buffer-limit", num[9]},
+        {"client-output-buffer-limit", obl},
     };
     size_t nfixed = sizeof params / sizeof params[0];
     /* the settings CONFIG SET may change come with their live values */
     enum { MAXLIVE = 16 };
-    char live[MAXLIVE][64];
+    char live[MAXLIVE][AUTH_PASS_MAX]; /* the longest: requirepass */
     const char *names[sizeof params / sizeof params[0] + MAXLIVE];
     const char *values[sizeof params / sizeof params[0] + MAXLIVE];
     size_t np = 0;
@@ -431,6 +466,7 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 typedef struct server_figures {
     int64_t shard[CMD_INFO_NFIELDS];
     uint64_t commands, connections, rejected, net_in, net_out;
+    uint64_t qbuf_closed, obl_closed, timeout_closed, auth_failures, protected_denied;
     int64_t clients;
     size_t rss;
     size_t allocated; /* bytes malloc has handed out, all threads */
@@ -452,6 +488,11 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
         f->rejected += atomic_load_explicit(&ns->rejected, memory_order_relaxed);
         f->net_in += atomic_load_explicit(&ns->net_in, memory_order_relaxed);
         f->net_out += atomic_load_explicit(&ns->net_out, memory_order_relaxed);
+        f->qbuf_closed += atomic_load_explicit(&ns->qbuf_limit_closed, memory_order_relaxed);
+        f->obl_closed += atomic_load_explicit(&ns->obl_limit_closed, memory_order_relaxed);
+        f->timeout_closed += atomic_load_explicit(&ns->timeout_closed, memory_order_relaxed);
+        f->auth_failures += atomic_load_explicit(&ns->auth_failures, memory_order_relaxed);
+        f->protected_denied += atomic_load_explicit(&ns->protected_denied, memory_order_relaxed);
     }
     f->clients = atomic_load_explicit(&s->clients, memory_order_relaxed);
     f->rss = kv_rss_bytes();
@@ -587,12 +628,18 @@ void local_info_join(netthr *t, kv_slot *sl)
             "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
             "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
             "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
-            "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n",
+            "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+            "client_query_buffer_limit_disconnections:%llu\r\n"
+            "client_output_buffer_limit_disconnections:%llu\r\n"
+            "acl_access_denied_auth:%llu\r\ntimeout_disconnections:%llu\r\n"
+            "protected_mode_denied_connections:%llu\r\n",
             (unsigned long long)f.connections, (unsigned long long)f.commands,
             (unsigned long long)f.net_in, (unsigned long long)f.net_out,
             (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
             (long long)f.shard[CMD_INFO_EVICTED], (long long)f.shard[CMD_INFO_HITS],
-            (long long)f.shard[CMD_INFO_MISSES]);
+            (long long)f.shard[CMD_INFO_MISSES], (unsigned long long)f.qbuf_closed,
+            (unsigned long long)f.obl_closed, (unsigned long long)f.auth_failures,
+            (unsigned long long)f.timeout_closed, (unsigned long long)f.protected_denied);
         info_tls(&b, s);
         kvbuf_printf(&b, "\r\n");
     }
@@ -685,7 +732,10 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  "\"used_memory_rss\":%zu,\"mem_fragmentation_ratio\":%.2f,\"maxmemory\":%lld,"
                  "\"maxmemory_policy\":\"%s\",\"maxmemory_shard_share\":%lld,"
                  "\"shards\":%d,\"actor_threads\":%d,\"io_threads\":%d,"
-                 "\"uptime_seconds\":%lld}",
+                 "\"uptime_seconds\":%lld,\"rejected_connections\":%llu,"
+                 "\"auth_failures\":%llu,\"qbuf_limit_disconnections\":%llu,"
+                 "\"obl_limit_disconnections\":%llu,\"timeout_disconnections\":%llu,"
+                 "\"protected_mode_denied\":%llu}",
                  (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
@@ -696,7 +746,10 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  (long long)atomic_load(&s->limits.maxmemory),
                  evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s), s->cfg.shards,
                  s->cfg.actor_threads, s->cfg.io_threads,
-                 (long long)((kv_time_ms() - s->start_ms) / 1000));
+                 (long long)((kv_time_ms() - s->start_ms) / 1000), (unsigned long long)f.rejected,
+                 (unsigned long long)f.auth_failures, (unsigned long long)f.qbuf_closed,
+                 (unsigned long long)f.obl_closed, (unsigned long long)f.timeout_closed,
+                 (unsigned long long)f.protected_denied);
     obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
     eviction_stats_json(&b, s);
     persist_stats_json(&b, s);

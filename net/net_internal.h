@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "actor.h"
+#include "auth.h"
 #include "buf.h"
 #include "cmdtab.h"
 #include "config.h"
@@ -90,6 +91,12 @@ typedef struct conn {
     char name[64];            /* CLIENT SETNAME */
     char addr[64];            /* peer address, for CLIENT INFO */
     int64_t created_ms;
+    /* limits and access (climit.c): */
+    uint8_t authed;        /* AUTH done, or no password when it connected */
+    uint8_t obl_over;      /* queued replies passed the hard limit: close */
+    int64_t last_ms;       /* last input or output, for --timeout */
+    int64_t soft_since_ms; /* queued replies over the soft limit since, or 0 */
+    kv_obl obl;            /* output budget shared with the actors */
 } conn;
 
 /* Per-thread counters; written by the owner with relaxed atomics, read by
@@ -99,7 +106,12 @@ typedef struct net_stats {
     _Atomic uint64_t connections; /* accepted, total */
     _Atomic uint64_t rejected;
     _Atomic uint64_t net_in, net_out;
-    _Atomic int64_t clients; /* open now */
+    _Atomic int64_t clients;            /* open now */
+    _Atomic uint64_t qbuf_limit_closed; /* client-query-buffer-limit disconnections */
+    _Atomic uint64_t obl_limit_closed;  /* client-output-buffer-limit disconnections */
+    _Atomic uint64_t timeout_closed;    /* idle clients closed by --timeout */
+    _Atomic uint64_t auth_failures;     /* AUTH / HELLO AUTH with a wrong password */
+    _Atomic uint64_t protected_denied;  /* connections refused by protected mode */
 } net_stats;
 
 typedef struct netthr {
@@ -110,6 +122,7 @@ typedef struct netthr {
     ev_io tls_accept_w; /* --tls-port listener */
     ev_async wake_w;    /* completions and stop requests */
     ev_prepare flush_w; /* end of loop iteration: publish and write */
+    ev_timer cron_w;    /* once a second: idle timeout, soft output limit */
     mbox_t done;        /* completed batches from actors (MPSC) */
     kv_batch **out;     /* batch being filled per actor, or NULL */
     unsigned *inflight; /* batches in flight per actor */
@@ -156,6 +169,11 @@ struct server {
     int stop_efd; /* eventfd that wakes server_run */
     int hosted;   /* ro: --threads: network thread i also runs actor i */
     _Atomic unsigned nnet_done; /* hosted: threads with nothing left to do */
+    /* Settings CONFIG SET may change while running (cfg keeps the start-up
+     * values of everything else): */
+    auth_t auth;                /* requirepass */
+    _Atomic int protected_mode; /* --protected-mode */
+    _Atomic int timeout;        /* --timeout, seconds */
 };
 
 /* netloop.c: network threads. */
@@ -193,6 +211,35 @@ void conn_mark_dirty(netthr *t, conn *c);
 /* local.c: gathered replies that need the server (INFO, STATS). */
 void local_info_join(netthr *t, kv_slot *sl);
 void local_stats_join(netthr *t, kv_slot *sl);
+
+/* climit.c: limits and access control of client connections. */
+/* Before a connection is set up: 1 if it must be refused (protected mode:
+ * the explanation has been written to fd, unless tls). */
+int climit_refuse(netthr *t, int fd, int tls);
+/* Sets up c's keepalive, parse limits, authentication and output budget. */
+void climit_conn_init(netthr *t, conn *c);
+/* After reading and parsing: 1 if c passed client-query-buffer-limit and
+ * was closed. */
+int climit_input_over(netthr *t, conn *c);
+/* Before a reply is queued: 1 if the queued replies are already over the
+ * hard limit (the caller stops and closes). */
+int climit_output_full(conn *c);
+/* Before replies are queued and after they were written: closes c if it
+ * passed the output limits (then its queued replies are dropped, as Redis
+ * drops a client's replies when it closes it for this); returns 1 if it
+ * did. Publishes the queued bytes to the actors. */
+int climit_output_check(netthr *t, conn *c);
+/* A reply slot's parts completed: give their bytes back to the budget. */
+void climit_part_done(kv_req *r);
+/* Command dispatch: 1 if c may not run def yet (a NOAUTH reply is queued). */
+int climit_noauth(netthr *t, conn *c, const cmd_def *def);
+/* AUTH succeeded on c: lift the unauthenticated limits. */
+void climit_authed(netthr *t, conn *c);
+/* The network thread's once-a-second timer. */
+void climit_cron(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* netloop.c: closes c's socket (the memory goes once no part is in flight). */
+void conn_close(netthr *t, conn *c);
 
 /* plain.c: converts one RESP reply into a plain-text line. */
 void plain_from_resp(const cmd_def *def, const char *resp, size_t len, kvbuf *out);

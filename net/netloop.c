@@ -62,7 +62,7 @@ static void conn_free(netthr *t, conn *c)
 }
 
 /* Closes the socket now; the memory goes once no part is in flight. */
-static void conn_close(netthr *t, conn *c)
+void conn_close(netthr *t, conn *c)
 {
     if (c->closed) return;
     ev_io_stop(t->loop, &c->rw);
@@ -109,6 +109,10 @@ static void conn_collect_replies(conn *c)
     kv_slot *sl;
     uint64_t now = 0;
     while ((sl = c->head) != NULL && sl->ready) {
+        if (climit_output_full(c)) {
+            c->obl_over = 1; /* client-output-buffer-limit: close, send no more */
+            break;
+        }
         if (sl->def) {
             if (now == 0) now = hist_clock_ns();
             obs_record(&c->t->obs, sl->def, now - sl->t_parse,
@@ -134,6 +138,7 @@ static int conn_write(netthr *t, conn *c)
         ssize_t n = conn_io_write(c, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
+            c->last_ms = (int64_t)(ev_now(t->loop) * 1000.0);
             obs_count(&t->stats.net_out, (uint64_t)n);
             continue;
         }
@@ -165,11 +170,13 @@ static void conn_service(netthr *t, conn *c)
         if (c->nslots == 0) conn_free(t, c);
         return;
     }
+    if (climit_output_check(t, c)) return; /* an actor refused its reads: close now */
     conn_collect_replies(c);
     if (conn_write(t, c) != 0) {
         conn_close(t, c);
         return;
     }
+    if (climit_output_check(t, c)) return;
     if (conn_can_parse(t, c)) conn_process_input(t, c);
     int drained = c->out_off == c->out.len;
     /* After QUIT or a protocol error, once its reply is out; after the
@@ -232,6 +239,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->in.len += (size_t)n;
         obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
+        climit_input_over(t, c);
         return;
     }
     if (n == 0) {
@@ -284,12 +292,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             atomic_fetch_add_explicit(&t->stats.rejected, 1, memory_order_relaxed);
             continue;
         }
+        if (climit_refuse(t, fd, w == &t->tls_accept_w)) { /* protected mode */
+            close(fd);
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn *c = kv_xcalloc(1, sizeof *c);
-        parse_limits lim;
-        parse_limits_default(&lim);
-        parse_init(&c->ps, &lim);
         c->t = t;
         c->fd = fd;
         c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
@@ -300,6 +309,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             conn_free(t, c);
             continue;
         }
+        climit_conn_init(t, c); /* parser, keepalive, auth state, output budget */
         ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
         c->rw.data = c->ww.data = c;
@@ -354,6 +364,7 @@ static void net_complete(netthr *t, kv_batch *b)
     while (r) {
         kv_req *next = r->next;
         kv_slot *sl = r->owner;
+        climit_part_done(r);
         if (--sl->pending == 0) slot_finish(t, sl);
         r = next;
     }
@@ -500,6 +511,9 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_prepare_start(t->loop, &t->flush_w);
     ev_init(&t->tick_w, tick_cb);
     ev_idle_init(&t->more_w, more_cb);
+    ev_timer_init(&t->cron_w, climit_cron, 1.0, 1.0);
+    t->cron_w.data = t;
+    ev_timer_start(t->loop, &t->cron_w);
     if (id == 0) metrics_thread_init(t);
     return 0;
 }

@@ -51,6 +51,8 @@
 #define ERR_DOLLAR       "ERR Protocol error: expected '$', got '%c'"
 #define ERR_DOLLAR_SHORT "ERR Protocol error: expected '$'"
 #define ERR_NOMEM        "ERR out of memory"
+#define ERR_MBULK_UNAUTH "ERR Protocol error: unauthenticated multibulk length"
+#define ERR_BULK_UNAUTH  "ERR Protocol error: unauthenticated bulk length"
 
 /* Argument arrays bigger than this are freed between commands, so that one
  * huge command does not pin memory for the life of the connection. */
@@ -62,6 +64,7 @@ void parse_limits_default(parse_limits *l)
     l->max_args = 1024 * 1024;
     l->max_bulk = (size_t)512 * 1024 * 1024;
     l->max_inline = 64 * 1024;
+    l->unauth = 0;
 }
 
 /* lim may be NULL for Redis's defaults. */
@@ -76,6 +79,14 @@ void parse_init(parse_state *ps, const parse_limits *lim)
     if (ps->lim.max_args > INT_MAX) ps->lim.max_args = INT_MAX; /* argc is an int */
     ps->want = -1;
     ps->bulk = -1;
+}
+
+void parse_set_limits(parse_state *ps, const parse_limits *lim)
+{
+    assert(ps != NULL && lim != NULL);
+    assert(ps->pos == 0 && ps->want < 0);
+    ps->lim = *lim;
+    if (ps->lim.max_args > INT_MAX) ps->lim.max_args = INT_MAX;
 }
 
 /* Accepts NULL and zeroed states; leaves ps as parse_init would with no
@@ -258,8 +269,10 @@ static long resp_count(parse_state *ps, const char *buf, size_t len, int *go_on)
     if (r == 0) return PARSE_AGAIN;
     if (r < 0) return fail(ps, ERR_MBULK_BIG);
     long long n;
-    if (!parse_ll(buf + 1, cr - 1, &n) || (n > 0 && (unsigned long long)n > ps->lim.max_args))
-        return fail(ps, ERR_MBULK_LEN);
+    if (!parse_ll(buf + 1, cr - 1, &n) || n > INT_MAX) return fail(ps, ERR_MBULK_LEN);
+    /* Redis's order: counts up to INT_MAX are "unauthenticated" before AUTH */
+    if (ps->lim.unauth && n > PARSE_UNAUTH_ARGS) return fail(ps, ERR_MBULK_UNAUTH);
+    if (n > 0 && (unsigned long long)n > ps->lim.max_args) return fail(ps, ERR_MBULK_LEN);
     if (n <= 0) return done(ps, PARSE_RESP, buf, cr + 2);
     ps->want = n;
     ps->pos = cr + 2;
@@ -283,6 +296,7 @@ static long resp_bulk_header(parse_state *ps, const char *buf, size_t len)
     size_t start = ps->pos + 1;
     if (!parse_ll(buf + start, cr - start, &n) || n < 0 || (unsigned long long)n > ps->lim.max_bulk)
         return fail(ps, ERR_BULK_LEN);
+    if (ps->lim.unauth && n > PARSE_UNAUTH_BULK) return fail(ps, ERR_BULK_UNAUTH);
     ps->bulk = n;
     ps->pos = cr + 2;
     return 1;

@@ -30,7 +30,14 @@ typedef struct parse_limits {
     size_t max_args;   /* multibulk count limit (Redis: 1024*1024) */
     size_t max_bulk;   /* proto-max-bulk-len (Redis: 512 MB) */
     size_t max_inline; /* longest inline/plain line (Redis: 64 KB) */
+    int unauth;        /* a client that has not authenticated yet: multibulk
+                          counts over PARSE_UNAUTH_ARGS and bulks over
+                          PARSE_UNAUTH_BULK fail with Redis's
+                          "unauthenticated ..." texts (CVE-2021-32675) */
 } parse_limits;
+
+#define PARSE_UNAUTH_ARGS 10
+#define PARSE_UNAUTH_BULK 16384
 
 /* Redis's defaults. */
 void parse_limits_default(parse_limits *l);
@@ -57,6 +64,9 @@ typedef struct parse_state {
 } parse_state;
 
 void parse_init(parse_state *ps, const parse_limits *lim);
+/* Replaces the limits; only between commands (after PARSE_DONE or before the
+ * first call), so the command in progress is judged by one set of limits. */
+void parse_set_limits(parse_state *ps, const parse_limits *lim);
 void parse_destroy(parse_state *ps);
 
 /* Parses the next command from buf[0..len), which starts at a command

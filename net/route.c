@@ -157,6 +157,7 @@ void route_queue(netthr *t, kv_req *r)
         b->actor_id = (uint16_t)a;
         t->out[a] = b;
     }
+    r->obl = &((kv_slot *)r->owner)->conn->obl;
     kv_batch_add(b, r);
 }
 
@@ -613,6 +614,7 @@ void route_dispatch(netthr *t, conn *c)
         conn_mark_dirty(t, c);
         return;
     }
+    if (climit_noauth(t, c, def)) return;
     server_t *s = t->srv;
     if ((def->flags & CMD_DENYOOM) && (def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX) &&
         actor_pool_any_full(s->actors)) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -128,16 +129,66 @@ static void server_measure(server_t *s, int64_t *hist, unsigned *n)
     evict_set_overhead(&s->limits, v[have / 2]);
 }
 
+/* File descriptors mem-kv needs besides client connections: logs and
+ * snapshots of every shard, epoll/eventfd/timer descriptors of each thread,
+ * listeners, and Redis's 32 to spare. */
+static long reserved_fds(const kv_config *c)
+{
+    return 32 + 2L * c->shards + 4L * (c->io_threads + c->actor_threads);
+}
+
+/* As Redis: raise the soft RLIMIT_NOFILE (up to the hard limit) to fit
+ * maxclients, else lower maxclients to fit, with a log line. */
+static int adjust_maxclients(kv_config *c, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    long need = c->maxclients + reserved_fds(c);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+        (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur >= need))
+        return 0;
+    long old = (long)rl.rlim_cur;
+    rlim_t want = (rlim_t)need;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) want = rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        struct rlimit nl = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) rl.rlim_cur = want;
+    }
+    if ((long)rl.rlim_cur >= need) {
+        kv_log("Increased maximum number of open files to %ld (it was originally set to %ld).",
+               (long)rl.rlim_cur, old);
+        return 0;
+    }
+    long fit = (long)rl.rlim_cur - reserved_fds(c);
+    if (fit < 1) {
+        snprintf(err, errlen,
+                 "the open file limit (%ld, ulimit -n) leaves no room for clients: %ld descriptors "
+                 "are needed for the server itself",
+                 (long)rl.rlim_cur, reserved_fds(c));
+        return KV_EINVAL;
+    }
+    kv_log_warn("You requested maxclients of %d requiring at least %ld max file descriptors.",
+                c->maxclients, need);
+    kv_log_warn("Current maximum open files is %ld. maxclients has been reduced to %ld to "
+                "compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+                (long)rl.rlim_cur, fit);
+    c->maxclients = (int)fit;
+    return 0;
+}
+
 server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen)
 {
     server_t *s = kv_xcalloc(1, sizeof *s);
     s->cfg = *cfg;
     s->tls = tls;
+    auth_init(&s->auth, cfg->requirepass);
+    atomic_store(&s->protected_mode, cfg->protected_mode);
+    atomic_store(&s->timeout, cfg->timeout);
     s->listen_fd = -1;
     s->tls_listen_fd = -1;
     s->metrics_fd = -1;
     s->stop_efd = -1;
     s->start_ms = kv_time_ms();
+    if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
     /* glibc raises its mmap threshold whenever a large block is freed (up to
      * 32 MB); from then on the log's and connections' big buffers come from
      * the heap and leave holes that small entries fill, so RSS grows far
@@ -277,5 +328,6 @@ void server_free(server_t *s)
     tls_ctx_free(s->tls); /* after the network threads closed every connection */
     if (s->metrics_fd >= 0) close(s->metrics_fd);
     if (s->stop_efd >= 0) close(s->stop_efd);
+    auth_destroy(&s->auth);
     free(s);
 }

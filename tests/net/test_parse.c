@@ -418,6 +418,49 @@ static void test_custom_limits(void **st)
     parse_destroy(&ps);
 }
 
+/* Before AUTH (lim.unauth): Redis's CVE-2021-32675 limits and texts, in
+ * Redis's order; parse_set_limits lifts them between commands. */
+static void test_unauth_limits(void **st)
+{
+    (void)st;
+    parse_limits l;
+    parse_limits_default(&l);
+    l.unauth = 1;
+    parse_state ps;
+
+    parse_init(&ps, &l);
+    assert_int_equal(parse_next(&ps, "*11\r\n", 5), PARSE_BAD);
+    assert_string_equal(ps.err, "ERR Protocol error: unauthenticated multibulk length");
+    parse_destroy(&ps);
+
+    parse_init(&ps, &l); /* over mem-kv's own 1M limit too: still "unauthenticated" */
+    assert_int_equal(parse_next(&ps, "*2000000\r\n", 10), PARSE_BAD);
+    assert_string_equal(ps.err, "ERR Protocol error: unauthenticated multibulk length");
+    parse_destroy(&ps);
+
+    parse_init(&ps, &l); /* over INT_MAX: invalid, as Redis */
+    assert_int_equal(parse_next(&ps, "*3000000000\r\n", 13), PARSE_BAD);
+    assert_string_equal(ps.err, E_MBULK);
+    parse_destroy(&ps);
+
+    parse_init(&ps, &l);
+    assert_int_equal(parse_next(&ps, "*10\r\n$16384\r\n", 14), PARSE_AGAIN);
+    parse_destroy(&ps);
+
+    parse_init(&ps, &l);
+    assert_int_equal(parse_next(&ps, "*1\r\n$16385\r\n", 13), PARSE_BAD);
+    assert_string_equal(ps.err, "ERR Protocol error: unauthenticated bulk length");
+    parse_destroy(&ps);
+
+    const char ping[] = "*1\r\n$4\r\nPING\r\n";
+    parse_init(&ps, &l);
+    assert_int_equal(parse_next(&ps, ping, sizeof ping - 1), (long)sizeof ping - 1);
+    l.unauth = 0;
+    parse_set_limits(&ps, &l);
+    assert_int_equal(parse_next(&ps, "*11\r\n$16385\r\n", 13), PARSE_AGAIN);
+    parse_destroy(&ps);
+}
+
 /* A request of many arguments fed a few bytes at a time: progress is kept
  * (complete arguments are counted, not re-read), and the argv arrays of a
  * huge command are released before the next one. */
@@ -513,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_line_limits_default),
         cmocka_unit_test(test_count_and_bulk_limits_default),
         cmocka_unit_test(test_custom_limits),
+        cmocka_unit_test(test_unauth_limits),
         cmocka_unit_test(test_large_multibulk_resumes),
         cmocka_unit_test(test_mixed_forms_one_parser),
         cmocka_unit_test(test_destroy_null_and_twice),
