@@ -78,6 +78,7 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     for (unsigned s = 0; s < o->nshards; s++) {
         shard_init(&p->shards[s], s, o->secret);
         p->shards[s].limits = o->limits;
+        if (o->max_string > 0) p->shards[s].max_string = o->max_string;
     }
     for (unsigned a = 0; a < o->nactors; a++) {
         p->actors[a].pool = p;

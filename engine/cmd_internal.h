@@ -10,7 +10,6 @@
 #include "reply.h"
 
 /* Largest string value, Redis's default proto-max-bulk-len (512 MB). */
-#define CMD_MAX_STRING (512ll * 1024 * 1024)
 
 /* True if a equals the lower-case word w, ignoring case. */
 static inline int cmd_is(const kv_str *a, const char *w)

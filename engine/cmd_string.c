@@ -298,7 +298,7 @@ void cmd_append(shard_t *s, const cmd_call *c)
     }
     if (!cmd_check_string(c, e)) return;
     size_t old = e->vlen;
-    if ((long long)(old + add->len) > CMD_MAX_STRING) {
+    if ((int64_t)(old + add->len) > s->max_string) {
         reply_error(c->out, KV_ERR_MAXSTRING);
         return;
     }
@@ -460,7 +460,7 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
         reply_int(c->out, e ? (int64_t)e->vlen : 0);
         return;
     }
-    if (off > CMD_MAX_STRING - (int64_t)val->len) {
+    if (off > s->max_string - (int64_t)val->len) {
         reply_error(c->out, KV_ERR_MAXSTRING);
         return;
     }

@@ -18,6 +18,7 @@ void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
     s->rng =
         0x9e3779b97f4a7c15ull ^ ((uint64_t)id * 0xbf58476d1ce4e5b9ull) ^ (uint64_t)kv_mono_us();
     if (s->rng == 0) s->rng = 1;
+    s->max_string = 512ll << 20; /* Redis's default proto-max-bulk-len */
 }
 
 void shard_destroy(shard_t *s)

@@ -55,6 +55,8 @@ typedef struct shard {
     uint64_t rng;                 /* private: xorshift state */
     shard_stats stats;
     const evict_limits *limits; /* ro after start (atomic contents); NULL = no limit */
+    int64_t max_string;         /* ro after start: proto-max-bulk-len, the longest string
+                                 * APPEND and SETRANGE may make (shard_init: 512 MB) */
     struct evict_pool *pool;    /* private: eviction candidates (evict.c) */
     const shard_log_ops *log;   /* ro after start; NULL = no persistence */
     void *log_ctx;
