@@ -171,7 +171,7 @@ void kv_log_quiet(int quiet)
     log_quiet = quiet;
 }
 
-static void log_v(char mark, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_v(char mark, const char *fmt, va_list ap)
 {
     char ts[40], line[1024];
     struct timespec now;

@@ -12,6 +12,7 @@ pkgs=(
   procps                                   # ps/pkill for scripts
   prometheus                               # promtool: checks the /metrics page in a test
   nutcracker                               # twemproxy: the scale-out test (label cluster)
+  clang libclang-rt-14-dev                 # libFuzzer targets (tests/fuzz, scripts/test.sh)
 )
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

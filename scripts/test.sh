@@ -8,5 +8,16 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-debug}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMEMKV_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
-cd "$build"
-ctest --output-on-failure --timeout 600 "$@"
+(cd "$build" && ctest --output-on-failure --timeout 600 "$@")
+
+# With no arguments (the whole suite, as .ci/run runs it): the libFuzzer
+# targets of tests/fuzz, built with clang (ASan+UBSan+libFuzzer) in
+# build-fuzz, each run for MEMKV_FUZZ_SECONDS (20) on its seed corpus.
+if [ $# -eq 0 ]; then
+  command -v clang >/dev/null || { echo "test.sh: clang not found (scripts/deps.sh installs it)" >&2; exit 1; }
+  secs=${MEMKV_FUZZ_SECONDS:-20}
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMEMKV_FUZZ=ON \
+    -DMEMKV_FUZZ_SECONDS="$secs" >/dev/null
+  cmake --build build-fuzz -j"$(nproc)" --target fuzz_targets
+  (cd build-fuzz && ctest -L fuzz -V)
+fi
