@@ -10,9 +10,10 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMEMKV_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure --timeout 600 "$@")
 
-# With no arguments (the whole suite, as .ci/run runs it): the libFuzzer
-# targets of tests/fuzz, built with clang (ASan+UBSan+libFuzzer) in
-# build-fuzz, each run for MEMKV_FUZZ_SECONDS (20) on its seed corpus.
+# With no arguments (the whole suite, as .ci/run runs it), two more builds:
+# the libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan+libFuzzer)
+# in build-fuzz, each run for MEMKV_FUZZ_SECONDS (20) on its seed corpus;
+# and a ThreadSanitizer build (build-tsan) for the concurrency tests.
 if [ $# -eq 0 ]; then
   command -v clang >/dev/null || { echo "test.sh: clang not found (scripts/deps.sh installs it)" >&2; exit 1; }
   secs=${MEMKV_FUZZ_SECONDS:-20}
@@ -20,4 +21,10 @@ if [ $# -eq 0 ]; then
     -DMEMKV_FUZZ_SECONDS="$secs" >/dev/null
   cmake --build build-fuzz -j"$(nproc)" --target fuzz_targets
   (cd build-fuzz && ctest -L fuzz -V)
+
+  # ThreadSanitizer: the mailbox and join unit tests and the concurrency-heavy
+  # integration scripts with 2+2 and hosted threads (label tsan, build-tsan).
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMKV_TSAN=ON -DMEMKV_WERROR=ON >/dev/null
+  cmake --build build-tsan -j"$(nproc)" --target mem-kv-server test_mbox test_join
+  (cd build-tsan && ctest -L tsan --output-on-failure)
 fi
