@@ -231,7 +231,6 @@ static void actor_stats_end(actor_t *a, uint64_t t0)
 {
     uint64_t now = hist_clock_ns();
     hist_record(&a->st.service, now - t0);
-    actor_full_publish(a);
     if (now - a->st.pub_ns >= 10000000u) actor_stats_publish(a, now);
 }
 
@@ -415,6 +414,9 @@ static int actor_round(actor_t *a, kv_batch *local)
     int64_t now_ms = kv_time_ms();
     for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
     if (persist_batch_commit(p->o.persist, a->id, p->o.nactors) > 0) actor_refuse_failed(p, got, n);
+    /* before the replies leave: a client that got its DEL's reply must find
+     * a multi-shard write admitted by the network thread's view of `full` */
+    actor_full_publish(a);
     for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
     actor_stats_end(a, round_t0);
     return n;
