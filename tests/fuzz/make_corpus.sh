@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 BUILD=${1:-../../build}
 SERVER=$BUILD/mem-kv-server
 C=corpus
-rm -rf "$C" && mkdir -p "$C"/{parse,wal_record,snap,manifest,config}
+mkdir -p "$C"/{parse,wal_record,snap,manifest,config} # keeps the inputs fuzzing added (hash names)
 d=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$d"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
