@@ -232,9 +232,12 @@ void climit_cron(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     int64_t now = loop_ms(t);
     int64_t idle_ms = (int64_t)atomic_load_explicit(&t->srv->timeout, memory_order_relaxed) * 1000;
-    conn *next;
-    for (conn *c = t->conns; c; c = next) {
-        next = c->next;
+    /* a slice of the list per tick, resuming where the last one stopped
+     * (conn_close moves t->cron_next past a connection it unlinks) */
+    int64_t budget = atomic_load_explicit(&t->stats.clients, memory_order_relaxed) / CLIMIT_CRON_HZ + 1;
+    conn *c = t->cron_next ? t->cron_next : t->conns;
+    for (; c != NULL && budget-- > 0; c = t->cron_next) {
+        t->cron_next = c->next;
         if (soft_limit_check(t, c, now)) continue;
         /* Idle: nothing read or written, no command waiting for a shard. */
         if (idle_ms > 0 && c->nslots == 0 && now - c->last_ms > idle_ms) {
@@ -242,4 +245,5 @@ void climit_cron(struct ev_loop *loop, ev_timer *w, int revents)
             conn_close(t, c);
         }
     }
+    if (c == NULL) t->cron_next = NULL; /* the end: the next tick starts over */
 }

@@ -122,7 +122,8 @@ typedef struct netthr {
     ev_io tls_accept_w; /* --tls-port listener */
     ev_async wake_w;    /* completions and stop requests */
     ev_prepare flush_w; /* end of loop iteration: publish and write */
-    ev_timer cron_w;    /* once a second: idle timeout, soft output limit */
+    ev_timer cron_w;    /* CLIMIT_CRON_HZ: idle timeout, soft output limit */
+    struct conn *cron_next; /* climit_cron's place in conns; NULL: start over */
     mbox_t done;        /* completed batches from actors (MPSC) */
     kv_batch **out;     /* batch being filled per actor, or NULL */
     unsigned *inflight; /* batches in flight per actor */
@@ -236,6 +237,10 @@ int climit_noauth(netthr *t, conn *c, const cmd_def *def);
 /* AUTH succeeded on c: lift the unauthenticated limits. */
 void climit_authed(netthr *t, conn *c);
 /* The network thread's once-a-second timer. */
+/* Ticks per second of climit_cron: each visits 1/CLIMIT_CRON_HZ of the
+ * thread's connections, so every connection is checked once a second and
+ * no tick walks 10 000 of them at once (about 1 ms). */
+#define CLIMIT_CRON_HZ 10
 void climit_cron(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* netloop.c: closes c's socket (the memory goes once no part is in flight). */

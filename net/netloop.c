@@ -71,6 +71,7 @@ void conn_close(netthr *t, conn *c)
     close(c->fd);
     c->closed = 1;
     c->closing = 1;
+    if (t->cron_next == c) t->cron_next = c->next; /* climit_cron's place moves on */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -511,7 +512,7 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_prepare_start(t->loop, &t->flush_w);
     ev_init(&t->tick_w, tick_cb);
     ev_idle_init(&t->more_w, more_cb);
-    ev_timer_init(&t->cron_w, climit_cron, 1.0, 1.0);
+    ev_timer_init(&t->cron_w, climit_cron, 1.0 / CLIMIT_CRON_HZ, 1.0 / CLIMIT_CRON_HZ);
     t->cron_w.data = t;
     ev_timer_start(t->loop, &t->cron_w);
     if (id == 0) metrics_thread_init(t);
