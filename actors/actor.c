@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kv.h"
 #include "mbox.h"
@@ -21,6 +22,9 @@
  * shards: eviction never adds more than about this to a command. */
 #define ACTOR_EVICT_US      200
 #define ACTOR_EVICT_TICK_US 400
+
+/* How often batches waiting for a failing log (fsync always) look again. */
+#define ACTOR_PARKED_POLL_US 10000
 
 /* Redis's reply to a write over the limit. */
 #define ACTOR_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
@@ -47,6 +51,10 @@ typedef struct actor {
     int64_t credit;       /* owner: actor: compaction time it may still take, us x 100 */
     int64_t credit_t_us;  /* owner: actor: when credit was last topped up */
     int evict_busy;       /* owner: actor: a shard is still over its memory share */
+    int log_stall;        /* owner: actor: a shard's log is past its hard bound: take no
+                             requests until its compaction has pruned it */
+    kv_batch **parked;    /* owner: actor: batches whose replies wait for the log */
+    unsigned nparked, capparked;
     char pad[64];         /* keep actors' hot fields on separate lines */
 } actor_t;
 
@@ -59,6 +67,8 @@ struct actor_pool {
     hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
     _Atomic uint8_t *full;              /* per shard: evict_full, by its actor */
     hist_u64 *logbuf;                   /* per shard: its log buffers' bytes, by its actor */
+    _Atomic uint8_t *logfail;           /* per shard: its log refuses writes, by its actor */
+    _Atomic uint8_t *net_closed;        /* per network thread: its connections are closed */
 };
 
 actor_pool_t *actor_pool_new(const actor_pool_opts *o)
@@ -72,8 +82,10 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     p->figs = calloc(o->nshards, sizeof *p->figs);
     p->full = calloc(o->nshards, sizeof *p->full);
     p->logbuf = calloc(o->nshards, sizeof *p->logbuf);
+    p->logfail = calloc(o->nshards, sizeof *p->logfail);
+    p->net_closed = calloc(o->nnet ? o->nnet : 1, sizeof *p->net_closed);
     if (p->shards == NULL || p->actors == NULL || p->figs == NULL || p->full == NULL ||
-        p->logbuf == NULL)
+        p->logbuf == NULL || p->logfail == NULL || p->net_closed == NULL)
         goto fail;
     for (unsigned s = 0; s < o->nshards; s++) {
         shard_init(&p->shards[s], s, o->secret);
@@ -193,10 +205,36 @@ bool actor_pool_any_full(actor_pool_t *p)
     return false;
 }
 
+bool actor_pool_any_log_failed(actor_pool_t *p)
+{
+    if (p == NULL || p->o.persist == NULL) return false;
+    for (unsigned s = 0; s < p->o.nshards; s++)
+        if (atomic_load_explicit(&p->logfail[s], memory_order_relaxed)) return true;
+    return false;
+}
+
+void actor_pool_net_closed(actor_pool_t *p, unsigned net_id)
+{
+    if (net_id < p->o.nnet) atomic_store_explicit(&p->net_closed[net_id], 1, memory_order_release);
+}
+
+/* Publishes whether the actor's shards' logs refuse writes. Owner actor. */
+static void actor_logfail_publish(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    if (p->o.persist == NULL) return;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        uint8_t f = (uint8_t)!persist_shard_ok(p->o.persist, s);
+        if (atomic_load_explicit(&p->logfail[s], memory_order_relaxed) != f)
+            atomic_store_explicit(&p->logfail[s], f, memory_order_relaxed);
+    }
+}
+
 /* Publishes evict_full of the actor's shards. Owner actor. */
 static void actor_full_publish(actor_t *a)
 {
     actor_pool_t *p = a->pool;
+    actor_logfail_publish(a);
     if (p->o.limits == NULL) return;
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
         uint8_t f = (uint8_t)evict_full(&p->shards[s]);
@@ -285,6 +323,7 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
         pf_slot = actor_prefetch(p, pf_slot, 0);
         pf_entry = actor_prefetch(p, pf_entry, 1);
         shard_t *s = &p->shards[r->shard];
+        r->applied = 0;
         if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
             actor_misconf(p, r); /* the log refuses writes: do not run it */
             continue;
@@ -307,17 +346,64 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             s->hint_hash = r->key_hash;
         }
         r->fn(s, &c);
+        r->applied = r->write;
         kv_obl_count(r);
         s->hint_key = NULL;
     }
 }
 
-/* After a failed group commit: no write to a failed shard is acknowledged. */
-static void actor_refuse_failed(actor_pool_t *p, kv_batch **got, int n)
+/* After a failed group commit with fsync always: 1 if b holds a write
+ * that ran on a shard whose log failed. Its effect is in memory and its
+ * records wait in the log's buffers, so neither OK (not durable) nor an
+ * error (it took effect) would be true: the batch's replies wait until
+ * the log has made them durable (actor_release_parked). */
+static int actor_must_park(actor_pool_t *p, const kv_batch *b)
 {
-    for (int i = 0; i < n; i++)
-        for (kv_req *r = got[i]->head; r != NULL; r = r->next)
-            if (r->write && persist_shard_failed(p->o.persist, r->shard)) actor_misconf(p, r);
+    for (const kv_req *r = b->head; r != NULL; r = r->next)
+        if (r->applied && !persist_shard_ok(p->o.persist, r->shard)) return 1;
+    return 0;
+}
+
+static void actor_park(actor_t *a, kv_batch *b)
+{
+    if (a->nparked == a->capparked) {
+        unsigned cap = a->capparked ? 2 * a->capparked : 8;
+        kv_batch **n = realloc(a->parked, cap * sizeof *n);
+        if (n == NULL) abort(); /* cannot reply truthfully: as any OOM, abort */
+        a->parked = n;
+        a->capparked = cap;
+    }
+    a->parked[a->nparked++] = b;
+}
+
+/* 1 if parked batch b may be handed back: every write of it that ran is
+ * durable now (its log retried and synced), or its network thread has
+ * closed its connections (stopping: nobody gets the replies, and the
+ * final sync of persist_close decides what stays). */
+static int actor_parked_ready(actor_pool_t *p, const kv_batch *b)
+{
+    if (b->net_id < p->o.nnet &&
+        atomic_load_explicit(&p->net_closed[b->net_id], memory_order_acquire))
+        return 1;
+    for (const kv_req *r = b->head; r != NULL; r = r->next)
+        if (r->applied && !persist_shard_durable(p->o.persist, r->shard)) return 0;
+    return 1;
+}
+
+/* Hands back the parked batches that are ready, keeping the others in
+ * order. Owner actor. */
+static void actor_release_parked(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < a->nparked; i++) {
+        kv_batch *b = a->parked[i];
+        if (actor_parked_ready(p, b))
+            p->o.done(p->o.done_ctx, b);
+        else
+            a->parked[kept++] = b;
+    }
+    a->nparked = kept;
 }
 
 static int actor_has_work(void *ctx)
@@ -336,19 +422,32 @@ static int actor_persist_tick(actor_t *a, int64_t now_us)
      * credit (at most one slice's worth) and spends what its slices take, so
      * the scan, and the disk work it feeds, leave the rest of the CPU to
      * requests; a slice runs only on PERSIST_SLICE_MIN_US of credit. */
-    int pct = p->o.compact_cpu > 0 ? p->o.compact_cpu : 100;
+    /* A log past its soft bound compacts unpaced, its slices not cut short
+     * by waiting requests; past its hard bound the actor takes no requests
+     * (persist_log_pressure): the back-pressure that bounds the log. */
+    int pressure = 0;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        int ps = persist_log_pressure(p->o.persist, s);
+        if (ps > pressure) pressure = ps;
+    }
+    a->log_stall = pressure == 2;
+    int pct = pressure ? 100 : p->o.compact_cpu > 0 ? p->o.compact_cpu : 100;
     a->credit += (now_us - a->credit_t_us) * pct; /* x 100: calls come every few us */
     if (a->credit > ACTOR_SLICE_US * 100 || !a->persist_busy) a->credit = ACTOR_SLICE_US * 100;
     a->credit_t_us = now_us;
-    /* One shard of this actor compacts at a time: it may start only when no
-     * other is scanning (a shard that starts sets busy for the ones after).
-     * A slice stops early when requests arrive. */
+    /* One shard of this actor compacts at a time, and the one whose log is
+     * furthest past its threshold begins next (persist_compact_pick): the
+     * lowest-numbered due shard going first starved the others. A slice
+     * stops early when requests arrive. */
     int busy = 0;
     int64_t budget = a->credit >= PERSIST_SLICE_MIN_US * 100 ? a->credit / 100 : 0;
-    persist_tick_opts t = {budget, 0, actor_has_work, a};
-    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
-        t.may_begin = !busy && !a->persist_busy;
+    persist_tick_opts t = {budget, 0, pressure ? NULL : actor_has_work, a};
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
         busy |= persist_tick(p->o.persist, &p->shards[s], &t);
+    if (!busy && !a->persist_busy) {
+        int next = persist_compact_pick(p->o.persist, a->id, p->o.nactors);
+        t.may_begin = 1;
+        if (next >= 0) busy = persist_tick(p->o.persist, &p->shards[next], &t);
     }
     if (budget > 0) { /* a slice or a start ran: charge it (bookkeeping is free) */
         int64_t end_us = kv_mono_us();
@@ -407,33 +506,48 @@ static int actor_round(actor_t *a, kv_batch *local)
     kv_batch *got[ACTOR_MAX_DRAIN + 1];
     int n = 0;
     kv_batch *b;
-    if (local) got[n++] = local;
-    while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
+    if (local) got[n++] = local; /* a hosted thread's own batch: bounded, runs even in a stall */
+    while (!a->log_stall && n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL)
+        got[n++] = b;
     if (n == 0) return 0;
     uint64_t round_t0 = actor_stats_begin(a, got, n);
     int64_t now_ms = kv_time_ms();
     for (int i = 0; i < n; i++) actor_run_batch(a, got[i], now_ms);
-    if (persist_batch_commit(p->o.persist, a->id, p->o.nactors) > 0) actor_refuse_failed(p, got, n);
+    /* A failed commit: with fsync interval or no, the writes that ran are
+     * answered OK, as Redis does with appendfsync everysec: they are in
+     * memory, their records stay in the log's buffers for the retry, and
+     * the policy never promised them durable yet; every later write to the
+     * shard is refused (-MISCONF) before it runs. With fsync always they
+     * wait (actor_must_park). */
+    int failed = persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+    int park = failed > 0 && p->o.fsync_always;
     /* before the replies leave: a client that got its DEL's reply must find
      * a multi-shard write admitted by the network thread's view of `full` */
     actor_full_publish(a);
-    for (int i = 0; i < n; i++) p->o.done(p->o.done_ctx, got[i]);
+    for (int i = 0; i < n; i++) {
+        if (park && actor_must_park(p, got[i]))
+            actor_park(a, got[i]);
+        else
+            p->o.done(p->o.done_ctx, got[i]);
+    }
     actor_stats_end(a, round_t0);
     return n;
 }
 
-/* Between rounds: the expiry tick when due, compaction slices. */
+/* Between rounds: the expiry tick when due, compaction slices, parked
+ * batches whose writes are durable now. */
 static void actor_between(actor_t *a, int64_t now_us)
 {
     actor_pool_t *p = a->pool;
+    if (a->nparked) actor_release_parked(a);
     if (now_us >= a->next_tick_us) {
         actor_expire_tick(a, now_us);
         /* active expiry logged deletes: write (and sync) them like a batch */
         persist_batch_commit(p->o.persist, a->id, p->o.nactors);
         a->persist_busy = actor_persist_tick(a, now_us);
     } else {
-        if (a->persist_busy)
-            a->persist_busy = actor_persist_tick(a, now_us); /* a paced slice per round */
+        if (a->persist_busy || a->log_stall) /* a paced slice per round */
+            a->persist_busy = actor_persist_tick(a, now_us);
         if (a->evict_busy) {
             /* eviction left over: a time-boxed slice per round, and its DELs
              * committed like a batch's */
@@ -441,6 +555,12 @@ static void actor_between(actor_t *a, int64_t now_us)
             persist_batch_commit(p->o.persist, a->id, p->o.nactors);
         }
     }
+}
+
+static void actor_nap(int64_t us)
+{
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
 }
 
 static void *actor_main(void *arg)
@@ -457,11 +577,16 @@ static void *actor_main(void *arg)
 
         /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
          * then sleep until a producer wakes us or the next tick. */
+        if (a->log_stall) { /* back-pressure: requests wait, compaction runs */
+            if (!a->persist_busy) actor_nap(ACTOR_SLICE_US); /* the worker finishes it */
+            continue;
+        }
         int64_t spin_end = now_us + p->o.spin_us;
         while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) __builtin_ia32_pause();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
         if ((a->persist_busy || a->evict_busy) && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;
+        if (a->nparked && wait > ACTOR_PARKED_POLL_US) wait = ACTOR_PARKED_POLL_US;
         mbox_wait_sc(&a->mbox, wait > 0 ? wait : 0);
     }
     return NULL;
@@ -475,8 +600,10 @@ int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local)
     actor_round(a, local);
     int64_t now_us = kv_mono_us();
     actor_between(a, now_us);
+    if (a->log_stall) return a->persist_busy ? 0 : ACTOR_SLICE_US;
     if (!mbox_empty_sc(&a->mbox) || a->evict_busy) return 0;
     int64_t wait = a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
+    if (a->nparked && wait > ACTOR_PARKED_POLL_US) wait = ACTOR_PARKED_POLL_US;
     if (a->persist_busy) { /* a paced compaction: poll again when it has credit */
         int pct = p->o.compact_cpu > 0 ? p->o.compact_cpu : 100;
         int64_t need = (PERSIST_SLICE_MIN_US * 100 - a->credit) / pct;
@@ -520,11 +647,16 @@ void actor_pool_free(actor_pool_t *p)
     if (p->shards)
         for (unsigned s = 0; s < p->o.nshards; s++) shard_destroy(&p->shards[s]);
     if (p->actors)
-        for (unsigned a = 0; a < p->o.nactors; a++) mbox_destroy(&p->actors[a].mbox);
+        for (unsigned a = 0; a < p->o.nactors; a++) {
+            mbox_destroy(&p->actors[a].mbox);
+            free(p->actors[a].parked);
+        }
     free(p->shards);
     free(p->actors);
     free(p->figs);
     free((void *)(uintptr_t)p->full);
     free(p->logbuf);
+    free((void *)(uintptr_t)p->logfail);
+    free((void *)(uintptr_t)p->net_closed);
     free(p);
 }

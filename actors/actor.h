@@ -40,6 +40,8 @@ typedef struct actor_pool_opts {
     actor_done_fn *done;
     void *done_ctx;
     persist_t *persist; /* NULL: no persistence */
+    int fsync_always;   /* --fsync always: a write's reply means durable */
+    unsigned nnet;      /* network threads (kv_batch.net_id < nnet) */
     /* Hosted actors (--threads): non-NULL means no actor has a thread of
      * its own; actor i is run by the thread that calls actor_host_poll(i),
      * and a producer that publishes to it calls wake(wake_ctx, i) (any
@@ -104,6 +106,14 @@ void actor_pool_evict_stats(actor_pool_t *p, hist_t *h);
  * network thread refuses multi-shard writes (MSET) with -OOM then. Any
  * thread. */
 bool actor_pool_any_full(actor_pool_t *p);
+/* True if some shard's log refuses writes (-MISCONF), as its actor last
+ * published it: the network thread refuses multi-shard writes then, so
+ * that no part of one runs while another is refused. Any thread. */
+bool actor_pool_any_log_failed(actor_pool_t *p);
+/* A network thread that is stopping has closed all its connections: its
+ * batches whose replies wait for a failing log (fsync always) may come
+ * back, as nobody can get those replies. The network thread itself. */
+void actor_pool_net_closed(actor_pool_t *p, unsigned net_id);
 /* Bytes the shards' log buffers held when their actors last published
  * their figures (see actor_pool_shard_figures). Any thread. */
 uint64_t actor_pool_log_buffers(actor_pool_t *p);

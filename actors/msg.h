@@ -46,6 +46,8 @@ typedef struct kv_req {
     uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
                             by the router, so the shard does not hash the key again */
     uint8_t denyoom;     /* ro for the actor: enum kv_req_oom */
+    uint8_t applied;     /* written by the actor: a write that ran (its effect is in
+                            the shard, its reply waits for the log's commit) */
     int argc;            /* ro for the actor */
     const kv_str *argv;  /* ro for the actor; memory owned by the network side */
     kvbuf reply;         /* written by the actor, read by the network thread */

@@ -611,16 +611,18 @@ void local_info_join(netthr *t, kv_slot *sl)
             "aof_last_write_status:%s\r\nrdb_bgsave_in_progress:0\r\n"
             "rdb_changes_since_last_save:0\r\nwal_fsync:%s\r\nwal_bytes_written:%llu\r\n"
             "wal_log_bytes:%llu\r\nwal_snapshot_bytes:%llu\r\nwal_fsyncs:%llu\r\n"
-            "wal_failures:%llu\r\ncompactions:%llu\r\ncompacting_shards:%llu\r\n\r\n",
-            s->persist != NULL, ps.compacting > 0, ps.broken_shards ? "err" : "ok",
+            "wal_failures:%llu\r\nwal_failing_shards:%d\r\nwal_failing_seconds:%lld\r\n"
+            "wal_last_error:%s\r\ncompactions:%llu\r\ncompacting_shards:%llu\r\n\r\n",
+            s->persist != NULL, ps.compacting > 0, ps.failing_shards ? "err" : "ok",
             s->persist == NULL                 ? "off"
             : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
             : s->cfg.fsync == WAL_FSYNC_NO     ? "no"
                                                : "interval",
             (unsigned long long)ps.bytes, (unsigned long long)ps.log_bytes,
             (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.fsyncs,
-            (unsigned long long)ps.failures, (unsigned long long)ps.compactions,
-            (unsigned long long)ps.compacting);
+            (unsigned long long)ps.failures, ps.failing_shards,
+            (long long)(ps.failing_ms / 1000), persist_errno_text(ps.last_errno),
+            (unsigned long long)ps.compactions, (unsigned long long)ps.compacting);
     }
     if (info_wants(sl, "stats", 1)) {
         kvbuf_printf(
@@ -693,7 +695,8 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  "\"writes\":%llu,\"writes_per_batch_mean\":%.2f,\"writes_per_batch_max\":%llu,"
                  "\"bytes\":%llu,\"fsyncs\":%llu,\"fsync_usec_mean\":%.1f,\"fsync_usec_p99\":%llu,"
                  "\"fsync_usec_max\":%llu,"
-                 "\"failures\":%llu,\"broken_shards\":%d,\"log_bytes\":%llu,"
+                 "\"failures\":%llu,\"broken_shards\":%d,\"failing_shards\":%d,"
+                 "\"failing_seconds\":%lld,\"last_error\":\"%s\",\"log_bytes\":%llu,"
                  "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}}",
                  s->persist ? "true" : "false",
                  s->persist == NULL                 ? "off"
@@ -706,7 +709,8 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  (unsigned long long)ps.fsyncs,
                  ps.fsyncs ? (double)ps.fsync_us_total / (double)ps.fsyncs : 0.0,
                  (unsigned long long)ps.fsync_us_p99, (unsigned long long)ps.fsync_us_max,
-                 (unsigned long long)ps.failures, ps.broken_shards,
+                 (unsigned long long)ps.failures, ps.broken_shards, ps.failing_shards,
+                 (long long)(ps.failing_ms / 1000), persist_errno_text(ps.last_errno),
                  (unsigned long long)ps.log_bytes, (unsigned long long)ps.snapshot_bytes,
                  (unsigned long long)ps.compactions, (unsigned long long)ps.compacting);
 }

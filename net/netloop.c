@@ -450,8 +450,10 @@ void netthr_wake_actor(void *srv, unsigned id)
  * the other threads' batches until every thread has nothing in flight. */
 static int net_may_exit(netthr *t)
 {
-    if (!(atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL && net_idle(t))) return 0;
     server_t *s = t->srv;
+    if (!(atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL)) return 0;
+    actor_pool_net_closed(s->actors, t->id); /* nobody is left for a parked reply */
+    if (!net_idle(t)) return 0;
     if (!s->hosted) return 1;
     if (!t->done_flag) {
         t->done_flag = 1;

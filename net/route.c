@@ -9,6 +9,9 @@
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
+#define ROUTE_MISCONF_ERR \
+    "MISCONF Errors writing to the write-ahead log: writes that touch several shards are refused \
+while one of them fails"
 
 /* ---- slots ------------------------------------------------------------ */
 
@@ -597,6 +600,13 @@ static void arity_error(conn *c, const cmd_def *def)
     reply_error_arity(&sl->reply, def->name, strlen(def->name));
 }
 
+/* A write of this route and argument count may touch several shards. */
+static int route_multi_shard(int route, int argc)
+{
+    return route == ROUTE_PAIRS || route == ROUTE_MSETNX || route == ROUTE_ALL ||
+           route == ROUTE_RENAME || (route == ROUTE_KEYS && argc > 2);
+}
+
 void route_dispatch(netthr *t, conn *c)
 {
     int argc = c->ps.argc;
@@ -620,6 +630,13 @@ void route_dispatch(netthr *t, conn *c)
         actor_pool_any_full(s->actors)) {
         /* a multi-shard write is admitted or refused as a whole */
         route_error_slot(c, ROUTE_OOM_ERR);
+        conn_mark_dirty(t, c);
+        return;
+    }
+    if ((def->flags & CMD_WRITE) && route_multi_shard(def->route, argc) &&
+        actor_pool_any_log_failed(s->actors)) {
+        /* the same for a failing log: no part runs while another is refused */
+        route_error_slot(c, ROUTE_MISCONF_ERR);
         conn_mark_dirty(t, c);
         return;
     }

@@ -236,6 +236,8 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .done = netthr_post_done,
         .done_ctx = s,
         .persist = s->persist,
+        .fsync_always = cfg->fsync == WAL_FSYNC_ALWAYS,
+        .nnet = s->nnet,
         .wake = s->hosted ? netthr_wake_actor : NULL,
         .wake_ctx = s,
         .limits = &s->limits,

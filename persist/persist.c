@@ -42,7 +42,8 @@ typedef struct pshard {
     uint32_t id;              /* ro */
     char dir[PATH_MAX];       /* ro */
     wal_t *wal;               /* owner: actor (wal_sync: any thread) */
-    int failed;               /* owner: actor: the last commit failed */
+    int failed;               /* owner: actor: the last commit failed (persist_note) */
+    int sync_failed;          /* a sync thread's result for the owner actor (sync_set) */
     _Atomic int want_compact; /* set by any thread (COMPACT) */
     _Atomic int state;        /* enum compact_state; see above for who moves it */
     snap_writer_t *snap;      /* owner: see enum compact_state */
@@ -53,6 +54,7 @@ typedef struct pshard {
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
     uint64_t next_seq, prev_end; /* start-up: where recovery says the log goes on */
     int64_t retry_at_us;         /* owner: actor: next retry of a failed log */
+    int64_t compact_fail_us;     /* owner: actor: when a compaction last failed */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
                                     that syncs this shard (actor or worker) */
 } pshard;
@@ -93,7 +95,58 @@ struct persist {
     /* counters: written by actors and the worker with relaxed atomics */
     _Atomic uint64_t batches, writes, max_writes, bytes, fsyncs, fsync_us_total, fsync_us_max,
         failures, compactions;
+    /* the log's outage state, kept by the shards' actors (persist_note) */
+    _Atomic int nfailing;          /* shards whose log fails now */
+    _Atomic int64_t outage_ms;     /* wall-clock start of the current outage, 0: none */
+    _Atomic int64_t fail_log_us;   /* when the last failure line was logged */
+    _Atomic int outage_logged;     /* the current outage's failure line was logged */
+    _Atomic uint64_t fail_unlogged; /* failures not logged since the last line */
+    _Atomic int last_errno;        /* errno of the newest failure */
 };
+
+/* At most one "the log fails" line per this many microseconds. */
+#define PERSIST_FAIL_LOG_US (10 * 1000000)
+
+static const char *errno_name(int e)
+{
+    const char *n = e ? strerrorname_np(e) : NULL;
+    return n ? n : "EIO";
+}
+
+/* Owner actor of ps, after each commit, sync or retry of its log: keeps
+ * ps->failed and the outage state, and logs (rate-limited) the first
+ * failure of an outage with the errno's name, and the end of the outage. */
+static void persist_note(persist_t *p, pshard *ps, int failed)
+{
+    if (failed == ps->failed) return;
+    ps->failed = failed;
+    if (failed) {
+        wal_stats st;
+        wal_get_stats(ps->wal, &st);
+        int e = st.sys_errno ? st.sys_errno : EIO;
+        atomic_store(&p->last_errno, e);
+        if (atomic_fetch_add(&p->nfailing, 1) == 0) atomic_store(&p->outage_ms, kv_time_ms());
+        int64_t now = kv_mono_us(), last = atomic_load(&p->fail_log_us);
+        if ((last != 0 && now - last < PERSIST_FAIL_LOG_US) ||
+            !atomic_compare_exchange_strong(&p->fail_log_us, &last, now)) {
+            atomic_fetch_add(&p->fail_unlogged, 1);
+            return;
+        }
+        uint64_t more = atomic_exchange(&p->fail_unlogged, 0);
+        atomic_store(&p->outage_logged, 1);
+        kv_log_warn("Writing the WAL of shard %u in %s failed: %s (%s). Writes to the failing "
+                    "shards get -MISCONF and have no effect until the disk takes them again; "
+                    "reads go on.%s",
+                    ps->id, p->dir, strerror(e), errno_name(e),
+                    more ? " (earlier failures were not logged)" : "");
+        return;
+    }
+    if (atomic_fetch_sub(&p->nfailing, 1) != 1) return;
+    int64_t since = atomic_exchange(&p->outage_ms, 0);
+    if (atomic_exchange(&p->outage_logged, 0))
+        kv_log_warn("The WAL in %s is writable again after %.1f s; writes are accepted.", p->dir,
+               since ? (double)(kv_time_ms() - since) / 1000.0 : 0.0);
+}
 
 static void counter_max(_Atomic uint64_t *c, uint64_t v)
 {
@@ -542,7 +595,7 @@ static void sync_set_work(persist_t *p, sync_set *set)
     unsigned i;
     while ((i = atomic_fetch_add(&set->next, 1)) < set->n) {
         if (timed_sync(p, set->items[i]) != 0) {
-            set->items[i]->failed = 1; /* owner actor reads it after the wait */
+            set->items[i]->sync_failed = 1; /* owner actor reads it after the wait */
             atomic_fetch_add(&set->failed, 1);
         }
         atomic_fetch_sub(&set->remaining, 1);
@@ -606,6 +659,36 @@ static unsigned sync_parallel(persist_t *p, pshard **items, unsigned n)
     return atomic_load(&set.failed);
 }
 
+/* Most bytes the log buffers of one actor's shards may hold (records
+ * written and kept until synced, with fsync interval): past it the actor
+ * syncs them itself, so a write burst waits for the disk instead of
+ * growing the buffers without bound. */
+#define PERSIST_BUF_MAX (8u << 20)
+
+/* Owner actor: syncs the actor's shards whose written bytes are still kept
+ * in memory once they hold more than PERSIST_BUF_MAX together, then frees
+ * the copies. Returns the number of shards whose sync failed. */
+static unsigned persist_bound_buffers(persist_t *p, unsigned first, unsigned stride)
+{
+    uint64_t held = 0;
+    for (unsigned s = first; s < p->nshards; s += stride) {
+        wal_stats st;
+        wal_get_stats(p->sh[s].wal, &st);
+        held += st.unsynced_bytes;
+    }
+    if (held <= PERSIST_BUF_MAX) return 0;
+    unsigned failed = 0;
+    for (unsigned s = first; s < p->nshards; s += stride) {
+        pshard *ps = &p->sh[s];
+        if (ps->failed) continue;
+        int rc = timed_sync(p, ps);
+        if (rc == 0) rc = wal_commit(ps->wal); /* nothing pending: trims the copy */
+        persist_note(p, ps, rc != 0);
+        failed += rc != 0;
+    }
+    return failed;
+}
+
 int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
 {
     if (p == NULL) return 0;
@@ -618,15 +701,15 @@ int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
         int rc = wal_commit(ps->wal);
         writes += pending > 0;
         counter_add(&p->bytes, pending);
-        ps->failed = rc != 0;
+        persist_note(p, ps, rc != 0);
         if (rc != 0) {
             failed++;
             counter_add(&p->failures, 1);
-        } else if (p->o.fsync == WAL_FSYNC_ALWAYS && pending > 0) {
+        } else if (p->o.fsync == WAL_FSYNC_ALWAYS && !wal_durable(ps->wal)) {
             if (ntouched < 64) {
                 touched[ntouched++] = ps;
             } else {
-                ps->failed = timed_sync(p, ps) != 0;
+                persist_note(p, ps, timed_sync(p, ps) != 0);
                 failed += ps->failed;
             }
         }
@@ -634,19 +717,35 @@ int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
     /* fsync always: every write of the batch is out; now one fdatasync per
      * touched shard, in parallel */
     if (ntouched == 1) {
-        if (timed_sync(p, touched[0]) != 0) {
-            touched[0]->failed = 1;
-            failed++;
-        }
+        touched[0]->sync_failed = timed_sync(p, touched[0]) != 0;
     } else if (ntouched > 1) {
-        failed += sync_parallel(p, touched, ntouched);
+        sync_parallel(p, touched, ntouched);
     }
+    for (unsigned i = 0; i < ntouched; i++) {
+        persist_note(p, touched[i], touched[i]->sync_failed);
+        failed += touched[i]->sync_failed;
+        touched[i]->sync_failed = 0;
+    }
+    if (p->o.fsync == WAL_FSYNC_INTERVAL) failed += persist_bound_buffers(p, first, stride);
     if (writes > 0) {
         counter_add(&p->batches, 1);
         counter_add(&p->writes, writes);
         counter_max(&p->max_writes, writes);
     }
     return (int)failed;
+}
+
+/* Owner actor: one more attempt at a failing log, at most every 10 ms:
+ * a commit (which moves to a fresh segment and rewrites what was not
+ * durable) and, with fsync always, the sync. */
+static void persist_retry(persist_t *p, pshard *ps)
+{
+    int64_t now = kv_mono_us();
+    if (now < ps->retry_at_us) return;
+    ps->retry_at_us = now + 10000;
+    int rc = wal_commit(ps->wal);
+    if (rc == 0 && p->o.fsync == WAL_FSYNC_ALWAYS) rc = timed_sync(p, ps);
+    persist_note(p, ps, rc != 0 || wal_status(ps->wal) != 0);
 }
 
 int persist_shard_failed(persist_t *p, uint32_t shard)
@@ -657,12 +756,24 @@ int persist_shard_failed(persist_t *p, uint32_t shard)
     /* A write is waiting: try the log again now (at most every 10 ms)
      * rather than at the next tick, so writes resume as soon as the disk
      * takes them again, on every shard. */
-    int64_t now = kv_mono_us();
-    if (now >= ps->retry_at_us) {
-        ps->retry_at_us = now + 10000;
-        ps->failed = wal_commit(ps->wal) != 0;
-    }
+    persist_retry(p, ps);
     return ps->failed || wal_status(ps->wal) != 0;
+}
+
+int persist_shard_ok(persist_t *p, uint32_t shard)
+{
+    return p == NULL || (!p->sh[shard].failed && wal_status(p->sh[shard].wal) == 0);
+}
+
+int persist_shard_durable(persist_t *p, uint32_t shard)
+{
+    if (p == NULL) return 1;
+    pshard *ps = &p->sh[shard];
+    if (!ps->failed && wal_durable(ps->wal)) return 1;
+    persist_retry(p, ps);
+    if (!ps->failed && !wal_durable(ps->wal) && p->o.fsync == WAL_FSYNC_ALWAYS)
+        persist_note(p, ps, timed_sync(p, ps) != 0);
+    return !ps->failed && wal_durable(ps->wal);
 }
 
 size_t persist_shard_buffer_bytes(persist_t *p, uint32_t shard)
@@ -719,11 +830,16 @@ static void compact_begin(persist_t *p, pshard *ps)
 {
     uint64_t seq;
     if (wal_rotate(ps->wal, &seq) != 0) {
-        kv_log_warn("shard %u: compaction not started: cannot rotate the WAL", ps->id);
+        if (ps->compact_fail_us == 0) /* once per outage: retried every second */
+            kv_log_warn("shard %u: compaction not started: cannot rotate the WAL", ps->id);
+        ps->compact_fail_us = kv_mono_us();
         return;
     }
     if (snap_begin(&ps->snap, ps->dir, ps->id, seq) != 0) {
-        kv_log_warn("shard %u: compaction not started: cannot create the snapshot", ps->id);
+        if (ps->compact_fail_us == 0)
+            kv_log_warn("shard %u: compaction not started: cannot create the snapshot: %s",
+                        ps->id, strerror(errno));
+        ps->compact_fail_us = kv_mono_us();
         return;
     }
     ps->snap_seq = seq;
@@ -755,27 +871,93 @@ static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
     if (ps->cursor == 0) atomic_store(&ps->state, C_FINISHING); /* the worker takes over */
 }
 
+/* A compaction that failed (or could not begin: the disk is full) is not
+ * tried again for this long. */
+#define PERSIST_COMPACT_BACKOFF_US 1000000
+
+/* Microseconds left of the back-off after a failed compaction; 0: none. */
+static int64_t compact_backoff(const pshard *ps)
+{
+    if (ps->compact_fail_us == 0) return 0;
+    int64_t left = ps->compact_fail_us + PERSIST_COMPACT_BACKOFF_US - kv_mono_us();
+    return left > 0 ? left : 0;
+}
+
+/* The log size at which shard ps is due for compaction (its share of
+ * --compact-log-size, or twice its snapshot if that is larger); 0 when
+ * only COMPACT compacts. */
+static uint64_t compact_threshold(const persist_t *p, const pshard *ps)
+{
+    if (p->o.compact_log_bytes == 0) return 0;
+    uint64_t share = p->o.compact_log_bytes / p->nshards, snap2 = 2 * atomic_load(&ps->snap_bytes);
+    return share > snap2 ? share : snap2;
+}
+
 static int compact_due(persist_t *p, pshard *ps, const wal_stats *st)
 {
     if (atomic_exchange(&ps->want_compact, 0)) return 1;
-    if (p->o.compact_log_bytes == 0) return 0;
+    uint64_t thr = compact_threshold(p, ps);
+    if (thr == 0 || compact_backoff(ps) > 0) return 0;
     uint64_t total = 0;
     for (uint32_t s = 0; s < p->nshards; s++) total += atomic_load(&p->sh[s].log_bytes);
-    return total >= p->o.compact_log_bytes && st->log_bytes > 2 * atomic_load(&ps->snap_bytes) &&
-           st->log_bytes >= p->o.compact_log_bytes / p->nshards;
+    /* past the soft bound a shard goes whatever the others hold */
+    return (total >= p->o.compact_log_bytes || st->log_bytes >= PERSIST_LOG_SOFT * thr) &&
+           st->log_bytes > thr;
+}
+
+/* How far past its threshold shard ps's log is, in 1/1000 (1000: at the
+ * threshold); COMPACT asked for comes first. */
+static uint64_t compact_urgency(const persist_t *p, const pshard *ps)
+{
+    uint64_t log = atomic_load_explicit(&ps->log_bytes, memory_order_relaxed);
+    if (atomic_load(&ps->want_compact)) return UINT64_MAX / 2 + log / 1024;
+    uint64_t thr = compact_threshold(p, ps);
+    return thr ? log * 1000 / thr : 0;
+}
+
+int persist_compact_pick(persist_t *p, unsigned first, unsigned stride)
+{
+    if (p == NULL) return -1;
+    int best = -1;
+    uint64_t best_u = 1000; /* at least at the threshold */
+    for (unsigned s = first; s < p->nshards; s += stride) {
+        pshard *ps = &p->sh[s];
+        if (atomic_load(&ps->state) != C_IDLE || ps->failed || compact_backoff(ps) > 0) continue;
+        uint64_t u = compact_urgency(p, ps);
+        if (u > best_u || (u == best_u && best < 0)) {
+            best = (int)s;
+            best_u = u;
+        }
+    }
+    return best;
+}
+
+int persist_log_pressure(persist_t *p, uint32_t shard)
+{
+    if (p == NULL) return 0;
+    pshard *ps = &p->sh[shard];
+    uint64_t thr = compact_threshold(p, ps);
+    if (thr == 0 || ps->failed) return 0;
+    uint64_t log = atomic_load_explicit(&ps->log_bytes, memory_order_relaxed);
+    if (log < PERSIST_LOG_SOFT * thr) return 0;
+    /* writers wait only for a compaction that can make progress */
+    int state = atomic_load(&ps->state);
+    int progress = state == C_SCANNING || state == C_FINISHING || state == C_DONE ||
+                   (state == C_IDLE && compact_backoff(ps) == 0);
+    return log >= PERSIST_LOG_HARD * thr && progress ? 2 : 1;
 }
 
 int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
 {
     if (p == NULL) return 0;
     pshard *ps = &p->sh[s->id];
-    if (ps->failed || wal_status(ps->wal) != 0) ps->failed = wal_commit(ps->wal) != 0; /* retry */
+    if (ps->failed || wal_status(ps->wal) != 0) persist_retry(p, ps);
     wal_stats st;
     wal_get_stats(ps->wal, &st);
     /* An idle shard still frees the copies the flusher has made durable
      * (wal_commit trims them even with nothing pending). */
     if (st.unsynced_bytes > 0 && st.pending_bytes == 0 && !ps->failed)
-        ps->failed = wal_commit(ps->wal) != 0; /* writes nothing: pending is empty */
+        persist_note(p, ps, wal_commit(ps->wal) != 0); /* writes nothing: pending is empty */
     atomic_store_explicit(&ps->log_bytes, st.log_bytes, memory_order_relaxed);
     switch (atomic_load(&ps->state)) {
     case C_IDLE:
@@ -785,10 +967,12 @@ int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
         compact_slice(ps, s, t);
         return atomic_load(&ps->state) == C_SCANNING;
     case C_DONE:
+        ps->compact_fail_us = 0;
         wal_compacted(ps->wal, ps->snap_seq);
         atomic_store(&ps->state, C_IDLE);
         return 0;
     case C_FAILED:
+        ps->compact_fail_us = kv_mono_us();
         atomic_store(&ps->state, C_IDLE);
         return 0;
     default: /* C_FINISHING, C_ABORTING: the worker has it */
@@ -800,6 +984,20 @@ void persist_compact_all(persist_t *p)
 {
     if (p == NULL) return;
     for (uint32_t s = 0; s < p->nshards; s++) atomic_store(&p->sh[s].want_compact, 1);
+}
+
+const char *persist_errno_text(int e)
+{
+    switch (e) {
+    case 0: return "";
+    case ENOSPC: return "ENOSPC No space left on device";
+    case EIO: return "EIO Input/output error";
+    case EDQUOT: return "EDQUOT Disk quota exceeded";
+    case EROFS: return "EROFS Read-only file system";
+    case EFBIG: return "EFBIG File too large";
+    case ENOMEM: return "ENOMEM Cannot allocate memory";
+    default: return errno_name(e);
+    }
 }
 
 void persist_get_stats(persist_t *p, persist_stats *st)
@@ -829,6 +1027,10 @@ void persist_get_stats(persist_t *p, persist_stats *st)
         st->snapshot_bytes += atomic_load(&p->sh[s].snap_bytes);
         if (p->sh[s].wal && wal_status(p->sh[s].wal) != 0) st->broken_shards++;
     }
+    st->failing_shards = atomic_load(&p->nfailing);
+    st->last_errno = atomic_load(&p->last_errno);
+    int64_t since = atomic_load(&p->outage_ms);
+    st->failing_ms = since ? kv_time_ms() - since : 0;
 }
 
 void persist_close(persist_t *p)

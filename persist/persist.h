@@ -76,6 +76,17 @@ int persist_batch_commit(persist_t *p, unsigned first, unsigned stride);
  * most every 10 ms. */
 int persist_shard_failed(persist_t *p, uint32_t shard);
 
+/* Owner actor: 1 if shard's log works (the last commit succeeded), without
+ * retrying it. p NULL: 1. */
+int persist_shard_ok(persist_t *p, uint32_t shard);
+
+/* Owner actor: 1 if every record of shard appended so far is durable as
+ * the policy promises (with fsync always: written and synced; otherwise:
+ * written). A failing log is retried first, at most every 10 ms. What
+ * holds back the replies of writes whose commit failed with fsync always
+ * (actor.c). p NULL: 1. */
+int persist_shard_durable(persist_t *p, uint32_t shard);
+
 /* Owner actor: "MISCONF ..." text for a failed shard, into buf. */
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
 
@@ -98,6 +109,27 @@ typedef struct persist_tick_opts {
  * ~175 ms (when each start also ran three fsyncs on the actor). */
 int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t);
 
+/* The bound on each shard's log. A shard's threshold T is its share of
+ * --compact-log-size or twice its snapshot, whichever is larger. Past
+ * PERSIST_LOG_SOFT x T it compacts whatever the other shards' logs hold,
+ * at full speed (pacing off); past PERSIST_LOG_HARD x T its actor takes no
+ * new requests until the compaction has pruned the log (back-pressure),
+ * so the log stays under PERSIST_LOG_HARD x T plus one drain round's
+ * writes, however fast clients write. */
+#define PERSIST_LOG_SOFT 2
+#define PERSIST_LOG_HARD 4
+
+/* Owner actor of shards first, first+stride, ...: the shard whose
+ * compaction is most overdue (COMPACT first, then the log furthest past
+ * its threshold) among those that may begin one, or -1. The actor lets
+ * that one begin, so no shard starves the others. */
+int persist_compact_pick(persist_t *p, unsigned first, unsigned stride);
+
+/* Owner actor: 0, 1 when shard's log is past PERSIST_LOG_SOFT x its
+ * threshold (compact it unpaced), 2 when past PERSIST_LOG_HARD x and a
+ * compaction can make progress (take no requests until it has). */
+int persist_log_pressure(persist_t *p, uint32_t shard);
+
 /* Any thread: schedules a compaction of every shard. */
 void persist_compact_all(persist_t *p);
 
@@ -115,8 +147,15 @@ typedef struct persist_stats {
     uint64_t compacting;     /* shards compacting now */
     uint64_t log_bytes;      /* live log, all shards */
     uint64_t snapshot_bytes; /* live snapshots, all shards */
-    int broken_shards;       /* shards refusing writes now */
+    int broken_shards;       /* shards whose log segment is broken now */
+    int failing_shards;      /* shards refusing writes now (MISCONF) */
+    int last_errno;          /* errno of the newest log failure, 0: none yet */
+    int64_t failing_ms;      /* how long writes have been refused, 0: they are not */
 } persist_stats;
+
+/* "ENOSPC No space left on device" for errno e, "" for 0: what INFO and
+ * STATS show of the newest log failure. A static string. */
+const char *persist_errno_text(int e);
 
 /* Any thread; counters read without locks (relaxed). */
 void persist_get_stats(persist_t *p, persist_stats *st);

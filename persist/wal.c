@@ -579,6 +579,14 @@ void wal_compacted(wal_t *w, uint64_t seq)
     w->nmarks -= i;
 }
 
+int wal_durable(wal_t *w)
+{
+    if (w->pending.len || wal_status(w) || w->faulted) return 0;
+    if (w->opts.fsync == WAL_FSYNC_NO) return 1;
+    return __atomic_load_n(&w->synced, __ATOMIC_ACQUIRE) >=
+           __atomic_load_n(&w->written, __ATOMIC_ACQUIRE);
+}
+
 int wal_status(wal_t *w)
 {
     int err = __atomic_load_n(&w->append_err, __ATOMIC_RELAXED);

@@ -129,6 +129,11 @@ int wal_rotate(wal_t *w, uint64_t *new_seq);
  * wal_stats.log_bytes. Actor only. */
 void wal_compacted(wal_t *w, uint64_t seq);
 
+/* 1 if every record appended so far is written and (fsync always or
+ * interval) known durable: nothing pending, nothing unsynced, the segment
+ * healthy. Actor only. */
+int wal_durable(wal_t *w);
+
 /* 0 when the log works, else the error writes must report (KV_EIO while a
  * segment is broken, or the sticky append error). Any thread. */
 int wal_status(wal_t *w);
