@@ -328,6 +328,19 @@ void obs_prometheus(kvbuf *b, server_t *s)
     free(fig);
     prom_head(b, "memkv_resident_memory_bytes", "gauge", "Resident set size of the process.");
     kvbuf_printf(b, "memkv_resident_memory_bytes %zu\n", prom_rss());
+    if (s->persist) {
+        persist_stats ps;
+        persist_get_stats(s->persist, &ps);
+        prom_head(b, "memkv_wal_failing_shards", "gauge",
+                  "Shards whose write-ahead log fails now: their writes get -MISCONF.");
+        kvbuf_printf(b, "memkv_wal_failing_shards %d\n", ps.failing_shards);
+        prom_head(b, "memkv_wal_failures_total", "counter", "Failed WAL writes and fsyncs.");
+        kvbuf_printf(b, "memkv_wal_failures_total %llu\n", (unsigned long long)ps.failures);
+        prom_head(b, "memkv_wal_log_bytes", "gauge", "Bytes in live WAL segments, all shards.");
+        kvbuf_printf(b, "memkv_wal_log_bytes %llu\n", (unsigned long long)ps.log_bytes);
+        prom_head(b, "memkv_wal_compactions_total", "counter", "Shard compactions completed.");
+        kvbuf_printf(b, "memkv_wal_compactions_total %llu\n", (unsigned long long)ps.compactions);
+    }
 
     if (m) {
         prom_head(b, "memkv_command_calls_total", "counter", "Commands answered, per command.");
