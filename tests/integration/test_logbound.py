@@ -93,4 +93,42 @@ def logs_bounded_and_fair(ctx):
         "%s %.1f MB > %.1f MB" % (sh, log / MB, b / MB) for sh, log, b in over[:5]]
 
 
+
+@R.test
+def log_buffers_bounded(ctx):
+    """With --fsync interval the bytes written since the last sync stay in
+    memory (to rewrite them if that sync fails): a long interval and a
+    burst of big writes must not grow them past 8 MiB per actor plus one
+    drain round (mem_not_counted_for_evict in INFO memory)."""
+    require_memkv(args)
+    srv = R.add_server(PersistServer(args, ["--shards", "4", "--fsync", "interval",
+                                            "--fsync-interval-ms", "20000"], name="logbuf"))
+    srv.start()
+    with srv.conn() as c:
+        actors = int(info_fields(c.call("INFO", "server").decode()).get("actor_threads", 1))
+    bench = subprocess.Popen(["redis-benchmark", "-p", str(srv.port), "-q", "-t", "set",
+                              "-n", "100000000", "-r", "100000000", "-d", "100000", "-P", "4",
+                              "-c", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    try:
+        with srv.conn() as c:
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                m = info_fields(c.call("INFO", "memory").decode())
+                peak = max(peak, int(m["mem_not_counted_for_evict"]))
+                time.sleep(0.05)
+            written = int(info_fields(c.call("INFO", "persistence").decode())["wal_bytes_written"])
+    finally:
+        bench.kill()
+        bench.wait()
+    srv.stop_clean()
+    # + what the clients can have in flight (8 x 4 x 100 KB), twice for buffer capacity
+    bound = actors * 8 * MB + 2 * 2 * 8 * 4 * 100000
+    print("  %.0f MB written in 6 s with a 20 s fsync interval; log buffers peaked at %.1f MB "
+          "(bound %.1f MB)" % (written / MB, peak / MB, bound / MB))
+    # unbounded, the buffers would hold all of it (no sync came)
+    assert written > 1.2 * bound, "too little written to test anything: %d bytes" % written
+    assert peak <= bound, "log buffers %.1f MB > %.1f MB" % (peak / MB, bound / MB)
+
+
 sys.exit(R.run())
