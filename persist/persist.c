@@ -5,14 +5,17 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "entry.h"
 #include "hist.h"
@@ -77,6 +80,7 @@ typedef struct sync_set {
 struct persist {
     persist_opts o; /* ro; o.dir points at dir */
     char dir[PATH_MAX];
+    int lock_fd; /* <dir>/LOCK, flock'ed for the life of p; -1 before */
     uint32_t nshards;
     manifest man; /* guarded by man_lock */
     pthread_mutex_t man_lock;
@@ -110,6 +114,57 @@ static void counter_add(_Atomic uint64_t *c, uint64_t v)
 
 /* ---- open ------------------------------------------------------------- */
 
+/* The pid written in a lock file, as text (digits only), or "unknown". */
+static void lock_holder(int fd, char *out, size_t cap)
+{
+    char buf[32];
+    ssize_t n = persist__pread_all(fd, buf, sizeof buf - 1, 0);
+    size_t i = 0;
+    while (n > 0 && i < (size_t)n && i + 1 < cap && buf[i] >= '0' && buf[i] <= '9') {
+        out[i] = buf[i];
+        i++;
+    }
+    snprintf(out + i, cap - i, "%s", i ? "" : "unknown");
+}
+
+/* Takes <dir>/LOCK with flock(LOCK_EX | LOCK_NB) before anything else in
+ * the directory is read or written, and keeps the fd (O_CLOEXEC) open until
+ * persist_close: a second server on the same directory is refused, and the
+ * kernel releases the lock when the process dies, however it dies. Our pid
+ * goes into the file for the message the second server prints. Start-up
+ * thread. Returns 0 or -1 with err set. */
+static int persist_lock(persist_t *p, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/LOCK", p->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24];
+        lock_holder(fd, pid, sizeof pid);
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen,
+                     "the data directory '%s' is in use by another mem-kv-server (pid %s holds "
+                     "%s): two servers on one directory would overwrite each other's files",
+                     p->dir, pid, path);
+        else
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    /* write, then cut: a reader never sees an empty file */
+    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
+        kv_log_warn("cannot write the pid into %s: %s", path, strerror(errno));
+    p->lock_fd = fd;
+    return 0;
+}
+
 persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret *secret, char *err,
                         size_t errlen)
 {
@@ -117,6 +172,7 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     p->o = *o;
     snprintf(p->dir, sizeof p->dir, "%s", o->dir);
     p->o.dir = p->dir;
+    p->lock_fd = -1;
     p->nshards = nshards;
     persist__failpoint_init(); /* test-only: MEMKV_FAILPOINT */
     pthread_mutex_init(&p->man_lock, NULL);
@@ -127,6 +183,7 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
         snprintf(err, errlen, "cannot create data directory '%s': %s", p->dir, strerror(errno));
         goto fail;
     }
+    if (persist_lock(p, err, errlen) != 0) goto fail;
     char why[256] = "";
     int rc = manifest_read(p->dir, &p->man, why, sizeof why);
     if (rc == 1) {
@@ -854,6 +911,7 @@ void persist_close(persist_t *p)
         free(p->sh);
     }
     manifest_destroy(&p->man);
+    if (p->lock_fd >= 0) close(p->lock_fd); /* releases the directory */
     pthread_mutex_destroy(&p->man_lock);
     pthread_mutex_destroy(&p->sync_lock);
     pthread_cond_destroy(&p->sync_work);

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Data directory safety (issue 13): a second server on a data directory in
+use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
+dies with its holder."""
+
+import os
+import re
+import shutil
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Runner, Status, parse_args  # noqa: E402
+from persist_util import PersistServer, dump_all, require_memkv, wait_compactions  # noqa: E402
+
+args = parse_args(__doc__)
+R = Runner(args)
+OK = Status("OK")
+
+
+def fill(srv, n, prefix=b"k", size=10):
+    want = {b"%s:%05d" % (prefix, i): (b"%s-%05d-" % (prefix, i)).ljust(size, b"v")
+            for i in range(n)}
+    with srv.conn() as c:
+        got = c.pipeline([("SET", k, v) for k, v in want.items()])
+        assert all(g == OK for g in got), [g for g in got if g != OK][:3]
+    return want
+
+
+def content(srv):
+    with srv.conn() as c:
+        return {k: v for k, (v, _) in dump_all(c).items()}
+
+
+def data_files(datadir):
+    """{relative path: size} of the segments and snapshots (any suffix)."""
+    out = {}
+    for sd in sorted(os.listdir(datadir)):
+        p = os.path.join(datadir, sd)
+        if sd.startswith("shard-") and os.path.isdir(p):
+            for f in os.listdir(p):
+                if f.startswith("wal-") or f.startswith("snap-"):
+                    out[os.path.join(sd, f)] = os.path.getsize(os.path.join(p, f))
+    return out
+
+
+def assert_nothing_deleted(before, after, what):
+    """Every segment and complete snapshot of before is still there, under
+    its name or moved aside as <name>.discarded[.N], with the same size."""
+    for f, size in before.items():
+        if f.endswith(".tmp") or ".discarded" in f:
+            continue
+        names = [g for g in after if g == f or g.startswith(f + ".discarded")]
+        assert names, "%s: %s was deleted (files now: %s)" % (what, f, sorted(after))
+        sizes = [after[g] for g in names]
+        assert size in sizes or f.split("/")[-1].startswith("wal-"), \
+            "%s: %s changed size %d -> %r" % (what, f, size, sizes)
+
+
+def segments(datadir, shard):
+    d = os.path.join(datadir, "shard-%03d" % shard)
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if re.fullmatch(r"wal-\d{20}\.log", f))
+
+
+# ---------------------------------------------------------------- 1. the lock
+
+@R.test
+def second_server_on_same_dir_refused(ctx):
+    require_memkv(args)
+    srv = R.add_server(PersistServer(args, ["--shards", "4", "--fsync", "always"], name="lock"))
+    srv.start()
+    want = fill(srv, 300)
+    rc, out = srv.run_once(timeout=30)
+    assert rc == 1, "a second server on %s: exit %r, expected 1:\n%s" % (srv.datadir, rc, out)
+    pid = srv.proc.pid
+    assert srv.datadir in out and ("pid %d" % pid) in out, \
+        "the message does not name the directory and pid %d:\n%s" % (pid, out)
+    print("  second server: exit 1: %s" % [ln for ln in out.splitlines() if "pid" in ln][0])
+    # the first one did not notice: it serves, writes, and its log is intact
+    assert srv.alive(), "the first server died"
+    want.update(fill(srv, 50, prefix=b"after"))
+    assert content(srv) == want
+    with open(os.path.join(srv.datadir, "LOCK")) as f:
+        assert f.read().strip() == str(pid), "LOCK does not hold the pid %d" % pid
+    # a crash releases the lock: the next server starts on the directory
+    srv.kill()
+    srv.start()
+    assert content(srv) == want, "after kill -9 and a restart"
+    with open(os.path.join(srv.datadir, "LOCK")) as f:
+        assert f.read().strip() == str(srv.proc.pid)
+    srv.stop_clean()
+
+
+sys.exit(R.run())
