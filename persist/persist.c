@@ -4,6 +4,7 @@
  * driven by the owner actor in time-boxed slices. */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -165,6 +166,65 @@ static int persist_lock(persist_t *p, char *err, size_t errlen)
     return 0;
 }
 
+/* 1 if a shard-* directory of dir holds a WAL segment or a snapshot (its
+ * name into found), 0 if none does, -1 if dir cannot be listed. */
+static int persist_find_data(const char *dir, char *found, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "shard-", 6) != 0) continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name) >= (int)sizeof sub) continue;
+        DIR *sd = opendir(sub);
+        if (sd == NULL) continue; /* not a directory */
+        struct dirent *f;
+        while ((f = readdir(sd)) != NULL)
+            if (strncmp(f->d_name, "wal-", 4) == 0 || strncmp(f->d_name, "snap-", 5) == 0) {
+                snprintf(found, cap, "%s/%s", sub, f->d_name);
+                rc = 1;
+                break;
+            }
+        closedir(sd);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* No MANIFEST: a fresh directory gets one with a new random secret. A
+ * directory that already holds segments or snapshots lost its MANIFEST:
+ * a new one (new secret, no snapshot, first segment 1) would make recovery
+ * ignore or misroute the data and the next compaction delete it, so it is
+ * refused, whatever the recovery mode. Start-up thread. */
+static int persist_create_manifest(persist_t *p, uint32_t nshards, kv_hash_secret *secret,
+                                   char *err, size_t errlen)
+{
+    char found[PATH_MAX + 300];
+    int has = persist_find_data(p->dir, found, sizeof found);
+    if (has != 0) {
+        if (has > 0)
+            snprintf(err, errlen,
+                     "the data directory '%s' has no MANIFEST but holds data files (%s): the "
+                     "MANIFEST was deleted or lost. Refusing to start (in every recovery mode), "
+                     "as a new one would not match them: restore %s/MANIFEST, or move the "
+                     "shard-* directories away to start empty",
+                     p->dir, found, p->dir);
+        else
+            snprintf(err, errlen, "cannot list the data directory '%s': %s", p->dir,
+                     strerror(errno));
+        return -1;
+    }
+    if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
+        manifest_write(p->dir, &p->man) != 0) {
+        snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir, strerror(errno));
+        return -1;
+    }
+    kv_log("Created data directory %s (%u shards)", p->dir, nshards);
+    return 0;
+}
+
 persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret *secret, char *err,
                         size_t errlen)
 {
@@ -187,13 +247,7 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     char why[256] = "";
     int rc = manifest_read(p->dir, &p->man, why, sizeof why);
     if (rc == 1) {
-        if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
-            manifest_write(p->dir, &p->man) != 0) {
-            snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir,
-                     strerror(errno));
-            goto fail;
-        }
-        kv_log("Created data directory %s (%u shards)", p->dir, nshards);
+        if (persist_create_manifest(p, nshards, secret, err, errlen) != 0) goto fail;
     } else if (rc != 0) {
         snprintf(err, errlen, "cannot read %s/MANIFEST: %s", p->dir,
                  why[0] ? why : kv_strerror(rc));

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Data directory safety (issue 13): a second server on a data directory in
 use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
-dies with its holder."""
+dies with its holder; a directory with segments or snapshots but no
+MANIFEST is refused in every recovery mode."""
 
 import os
 import re
@@ -90,6 +91,39 @@ def second_server_on_same_dir_refused(ctx):
     assert content(srv) == want, "after kill -9 and a restart"
     with open(os.path.join(srv.datadir, "LOCK")) as f:
         assert f.read().strip() == str(srv.proc.pid)
+    srv.stop_clean()
+
+
+# ---------------------------------------------------------------- 2. no MANIFEST
+
+@R.test
+def missing_manifest_refused_in_every_mode(ctx):
+    require_memkv(args)
+    flags = ["--shards", "4", "--fsync", "always", "--compact-log-size", "0"]
+    srv = R.add_server(PersistServer(args, flags, name="nomanifest"))
+    srv.start()
+    want = fill(srv, 400)
+    with srv.conn() as c:
+        assert c.call("COMPACT") == OK
+    wait_compactions(srv, 4)
+    want.update(fill(srv, 100, prefix=b"log"))
+    srv.stop_clean()
+    man = os.path.join(srv.datadir, "MANIFEST")
+    saved = man + ".saved"
+    shutil.move(man, saved)
+    before = data_files(srv.datadir)
+    assert any("snap-" in f for f in before), before
+    for mode in ("strict", "keep-prefix"):
+        rc, out = srv.run_once(["--recover-mode", mode], timeout=30)
+        assert rc == 1, "no MANIFEST, %s: exit %r, expected 1:\n%s" % (mode, rc, out)
+        assert srv.datadir in out and "no MANIFEST" in out, out
+        assert not os.path.exists(man), "%s: a new MANIFEST was written" % mode
+        assert data_files(srv.datadir) == before, "%s: data files changed" % mode
+        print("  %s: exit 1: %s" % (mode, [ln for ln in out.splitlines()
+                                           if "MANIFEST" in ln][0][:160]))
+    shutil.move(saved, man)
+    srv.start()
+    assert content(srv) == want, "after restoring the MANIFEST"
     srv.stop_clean()
 
 
