@@ -38,6 +38,10 @@
  * writes what it queued. */
 enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_ABORTING, C_DONE, C_FAILED };
 
+/* How often the worker records the newest durable WAL segments in the
+ * MANIFEST (a manifest write only when a rotation happened since). */
+#define PERSIST_SEG_NOTE_US 100000
+
 /* A scanning shard pauses while this much snapshot data waits for the
  * worker's write()s. */
 #define PERSIST_SNAP_MAX_QUEUED (8u << 20)
@@ -88,6 +92,7 @@ struct persist {
     pshard *sh;
     pthread_t worker;
     int worker_started;
+    int64_t next_seg_note_us; /* worker: when to record the newest segments next */
     /* --fsync always: threads that help actors run a group's syncs */
     pthread_t sync_th[PERSIST_SYNC_THREADS];
     int nsync_th;
@@ -454,6 +459,7 @@ static void *recover_thread(void *arg)
                            .shard = s,
                            .snap_seq = p->man.shards[s].snap_seq,
                            .first_seq = p->man.shards[s].first_seq,
+                           .last_seq = p->man.shards[s].last_seq,
                            .keep_prefix = p->o.keep_prefix};
         recover_result *res = kv_xcalloc(1, sizeof *res);
         int rc = recover_shard(&ro, &ops, sh, res);
@@ -470,6 +476,11 @@ static void *recover_thread(void *arg)
             j->total.records += res->records;
             j->total.cut_bytes += res->cut_bytes;
             j->total.keys += ht_count(&sh->table);
+            if (res->missing_to)
+                kv_log_warn("shard %u: WAL segments %llu..%llu are MISSING (the MANIFEST records "
+                            "them as written): keeping what is there, their records are lost",
+                            s, (unsigned long long)res->missing_from,
+                            (unsigned long long)res->missing_to);
             if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
             /* where the new segment starts, for persist_attach */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
@@ -511,6 +522,39 @@ int persist_recover(persist_t *p, shard_t *shards, unsigned nthreads, persist_re
 
 /* ---- attach and the worker ---------------------------------------------- */
 
+/* Records in the MANIFEST, per shard, the newest WAL segment that is
+ * durable (last_seq), so that start-up can tell a deleted last segment from
+ * a log that ended there. at_start (persist_attach, after the segments of
+ * this run were created): every shard's last_seq becomes its new segment,
+ * lower than before only when keep-prefix recovery gave segments up.
+ * Otherwise (the worker, persist_close) last_seq only grows, and the
+ * manifest is written only if one did. Start-up thread, then the worker
+ * thread, then the shutdown thread: one at a time. Returns 0, or -1 with
+ * err set (when given) if the manifest could not be written. */
+static int persist_note_segments(persist_t *p, int at_start, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->man_lock);
+    int changed = 0;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        if (p->sh[s].wal == NULL) continue;
+        uint64_t seq = wal_durable_seq(p->sh[s].wal);
+        manifest_shard *m = &p->man.shards[s];
+        if (seq == m->last_seq || (!at_start && seq < m->last_seq)) continue;
+        m->last_seq = seq;
+        changed = 1;
+    }
+    int rc = changed ? manifest_write(p->dir, &p->man) : 0;
+    pthread_mutex_unlock(&p->man_lock);
+    if (rc == 0) return 0;
+    /* In memory last_seq stays ahead: the next write that succeeds has it. */
+    if (err)
+        snprintf(err, errlen, "cannot update %s/MANIFEST: %s", p->dir, kv_strerror(rc));
+    else
+        kv_log_warn("cannot record the newest WAL segments in %s/MANIFEST: %s", p->dir,
+                    kv_strerror(rc));
+    return -1;
+}
+
 int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
 {
     for (uint32_t s = 0; s < p->nshards; s++) {
@@ -538,7 +582,7 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
         shards[s].log = &persist_wal_log_ops;
         shards[s].log_ctx = ps->wal;
     }
-    return 0;
+    return persist_note_segments(p, 1, err, errlen);
 }
 
 /* Worker: finishes one compaction whose snapshot has been fed. */
@@ -554,6 +598,10 @@ static void worker_finish(persist_t *p, pshard *ps)
         manifest_shard old = p->man.shards[ps->id];
         p->man.shards[ps->id].snap_seq = ps->snap_seq;
         p->man.shards[ps->id].first_seq = ps->snap_seq;
+        /* segment snap_seq is durable (the wal_sync above, or an earlier
+         * one before a later rotation): last_seq never falls below it */
+        if (p->man.shards[ps->id].last_seq < ps->snap_seq)
+            p->man.shards[ps->id].last_seq = ps->snap_seq;
         rc = manifest_write(p->dir, &p->man);
         if (rc != 0) p->man.shards[ps->id] = old; /* not switched: delete nothing */
         if (rc == 0) persist__failpoint("compact-manifest-switched");
@@ -606,6 +654,10 @@ static void *worker_main(void *arg)
         if (p->o.fsync == WAL_FSYNC_INTERVAL && now >= next_sync) {
             for (uint32_t s = 0; s < p->nshards; s++) worker_sync(p, &p->sh[s]);
             next_sync = now + period;
+        }
+        if (now >= p->next_seg_note_us) { /* segments rotations made durable */
+            (void)persist_note_segments(p, 0, NULL, 0);
+            p->next_seg_note_us = now + PERSIST_SEG_NOTE_US;
         }
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
@@ -955,12 +1007,13 @@ void persist_close(persist_t *p)
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
             if (ps->snap) snap_abort(ps->snap); /* an unfinished compaction: redo covers it */
-            if (ps->wal) {
-                if (wal_commit(ps->wal) != 0 || wal_sync(ps->wal) != 0)
-                    kv_log_warn("shard %u: final WAL sync failed", s);
-                wal_free(ps->wal);
-            }
-            free(ps->fsync_ns);
+            if (ps->wal && (wal_commit(ps->wal) != 0 || wal_sync(ps->wal) != 0))
+                kv_log_warn("shard %u: final WAL sync failed", s);
+        }
+        if (p->worker_started) (void)persist_note_segments(p, 0, NULL, 0);
+        for (uint32_t s = 0; s < p->nshards; s++) {
+            wal_free(p->sh[s].wal);
+            free(p->sh[s].fsync_ns);
         }
         free(p->sh);
     }

@@ -2,7 +2,8 @@
 """Data directory safety (issue 13): a second server on a data directory in
 use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
 dies with its holder; a directory with segments or snapshots but no
-MANIFEST is refused in every recovery mode."""
+MANIFEST is refused in every recovery mode; deleting the newest WAL
+segment(s) is detected (the MANIFEST's last_seq)."""
 
 import os
 import re
@@ -125,6 +126,66 @@ def missing_manifest_refused_in_every_mode(ctx):
     srv.start()
     assert content(srv) == want, "after restoring the MANIFEST"
     srv.stop_clean()
+
+
+# ---------------------------------------------------------------- 3. deleted segments
+
+@R.test
+def deleted_last_segment_detected(ctx):
+    require_memkv(args)
+    flags = ["--shards", "4", "--fsync", "always"]
+    srv = R.add_server(PersistServer(args, flags, name="lastseg"))
+    srv.start()
+    want = fill(srv, 400)
+    srv.stop_clean()
+    last = segments(srv.datadir, 0)[-1]    # this run's segment: holds its keys
+    os.unlink(last)
+    rc, out = srv.run_once(timeout=30)
+    assert rc == 1, "strict start without %s: exit %r, expected 1:\n%s" % (last, rc, out)
+    assert last in out and "missing" in out, out
+    print("  strict: exit 1: %s" % [ln for ln in out.splitlines() if last in ln][0][:200])
+    # keep-prefix starts with what is there and says so loudly
+    files = data_files(srv.datadir)
+    srv.extra = flags + ["--recover-mode", "keep-prefix"]
+    srv.start()
+    log = srv.log_since_start()
+    assert "MISSING" in log, log
+    got = content(srv)
+    assert set(got) < set(want) and all(want[k] == v for k, v in got.items())
+    print("  keep-prefix: started with %d of %d keys" % (len(got), len(want)))
+    srv.stop_clean()
+    assert_nothing_deleted(files, data_files(srv.datadir), "keep-prefix")
+    # that start recorded its own segments: strict starts again
+    srv.extra = flags
+    srv.start()
+    assert content(srv) == got
+    srv.stop_clean()
+
+
+@R.test
+def deleted_segments_after_rotations_detected(ctx):
+    """Segments made by rotations while running (1 MiB segments) are
+    recorded by the worker within 100 ms: deleting the newest ones after a
+    crash is refused too."""
+    require_memkv(args)
+    flags = ["--shards", "1", "--fsync", "always", "--wal-segment-size", "1mb",
+             "--compact-log-size", "0"]
+    srv = R.add_server(PersistServer(args, flags, name="rotated"))
+    srv.start()
+    want = {}
+    for r in range(4):
+        want.update(fill(srv, 1000, prefix=b"r%d" % r, size=1000))
+    want.update(fill(srv, 1, prefix=b"sync"))   # the newest segment synced (named)
+    time.sleep(0.5)                             # > 100 ms: recorded in the MANIFEST
+    srv.kill()
+    segs = segments(srv.datadir, 0)
+    assert len(segs) >= 4, segs
+    for s in segs[-2:]:
+        os.unlink(s)
+    rc, out = srv.run_once(timeout=30)
+    assert rc == 1 and segs[-2] in out, \
+        "strict start without the 2 newest of %d segments: exit %r:\n%s" % (len(segs), rc, out)
+    print("  %d segments, newest 2 deleted: exit 1" % len(segs))
 
 
 sys.exit(R.run())
