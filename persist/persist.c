@@ -60,6 +60,7 @@ typedef struct pshard {
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
     uint64_t next_seq, prev_end; /* start-up: where recovery says the log goes on */
+    int lossy;                   /* start-up: keep-prefix recovery gave up records or segments */
     int64_t retry_at_us;         /* owner: actor: next retry of a failed log */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
                                     that syncs this shard (actor or worker) */
@@ -482,6 +483,7 @@ static void *recover_thread(void *arg)
                             s, (unsigned long long)res->missing_from,
                             (unsigned long long)res->missing_to);
             if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
+            p->sh[s].lossy = res->stopped || res->missing_to;
             /* where the new segment starts, for persist_attach */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
             p->sh[s].next_seq = res->next_seq;
@@ -570,8 +572,14 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
                      strerror(errno));
             return rc;
         }
-        /* leftovers of a compaction that crashed before its manifest switch */
-        snap_prune(ps->dir, p->man.shards[s].snap_seq);
+        /* Leftovers of a compaction that crashed before its manifest switch
+         * (or before its deletes): obsolete, as recovery found the log
+         * complete - unless keep-prefix gave records up, when such a
+         * snapshot may hold the only copy of them: then it is moved aside. */
+        if (ps->lossy)
+            snap_discard(ps->dir, p->man.shards[s].snap_seq);
+        else
+            snap_prune(ps->dir, p->man.shards[s].snap_seq);
         if (p->man.shards[s].snap_seq) {
             char path[PATH_MAX + 64];
             struct stat st;

@@ -137,11 +137,13 @@ static int scan_headers(rec_ctx *c)
              * reached the disk, so nothing after it was acknowledged under
              * --fsync always (replies wait for a sync of the file and its
              * name); under interval it is within the interval's loss.
-             * (A segment up to last_seq had a durable header: not this.) */
-            if (unlink(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+             * (A segment up to last_seq had a durable header: not this.)
+             * Moved aside, not deleted: recovery never deletes a segment. */
+            if (persist__discard(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
             persist__err(c->res->msg, sizeof c->res->msg,
-                         "%s: removed a segment whose header was never completed", c->path);
+                         "%s: moved aside (.discarded) a segment whose header was never completed",
+                         c->path);
             break;
         }
         if (!hrc && (s->h.shard != c->o->shard || s->h.seq != s->seq)) {
@@ -272,12 +274,10 @@ static int discard_after(rec_ctx *c, uint64_t seq)
     uint64_t *seqs;
     size_t n;
     int rc = wal_list_segments(c->o->shard_dir, &seqs, &n);
-    char to[4200];
     for (size_t j = 0; !rc && j < n; j++) {
         if (seqs[j] <= seq || seqs[j] < c->o->first_seq) continue;
         seg_path(c, seqs[j]);
-        snprintf(to, sizeof to, "%s.discarded", c->path);
-        if (rename(c->path, to)) rc = KV_EIO;
+        rc = persist__discard(c->path) ? KV_EIO : 0;
         c->res->discarded++;
     }
     free(seqs);

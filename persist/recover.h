@@ -7,8 +7,8 @@
  * - a torn record at the tail of the last segment (it ends inside a record,
  *   or the rest of the file is zeros) is cut off: the file is truncated and
  *   fsynced, res->cut_bytes says how much; a last segment shorter than its
- *   header (crash while creating it) is removed, unless the manifest's
- *   last_seq says it was complete once;
+ *   header (crash while creating it) is moved aside (*.discarded), unless
+ *   the manifest's last_seq says it was complete once;
  * - every segment up to the manifest's last_seq must be there: a missing
  *   last segment (or several) is refused like corruption; with keep_prefix
  *   recovery goes on with what is there and reports the gap in
@@ -18,6 +18,7 @@
  *   KV_EPROTO with res->msg naming the file and byte offset - unless
  *   keep_prefix, where replay stops at the first bad record, later segments
  *   are renamed to *.discarded, and recovery succeeds with res->stopped = 1.
+ *   Recovery never deletes a segment: what it gives up on is renamed.
  *
  * Threads: no shared state; shards may recover in parallel threads, each
  * with its own callbacks' context.

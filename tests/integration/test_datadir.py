@@ -3,7 +3,8 @@
 use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
 dies with its holder; a directory with segments or snapshots but no
 MANIFEST is refused in every recovery mode; deleting the newest WAL
-segment(s) is detected (the MANIFEST's last_seq)."""
+segment(s) is detected (the MANIFEST's last_seq); no recovery mode deletes
+a segment or a snapshot (they are renamed *.discarded)."""
 
 import os
 import re
@@ -186,6 +187,55 @@ def deleted_segments_after_rotations_detected(ctx):
     assert rc == 1 and segs[-2] in out, \
         "strict start without the 2 newest of %d segments: exit %r:\n%s" % (len(segs), rc, out)
     print("  %d segments, newest 2 deleted: exit 1" % len(segs))
+
+
+# ---------------------------------------------------------------- 4. nothing deleted
+
+@R.test
+def recovery_deletes_no_segment_or_snapshot(ctx):
+    """A keep-prefix start that gives records up keeps a leftover snapshot
+    (compaction crashed after snap-S.snap was complete, before the MANIFEST
+    switch) as .discarded; a zero-filled last segment is moved aside, not
+    deleted, in strict mode as well."""
+    require_memkv(args)
+    flags = ["--shards", "2", "--fsync", "always", "--compact-log-size", "0"]
+    srv = R.add_server(PersistServer(args, flags, name="nodelete"))
+    srv.start()
+    fill(srv, 600)
+    srv.kill()
+    srv.start(env={"MEMKV_FAILPOINT": "snap-dir-fsynced"})
+    fill(srv, 200, prefix=b"b")
+    with srv.conn() as c:
+        assert c.call("COMPACT") == OK
+    assert srv.wait_exit(60) == 99
+    snaps = [f for f in data_files(srv.datadir) if re.search(r"snap-\d+\.snap$", f)]
+    assert snaps, "no complete snapshot left by the failpoint: %s" % data_files(srv.datadir)
+    shard = int(snaps[0].split("/")[0][6:])
+    # a bad record in the middle of that shard's first segment
+    seg = segments(srv.datadir, shard)[0]
+    with open(seg, "r+b") as f:
+        f.seek(40 + 13 + 3)
+        b = f.read(1)
+        f.seek(40 + 13 + 3)
+        f.write(bytes([b[0] ^ 0x10]))
+    # a zero-filled newest segment in the other shard (as a crash while
+    # creating it may leave)
+    other = 1 - shard
+    newest = segments(srv.datadir, other)[-1]
+    n = int(re.search(r"wal-(\d+)\.log", newest).group(1))
+    zero = os.path.join(os.path.dirname(newest), "wal-%020d.log" % (n + 1))
+    with open(zero, "wb") as f:
+        f.write(b"\0" * 4096)
+    before = data_files(srv.datadir)
+    rc, out = srv.run_once(timeout=30)
+    assert rc == 1 and seg in out, "strict start with a bad record: exit %r:\n%s" % (rc, out)
+    assert_nothing_deleted(before, data_files(srv.datadir), "strict start")
+    srv.extra = flags + ["--recover-mode", "keep-prefix"]
+    srv.start()
+    after = data_files(srv.datadir)
+    assert_nothing_deleted(before, after, "keep-prefix start")
+    print("  kept: %s" % ", ".join(sorted(f for f in after if "discarded" in f)))
+    srv.stop_clean()
 
 
 sys.exit(R.run())

@@ -408,6 +408,9 @@ static void test_torn_header(void **state)
     assert_int_equal(res.cut_bytes, 6);
     assert_int_equal(res.next_seq, 4);
     assert_false(tu_file_exists(p));
+    char moved[700]; /* moved aside, never deleted (issue 13) */
+    snprintf(moved, sizeof moved, "%s.discarded", p);
+    assert_int_equal(tu_file_size(moved), 6);
     tu_model_free(&got);
 
     /* the same short file where the manifest's last_seq says segment 4 was
@@ -494,6 +497,42 @@ static void test_missing_last_segments(void **state)
     tu_model_free(&mem);
 }
 
+/* keep_prefix twice at the same place: the second discard of a segment
+ * number does not overwrite the first one's .discarded file. */
+static void test_discard_keeps_earlier(void **state)
+{
+    fixture *f = *state;
+    tu_model mem = {0}, got = {0};
+    uint64_t offs[30];
+    build_three(f, &mem, offs, 2);
+    char p[600], d0[700], d1[700];
+    seg_path(f, 2, p);
+    tu_flip(p, offs[5] + 1, 0x80);
+    seg_path(f, 3, p);
+    snprintf(d0, sizeof d0, "%s.discarded", p);
+    snprintf(d1, sizeof d1, "%s.discarded.1", p);
+    recover_result res;
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    assert_int_equal(res.discarded, 1);
+    assert_true(tu_file_exists(d0));
+    uint64_t first = tu_file_size(d0);
+    tu_model_free(&got);
+    /* a new segment 3 (the server went on), then the same stop again */
+    wal_t *w;
+    assert_int_equal(wal_open(&w, f->dir, 3, res.next_seq, res.prev_end, NULL), 0);
+    wal_free(w);
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    tu_model_free(&got);
+    seg_path(f, 2, p);
+    tu_flip(p, offs[5] + 1, 0x80); /* repaired: the new segment 3 follows it */
+    tu_flip(p, offs[3] + 1, 0x80); /* a bad record earlier: 3 is discarded again */
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    assert_int_equal(res.discarded, 1);
+    assert_int_equal(tu_file_size(d0), first);
+    assert_int_equal(tu_file_size(d1), WAL_SEG_HEADER);
+    tu_model_free(&got);
+    tu_model_free(&mem);
+}
 
 /* ---- fault injection ---- */
 
@@ -905,6 +944,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_last_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard_keeps_earlier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_always, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_interval, setup, teardown),
