@@ -4,17 +4,18 @@ use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
 dies with its holder; a directory with segments or snapshots but no
 MANIFEST is refused in every recovery mode; deleting the newest WAL
 segment(s) is detected (the MANIFEST's last_seq); no recovery mode deletes
-a segment or a snapshot (they are renamed *.discarded)."""
+a segment or a snapshot (they are renamed *.discarded); SIGHUP is ignored."""
 
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Runner, Status, parse_args  # noqa: E402
+from harness import RespConn, Runner, Status, is_real_redis, parse_args, start_under_test  # noqa: E402
 from persist_util import PersistServer, dump_all, require_memkv, wait_compactions  # noqa: E402
 
 args = parse_args(__doc__)
@@ -236,6 +237,30 @@ def recovery_deletes_no_segment_or_snapshot(ctx):
     assert_nothing_deleted(before, after, "keep-prefix start")
     print("  kept: %s" % ", ".join(sorted(f for f in after if "discarded" in f)))
     srv.stop_clean()
+
+
+# ---------------------------------------------------------------- 5. SIGHUP
+
+@R.test
+def sighup_is_ignored(ctx):
+    srv = start_under_test(args, name="sighup")   # stopped here, not by the runner
+    try:
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert srv.alive(), "SIGHUP ended the server (exit %r)" % srv.proc.poll()
+        with RespConn(srv.port) as c:
+            assert c.call("PING") == Status("PONG")
+        if not is_real_redis(args):
+            assert "SIGHUP" in srv.log_text(), srv.log_text()
+        clean, msg = srv.stop()
+        assert clean, "after SIGHUP, SIGTERM: %s" % msg
+        print("  SIGHUP: still answering PING; then SIGTERM: %s" % msg)
+    except BaseException:
+        srv.stop()
+        srv.dump_log()
+        raise
+    finally:
+        srv.cleanup()
 
 
 sys.exit(R.run())
