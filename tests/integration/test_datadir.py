@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Data directory safety (issue 13): a second server on a data directory in
-use is refused (flock on <dir>/LOCK, naming the holder's pid) and the lock
-dies with its holder; a directory with segments or snapshots but no
+"""Data directory safety (issue 13): a second server on a data directory
+in use is refused (flock on <dir>/LOCK, naming the holder's pid) and the
+lock dies with its holder; a directory with segments or snapshots but no
 MANIFEST is refused in every recovery mode; deleting the newest WAL
 segment(s) is detected (the MANIFEST's last_seq); no recovery mode deletes
-a segment or a snapshot (they are renamed *.discarded); SIGHUP is ignored."""
+a segment or a snapshot (they are renamed *.discarded); SIGHUP is ignored.
+docs/persistence.md, "Data directory lock" and "What recovery detects"."""
 
 import os
 import re
