@@ -1,5 +1,6 @@
 /* main.c - mem-kv-server: parse options, start the server, stop on
- * SIGINT/SIGTERM. */
+ * SIGINT/SIGTERM; SIGHUP is ignored (as Redis does: a closed terminal or a
+ * supervisor's reload signal must not stop the server). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,16 +15,28 @@
 #include "server.h"
 #include "tls.h"
 
-/* Waits for a termination signal, then stops the server. */
+/* The signals only signal_thread takes; main blocks them in every thread. */
+static void handled_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+/* Waits for a termination signal, then stops the server. SIGHUP is logged
+ * and ignored. Its own thread. */
 static void *signal_thread(void *arg)
 {
     server_t *s = arg;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    handled_signals(&set);
     int sig = 0;
-    sigwait(&set, &sig);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig != SIGHUP) break;
+        kv_log("Received SIGHUP, ignored.");
+    }
     kv_log("Received %s, shutting down.", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(s);
     return NULL;
@@ -52,9 +65,7 @@ int main(int argc, char **argv)
 
     /* Every thread inherits this mask; only signal_thread takes the signals. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 

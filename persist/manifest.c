@@ -14,11 +14,17 @@
 
 static const char manifest_magic[8] = {'M', 'K', 'V', 'M', 'A', 'N', 'I', '\n'};
 
-enum { MANIFEST_FIXED = 48, MANIFEST_PER_SHARD = 16, MANIFEST_CRC = 4 };
+/* Per shard: version 1 has snap_seq and first_seq, version 2 adds last_seq. */
+enum { MANIFEST_FIXED = 48, MANIFEST_PER_SHARD_V1 = 16, MANIFEST_PER_SHARD = 24, MANIFEST_CRC = 4 };
 
-static size_t manifest_size(uint32_t nshards)
+static size_t per_shard(uint32_t version)
 {
-    return MANIFEST_FIXED + (size_t)nshards * MANIFEST_PER_SHARD + MANIFEST_CRC;
+    return version == 1 ? MANIFEST_PER_SHARD_V1 : MANIFEST_PER_SHARD;
+}
+
+static size_t manifest_size(uint32_t version, uint32_t nshards)
+{
+    return MANIFEST_FIXED + (size_t)nshards * per_shard(version) + MANIFEST_CRC;
 }
 
 int manifest_init(manifest *m, uint32_t nshards, const kv_hash_secret *secret)
@@ -53,6 +59,8 @@ static const char *check_shards(const manifest *m)
         const manifest_shard *s = &m->shards[i];
         if (s->first_seq == 0) return "shard with first segment 0";
         if (s->snap_seq > s->first_seq) return "snapshot newer than the first live segment";
+        if (s->last_seq && s->last_seq < s->first_seq)
+            return "last segment older than the first live segment";
     }
     return NULL;
 }
@@ -74,8 +82,8 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     int rc = KV_EIO;
     if (fstat(fd, &st)) goto out;
     rc = KV_EPROTO;
-    if (st.st_size < (off_t)manifest_size(1) ||
-        st.st_size > (off_t)manifest_size(MANIFEST_MAX_SHARDS)) {
+    if (st.st_size < (off_t)manifest_size(1, 1) ||
+        st.st_size > (off_t)manifest_size(MANIFEST_FORMAT_VERSION, MANIFEST_MAX_SHARDS)) {
         why = "bad size";
         goto out;
     }
@@ -86,25 +94,31 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     if (persist__pread_all(fd, buf, size, 0) != (ssize_t)size) goto out;
     rc = KV_EPROTO;
     uint32_t nshards = persist__get32(buf + 12);
+    uint32_t version = persist__get32(buf + 8);
     if (memcmp(buf, manifest_magic, 8))
         why = "bad magic";
     else if (crc32c_unmask(persist__get32(buf + size - 4)) != crc32c(buf, size - 4))
         why = "checksum mismatch";
-    else if (persist__get32(buf + 8) != MANIFEST_FORMAT_VERSION)
+    else if (version > MANIFEST_FORMAT_VERSION)
+        why = "format version newer than this mem-kv-server supports: use a newer build";
+    else if (version < 1)
         why = "unsupported format version";
-    else if (nshards == 0 || nshards > MANIFEST_MAX_SHARDS || manifest_size(nshards) != size)
+    else if (nshards == 0 || nshards > MANIFEST_MAX_SHARDS ||
+             manifest_size(version, nshards) != size)
         why = "shard count does not match the size";
     else if (persist__get32(buf + 40) || persist__get32(buf + 44))
         why = "reserved bytes not zero";
     if (why) goto out;
     rc = manifest_init(m, nshards, NULL);
     if (rc) goto out;
+    m->version = version;
     memcpy(m->secret.k, buf + 16, 16);
     m->generation = persist__get64(buf + 32);
     for (uint32_t i = 0; i < nshards; i++) {
-        const char *p = buf + MANIFEST_FIXED + (size_t)i * MANIFEST_PER_SHARD;
+        const char *p = buf + MANIFEST_FIXED + (size_t)i * per_shard(version);
         m->shards[i].snap_seq = persist__get64(p);
         m->shards[i].first_seq = persist__get64(p + 8);
+        m->shards[i].last_seq = version == 1 ? 0 : persist__get64(p + 16);
     }
     rc = (why = check_shards(m)) ? KV_EPROTO : 0;
 out:
@@ -125,7 +139,7 @@ int manifest_write(const char *dir, manifest *m)
         path_of(final, sizeof final, dir, "MANIFEST"))
         return KV_ERANGE;
     if (m->nshards == 0 || m->nshards > MANIFEST_MAX_SHARDS || check_shards(m)) return KV_EINVAL;
-    size_t size = manifest_size(m->nshards);
+    size_t size = manifest_size(MANIFEST_FORMAT_VERSION, m->nshards);
     char *buf = calloc(1, size);
     if (!buf) return KV_ENOMEM;
     memcpy(buf, manifest_magic, 8);
@@ -137,6 +151,7 @@ int manifest_write(const char *dir, manifest *m)
         char *p = buf + MANIFEST_FIXED + (size_t)i * MANIFEST_PER_SHARD;
         persist__put64(p, m->shards[i].snap_seq);
         persist__put64(p + 8, m->shards[i].first_seq);
+        persist__put64(p + 16, m->shards[i].last_seq);
     }
     persist__put32(buf + size - 4, crc32c_mask(crc32c(buf, size - 4)));
 
@@ -155,6 +170,7 @@ int manifest_write(const char *dir, manifest *m)
     }
     if (persist__fsync_dir(dir)) goto out;
     m->generation++;
+    m->version = MANIFEST_FORMAT_VERSION;
     rc = 0;
 out:
     free(buf);

@@ -4,15 +4,19 @@
  * driven by the owner actor in time-boxed slices. */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "entry.h"
 #include "hist.h"
@@ -34,6 +38,10 @@
  * writes what it queued. */
 enum compact_state { C_IDLE, C_SCANNING, C_FINISHING, C_ABORTING, C_DONE, C_FAILED };
 
+/* How often the worker records the newest durable WAL segments in the
+ * MANIFEST (a manifest write only when a rotation happened since). */
+#define PERSIST_SEG_NOTE_US 100000
+
 /* A scanning shard pauses while this much snapshot data waits for the
  * worker's write()s. */
 #define PERSIST_SNAP_MAX_QUEUED (8u << 20)
@@ -53,6 +61,7 @@ typedef struct pshard {
     _Atomic uint64_t snap_bytes; /* size of the live snapshot */
     _Atomic uint64_t log_bytes;  /* published by the actor for stats */
     uint64_t next_seq, prev_end; /* start-up: where recovery says the log goes on */
+    int lossy;                   /* start-up: keep-prefix recovery gave up records or segments */
     int64_t retry_at_us;         /* owner: actor: next retry of a failed log */
     int64_t compact_fail_us;     /* owner: actor: when a compaction last failed */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
@@ -79,12 +88,14 @@ typedef struct sync_set {
 struct persist {
     persist_opts o; /* ro; o.dir points at dir */
     char dir[PATH_MAX];
+    int lock_fd; /* <dir>/LOCK, flock'ed for the life of p; -1 before */
     uint32_t nshards;
     manifest man; /* guarded by man_lock */
     pthread_mutex_t man_lock;
     pshard *sh;
     pthread_t worker;
     int worker_started;
+    int64_t next_seg_note_us; /* worker: when to record the newest segments next */
     /* --fsync always: threads that help actors run a group's syncs */
     pthread_t sync_th[PERSIST_SYNC_THREADS];
     int nsync_th;
@@ -163,6 +174,116 @@ static void counter_add(_Atomic uint64_t *c, uint64_t v)
 
 /* ---- open ------------------------------------------------------------- */
 
+/* The pid written in a lock file, as text (digits only), or "unknown". */
+static void lock_holder(int fd, char *out, size_t cap)
+{
+    char buf[32];
+    ssize_t n = persist__pread_all(fd, buf, sizeof buf - 1, 0);
+    size_t i = 0;
+    while (n > 0 && i < (size_t)n && i + 1 < cap && buf[i] >= '0' && buf[i] <= '9') {
+        out[i] = buf[i];
+        i++;
+    }
+    snprintf(out + i, cap - i, "%s", i ? "" : "unknown");
+}
+
+/* Takes <dir>/LOCK with flock(LOCK_EX | LOCK_NB) before anything else in
+ * the directory is read or written, and keeps the fd (O_CLOEXEC) open until
+ * persist_close: a second server on the same directory is refused, and the
+ * kernel releases the lock when the process dies, however it dies. Our pid
+ * goes into the file for the message the second server prints. Start-up
+ * thread. Returns 0 or -1 with err set. */
+static int persist_lock(persist_t *p, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/LOCK", p->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the lock file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24];
+        lock_holder(fd, pid, sizeof pid);
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen,
+                     "the data directory '%s' is in use by another mem-kv-server (pid %s holds "
+                     "%s): two servers on one directory would overwrite each other's files",
+                     p->dir, pid, path);
+        else
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char pid[24];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    /* write, then cut: a reader never sees an empty file */
+    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
+        kv_log_warn("cannot write the pid into %s: %s", path, strerror(errno));
+    p->lock_fd = fd;
+    return 0;
+}
+
+/* 1 if a shard-* directory of dir holds a WAL segment or a snapshot (its
+ * name into found), 0 if none does, -1 if dir cannot be listed. */
+static int persist_find_data(const char *dir, char *found, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "shard-", 6) != 0) continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name) >= (int)sizeof sub) continue;
+        DIR *sd = opendir(sub);
+        if (sd == NULL) continue; /* not a directory */
+        struct dirent *f;
+        while ((f = readdir(sd)) != NULL)
+            if (strncmp(f->d_name, "wal-", 4) == 0 || strncmp(f->d_name, "snap-", 5) == 0) {
+                snprintf(found, cap, "%s/%s", sub, f->d_name);
+                rc = 1;
+                break;
+            }
+        closedir(sd);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* No MANIFEST: a fresh directory gets one with a new random secret. A
+ * directory that already holds segments or snapshots lost its MANIFEST:
+ * a new one (new secret, no snapshot, first segment 1) would make recovery
+ * ignore or misroute the data and the next compaction delete it, so it is
+ * refused, whatever the recovery mode. Start-up thread. */
+static int persist_create_manifest(persist_t *p, uint32_t nshards, kv_hash_secret *secret,
+                                   char *err, size_t errlen)
+{
+    char found[PATH_MAX + 300];
+    int has = persist_find_data(p->dir, found, sizeof found);
+    if (has != 0) {
+        if (has > 0)
+            snprintf(err, errlen,
+                     "the data directory '%s' has no MANIFEST but holds data files (%s): the "
+                     "MANIFEST was deleted or lost. Refusing to start (in every recovery mode), "
+                     "as a new one would not match them: restore %s/MANIFEST, or move the "
+                     "shard-* directories away to start empty",
+                     p->dir, found, p->dir);
+        else
+            snprintf(err, errlen, "cannot list the data directory '%s': %s", p->dir,
+                     strerror(errno));
+        return -1;
+    }
+    if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
+        manifest_write(p->dir, &p->man) != 0) {
+        snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir, strerror(errno));
+        return -1;
+    }
+    kv_log("Created data directory %s (%u shards)", p->dir, nshards);
+    return 0;
+}
+
 persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret *secret, char *err,
                         size_t errlen)
 {
@@ -170,6 +291,7 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     p->o = *o;
     snprintf(p->dir, sizeof p->dir, "%s", o->dir);
     p->o.dir = p->dir;
+    p->lock_fd = -1;
     p->nshards = nshards;
     persist__failpoint_init(); /* test-only: MEMKV_FAILPOINT */
     pthread_mutex_init(&p->man_lock, NULL);
@@ -180,16 +302,11 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
         snprintf(err, errlen, "cannot create data directory '%s': %s", p->dir, strerror(errno));
         goto fail;
     }
+    if (persist_lock(p, err, errlen) != 0) goto fail;
     char why[256] = "";
     int rc = manifest_read(p->dir, &p->man, why, sizeof why);
     if (rc == 1) {
-        if (kv_hash_secret_random(secret) != 0 || manifest_init(&p->man, nshards, secret) != 0 ||
-            manifest_write(p->dir, &p->man) != 0) {
-            snprintf(err, errlen, "cannot create the MANIFEST in '%s': %s", p->dir,
-                     strerror(errno));
-            goto fail;
-        }
-        kv_log("Created data directory %s (%u shards)", p->dir, nshards);
+        if (persist_create_manifest(p, nshards, secret, err, errlen) != 0) goto fail;
     } else if (rc != 0) {
         snprintf(err, errlen, "cannot read %s/MANIFEST: %s", p->dir,
                  why[0] ? why : kv_strerror(rc));
@@ -396,6 +513,7 @@ static void *recover_thread(void *arg)
                            .shard = s,
                            .snap_seq = p->man.shards[s].snap_seq,
                            .first_seq = p->man.shards[s].first_seq,
+                           .last_seq = p->man.shards[s].last_seq,
                            .keep_prefix = p->o.keep_prefix};
         recover_result *res = kv_xcalloc(1, sizeof *res);
         int rc = recover_shard(&ro, &ops, sh, res);
@@ -412,7 +530,13 @@ static void *recover_thread(void *arg)
             j->total.records += res->records;
             j->total.cut_bytes += res->cut_bytes;
             j->total.keys += ht_count(&sh->table);
+            if (res->missing_to)
+                kv_log_warn("shard %u: WAL segments %llu..%llu are MISSING (the MANIFEST records "
+                            "them as written): keeping what is there, their records are lost",
+                            s, (unsigned long long)res->missing_from,
+                            (unsigned long long)res->missing_to);
             if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
+            p->sh[s].lossy = res->stopped || res->missing_to;
             /* where the new segment starts, for persist_attach */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
             p->sh[s].next_seq = res->next_seq;
@@ -453,6 +577,39 @@ int persist_recover(persist_t *p, shard_t *shards, unsigned nthreads, persist_re
 
 /* ---- attach and the worker ---------------------------------------------- */
 
+/* Records in the MANIFEST, per shard, the newest WAL segment that is
+ * durable (last_seq), so that start-up can tell a deleted last segment from
+ * a log that ended there. at_start (persist_attach, after the segments of
+ * this run were created): every shard's last_seq becomes its new segment,
+ * lower than before only when keep-prefix recovery gave segments up.
+ * Otherwise (the worker, persist_close) last_seq only grows, and the
+ * manifest is written only if one did. Start-up thread, then the worker
+ * thread, then the shutdown thread: one at a time. Returns 0, or -1 with
+ * err set (when given) if the manifest could not be written. */
+static int persist_note_segments(persist_t *p, int at_start, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->man_lock);
+    int changed = 0;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        if (p->sh[s].wal == NULL) continue;
+        uint64_t seq = wal_durable_seq(p->sh[s].wal);
+        manifest_shard *m = &p->man.shards[s];
+        if (seq == m->last_seq || (!at_start && seq < m->last_seq)) continue;
+        m->last_seq = seq;
+        changed = 1;
+    }
+    int rc = changed ? manifest_write(p->dir, &p->man) : 0;
+    pthread_mutex_unlock(&p->man_lock);
+    if (rc == 0) return 0;
+    /* In memory last_seq stays ahead: the next write that succeeds has it. */
+    if (err)
+        snprintf(err, errlen, "cannot update %s/MANIFEST: %s", p->dir, kv_strerror(rc));
+    else
+        kv_log_warn("cannot record the newest WAL segments in %s/MANIFEST: %s", p->dir,
+                    kv_strerror(rc));
+    return -1;
+}
+
 int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
 {
     for (uint32_t s = 0; s < p->nshards; s++) {
@@ -468,8 +625,14 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
                      strerror(errno));
             return rc;
         }
-        /* leftovers of a compaction that crashed before its manifest switch */
-        snap_prune(ps->dir, p->man.shards[s].snap_seq);
+        /* Leftovers of a compaction that crashed before its manifest switch
+         * (or before its deletes): obsolete, as recovery found the log
+         * complete - unless keep-prefix gave records up, when such a
+         * snapshot may hold the only copy of them: then it is moved aside. */
+        if (ps->lossy)
+            snap_discard(ps->dir, p->man.shards[s].snap_seq);
+        else
+            snap_prune(ps->dir, p->man.shards[s].snap_seq);
         if (p->man.shards[s].snap_seq) {
             char path[PATH_MAX + 64];
             struct stat st;
@@ -480,7 +643,7 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
         shards[s].log = &persist_wal_log_ops;
         shards[s].log_ctx = ps->wal;
     }
-    return 0;
+    return persist_note_segments(p, 1, err, errlen);
 }
 
 /* Worker: finishes one compaction whose snapshot has been fed. */
@@ -496,6 +659,10 @@ static void worker_finish(persist_t *p, pshard *ps)
         manifest_shard old = p->man.shards[ps->id];
         p->man.shards[ps->id].snap_seq = ps->snap_seq;
         p->man.shards[ps->id].first_seq = ps->snap_seq;
+        /* segment snap_seq is durable (the wal_sync above, or an earlier
+         * one before a later rotation): last_seq never falls below it */
+        if (p->man.shards[ps->id].last_seq < ps->snap_seq)
+            p->man.shards[ps->id].last_seq = ps->snap_seq;
         rc = manifest_write(p->dir, &p->man);
         if (rc != 0) p->man.shards[ps->id] = old; /* not switched: delete nothing */
         if (rc == 0) persist__failpoint("compact-manifest-switched");
@@ -548,6 +715,10 @@ static void *worker_main(void *arg)
         if (p->o.fsync == WAL_FSYNC_INTERVAL && now >= next_sync) {
             for (uint32_t s = 0; s < p->nshards; s++) worker_sync(p, &p->sh[s]);
             next_sync = now + period;
+        }
+        if (now >= p->next_seg_note_us) { /* segments rotations made durable */
+            (void)persist_note_segments(p, 0, NULL, 0);
+            p->next_seg_note_us = now + PERSIST_SEG_NOTE_US;
         }
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
@@ -1046,16 +1217,18 @@ void persist_close(persist_t *p)
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
             if (ps->snap) snap_abort(ps->snap); /* an unfinished compaction: redo covers it */
-            if (ps->wal) {
-                if (wal_commit(ps->wal) != 0 || wal_sync(ps->wal) != 0)
-                    kv_log_warn("shard %u: final WAL sync failed", s);
-                wal_free(ps->wal);
-            }
-            free(ps->fsync_ns);
+            if (ps->wal && (wal_commit(ps->wal) != 0 || wal_sync(ps->wal) != 0))
+                kv_log_warn("shard %u: final WAL sync failed", s);
+        }
+        if (p->worker_started) (void)persist_note_segments(p, 0, NULL, 0);
+        for (uint32_t s = 0; s < p->nshards; s++) {
+            wal_free(p->sh[s].wal);
+            free(p->sh[s].fsync_ns);
         }
         free(p->sh);
     }
     manifest_destroy(&p->man);
+    if (p->lock_fd >= 0) close(p->lock_fd); /* releases the directory */
     pthread_mutex_destroy(&p->man_lock);
     pthread_mutex_destroy(&p->sync_lock);
     pthread_cond_destroy(&p->sync_work);

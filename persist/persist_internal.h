@@ -38,6 +38,12 @@ ssize_t persist__pread_all(int fd, void *p, size_t n, off_t off);
 int persist__fsync_dir(const char *dir);
 /* Creates dir if missing (mode 0755). Returns 0 or -errno. */
 int persist__mkdir(const char *dir);
+/* Moves path aside to path.discarded (path.discarded.1, .2, ... if that is
+ * taken, so nothing discarded before is overwritten). Recovery uses it for
+ * every segment or snapshot it gives up on: it never deletes one. The
+ * caller fsyncs the directory. Returns 0, KV_EIO or KV_ERANGE. Needs the
+ * data directory's lock (no other process renames there meanwhile). */
+int persist__discard(const char *path);
 
 /* Sequential record reader over one file, used for WAL segments and
  * snapshots. It keeps a window of the file in memory and hands out records

@@ -80,6 +80,21 @@ int persist__mkdir(const char *dir)
     return -errno;
 }
 
+int persist__discard(const char *path)
+{
+    char to[4200];
+    struct stat st;
+    for (unsigned i = 0; i < 1000; i++) {
+        int n = i ? snprintf(to, sizeof to, "%s.discarded.%u", path, i)
+                  : snprintf(to, sizeof to, "%s.discarded", path);
+        if (n < 0 || (size_t)n >= sizeof to) return KV_ERANGE;
+        if (lstat(to, &st) == 0) continue;
+        if (errno != ENOENT) return KV_EIO;
+        return rename(path, to) ? KV_EIO : 0;
+    }
+    return KV_EIO;
+}
+
 int persist__reader_init(persist__reader *r, int fd, uint64_t start, uint64_t limit)
 {
     memset(r, 0, sizeof *r);

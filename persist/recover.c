@@ -132,15 +132,18 @@ static int scan_headers(rec_ctx *c)
         s->size = (uint64_t)st.st_size;
         const char *why = NULL;
         int hrc = wal_seg_header_decode(hb, (size_t)got, &s->h, &why);
-        if (hrc && i == n - 1 && (hrc == KV_EAGAIN || zero)) {
+        if (hrc && i == n - 1 && (hrc == KV_EAGAIN || zero) && s->seq > c->o->last_seq) {
             /* Died while creating the last segment: its header never
              * reached the disk, so nothing after it was acknowledged under
              * --fsync always (replies wait for a sync of the file and its
-             * name); under interval it is within the interval's loss. */
-            if (unlink(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+             * name); under interval it is within the interval's loss.
+             * (A segment up to last_seq had a durable header: not this.)
+             * Moved aside, not deleted: recovery never deletes a segment. */
+            if (persist__discard(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
             persist__err(c->res->msg, sizeof c->res->msg,
-                         "%s: removed a segment whose header was never completed", c->path);
+                         "%s: moved aside (.discarded) a segment whose header was never completed",
+                         c->path);
             break;
         }
         if (!hrc && (s->h.shard != c->o->shard || s->h.seq != s->seq)) {
@@ -156,6 +159,26 @@ static int scan_headers(rec_ctx *c)
     }
     free(seqs);
     return rc;
+}
+
+/* After the header pass: every segment up to the manifest's last_seq was
+ * created durably, so a shorter list means segments were deleted (or lost)
+ * behind the server's back - the last ones, which the hole check above
+ * cannot see. Strict: KV_EPROTO. keep_prefix: 0, with the gap reported. */
+static int check_last_seq(rec_ctx *c)
+{
+    uint64_t have = c->n ? c->segs[c->n - 1].seq : c->o->first_seq - 1;
+    if (c->o->last_seq == 0 || have >= c->o->last_seq) return 0;
+    seg_path(c, have + 1);
+    persist__err(c->res->msg, sizeof c->res->msg,
+                 "%s: missing: the MANIFEST records WAL segments up to %" PRIu64
+                 " as written, but the newest one in %s is %" PRIu64
+                 " (segments deleted or lost; --recover-mode keep-prefix starts without them)",
+                 c->path, c->o->last_seq, c->o->shard_dir, have);
+    if (!c->o->keep_prefix) return KV_EPROTO;
+    c->res->missing_from = have + 1;
+    c->res->missing_to = c->o->last_seq;
+    return 0;
 }
 
 /* Replays segment i. Returns 0 (and sets *stop when keep_prefix stopped
@@ -251,12 +274,10 @@ static int discard_after(rec_ctx *c, uint64_t seq)
     uint64_t *seqs;
     size_t n;
     int rc = wal_list_segments(c->o->shard_dir, &seqs, &n);
-    char to[4200];
     for (size_t j = 0; !rc && j < n; j++) {
         if (seqs[j] <= seq || seqs[j] < c->o->first_seq) continue;
         seg_path(c, seqs[j]);
-        snprintf(to, sizeof to, "%s.discarded", c->path);
-        if (rename(c->path, to)) rc = KV_EIO;
+        rc = persist__discard(c->path) ? KV_EIO : 0;
         c->res->discarded++;
     }
     free(seqs);
@@ -276,6 +297,7 @@ int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, reco
         if (rc) return rc;
     }
     rc = scan_headers(&c);
+    if (!rc && !c.hdr_stop) rc = check_last_seq(&c);
     int stop = c.hdr_stop;
     for (size_t i = 0; !rc && i < c.n; i++) {
         int seg_stop = 0;

@@ -7,12 +7,18 @@
  * - a torn record at the tail of the last segment (it ends inside a record,
  *   or the rest of the file is zeros) is cut off: the file is truncated and
  *   fsynced, res->cut_bytes says how much; a last segment shorter than its
- *   header (crash while creating it) is removed;
+ *   header (crash while creating it) is moved aside (*.discarded), unless
+ *   the manifest's last_seq says it was complete once;
+ * - every segment up to the manifest's last_seq must be there: a missing
+ *   last segment (or several) is refused like corruption; with keep_prefix
+ *   recovery goes on with what is there and reports the gap in
+ *   res->missing_from..missing_to;
  * - anything else that does not decode (bad CRC, length, type, a missing
  *   segment, a segment shorter than its successor's prev_end) is corruption:
  *   KV_EPROTO with res->msg naming the file and byte offset - unless
  *   keep_prefix, where replay stops at the first bad record, later segments
  *   are renamed to *.discarded, and recovery succeeds with res->stopped = 1.
+ *   Recovery never deletes a segment: what it gives up on is renamed.
  *
  * Threads: no shared state; shards may recover in parallel threads, each
  * with its own callbacks' context.
@@ -46,6 +52,7 @@ typedef struct recover_opts {
     uint32_t shard;
     uint64_t snap_seq;  /* manifest: live snapshot, 0 = none */
     uint64_t first_seq; /* manifest: first live segment (>= 1) */
+    uint64_t last_seq;  /* manifest: newest segment created durably; 0 = unknown */
     int keep_prefix;    /* stop at the first bad record instead of failing */
 } recover_opts;
 
@@ -61,6 +68,8 @@ typedef struct recover_result {
     uint64_t discarded;    /* keep_prefix: later segments renamed aside */
     uint64_t bad_seq;      /* corruption (or keep_prefix stop): segment... */
     uint64_t bad_offset;   /* ...and byte offset of the bad record */
+    uint64_t missing_from; /* keep_prefix: segments missing_from..missing_to, */
+    uint64_t missing_to;   /* which last_seq says existed, are gone (0: none) */
     char msg[600];         /* the error, the cut or the stop, for the log */
 } recover_result;
 

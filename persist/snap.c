@@ -332,7 +332,8 @@ static int parse_snap_name(const char *name, uint64_t *seq, int *tmp)
     return 0;
 }
 
-int snap_prune(const char *shard_dir, uint64_t keep_seq)
+/* Removes (or, with discard, moves aside) every snapshot but keep_seq. */
+static int snap_sweep(const char *shard_dir, uint64_t keep_seq, int discard)
 {
     DIR *d = opendir(shard_dir);
     if (!d) return errno == ENOENT ? 0 : KV_EIO;
@@ -346,10 +347,20 @@ int snap_prune(const char *shard_dir, uint64_t keep_seq)
         if (!tmp && seq == keep_seq && keep_seq) continue;
         if (snprintf(path, sizeof path, "%s/%s", shard_dir, de->d_name) >= (int)sizeof path)
             continue;
-        if (unlink(path) && errno != ENOENT) rc = KV_EIO;
+        if (discard ? persist__discard(path) != 0 : unlink(path) && errno != ENOENT) rc = KV_EIO;
         removed++;
     }
     closedir(d);
     if (removed && persist__fsync_dir(shard_dir)) rc = KV_EIO;
     return rc;
+}
+
+int snap_prune(const char *shard_dir, uint64_t keep_seq)
+{
+    return snap_sweep(shard_dir, keep_seq, 0);
+}
+
+int snap_discard(const char *shard_dir, uint64_t keep_seq)
+{
+    return snap_sweep(shard_dir, keep_seq, 1);
 }

@@ -87,5 +87,9 @@ int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn
 /* Removes snapshots other than keep_seq (0: remove all) and any leftover
  * snap tmp files, then fsyncs the directory. Returns 0 or KV_EIO. */
 int snap_prune(const char *shard_dir, uint64_t keep_seq);
+/* As snap_prune, but renames them to *.discarded (which nothing deletes):
+ * start-up after a keep-prefix recovery that lost records, when a leftover
+ * snapshot may hold the only copy of what the log lost. Returns 0 or KV_EIO. */
+int snap_discard(const char *shard_dir, uint64_t keep_seq);
 
 #endif

@@ -614,3 +614,11 @@ uint64_t wal_sync_count(wal_t *w)
 {
     return __atomic_load_n(&w->syncs, __ATOMIC_RELAXED);
 }
+
+uint64_t wal_durable_seq(wal_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t seq = w->seq - (__atomic_load_n(&w->fresh, __ATOMIC_RELAXED) ? 1 : 0);
+    pthread_mutex_unlock(&w->lock);
+    return seq;
+}

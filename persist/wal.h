@@ -156,4 +156,12 @@ void wal_get_stats(wal_t *w, wal_stats *st);
  * Any thread. */
 uint64_t wal_sync_count(wal_t *w);
 
+/* The newest segment whose file and directory entry are durable: the
+ * current one, or the one before it while the current one is fresh (a
+ * lazy rotation not yet synced; its predecessor was synced before it was
+ * made). Every segment from the one wal_open made up to this one exists
+ * until compaction prunes it. Any thread (takes the sync mutex, so it may
+ * wait for an fdatasync in progress). */
+uint64_t wal_durable_seq(wal_t *w);
+
 #endif

@@ -24,9 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rc == 0 || rc == KV_EPROTO || rc == KV_EIO);
     if (rc == KV_EPROTO) CHECK(err[0] != '\0');
     if (rc != 0) return 0;
-    CHECK(m.version == MANIFEST_FORMAT_VERSION);
+    CHECK(m.version == 1 || m.version == MANIFEST_FORMAT_VERSION);
     CHECK(m.nshards >= 1 && m.nshards <= MANIFEST_MAX_SHARDS);
-    for (uint32_t i = 0; i < m.nshards; i++) CHECK(m.shards[i].first_seq >= 1);
+    for (uint32_t i = 0; i < m.nshards; i++)
+        CHECK(m.shards[i].first_seq >= 1 &&
+              (m.shards[i].last_seq == 0 || m.shards[i].last_seq >= m.shards[i].first_seq));
     uint64_t gen = m.generation;
     CHECK(manifest_write(fuzz_dir(), &m) == 0);
     manifest m2;
@@ -35,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           memcmp(&m2.secret, &m.secret, sizeof m.secret) == 0);
     for (uint32_t i = 0; i < m.nshards; i++)
         CHECK(m2.shards[i].snap_seq == m.shards[i].snap_seq &&
-              m2.shards[i].first_seq == m.shards[i].first_seq);
+              m2.shards[i].first_seq == m.shards[i].first_seq &&
+              m2.shards[i].last_seq == m.shards[i].last_seq);
     manifest_destroy(&m);
     manifest_destroy(&m2);
     return 0;

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "crc32c.h"
 #include "manifest.h"
 #include "test_util.h"
 
@@ -29,6 +30,7 @@ static void make(manifest *m, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         m->shards[i].snap_seq = i % 2 ? 0 : 10 + i;
         m->shards[i].first_seq = 10 + i + (i % 3);
+        m->shards[i].last_seq = i % 4 == 3 ? 0 : m->shards[i].first_seq + i;
     }
 }
 
@@ -41,6 +43,7 @@ static void assert_same(const manifest *a, const manifest *b)
     for (uint32_t i = 0; i < a->nshards; i++) {
         assert_int_equal(a->shards[i].snap_seq, b->shards[i].snap_seq);
         assert_int_equal(a->shards[i].first_seq, b->shards[i].first_seq);
+        assert_int_equal(a->shards[i].last_seq, b->shards[i].last_seq);
     }
 }
 
@@ -78,6 +81,9 @@ static void test_fresh_and_roundtrip(void **state)
     m.shards[1].first_seq = 5;
     m.shards[1].snap_seq = 6;
     assert_int_equal(manifest_write(dir, &m), KV_EINVAL);
+    m.shards[1].snap_seq = 5;
+    m.shards[1].last_seq = 4; /* a last segment before the first one */
+    assert_int_equal(manifest_write(dir, &m), KV_EINVAL);
     manifest_destroy(&m);
     assert_int_equal(manifest_read(dir, &r, err, sizeof err), 0);
     assert_int_equal(r.nshards, 8);
@@ -108,6 +114,7 @@ static void test_leftover_tmp_ignored(void **state)
     snprintf(final, sizeof final, "%s/MANIFEST", dir);
     make(&newer, 4);
     newer.shards[0].first_seq = 99;
+    newer.shards[0].last_seq = 99;
     char *sub = malloc(strlen(dir) + 8);
     sprintf(sub, "%s/sub", dir);
     assert_int_equal(mkdir(sub, 0755), 0);
@@ -121,6 +128,7 @@ static void test_leftover_tmp_ignored(void **state)
 
     /* the next switch replaces the tmp and becomes live */
     m.shards[2].first_seq = 77;
+    m.shards[2].last_seq = 78;
     assert_int_equal(manifest_write(dir, &m), 0);
     assert_false(tu_file_exists(tmp));
     assert_int_equal(manifest_read(dir, &r, err, sizeof err), 0);
@@ -141,7 +149,7 @@ static void test_corrupt_detected(void **state)
     make(&m, 3);
     assert_int_equal(manifest_write(dir, &m), 0);
     uint64_t size = tu_file_size(path);
-    assert_int_equal(size, 48 + 3 * 16 + 4);
+    assert_int_equal(size, 48 + 3 * 24 + 4);
     for (uint64_t i = 0; i < size; i++) {
         tu_flip(path, i, 0x01);
         assert_int_equal(manifest_read(dir, &r, err, sizeof err), KV_EPROTO);
@@ -164,12 +172,67 @@ static void test_corrupt_detected(void **state)
     manifest_destroy(&m);
 }
 
+/* A version 1 manifest (16 bytes per shard, no last_seq), as written
+ * before issue 13, byte by byte as docs/persistence.md describes it: read
+ * with last_seq 0 (unknown), rewritten as version 2. */
+static void test_version1_read(void **state)
+{
+    char *dir = *state;
+    char path[600], err[600], buf[48 + 2 * 16 + 4];
+    snprintf(path, sizeof path, "%s/MANIFEST", dir);
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, "MKVMANI\n", 8);
+    buf[8] = 1;  /* version */
+    buf[12] = 2; /* nshards */
+    for (int i = 0; i < 16; i++) buf[16 + i] = (char)(0x30 + i);
+    buf[32] = 7;     /* generation */
+    buf[48] = 4;     /* shard 0: snap_seq 4 */
+    buf[56] = 4;     /*          first_seq 4 */
+    buf[64 + 8] = 1; /* shard 1: no snapshot, first_seq 1 */
+    uint32_t crc = crc32c_mask(crc32c(buf, sizeof buf - 4));
+    for (int i = 0; i < 4; i++) buf[sizeof buf - 4 + (size_t)i] = (char)(crc >> (8 * i));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+    close(fd);
+
+    manifest m, r;
+    assert_int_equal(manifest_read(dir, &m, err, sizeof err), 0);
+    assert_int_equal(m.version, 1);
+    assert_int_equal(m.nshards, 2);
+    assert_int_equal(m.generation, 7);
+    assert_int_equal(m.secret.k[15], 0x3f);
+    assert_int_equal(m.shards[0].snap_seq, 4);
+    assert_int_equal(m.shards[0].first_seq, 4);
+    assert_int_equal(m.shards[0].last_seq, 0);
+    assert_int_equal(m.shards[1].first_seq, 1);
+    assert_int_equal(m.shards[1].last_seq, 0);
+    m.shards[1].last_seq = 3;
+    assert_int_equal(manifest_write(dir, &m), 0);
+    assert_int_equal(m.version, MANIFEST_FORMAT_VERSION);
+    assert_int_equal(tu_file_size(path), 48 + 2 * 24 + 4);
+    assert_int_equal(manifest_read(dir, &r, err, sizeof err), 0);
+    assert_same(&m, &r);
+    manifest_destroy(&r);
+    manifest_destroy(&m);
+
+    /* a version from the future is refused with a message saying so */
+    buf[8] = 3;
+    crc = crc32c_mask(crc32c(buf, sizeof buf - 4));
+    for (int i = 0; i < 4; i++) buf[sizeof buf - 4 + (size_t)i] = (char)(crc >> (8 * i));
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+    close(fd);
+    assert_int_equal(manifest_read(dir, &r, err, sizeof err), KV_EPROTO);
+    assert_non_null(strstr(err, "newer"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_and_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftover_tmp_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version1_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -408,6 +408,128 @@ static void test_torn_header(void **state)
     assert_int_equal(res.cut_bytes, 6);
     assert_int_equal(res.next_seq, 4);
     assert_false(tu_file_exists(p));
+    char moved[700]; /* moved aside, never deleted (issue 13) */
+    snprintf(moved, sizeof moved, "%s.discarded", p);
+    assert_int_equal(tu_file_size(moved), 6);
+    tu_model_free(&got);
+
+    /* the same short file where the manifest's last_seq says segment 4 was
+     * complete once: corruption, and the file stays */
+    fd = open(p, O_CREAT | O_WRONLY, 0644);
+    assert_int_equal(write(fd, "MKVWAL", 6), 6);
+    close(fd);
+    recover_opts o = {.shard_dir = f->dir, .shard = 3, .first_seq = 1, .last_seq = 4};
+    assert_int_equal(recover_shard(&o, &model_ops, &got, &res), KV_EPROTO);
+    assert_non_null(strstr(res.msg, "short segment header"));
+    assert_true(tu_file_exists(p));
+    tu_model_free(&got);
+    tu_model_free(&mem);
+}
+
+static int recover_last(fixture *f, tu_model *m, uint64_t last_seq, int keep_prefix,
+                        recover_result *res)
+{
+    recover_opts o = {.shard_dir = f->dir,
+                      .shard = 3,
+                      .first_seq = 1,
+                      .last_seq = last_seq,
+                      .keep_prefix = keep_prefix};
+    return recover_shard(&o, &model_ops, m, res);
+}
+
+/* The manifest's last_seq (issue 13): deleting the last segment(s), which
+ * the hole check cannot see, is refused; keep_prefix goes on with what is
+ * there and reports the gap; nothing is deleted either way. */
+static void test_missing_last_segments(void **state)
+{
+    fixture *f = *state;
+    tu_model mem = {0}, got = {0};
+    uint64_t offs[30];
+    build_three(f, &mem, offs, 3);
+    recover_result res;
+    assert_int_equal(recover_last(f, &got, 3, 0, &res), 0);
+    assert_true(tu_model_eq(&mem, &got));
+    assert_int_equal(res.missing_to, 0);
+    tu_model_free(&got);
+
+    char p3[600], p2[600];
+    seg_path(f, 3, p3);
+    seg_path(f, 2, p2);
+    assert_int_equal(unlink(p3), 0);
+    /* unknown last_seq (a version 1 manifest): undetectable, as before */
+    assert_int_equal(recover_last(f, &got, 0, 0, &res), 0);
+    assert_int_equal(res.next_seq, 3);
+    tu_model_free(&got);
+    /* strict: refused, naming the missing file and the newest one there */
+    assert_int_equal(recover_last(f, &got, 3, 0, &res), KV_EPROTO);
+    assert_non_null(strstr(res.msg, "wal-00000000000000000003.log: missing"));
+    assert_non_null(strstr(res.msg, "up to 3"));
+    assert_non_null(strstr(res.msg, "is 2"));
+    tu_model_free(&got);
+    /* keep_prefix: segments 1 and 2 replayed, the gap reported */
+    assert_int_equal(recover_last(f, &got, 3, 1, &res), 0);
+    assert_int_equal(res.records, 60);
+    assert_int_equal(res.missing_from, 3);
+    assert_int_equal(res.missing_to, 3);
+    assert_int_equal(res.next_seq, 3);
+    assert_int_equal(res.stopped, 0);
+    assert_true(tu_file_exists(p2));
+    tu_model_free(&got);
+
+    /* two missing, and all of them */
+    assert_int_equal(unlink(p2), 0);
+    assert_int_equal(recover_last(f, &got, 3, 0, &res), KV_EPROTO);
+    tu_model_free(&got);
+    assert_int_equal(recover_last(f, &got, 3, 1, &res), 0);
+    assert_int_equal(res.missing_from, 2);
+    assert_int_equal(res.records, 30);
+    tu_model_free(&got);
+    seg_path(f, 1, p2);
+    assert_int_equal(unlink(p2), 0);
+    assert_int_equal(recover_last(f, &got, 3, 0, &res), KV_EPROTO);
+    assert_non_null(strstr(res.msg, "wal-00000000000000000001.log: missing"));
+    tu_model_free(&got);
+    assert_int_equal(recover_last(f, &got, 3, 1, &res), 0);
+    assert_int_equal(res.missing_from, 1);
+    assert_int_equal(res.missing_to, 3);
+    assert_int_equal(res.next_seq, 1);
+    tu_model_free(&got);
+    tu_model_free(&mem);
+}
+
+/* keep_prefix twice at the same place: the second discard of a segment
+ * number does not overwrite the first one's .discarded file. */
+static void test_discard_keeps_earlier(void **state)
+{
+    fixture *f = *state;
+    tu_model mem = {0}, got = {0};
+    uint64_t offs[30];
+    build_three(f, &mem, offs, 2);
+    char p[600], d0[700], d1[700];
+    seg_path(f, 2, p);
+    tu_flip(p, offs[5] + 1, 0x80);
+    seg_path(f, 3, p);
+    snprintf(d0, sizeof d0, "%s.discarded", p);
+    snprintf(d1, sizeof d1, "%s.discarded.1", p);
+    recover_result res;
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    assert_int_equal(res.discarded, 1);
+    assert_true(tu_file_exists(d0));
+    uint64_t first = tu_file_size(d0);
+    tu_model_free(&got);
+    /* a new segment 3 (the server went on), then the same stop again */
+    wal_t *w;
+    assert_int_equal(wal_open(&w, f->dir, 3, res.next_seq, res.prev_end, NULL), 0);
+    wal_free(w);
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    tu_model_free(&got);
+    seg_path(f, 2, p);
+    tu_flip(p, offs[5] + 1, 0x80); /* repaired: the new segment 3 follows it */
+    tu_flip(p, offs[3] + 1, 0x80); /* a bad record earlier: 3 is discarded again */
+    assert_int_equal(recover_into(f, &got, 1, &res), 0);
+    assert_int_equal(res.discarded, 1);
+    assert_int_equal(tu_file_size(d0), first);
+    assert_int_equal(tu_file_size(d1), WAL_SEG_HEADER);
     tu_model_free(&got);
     tu_model_free(&mem);
 }
@@ -552,14 +674,17 @@ static void test_lazy_rotation(void **state)
     for (int i = 10; i < 20; i++) workload_step(w, &mem, i); /* written, not synced */
     int before = syncs;
     uint64_t seq;
+    assert_int_equal(wal_durable_seq(w), 1);
     assert_int_equal(wal_rotate(w, &seq), 0);
     assert_int_equal(seq, 2);
     assert_int_equal(syncs, before); /* no fdatasync on the actor */
     assert_int_equal(seg_prev_end(f, 2), durable);
+    assert_int_equal(wal_durable_seq(w), 1); /* 2's name is not durable yet */
     wal_get_stats(w, &st);
     assert_true(st.unsynced_bytes > 0); /* kept until segment 2 is synced */
     assert_int_equal(wal_sync(w), 0);
     assert_int_equal(syncs, before + 1);
+    assert_int_equal(wal_durable_seq(w), 2);
     assert_int_equal(wal_commit(w), 0); /* trims the copy */
     wal_get_stats(w, &st);
     assert_int_equal(st.unsynced_bytes, 0);
@@ -593,7 +718,9 @@ static void test_lazy_rotation(void **state)
     assert_int_equal(wal_commit(w), 0);
     fl.fail_sync = 1;
     assert_int_equal(wal_sync(w), KV_EIO);
-    assert_int_equal(wal_commit(w), 0); /* the replacement */
+    assert_int_equal(wal_durable_seq(w), fresh - 1);
+    assert_int_equal(wal_commit(w), 0);          /* the replacement */
+    assert_int_equal(wal_durable_seq(w), fresh); /* created durably */
     wal_get_stats(w, &st);
     assert_int_equal(st.seq, fresh);
     assert_int_equal(seg_prev_end(f, fresh), prev);
@@ -816,6 +943,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_middle_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_last_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard_keeps_earlier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_always, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_interval, setup, teardown),
