@@ -1,5 +1,6 @@
 #include "actor.h"
 
+#include <ck_pr.h>
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -582,7 +583,7 @@ static void *actor_main(void *arg)
             continue;
         }
         int64_t spin_end = now_us + p->o.spin_us;
-        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) __builtin_ia32_pause();
+        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) ck_pr_stall();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
         if ((a->persist_busy || a->evict_busy) && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;

@@ -6,6 +6,7 @@
  * actor (in the prepare watcher, after every read of the iteration) and
  * writes each connection's ready replies once.
  */
+#include <ck_pr.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -355,7 +356,7 @@ void netthr_post_done(void *srv, kv_batch *b)
         return;
     }
     /* Never full: the ring holds every credit of every actor. */
-    while (!mbox_push_mp(&t->done, b)) __builtin_ia32_pause();
+    while (!mbox_push_mp(&t->done, b)) ck_pr_stall();
     ev_async_send(t->loop, &t->wake_w);
 }
 
