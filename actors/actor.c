@@ -56,6 +56,8 @@ typedef struct actor {
                              requests until its compaction has pruned it */
     kv_batch **parked;    /* owner: actor: batches whose replies wait for the log */
     unsigned nparked, capparked;
+    kv_batch **held;      /* owner: actor: the hosting thread's batches not run yet (stall) */
+    unsigned nheld, capheld;
     char pad[64];         /* keep actors' hot fields on separate lines */
 } actor_t;
 
@@ -365,16 +367,45 @@ static int actor_must_park(actor_pool_t *p, const kv_batch *b)
     return 0;
 }
 
+/* Appends b to a growable array of batches. */
+static void batch_list_push(kv_batch ***list, unsigned *n, unsigned *cap, kv_batch *b)
+{
+    if (*n == *cap) {
+        unsigned c = *cap ? 2 * *cap : 8;
+        kv_batch **grown = realloc(*list, c * sizeof *grown);
+        if (grown == NULL) abort(); /* cannot reply truthfully: as any OOM, abort */
+        *list = grown;
+        *cap = c;
+    }
+    (*list)[(*n)++] = b;
+}
+
 static void actor_park(actor_t *a, kv_batch *b)
 {
-    if (a->nparked == a->capparked) {
-        unsigned cap = a->capparked ? 2 * a->capparked : 8;
-        kv_batch **n = realloc(a->parked, cap * sizeof *n);
-        if (n == NULL) abort(); /* cannot reply truthfully: as any OOM, abort */
-        a->parked = n;
-        a->capparked = cap;
+    batch_list_push(&a->parked, &a->nparked, &a->capparked, b);
+}
+
+/* Hosted actors in a stall: the hosting thread's batch is kept, not run;
+ * the thread's credit rule stops it making many. */
+static void actor_hold(actor_t *a, kv_batch *b)
+{
+    batch_list_push(&a->held, &a->nheld, &a->capheld, b);
+}
+
+/* After a stall: the held batches go first (they are older than local and
+ * than anything in the mailbox from the same thread), as many as a round
+ * takes; returns local, or NULL if it was held behind them. */
+static kv_batch *actor_unhold(actor_t *a, kv_batch *local, kv_batch **got, int *n)
+{
+    unsigned take = a->nheld < ACTOR_MAX_DRAIN ? a->nheld : ACTOR_MAX_DRAIN;
+    for (unsigned i = 0; i < take; i++) got[(*n)++] = a->held[i];
+    memmove(a->held, a->held + take, (a->nheld - take) * sizeof *a->held);
+    a->nheld -= take;
+    if (a->nheld > 0 && local) {
+        actor_hold(a, local);
+        return NULL;
     }
-    a->parked[a->nparked++] = b;
+    return local;
 }
 
 /* 1 if parked batch b may be handed back: every write of it that ran is
@@ -507,9 +538,13 @@ static int actor_round(actor_t *a, kv_batch *local)
     kv_batch *got[ACTOR_MAX_DRAIN + 1];
     int n = 0;
     kv_batch *b;
-    if (local) got[n++] = local; /* a hosted thread's own batch: bounded, runs even in a stall */
-    while (!a->log_stall && n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL)
-        got[n++] = b;
+    if (a->log_stall) { /* a hosted thread's own batch waits too, in order */
+        if (local) actor_hold(a, local);
+        return 0;
+    }
+    if (a->nheld) local = actor_unhold(a, local, got, &n);
+    if (local) got[n++] = local;
+    while (n < ACTOR_MAX_DRAIN && (b = mbox_pop_sc(&a->mbox)) != NULL) got[n++] = b;
     if (n == 0) return 0;
     uint64_t round_t0 = actor_stats_begin(a, got, n);
     int64_t now_ms = kv_time_ms();
@@ -602,7 +637,7 @@ int64_t actor_host_poll(actor_pool_t *p, unsigned id, kv_batch *local)
     int64_t now_us = kv_mono_us();
     actor_between(a, now_us);
     if (a->log_stall) return a->persist_busy ? 0 : ACTOR_SLICE_US;
-    if (!mbox_empty_sc(&a->mbox) || a->evict_busy) return 0;
+    if (!mbox_empty_sc(&a->mbox) || a->evict_busy || a->nheld) return 0;
     int64_t wait = a->next_tick_us > now_us ? a->next_tick_us - now_us : 0;
     if (a->nparked && wait > ACTOR_PARKED_POLL_US) wait = ACTOR_PARKED_POLL_US;
     if (a->persist_busy) { /* a paced compaction: poll again when it has credit */
@@ -651,6 +686,7 @@ void actor_pool_free(actor_pool_t *p)
         for (unsigned a = 0; a < p->o.nactors; a++) {
             mbox_destroy(&p->actors[a].mbox);
             free(p->actors[a].parked);
+            free(p->actors[a].held);
         }
     free(p->shards);
     free(p->actors);
