@@ -7,6 +7,7 @@
 #include <ev.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "actor.h"
 #include "auth.h"
@@ -217,6 +218,10 @@ void local_stats_join(netthr *t, kv_slot *sl);
 /* Before a connection is set up: 1 if it must be refused (protected mode:
  * the explanation has been written to fd, unless tls). */
 int climit_refuse(netthr *t, int fd, int tls);
+/* Protected mode's answer for a peer, given getpeername()'s return value
+ * and the address it filled: 1 to refuse (not loopback, or unknown because
+ * getpeername failed). Pure; any thread. */
+int climit_peer_refused(int peer_rc, const struct sockaddr_storage *ss);
 /* Sets up c's keepalive, parse limits, authentication and output budget. */
 void climit_conn_init(netthr *t, conn *c);
 /* After reading and parsing: 1 if c passed client-query-buffer-limit and
