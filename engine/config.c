@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,7 +11,9 @@
 #include "evict.h"
 #include "kv.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES, OPT_OBL, OPT_PASS };
+/* OPT_WORDS: a string that may be given as several words (joined with one
+ * space): `tls-protocols TLSv1.2 TLSv1.3`. */
+enum opt_kind { OPT_INT, OPT_STR, OPT_WORDS, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES, OPT_OBL, OPT_PASS };
 
 /* Words of OPT_CHOICE settings, by value; NULL-terminated. */
 static const char *const onoff_words[] = {"off", "on", NULL};
@@ -103,7 +106,7 @@ static const struct opt {
      "yes|no|optional",
      "clients must present a certificate signed by --tls-ca-cert-file (yes, default), need "
      "not (no), or may (optional: verified if sent)"},
-    {"tls-protocols", OPT_STR, TLS_STR(tls_protocols), "'LIST'",
+    {"tls-protocols", OPT_WORDS, TLS_STR(tls_protocols), "'LIST'",
      "TLS versions to accept, e.g. 'TLSv1.2 TLSv1.3' (default: both)"},
     {"tls-ciphers", OPT_STR, TLS_STR(tls_ciphers), "LIST",
      "OpenSSL cipher list for TLSv1.2 (default: OpenSSL's)"},
@@ -288,6 +291,7 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
         strcpy(field, value);
         return 0;
     case OPT_STR:
+    case OPT_WORDS:
         if (strlen(value) >= (size_t)o->max || value[0] == '\0') {
             snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
             return KV_EINVAL;
@@ -309,66 +313,322 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
     return KV_EINVAL;
 }
 
-/* Splits one config-file line into key and value; returns 0 for a blank or
- * comment line, 1 for a setting, -1 for a malformed line. */
-static int line_split(char *line, char **key, char **value)
+/* ---- directives: the config file and the command line ---------------- */
+
+/* Most words in one directive (bind's 16 addresses, save's pairs). */
+#define CFG_MAX_WORDS 64
+/* Deepest `include` nesting: a file that includes itself stops here. */
+#define CFG_MAX_DEPTH 8
+
+/* State of one config_parse_args or config_load_file call. */
+typedef struct cfg_ctx {
+    kv_config *c;
+    const char *path; /* the file being read; NULL on the command line */
+    int line;         /* its current line */
+    int depth;        /* include nesting, 0 at the top */
+    unsigned long long warned; /* bit i: compat[i] has had its warning */
+    char tuned[256];  /* COMPAT_TUNE names seen, for one warning at the end */
+} cfg_ctx;
+
+static void cfg_ctx_init(cfg_ctx *x, kv_config *c)
 {
-    char *p = line + strspn(line, " \t\r\n");
-    if (*p == '\0' || *p == '#') return 0;
-    *key = p;
-    p += strcspn(p, " \t\r\n");
-    if (*p == '\0') return -1;
-    *p++ = '\0';
-    p += strspn(p, " \t");
-    char *end = p + strlen(p);
-    while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    int quoted = *p == '"' && end - p >= 2 && end[-1] == '"';
-    if (quoted) {
-        *--end = '\0';
-        p++;
+    memset(x, 0, sizeof *x);
+    x->c = c;
+}
+
+/* Formats an error about the current directive into err (file and line
+ * first when it comes from a file); returns KV_EINVAL. */
+static int cfg_fail(const cfg_ctx *x, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cfg_fail(const cfg_ctx *x, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[KV_CONFIG_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (x->path)
+        snprintf(err, errlen, "%s:%d: %s", x->path, x->line, msg);
+    else
+        snprintf(err, errlen, "%s", msg);
+    return KV_EINVAL;
+}
+
+/* Adds a line to c->warnings (what was truncated is lost). */
+static void cfg_warn_line(kv_config *c, const char *text)
+{
+    size_t used = strlen(c->warnings);
+    if (used + 2 >= sizeof c->warnings) return;
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s\n", text);
+}
+
+static int is_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+static int hex_val(char ch)
+{
+    return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
+}
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* Splits a config line into words as Redis's sdssplitargs does: blanks
+ * separate words; inside "..." the escapes \n \r \t \b \a \xHH and \<any>
+ * apply; inside '...' only \'; a closing quote must be followed by a blank
+ * or the end of the line. The words are copied into out (room for
+ * strlen(line) + 1 bytes: a word is never longer than its source) and
+ * argv[i] points at each, lens[i] its length (a \x00 makes a NUL inside a
+ * word). Returns the number of words, -1 for unbalanced quotes, -2 for
+ * more than max words. */
+static int split_words(const char *line, char *out, char **argv, size_t *lens, int max)
+{
+    const char *p = line;
+    int n = 0;
+    for (;;) {
+        while (*p && is_blank(*p)) p++;
+        if (*p == '\0') return n;
+        if (n == max) return -2;
+        char *w = out;
+        int dq = 0, sq = 0, done = 0;
+        while (!done) {
+            if (dq) {
+                if (p[0] == '\\' && p[1] == 'x' && is_hex(p[2]) && is_hex(p[3])) {
+                    *out++ = (char)(hex_val(p[2]) * 16 + hex_val(p[3]));
+                    p += 3;
+                } else if (p[0] == '\\' && p[1]) {
+                    static const char from[] = "nrtba", to[] = "\n\r\t\b\a";
+                    const char *e = strchr(from, *++p);
+                    *out++ = e ? to[e - from] : *p;
+                } else if (*p == '"') {
+                    if (p[1] && !is_blank(p[1])) return -1;
+                    done = 1;
+                } else if (*p == '\0') {
+                    return -1;
+                } else {
+                    *out++ = *p;
+                }
+            } else if (sq) {
+                if (p[0] == '\\' && p[1] == '\'') {
+                    *out++ = *++p;
+                } else if (*p == '\'') {
+                    if (p[1] && !is_blank(p[1])) return -1;
+                    done = 1;
+                } else if (*p == '\0') {
+                    return -1;
+                } else {
+                    *out++ = *p;
+                }
+            } else if (*p == '\0' || is_blank(*p)) {
+                done = 1;
+            } else if (*p == '"') {
+                dq = 1;
+            } else if (*p == '\'') {
+                sq = 1;
+            } else {
+                *out++ = *p;
+            }
+            if (*p) p++;
+        }
+        argv[n] = w;
+        lens[n] = (size_t)(out - w);
+        *out++ = '\0';
+        n++;
     }
-    if (*p == '\0' && !quoted) return -1; /* `requirepass ""` is an empty value */
-    *value = p;
-    return 1;
+}
+
+static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen);
+
+/* Joins argv[from..argc) with single spaces into buf; -1 if too long. */
+static int join_words(char *buf, size_t len, int argc, char **argv, int from)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = from; i < argc; i++) {
+        size_t w = strlen(argv[i]);
+        if (used + w + (i > from) >= len) return -1;
+        if (i > from) buf[used++] = ' ';
+        memcpy(buf + used, argv[i], w + 1);
+        used += w;
+    }
+    return 0;
+}
+
+/* Settings whose value is a list of words (a config line `bind a b`, or
+ * several arguments after the flag); the others take exactly one value. */
+static int opt_takes_words(const struct opt *o)
+{
+    return o->kind == OPT_OBL || o->kind == OPT_WORDS;
+}
+
+/* A mem-kv setting from a directive. */
+static int cfg_native(cfg_ctx *x, const struct opt *o, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    char joined[1024], sub[KV_CONFIG_ERRLEN];
+    const char *value = argv[1];
+    if (argc > 2 && !opt_takes_words(o))
+        return cfg_fail(x, err, errlen,
+                        "'%s' takes one value, got %d (put a value with blanks in quotes: "
+                        "\"a b\")",
+                        o->name, argc - 1);
+    if (argc > 2) {
+        if (join_words(joined, sizeof joined, argc, argv, 1) != 0)
+            return cfg_fail(x, err, errlen, "the value of '%s' is too long", o->name);
+        value = joined;
+    }
+    if (config_set(x->c, o->name, value, sub, sizeof sub) != 0)
+        return cfg_fail(x, err, errlen, "%s", sub);
+    return 0;
+}
+
+/* Reads one config file at include depth x->depth. */
+static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen);
+
+/* Applies one directive: argv[0] is its name, then its values. */
+static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
+{
+    const struct opt *o = opt_find(argv[0]);
+    if (o == NULL) return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+    if (argc < 2) return cfg_fail(x, err, errlen, "'%s' needs a value", o->name);
+    return cfg_native(x, o, argc, argv, err, errlen);
+}
+
+/* Applies one line of a config file. */
+static int cfg_line(cfg_ctx *x, const char *line, size_t len, char *err, size_t errlen)
+{
+    if (memchr(line, '\0', len) != NULL)
+        return cfg_fail(x, err, errlen, "a NUL byte in the line (not a text file?)");
+    char *words = malloc(len + 1);
+    char *argv[CFG_MAX_WORDS];
+    size_t lens[CFG_MAX_WORDS];
+    if (words == NULL) return cfg_fail(x, err, errlen, "out of memory");
+    int rc = 0, argc = split_words(line, words, argv, lens, CFG_MAX_WORDS);
+    if (argc == -1)
+        rc = cfg_fail(x, err, errlen, "Unbalanced quotes in configuration line");
+    else if (argc == -2)
+        rc = cfg_fail(x, err, errlen, "more than %d words in one line", CFG_MAX_WORDS);
+    for (int i = 0; rc == 0 && i < argc; i++)
+        if (lens[i] != strlen(argv[i]))
+            rc = cfg_fail(x, err, errlen, "a value may not hold a NUL byte (\\x00)");
+    if (rc == 0 && argc > 0 && strcasecmp(argv[0], "config") == 0)
+        rc = cfg_fail(x, err, errlen, "'config' cannot be nested: use 'include FILE'");
+    if (rc == 0 && argc > 0) rc = cfg_apply(x, argc, argv, err, errlen);
+    free(words);
+    return rc;
+}
+
+static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (x->path)
+            return cfg_fail(x, err, errlen, "cannot open included file '%s': %s", path,
+                            strerror(e));
+        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(e));
+        return KV_EIO;
+    }
+    cfg_ctx here = *x;
+    here.path = path;
+    here.line = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        here.line++;
+        /* as Redis: the line without surrounding blanks; '#' first: a comment */
+        size_t len = (size_t)n;
+        while (len > 0 && is_blank(line[len - 1])) line[--len] = '\0';
+        size_t lead = 0;
+        while (lead < len && is_blank(line[lead])) lead++;
+        if (lead == len || line[lead] == '#') continue;
+        rc = cfg_line(&here, line + lead, len - lead, err, errlen);
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+        rc = KV_EIO;
+    }
+    free(line);
+    fclose(f);
+    x->warned = here.warned;
+    memcpy(x->tuned, here.tuned, sizeof x->tuned);
+    return rc;
+}
+
+/* The one warning that lists the Redis tuning settings that were ignored. */
+static void cfg_finish(cfg_ctx *x)
+{
+    if (x->tuned[0] == '\0') return;
+    char line[KV_CONFIG_ERRLEN + 64];
+    snprintf(line, sizeof line, "Redis settings ignored (no effect in mem-kv): %s", x->tuned);
+    cfg_warn_line(x->c, line);
+    x->tuned[0] = '\0';
 }
 
 int config_load_file(kv_config *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
-        return KV_EIO;
-    }
-    char line[1024], sub[KV_CONFIG_ERRLEN];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *key, *value;
-        lineno++;
-        int k = line_split(line, &key, &value);
-        if (k == 0) continue;
-        if (k < 0) {
-            snprintf(err, errlen, "%s:%d: expected 'key value'", path, lineno);
-            rc = KV_EINVAL;
-            break;
-        }
-        if (strcasecmp(key, "config") == 0) {
-            snprintf(err, errlen, "%s:%d: 'config' cannot be nested", path, lineno);
-            rc = KV_EINVAL;
-            break;
-        }
-        if (config_set(c, key, value, sub, sizeof sub) != 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
-            rc = KV_EINVAL;
-            break;
-        }
-    }
-    fclose(f);
+    cfg_ctx x;
+    cfg_ctx_init(&x, c);
+    int rc = cfg_load(&x, path, err, errlen);
+    if (rc == 0) cfg_finish(&x);
     return rc;
+}
+
+/* --name VALUE [VALUE...] and --name=VALUE: the values are the next
+ * argument and those after it that do not start with "--", as Redis's
+ * command line. Returns the index of the last argument used, or -1. */
+static int arg_directive(cfg_ctx *x, int argc, char **argv, int i, char *err, size_t errlen)
+{
+    char *a = argv[i], name[64];
+    char *words[CFG_MAX_WORDS];
+    int n = 0;
+    char *eq = strchr(a + 2, '=');
+    size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+    if (nlen >= sizeof name) {
+        snprintf(err, errlen, "unknown option '%s'", a);
+        return -1;
+    }
+    memcpy(name, a + 2, nlen);
+    name[nlen] = '\0';
+    words[n++] = name;
+    if (eq) {
+        words[n++] = eq + 1;
+    } else if (i + 1 < argc) {
+        words[n++] = argv[++i];
+    } else {
+        if (strcmp(name, "config") != 0 && opt_find(name) == NULL)
+            snprintf(err, errlen, "unknown option '--%s'", name);
+        else
+            snprintf(err, errlen, "option '--%s' needs a value", name);
+        return -1;
+    }
+    while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+        if (n == CFG_MAX_WORDS) {
+            snprintf(err, errlen, "too many values for '--%s'", name);
+            return -1;
+        }
+        words[n++] = argv[++i];
+    }
+    int rc;
+    if (strcmp(name, "config") == 0) {
+        rc = n == 2 ? cfg_load(x, words[1], err, errlen)
+                    : cfg_fail(x, err, errlen, "'--config' takes one file name");
+    } else {
+        rc = cfg_apply(x, n, words, err, errlen);
+    }
+    return rc == 0 ? i : -1;
 }
 
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen)
 {
+    cfg_ctx x;
+    cfg_ctx_init(&x, c);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -383,32 +643,10 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
             snprintf(err, errlen, "unexpected argument '%s' (options start with --)", a);
             return KV_EINVAL;
         }
-        char name[64];
-        const char *value;
-        const char *eq = strchr(a + 2, '=');
-        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (nlen >= sizeof name) {
-            snprintf(err, errlen, "unknown option '%s'", a);
-            return KV_EINVAL;
-        }
-        memcpy(name, a + 2, nlen);
-        name[nlen] = '\0';
-        if (eq) {
-            value = eq + 1;
-        } else {
-            if (i + 1 >= argc) {
-                if (strcmp(name, "config") != 0 && opt_find(name) == NULL)
-                    snprintf(err, errlen, "unknown option '--%s'", name);
-                else
-                    snprintf(err, errlen, "option '--%s' needs a value", name);
-                return KV_EINVAL;
-            }
-            value = argv[++i];
-        }
-        int rc = strcmp(name, "config") == 0 ? config_load_file(c, value, err, errlen)
-                                             : config_set(c, name, value, err, errlen);
-        if (rc != 0) return rc;
+        i = arg_directive(&x, argc, argv, i, err, errlen);
+        if (i < 0) return KV_EINVAL;
     }
+    cfg_finish(&x);
     return 0;
 }
 

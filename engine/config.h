@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#define KV_CONFIG_ERRLEN 256
+#define KV_CONFIG_ERRLEN 512
 
 typedef struct kv_config {
     char bind[64];               /* --bind */
@@ -54,6 +54,7 @@ typedef struct kv_config {
     int maxmemory_samples;       /* --maxmemory-samples */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
+    char warnings[2048];         /* set by parsing: lines for the log, one each, '\n'-ended */
 } kv_config;
 
 void config_defaults(kv_config *c);

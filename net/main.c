@@ -29,6 +29,18 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+/* Logs what parsing the options left to say (ignored redis.conf lines,
+ * ...), one warning per line. */
+static void log_config_warnings(const kv_config *cfg)
+{
+    const char *p = cfg->warnings;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        kv_log_warn("WARNING: %.*s", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
 int main(int argc, char **argv)
 {
     kv_config cfg;
@@ -47,6 +59,7 @@ int main(int argc, char **argv)
         return 0;
     }
     kv_log_quiet(cfg.loglevel == 0);
+    log_config_warnings(&cfg);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     config_resolve_threads(&cfg, (int)ncpu);
 

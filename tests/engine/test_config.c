@@ -1,0 +1,230 @@
+/* Tests for engine/config.c: the config file's words (quotes and escapes
+ * as Redis's sdssplitargs), errors naming file and line, one value per
+ * setting, the command line's values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kv.h"
+
+static char conf_path[64];
+
+/* Writes text (len bytes) to a fresh temporary file; returns its path. */
+static const char *write_conf_len(const char *text, size_t len)
+{
+    strcpy(conf_path, "/tmp/memkv-test-config-XXXXXX");
+    int fd = mkstemp(conf_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return conf_path;
+}
+
+/* Loads text as a config file on fresh defaults; returns the result, with
+ * the message in err. */
+static int load_len(kv_config *c, const char *text, size_t len, char *err)
+{
+    config_defaults(c);
+    err[0] = '\0';
+    const char *path = write_conf_len(text, len);
+    int rc = config_load_file(c, path, err, KV_CONFIG_ERRLEN);
+    unlink(path);
+    return rc;
+}
+
+static int load(kv_config *c, const char *text, char *err)
+{
+    return load_len(c, text, strlen(text), err);
+}
+
+/* The error names the temporary file and line `line`, and says `what`. */
+static void assert_error_at(int rc, const char *err, int line, const char *what)
+{
+    char where[96];
+    assert_int_not_equal(rc, 0);
+    snprintf(where, sizeof where, "%s:%d: ", conf_path, line);
+    if (strncmp(err, where, strlen(where)) != 0 || strstr(err, what) == NULL)
+        fail_msg("error '%s' should start with '%s' and say '%s'", err, where, what);
+}
+
+static void test_unbalanced_quotes(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    const char *bad[] = {
+        "requirepass \"unterminated\n",
+        "requirepass 'unterminated\n",
+        "requirepass \"a\"b\n", /* a closing quote must end the word */
+        "requirepass 'a'b\n",
+        "requirepass \"ends with a backslash\\\"\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = load(&c, bad[i], err);
+        assert_error_at(rc, err, 1, "Unbalanced quotes in configuration line");
+        assert_string_equal(c.requirepass, "");
+    }
+    int rc = load(&c, "port 7000\n\n# comment\nrequirepass \"x\n", err);
+    assert_error_at(rc, err, 4, "Unbalanced quotes");
+}
+
+static void test_quotes_and_escapes(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    static const struct {
+        const char *line, *want;
+    } cases[] = {
+        {"requirepass \"a b\"\n", "a b"},
+        {"requirepass \"\"\n", ""},
+        {"requirepass ''\n", ""},
+        {"requirepass \"q\\\"x\"\n", "q\"x"},
+        {"requirepass \"\\x41\\x7a\\n\\t\\\\\"\n", "Az\n\t\\"},
+        {"requirepass \"\\xZZ\"\n", "xZZ"}, /* not hex: \x is x */
+        {"requirepass 'it\\'s'\n", "it's"},
+        {"requirepass 'no \\n escape'\n", "no \\n escape"},
+        {"requirepass ab\"c d\"\n", "abc d"}, /* a quote inside a word opens a quoted part */
+        {"requirepass pa#ss\n", "pa#ss"},
+        {"  requirepass\tsecret  \r\n", "secret"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (load(&c, cases[i].line, err) != 0) fail_msg("%s: %s", cases[i].line, err);
+        assert_string_equal(c.requirepass, cases[i].want);
+    }
+}
+
+static void test_one_value_per_setting(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    /* the old parser took the rest of the line: a password "a b" */
+    int rc = load(&c, "requirepass a b\n", err);
+    assert_error_at(rc, err, 1, "'requirepass' takes one value");
+    rc = load(&c, "dir /tmp/a b\n", err);
+    assert_error_at(rc, err, 1, "'dir' takes one value");
+    rc = load(&c, "port\n", err);
+    assert_error_at(rc, err, 1, "'port' needs a value");
+    rc = load(&c, "port 7000 # the port\n", err);
+    assert_error_at(rc, err, 1, "takes one value");
+    /* settings made of words */
+    assert_int_equal(load(&c, "tls-protocols TLSv1.2 TLSv1.3\n", err), 0);
+    assert_string_equal(c.tls_protocols, "TLSv1.2 TLSv1.3");
+    assert_int_equal(load(&c, "tls-protocols \"TLSv1.3\"\n", err), 0);
+    assert_string_equal(c.tls_protocols, "TLSv1.3");
+    assert_int_equal(load(&c, "client-output-buffer-limit normal 1mb 512kb 5\n", err), 0);
+    assert_int_equal(c.obl_hard, 1 << 20);
+    assert_int_equal(c.obl_soft, 512 << 10);
+    assert_int_equal(c.obl_soft_seconds, 5);
+}
+
+static void test_nul_bytes(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    int rc = load(&c, "port 7000\nrequirepass \"a\\x00b\"\n", err);
+    assert_error_at(rc, err, 2, "NUL");
+    static const char raw[] = "requirepass a\0b\n";
+    rc = load_len(&c, raw, sizeof raw - 1, err);
+    assert_error_at(rc, err, 1, "NUL");
+}
+
+/* Lines longer than any buffer: the old reader cut them into pieces. */
+static void test_long_lines(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    size_t n = 5000;
+    char *text = malloc(n + 64);
+    assert_non_null(text);
+    text[0] = '#';
+    memset(text + 1, 'x', n);
+    strcpy(text + 1 + n, "\nport 7001\n");
+    assert_int_equal(load(&c, text, err), 0);
+    assert_int_equal(c.port, 7001);
+    /* a password longer than the limit is refused, not cut */
+    strcpy(text, "requirepass ");
+    memset(text + 12, 'p', 600);
+    strcpy(text + 612, "\n");
+    assert_error_at(load(&c, text, err), err, 1, "longer than");
+    free(text);
+}
+
+static void test_errors_name_file_and_line(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_error_at(load(&c, "# x\nport 7000\nno-such-thing 1\n", err), err, 3,
+                    "unknown option 'no-such-thing'");
+    assert_error_at(load(&c, "port 99999\n", err), err, 1, "invalid value '99999' for 'port'");
+    assert_error_at(load(&c, "config other.conf\n", err), err, 1, "cannot be nested");
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, "/nonexistent/mem-kv.conf", err, sizeof err), KV_EIO);
+    assert_non_null(strstr(err, "/nonexistent/mem-kv.conf"));
+}
+
+static int parse(kv_config *c, char *err, int argc, ...)
+{
+    char *argv[16];
+    va_list ap;
+    va_start(ap, argc);
+    argv[0] = "mem-kv-server";
+    for (int i = 1; i < argc; i++) argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    argv[argc] = NULL;
+    config_defaults(c);
+    err[0] = '\0';
+    return config_parse_args(c, argc, argv, err, KV_CONFIG_ERRLEN);
+}
+
+static void test_command_line_values(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_int_equal(parse(&c, err, 3, "--requirepass", ""), 0);
+    assert_string_equal(c.requirepass, "");
+    assert_int_equal(parse(&c, err, 3, "--requirepass", "a b"), 0);
+    assert_string_equal(c.requirepass, "a b");
+    assert_int_equal(parse(&c, err, 2, "--requirepass=x"), 0);
+    assert_string_equal(c.requirepass, "x");
+    assert_int_not_equal(parse(&c, err, 4, "--requirepass", "a", "b"), 0);
+    assert_non_null(strstr(err, "'requirepass' takes one value"));
+    assert_int_not_equal(parse(&c, err, 4, "--port", "7000", "extra"), 0);
+    assert_int_equal(parse(&c, err, 5, "--tls-protocols", "TLSv1.2", "TLSv1.3", "--hz=20"), 0);
+    assert_string_equal(c.tls_protocols, "TLSv1.2 TLSv1.3");
+    assert_int_equal(c.hz, 20);
+    assert_int_equal(parse(&c, err, 6, "--client-output-buffer-limit", "normal", "0", "0", "0"),
+                     0);
+    assert_int_equal(c.obl_hard, 0);
+    assert_int_not_equal(parse(&c, err, 2, "--port"), 0);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_int_not_equal(parse(&c, err, 3, "--nope", "1"), 0);
+    assert_non_null(strstr(err, "unknown option 'nope'"));
+    assert_int_not_equal(parse(&c, err, 2, "extra"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unbalanced_quotes),
+        cmocka_unit_test(test_quotes_and_escapes),
+        cmocka_unit_test(test_one_value_per_setting),
+        cmocka_unit_test(test_nul_bytes),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_command_line_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
