@@ -647,15 +647,60 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
         if (i < 0) return KV_EINVAL;
     }
     cfg_finish(&x);
+    return config_check(c, err, errlen);
+}
+
+int config_check(const kv_config *c, char *err, size_t errlen)
+{
+    if (c->threads > 0 && (c->io_threads > 0 || c->actor_threads > 0)) {
+        snprintf(err, errlen,
+                 "--threads %d cannot be combined with --io-threads %d / --actor-threads %d: "
+                 "--threads N makes N threads that each read sockets and own shards; give "
+                 "either --threads, or --io-threads and --actor-threads",
+                 c->threads, c->io_threads, c->actor_threads);
+        return KV_EINVAL;
+    }
     return 0;
+}
+
+/* Warns (c->warnings) about thread counts that ask for more busy threads
+ * than there are CPUs; explicit: the counts were given, not chosen here. */
+static void threads_warning(kv_config *c, int ncpu, int explicit_counts, int asked_actors)
+{
+    char line[KV_CONFIG_ERRLEN];
+    if (asked_actors > c->actor_threads) {
+        snprintf(line, sizeof line,
+                 "%d actor threads asked for, but only %d are used: a shard belongs to one "
+                 "actor and there are %d shards (--shards)",
+                 asked_actors, c->actor_threads, c->shards);
+        cfg_warn_line(c, line);
+    }
+    int busy = c->threads > 0 ? c->threads : c->io_threads + c->actor_threads;
+    if (!explicit_counts || busy <= ncpu) return;
+    if (c->threads > 0)
+        snprintf(line, sizeof line,
+                 "--threads %d on %d CPU%s: more busy threads than CPUs lose time to spinning "
+                 "and context switches; use --threads %d or fewer",
+                 c->threads, ncpu, ncpu == 1 ? "" : "s", ncpu);
+    else
+        snprintf(line, sizeof line,
+                 "%d busy threads (%d network + %d actor) on %d CPU%s: more busy threads than "
+                 "CPUs lose time to spinning and context switches; use at most %d in all (e.g. "
+                 "--threads %d, or --io-threads and --actor-threads adding up to %d)",
+                 busy, c->io_threads, c->actor_threads, ncpu, ncpu == 1 ? "" : "s", ncpu, ncpu,
+                 ncpu);
+    cfg_warn_line(c, line);
 }
 
 void config_resolve_threads(kv_config *c, int ncpu)
 {
     if (ncpu < 1) ncpu = 1;
+    int explicit_counts = c->threads > 0 || c->io_threads > 0 || c->actor_threads > 0;
+    int asked_actors = c->threads > 0 ? c->threads : c->actor_threads;
     if (c->threads > 0) { /* each thread reads sockets and owns shards */
         if (c->threads > c->shards) c->threads = c->shards;
         c->io_threads = c->actor_threads = c->threads;
+        threads_warning(c, ncpu, explicit_counts, asked_actors);
         return;
     }
     /* Never more busy threads than cores: half the cores read sockets, the
@@ -665,6 +710,7 @@ void config_resolve_threads(kv_config *c, int ncpu)
     if (c->actor_threads == 0)
         c->actor_threads = ncpu - c->io_threads > 0 ? ncpu - c->io_threads : 1;
     if (c->actor_threads > c->shards) c->actor_threads = c->shards;
+    threads_warning(c, ncpu, explicit_counts, asked_actors);
 }
 
 void config_usage(FILE *out, const char *prog)

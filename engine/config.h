@@ -74,7 +74,14 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
  * the file and line). */
 int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
 
-/* Fills actor_threads / io_threads left at 0 from the CPU count. */
+/* Settings that contradict each other (--threads with --io-threads or
+ * --actor-threads): KV_EINVAL with err set, else 0. config_parse_args
+ * ends with it. */
+int config_check(const kv_config *c, char *err, size_t errlen);
+
+/* Fills actor_threads / io_threads left at 0 from the CPU count, caps the
+ * actors at the shard count, and adds a line to c->warnings when counts
+ * that were given ask for more busy threads than ncpu (or were capped). */
 void config_resolve_threads(kv_config *c, int ncpu);
 
 /* Formats the client-output-buffer-limit value as CONFIG GET shows it. */

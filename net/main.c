@@ -59,9 +59,9 @@ int main(int argc, char **argv)
         return 0;
     }
     kv_log_quiet(cfg.loglevel == 0);
-    log_config_warnings(&cfg);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     config_resolve_threads(&cfg, (int)ncpu);
+    log_config_warnings(&cfg);
 
     /* Every thread inherits this mask; only signal_thread takes the signals. */
     sigset_t set;

@@ -215,6 +215,53 @@ static void test_command_line_values(void **st)
     assert_int_not_equal(parse(&c, err, 2, "extra"), 0);
 }
 
+static void test_thread_options_contradict(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_int_equal(parse(&c, err, 7, "--threads", "2", "--io-threads", "1", "--actor-threads",
+                           "3"),
+                     KV_EINVAL);
+    assert_non_null(strstr(err, "--threads 2 cannot be combined with --io-threads 1"));
+    assert_int_equal(parse(&c, err, 5, "--actor-threads", "2", "--threads", "2"), KV_EINVAL);
+    assert_int_equal(parse(&c, err, 5, "--threads", "2", "--io-threads", "0"), 0);
+    assert_int_equal(parse(&c, err, 5, "--io-threads", "1", "--actor-threads", "3"), 0);
+    /* from a file too: the check runs once everything is read */
+    config_defaults(&c);
+    const char *path = write_conf_len("threads 2\n", 10);
+    char *argv[] = {"mem-kv-server", "--config", (char *)conf_path, "--io-threads", "2", NULL};
+    assert_int_equal(config_parse_args(&c, 5, argv, err, sizeof err), KV_EINVAL);
+    unlink(path);
+}
+
+static void test_threads_over_cpus_warn(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_int_equal(parse(&c, err, 5, "--io-threads", "64", "--actor-threads", "64"), 0);
+    config_resolve_threads(&c, 2);
+    assert_int_equal(c.io_threads, 64);
+    assert_int_equal(c.actor_threads, 16); /* one shard per actor at least */
+    assert_non_null(strstr(c.warnings, "80 busy threads (64 network + 16 actor) on 2 CPUs"));
+    assert_non_null(strstr(c.warnings, "64 actor threads asked for, but only 16 are used"));
+    assert_int_equal(parse(&c, err, 3, "--threads", "4"), 0);
+    config_resolve_threads(&c, 2);
+    assert_non_null(strstr(c.warnings, "--threads 4 on 2 CPUs"));
+    /* fits, or chosen here: no warning */
+    assert_int_equal(parse(&c, err, 5, "--io-threads", "1", "--actor-threads", "1"), 0);
+    config_resolve_threads(&c, 2);
+    assert_string_equal(c.warnings, "");
+    config_defaults(&c);
+    config_resolve_threads(&c, 1); /* 1 + 1 on one CPU: the defaults' floor */
+    assert_string_equal(c.warnings, "");
+    config_defaults(&c);
+    config_resolve_threads(&c, 8);
+    assert_int_equal(c.io_threads + c.actor_threads, 8);
+    assert_string_equal(c.warnings, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_errors_name_file_and_line),
         cmocka_unit_test(test_command_line_values),
+        cmocka_unit_test(test_thread_options_contradict),
+        cmocka_unit_test(test_threads_over_cpus_warn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
