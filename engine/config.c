@@ -12,8 +12,19 @@
 #include "kv.h"
 
 /* OPT_WORDS: a string that may be given as several words (joined with one
- * space): `tls-protocols TLSv1.2 TLSv1.3`. */
-enum opt_kind { OPT_INT, OPT_STR, OPT_WORDS, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES, OPT_OBL, OPT_PASS };
+ * space): `tls-protocols TLSv1.2 TLSv1.3`. OPT_ADDRS: 1 to
+ * KV_CONFIG_MAX_BIND addresses or host names, kept joined the same way. */
+enum opt_kind {
+    OPT_INT,
+    OPT_STR,
+    OPT_WORDS,
+    OPT_ADDRS,
+    OPT_LOGLEVEL,
+    OPT_CHOICE,
+    OPT_BYTES,
+    OPT_OBL,
+    OPT_PASS
+};
 
 /* Words of OPT_CHOICE settings, by value; NULL-terminated. */
 static const char *const onoff_words[] = {"off", "on", NULL};
@@ -33,8 +44,10 @@ static const struct opt {
 } opts[] = {
     {"port", OPT_INT, 0, 65535, offsetof(kv_config, port), NULL, "N",
      "TCP port to listen on (default 8080; 0 = no plain-text port, with --tls-port)"},
-    {"bind", OPT_STR, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL, "ADDR",
-     "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
+    {"bind", OPT_ADDRS, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL,
+     "ADDR...",
+     "addresses or host names to listen on, up to 16 (default 127.0.0.1); '-ADDR': skipped if "
+     "the host lacks it; '*' = 0.0.0.0, '::*' = ::"},
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
      "number of keyspace shards (default 16)"},
     {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
@@ -216,6 +229,36 @@ static int parse_obl(kv_config *c, const char *value)
     return 0;
 }
 
+/* Checks a list of addresses (blank-separated words: 1 to
+ * KV_CONFIG_MAX_BIND, each a plausible host name or address, optionally
+ * after '-') and stores it with single spaces in out. Returns 0 or -1 with
+ * out unchanged. */
+static int parse_addrs(char *out, size_t len, const char *value)
+{
+    char buf[1024];
+    size_t used = 0;
+    int n = 0;
+    for (const char *p = value;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0') break;
+        size_t w = strcspn(p, " \t");
+        if (++n > KV_CONFIG_MAX_BIND || w > 255 || used + w + 2 > sizeof buf) return -1;
+        for (size_t i = 0; i < w; i++) /* names, IPv4/IPv6 text, '-', '*', '%scope' */
+            if (p[i] <= ' ' || p[i] == '"' || p[i] == '\'' || p[i] == '/' || p[i] == '\\' ||
+                p[i] == 127)
+                return -1;
+        if (w == 1 && p[0] == '-') return -1;
+        if (used) buf[used++] = ' ';
+        memcpy(buf + used, p, w);
+        used += w;
+        p += w;
+    }
+    buf[used] = '\0';
+    if (n == 0 || used >= len) return -1;
+    memcpy(out, buf, used + 1);
+    return 0;
+}
+
 void config_format_obl(const kv_config *c, char *buf, size_t len)
 {
     /* Redis lists every class; the others are Redis's defaults, unused here. */
@@ -289,6 +332,14 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
             return KV_EINVAL;
         }
         strcpy(field, value);
+        return 0;
+    case OPT_ADDRS:
+        if (parse_addrs(field, (size_t)o->max, value) != 0) {
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names",
+                     value, o->name, KV_CONFIG_MAX_BIND);
+            return KV_EINVAL;
+        }
         return 0;
     case OPT_STR:
     case OPT_WORDS:
@@ -462,7 +513,7 @@ static int join_words(char *buf, size_t len, int argc, char **argv, int from)
  * several arguments after the flag); the others take exactly one value. */
 static int opt_takes_words(const struct opt *o)
 {
-    return o->kind == OPT_OBL || o->kind == OPT_WORDS;
+    return o->kind == OPT_OBL || o->kind == OPT_WORDS || o->kind == OPT_ADDRS;
 }
 
 /* A mem-kv setting from a directive. */

@@ -12,8 +12,11 @@
 
 #define KV_CONFIG_ERRLEN 512
 
+/* Most addresses of --bind (Redis's CONFIG_BINDADDR_MAX). */
+#define KV_CONFIG_MAX_BIND 16
+
 typedef struct kv_config {
-    char bind[64];               /* --bind */
+    char bind[512];              /* --bind: 1 to KV_CONFIG_MAX_BIND words, one space apart */
     int port;                    /* --port */
     int shards;                  /* --shards */
     int actor_threads;           /* --actor-threads, 0 = from the CPU count */

@@ -88,10 +88,12 @@ int main(int argc, char **argv)
     pthread_t sig;
     pthread_create(&sig, NULL, signal_thread, s);
     pthread_detach(sig);
-    char line[200], tlsport[32] = "";
+    char line[sizeof cfg.bind + 200], tlsport[32] = "";
     if (cfg.tls_port > 0) snprintf(tlsport, sizeof tlsport, " (TLS port %d)", cfg.tls_port);
-    snprintf(line, sizeof line, "%s:%d%s, %d shards, %d actor threads, %d io threads", cfg.bind,
-             cfg.port, tlsport, cfg.shards, cfg.actor_threads, cfg.io_threads);
+    /* one address: ADDR:PORT as before; a list: "A B port PORT" */
+    snprintf(line, sizeof line, "%s%s%d%s, %d shards, %d actor threads, %d io threads", cfg.bind,
+             strchr(cfg.bind, ' ') ? " port " : ":", cfg.port, tlsport, cfg.shards,
+             cfg.actor_threads, cfg.io_threads);
     kv_log("mem-kv ready to accept connections on %s", line);
     int rc = server_run(s, err, sizeof err);
     if (rc != 0) fprintf(stderr, "mem-kv-server: %s\n", err);

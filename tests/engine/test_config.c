@@ -262,6 +262,29 @@ static void test_threads_over_cpus_warn(void **st)
     assert_string_equal(c.warnings, "");
 }
 
+static void test_bind_lists(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_int_equal(load(&c, "bind 127.0.0.1   -::1\n", err), 0);
+    assert_string_equal(c.bind, "127.0.0.1 -::1");
+    assert_int_equal(load(&c, "bind localhost\n", err), 0);
+    assert_string_equal(c.bind, "localhost");
+    assert_int_equal(load(&c, "bind * -::*\n", err), 0);
+    assert_string_equal(c.bind, "* -::*");
+    assert_error_at(load(&c, "bind \"\"\n", err), err, 1, "expected 1 to 16 addresses");
+    assert_error_at(load(&c, "bind 127.0.0.1 -\n", err), err, 1, "invalid value");
+    assert_error_at(load(&c, "bind a/b\n", err), err, 1, "invalid value");
+    const char *many = "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n";
+    assert_error_at(load(&c, many, err), err, 1, "expected 1 to 16 addresses");
+    assert_int_equal(parse(&c, err, 5, "--bind", "127.0.0.1", "::1", "--hz=11"), 0);
+    assert_string_equal(c.bind, "127.0.0.1 ::1");
+    assert_int_equal(c.hz, 11);
+    assert_int_equal(parse(&c, err, 3, "--bind", "0.0.0.0"), 0);
+    assert_string_equal(c.bind, "0.0.0.0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_thread_options_contradict),
         cmocka_unit_test(test_threads_over_cpus_warn),
+        cmocka_unit_test(test_bind_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

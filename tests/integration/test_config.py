@@ -84,4 +84,62 @@ def more_threads_than_cpus_warns(_):
     assert "busy threads (64 network + 16 actor) " + want in log, log[-2000:]
 
 
+# ---------------------------------------------------------------- bind
+
+def served_on(host, port, family=None):
+    """PING answered on host:port."""
+    import socket
+    fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect((host, port))
+        s.sendall(b"PING\r\n")
+        return s.recv(64) == b"+PONG\r\n"
+
+
+def has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@R.test
+def bind_host_name(_):
+    memkv_only()
+    srv = start(["--bind", "localhost"], "bind-name")
+    assert served_on("127.0.0.1", srv.port)
+
+
+@R.test
+def bind_several_addresses(_):
+    memkv_only()
+    if not has_ipv6_loopback():
+        raise Skip("no IPv6 loopback")
+    srv = start(["--bind", "127.0.0.1", "::1", "--metrics-port", str(pick_port())], "bind-two")
+    assert served_on("127.0.0.1", srv.port)
+    assert served_on("::1", srv.port)
+    path = conf("bind.conf", "bind 127.0.0.1 -::1\n")
+    srv = start(["--config", path], "bind-file")
+    assert served_on("127.0.0.1", srv.port)
+    assert served_on("::1", srv.port)
+    with RespConn(srv.port) as c:
+        got = c.call("CONFIG", "GET", "bind")
+        assert got == [b"bind", b"127.0.0.1 -::1"], got
+
+
+@R.test
+def bind_optional_address_skipped(_):
+    memkv_only()
+    # 192.0.2.1 (TEST-NET-1) is on no interface: '-' skips it, as Redis
+    srv = start(["--bind", "127.0.0.1", "-192.0.2.1"], "bind-optional")
+    assert served_on("127.0.0.1", srv.port)
+    assert "192.0.2.1" in srv.log_text()
+    rc, err = run_exit(["--bind", "127.0.0.1", "192.0.2.1"])
+    assert rc == 1 and "cannot listen on 192.0.2.1" in err, (rc, err[-400:])
+
+
 sys.exit(R.run())
