@@ -356,6 +356,10 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
                 *(int *)field = i;
                 return 0;
             }
+        if (strcasecmp(value, "debug") == 0) { /* Redis's level above verbose */
+            *(int *)field = 2;
+            return 0;
+        }
         snprintf(err, errlen,
                  "invalid value '%s' for 'loglevel': expected warning, notice or verbose", value);
         return KV_EINVAL;
@@ -377,14 +381,26 @@ typedef struct cfg_ctx {
     const char *path; /* the file being read; NULL on the command line */
     int line;         /* its current line */
     int depth;        /* include nesting, 0 at the top */
-    unsigned long long warned; /* bit i: compat[i] has had its warning */
-    char tuned[256];  /* COMPAT_TUNE names seen, for one warning at the end */
+    unsigned char warned[128]; /* warned[i]: compat[i] has had its warning */
+    char tuned[400];  /* COMPAT_TUNE names seen, for one warning at the end */
 } cfg_ctx;
 
 static void cfg_ctx_init(cfg_ctx *x, kv_config *c)
 {
     memset(x, 0, sizeof *x);
     x->c = c;
+}
+
+/* Takes back what reading a nested file learnt (warnings given, settings
+ * listed), keeping x's own place. */
+static void cfg_ctx_merge(cfg_ctx *x, const cfg_ctx *inner)
+{
+    const char *path = x->path;
+    int line = x->line, depth = x->depth;
+    *x = *inner;
+    x->path = path;
+    x->line = line;
+    x->depth = depth;
 }
 
 /* Formats an error about the current directive into err (file and line
@@ -411,6 +427,23 @@ static void cfg_warn_line(kv_config *c, const char *text)
     size_t used = strlen(c->warnings);
     if (used + 2 >= sizeof c->warnings) return;
     snprintf(c->warnings + used, sizeof c->warnings - used, "%s\n", text);
+}
+
+/* Warns about the directive `name` at the current place. */
+static void cfg_warn(const cfg_ctx *x, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void cfg_warn(const cfg_ctx *x, const char *name, const char *fmt, ...)
+{
+    char msg[KV_CONFIG_ERRLEN], line[KV_CONFIG_ERRLEN + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (x->path)
+        snprintf(line, sizeof line, "%s:%d: '%s' %s", x->path, x->line, name, msg);
+    else
+        snprintf(line, sizeof line, "--%s %s", name, msg);
+    cfg_warn_line(x->c, line);
 }
 
 static int is_hex(char ch)
@@ -537,16 +570,353 @@ static int cfg_native(cfg_ctx *x, const struct opt *o, int argc, char **argv, ch
     return 0;
 }
 
+/* ---- redis.conf lines ----------------------------------------------------
+ *
+ * Directives of redis.conf (Redis 7.0) that are not mem-kv options, so that
+ * a pasted redis.conf either works or says exactly what it cannot do. The
+ * table in docs/operations.md ("redis.conf lines") lists the same. */
+
+enum compat_action {
+    COMPAT_MAP,    /* compat_map() turns it into mem-kv settings, or refuses a value */
+    COMPAT_WARN,   /* accepted without effect, with a warning of its own (why) */
+    COMPAT_TUNE,   /* accepted without effect: a Redis tuning knob, in one list warning */
+    COMPAT_REFUSE, /* cannot be honoured: an error saying why */
+};
+
+static const struct compat {
+    const char *name; /* ending in '*': a prefix */
+    enum compat_action action;
+    const char *why;
+} compat[] = {
+    /* mapped, or depending on the value (compat_map) */
+    {"appendonly", COMPAT_MAP, NULL},
+    {"appendfsync", COMPAT_MAP, NULL},
+    {"daemonize", COMPAT_MAP, NULL},
+    {"logfile", COMPAT_MAP, NULL},
+    {"syslog-enabled", COMPAT_MAP, NULL},
+    {"supervised", COMPAT_MAP, NULL},
+    {"databases", COMPAT_MAP, NULL},
+    {"save", COMPAT_MAP, NULL},
+    {"cluster-enabled", COMPAT_MAP, NULL},
+    /* accepted, with a warning of their own */
+    {"dbfilename", COMPAT_WARN,
+     "has no effect: mem-kv writes no RDB file; its log and snapshots live in --dir"},
+    {"appendfilename", COMPAT_WARN,
+     "has no effect: mem-kv's write-ahead log has its own file names in --dir"},
+    {"appenddirname", COMPAT_WARN,
+     "has no effect: mem-kv's write-ahead log has its own file names in --dir"},
+    {"pidfile", COMPAT_WARN,
+     "has no effect: mem-kv writes no pid file (it runs in the foreground: the service "
+     "manager knows its pid)"},
+    {"notify-keyspace-events", COMPAT_WARN,
+     "has no effect: mem-kv has no keyspace notifications (no pub/sub)"},
+    /* cannot be honoured */
+    {"replicaof", COMPAT_REFUSE, "mem-kv has no replication"},
+    {"slaveof", COMPAT_REFUSE, "mem-kv has no replication"},
+    {"rename-command", COMPAT_REFUSE,
+     "mem-kv cannot rename or disable commands; remove the line (and keep the port private, "
+     "with requirepass)"},
+    {"user", COMPAT_REFUSE, "mem-kv has no ACL users: one password, requirepass"},
+    {"aclfile", COMPAT_REFUSE, "mem-kv has no ACL users: one password, requirepass"},
+    {"loadmodule", COMPAT_REFUSE, "mem-kv does not load Redis modules"},
+    {"unixsocket", COMPAT_REFUSE, "mem-kv listens on TCP only (--port, --bind)"},
+    {"tls-key-file-pass", COMPAT_REFUSE,
+     "mem-kv reads unencrypted private keys only (decrypt it with openssl pkey)"},
+    {"tls-ca-cert-dir", COMPAT_REFUSE, "use tls-ca-cert-file (one PEM file of CA certificates)"},
+    /* Redis tuning and features that do not exist here: no effect */
+    {"tcp-backlog", COMPAT_TUNE, NULL},
+    {"unixsocketperm", COMPAT_TUNE, NULL},
+    {"always-show-logo", COMPAT_TUNE, NULL},
+    {"set-proc-title", COMPAT_TUNE, NULL},
+    {"proc-title-template", COMPAT_TUNE, NULL},
+    {"syslog-ident", COMPAT_TUNE, NULL},
+    {"syslog-facility", COMPAT_TUNE, NULL},
+    {"crash-log-enabled", COMPAT_TUNE, NULL},
+    {"crash-memcheck-enabled", COMPAT_TUNE, NULL},
+    {"stop-writes-on-bgsave-error", COMPAT_TUNE, NULL},
+    {"rdbcompression", COMPAT_TUNE, NULL},
+    {"rdbchecksum", COMPAT_TUNE, NULL},
+    {"rdb-del-sync-files", COMPAT_TUNE, NULL},
+    {"rdb-save-incremental-fsync", COMPAT_TUNE, NULL},
+    {"sanitize-dump-payload", COMPAT_TUNE, NULL},
+    {"no-appendfsync-on-rewrite", COMPAT_TUNE, NULL},
+    {"auto-aof-rewrite-percentage", COMPAT_TUNE, NULL},
+    {"auto-aof-rewrite-min-size", COMPAT_TUNE, NULL},
+    {"aof-load-truncated", COMPAT_TUNE, NULL},
+    {"aof-use-rdb-preamble", COMPAT_TUNE, NULL},
+    {"aof-timestamp-enabled", COMPAT_TUNE, NULL},
+    {"aof-rewrite-incremental-fsync", COMPAT_TUNE, NULL},
+    {"masterauth", COMPAT_TUNE, NULL},
+    {"masteruser", COMPAT_TUNE, NULL},
+    {"replica-*", COMPAT_TUNE, NULL},
+    {"repl-*", COMPAT_TUNE, NULL},
+    {"min-replicas-*", COMPAT_TUNE, NULL},
+    {"cluster-*", COMPAT_TUNE, NULL},
+    {"acllog-max-len", COMPAT_TUNE, NULL},
+    {"lazyfree-*", COMPAT_TUNE, NULL},
+    {"oom-score-adj", COMPAT_TUNE, NULL},
+    {"oom-score-adj-values", COMPAT_TUNE, NULL},
+    {"disable-thp", COMPAT_TUNE, NULL},
+    {"jemalloc-bg-thread", COMPAT_TUNE, NULL},
+    {"activedefrag", COMPAT_TUNE, NULL},
+    {"active-defrag-*", COMPAT_TUNE, NULL},
+    {"activerehashing", COMPAT_TUNE, NULL},
+    {"dynamic-hz", COMPAT_TUNE, NULL},
+    {"active-expire-effort", COMPAT_TUNE, NULL},
+    {"lfu-log-factor", COMPAT_TUNE, NULL},
+    {"lfu-decay-time", COMPAT_TUNE, NULL},
+    {"maxmemory-eviction-tenacity", COMPAT_TUNE, NULL},
+    {"maxmemory-clients", COMPAT_TUNE, NULL},
+    {"io-threads-do-reads", COMPAT_TUNE, NULL},
+    {"slowlog-log-slower-than", COMPAT_TUNE, NULL},
+    {"slowlog-max-len", COMPAT_TUNE, NULL},
+    {"latency-monitor-threshold", COMPAT_TUNE, NULL},
+    {"latency-tracking", COMPAT_TUNE, NULL},
+    {"latency-tracking-info-percentiles", COMPAT_TUNE, NULL},
+    {"lua-time-limit", COMPAT_TUNE, NULL},
+    {"busy-reply-threshold", COMPAT_TUNE, NULL},
+    {"hash-max-*", COMPAT_TUNE, NULL},
+    {"list-max-*", COMPAT_TUNE, NULL},
+    {"list-compress-depth", COMPAT_TUNE, NULL},
+    {"set-max-*", COMPAT_TUNE, NULL},
+    {"zset-max-*", COMPAT_TUNE, NULL},
+    {"hll-sparse-max-bytes", COMPAT_TUNE, NULL},
+    {"stream-node-max-*", COMPAT_TUNE, NULL},
+    {"tracking-table-max-keys", COMPAT_TUNE, NULL},
+    {"enable-protected-configs", COMPAT_TUNE, NULL},
+    {"enable-debug-command", COMPAT_TUNE, NULL},
+    {"enable-module-command", COMPAT_TUNE, NULL},
+    {"shutdown-timeout", COMPAT_TUNE, NULL},
+    {"shutdown-on-sigint", COMPAT_TUNE, NULL},
+    {"shutdown-on-sigterm", COMPAT_TUNE, NULL},
+    {"ignore-warnings", COMPAT_TUNE, NULL},
+    {"tls-session-*", COMPAT_TUNE, NULL},
+    {"tls-prefer-server-ciphers", COMPAT_TUNE, NULL},
+    {"tls-dh-params-file", COMPAT_TUNE, NULL},
+    {"tls-replication", COMPAT_TUNE, NULL},
+    {"tls-cluster", COMPAT_TUNE, NULL},
+    {"tls-client-*", COMPAT_TUNE, NULL},
+};
+
+#define NCOMPAT (sizeof compat / sizeof compat[0])
+_Static_assert(NCOMPAT <= sizeof ((cfg_ctx *)0)->warned, "cfg_ctx.warned too small");
+
+static const struct compat *compat_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMPAT; i++) {
+        size_t n = strlen(compat[i].name);
+        if (compat[i].name[n - 1] == '*' ? strncasecmp(name, compat[i].name, n - 1) == 0
+                                         : strcasecmp(name, compat[i].name) == 0)
+            return &compat[i];
+    }
+    return NULL;
+}
+
+/* Warns about k once per parse (three `save` lines: one warning). */
+static void compat_warn(cfg_ctx *x, const struct compat *k, const char *name, const char *why)
+{
+    size_t i = (size_t)(k - compat);
+    if (x->warned[i]) return;
+    x->warned[i] = 1;
+    cfg_warn(x, name, "%s", why);
+}
+
+static void cfg_finish(cfg_ctx *x);
+
+/* Adds name to the list of ignored tuning settings (once); a full list
+ * becomes a warning line of its own. */
+static void compat_tune(cfg_ctx *x, const char *name)
+{
+    char item[80]; /* x->tuned is " a, b, c," */
+    int n = snprintf(item, sizeof item, " %s,", name);
+    if (n <= 0 || (size_t)n >= sizeof item || strstr(x->tuned, item) != NULL) return;
+    if (strlen(x->tuned) + (size_t)n >= sizeof x->tuned) cfg_finish(x);
+    strcat(x->tuned, item);
+}
+
+/* The value of a yes/no directive: 1, 0, or -1. */
+static int yes_no(const char *v)
+{
+    if (strcasecmp(v, "yes") == 0) return 1;
+    if (strcasecmp(v, "no") == 0) return 0;
+    return -1;
+}
+
+/* `save ""`, `save 900 1`, `save 900 1 300 10`: Redis's syntax, checked. */
+static int save_valid(int argc, char **argv)
+{
+    if (argc == 2 && argv[1][0] == '\0') return 1;
+    if ((argc - 1) % 2 != 0) return 0;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(argv[i], &end, 10);
+        if (errno || end == argv[i] || *end != '\0' || v < 0) return 0;
+    }
+    return 1;
+}
+
+/* The COMPAT_MAP directives. */
+static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    const char *name = k->name, *v = argv[1];
+    char sub[KV_CONFIG_ERRLEN];
+    if (strcmp(name, "save") == 0) {
+        if (!save_valid(argc, argv))
+            return cfg_fail(x, err, errlen, "invalid 'save' parameters: expected \"\" or "
+                                            "SECONDS CHANGES pairs");
+        compat_warn(x, k, name,
+                    "has no effect: mem-kv has no RDB snapshots; every write goes to its "
+                    "write-ahead log (--persistence, --fsync)");
+        return 0;
+    }
+    if (argc != 2) return cfg_fail(x, err, errlen, "'%s' takes one value", name);
+    if (strcmp(name, "appendfsync") == 0) {
+        static const char *const from[] = {"always", "everysec", "no"};
+        static const char *const to[] = {"always", "interval", "no"};
+        for (int i = 0; i < 3; i++)
+            if (strcasecmp(v, from[i]) == 0) {
+                if (config_set(x->c, "fsync", to[i], sub, sizeof sub) != 0)
+                    return cfg_fail(x, err, errlen, "%s", sub);
+                return 0;
+            }
+        return cfg_fail(x, err, errlen,
+                        "invalid value '%s' for 'appendfsync': expected always, everysec or no",
+                        v);
+    }
+    int yn = yes_no(v);
+    if (strcmp(name, "appendonly") == 0) {
+        if (yn < 0)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'appendonly': expected yes or "
+                                            "no", v);
+        if (yn == 1) {
+            x->c->persistence = 1;
+            return 0;
+        }
+        compat_warn(x, k, "appendonly no",
+                    "has no effect: the write-ahead log is mem-kv's only persistence and "
+                    "stays as --persistence says (on by default); for a cache without files set "
+                    "'persistence off'");
+        return 0;
+    }
+    if (strcmp(name, "daemonize") == 0) {
+        if (yn == 0) return 0; /* what mem-kv does */
+        return cfg_fail(x, err, errlen,
+                        "'daemonize %s': mem-kv runs in the foreground only; remove the line (or "
+                        "say no) and let the service manager (systemd, Docker) run it in the "
+                        "background",
+                        v);
+    }
+    if (strcmp(name, "logfile") == 0) {
+        if (v[0] == '\0') return 0; /* stderr: what mem-kv does */
+        return cfg_fail(x, err, errlen,
+                        "'logfile %s': mem-kv logs to stderr only; remove the line and redirect "
+                        "stderr (2>>FILE) or use the service manager's log",
+                        v);
+    }
+    if (strcmp(name, "syslog-enabled") == 0) {
+        if (yn == 0) return 0;
+        return cfg_fail(x, err, errlen,
+                        "'syslog-enabled %s': mem-kv logs to stderr only (journald and Docker "
+                        "collect it)",
+                        v);
+    }
+    if (strcmp(name, "cluster-enabled") == 0) {
+        if (yn == 0) return 0;
+        return cfg_fail(x, err, errlen,
+                        "'cluster-enabled %s': mem-kv has no Redis Cluster; several servers go "
+                        "behind twemproxy (docs/scale-out.md)",
+                        v);
+    }
+    if (strcmp(name, "supervised") == 0) {
+        static const char *const modes[] = {"no", "auto", "systemd", "upstart"};
+        int m = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(v, modes[i]) == 0) m = i;
+        if (m < 0)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'supervised': expected no, "
+                                            "auto, systemd or upstart", v);
+        if (m > 0)
+            compat_warn(x, k, name,
+                        "has no effect: mem-kv does not notify the supervisor; run it as a "
+                        "simple service (systemd Type=simple or exec, not notify)");
+        return 0;
+    }
+    if (strcmp(name, "databases") == 0) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < 1)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'databases'", v);
+        if (n != 1)
+            compat_warn(x, k, name,
+                        "has no effect: mem-kv has one database (0); SELECT of another one "
+                        "answers an error");
+        return 0;
+    }
+    return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+}
+
+/* A redis.conf directive that is not a mem-kv option. */
+static int compat_apply(cfg_ctx *x, const struct compat *k, int argc, char **argv, char *err,
+                        size_t errlen)
+{
+    switch (k->action) {
+    case COMPAT_MAP:
+        return compat_map(x, k, argc, argv, err, errlen);
+    case COMPAT_WARN:
+        compat_warn(x, k, k->name, k->why);
+        return 0;
+    case COMPAT_TUNE:
+        compat_tune(x, argv[0]);
+        return 0;
+    case COMPAT_REFUSE:
+        return cfg_fail(x, err, errlen, "'%s' is not supported: %s", argv[0], k->why);
+    }
+    return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+}
+
 /* Reads one config file at include depth x->depth. */
 static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen);
+
+/* `include FILE`: a relative FILE is found next to the including file (on
+ * the command line: in the working directory). */
+static int cfg_include(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
+{
+    if (argc != 2) return cfg_fail(x, err, errlen, "'include' takes one file name");
+    if (x->depth >= CFG_MAX_DEPTH)
+        return cfg_fail(x, err, errlen,
+                        "'include' nested more than %d deep (does a file include itself?)",
+                        CFG_MAX_DEPTH);
+    char path[1024];
+    const char *slash = x->path ? strrchr(x->path, '/') : NULL;
+    if (argv[1][0] != '/' && slash != NULL) {
+        int dirlen = (int)(slash - x->path);
+        if (snprintf(path, sizeof path, "%.*s/%s", dirlen, x->path, argv[1]) >= (int)sizeof path)
+            return cfg_fail(x, err, errlen, "'include' path too long");
+    } else if (snprintf(path, sizeof path, "%s", argv[1]) >= (int)sizeof path) {
+        return cfg_fail(x, err, errlen, "'include' path too long");
+    }
+    cfg_ctx inner = *x;
+    inner.depth = x->depth + 1;
+    int rc = cfg_load(&inner, path, err, errlen);
+    cfg_ctx_merge(x, &inner);
+    return rc;
+}
+
 
 /* Applies one directive: argv[0] is its name, then its values. */
 static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
 {
     const struct opt *o = opt_find(argv[0]);
-    if (o == NULL) return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
-    if (argc < 2) return cfg_fail(x, err, errlen, "'%s' needs a value", o->name);
-    return cfg_native(x, o, argc, argv, err, errlen);
+    const struct compat *k = o ? NULL : compat_find(argv[0]);
+    if (o == NULL && k == NULL && strcasecmp(argv[0], "include") != 0)
+        return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+    if (argc < 2) return cfg_fail(x, err, errlen, "'%s' needs a value", argv[0]);
+    if (o != NULL) return cfg_native(x, o, argc, argv, err, errlen);
+    if (k != NULL) return compat_apply(x, k, argc, argv, err, errlen);
+    return cfg_include(x, argc, argv, err, errlen);
 }
 
 /* Applies one line of a config file. */
@@ -607,17 +977,18 @@ static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen)
     }
     free(line);
     fclose(f);
-    x->warned = here.warned;
-    memcpy(x->tuned, here.tuned, sizeof x->tuned);
+    cfg_ctx_merge(x, &here);
     return rc;
 }
 
-/* The one warning that lists the Redis tuning settings that were ignored. */
+/* The warning that lists the Redis tuning settings that were ignored. */
 static void cfg_finish(cfg_ctx *x)
 {
-    if (x->tuned[0] == '\0') return;
-    char line[KV_CONFIG_ERRLEN + 64];
-    snprintf(line, sizeof line, "Redis settings ignored (no effect in mem-kv): %s", x->tuned);
+    size_t len = strlen(x->tuned);
+    if (len < 2) return;
+    char line[sizeof x->tuned + 64];
+    snprintf(line, sizeof line, "Redis settings ignored (no effect in mem-kv): %.*s",
+             (int)(len - 2), x->tuned + 1);
     cfg_warn_line(x->c, line);
     x->tuned[0] = '\0';
 }
@@ -653,7 +1024,8 @@ static int arg_directive(cfg_ctx *x, int argc, char **argv, int i, char *err, si
     } else if (i + 1 < argc) {
         words[n++] = argv[++i];
     } else {
-        if (strcmp(name, "config") != 0 && opt_find(name) == NULL)
+        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 &&
+            opt_find(name) == NULL && compat_find(name) == NULL)
             snprintf(err, errlen, "unknown option '--%s'", name);
         else
             snprintf(err, errlen, "option '--%s' needs a value", name);

@@ -57,7 +57,7 @@ typedef struct kv_config {
     int maxmemory_samples;       /* --maxmemory-samples */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
-    char warnings[2048];         /* set by parsing: lines for the log, one each, '\n'-ended */
+    char warnings[4096];         /* set by parsing: lines for the log, one each, '\n'-ended */
 } kv_config;
 
 void config_defaults(kv_config *c);

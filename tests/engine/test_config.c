@@ -285,6 +285,144 @@ static void test_bind_lists(void **st)
     assert_string_equal(c.bind, "0.0.0.0");
 }
 
+static void test_redis_conf_mapped(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_int_equal(load(&c, "appendfsync always\n", err), 0);
+    assert_int_equal(c.fsync, 2);
+    assert_int_equal(load(&c, "appendfsync everysec\n", err), 0);
+    assert_int_equal(c.fsync, 1);
+    assert_int_equal(c.fsync_interval_ms, 100); /* not Redis's 1 s: mem-kv's stronger default */
+    assert_int_equal(load(&c, "appendfsync no\n", err), 0);
+    assert_int_equal(c.fsync, 0);
+    assert_error_at(load(&c, "appendfsync sometimes\n", err), err, 1, "expected always, everysec");
+    assert_int_equal(load(&c, "persistence off\nappendonly yes\n", err), 0);
+    assert_int_equal(c.persistence, 1);
+    assert_string_equal(c.warnings, "");
+    assert_int_equal(load(&c, "dir /srv/cache\nloglevel debug\n", err), 0);
+    assert_string_equal(c.dir, "/srv/cache");
+    assert_int_equal(c.loglevel, 2);
+    /* what mem-kv does anyway: accepted without a word */
+    assert_int_equal(load(&c, "daemonize no\nlogfile \"\"\nsupervised no\ndatabases 1\n"
+                              "cluster-enabled no\nsyslog-enabled no\n",
+                          err),
+                     0);
+    assert_string_equal(c.warnings, "");
+}
+
+static void test_redis_conf_warned(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    /* appendonly no keeps the log: a pasted default redis.conf must not
+     * turn persistence off (its Redis persisted with RDB) */
+    assert_int_equal(load(&c, "appendonly no\n", err), 0);
+    assert_int_equal(c.persistence, 1);
+    assert_non_null(strstr(c.warnings, ":1: 'appendonly no' has no effect"));
+    assert_int_equal(load(&c, "save \"\"\nsave 900 1\nsave 300 10 60 10000\n", err), 0);
+    assert_non_null(strstr(c.warnings, ":1: 'save' has no effect: mem-kv has no RDB"));
+    assert_null(strstr(c.warnings, ":2:")); /* one warning per directive */
+    assert_error_at(load(&c, "save 900\n", err), err, 1, "invalid 'save' parameters");
+    assert_error_at(load(&c, "save 900 x\n", err), err, 1, "invalid 'save' parameters");
+    assert_int_equal(load(&c, "databases 16\n", err), 0);
+    assert_non_null(strstr(c.warnings, "'databases' has no effect: mem-kv has one database"));
+    assert_error_at(load(&c, "databases 0\n", err), err, 1, "invalid value '0'");
+    assert_int_equal(load(&c, "supervised systemd\npidfile /run/redis.pid\n", err), 0);
+    assert_non_null(strstr(c.warnings, "Type=simple"));
+    assert_non_null(strstr(c.warnings, ":2: 'pidfile' has no effect"));
+    assert_int_equal(load(&c, "tcp-backlog 511\nlazyfree-lazy-eviction no\nhz 10\n"
+                              "hash-max-listpack-entries 128\ntcp-backlog 1\n",
+                          err),
+                     0);
+    assert_non_null(strstr(c.warnings, "Redis settings ignored (no effect in mem-kv): "
+                                       "tcp-backlog, lazyfree-lazy-eviction, "
+                                       "hash-max-listpack-entries\n"));
+    assert_int_equal(load(&c, "client-output-buffer-limit replica 256mb 64mb 60\n", err), 0);
+}
+
+static void test_redis_conf_refused(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    assert_error_at(load(&c, "port 7000\ndaemonize yes\n", err), err, 2,
+                    "mem-kv runs in the foreground only");
+    assert_error_at(load(&c, "logfile /var/log/redis.log\n", err), err, 1,
+                    "mem-kv logs to stderr only");
+    assert_error_at(load(&c, "syslog-enabled yes\n", err), err, 1, "stderr only");
+    assert_error_at(load(&c, "cluster-enabled yes\n", err), err, 1, "no Redis Cluster");
+    assert_error_at(load(&c, "replicaof 10.0.0.1 6379\n", err), err, 1,
+                    "'replicaof' is not supported: mem-kv has no replication");
+    assert_error_at(load(&c, "rename-command CONFIG \"\"\n", err), err, 1, "not supported");
+    assert_error_at(load(&c, "unixsocket /tmp/redis.sock\n", err), err, 1, "TCP only");
+    assert_error_at(load(&c, "daemonise no\n", err), err, 1, "unknown option 'daemonise'");
+    assert_error_at(load(&c, "appendonly\n", err), err, 1, "'appendonly' needs a value");
+    assert_error_at(load(&c, "appendonly maybe\n", err), err, 1, "expected yes or no");
+}
+
+static void test_include(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN], dir[] = "/tmp/memkv-test-include-XXXXXX", path[128], sub[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/main.conf", dir);
+    snprintf(sub, sizeof sub, "%s/part.conf", dir);
+    FILE *f = fopen(sub, "w");
+    fputs("hz 33\nsave 60 1\n", f);
+    fclose(f);
+    f = fopen(path, "w");
+    fputs("port 7002\ninclude part.conf\nmaxclients 77\n", f); /* relative: next to main */
+    fclose(f);
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, path, err, sizeof err), 0);
+    assert_int_equal(c.port, 7002);
+    assert_int_equal(c.hz, 33);
+    assert_int_equal(c.maxclients, 77);
+    assert_non_null(strstr(c.warnings, "part.conf:2: 'save'"));
+    /* an error inside names the included file and its line */
+    f = fopen(sub, "w");
+    fputs("hz 33\nhz 0\n", f);
+    fclose(f);
+    config_defaults(&c);
+    assert_int_not_equal(config_load_file(&c, path, err, sizeof err), 0);
+    assert_non_null(strstr(err, "part.conf:2: invalid value '0' for 'hz'"));
+    /* missing, and including itself */
+    f = fopen(path, "w");
+    fputs("include nothere.conf\n", f);
+    fclose(f);
+    assert_int_not_equal(config_load_file(&c, path, err, sizeof err), 0);
+    assert_non_null(strstr(err, "main.conf:1: cannot open included file"));
+    assert_non_null(strstr(err, "nothere.conf"));
+    f = fopen(path, "w");
+    fputs("include main.conf\n", f);
+    fclose(f);
+    assert_int_not_equal(config_load_file(&c, path, err, sizeof err), 0);
+    assert_non_null(strstr(err, "nested more than 8 deep"));
+    unlink(sub);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_redis_conf_command_line(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    /* what the harness passes to redis-server works on mem-kv too */
+    assert_int_equal(parse(&c, err, 11, "--save", "", "--appendonly", "no", "--daemonize", "no",
+                           "--logfile", "", "--appendfsync", "always"),
+                     0);
+    assert_int_equal(c.fsync, 2);
+    assert_non_null(strstr(c.warnings, "--save has no effect"));
+    assert_int_equal(parse(&c, err, 4, "--save", "900", "1"), 0);
+    assert_int_equal(parse(&c, err, 3, "--daemonize", "yes"), KV_EINVAL);
+    assert_non_null(strstr(err, "foreground"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +436,11 @@ int main(void)
         cmocka_unit_test(test_thread_options_contradict),
         cmocka_unit_test(test_threads_over_cpus_warn),
         cmocka_unit_test(test_bind_lists),
+        cmocka_unit_test(test_redis_conf_mapped),
+        cmocka_unit_test(test_redis_conf_warned),
+        cmocka_unit_test(test_redis_conf_refused),
+        cmocka_unit_test(test_include),
+        cmocka_unit_test(test_redis_conf_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,80 @@ def more_threads_than_cpus_warns(_):
     assert "busy threads (64 network + 16 actor) " + want in log, log[-2000:]
 
 
+# ---------------------------------------------------------------- config file
+
+@R.test
+def unbalanced_quotes_exit_2(_):
+    memkv_only()
+    path = conf("quotes.conf", "# a password\nrequirepass \"unterminated\n")
+    expect_exit_2(["--config", path], path + ":2: Unbalanced quotes in configuration line")
+
+
+REDIS_CONF = """# lines pasted from a redis.conf
+bind 127.0.0.1 -::1
+protected-mode yes
+tcp-backlog 511
+timeout 0
+tcp-keepalive 300
+daemonize no
+supervised no
+pidfile /var/run/redis_6379.pid
+loglevel notice
+logfile ""
+databases 16
+always-show-logo no
+save ""
+save 3600 1 300 100 60 10000
+stop-writes-on-bgsave-error yes
+rdbcompression yes
+dbfilename dump.rdb
+dir %(dir)s
+appendonly no
+appendfilename "appendonly.aof"
+appendfsync always
+lazyfree-lazy-eviction no
+client-output-buffer-limit normal 0 0 0
+client-output-buffer-limit replica 256mb 64mb 60
+client-output-buffer-limit pubsub 32mb 8mb 60
+include local.conf
+"""
+
+
+@R.test
+def redis_conf_lines_start(_):
+    memkv_only()
+    data = os.path.join(TMP, "redis-conf-data")
+    conf("local.conf", "hz 20\nmaxmemory 64mb\n")
+    path = conf("redis.conf", REDIS_CONF % {"dir": data})
+    srv = R.add_server(Server(args.server, "memkv", ["--config", path], name="redis-conf").start())
+    with RespConn(srv.port) as c:
+        assert c.call("SET", "k", "v") == Status("OK")
+        assert c.call("CONFIG", "GET", "hz") == [b"hz", b"20"], "include local.conf"
+        assert c.call("CONFIG", "GET", "maxmemory") == [b"maxmemory", b"67108864"]
+        got = c.call("CONFIG", "GET", "client-output-buffer-limit")
+        assert got[1].startswith(b"normal 0 0 0 "), got
+    assert os.path.exists(os.path.join(data, "MANIFEST")), "dir: the data directory"
+    log = srv.log_text()
+    for needle in ("redis.conf:14: 'save' has no effect", "'databases' has no effect",
+                   "'appendonly no' has no effect", "'dbfilename' has no effect",
+                   "Redis settings ignored (no effect in mem-kv): tcp-backlog, always-show-logo"):
+        assert needle in log, "log lacks %r:\n%s" % (needle, log[-3000:])
+    assert "daemonize" not in log and "logfile" not in log, log[-3000:]
+
+
+@R.test
+def redis_conf_lines_refused_exit_2(_):
+    memkv_only()
+    for line, needle in (("daemonize yes", "mem-kv runs in the foreground only"),
+                         ("logfile /var/log/redis/redis-server.log", "mem-kv logs to stderr only"),
+                         ("replicaof 10.0.0.1 6379", "mem-kv has no replication"),
+                         ("no-such-directive 1", "unknown option 'no-such-directive'"),
+                         ("appendfsync sometimes", "expected always, everysec or no")):
+        path = conf("refused.conf", "port 7000\n%s\n" % line)
+        expect_exit_2(["--config", path], path + ":2: ", needle)
+    expect_exit_2(["--daemonize", "yes"], "foreground")
+
+
 # ---------------------------------------------------------------- bind
 
 def served_on(host, port, family=None):
