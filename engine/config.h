@@ -1,9 +1,11 @@
 /* config.h - server settings from the command line and a config file.
  *
  * Flags and file keys are the same words: `--port 8080` on the command line
- * is `port 8080` in the file (one `key value` per line, '#' comments, like
- * redis.conf). Later settings win; flags given after --config override the
- * file. Start-up thread only.
+ * is `port 8080` in the file (one `key value` per line, '#' comments,
+ * "..." and '...' quoting as redis.conf, `include FILE`). Later settings
+ * win; flags given after --config override the file. redis.conf lines that
+ * are not mem-kv options are mapped, accepted with a warning, or refused
+ * (docs/operations.md, "redis.conf lines"). Start-up thread only.
  */
 #ifndef MEMKV_CONFIG_H
 #define MEMKV_CONFIG_H
@@ -62,8 +64,11 @@ typedef struct kv_config {
 
 void config_defaults(kv_config *c);
 
-/* Applies argv (argv[0] is the program name). On a bad option writes a
- * message to err and returns KV_EINVAL. --config FILE is read in place. */
+/* Applies argv (argv[0] is the program name). On a bad option, or
+ * options that contradict each other (config_check), writes a message to
+ * err and returns KV_EINVAL. --config FILE is read in place. A flag takes
+ * the arguments after it up to the next one starting with "--". Warnings
+ * (ignored redis.conf lines) are added to c->warnings. */
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen);
 
 /* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
@@ -73,8 +78,9 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
  * clients) or "HARD SOFT SECONDS". */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Reads a config file; returns 0 or KV_EINVAL/KV_EIO with err set (naming
- * the file and line). */
+/* Reads a config file (and the files it includes); returns 0 or
+ * KV_EINVAL/KV_EIO with err set (naming the file and line). Warnings are
+ * added to c->warnings. */
 int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
 
 /* Settings that contradict each other (--threads with --io-threads or
