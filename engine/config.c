@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,7 +11,20 @@
 #include "evict.h"
 #include "kv.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_LOGLEVEL, OPT_CHOICE, OPT_BYTES, OPT_OBL, OPT_PASS };
+/* OPT_WORDS: a string that may be given as several words (joined with one
+ * space): `tls-protocols TLSv1.2 TLSv1.3`. OPT_ADDRS: 1 to
+ * KV_CONFIG_MAX_BIND addresses or host names, kept joined the same way. */
+enum opt_kind {
+    OPT_INT,
+    OPT_STR,
+    OPT_WORDS,
+    OPT_ADDRS,
+    OPT_LOGLEVEL,
+    OPT_CHOICE,
+    OPT_BYTES,
+    OPT_OBL,
+    OPT_PASS
+};
 
 /* Words of OPT_CHOICE settings, by value; NULL-terminated. */
 static const char *const onoff_words[] = {"off", "on", NULL};
@@ -30,8 +44,10 @@ static const struct opt {
 } opts[] = {
     {"port", OPT_INT, 0, 65535, offsetof(kv_config, port), NULL, "N",
      "TCP port to listen on (default 8080; 0 = no plain-text port, with --tls-port)"},
-    {"bind", OPT_STR, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL, "ADDR",
-     "IPv4/IPv6 address to listen on (default 127.0.0.1)"},
+    {"bind", OPT_ADDRS, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL,
+     "ADDR...",
+     "addresses or host names to listen on, up to 16 (default 127.0.0.1); '-ADDR': skipped if "
+     "the host lacks it; '*' = 0.0.0.0, '::*' = ::"},
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
      "number of keyspace shards (default 16)"},
     {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
@@ -103,7 +119,7 @@ static const struct opt {
      "yes|no|optional",
      "clients must present a certificate signed by --tls-ca-cert-file (yes, default), need "
      "not (no), or may (optional: verified if sent)"},
-    {"tls-protocols", OPT_STR, TLS_STR(tls_protocols), "'LIST'",
+    {"tls-protocols", OPT_WORDS, TLS_STR(tls_protocols), "'LIST'",
      "TLS versions to accept, e.g. 'TLSv1.2 TLSv1.3' (default: both)"},
     {"tls-ciphers", OPT_STR, TLS_STR(tls_ciphers), "LIST",
      "OpenSSL cipher list for TLSv1.2 (default: OpenSSL's)"},
@@ -213,6 +229,36 @@ static int parse_obl(kv_config *c, const char *value)
     return 0;
 }
 
+/* Checks a list of addresses (blank-separated words: 1 to
+ * KV_CONFIG_MAX_BIND, each a plausible host name or address, optionally
+ * after '-') and stores it with single spaces in out. Returns 0 or -1 with
+ * out unchanged. */
+static int parse_addrs(char *out, size_t len, const char *value)
+{
+    char buf[1024];
+    size_t used = 0;
+    int n = 0;
+    for (const char *p = value;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0') break;
+        size_t w = strcspn(p, " \t");
+        if (++n > KV_CONFIG_MAX_BIND || w > 255 || used + w + 2 > sizeof buf) return -1;
+        for (size_t i = 0; i < w; i++) /* names, IPv4/IPv6 text, '-', '*', '%scope' */
+            if (p[i] <= ' ' || p[i] == '"' || p[i] == '\'' || p[i] == '/' || p[i] == '\\' ||
+                p[i] == 127)
+                return -1;
+        if (w == 1 && p[0] == '-') return -1;
+        if (used) buf[used++] = ' ';
+        memcpy(buf + used, p, w);
+        used += w;
+        p += w;
+    }
+    buf[used] = '\0';
+    if (n == 0 || used >= len) return -1;
+    memcpy(out, buf, used + 1);
+    return 0;
+}
+
 void config_format_obl(const kv_config *c, char *buf, size_t len)
 {
     /* Redis lists every class; the others are Redis's defaults, unused here. */
@@ -287,7 +333,16 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
         }
         strcpy(field, value);
         return 0;
+    case OPT_ADDRS:
+        if (parse_addrs(field, (size_t)o->max, value) != 0) {
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names",
+                     value, o->name, KV_CONFIG_MAX_BIND);
+            return KV_EINVAL;
+        }
+        return 0;
     case OPT_STR:
+    case OPT_WORDS:
         if (strlen(value) >= (size_t)o->max || value[0] == '\0') {
             snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
             return KV_EINVAL;
@@ -301,6 +356,10 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
                 *(int *)field = i;
                 return 0;
             }
+        if (strcasecmp(value, "debug") == 0) { /* Redis's level above verbose */
+            *(int *)field = 2;
+            return 0;
+        }
         snprintf(err, errlen,
                  "invalid value '%s' for 'loglevel': expected warning, notice or verbose", value);
         return KV_EINVAL;
@@ -309,66 +368,690 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
     return KV_EINVAL;
 }
 
-/* Splits one config-file line into key and value; returns 0 for a blank or
- * comment line, 1 for a setting, -1 for a malformed line. */
-static int line_split(char *line, char **key, char **value)
+/* ---- directives: the config file and the command line ---------------- */
+
+/* Most words in one directive (bind's 16 addresses, save's pairs). */
+#define CFG_MAX_WORDS 64
+/* Deepest `include` nesting: a file that includes itself stops here. */
+#define CFG_MAX_DEPTH 8
+
+/* State of one config_parse_args or config_load_file call. */
+typedef struct cfg_ctx {
+    kv_config *c;
+    const char *path; /* the file being read; NULL on the command line */
+    int line;         /* its current line */
+    int depth;        /* include nesting, 0 at the top */
+    unsigned char warned[128]; /* warned[i]: compat[i] has had its warning */
+    char tuned[400];  /* COMPAT_TUNE names seen, for one warning at the end */
+} cfg_ctx;
+
+static void cfg_ctx_init(cfg_ctx *x, kv_config *c)
 {
-    char *p = line + strspn(line, " \t\r\n");
-    if (*p == '\0' || *p == '#') return 0;
-    *key = p;
-    p += strcspn(p, " \t\r\n");
-    if (*p == '\0') return -1;
-    *p++ = '\0';
-    p += strspn(p, " \t");
-    char *end = p + strlen(p);
-    while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    int quoted = *p == '"' && end - p >= 2 && end[-1] == '"';
-    if (quoted) {
-        *--end = '\0';
-        p++;
+    memset(x, 0, sizeof *x);
+    x->c = c;
+}
+
+/* Takes back what reading a nested file learnt (warnings given, settings
+ * listed), keeping x's own place. */
+static void cfg_ctx_merge(cfg_ctx *x, const cfg_ctx *inner)
+{
+    const char *path = x->path;
+    int line = x->line, depth = x->depth;
+    *x = *inner;
+    x->path = path;
+    x->line = line;
+    x->depth = depth;
+}
+
+/* Formats an error about the current directive into err (file and line
+ * first when it comes from a file); returns KV_EINVAL. */
+static int cfg_fail(const cfg_ctx *x, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cfg_fail(const cfg_ctx *x, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[KV_CONFIG_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (x->path)
+        snprintf(err, errlen, "%s:%d: %s", x->path, x->line, msg);
+    else
+        snprintf(err, errlen, "%s", msg);
+    return KV_EINVAL;
+}
+
+/* Adds a line to c->warnings (what was truncated is lost). */
+static void cfg_warn_line(kv_config *c, const char *text)
+{
+    size_t used = strlen(c->warnings);
+    if (used + 2 >= sizeof c->warnings) return;
+    snprintf(c->warnings + used, sizeof c->warnings - used, "%s\n", text);
+}
+
+/* Warns about the directive `name` at the current place. */
+static void cfg_warn(const cfg_ctx *x, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void cfg_warn(const cfg_ctx *x, const char *name, const char *fmt, ...)
+{
+    char msg[KV_CONFIG_ERRLEN], line[KV_CONFIG_ERRLEN + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (x->path)
+        snprintf(line, sizeof line, "%s:%d: '%s' %s", x->path, x->line, name, msg);
+    else
+        snprintf(line, sizeof line, "--%s %s", name, msg);
+    cfg_warn_line(x->c, line);
+}
+
+static int is_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+static int hex_val(char ch)
+{
+    return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
+}
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* Splits a config line into words as Redis's sdssplitargs does: blanks
+ * separate words; inside "..." the escapes \n \r \t \b \a \xHH and \<any>
+ * apply; inside '...' only \'; a closing quote must be followed by a blank
+ * or the end of the line. The words are copied into out (room for
+ * strlen(line) + 1 bytes: a word is never longer than its source) and
+ * argv[i] points at each, lens[i] its length (a \x00 makes a NUL inside a
+ * word). Returns the number of words, -1 for unbalanced quotes, -2 for
+ * more than max words. */
+static int split_words(const char *line, char *out, char **argv, size_t *lens, int max)
+{
+    const char *p = line;
+    int n = 0;
+    for (;;) {
+        while (*p && is_blank(*p)) p++;
+        if (*p == '\0') return n;
+        if (n == max) return -2;
+        char *w = out;
+        int dq = 0, sq = 0, done = 0;
+        while (!done) {
+            if (dq) {
+                if (p[0] == '\\' && p[1] == 'x' && is_hex(p[2]) && is_hex(p[3])) {
+                    *out++ = (char)(hex_val(p[2]) * 16 + hex_val(p[3]));
+                    p += 3;
+                } else if (p[0] == '\\' && p[1]) {
+                    static const char from[] = "nrtba", to[] = "\n\r\t\b\a";
+                    const char *e = strchr(from, *++p);
+                    *out++ = e ? to[e - from] : *p;
+                } else if (*p == '"') {
+                    if (p[1] && !is_blank(p[1])) return -1;
+                    done = 1;
+                } else if (*p == '\0') {
+                    return -1;
+                } else {
+                    *out++ = *p;
+                }
+            } else if (sq) {
+                if (p[0] == '\\' && p[1] == '\'') {
+                    *out++ = *++p;
+                } else if (*p == '\'') {
+                    if (p[1] && !is_blank(p[1])) return -1;
+                    done = 1;
+                } else if (*p == '\0') {
+                    return -1;
+                } else {
+                    *out++ = *p;
+                }
+            } else if (*p == '\0' || is_blank(*p)) {
+                done = 1;
+            } else if (*p == '"') {
+                dq = 1;
+            } else if (*p == '\'') {
+                sq = 1;
+            } else {
+                *out++ = *p;
+            }
+            if (*p) p++;
+        }
+        argv[n] = w;
+        lens[n] = (size_t)(out - w);
+        *out++ = '\0';
+        n++;
     }
-    if (*p == '\0' && !quoted) return -1; /* `requirepass ""` is an empty value */
-    *value = p;
+}
+
+static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen);
+
+/* Joins argv[from..argc) with single spaces into buf; -1 if too long. */
+static int join_words(char *buf, size_t len, int argc, char **argv, int from)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = from; i < argc; i++) {
+        size_t w = strlen(argv[i]);
+        if (used + w + (i > from) >= len) return -1;
+        if (i > from) buf[used++] = ' ';
+        memcpy(buf + used, argv[i], w + 1);
+        used += w;
+    }
+    return 0;
+}
+
+/* Settings whose value is a list of words (a config line `bind a b`, or
+ * several arguments after the flag); the others take exactly one value. */
+static int opt_takes_words(const struct opt *o)
+{
+    return o->kind == OPT_OBL || o->kind == OPT_WORDS || o->kind == OPT_ADDRS;
+}
+
+/* A mem-kv setting from a directive. */
+static int cfg_native(cfg_ctx *x, const struct opt *o, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    char joined[1024], sub[KV_CONFIG_ERRLEN];
+    const char *value = argv[1];
+    if (argc > 2 && !opt_takes_words(o))
+        return cfg_fail(x, err, errlen,
+                        "'%s' takes one value, got %d (put a value with blanks in quotes: "
+                        "\"a b\")",
+                        o->name, argc - 1);
+    if (argc > 2) {
+        if (join_words(joined, sizeof joined, argc, argv, 1) != 0)
+            return cfg_fail(x, err, errlen, "the value of '%s' is too long", o->name);
+        value = joined;
+    }
+    if (config_set(x->c, o->name, value, sub, sizeof sub) != 0)
+        return cfg_fail(x, err, errlen, "%s", sub);
+    return 0;
+}
+
+/* ---- redis.conf lines ----------------------------------------------------
+ *
+ * Directives of redis.conf (Redis 7.0) that are not mem-kv options, so that
+ * a pasted redis.conf either works or says exactly what it cannot do. The
+ * table in docs/operations.md ("redis.conf lines") lists the same. */
+
+enum compat_action {
+    COMPAT_MAP,    /* compat_map() turns it into mem-kv settings, or refuses a value */
+    COMPAT_WARN,   /* accepted without effect, with a warning of its own (why) */
+    COMPAT_TUNE,   /* accepted without effect: a Redis tuning knob, in one list warning */
+    COMPAT_REFUSE, /* cannot be honoured: an error saying why */
+};
+
+static const struct compat {
+    const char *name; /* ending in '*': a prefix */
+    enum compat_action action;
+    const char *why;
+} compat[] = {
+    /* mapped, or depending on the value (compat_map) */
+    {"appendonly", COMPAT_MAP, NULL},
+    {"appendfsync", COMPAT_MAP, NULL},
+    {"daemonize", COMPAT_MAP, NULL},
+    {"logfile", COMPAT_MAP, NULL},
+    {"syslog-enabled", COMPAT_MAP, NULL},
+    {"supervised", COMPAT_MAP, NULL},
+    {"databases", COMPAT_MAP, NULL},
+    {"save", COMPAT_MAP, NULL},
+    {"cluster-enabled", COMPAT_MAP, NULL},
+    /* accepted, with a warning of their own */
+    {"dbfilename", COMPAT_WARN,
+     "has no effect: mem-kv writes no RDB file; its log and snapshots live in --dir"},
+    {"appendfilename", COMPAT_WARN,
+     "has no effect: mem-kv's write-ahead log has its own file names in --dir"},
+    {"appenddirname", COMPAT_WARN,
+     "has no effect: mem-kv's write-ahead log has its own file names in --dir"},
+    {"pidfile", COMPAT_WARN,
+     "has no effect: mem-kv writes no pid file (it runs in the foreground: the service "
+     "manager knows its pid)"},
+    {"notify-keyspace-events", COMPAT_WARN,
+     "has no effect: mem-kv has no keyspace notifications (no pub/sub)"},
+    /* cannot be honoured */
+    {"replicaof", COMPAT_REFUSE, "mem-kv has no replication"},
+    {"slaveof", COMPAT_REFUSE, "mem-kv has no replication"},
+    {"rename-command", COMPAT_REFUSE,
+     "mem-kv cannot rename or disable commands; remove the line (and keep the port private, "
+     "with requirepass)"},
+    {"user", COMPAT_REFUSE, "mem-kv has no ACL users: one password, requirepass"},
+    {"aclfile", COMPAT_REFUSE, "mem-kv has no ACL users: one password, requirepass"},
+    {"loadmodule", COMPAT_REFUSE, "mem-kv does not load Redis modules"},
+    {"unixsocket", COMPAT_REFUSE, "mem-kv listens on TCP only (--port, --bind)"},
+    {"tls-key-file-pass", COMPAT_REFUSE,
+     "mem-kv reads unencrypted private keys only (decrypt it with openssl pkey)"},
+    {"tls-ca-cert-dir", COMPAT_REFUSE, "use tls-ca-cert-file (one PEM file of CA certificates)"},
+    /* Redis tuning and features that do not exist here: no effect */
+    {"tcp-backlog", COMPAT_TUNE, NULL},
+    {"unixsocketperm", COMPAT_TUNE, NULL},
+    {"always-show-logo", COMPAT_TUNE, NULL},
+    {"set-proc-title", COMPAT_TUNE, NULL},
+    {"proc-title-template", COMPAT_TUNE, NULL},
+    {"syslog-ident", COMPAT_TUNE, NULL},
+    {"syslog-facility", COMPAT_TUNE, NULL},
+    {"crash-log-enabled", COMPAT_TUNE, NULL},
+    {"crash-memcheck-enabled", COMPAT_TUNE, NULL},
+    {"stop-writes-on-bgsave-error", COMPAT_TUNE, NULL},
+    {"rdbcompression", COMPAT_TUNE, NULL},
+    {"rdbchecksum", COMPAT_TUNE, NULL},
+    {"rdb-del-sync-files", COMPAT_TUNE, NULL},
+    {"rdb-save-incremental-fsync", COMPAT_TUNE, NULL},
+    {"sanitize-dump-payload", COMPAT_TUNE, NULL},
+    {"no-appendfsync-on-rewrite", COMPAT_TUNE, NULL},
+    {"auto-aof-rewrite-percentage", COMPAT_TUNE, NULL},
+    {"auto-aof-rewrite-min-size", COMPAT_TUNE, NULL},
+    {"aof-load-truncated", COMPAT_TUNE, NULL},
+    {"aof-use-rdb-preamble", COMPAT_TUNE, NULL},
+    {"aof-timestamp-enabled", COMPAT_TUNE, NULL},
+    {"aof-rewrite-incremental-fsync", COMPAT_TUNE, NULL},
+    {"masterauth", COMPAT_TUNE, NULL},
+    {"masteruser", COMPAT_TUNE, NULL},
+    {"replica-*", COMPAT_TUNE, NULL},
+    {"repl-*", COMPAT_TUNE, NULL},
+    {"min-replicas-*", COMPAT_TUNE, NULL},
+    {"cluster-*", COMPAT_TUNE, NULL},
+    {"acllog-max-len", COMPAT_TUNE, NULL},
+    {"lazyfree-*", COMPAT_TUNE, NULL},
+    {"oom-score-adj", COMPAT_TUNE, NULL},
+    {"oom-score-adj-values", COMPAT_TUNE, NULL},
+    {"disable-thp", COMPAT_TUNE, NULL},
+    {"jemalloc-bg-thread", COMPAT_TUNE, NULL},
+    {"activedefrag", COMPAT_TUNE, NULL},
+    {"active-defrag-*", COMPAT_TUNE, NULL},
+    {"activerehashing", COMPAT_TUNE, NULL},
+    {"dynamic-hz", COMPAT_TUNE, NULL},
+    {"active-expire-effort", COMPAT_TUNE, NULL},
+    {"lfu-log-factor", COMPAT_TUNE, NULL},
+    {"lfu-decay-time", COMPAT_TUNE, NULL},
+    {"maxmemory-eviction-tenacity", COMPAT_TUNE, NULL},
+    {"maxmemory-clients", COMPAT_TUNE, NULL},
+    {"io-threads-do-reads", COMPAT_TUNE, NULL},
+    {"slowlog-log-slower-than", COMPAT_TUNE, NULL},
+    {"slowlog-max-len", COMPAT_TUNE, NULL},
+    {"latency-monitor-threshold", COMPAT_TUNE, NULL},
+    {"latency-tracking", COMPAT_TUNE, NULL},
+    {"latency-tracking-info-percentiles", COMPAT_TUNE, NULL},
+    {"lua-time-limit", COMPAT_TUNE, NULL},
+    {"busy-reply-threshold", COMPAT_TUNE, NULL},
+    {"hash-max-*", COMPAT_TUNE, NULL},
+    {"list-max-*", COMPAT_TUNE, NULL},
+    {"list-compress-depth", COMPAT_TUNE, NULL},
+    {"set-max-*", COMPAT_TUNE, NULL},
+    {"zset-max-*", COMPAT_TUNE, NULL},
+    {"hll-sparse-max-bytes", COMPAT_TUNE, NULL},
+    {"stream-node-max-*", COMPAT_TUNE, NULL},
+    {"tracking-table-max-keys", COMPAT_TUNE, NULL},
+    {"enable-protected-configs", COMPAT_TUNE, NULL},
+    {"enable-debug-command", COMPAT_TUNE, NULL},
+    {"enable-module-command", COMPAT_TUNE, NULL},
+    {"shutdown-timeout", COMPAT_TUNE, NULL},
+    {"shutdown-on-sigint", COMPAT_TUNE, NULL},
+    {"shutdown-on-sigterm", COMPAT_TUNE, NULL},
+    {"ignore-warnings", COMPAT_TUNE, NULL},
+    {"tls-session-*", COMPAT_TUNE, NULL},
+    {"tls-prefer-server-ciphers", COMPAT_TUNE, NULL},
+    {"tls-dh-params-file", COMPAT_TUNE, NULL},
+    {"tls-replication", COMPAT_TUNE, NULL},
+    {"tls-cluster", COMPAT_TUNE, NULL},
+    {"tls-client-*", COMPAT_TUNE, NULL},
+};
+
+#define NCOMPAT (sizeof compat / sizeof compat[0])
+_Static_assert(NCOMPAT <= sizeof ((cfg_ctx *)0)->warned, "cfg_ctx.warned too small");
+
+static const struct compat *compat_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMPAT; i++) {
+        size_t n = strlen(compat[i].name);
+        if (compat[i].name[n - 1] == '*' ? strncasecmp(name, compat[i].name, n - 1) == 0
+                                         : strcasecmp(name, compat[i].name) == 0)
+            return &compat[i];
+    }
+    return NULL;
+}
+
+/* Warns about k once per parse (three `save` lines: one warning). */
+static void compat_warn(cfg_ctx *x, const struct compat *k, const char *name, const char *why)
+{
+    size_t i = (size_t)(k - compat);
+    if (x->warned[i]) return;
+    x->warned[i] = 1;
+    cfg_warn(x, name, "%s", why);
+}
+
+static void cfg_finish(cfg_ctx *x);
+
+/* Adds name to the list of ignored tuning settings (once); a full list
+ * becomes a warning line of its own. */
+static void compat_tune(cfg_ctx *x, const char *name)
+{
+    char item[80]; /* x->tuned is " a, b, c," */
+    int n = snprintf(item, sizeof item, " %s,", name);
+    if (n <= 0 || (size_t)n >= sizeof item || strstr(x->tuned, item) != NULL) return;
+    if (strlen(x->tuned) + (size_t)n >= sizeof x->tuned) cfg_finish(x);
+    strcat(x->tuned, item);
+}
+
+/* The value of a yes/no directive: 1, 0, or -1. */
+static int yes_no(const char *v)
+{
+    if (strcasecmp(v, "yes") == 0) return 1;
+    if (strcasecmp(v, "no") == 0) return 0;
+    return -1;
+}
+
+/* `save ""`, `save 900 1`, `save 900 1 300 10`: Redis's syntax, checked. */
+static int save_valid(int argc, char **argv)
+{
+    if (argc == 2 && argv[1][0] == '\0') return 1;
+    if ((argc - 1) % 2 != 0) return 0;
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(argv[i], &end, 10);
+        if (errno || end == argv[i] || *end != '\0' || v < 0) return 0;
+    }
     return 1;
+}
+
+/* The COMPAT_MAP directives. */
+static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    const char *name = k->name, *v = argv[1];
+    char sub[KV_CONFIG_ERRLEN];
+    if (strcmp(name, "save") == 0) {
+        if (!save_valid(argc, argv))
+            return cfg_fail(x, err, errlen, "invalid 'save' parameters: expected \"\" or "
+                                            "SECONDS CHANGES pairs");
+        compat_warn(x, k, name,
+                    "has no effect: mem-kv has no RDB snapshots; every write goes to its "
+                    "write-ahead log (--persistence, --fsync)");
+        return 0;
+    }
+    if (argc != 2) return cfg_fail(x, err, errlen, "'%s' takes one value", name);
+    if (strcmp(name, "appendfsync") == 0) {
+        static const char *const from[] = {"always", "everysec", "no"};
+        static const char *const to[] = {"always", "interval", "no"};
+        for (int i = 0; i < 3; i++)
+            if (strcasecmp(v, from[i]) == 0) {
+                if (config_set(x->c, "fsync", to[i], sub, sizeof sub) != 0)
+                    return cfg_fail(x, err, errlen, "%s", sub);
+                return 0;
+            }
+        return cfg_fail(x, err, errlen,
+                        "invalid value '%s' for 'appendfsync': expected always, everysec or no",
+                        v);
+    }
+    int yn = yes_no(v);
+    if (strcmp(name, "appendonly") == 0) {
+        if (yn < 0)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'appendonly': expected yes or "
+                                            "no", v);
+        if (yn == 1) {
+            x->c->persistence = 1;
+            return 0;
+        }
+        compat_warn(x, k, "appendonly no",
+                    "has no effect: the write-ahead log is mem-kv's only persistence and "
+                    "stays as --persistence says (on by default); for a cache without files set "
+                    "'persistence off'");
+        return 0;
+    }
+    if (strcmp(name, "daemonize") == 0) {
+        if (yn == 0) return 0; /* what mem-kv does */
+        return cfg_fail(x, err, errlen,
+                        "'daemonize %s': mem-kv runs in the foreground only; remove the line (or "
+                        "say no) and let the service manager (systemd, Docker) run it in the "
+                        "background",
+                        v);
+    }
+    if (strcmp(name, "logfile") == 0) {
+        if (v[0] == '\0') return 0; /* stderr: what mem-kv does */
+        return cfg_fail(x, err, errlen,
+                        "'logfile %s': mem-kv logs to stderr only; remove the line and redirect "
+                        "stderr (2>>FILE) or use the service manager's log",
+                        v);
+    }
+    if (strcmp(name, "syslog-enabled") == 0) {
+        if (yn == 0) return 0;
+        return cfg_fail(x, err, errlen,
+                        "'syslog-enabled %s': mem-kv logs to stderr only (journald and Docker "
+                        "collect it)",
+                        v);
+    }
+    if (strcmp(name, "cluster-enabled") == 0) {
+        if (yn == 0) return 0;
+        return cfg_fail(x, err, errlen,
+                        "'cluster-enabled %s': mem-kv has no Redis Cluster; several servers go "
+                        "behind twemproxy (docs/scale-out.md)",
+                        v);
+    }
+    if (strcmp(name, "supervised") == 0) {
+        static const char *const modes[] = {"no", "auto", "systemd", "upstart"};
+        int m = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(v, modes[i]) == 0) m = i;
+        if (m < 0)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'supervised': expected no, "
+                                            "auto, systemd or upstart", v);
+        if (m > 0)
+            compat_warn(x, k, name,
+                        "has no effect: mem-kv does not notify the supervisor; run it as a "
+                        "simple service (systemd Type=simple or exec, not notify)");
+        return 0;
+    }
+    if (strcmp(name, "databases") == 0) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < 1)
+            return cfg_fail(x, err, errlen, "invalid value '%s' for 'databases'", v);
+        if (n != 1)
+            compat_warn(x, k, name,
+                        "has no effect: mem-kv has one database (0); SELECT of another one "
+                        "answers an error");
+        return 0;
+    }
+    return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+}
+
+/* A redis.conf directive that is not a mem-kv option. */
+static int compat_apply(cfg_ctx *x, const struct compat *k, int argc, char **argv, char *err,
+                        size_t errlen)
+{
+    switch (k->action) {
+    case COMPAT_MAP:
+        return compat_map(x, k, argc, argv, err, errlen);
+    case COMPAT_WARN:
+        compat_warn(x, k, k->name, k->why);
+        return 0;
+    case COMPAT_TUNE:
+        compat_tune(x, argv[0]);
+        return 0;
+    case COMPAT_REFUSE:
+        return cfg_fail(x, err, errlen, "'%s' is not supported: %s", argv[0], k->why);
+    }
+    return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+}
+
+/* Reads one config file at include depth x->depth. */
+static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen);
+
+/* `include FILE`: a relative FILE is found next to the including file (on
+ * the command line: in the working directory). */
+static int cfg_include(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
+{
+    if (argc != 2) return cfg_fail(x, err, errlen, "'include' takes one file name");
+    if (x->depth >= CFG_MAX_DEPTH)
+        return cfg_fail(x, err, errlen,
+                        "'include' nested more than %d deep (does a file include itself?)",
+                        CFG_MAX_DEPTH);
+    char path[1024];
+    const char *slash = x->path ? strrchr(x->path, '/') : NULL;
+    if (argv[1][0] != '/' && slash != NULL) {
+        int dirlen = (int)(slash - x->path);
+        if (snprintf(path, sizeof path, "%.*s/%s", dirlen, x->path, argv[1]) >= (int)sizeof path)
+            return cfg_fail(x, err, errlen, "'include' path too long");
+    } else if (snprintf(path, sizeof path, "%s", argv[1]) >= (int)sizeof path) {
+        return cfg_fail(x, err, errlen, "'include' path too long");
+    }
+    cfg_ctx inner = *x;
+    inner.depth = x->depth + 1;
+    int rc = cfg_load(&inner, path, err, errlen);
+    cfg_ctx_merge(x, &inner);
+    return rc;
+}
+
+
+/* Applies one directive: argv[0] is its name, then its values. */
+static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
+{
+    const struct opt *o = opt_find(argv[0]);
+    const struct compat *k = o ? NULL : compat_find(argv[0]);
+    if (o == NULL && k == NULL && strcasecmp(argv[0], "include") != 0)
+        return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
+    if (argc < 2) return cfg_fail(x, err, errlen, "'%s' needs a value", argv[0]);
+    if (o != NULL) return cfg_native(x, o, argc, argv, err, errlen);
+    if (k != NULL) return compat_apply(x, k, argc, argv, err, errlen);
+    return cfg_include(x, argc, argv, err, errlen);
+}
+
+/* Applies one line of a config file. */
+static int cfg_line(cfg_ctx *x, const char *line, size_t len, char *err, size_t errlen)
+{
+    if (memchr(line, '\0', len) != NULL)
+        return cfg_fail(x, err, errlen, "a NUL byte in the line (not a text file?)");
+    char *words = malloc(len + 1);
+    char *argv[CFG_MAX_WORDS];
+    size_t lens[CFG_MAX_WORDS];
+    if (words == NULL) return cfg_fail(x, err, errlen, "out of memory");
+    int rc = 0, argc = split_words(line, words, argv, lens, CFG_MAX_WORDS);
+    if (argc == -1)
+        rc = cfg_fail(x, err, errlen, "Unbalanced quotes in configuration line");
+    else if (argc == -2)
+        rc = cfg_fail(x, err, errlen, "more than %d words in one line", CFG_MAX_WORDS);
+    for (int i = 0; rc == 0 && i < argc; i++)
+        if (lens[i] != strlen(argv[i]))
+            rc = cfg_fail(x, err, errlen, "a value may not hold a NUL byte (\\x00)");
+    if (rc == 0 && argc > 0 && strcasecmp(argv[0], "config") == 0)
+        rc = cfg_fail(x, err, errlen, "'config' cannot be nested: use 'include FILE'");
+    if (rc == 0 && argc > 0) rc = cfg_apply(x, argc, argv, err, errlen);
+    free(words);
+    return rc;
+}
+
+static int cfg_load(cfg_ctx *x, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (x->path)
+            return cfg_fail(x, err, errlen, "cannot open included file '%s': %s", path,
+                            strerror(e));
+        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(e));
+        return KV_EIO;
+    }
+    cfg_ctx here = *x;
+    here.path = path;
+    here.line = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        here.line++;
+        /* as Redis: the line without surrounding blanks; '#' first: a comment */
+        size_t len = (size_t)n;
+        while (len > 0 && is_blank(line[len - 1])) line[--len] = '\0';
+        size_t lead = 0;
+        while (lead < len && is_blank(line[lead])) lead++;
+        if (lead == len || line[lead] == '#') continue;
+        rc = cfg_line(&here, line + lead, len - lead, err, errlen);
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+        rc = KV_EIO;
+    }
+    free(line);
+    fclose(f);
+    cfg_ctx_merge(x, &here);
+    return rc;
+}
+
+/* The warning that lists the Redis tuning settings that were ignored. */
+static void cfg_finish(cfg_ctx *x)
+{
+    size_t len = strlen(x->tuned);
+    if (len < 2) return;
+    char line[sizeof x->tuned + 64];
+    snprintf(line, sizeof line, "Redis settings ignored (no effect in mem-kv): %.*s",
+             (int)(len - 2), x->tuned + 1);
+    cfg_warn_line(x->c, line);
+    x->tuned[0] = '\0';
 }
 
 int config_load_file(kv_config *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
-        return KV_EIO;
-    }
-    char line[1024], sub[KV_CONFIG_ERRLEN];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *key, *value;
-        lineno++;
-        int k = line_split(line, &key, &value);
-        if (k == 0) continue;
-        if (k < 0) {
-            snprintf(err, errlen, "%s:%d: expected 'key value'", path, lineno);
-            rc = KV_EINVAL;
-            break;
-        }
-        if (strcasecmp(key, "config") == 0) {
-            snprintf(err, errlen, "%s:%d: 'config' cannot be nested", path, lineno);
-            rc = KV_EINVAL;
-            break;
-        }
-        if (config_set(c, key, value, sub, sizeof sub) != 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
-            rc = KV_EINVAL;
-            break;
-        }
-    }
-    fclose(f);
+    cfg_ctx x;
+    cfg_ctx_init(&x, c);
+    int rc = cfg_load(&x, path, err, errlen);
+    if (rc == 0) cfg_finish(&x);
     return rc;
+}
+
+/* --name VALUE [VALUE...] and --name=VALUE: the values are the next
+ * argument and those after it that do not start with "--", as Redis's
+ * command line. Returns the index of the last argument used, or -1. */
+static int arg_directive(cfg_ctx *x, int argc, char **argv, int i, char *err, size_t errlen)
+{
+    char *a = argv[i], name[64];
+    char *words[CFG_MAX_WORDS];
+    int n = 0;
+    char *eq = strchr(a + 2, '=');
+    size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+    if (nlen >= sizeof name) {
+        snprintf(err, errlen, "unknown option '%s'", a);
+        return -1;
+    }
+    memcpy(name, a + 2, nlen);
+    name[nlen] = '\0';
+    words[n++] = name;
+    if (eq) {
+        words[n++] = eq + 1;
+    } else if (i + 1 < argc) {
+        words[n++] = argv[++i];
+    } else {
+        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 &&
+            opt_find(name) == NULL && compat_find(name) == NULL)
+            snprintf(err, errlen, "unknown option '--%s'", name);
+        else
+            snprintf(err, errlen, "option '--%s' needs a value", name);
+        return -1;
+    }
+    while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+        if (n == CFG_MAX_WORDS) {
+            snprintf(err, errlen, "too many values for '--%s'", name);
+            return -1;
+        }
+        words[n++] = argv[++i];
+    }
+    int rc;
+    if (strcmp(name, "config") == 0) {
+        rc = n == 2 ? cfg_load(x, words[1], err, errlen)
+                    : cfg_fail(x, err, errlen, "'--config' takes one file name");
+    } else {
+        rc = cfg_apply(x, n, words, err, errlen);
+    }
+    return rc == 0 ? i : -1;
 }
 
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen)
 {
+    cfg_ctx x;
+    cfg_ctx_init(&x, c);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -383,41 +1066,64 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
             snprintf(err, errlen, "unexpected argument '%s' (options start with --)", a);
             return KV_EINVAL;
         }
-        char name[64];
-        const char *value;
-        const char *eq = strchr(a + 2, '=');
-        size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (nlen >= sizeof name) {
-            snprintf(err, errlen, "unknown option '%s'", a);
-            return KV_EINVAL;
-        }
-        memcpy(name, a + 2, nlen);
-        name[nlen] = '\0';
-        if (eq) {
-            value = eq + 1;
-        } else {
-            if (i + 1 >= argc) {
-                if (strcmp(name, "config") != 0 && opt_find(name) == NULL)
-                    snprintf(err, errlen, "unknown option '--%s'", name);
-                else
-                    snprintf(err, errlen, "option '--%s' needs a value", name);
-                return KV_EINVAL;
-            }
-            value = argv[++i];
-        }
-        int rc = strcmp(name, "config") == 0 ? config_load_file(c, value, err, errlen)
-                                             : config_set(c, name, value, err, errlen);
-        if (rc != 0) return rc;
+        i = arg_directive(&x, argc, argv, i, err, errlen);
+        if (i < 0) return KV_EINVAL;
+    }
+    cfg_finish(&x);
+    return config_check(c, err, errlen);
+}
+
+int config_check(const kv_config *c, char *err, size_t errlen)
+{
+    if (c->threads > 0 && (c->io_threads > 0 || c->actor_threads > 0)) {
+        snprintf(err, errlen,
+                 "--threads %d cannot be combined with --io-threads %d / --actor-threads %d: "
+                 "--threads N makes N threads that each read sockets and own shards; give "
+                 "either --threads, or --io-threads and --actor-threads",
+                 c->threads, c->io_threads, c->actor_threads);
+        return KV_EINVAL;
     }
     return 0;
+}
+
+/* Warns (c->warnings) about thread counts that ask for more busy threads
+ * than there are CPUs; explicit: the counts were given, not chosen here. */
+static void threads_warning(kv_config *c, int ncpu, int explicit_counts, int asked_actors)
+{
+    char line[KV_CONFIG_ERRLEN];
+    if (asked_actors > c->actor_threads) {
+        snprintf(line, sizeof line,
+                 "%d actor threads asked for, but only %d are used: a shard belongs to one "
+                 "actor and there are %d shards (--shards)",
+                 asked_actors, c->actor_threads, c->shards);
+        cfg_warn_line(c, line);
+    }
+    int busy = c->threads > 0 ? c->threads : c->io_threads + c->actor_threads;
+    if (!explicit_counts || busy <= ncpu) return;
+    if (c->threads > 0)
+        snprintf(line, sizeof line,
+                 "--threads %d on %d CPU%s: more busy threads than CPUs lose time to spinning "
+                 "and context switches; use --threads %d or fewer",
+                 c->threads, ncpu, ncpu == 1 ? "" : "s", ncpu);
+    else
+        snprintf(line, sizeof line,
+                 "%d busy threads (%d network + %d actor) on %d CPU%s: more busy threads than "
+                 "CPUs lose time to spinning and context switches; use at most %d in all (e.g. "
+                 "--threads %d, or --io-threads and --actor-threads adding up to %d)",
+                 busy, c->io_threads, c->actor_threads, ncpu, ncpu == 1 ? "" : "s", ncpu, ncpu,
+                 ncpu);
+    cfg_warn_line(c, line);
 }
 
 void config_resolve_threads(kv_config *c, int ncpu)
 {
     if (ncpu < 1) ncpu = 1;
+    int explicit_counts = c->threads > 0 || c->io_threads > 0 || c->actor_threads > 0;
+    int asked_actors = c->threads > 0 ? c->threads : c->actor_threads;
     if (c->threads > 0) { /* each thread reads sockets and owns shards */
         if (c->threads > c->shards) c->threads = c->shards;
         c->io_threads = c->actor_threads = c->threads;
+        threads_warning(c, ncpu, explicit_counts, asked_actors);
         return;
     }
     /* Never more busy threads than cores: half the cores read sockets, the
@@ -427,6 +1133,7 @@ void config_resolve_threads(kv_config *c, int ncpu)
     if (c->actor_threads == 0)
         c->actor_threads = ncpu - c->io_threads > 0 ? ncpu - c->io_threads : 1;
     if (c->actor_threads > c->shards) c->actor_threads = c->shards;
+    threads_warning(c, ncpu, explicit_counts, asked_actors);
 }
 
 void config_usage(FILE *out, const char *prog)

@@ -1,19 +1,24 @@
 /* config.h - server settings from the command line and a config file.
  *
  * Flags and file keys are the same words: `--port 8080` on the command line
- * is `port 8080` in the file (one `key value` per line, '#' comments, like
- * redis.conf). Later settings win; flags given after --config override the
- * file. Start-up thread only.
+ * is `port 8080` in the file (one `key value` per line, '#' comments,
+ * "..." and '...' quoting as redis.conf, `include FILE`). Later settings
+ * win; flags given after --config override the file. redis.conf lines that
+ * are not mem-kv options are mapped, accepted with a warning, or refused
+ * (docs/operations.md, "redis.conf lines"). Start-up thread only.
  */
 #ifndef MEMKV_CONFIG_H
 #define MEMKV_CONFIG_H
 
 #include <stdio.h>
 
-#define KV_CONFIG_ERRLEN 256
+#define KV_CONFIG_ERRLEN 512
+
+/* Most addresses of --bind (Redis's CONFIG_BINDADDR_MAX). */
+#define KV_CONFIG_MAX_BIND 16
 
 typedef struct kv_config {
-    char bind[64];               /* --bind */
+    char bind[512];              /* --bind: 1 to KV_CONFIG_MAX_BIND words, one space apart */
     int port;                    /* --port */
     int shards;                  /* --shards */
     int actor_threads;           /* --actor-threads, 0 = from the CPU count */
@@ -54,12 +59,16 @@ typedef struct kv_config {
     int maxmemory_samples;       /* --maxmemory-samples */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
+    char warnings[4096];         /* set by parsing: lines for the log, one each, '\n'-ended */
 } kv_config;
 
 void config_defaults(kv_config *c);
 
-/* Applies argv (argv[0] is the program name). On a bad option writes a
- * message to err and returns KV_EINVAL. --config FILE is read in place. */
+/* Applies argv (argv[0] is the program name). On a bad option, or
+ * options that contradict each other (config_check), writes a message to
+ * err and returns KV_EINVAL. --config FILE is read in place. A flag takes
+ * the arguments after it up to the next one starting with "--". Warnings
+ * (ignored redis.conf lines) are added to c->warnings. */
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen);
 
 /* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
@@ -69,11 +78,19 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
  * clients) or "HARD SOFT SECONDS". */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Reads a config file; returns 0 or KV_EINVAL/KV_EIO with err set (naming
- * the file and line). */
+/* Reads a config file (and the files it includes); returns 0 or
+ * KV_EINVAL/KV_EIO with err set (naming the file and line). Warnings are
+ * added to c->warnings. */
 int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
 
-/* Fills actor_threads / io_threads left at 0 from the CPU count. */
+/* Settings that contradict each other (--threads with --io-threads or
+ * --actor-threads): KV_EINVAL with err set, else 0. config_parse_args
+ * ends with it. */
+int config_check(const kv_config *c, char *err, size_t errlen);
+
+/* Fills actor_threads / io_threads left at 0 from the CPU count, caps the
+ * actors at the shard count, and adds a line to c->warnings when counts
+ * that were given ask for more busy threads than ncpu (or were capped). */
 void config_resolve_threads(kv_config *c, int ncpu);
 
 /* Formats the client-output-buffer-limit value as CONFIG GET shows it. */

@@ -62,6 +62,14 @@ static int addr_is_loopback(const struct sockaddr_storage *ss)
     return ss->ss_family == AF_UNIX;
 }
 
+int climit_peer_refused(int peer_rc, const struct sockaddr_storage *ss)
+{
+    /* An address that cannot be read is not known to be loopback: Redis
+     * refuses too (its connIsLocal() answers -1, and only 1 lets in). */
+    if (peer_rc != 0) return 1;
+    return !addr_is_loopback(ss);
+}
+
 int climit_refuse(netthr *t, int fd, int tls)
 {
     server_t *s = t->srv;
@@ -69,7 +77,9 @@ int climit_refuse(netthr *t, int fd, int tls)
         return 0;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 || addr_is_loopback(&ss)) return 0;
+    memset(&ss, 0, sizeof ss);
+    int rc = getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (!climit_peer_refused(rc, &ss)) return 0;
     /* A new socket's buffer takes the whole text. A TLS client cannot read
      * it before a handshake: it is only closed (as over --maxclients). */
     ssize_t ignored = tls ? 0 : write(fd, denied_msg, sizeof denied_msg - 1);

@@ -42,6 +42,18 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+/* Logs what parsing the options left to say (ignored redis.conf lines,
+ * ...), one warning per line. */
+static void log_config_warnings(const kv_config *cfg)
+{
+    const char *p = cfg->warnings;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        kv_log_warn("WARNING: %.*s", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
 int main(int argc, char **argv)
 {
     kv_config cfg;
@@ -62,6 +74,7 @@ int main(int argc, char **argv)
     kv_log_quiet(cfg.loglevel == 0);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     config_resolve_threads(&cfg, (int)ncpu);
+    log_config_warnings(&cfg);
 
     /* Every thread inherits this mask; only signal_thread takes the signals. */
     sigset_t set;
@@ -86,10 +99,12 @@ int main(int argc, char **argv)
     pthread_t sig;
     pthread_create(&sig, NULL, signal_thread, s);
     pthread_detach(sig);
-    char line[200], tlsport[32] = "";
+    char line[sizeof cfg.bind + 200], tlsport[32] = "";
     if (cfg.tls_port > 0) snprintf(tlsport, sizeof tlsport, " (TLS port %d)", cfg.tls_port);
-    snprintf(line, sizeof line, "%s:%d%s, %d shards, %d actor threads, %d io threads", cfg.bind,
-             cfg.port, tlsport, cfg.shards, cfg.actor_threads, cfg.io_threads);
+    /* one address: ADDR:PORT as before; a list: "A B port PORT" */
+    snprintf(line, sizeof line, "%s%s%d%s, %d shards, %d actor threads, %d io threads", cfg.bind,
+             strchr(cfg.bind, ' ') ? " port " : ":", cfg.port, tlsport, cfg.shards,
+             cfg.actor_threads, cfg.io_threads);
     kv_log("mem-kv ready to accept connections on %s", line);
     int rc = server_run(s, err, sizeof err);
     if (rc != 0) fprintf(stderr, "mem-kv-server: %s\n", err);

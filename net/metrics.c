@@ -217,7 +217,7 @@ static void metrics_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     netthr *t = w->data;
     (void)revents;
     for (int i = 0; i < 16; i++) {
-        int fd = accept4(t->srv->metrics_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         if (t->nmconns >= METRICS_MAX_CONNS) {
             close(fd);
@@ -246,14 +246,17 @@ static void metrics_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 void metrics_thread_init(netthr *t)
 {
-    if (t->srv->metrics_fd < 0) return;
-    ev_io_init(&t->metrics_w, metrics_accept_cb, t->srv->metrics_fd, EV_READ);
-    t->metrics_w.data = t;
-    ev_io_start(t->loop, &t->metrics_w);
+    const net_listeners *l = &t->srv->metrics_listen;
+    for (unsigned i = 0; i < l->n; i++) {
+        ev_io_init(&t->metrics_w[i], metrics_accept_cb, l->fd[i], EV_READ);
+        t->metrics_w[i].data = t;
+        ev_io_start(t->loop, &t->metrics_w[i]);
+    }
 }
 
 void metrics_thread_stop(netthr *t)
 {
-    if (ev_is_active(&t->metrics_w)) ev_io_stop(t->loop, &t->metrics_w);
+    for (unsigned i = 0; i < NET_MAX_LISTEN; i++)
+        if (ev_is_active(&t->metrics_w[i])) ev_io_stop(t->loop, &t->metrics_w[i]);
     while (t->mconns) mconn_close(t->mconns);
 }

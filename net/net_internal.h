@@ -7,6 +7,7 @@
 #include <ev.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "actor.h"
 #include "auth.h"
@@ -114,12 +115,25 @@ typedef struct net_stats {
     _Atomic uint64_t protected_denied;  /* connections refused by protected mode */
 } net_stats;
 
+/* Most listening sockets per port: one per --bind address, or more when
+ * a host name resolves to several. */
+#define NET_MAX_LISTEN 32
+
+/* The listening sockets of one port (ro after start). */
+typedef struct net_listeners {
+    int fd[NET_MAX_LISTEN];
+    struct sockaddr_storage addr[NET_MAX_LISTEN];
+    socklen_t addrlen[NET_MAX_LISTEN];
+    unsigned n;
+} net_listeners;
+
 typedef struct netthr {
     struct server *srv;   /* ro */
     unsigned id;          /* ro */
     struct ev_loop *loop; /* owner: this thread */
-    ev_io accept_w;
-    ev_io tls_accept_w; /* --tls-port listener */
+    ev_io accept_w[NET_MAX_LISTEN];     /* one per server.listen socket */
+    ev_io tls_accept_w[NET_MAX_LISTEN]; /* one per server.tls_listen socket */
+    int accept_stopped;                 /* stopping: the accept watchers are stopped */
     ev_async wake_w;    /* completions and stop requests */
     ev_prepare flush_w; /* end of loop iteration: publish and write */
     ev_timer cron_w;    /* CLIMIT_CRON_HZ: idle timeout, soft output limit */
@@ -136,7 +150,7 @@ typedef struct netthr {
     uint64_t rng;
     net_stats stats;
     obs_net obs;          /* command statistics; owner: this thread */
-    ev_io metrics_w;      /* thread 0 with --metrics-port: the HTTP listener */
+    ev_io metrics_w[NET_MAX_LISTEN]; /* thread 0 with --metrics-port: the HTTP listeners */
     struct mconn *mconns; /* open /metrics connections */
     unsigned nmconns;
     /* --threads: this thread also hosts actor `id` (server.hosted) */
@@ -157,10 +171,10 @@ struct server {
     persist_t *persist; /* NULL with --persistence off */
     netthr *net;
     unsigned nnet;
-    int listen_fd;              /* --port listener, or -1 with --port 0 */
-    int tls_listen_fd;          /* --tls-port listener, or -1 */
-    struct tls_ctx *tls;        /* ro after start; NULL without --tls-port */
-    int metrics_fd;             /* --metrics-port listener, or -1 */
+    net_listeners listen;         /* --port on each --bind address; none with --port 0 */
+    net_listeners tls_listen;     /* --tls-port, or none */
+    struct tls_ctx *tls;          /* ro after start; NULL without --tls-port */
+    net_listeners metrics_listen; /* --metrics-port, or none */
     _Atomic uint64_t stats_gen; /* CONFIG RESETSTAT generation */
     int64_t start_ms;
     char run_id[41];
@@ -193,9 +207,13 @@ void netthr_wake_actor(void *srv, unsigned id);
 /* Called by actors (any actor thread) for each completed batch. */
 void netthr_post_done(void *srv, kv_batch *b);
 
-/* server.c: a non-blocking listening socket on bind_addr:port, or -1
- * with err set. */
-int listen_socket(const char *bind_addr, int port, char *err, size_t errlen);
+/* server.c: non-blocking listening sockets on port at every address of
+ * bind_list (kv_config.bind); 0, or -1 with err set and nothing left open.
+ * An address the host cannot have is skipped with a log line (IPv6 on a
+ * host without it; EADDRNOTAVAIL for a '-' address), but at least one must
+ * work. Start-up thread. */
+int net_listen(net_listeners *l, const char *bind_list, int port, char *err, size_t errlen);
+void net_listeners_close(net_listeners *l);
 
 /* route.c: shard of a key. */
 static inline uint32_t route_shard(const struct server *s, const char *key, size_t len)
@@ -217,6 +235,10 @@ void local_stats_join(netthr *t, kv_slot *sl);
 /* Before a connection is set up: 1 if it must be refused (protected mode:
  * the explanation has been written to fd, unless tls). */
 int climit_refuse(netthr *t, int fd, int tls);
+/* Protected mode's answer for a peer, given getpeername()'s return value
+ * and the address it filled: 1 to refuse (not loopback, or unknown because
+ * getpeername failed). Pure; any thread. */
+int climit_peer_refused(int peer_rc, const struct sockaddr_storage *ss);
 /* Sets up c's keepalive, parse limits, authentication and output budget. */
 void climit_conn_init(netthr *t, conn *c);
 /* After reading and parsing: 1 if c passed client-query-buffer-limit and

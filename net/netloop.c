@@ -277,10 +277,17 @@ static void peer_name(int fd, char *buf, size_t len)
     snprintf(buf, len, "%s:%d", host, port);
 }
 
+/* Whether w is one of t's TLS listeners. */
+static int accept_is_tls(const netthr *t, const ev_io *w)
+{
+    return w >= t->tls_accept_w && w < t->tls_accept_w + NET_MAX_LISTEN;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     netthr *t = w->data;
     server_t *s = t->srv;
+    int tls = accept_is_tls(t, w);
     (void)revents;
     for (int i = 0; i < 64; i++) {
         int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -288,13 +295,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (atomic_load(&s->clients) >= s->cfg.maxclients) {
             static const char msg[] = "-ERR max number of clients reached\r\n";
             /* TLS port: no handshake yet, so no way to say it; just close (as Redis) */
-            ssize_t ignored = w == &t->tls_accept_w ? 0 : write(fd, msg, sizeof msg - 1);
+            ssize_t ignored = tls ? 0 : write(fd, msg, sizeof msg - 1);
             (void)ignored;
             close(fd);
             atomic_fetch_add_explicit(&t->stats.rejected, 1, memory_order_relaxed);
             continue;
         }
-        if (climit_refuse(t, fd, w == &t->tls_accept_w)) { /* protected mode */
+        if (climit_refuse(t, fd, tls)) { /* protected mode */
             close(fd);
             continue;
         }
@@ -306,7 +313,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
         c->created_ms = kv_time_ms();
         peer_name(fd, c->addr, sizeof c->addr);
-        if (w == &t->tls_accept_w && tls_conn_attach(s->tls, c) != 0) {
+        if (tls && tls_conn_attach(s->tls, c) != 0) {
             close(fd);
             conn_free(t, c);
             continue;
@@ -388,9 +395,12 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     kv_batch *b;
     (void)revents;
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
-    if (atomic_load(&t->stop) && (ev_is_active(&t->accept_w) || ev_is_active(&t->tls_accept_w))) {
-        ev_io_stop(loop, &t->accept_w);
-        ev_io_stop(loop, &t->tls_accept_w);
+    if (atomic_load(&t->stop) && !t->accept_stopped) {
+        t->accept_stopped = 1;
+        for (unsigned i = 0; i < NET_MAX_LISTEN; i++) {
+            ev_io_stop(loop, &t->accept_w[i]);
+            ev_io_stop(loop, &t->tls_accept_w[i]);
+        }
         metrics_thread_stop(t);
         while (t->conns) conn_close(t, t->conns);
     }
@@ -500,13 +510,17 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
     if (obs_net_init(&t->obs) != 0) return KV_ENOMEM;
     hist_st(&t->obs.gen, atomic_load(&s->stats_gen));
-    /* Both listeners (plain and TLS) are served by every network thread. */
-    ev_io_init(&t->accept_w, accept_cb, s->listen_fd, EV_READ);
-    t->accept_w.data = t;
-    if (s->listen_fd >= 0) ev_io_start(t->loop, &t->accept_w);
-    ev_io_init(&t->tls_accept_w, accept_cb, s->tls_listen_fd, EV_READ);
-    t->tls_accept_w.data = t;
-    if (s->tls_listen_fd >= 0) ev_io_start(t->loop, &t->tls_accept_w);
+    /* Every listener (plain and TLS, each bind address) is served by every
+     * network thread. */
+    for (unsigned i = 0; i < NET_MAX_LISTEN; i++) {
+        ev_io_init(&t->accept_w[i], accept_cb, i < s->listen.n ? s->listen.fd[i] : -1, EV_READ);
+        t->accept_w[i].data = t;
+        if (i < s->listen.n) ev_io_start(t->loop, &t->accept_w[i]);
+        ev_io_init(&t->tls_accept_w[i], accept_cb, i < s->tls_listen.n ? s->tls_listen.fd[i] : -1,
+                   EV_READ);
+        t->tls_accept_w[i].data = t;
+        if (i < s->tls_listen.n) ev_io_start(t->loop, &t->tls_accept_w[i]);
+    }
     ev_async_init(&t->wake_w, wake_cb);
     t->wake_w.data = t;
     ev_async_start(t->loop, &t->wake_w);

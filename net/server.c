@@ -17,35 +17,130 @@
 #include "net_internal.h"
 #include "tls.h"
 
-int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
+/* A listening socket on ai; -1 with errno set. v6only: an IPv6 wildcard
+ * takes IPv6 clients only (another address of the list serves IPv4). */
+static int listen_one(const struct addrinfo *ai, int v6only)
 {
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6 && v6only)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the host cannot have this address at all: skipped, as Redis
+ * skips it (an IPv6 address on a host without IPv6). */
+static int addr_unsupported(int e)
+{
+    return e == EAFNOSUPPORT || e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT || e == EPFNOSUPPORT ||
+           e == ENOPROTOOPT;
+}
+
+static void sockaddr_text(const struct addrinfo *ai, char *buf, size_t len)
+{
+    char host[NI_MAXHOST];
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        strcpy(host, "?");
+    snprintf(buf, len, ai->ai_family == AF_INET6 ? "[%s]" : "%s", host);
+}
+
+/* Listens on every address of one --bind word ('-' first: optional; '*'
+ * and '::*' the IPv4 and IPv6 wildcards; a host name: each address it
+ * resolves to, once). Appends to l; returns 0 or -1 with err set. */
+static int listen_word(net_listeners *l, const char *word, int port, int v6only, char *err,
+                       size_t errlen)
+{
+    int optional = word[0] == '-';
+    const char *host = word + optional;
+    if (strcmp(host, "*") == 0) host = "0.0.0.0";
+    if (strcmp(host, "::*") == 0) host = "::";
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
-    int rc = getaddrinfo(bind_addr, portstr, &hints, &res);
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "invalid bind address '%s': %s", bind_addr, gai_strerror(rc));
+        snprintf(err, errlen, "invalid bind address '%s': %s", host,
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        freeaddrinfo(res);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 511) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", bind_addr, port, strerror(errno));
-        close(fd);
-        freeaddrinfo(res);
-        return -1;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int dup = 0;
+        for (unsigned i = 0; i < l->n; i++)
+            dup |= l->addrlen[i] == ai->ai_addrlen &&
+                   memcmp(&l->addr[i], ai->ai_addr, ai->ai_addrlen) == 0;
+        if (dup) continue; /* `--bind 127.0.0.1 localhost` */
+        char text[NI_MAXHOST + 2];
+        sockaddr_text(ai, text, sizeof text);
+        if (l->n == NET_MAX_LISTEN) {
+            snprintf(err, errlen, "more than %d addresses to listen on (--bind '%s' ...)",
+                     NET_MAX_LISTEN, word);
+            freeaddrinfo(res);
+            return -1;
+        }
+        int fd = listen_one(ai, v6only);
+        if (fd < 0) {
+            int e = errno;
+            if (addr_unsupported(e) || (optional && e == EADDRNOTAVAIL)) {
+                kv_log_warn("Warning: Could not create server TCP listening socket %s:%d: %s "
+                            "(skipped)",
+                            text, port, strerror(e));
+                continue;
+            }
+            snprintf(err, errlen, "cannot listen on %s:%d%s%s%s: %s", text, port,
+                     strcmp(text, host) ? " (" : "", strcmp(text, host) ? host : "",
+                     strcmp(text, host) ? ")" : "", strerror(e));
+            freeaddrinfo(res);
+            return -1;
+        }
+        l->fd[l->n] = fd;
+        memcpy(&l->addr[l->n], ai->ai_addr, ai->ai_addrlen);
+        l->addrlen[l->n] = ai->ai_addrlen;
+        l->n++;
     }
     freeaddrinfo(res);
-    return fd;
+    return 0;
+}
+
+int net_listen(net_listeners *l, const char *bind_list, int port, char *err, size_t errlen)
+{
+    memset(l, 0, sizeof *l);
+    char words[sizeof ((kv_config *)0)->bind];
+    snprintf(words, sizeof words, "%s", bind_list);
+    int nwords = 0;
+    for (const char *p = words; *p;) {
+        p += strspn(p, " ");
+        nwords += *p != '\0';
+        p += strcspn(p, " ");
+    }
+    char *save = NULL;
+    for (char *w = strtok_r(words, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save))
+        if (listen_word(l, w, port, nwords > 1, err, errlen) != 0) {
+            net_listeners_close(l);
+            return -1;
+        }
+    if (l->n == 0) {
+        snprintf(err, errlen, "no address of --bind '%s' can be listened on (port %d)",
+                 bind_list, port);
+        return -1;
+    }
+    return 0;
+}
+
+void net_listeners_close(net_listeners *l)
+{
+    for (unsigned i = 0; i < l->n; i++) close(l->fd[i]);
+    l->n = 0;
 }
 
 /* Loads every shard from the data directory, then attaches the logs. */
@@ -183,9 +278,6 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     auth_init(&s->auth, cfg->requirepass);
     atomic_store(&s->protected_mode, cfg->protected_mode);
     atomic_store(&s->timeout, cfg->timeout);
-    s->listen_fd = -1;
-    s->tls_listen_fd = -1;
-    s->metrics_fd = -1;
     s->stop_efd = -1;
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
@@ -250,18 +342,12 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     }
     if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
     /* Only now, after recovery, does the port accept connections. */
-    if (cfg->port > 0) {
-        s->listen_fd = listen_socket(cfg->bind, cfg->port, err, errlen);
-        if (s->listen_fd < 0) goto fail;
-    }
-    if (tls) {
-        s->tls_listen_fd = listen_socket(cfg->bind, cfg->tls_port, err, errlen);
-        if (s->tls_listen_fd < 0) goto fail;
-    }
-    if (cfg->metrics_port > 0) {
-        s->metrics_fd = listen_socket(cfg->bind, cfg->metrics_port, err, errlen);
-        if (s->metrics_fd < 0) goto fail;
-    }
+    if (cfg->port > 0 && net_listen(&s->listen, cfg->bind, cfg->port, err, errlen) != 0)
+        goto fail;
+    if (tls && net_listen(&s->tls_listen, cfg->bind, cfg->tls_port, err, errlen) != 0) goto fail;
+    if (cfg->metrics_port > 0 &&
+        net_listen(&s->metrics_listen, cfg->bind, cfg->metrics_port, err, errlen) != 0)
+        goto fail;
     s->net = kv_xcalloc(s->nnet, sizeof *s->net);
     for (unsigned i = 0; i < s->nnet; i++)
         if (netthr_init(&s->net[i], s, i) != 0) {
@@ -326,10 +412,10 @@ void server_free(server_t *s)
     free(s->net);
     persist_close(s->persist);
     actor_pool_free(s->actors);
-    if (s->listen_fd >= 0) close(s->listen_fd);
-    if (s->tls_listen_fd >= 0) close(s->tls_listen_fd);
+    net_listeners_close(&s->listen);
+    net_listeners_close(&s->tls_listen);
     tls_ctx_free(s->tls); /* after the network threads closed every connection */
-    if (s->metrics_fd >= 0) close(s->metrics_fd);
+    net_listeners_close(&s->metrics_listen);
     if (s->stop_efd >= 0) close(s->stop_efd);
     auth_destroy(&s->auth);
     free(s);

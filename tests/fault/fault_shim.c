@@ -14,6 +14,13 @@
  * The control file is re-read on each call on a WAL fd, so a test turns a
  * fault on and off by rewriting it (empty or missing: no fault).
  *
+ * A line
+ *
+ *     getpeername ENOTCONN
+ *
+ * makes getpeername() fail on every socket (the protected-mode test of
+ * tests/integration/test_peer_fault.py).
+ *
  * Each change of the injected error is reported on stderr ("fault_shim: ...").
  *
  * Under ASan, load libasan first: LD_PRELOAD=<libasan.so>:<this .so>. ASan's
@@ -30,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -38,11 +46,13 @@ typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef int (*sync_fn)(int);
 typedef int (*close_fn)(int);
+typedef int (*getpeername_fn)(int, struct sockaddr *, socklen_t *);
 
 static write_fn real_write;
 static pwrite_fn real_pwrite;
 static sync_fn real_fsync, real_fdatasync;
 static close_fn real_close;
+static getpeername_fn real_getpeername;
 
 enum { MAX_FD = 65536 };
 static _Atomic signed char fd_kind[MAX_FD]; /* 0 unknown, 1 WAL segment, 2 other */
@@ -55,6 +65,7 @@ static void resolve(void)
     real_fsync = (sync_fn)dlsym(RTLD_NEXT, "fsync");
     real_fdatasync = (sync_fn)dlsym(RTLD_NEXT, "fdatasync");
     real_close = (close_fn)dlsym(RTLD_NEXT, "close");
+    real_getpeername = (getpeername_fn)dlsym(RTLD_NEXT, "getpeername");
     real_write = (write_fn)dlsym(RTLD_NEXT, "write");
 }
 
@@ -86,7 +97,8 @@ static const struct {
     const char *name;
     int err;
 } errnos[] = {
-    {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG}};
+    {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG},
+    {"ENOTCONN", ENOTCONN}, {"ENOBUFS", ENOBUFS}};
 
 /* The errno to inject for op ("write" or "fsync"), or 0. */
 static int fault_for(const char *op)
@@ -178,4 +190,15 @@ int close(int fd)
     resolve();
     if (fd >= 0 && fd < MAX_FD) atomic_store_explicit(&fd_kind[fd], 0, memory_order_relaxed);
     return real_close(fd);
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    resolve();
+    int e = fault_for("getpeername");
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return real_getpeername(fd, addr, len);
 }
