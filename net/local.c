@@ -415,8 +415,12 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     snprintf(num[5], 24, "%d", cfg->actor_threads);
     const char *params[][2] = {
         {"save", ""},
-        {"appendonly", "no"},
-        {"appendfsync", "everysec"},
+        /* as INFO's aof_enabled, and Redis's names for the fsync policy
+         * (redis-benchmark prints "appendonly: yes/no" from this) */
+        {"appendonly", cfg->persistence ? "yes" : "no"},
+        {"appendfsync", cfg->fsync == WAL_FSYNC_ALWAYS ? "always"
+                        : cfg->fsync == WAL_FSYNC_NO   ? "no"
+                                                       : "everysec"},
         {"databases", "1"},
         {"port", num[0]},
         {"bind", cfg->bind},

@@ -216,4 +216,24 @@ def bind_optional_address_skipped(_):
     assert rc == 1 and "cannot listen on 192.0.2.1" in err, (rc, err[-400:])
 
 
+
+@R.test
+def config_get_matches_info(_):
+    """CONFIG GET appendonly/appendfsync say what INFO says (redis-benchmark
+    prints "appendonly: no" from CONFIG GET)."""
+    memkv_only()
+    d = tempfile.mkdtemp(prefix="memkv-cfgget-")
+    for argv, want in ((["--persistence", "off"], (b"no", None)),
+                       (["--dir", d, "--fsync", "always"], (b"yes", b"always")),
+                       (["--dir", d + "/b", "--fsync", "interval"], (b"yes", b"everysec"))):
+        srv = R.add_server(Server(args.server, "memkv", argv, name="cfgget").start())
+        with RespConn(srv.port) as c:
+            got = c.call("CONFIG", "GET", "appendonly")
+            assert got == [b"appendonly", want[0]], (argv, got)
+            aof = b"aof_enabled:%d" % (want[0] == b"yes")
+            assert aof in c.call("INFO", "persistence"), argv
+            if want[1]:
+                assert c.call("CONFIG", "GET", "appendfsync") == [b"appendfsync", want[1]], argv
+
+
 sys.exit(R.run())
