@@ -418,6 +418,10 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
         unsigned s = a->id + ((first + k) % owned) * p->o.nactors;
         int64_t left = end - kv_mono_us();
         more |= shard_expire_run(&p->shards[s], left > 0 ? left : 0);
+        hist_u64 *f = p->figs[s];
+        hist_st(&f[CMD_INFO_EXPIRE_STALE], shard_expire_stale_bp(&p->shards[s]));
+        hist_st(&f[CMD_INFO_EXPIRE_CAPPED], p->shards[s].expire_stats.cap_reached);
+        hist_st(&f[CMD_INFO_EXPIRE_CYCLE_US], p->shards[s].expire_stats.cycle_ns / 1000);
     }
     int64_t again = now_us + 4 * ACTOR_EXPIRE_SLICE_US; /* 3 slices for requests */
     if (more && again < next) next = again;
