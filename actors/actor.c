@@ -507,23 +507,56 @@ static int actor_evict_tick(actor_t *a)
     return more;
 }
 
-/* Active expiry for every shard of this actor: a quarter of each tick, as
- * Redis's slow cycle, split between the shards. */
+/* Longest active-expiry slice, for all the actor's shards together; a
+ * busy cycle gets one slice per four of wall-clock time (the quarter of
+ * Redis's slow cycle), so requests wait behind expiry at most this long. */
+#define ACTOR_EXPIRE_SLICE_US 200
+
+/* Active expiry for every shard of this actor, Redis's slow cycle over the
+ * keys with a TTL: every tick (1/hz) starts a cycle per shard with an equal
+ * share of a quarter of the tick; cycles that stay busy (many keys due) go
+ * on in slices, called back 3 slices later, until done or out of budget. A
+ * cycle where nothing is due samples 20 keys per shard and ends. */
 static void actor_expire_tick(actor_t *a, int64_t now_us)
 {
     actor_pool_t *p = a->pool;
     int64_t tick_us = 1000000 / p->o.hz;
     unsigned owned = (p->o.nshards + p->o.nactors - 1 - a->id) / p->o.nactors;
     int64_t budget = owned ? tick_us / 4 / owned : 0;
-    int64_t now_ms = kv_time_ms();
+    int64_t now_ms = kv_time_ms(), next = now_us + tick_us;
+    uint64_t gen = atomic_load_explicit(&p->stats_gen, memory_order_relaxed);
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
-        p->shards[s].now_ms = now_ms;
-        shard_expire_cycle(&p->shards[s], budget);
-        /* Idle tables finish their resizes too (a shrink after mass expiry
-         * would otherwise wait for the next command), as Redis's cron does. */
-        ht_rehash_step(&p->shards[s].table, 1000);
+        shard_t *sh = &p->shards[s];
+        sh->now_ms = now_ms;
+        if (sh->expire_stats_gen != gen) { /* CONFIG RESETSTAT applied to the others */
+            shard_expire_reset_stats(sh);
+            sh->expire_stats_gen = gen;
+        }
+        if (now_us - sh->expire.started_us >= tick_us) {
+            shard_expire_begin(sh, now_us, budget);
+            /* Idle tables finish their resizes too (a shrink after mass expiry
+             * would otherwise wait for the next command), as Redis's cron does. */
+            ht_rehash_step(&sh->table, 1000);
+        }
+        if (sh->expire.started_us + tick_us < next) next = sh->expire.started_us + tick_us;
     }
-    a->next_tick_us = now_us + tick_us;
+    /* one slice for all: start at a shard that moves on with the clock, so
+     * a busy first shard does not leave the others the ends of slices */
+    int64_t end = now_us + ACTOR_EXPIRE_SLICE_US;
+    unsigned first = owned ? (unsigned)((now_us / ACTOR_EXPIRE_SLICE_US) % owned) : 0;
+    int more = 0;
+    for (unsigned k = 0; k < owned; k++) {
+        unsigned s = a->id + ((first + k) % owned) * p->o.nactors;
+        int64_t left = end - kv_mono_us();
+        more |= shard_expire_run(&p->shards[s], left > 0 ? left : 0);
+        hist_u64 *f = p->figs[s];
+        hist_st(&f[CMD_INFO_EXPIRE_STALE], shard_expire_stale_bp(&p->shards[s]));
+        hist_st(&f[CMD_INFO_EXPIRE_CAPPED], p->shards[s].expire_stats.cap_reached);
+        hist_st(&f[CMD_INFO_EXPIRE_CYCLE_US], p->shards[s].expire_stats.cycle_ns / 1000);
+    }
+    int64_t again = now_us + 4 * ACTOR_EXPIRE_SLICE_US; /* 3 slices for requests */
+    if (more && again < next) next = again;
+    a->next_tick_us = next;
     a->evict_busy = actor_evict_tick(a);
     actor_stats_publish(a, hist_clock_ns());
     actor_full_publish(a);

@@ -56,7 +56,8 @@ cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hd
     cmd_hscan;
 
 /* cmd_info_part replies *N integers in the order of enum cmd_info_field;
- * the gatherer sums them over shards. */
+ * the gatherer sums them over shards (EXPIRE_STALE, a share in hundredths
+ * of a percent, it then divides by the number of shards). */
 enum cmd_info_field {
     CMD_INFO_KEYS,
     CMD_INFO_EXPIRES,
@@ -66,6 +67,9 @@ enum cmd_info_field {
     CMD_INFO_EXPIRED,
     CMD_INFO_COMMANDS,
     CMD_INFO_EVICTED,
+    CMD_INFO_EXPIRE_STALE,    /* expired_stale_perc x 100 */
+    CMD_INFO_EXPIRE_CAPPED,   /* expired_time_cap_reached_count */
+    CMD_INFO_EXPIRE_CYCLE_US, /* time in active expiry (expire_cycle_cpu_milliseconds) */
     CMD_INFO_NFIELDS
 };
 cmd_fn cmd_info_part;

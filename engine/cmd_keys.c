@@ -331,6 +331,9 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
     v[CMD_INFO_EXPIRED] = (int64_t)s->stats.expired;
     v[CMD_INFO_COMMANDS] = (int64_t)s->stats.commands;
     v[CMD_INFO_EVICTED] = (int64_t)s->stats.evicted;
+    v[CMD_INFO_EXPIRE_STALE] = (int64_t)shard_expire_stale_bp(s);
+    v[CMD_INFO_EXPIRE_CAPPED] = (int64_t)s->expire_stats.cap_reached;
+    v[CMD_INFO_EXPIRE_CYCLE_US] = (int64_t)(s->expire_stats.cycle_ns / 1000);
     reply_array(c->out, CMD_INFO_NFIELDS);
     for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
 }

@@ -9,9 +9,18 @@
 #include "hobj.h"
 #include "kv.h"
 
+/* Bytes a TTL adds: the expiry before the key, the index trailer after
+ * the value. */
+#define ENTRY_TTL_BYTES (sizeof(int64_t) + sizeof(uint32_t))
+
 static size_t entry_size(int ttl, size_t klen, size_t vlen)
 {
-    return sizeof(kv_entry) + (ttl ? sizeof(int64_t) : 0) + klen + vlen;
+    return sizeof(kv_entry) + (ttl ? ENTRY_TTL_BYTES : 0) + klen + vlen;
+}
+
+static int entry_has_ttl(const kv_entry *e)
+{
+    return (e->flags & KV_ENTRY_TTL) != 0;
 }
 
 static void entry_set_expire(kv_entry *e, int64_t expire_ms)
@@ -34,6 +43,7 @@ kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val
     entry_set_expire(e, expire_ms);
     if (klen) memcpy(entry_key(e), key, klen);
     if (vlen) memcpy(entry_val(e), val, vlen);
+    if (ttl) entry_set_ttl_slot(e, 0);
     return e;
 }
 
@@ -78,13 +88,16 @@ static int entry_holds(const kv_entry *e, const char *p)
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
 {
     int ttl = expire_ms >= 0;
-    int had_ttl = (e->flags & KV_ENTRY_TTL) != 0;
+    int had_ttl = entry_has_ttl(e);
     size_t need = entry_size(ttl, e->klen, vlen);
+    /* the trailer sits after the value: saved before the value moves */
+    uint32_t slot = had_ttl ? entry_ttl_slot(e) : 0;
 
     if (ttl == had_ttl && val == entry_val(e) && vlen <= e->vlen) {
         /* a prefix of the current value (or only the expiry changes) */
         e->vlen = (uint32_t)vlen;
         entry_set_expire(e, expire_ms);
+        if (ttl) entry_set_ttl_slot(e, slot);
         return e;
     }
     if (ttl == had_ttl && !(vlen && entry_holds(e, val))) {
@@ -93,6 +106,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
         e->vlen = (uint32_t)vlen;
         entry_set_expire(e, expire_ms);
         if (vlen) memcpy(entry_val(e), val, vlen);
+        if (ttl) entry_set_ttl_slot(e, slot);
         return e;
     }
     /* the layout changes or the value lives in e: build a fresh copy */
@@ -103,6 +117,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     entry_set_expire(n, expire_ms);
     memcpy(entry_key(n), entry_key(e), e->klen);
     if (vlen) memcpy(entry_val(n), val, vlen);
+    if (ttl) entry_set_ttl_slot(n, slot);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
     return n;
 }
@@ -110,8 +125,10 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
 kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
 {
     size_t old = e->vlen;
-    size_t need = entry_size((e->flags & KV_ENTRY_TTL) != 0, e->klen, vlen);
+    int ttl = entry_has_ttl(e);
+    size_t need = entry_size(ttl, e->klen, vlen);
     size_t have = entry_alloc(e);
+    uint32_t slot = ttl ? entry_ttl_slot(e) : 0; /* before the growth covers it */
 
     if (need > have) {
         /* growth by appends: keep slack so repeated appends stay amortized
@@ -124,5 +141,6 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     }
     if (vlen > old) memset(entry_val(e) + old, 0, vlen - old);
     e->vlen = (uint32_t)vlen;
+    if (ttl) entry_set_ttl_slot(e, slot);
     return e;
 }

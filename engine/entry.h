@@ -1,10 +1,14 @@
 /* entry.h - one key and its value in a single allocation.
  *
  * Layout: header, then an int64 absolute expiry in ms (only when
- * KV_ENTRY_TTL is set), then the key bytes, then the value bytes. A hash
- * entry's value is the pointer to its hobj_t (hobj.h), which the entry
- * owns. Entries belong to the shard that holds them and are touched only
- * by its actor.
+ * KV_ENTRY_TTL is set), then the key bytes, then the value bytes, then
+ * (only when KV_ENTRY_TTL is set) a uint32 trailer: the entry's position
+ * in its shard's expiry index (expire.h). The trailer goes last so that
+ * the key and the value keep their offsets (persist/ reads them); it moves
+ * with the end of the value, which only entry.c changes. A hash entry's
+ * value is the pointer to its hobj_t (hobj.h), which the entry owns.
+ * Entries belong to the shard that holds them and are touched only by its
+ * actor.
  */
 #ifndef MEMKV_ENTRY_H
 #define MEMKV_ENTRY_H
@@ -36,7 +40,7 @@ typedef struct kv_entry {
 } kv_entry;
 
 /* Allocates an entry holding copies of key and value; expire_ms < 0 means
- * no expiry. Aborts on OOM. */
+ * no expiry (else the TTL trailer is 0). Aborts on OOM. */
 kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
                     int64_t expire_ms);
 /* A new hash entry owning h (no expiry). Aborts on OOM. */
@@ -64,6 +68,18 @@ static inline char *entry_val(kv_entry *e)
 {
     return entry_key(e) + e->klen;
 }
+/* The trailer of an entry with KV_ENTRY_TTL: where the expiry index keeps
+ * it (owner: the shard's expire_idx). */
+static inline uint32_t entry_ttl_slot(const kv_entry *e)
+{
+    uint32_t pos;
+    memcpy(&pos, e->data + sizeof(int64_t) + e->klen + e->vlen, sizeof pos);
+    return pos;
+}
+static inline void entry_set_ttl_slot(kv_entry *e, uint32_t pos)
+{
+    memcpy(e->data + sizeof(int64_t) + e->klen + e->vlen, &pos, sizeof pos);
+}
 /* The hobj of a KV_TYPE_HASH entry. */
 static inline struct hobj *entry_hobj(kv_entry *e)
 {
@@ -74,6 +90,8 @@ static inline struct hobj *entry_hobj(kv_entry *e)
 
 /* Returns an entry like e with the value replaced (vlen bytes copied from
  * val, which may point into e), and the expiry set to expire_ms (<0: none).
+ * The TTL trailer is kept when e and the result both have a TTL, and 0
+ * when only the result has one.
  * For a hash, only the expiry may change (val = entry_val(e)): the hobj
  * moves to the result.
  * May reallocate: e is invalid afterwards and the caller must relink the
@@ -81,7 +99,8 @@ static inline struct hobj *entry_hobj(kv_entry *e)
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
 
 /* Resizes the value to vlen bytes keeping its first min(old, vlen) bytes and
- * zero-filling the rest; same relink rule as entry_rebuild. */
+ * zero-filling the rest, and the TTL trailer; same relink rule as
+ * entry_rebuild. */
 kv_entry *entry_resize_val(kv_entry *e, size_t vlen);
 
 #endif

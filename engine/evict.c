@@ -222,16 +222,20 @@ static void pool_offer(struct evict_pool *p, kv_entry *e, uint64_t score)
     cand_fill(p, &p->c[k], e, score);
 }
 
+/* A random key the policy may evict, or NULL: volatile policies draw from
+ * the expiry index (only keys with a TTL, as Redis draws from `expires`). */
+static kv_entry *pick_random(shard_t *s, int policy)
+{
+    if (policy_volatile(policy)) return expire_idx_random(&s->expires, &s->rng);
+    return ht_random(&s->table, &s->rng);
+}
+
 /* Samples up to `samples` keys the policy may evict into the pool. */
 static void pool_populate(shard_t *s, struct evict_pool *p, int policy, int samples)
 {
-    int vol = policy_volatile(policy);
-    int draws = vol ? samples * 8 : samples;
-    for (int got = 0, d = 0; got < samples && d < draws; d++) {
-        kv_entry *e = ht_random(&s->table, &s->rng);
+    for (int got = 0; got < samples; got++) {
+        kv_entry *e = pick_random(s, policy);
         if (e == NULL) return;
-        if (vol && !(e->flags & KV_ENTRY_TTL)) continue;
-        got++;
         pool_offer(p, e, evict_score(e, policy, s->now_ms));
     }
 }
@@ -244,18 +248,6 @@ static kv_entry *pool_pop(shard_t *s, struct evict_pool *p, int policy)
         evict_cand *c = &p->c[--p->n];
         kv_entry *e = ht_find(&s->table, c->hash, c->key, c->klen);
         if (e != NULL && (!policy_volatile(policy) || (e->flags & KV_ENTRY_TTL))) return e;
-    }
-    return NULL;
-}
-
-/* A random key the policy may evict, or NULL. */
-static kv_entry *pick_random(shard_t *s, int policy)
-{
-    int vol = policy_volatile(policy);
-    for (int d = 0; d < (vol ? EVICT_MAX_SAMPLES : 1); d++) {
-        kv_entry *e = ht_random(&s->table, &s->rng);
-        if (e == NULL) return NULL;
-        if (!vol || (e->flags & KV_ENTRY_TTL)) return e;
     }
     return NULL;
 }
@@ -280,8 +272,6 @@ static int evict_one(shard_t *s, int policy)
         pool_populate(s, p, policy, samples);
         e = pool_pop(s, p, policy);
     }
-    /* a volatile policy may miss the rare keys with a TTL: the next call
-     * samples again, within the caller's time box */
     if (e != NULL) shard_drop_evicted(s, e);
     return 1;
 }

@@ -12,6 +12,7 @@ void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
 {
     memset(s, 0, sizeof *s);
     ht_init(&s->table);
+    expire_idx_init(&s->expires);
     s->id = id;
     s->secret = secret;
     s->now_ms = kv_time_ms();
@@ -25,6 +26,7 @@ void shard_destroy(shard_t *s)
 {
     if (s == NULL) return;
     ht_destroy(&s->table);
+    expire_idx_destroy(&s->expires);
     evict_pool_free(s);
     s->volatile_keys = 0;
     s->entry_bytes = 0;
@@ -32,7 +34,7 @@ void shard_destroy(shard_t *s)
 
 size_t shard_mem(const shard_t *s)
 {
-    return s->entry_bytes + ht_mem(&s->table) + evict_pool_mem(s);
+    return s->entry_bytes + ht_mem(&s->table) + expire_idx_mem(&s->expires) + evict_pool_mem(s);
 }
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
@@ -64,6 +66,44 @@ static void shard_account(shard_t *s, const kv_entry *e, int sign)
     }
 }
 
+/* ---- the expiry index: exact at every change (expire.h) ---------------- */
+
+static int shard_has_ttl(const kv_entry *e)
+{
+    return (e->flags & KV_ENTRY_TTL) != 0;
+}
+
+/* e enters the shard: indexed if it has a TTL. */
+static void shard_index_add(shard_t *s, kv_entry *e)
+{
+    if (shard_has_ttl(e)) expire_idx_add(&s->expires, e);
+}
+
+/* e leaves the shard (before it is freed). */
+static void shard_index_del(shard_t *s, const kv_entry *e)
+{
+    if (shard_has_ttl(e)) expire_idx_del(&s->expires, entry_ttl_slot(e));
+}
+
+/* n replaced an entry that had a TTL or not (had) at index position pos
+ * (both read before that entry was rebuilt or freed). */
+static void shard_index_moved(shard_t *s, int had, uint32_t pos, kv_entry *n)
+{
+    int has = shard_has_ttl(n);
+    if (had && has)
+        expire_idx_set(&s->expires, pos, n);
+    else if (had)
+        expire_idx_del(&s->expires, pos);
+    else if (has)
+        expire_idx_add(&s->expires, n);
+}
+
+/* The index position of e, if it has a TTL (else 0). */
+static uint32_t shard_index_pos(const kv_entry *e)
+{
+    return shard_has_ttl(e) ? entry_ttl_slot(e) : 0;
+}
+
 void shard_written(shard_t *s, const kv_entry *e)
 {
     if (s->log != NULL && s->log->put != NULL) s->log->put(s->log_ctx, s->id, e);
@@ -79,6 +119,7 @@ static void shard_drop(shard_t *s, kv_entry *e, int why)
     assert(got == e);
     (void)got;
     shard_account(s, e, -1);
+    shard_index_del(s, e);
     if (s->log != NULL && s->log->del != NULL)
         s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
     if (why == DROP_EXPIRED) s->stats.expired++;
@@ -123,10 +164,13 @@ static void shard_log_expire(shard_t *s, kv_entry *e)
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
 {
     assert(e->type == KV_TYPE_STRING || (val == entry_val(e) && vlen == e->vlen));
+    int had = shard_has_ttl(e);
+    uint32_t pos = shard_index_pos(e);
     shard_account(s, e, -1);
     kv_entry *n = entry_rebuild(e, val, vlen, expire_ms);
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
+    shard_index_moved(s, had, pos, n);
     if (n->type == KV_TYPE_HASH)
         shard_log_expire(s, n); /* only the expiry of a hash can change here */
     else
@@ -143,6 +187,7 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
         /* a string replaces another type: the PUT logged below says so */
         ht_remove(&s->table, h, key, klen);
         shard_account(s, e, -1);
+        shard_index_del(s, e);
         entry_free(e);
         e = NULL;
     }
@@ -154,16 +199,20 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
+    shard_index_add(s, e);
     shard_written(s, e);
     return e;
 }
 
 kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen)
 {
+    int had = shard_has_ttl(e);
+    uint32_t pos = shard_index_pos(e);
     shard_account(s, e, -1);
     kv_entry *n = entry_resize_val(e, vlen);
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
+    shard_index_moved(s, had, pos, n);
     return n;
 }
 
@@ -189,9 +238,9 @@ void shard_clear(shard_t *s)
 {
     ht_destroy(&s->table);
     ht_init(&s->table);
+    expire_idx_reset(&s->expires);
     s->volatile_keys = 0;
     s->entry_bytes = 0;
-    s->expire_cursor = 0;
     if (s->log != NULL && s->log->clear != NULL) s->log->clear(s->log_ctx, s->id);
 }
 
@@ -216,6 +265,7 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
+    shard_index_add(s, e);
     shard_written(s, e);
     return e;
 }
@@ -251,6 +301,7 @@ int shard_hash_del(shard_t *s, kv_entry *e, const kv_str *field, int *gone)
         assert(got == e);
         (void)got;
         shard_account(s, e, -1);
+        shard_index_del(s, e);
         entry_free(e);
         *gone = 1;
     }
@@ -267,11 +318,14 @@ kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen)
     assert(got == e);
     (void)got;
     shard_account(s, e, -1);
+    int had = shard_has_ttl(e);
+    uint32_t pos = shard_index_pos(e);
     if (s->log != NULL && s->log->del != NULL)
         s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
     ht_insert(&s->table, n);
     shard_account(s, n, 1);
+    shard_index_moved(s, had, pos, n); /* n takes e's place in the index */
     shard_written(s, n);
     return n;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "evict.h"
+#include "expire.h"
 #include "hash.h"
 #include "hobj.h"
 #include "kv.h"
@@ -49,8 +50,12 @@ typedef struct shard {
     uint32_t id;                  /* ro */
     const kv_hash_secret *secret; /* ro, shared by all shards */
     int64_t now_ms;               /* owner: actor, set before each batch */
-    uint64_t expire_cursor;       /* private: active expiry scan position */
-    size_t volatile_keys;         /* keys that have a TTL */
+    expire_idx expires;           /* owner: actor: the keys that have a TTL (expire.h) */
+    expire_cycle expire;          /* owner: actor: active expiry's current cycle */
+    expire_stats expire_stats;    /* owner: actor: its figures */
+    uint64_t expire_stats_gen;    /* owner: actor: the CONFIG RESETSTAT generation
+                                   * expire_stats counts from (actors/actor.c) */
+    size_t volatile_keys;         /* keys that have a TTL (= expires.n) */
     size_t entry_bytes;           /* bytes held by entries (entry_mem) */
     uint64_t rng;                 /* private: xorshift state */
     shard_stats stats;
@@ -133,9 +138,23 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
  * the new entry. Returns the new entry; e is gone. */
 kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen);
 
-/* Active expiry: visits keys from the saved cursor for at most budget_us
- * microseconds, deleting those whose TTL has passed. Returns the number
- * removed. Does nothing when no key has a TTL. */
+/* Active expiry (expire.c), Redis's slow cycle over the keys with a TTL:
+ * loops of 20 sampled keys, repeated while more than 10 % of a loop had
+ * expired, removing (and logging) the expired ones; at most budget_us of
+ * time for the whole cycle. shard_expire_begin starts a cycle at now_us
+ * (the caller's clock; an unfinished previous cycle counts as cut by its
+ * time cap); shard_expire_run runs it for at most about slice_us and
+ * returns 1 if it has work left for another slice. Keys are judged at
+ * s->now_ms, which the caller sets. */
+void shard_expire_begin(shard_t *s, int64_t now_us, int64_t budget_us);
+int shard_expire_run(shard_t *s, int64_t slice_us);
+/* A whole cycle in one call (begin + run with budget_us); returns the
+ * number of keys removed. */
 size_t shard_expire_cycle(shard_t *s, int64_t budget_us);
+/* The running stale share in hundredths of a percent (INFO's
+ * expired_stale_perc x 100). */
+uint64_t shard_expire_stale_bp(const shard_t *s);
+/* Zeroes the figures of expire_stats (CONFIG RESETSTAT). */
+void shard_expire_reset_stats(shard_t *s);
 
 #endif

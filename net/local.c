@@ -633,7 +633,9 @@ void local_info_join(netthr *t, kv_slot *sl)
             &b,
             "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
             "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
-            "rejected_connections:%llu\r\nexpired_keys:%lld\r\nevicted_keys:%lld\r\n"
+            "rejected_connections:%llu\r\nexpired_keys:%lld\r\nexpired_stale_perc:%.2f\r\n"
+            "expired_time_cap_reached_count:%lld\r\nexpire_cycle_cpu_milliseconds:%lld\r\n"
+            "evicted_keys:%lld\r\n"
             "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
             "client_query_buffer_limit_disconnections:%llu\r\n"
             "client_output_buffer_limit_disconnections:%llu\r\n"
@@ -642,6 +644,9 @@ void local_info_join(netthr *t, kv_slot *sl)
             (unsigned long long)f.connections, (unsigned long long)f.commands,
             (unsigned long long)f.net_in, (unsigned long long)f.net_out,
             (unsigned long long)f.rejected, (long long)f.shard[CMD_INFO_EXPIRED],
+            sl->nsub ? (double)f.shard[CMD_INFO_EXPIRE_STALE] / 100.0 / sl->nsub : 0.0,
+            (long long)f.shard[CMD_INFO_EXPIRE_CAPPED],
+            (long long)(f.shard[CMD_INFO_EXPIRE_CYCLE_US] / 1000),
             (long long)f.shard[CMD_INFO_EVICTED], (long long)f.shard[CMD_INFO_HITS],
             (long long)f.shard[CMD_INFO_MISSES], (unsigned long long)f.qbuf_closed,
             (unsigned long long)f.obl_closed, (unsigned long long)f.auth_failures,

@@ -236,6 +236,27 @@ static void test_volatile_lru(void **state)
     fx_free(f);
 }
 
+/* Rare keys with a TTL among many without: volatile policies draw from the
+ * expiry index, so each eviction finds one (hash-table draws skipping
+ * keys without a TTL would miss them nearly every time). */
+static void test_volatile_rare(void **state)
+{
+    (void)state;
+    int policies[] = {EVICT_VOLATILE_LRU, EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL};
+    for (int p = 0; p < 3; p++) {
+        fixture *f = fx_new(policies[p]);
+        for (uint32_t i = 0; i < NKEYS; i++) put(f, i, i % 1000 == 7 ? T0 + 3600000 : -1);
+        size_t vol = f->s.volatile_keys;
+        assert_true(vol > 0);
+        limit_to(f, 0.5);
+        assert_int_equal(evict_make_room(&f->s, 1000000), EVICT_FAIL);
+        assert_int_equal(f->s.volatile_keys, 0);
+        assert_int_equal(f->s.stats.evicted, vol);
+        for (uint32_t i = 0; i < NKEYS; i++) assert_int_equal(has(f, i), i % 1000 != 7);
+        fx_free(f);
+    }
+}
+
 static void test_volatile_ttl(void **state)
 {
     (void)state;
@@ -291,8 +312,9 @@ int main(void)
         cmocka_unit_test(test_share),        cmocka_unit_test(test_lru_clock),
         cmocka_unit_test(test_lfu_counter),  cmocka_unit_test(test_noeviction),
         cmocka_unit_test(test_allkeys_lru),  cmocka_unit_test(test_allkeys_lfu),
-        cmocka_unit_test(test_volatile_lru), cmocka_unit_test(test_volatile_ttl),
-        cmocka_unit_test(test_random),       cmocka_unit_test(test_time_box),
+        cmocka_unit_test(test_volatile_lru), cmocka_unit_test(test_volatile_rare),
+        cmocka_unit_test(test_volatile_ttl), cmocka_unit_test(test_random),
+        cmocka_unit_test(test_time_box),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
-/* test_expire.c - lazy and active expiry on a shard, the time budget of
- * the active cycle, exact counters and the persistence hooks. */
+/* test_expire.c - lazy and active expiry on a shard: the expiry index kept
+ * exact by every kind of change, the adaptive cycle (early stop when
+ * nothing is due, time budget and slices, reclaiming), exact counters and
+ * the persistence hooks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,8 @@
 #include <cmocka.h>
 
 #include "entry.h"
+#include "expire.h"
+#include "hobj.h"
 #include "kv.h"
 #include "shard.h"
 #include "table.h"
@@ -69,6 +73,22 @@ static void sum_visit(void *arg, kv_entry *e)
     if (entry_expire(e) >= 0) m->volatile_keys++;
 }
 
+/* The expiry index holds exactly the entries of the table that have a
+ * TTL, each once, each trailer naming its own slot. */
+static void check_index(shard_t *s)
+{
+    const expire_idx *x = &s->expires;
+    assert_int_equal(x->n, s->volatile_keys);
+    assert_true(x->n <= x->cap);
+    for (uint32_t i = 0; i < x->n; i++) {
+        kv_entry *e = x->v[i];
+        assert_true(e->flags & KV_ENTRY_TTL);
+        assert_int_equal(entry_ttl_slot(e), i);
+        /* in the table, as this very entry (so also never twice) */
+        assert_ptr_equal(ht_find(&s->table, e->hash, entry_key(e), e->klen), e);
+    }
+}
+
 /* The shard's running counters must equal a recount of its entries. */
 static void check_counters(shard_t *s)
 {
@@ -76,7 +96,9 @@ static void check_counters(shard_t *s)
     ht_foreach(&s->table, sum_visit, &m);
     assert_int_equal(m.bytes, s->entry_bytes);
     assert_int_equal(m.volatile_keys, s->volatile_keys);
-    assert_int_equal(shard_mem(s), s->entry_bytes + ht_mem(&s->table));
+    assert_int_equal(shard_mem(s),
+                     s->entry_bytes + ht_mem(&s->table) + expire_idx_mem(&s->expires));
+    check_index(s);
 }
 
 static void test_lazy_expiry(void **state)
@@ -161,13 +183,15 @@ static void test_active_expiry_all(void **state)
     s.log_ctx = &lc;
     s.now_ms = T0;
     const uint32_t n = 100000;
+    /* the later TTLs first: the cycle's walk starts at the newest keys, and
+     * a first loop that finds nothing due would end the cycle at once */
+    for (uint32_t i = n + 100; i < n + 200; i++) put_key(&s, i, T0 + 1000000);
     for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 1 + i % 1000);
     for (uint32_t i = n; i < n + 100; i++) put_key(&s, i, -1);
-    for (uint32_t i = n + 100; i < n + 200; i++) put_key(&s, i, T0 + 1000000);
     assert_int_equal(s.volatile_keys, n + 100);
     s.now_ms = T0 + 5000;
-    /* budget 1 us: the clock is read every few dozen entries, so one cycle
-     * removes a handful of keys, not the whole expired set */
+    /* budget 1 us: the clock is read every few loops of 20 keys, so one
+     * cycle removes a handful of keys, not the whole expired set */
     size_t removed = shard_expire_cycle(&s, 1);
     assert_true(removed > 0 && removed < 2000);
     const int64_t budget = 1000;
@@ -211,9 +235,9 @@ static void test_active_expiry_all(void **state)
     shard_destroy(&s);
 }
 
-/* A big table where nothing is due: one cycle must still stop at its
- * budget instead of walking everything. */
-static void test_budget_respected(void **state)
+/* A big table where nothing is due: a cycle samples one loop of 20 keys
+ * and stops, whatever its budget (the old walk visited the whole table). */
+static void test_cycle_stops_early(void **state)
 {
     (void)state;
     shard_t s;
@@ -221,16 +245,59 @@ static void test_budget_respected(void **state)
     s.now_ms = T0;
     const uint32_t n = 300000;
     for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 1000000);
-    while (ht_rehash_step(&s.table, 1000)) {
+    for (uint32_t i = n; i < n + 1000; i++) put_key(&s, i, -1);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(shard_expire_cycle(&s, 1000000), 0);
+        assert_int_equal(s.expire.sampled, 20);
+        assert_int_equal(s.expire.running, 0);
     }
-    /* median of a few cycles: one preemption must not fail the test, but
-     * a cycle that ignored its budget would walk all 300k keys every time */
+    assert_int_equal(s.expire_stats.cap_reached, 0);
+    assert_int_equal(shard_expire_stale_bp(&s), 0);
+    /* no key with a TTL: nothing sampled */
+    shard_t e;
+    shard_init(&e, 5, &secret);
+    e.now_ms = T0;
+    for (uint32_t i = 0; i < 1000; i++) put_key(&e, i, -1);
+    assert_int_equal(shard_expire_cycle(&e, 1000), 0);
+    assert_int_equal(e.expire.sampled, 0);
+    shard_destroy(&e);
+    /* 1 % due: one loop finds at most a few, under 10 %: the cycle stops
+     * after a loop or two instead of hunting them all */
+    for (uint32_t i = 0; i < n; i += 100) {
+        kv_entry *k = get_key(&s, i);
+        shard_update(&s, k, entry_val(k), k->vlen, T0 + 1);
+    }
+    s.now_ms = T0 + 2;
+    uint64_t sampled = 0;
+    for (int i = 0; i < 100; i++) {
+        shard_expire_cycle(&s, 1000000);
+        sampled += s.expire.sampled;
+    }
+    assert_true(sampled < 100 * 20 * 3);
+    check_counters(&s);
+    shard_destroy(&s);
+}
+
+/* Many keys due: the cycle loops on, but a slice stops near its time and
+ * the cycle at its budget, counted in cap_reached; slices resume it. */
+static void test_cycle_budget_and_slices(void **state)
+{
+    (void)state;
+    shard_t s;
+    shard_init(&s, 6, &secret);
+    s.now_ms = T0;
+    const uint32_t n = 300000;
+    for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 1 + i % 7);
+    s.now_ms = T0 + 100;
+    /* median of a few cycles: one preemption must not fail the test */
     int64_t took[7];
+    uint64_t caps = s.expire_stats.cap_reached;
     for (int i = 0; i < 7; i++) {
         int64_t t0 = kv_mono_us();
-        assert_int_equal(shard_expire_cycle(&s, 500), 0);
+        size_t got = shard_expire_cycle(&s, 300);
         took[i] = kv_mono_us() - t0;
-        assert_true(s.expire_cursor != 0); /* it stopped part-way */
+        assert_true(got > 0 && got < n);
+        assert_int_equal(s.expire_stats.cap_reached, ++caps);
     }
     for (int i = 0; i < 7; i++)
         for (int j = i + 1; j < 7; j++)
@@ -239,16 +306,187 @@ static void test_budget_respected(void **state)
                 took[i] = took[j];
                 took[j] = x;
             }
-    assert_true(took[3] < 500 + 1000);
-    /* and it resumes where it stopped: a few cycles make a full pass */
-    int cycles = 1;
-    while (s.expire_cursor != 0) {
-        shard_expire_cycle(&s, 500);
-        cycles++;
-        assert_true(cycles < 1000000);
+    assert_true(took[3] < 300 + 1000);
+    /* a cycle of 10 ms in slices of 100 us: each slice short, the cycle
+     * goes on until its budget is spent */
+    shard_expire_begin(&s, kv_mono_us(), 10000);
+    int slices = 0;
+    uint64_t before = s.stats.expired;
+    while (shard_expire_run(&s, 100)) {
+        slices++;
+        assert_true(slices < 100000);
     }
-    assert_true(cycles > 2);
-    assert_int_equal(ht_count(&s.table), n);
+    assert_true(slices >= 5 || s.volatile_keys == 0);
+    assert_true(s.stats.expired > before);
+    assert_true(s.expire_stats.cycle_ns > 0);
+    /* a new cycle over an unfinished one counts the old one as capped */
+    caps = s.expire_stats.cap_reached;
+    if (s.volatile_keys > 0) {
+        shard_expire_begin(&s, kv_mono_us(), 10000);
+        shard_expire_run(&s, 50);
+        shard_expire_begin(&s, kv_mono_us(), 10000);
+        assert_int_equal(s.expire_stats.cap_reached, caps + 1);
+    }
+    assert_true(shard_expire_stale_bp(&s) > 0);
+    shard_expire_reset_stats(&s);
+    assert_int_equal(s.expire_stats.cap_reached, 0);
+    assert_int_equal(shard_expire_stale_bp(&s), 0);
+    check_counters(&s);
+    shard_destroy(&s);
+}
+
+/* All keys due: repeated cycles reclaim every one and give the index's
+ * memory back; keys without a TTL stay. */
+static void test_cycle_reclaims(void **state)
+{
+    (void)state;
+    shard_t s;
+    shard_init(&s, 7, &secret);
+    s.now_ms = T0;
+    const uint32_t n = 200000;
+    for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 10);
+    for (uint32_t i = n; i < n + 50; i++) put_key(&s, i, -1);
+    size_t idx_full = expire_idx_mem(&s.expires);
+    assert_true(idx_full >= n * sizeof(kv_entry *));
+    s.now_ms = T0 + 11;
+    int cycles = 0;
+    while (s.volatile_keys > 0) {
+        shard_expire_cycle(&s, 2000);
+        assert_true(++cycles < 100000);
+    }
+    assert_int_equal(s.stats.expired, n);
+    assert_int_equal(ht_count(&s.table), 50);
+    assert_true(expire_idx_mem(&s.expires) < 1024);
+    assert_true(shard_expire_stale_bp(&s) > 0);
+    check_counters(&s);
+    shard_destroy(&s);
+}
+
+/* The index stays exact under a random mix of every change a shard sees:
+ * SET with and without TTL, overwrite, EXPIRE/PERSIST (shard_update),
+ * APPEND/SETRANGE growth (shard_resize_val), DEL, RENAME (shard_move),
+ * type changes, hashes with a TTL and their last field going, eviction,
+ * lazy and active expiry, FLUSHALL, while the table grows and shrinks. */
+static void test_index_random_ops(void **state)
+{
+    (void)state;
+    shard_t s;
+    shard_init(&s, 8, &secret);
+    s.now_ms = T0;
+    uint64_t rng = 12345;
+    const uint32_t keys = 4000;
+    for (int round = 0; round < 40; round++) {
+        uint32_t live = round % 10 < 5 ? keys : keys / 20; /* grow, then shrink the table */
+        for (int op = 0; op < 5000; op++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            uint32_t i = (uint32_t)(rng >> 8) % live, what = (uint32_t)(rng >> 40) % 14;
+            int64_t ttl = (rng >> 20) % 3 ? T0 + 1 + (int64_t)((rng >> 24) % 5000) : -1;
+            char k[32], d[32];
+            size_t kn = (size_t)sprintf(k, "key:%u", i);
+            kv_entry *e = shard_lookup(&s, k, kn);
+            switch (what) {
+            case 0:
+            case 1:
+            case 2:
+                put_key(&s, i, ttl);
+                break;
+            case 3:
+                if (e) shard_update(&s, e, entry_val(e), e->vlen, ttl); /* (P)EXPIRE, PERSIST */
+                break;
+            case 4:
+                if (e && e->type == KV_TYPE_STRING) shard_resize_val(&s, e, e->vlen + 1 + i % 300);
+                break;
+            case 5:
+                if (e && e->type == KV_TYPE_STRING) shard_resize_val(&s, e, e->vlen / 3);
+                break;
+            case 6:
+                shard_del(&s, k, kn);
+                break;
+            case 7:
+                if (e) {
+                    size_t dn = (size_t)sprintf(d, "key:%u", (i * 7 + 1) % live);
+                    if (dn != kn || memcmp(d, k, kn) != 0) {
+                        shard_del(&s, d, dn);
+                        shard_move(&s, e, d, dn);
+                    }
+                }
+                break;
+            case 8:
+            case 9: {
+                kv_str f = {"f", 1}, v = {"vv", 2};
+                if (e == NULL) {
+                    hobj_t *h = hobj_new(&secret);
+                    hobj_set(h, "f", 1, "v", 1);
+                    shard_hash_put(&s, k, kn, h, ttl);
+                } else if (e->type == KV_TYPE_HASH) {
+                    shard_hash_set(&s, e, &f, &v);
+                    if (what == 9) {
+                        int gone = 0;
+                        shard_hash_del(&s, e, &f, &gone);
+                    }
+                }
+                break;
+            }
+            case 10:
+                if (e) shard_drop_evicted(&s, e);
+                break;
+            case 11:
+                if (e && e->type == KV_TYPE_STRING)
+                    shard_update(&s, e, "a longer value than before, to move", 35, entry_expire(e));
+                break;
+            case 12:
+                s.now_ms += 1;
+                break;
+            case 13:
+                if (op % 50 == 0) shard_expire_cycle(&s, 50);
+                break;
+            }
+        }
+        check_counters(&s);
+        if (round == 25) {
+            shard_clear(&s);
+            check_counters(&s);
+            assert_int_equal(s.expires.n, 0);
+        }
+    }
+    shard_destroy(&s);
+}
+
+/* The walk of expire_idx_next visits, in one pass, every entry present
+ * for the whole pass, while others come and go. */
+static void test_index_walk_covers(void **state)
+{
+    (void)state;
+    shard_t s;
+    shard_init(&s, 9, &secret);
+    s.now_ms = T0;
+    const uint32_t n = 5000;
+    for (uint32_t i = 0; i < n; i++) put_key(&s, i, T0 + 100000);
+    /* a pass starts when the cursor wraps: walk to that point first */
+    while (s.expires.cursor != 0) expire_idx_next(&s.expires);
+    uint8_t *seen = calloc(n, 1);
+    uint32_t extra = n, steps = 0;
+    for (;;) {
+        kv_entry *e = expire_idx_next(&s.expires);
+        unsigned id;
+        assert_int_equal(sscanf(entry_key(e), "key:%u", &id), 1);
+        if (id < n) seen[id] = 1;
+        steps++;
+        /* churn: odd ids < n/2 are deleted, new keys come */
+        if (steps % 3 == 0 && steps / 3 < n / 2 && (steps / 3) % 2 == 1) {
+            char k[32];
+            size_t kn = (size_t)sprintf(k, "key:%u", steps / 3);
+            shard_del(&s, k, kn);
+            seen[steps / 3] = 1;
+        }
+        if (steps % 5 == 0) put_key(&s, extra++, T0 + 100000);
+        if (s.expires.cursor == 0) break;
+    }
+    for (uint32_t i = 0; i < n; i++) assert_true(seen[i]);
+    free(seen);
+    check_counters(&s);
     shard_destroy(&s);
 }
 
@@ -277,8 +515,14 @@ static void test_expiry_under_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lazy_expiry),         cmocka_unit_test(test_update_counters),
-        cmocka_unit_test(test_active_expiry_all),   cmocka_unit_test(test_budget_respected),
+        cmocka_unit_test(test_lazy_expiry),
+        cmocka_unit_test(test_update_counters),
+        cmocka_unit_test(test_active_expiry_all),
+        cmocka_unit_test(test_cycle_stops_early),
+        cmocka_unit_test(test_cycle_budget_and_slices),
+        cmocka_unit_test(test_cycle_reclaims),
+        cmocka_unit_test(test_index_random_ops),
+        cmocka_unit_test(test_index_walk_covers),
         cmocka_unit_test(test_expiry_under_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

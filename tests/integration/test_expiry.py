@@ -131,6 +131,54 @@ def lazy_expiry_on_access(ctx):
         expect_eq(c.call("KEYS", "lazy:*"), [b"lazy:long"], "KEYS skips expired keys")
 
 
+def expire_stats(c):
+    f = info_fields(c.call("INFO", "stats"))
+    return (float(f["expired_stale_perc"]), int(f["expired_time_cap_reached_count"]),
+            int(f["expire_cycle_cpu_milliseconds"]))
+
+
+@R.test
+def idle_ttl_keys_cost_nothing(ctx):
+    """200k keys with a TTL a day away: active expiry samples 20 keys per
+    shard and tick and stops (it used to walk the whole table every tick),
+    so its time (INFO stats expire_cycle_cpu_milliseconds) hardly moves."""
+    n = 200000
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        c.call("FLUSHDB")
+        fill(c, b"day", n, ttl_ms=86400000)
+        time.sleep(0.3)
+        _, _, ms0 = expire_stats(c)
+        time.sleep(2.0)
+        stale, capped, ms1 = expire_stats(c)
+        print("  expire_cycle_cpu_milliseconds %d -> %d over 2 s idle; stale %.2f %%, capped %d" % (
+            ms0, ms1, stale, capped))
+        assert ms1 - ms0 < 100, "active expiry took %d ms in 2 s with nothing due" % (ms1 - ms0)
+        expect_eq(dbsize(c), n, "DBSIZE")
+        c.call("FLUSHDB")
+
+
+@R.test
+def expire_stats_in_info(ctx):
+    """Redis's three fields of active expiry, in INFO stats, move when keys
+    expire unread; CONFIG RESETSTAT zeroes them (at the next tick)."""
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        c.call("FLUSHDB")
+        fill(c, b"st", 20000, ttl_ms=200)
+        took, last = wait_dbsize(c, 0, 6.0)
+        assert took is not None, "DBSIZE still %d" % last
+        time.sleep(0.3)
+        stale, capped, ms = expire_stats(c)
+        print("  expired_stale_perc %.2f, expired_time_cap_reached_count %d, "
+              "expire_cycle_cpu_milliseconds %d" % (stale, capped, ms))
+        assert stale > 0.0, "expired_stale_perc %.2f after 20k keys expired" % stale
+        assert capped >= 0 and ms >= 0
+        expect_eq(c.call("CONFIG", "RESETSTAT"), OK, "CONFIG RESETSTAT")
+        time.sleep(0.3)
+        stale, capped, ms = expire_stats(c)
+        expect_eq((capped, ms), (0, 0), "time cap count and time after RESETSTAT")
+        assert stale < 0.01, "expired_stale_perc %.2f after RESETSTAT" % stale
+
+
 def setup(runner):
     srv = runner.add_server(start_under_test(args))
     return {"srv": srv}
