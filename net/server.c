@@ -343,5 +343,6 @@ void server_free(server_t *s)
     if (s->metrics_fd >= 0) close(s->metrics_fd);
     if (s->stop_efd >= 0) close(s->stop_efd);
     auth_destroy(&s->auth);
+    evict_limits_destroy(&s->limits);
     free(s);
 }

@@ -284,6 +284,29 @@ def config_set_lowers_and_raises(ctx):
         c.call("FLUSHALL")
 
 
+@R.test
+def value_bigger_than_a_share_is_kept(ctx):
+    """Issue 13 (9): at 32 MB with 16 shards a shard's fair share is 2 MB; a
+    3 MB value is kept while the whole is under the limit (Redis keeps it),
+    not answered OK and evicted by the next tick."""
+    big = os.urandom(3 * MB)
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        c.call("FLUSHALL")
+        set_limit(c, LIMIT, "allkeys-lru")
+        evicted = stat(c, "evicted_keys")
+        try:
+            expect_eq(c.call("SET", "big", big), OK, "SET of 3 MB")
+            fill(c, b"small", 2000)  # 2 MB more: the whole stays well under 32 MB
+            time.sleep(0.5)  # five eviction ticks
+            assert c.call("GET", "big") == big, "the 3 MB value was evicted"
+            expect_eq(c.call("EXISTS", *[b"small:%08d" % i for i in range(2000)]), 2000,
+                      "small keys kept")
+            expect_eq(stat(c, "evicted_keys") - evicted, 0, "keys evicted")
+        finally:
+            c.call("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+            c.call("FLUSHALL")
+
+
 def rss_bytes(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
