@@ -10,6 +10,7 @@ Runs against real Redis too (--server redis-server) except the mem-kv-only
 parts (start-up options, restart, cgroup), which are skipped there."""
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -384,6 +385,7 @@ def big_pipelined_values_keep_the_data_set(ctx):
             assert peak[0] <= 1.2 * LIMIT + BURST_RSS_SLACK, "RSS peaked at %d" % peak[0]
     finally:
         srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @R.test
