@@ -233,13 +233,15 @@ static void actor_logfail_publish(actor_t *a)
     }
 }
 
-/* Publishes evict_full of the actor's shards. Owner actor. */
+/* Publishes the memory figures (for the other shards' totals) and
+ * evict_full of the actor's shards. Owner actor. */
 static void actor_full_publish(actor_t *a)
 {
     actor_pool_t *p = a->pool;
     actor_logfail_publish(a);
     if (p->o.limits == NULL) return;
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
+        evict_publish(&p->shards[s]);
         uint8_t f = (uint8_t)evict_full(&p->shards[s]);
         if (atomic_load_explicit(&p->full[s], memory_order_relaxed) != f)
             atomic_store_explicit(&p->full[s], f, memory_order_relaxed);

@@ -23,10 +23,21 @@ typedef struct evict_cand {
     size_t cap; /* 0: no buffer yet */
 } evict_cand;
 
+/* The other shards' published figures, as one shard sees them. */
+typedef struct evict_others {
+    int64_t mem;   /* their memory, all together */
+    int evictable; /* one of them must make room and has a key to evict */
+} evict_others;
+
 struct evict_pool {
     int n;                         /* valid candidates, ascending score */
     evict_cand c[EVICT_POOL_SIZE]; /* c[n..] keep their buffers */
     size_t bytes;                  /* heap bytes of the pool */
+    /* the others' figures summed at most once a millisecond (and share):
+     * the sum reads a cache line per shard that other actors write */
+    evict_others others;
+    int64_t others_ms, others_share;
+    int others_valid;
 };
 
 void evict_limits_init(evict_limits *l, uint32_t nshards, int64_t maxmemory, int policy,
@@ -37,6 +48,14 @@ void evict_limits_init(evict_limits *l, uint32_t nshards, int64_t maxmemory, int
     atomic_init(&l->samples, samples);
     atomic_init(&l->overhead, 0);
     l->nshards = nshards ? nshards : 1;
+    l->usage = kv_xcalloc(l->nshards, sizeof *l->usage);
+}
+
+void evict_limits_destroy(evict_limits *l)
+{
+    if (l == NULL) return;
+    free(l->usage);
+    l->usage = NULL;
 }
 
 void evict_set_overhead(evict_limits *l, int64_t bytes)
@@ -44,13 +63,25 @@ void evict_set_overhead(evict_limits *l, int64_t bytes)
     atomic_store_explicit(&l->overhead, bytes > 0 ? bytes : 0, memory_order_relaxed);
 }
 
-size_t evict_share(const evict_limits *l)
+/* Bytes all shards may hold, or -1 without a limit. */
+static int64_t limits_budget(const evict_limits *l)
 {
     int64_t max = atomic_load_explicit(&l->maxmemory, memory_order_relaxed);
-    if (max <= 0) return SIZE_MAX;
+    if (max <= 0) return -1;
     int64_t budget = max - atomic_load_explicit(&l->overhead, memory_order_relaxed);
-    if (budget <= 0) return 0;
-    return (size_t)(budget / (int64_t)l->nshards);
+    return budget > 0 ? budget : 0;
+}
+
+size_t evict_budget(const evict_limits *l)
+{
+    int64_t b = limits_budget(l);
+    return b < 0 ? SIZE_MAX : (size_t)b;
+}
+
+size_t evict_share(const evict_limits *l)
+{
+    int64_t b = limits_budget(l);
+    return b < 0 ? SIZE_MAX : (size_t)(b / (int64_t)l->nshards);
 }
 
 /* ---- access bookkeeping ------------------------------------------------ */
@@ -276,22 +307,67 @@ static int evict_one(shard_t *s, int policy)
     return 1;
 }
 
-static int over_share(const shard_t *s, size_t *share)
+void evict_publish(const shard_t *s)
 {
-    if (s->limits == NULL) return 0;
-    *share = evict_share(s->limits);
-    return shard_mem(s) > *share;
+    if (s->limits == NULL || s->id >= s->limits->nshards) return;
+    evict_usage *u = &s->limits->usage[s->id];
+    atomic_store_explicit(&u->mem, (int64_t)shard_mem(s), memory_order_relaxed);
+    atomic_store_explicit(&u->keys, (int64_t)ht_count(&s->table), memory_order_relaxed);
+    atomic_store_explicit(&u->vkeys, (int64_t)s->volatile_keys, memory_order_relaxed);
+}
+
+/* Sums the figures the shards other than s published: their memory, and
+ * whether one over its share holds a key the policy may evict. */
+static void others_sum(const shard_t *s, int64_t share, int policy, evict_others *o)
+{
+    const evict_limits *l = s->limits;
+    o->mem = 0;
+    o->evictable = 0;
+    for (uint32_t i = 0; i < l->nshards; i++) {
+        if (i == s->id) continue;
+        const evict_usage *u = &l->usage[i];
+        int64_t mem = atomic_load_explicit(&u->mem, memory_order_relaxed);
+        o->mem += mem;
+        if (mem > share && policy != EVICT_NOEVICTION && !o->evictable)
+            o->evictable = atomic_load_explicit(policy_volatile(policy) ? &u->vkeys : &u->keys,
+                                                memory_order_relaxed) > 0;
+    }
+}
+
+/* others_sum, summed again only when the millisecond or the share moved. */
+static const evict_others *others_get(shard_t *s, int64_t share, int policy)
+{
+    struct evict_pool *p = pool_get(s);
+    if (!p->others_valid || p->others_ms != s->now_ms || p->others_share != share) {
+        others_sum(s, share, policy, &p->others);
+        p->others_ms = s->now_ms;
+        p->others_share = share;
+        p->others_valid = 1;
+    }
+    return &p->others;
+}
+
+/* Whether s must make room: over its share with the total over budget. */
+static int must_make_room(const shard_t *s, int64_t share, int64_t budget, int64_t others)
+{
+    int64_t mem = (int64_t)shard_mem(s);
+    return mem > share && mem + others > budget;
 }
 
 enum evict_result evict_make_room(shard_t *s, int64_t budget_us)
 {
-    size_t share;
-    if (!over_share(s, &share)) return EVICT_OK;
+    int64_t budget = s->limits ? limits_budget(s->limits) : -1;
+    if (budget < 0) return EVICT_OK;
+    int64_t share = budget / (int64_t)s->limits->nshards;
+    if ((int64_t)shard_mem(s) <= share) return EVICT_OK; /* the common case: no sum */
     int policy = shard_policy(s);
+    const evict_others *o = others_get(s, share, policy);
+    if (!must_make_room(s, share, budget, o->mem)) return EVICT_OK; /* borrowing */
     if (policy == EVICT_NOEVICTION) return EVICT_FAIL;
     int64_t deadline = kv_mono_us() + budget_us;
-    while (shard_mem(s) > share) {
-        if (!evict_one(s, policy)) return EVICT_FAIL;
+    while (must_make_room(s, share, budget, o->mem)) {
+        /* nothing here to evict: refused only if no other shard can give */
+        if (!evict_one(s, policy)) return o->evictable ? EVICT_OK : EVICT_FAIL;
         if (kv_mono_us() >= deadline) return EVICT_RUNNING;
     }
     return EVICT_OK;
@@ -299,8 +375,13 @@ enum evict_result evict_make_room(shard_t *s, int64_t budget_us)
 
 int evict_full(const shard_t *s)
 {
-    size_t share;
-    if (!over_share(s, &share)) return 0;
+    int64_t budget = s->limits ? limits_budget(s->limits) : -1;
+    if (budget < 0) return 0;
+    int64_t share = budget / (int64_t)s->limits->nshards;
+    if ((int64_t)shard_mem(s) <= share) return 0;
     int policy = shard_policy(s);
-    return policy == EVICT_NOEVICTION || !shard_has_candidates(s, policy);
+    if (policy != EVICT_NOEVICTION && shard_has_candidates(s, policy)) return 0;
+    evict_others o;
+    others_sum(s, share, policy, &o);
+    return must_make_room(s, share, budget, o.mem) && !o.evictable;
 }

@@ -602,9 +602,8 @@ void local_info_join(netthr *t, kv_slot *sl)
             "mem_fragmentation_ratio:%.2f\r\nmem_allocator:%s\r\n\r\n",
             used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY], maxmem, max_h,
             evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s),
-            (long long)atomic_load(&s->limits.overhead),
-            (unsigned long long)actor_pool_log_buffers(s->actors), used ? (double)f.rss / (double)used : 0.0,
-            kv_allocator_name());
+            (long long)atomic_load(&s->limits.overhead), (unsigned long long)server_not_counted(s),
+            used ? (double)f.rss / (double)used : 0.0, kv_allocator_name());
     }
     if (info_wants(sl, "persistence", 1)) {
         persist_stats ps;

@@ -30,6 +30,13 @@
  * actor mailboxes are sized for all network threads' credits, so a
  * publish never finds a full ring. */
 #define NET_MAX_INFLIGHT 256
+/* Bytes of parsed arguments (slots bigger than SLOT_ROOM) a network thread
+ * may hold in flight, commands read but not yet answered, before its
+ * connections stop parsing: a pipeline of big values waits in the socket,
+ * not in memory. The command that crosses it is still taken, so one
+ * argument bigger than this works. These bytes do not count for eviction
+ * (docs/memory.md); this bounds them. */
+#define NET_INFLIGHT_MAX_BYTES (4 << 20)
 
 struct netthr;
 
@@ -147,6 +154,10 @@ typedef struct netthr {
     conn *conns; /* all open connections */
     conn *dirty; /* connections with output to write */
     int paused;  /* out of credit towards some actor */
+    int stalls;  /* owner: this thread: some connection is stalled */
+    /* bytes of slots bigger than SLOT_ROOM alive on this thread; written by
+     * this thread, read by the server's memory measure */
+    _Atomic int64_t inflight_bytes;
     uint64_t rng;
     net_stats stats;
     obs_net obs;          /* command statistics; owner: this thread */
@@ -214,6 +225,9 @@ void netthr_post_done(void *srv, kv_batch *b);
  * work. Start-up thread. */
 int net_listen(net_listeners *l, const char *bind_list, int port, char *err, size_t errlen);
 void net_listeners_close(net_listeners *l);
+/* Bytes held outside the shards that do not count for eviction: the log's
+ * buffers and the arguments of commands in flight. Any thread. */
+uint64_t server_not_counted(struct server *s);
 
 /* route.c: shard of a key. */
 static inline uint32_t route_shard(const struct server *s, const char *key, size_t len)

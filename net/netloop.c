@@ -95,10 +95,18 @@ static void conn_set_reading(netthr *t, conn *c, int on)
     c->reading = (uint8_t)on;
 }
 
+/* Whether t's connections must wait before parsing more: out of credit
+ * towards an actor, or too many argument bytes in flight. Network thread t. */
+static int net_stalled(const netthr *t)
+{
+    return t->paused ||
+           atomic_load_explicit(&t->inflight_bytes, memory_order_relaxed) >= NET_INFLIGHT_MAX_BYTES;
+}
+
 /* Whether c may parse more commands now. */
 static int conn_can_parse(const netthr *t, const conn *c)
 {
-    return !c->closing && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS && !t->paused &&
+    return !c->closing && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS && !net_stalled(t) &&
            c->out.len - c->out_off < CONN_MAX_OUT;
 }
 
@@ -179,7 +187,10 @@ static void conn_service(netthr *t, conn *c)
         return;
     }
     if (climit_output_check(t, c)) return;
-    if (conn_can_parse(t, c)) conn_process_input(t, c);
+    if (conn_can_parse(t, c))
+        conn_process_input(t, c);
+    else if (net_stalled(t) && !c->closing)
+        c->stalled = t->stalls = 1; /* resumed with the others (net_resume_stalled) */
     int drained = c->out_off == c->out.len;
     /* After QUIT or a protocol error, once its reply is out; after the
      * peer's EOF, once everything it sent has been answered. */
@@ -225,7 +236,7 @@ static void conn_process_input(netthr *t, conn *c)
         kvbuf_consume(&c->in, c->in_off);
         c->in_off = 0;
     }
-    if (t->paused && !c->closing) c->stalled = 1;
+    if (net_stalled(t) && !c->closing) c->stalled = t->stalls = 1;
     conn_set_reading(t, c, conn_can_parse(t, c) && !c->eof);
 }
 
@@ -474,23 +485,43 @@ static int net_may_exit(netthr *t)
     return atomic_load(&s->nnet_done) == s->nnet;
 }
 
+/* Connections that stopped parsing while the thread was stalled go on
+ * once it is not (credit back, in-flight bytes under the cap). */
+static int net_resume_stalled(netthr *t)
+{
+    if (!t->stalls || net_stalled(t)) return 0;
+    t->stalls = 0;
+    for (conn *c = t->conns; c; c = c->next)
+        if (c->stalled) {
+            c->stalled = 0;
+            conn_mark_dirty(t, c);
+        }
+    return 1;
+}
+
+/* Writes replies and parses input until no stalled connection may go on:
+ * writing replies frees in-flight bytes, which may resume others. Ends:
+ * parsing only adds bytes, which come back with completions. */
+static void net_service(netthr *t)
+{
+    net_service_dirty(t);
+    while (net_resume_stalled(t)) net_service_dirty(t);
+}
+
 /* End of a loop iteration: write replies, resume stalled input, publish. */
 static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     netthr *t = w->data;
     (void)revents;
     obs_net_sync(t);
-    if (t->paused) {
-        net_publish(t);
-        if (!t->paused)
-            for (conn *c = t->conns; c; c = c->next)
-                if (c->stalled) {
-                    c->stalled = 0;
-                    conn_mark_dirty(t, c);
-                }
+    if (t->paused) net_publish(t);
+    net_resume_stalled(t);
+    net_service(t);
+    if (t->srv->hosted) {
+        net_host(t);
+        net_service(t);
+        if (t->out[t->id] != NULL) ev_idle_start(loop, &t->more_w); /* run it before blocking */
     }
-    net_service_dirty(t);
-    if (t->srv->hosted) net_host(t);
     net_publish(t);
     if (net_may_exit(t)) ev_break(loop, EVBREAK_ALL);
 }

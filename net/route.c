@@ -15,6 +15,15 @@ while one of them fails"
 
 /* ---- slots ------------------------------------------------------------ */
 
+/* Counts the bytes of a slot bigger than SLOT_ROOM in (or out of) t's
+ * in-flight figure (NET_INFLIGHT_MAX_BYTES). Network thread t. */
+static void slot_count_inflight(netthr *t, const kv_slot *sl, int64_t sign)
+{
+    int64_t v = atomic_load_explicit(&t->inflight_bytes, memory_order_relaxed);
+    v += sign * (int64_t)(sizeof *sl + sl->room);
+    atomic_store_explicit(&t->inflight_bytes, v, memory_order_relaxed);
+}
+
 /* A zeroed slot with room bytes for arguments: from t's cache when they
  * fit in SLOT_ROOM (keeping the cached reply buffers' memory). */
 static kv_slot *slot_alloc(netthr *t, size_t room)
@@ -22,6 +31,7 @@ static kv_slot *slot_alloc(netthr *t, size_t room)
     if (room > SLOT_ROOM) {
         kv_slot *sl = kv_xcalloc(1, sizeof *sl + room);
         sl->room = (uint32_t)room;
+        slot_count_inflight(t, sl, 1);
         return sl;
     }
     kv_slot *sl = t->slot_cache;
@@ -117,6 +127,7 @@ void slot_free(kv_slot *sl)
         t->nslot_cache++;
         return;
     }
+    if (sl->room > SLOT_ROOM) slot_count_inflight(t, sl, -1);
     kvbuf_destroy(&sl->one.reply);
     kvbuf_destroy(&sl->reply);
     free(sl);

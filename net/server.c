@@ -176,6 +176,17 @@ static void server_cgroup_warning(const kv_config *cfg)
                 lim, (double)lim / 1048576.0, lim * 3 / 4 / 1048576);
 }
 
+uint64_t server_not_counted(server_t *s)
+{
+    uint64_t sum = actor_pool_log_buffers(s->actors);
+    if (s->net == NULL) return sum;
+    for (unsigned i = 0; i < s->nnet; i++) {
+        int64_t v = atomic_load_explicit(&s->net[i].inflight_bytes, memory_order_relaxed);
+        if (v > 0) sum += (uint64_t)v;
+    }
+    return sum;
+}
+
 /* Memory held outside the shards (connections, logs, allocator headers,
  * start-up), for the per-shard share of --maxmemory: the allocator's total
  * minus the shards' own figures. direct: read the shards themselves (no
@@ -193,9 +204,11 @@ static int64_t server_overhead(server_t *s, int direct)
         }
     }
     /* the log's buffers are not counted, as Redis does not count its AOF
-     * buffer (mem_not_counted_for_evict): a burst of writes waiting for
-     * fsync would otherwise evict the data set */
-    if (!direct) shards += (int64_t)actor_pool_log_buffers(s->actors);
+     * buffer (mem_not_counted_for_evict), nor are the arguments of commands
+     * in flight (bounded by NET_INFLIGHT_MAX_BYTES a network thread): a
+     * burst of big writes, pipelined or waiting for fsync, would otherwise
+     * evict the data set to make room for buffers gone a moment later */
+    if (!direct) shards += (int64_t)server_not_counted(s);
     return (int64_t)kv_allocated_bytes() - shards;
 }
 
@@ -418,5 +431,6 @@ void server_free(server_t *s)
     net_listeners_close(&s->metrics_listen);
     if (s->stop_efd >= 0) close(s->stop_efd);
     auth_destroy(&s->auth);
+    evict_limits_destroy(&s->limits);
     free(s);
 }

@@ -55,7 +55,27 @@ static fixture *fx_new(int policy)
 static void fx_free(fixture *f)
 {
     shard_destroy(&f->s);
+    evict_limits_destroy(&f->l);
     free(f);
+}
+
+/* A fixture whose shard 0 is one of nshards; the others exist only as the
+ * figures they publish (fx_other). */
+static fixture *fx_new_of(int policy, uint32_t nshards)
+{
+    fixture *f = fx_new(policy);
+    evict_limits_destroy(&f->l);
+    evict_limits_init(&f->l, nshards, 0, policy, 5);
+    return f;
+}
+
+/* Shard i's published figures; the next eviction sees them (a new ms). */
+static void fx_other(fixture *f, uint32_t i, int64_t mem, int64_t keys)
+{
+    atomic_store(&f->l.usage[i].mem, mem);
+    atomic_store(&f->l.usage[i].keys, keys);
+    atomic_store(&f->l.usage[i].vkeys, keys);
+    f->s.now_ms++;
 }
 
 static size_t key_of(uint32_t i, char *k)
@@ -102,6 +122,102 @@ static void test_share(void **state)
     assert_int_equal(evict_share(&l), 0);
     evict_set_overhead(&l, -5);
     assert_int_equal(evict_share(&l), 1 << 20);
+    assert_int_equal(evict_budget(&l), 16 << 20);
+    evict_limits_destroy(&l);
+}
+
+/* A shard may hold more than its share while the total is under the
+ * budget (a value bigger than a share is kept); once the total is over, it
+ * gives back down to the budget, not further. */
+static void test_borrow(void **state)
+{
+    (void)state;
+    fixture *f = fx_new_of(EVICT_ALLKEYS_LRU, 4);
+    for (uint32_t i = 0; i < 200; i++) put(f, i, -1);
+    int64_t m = (int64_t)shard_mem(&f->s);
+    atomic_store(&f->l.maxmemory, 2 * m); /* share m / 2, budget 2 m */
+    assert_true((int64_t)evict_share(&f->l) < m);
+    fx_other(f, 1, m / 4, 10);
+    assert_int_equal(evict_make_room(&f->s, 1000000), EVICT_OK);
+    assert_int_equal(ht_count(&f->s.table), 200); /* borrowed: nothing evicted */
+    assert_false(evict_full(&f->s));
+    /* the others now hold 1.25 m: shard 0 gives back to 0.75 m */
+    fx_other(f, 2, m, 10);
+    assert_int_equal(evict_make_room(&f->s, 1000000), EVICT_OK);
+    int64_t after = (int64_t)shard_mem(&f->s);
+    assert_true(after + m / 4 + m <= 2 * m);
+    assert_true(after > m / 2 + m / 8); /* not down to its share */
+    /* a shard under its share never evicts for the others */
+    fixture *g = fx_new_of(EVICT_ALLKEYS_LRU, 4);
+    for (uint32_t i = 0; i < 20; i++) put(g, i, -1);
+    atomic_store(&g->l.maxmemory, 8 * (int64_t)shard_mem(&g->s));
+    fx_other(g, 1, 100 * (int64_t)shard_mem(&g->s), 10);
+    assert_int_equal(evict_make_room(&g->s, 1000000), EVICT_OK);
+    assert_int_equal(ht_count(&g->s.table), 20);
+    fx_free(g);
+    fx_free(f);
+}
+
+/* Under noeviction the total decides too: over its share, a shard takes
+ * writes while the total is under the budget. */
+static void test_borrow_noeviction(void **state)
+{
+    (void)state;
+    fixture *f = fx_new_of(EVICT_NOEVICTION, 2);
+    for (uint32_t i = 0; i < 100; i++) put(f, i, -1);
+    int64_t m = (int64_t)shard_mem(&f->s);
+    atomic_store(&f->l.maxmemory, m + m / 2); /* share 0.75 m */
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_OK);
+    assert_false(evict_full(&f->s));
+    fx_other(f, 1, m, 100);
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_FAIL);
+    assert_true(evict_full(&f->s));
+    assert_int_equal(f->s.stats.evicted, 0);
+    fx_free(f);
+}
+
+/* An evicting policy refuses a write only when nothing anywhere may be
+ * evicted: an empty shard over its share (the overhead took the whole
+ * limit) takes writes while another shard over its share has keys. */
+static void test_oom_only_when_nothing_evictable(void **state)
+{
+    (void)state;
+    fixture *f = fx_new_of(EVICT_ALLKEYS_LRU, 4);
+    atomic_store(&f->l.maxmemory, 1 << 20);
+    evict_set_overhead(&f->l, 2 << 20); /* budget 0: every shard is over */
+    put(f, 1, -1);
+    fx_other(f, 1, 300000, 0); /* nothing to evict elsewhere */
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_FAIL);
+    assert_int_equal(f->s.stats.evicted, 1); /* its own key went first */
+    assert_true(shard_mem(&f->s) > 0);       /* the table and pool remain */
+    assert_true(evict_full(&f->s));
+    fx_other(f, 1, 300000, 5); /* shard 1 can give */
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_OK);
+    assert_false(evict_full(&f->s));
+    fx_other(f, 1, 300000, 0);
+    /* volatile-*: only keys with a TTL count */
+    atomic_store(&f->l.policy, EVICT_VOLATILE_LRU);
+    atomic_store(&f->l.usage[1].keys, 5);
+    f->s.now_ms++;
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_FAIL);
+    atomic_store(&f->l.usage[1].vkeys, 5);
+    f->s.now_ms++;
+    assert_int_equal(evict_make_room(&f->s, 1000), EVICT_OK);
+    fx_free(f);
+}
+
+/* evict_publish: what the other shards sum. */
+static void test_publish(void **state)
+{
+    (void)state;
+    fixture *f = fx_new_of(EVICT_VOLATILE_LRU, 3);
+    put(f, 1, -1);
+    put(f, 2, T0 + 60000);
+    evict_publish(&f->s);
+    assert_int_equal(atomic_load(&f->l.usage[0].mem), (int64_t)shard_mem(&f->s));
+    assert_int_equal(atomic_load(&f->l.usage[0].keys), 2);
+    assert_int_equal(atomic_load(&f->l.usage[0].vkeys), 1);
+    fx_free(f);
 }
 
 static void test_lru_clock(void **state)
@@ -309,7 +425,10 @@ static void test_time_box(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_share),        cmocka_unit_test(test_lru_clock),
+        cmocka_unit_test(test_share),        cmocka_unit_test(test_borrow),
+        cmocka_unit_test(test_borrow_noeviction),
+        cmocka_unit_test(test_oom_only_when_nothing_evictable),
+        cmocka_unit_test(test_publish),      cmocka_unit_test(test_lru_clock),
         cmocka_unit_test(test_lfu_counter),  cmocka_unit_test(test_noeviction),
         cmocka_unit_test(test_allkeys_lru),  cmocka_unit_test(test_allkeys_lfu),
         cmocka_unit_test(test_volatile_lru), cmocka_unit_test(test_volatile_rare),

@@ -10,8 +10,10 @@ Runs against real Redis too (--server redis-server) except the mem-kv-only
 parts (start-up options, restart, cgroup), which are skipped there."""
 
 import os
+import shutil
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -281,6 +283,109 @@ def config_set_lowers_and_raises(ctx):
         assert used > low * 1.3, "used_memory %d did not grow past the old limit" % used
         c.call("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
         c.call("FLUSHALL")
+
+
+@R.test
+def value_bigger_than_a_share_is_kept(ctx):
+    """Issue 13 (9): at 32 MB with 16 shards a shard's fair share is 2 MB; a
+    3 MB value is kept while the whole is under the limit (Redis keeps it),
+    not answered OK and evicted by the next tick."""
+    big = os.urandom(3 * MB)
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        c.call("FLUSHALL")
+        set_limit(c, LIMIT, "allkeys-lru")
+        evicted = stat(c, "evicted_keys")
+        try:
+            expect_eq(c.call("SET", "big", big), OK, "SET of 3 MB")
+            fill(c, b"small", 2000)  # 2 MB more: the whole stays well under 32 MB
+            time.sleep(0.5)  # five eviction ticks
+            assert c.call("GET", "big") == big, "the 3 MB value was evicted"
+            expect_eq(c.call("EXISTS", *[b"small:%08d" % i for i in range(2000)]), 2000,
+                      "small keys kept")
+            expect_eq(stat(c, "evicted_keys") - evicted, 0, "keys evicted")
+        finally:
+            c.call("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+            c.call("FLUSHALL")
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def pipelined_sets(port, n, size, depth, counts):
+    """SETs n random keys of size bytes, depth at a time, on one connection;
+    counts the replies by kind in counts (a dict shared under its lock)."""
+    value = b"v" * size
+    rng = os.urandom(4 * n)
+    with RespConn(port, timeout=120) as c:
+        for start in range(0, n, depth):
+            k = min(depth, n - start)
+            cmds = [encode(b"SET", b"big:%s" % rng[4 * i:4 * i + 4].hex().encode(), value)
+                    for i in range(start, start + k)]
+            got = c.send_and_read(b"".join(cmds), k)
+            with counts["lock"]:
+                for g in got:
+                    kind = "ok" if g == OK else "oom" if g == OOM else "other"
+                    counts[kind] = counts.get(kind, 0) + 1
+
+
+# RSS may pass 1.2 x maxmemory during a burst by at most this much: the
+# arguments in flight (4 MB a network thread), the clients' input buffers
+# (one partial argument each) and the log's buffers (docs/memory.md).
+BURST_RSS_SLACK = 16 * MB
+
+
+@R.test
+def big_pipelined_values_keep_the_data_set(ctx):
+    """Issue 13 (8): 10 clients pipelining 8 SETs of 300 KB each, persistence
+    on, 4 shards, 32 MB, allkeys-lru. The requests in flight (2.4 MB a
+    client) and the log's buffers must not shrink the shards' share to
+    nothing: no -OOM, the data set is not evicted away, RSS stays bounded."""
+    d = tempfile.mkdtemp(prefix="memkv-burst-")
+    srv = start(["--dir", d, "--shards", "4", "--maxmemory", "32mb", "--maxmemory-policy",
+                 "allkeys-lru"], name="burst")
+    try:
+        with RespConn(srv.port, timeout=60) as c:
+            set_limit(c, LIMIT, "allkeys-lru")
+            alloc = memory(c).get("mem_allocator")
+        counts = {"lock": threading.Lock()}
+        ts = [threading.Thread(target=pipelined_sets, args=(srv.port, 200, 300000, 8, counts))
+              for _ in range(10)]
+        peak, low, done = [0], [None], threading.Event()
+
+        def sample():
+            with RespConn(srv.port, timeout=60) as c:
+                while not done.is_set():
+                    peak[0] = max(peak[0], rss_bytes(srv.proc.pid))
+                    share = memory(c).get("memkv_maxmemory_shard_share")
+                    if share is not None and (low[0] is None or int(share) < low[0]):
+                        low[0] = int(share)
+                    time.sleep(0.05)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        done.set()
+        sampler.join()
+        with RespConn(srv.port, timeout=60) as c:
+            dataset = int(memory(c).get("used_memory_dataset", 0))
+        print("  %r; RSS peak %.1f MB (%.2fx), lowest shard share %s, data set after %.1f MB" % (
+            {k: v for k, v in counts.items() if k != "lock"}, peak[0] / MB, peak[0] / LIMIT,
+            low[0], dataset / MB))
+        expect_eq(counts.get("oom", 0), 0, "-OOM replies under allkeys-lru")
+        expect_eq(counts.get("ok", 0), 2000, "OK replies")
+        assert dataset >= LIMIT // 2, "the data set was evicted to %d bytes" % dataset
+        if alloc == "libc":
+            assert peak[0] <= 1.2 * LIMIT + BURST_RSS_SLACK, "RSS peaked at %d" % peak[0]
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @R.test
