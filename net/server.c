@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "scripting.h"
 #include "tls.h"
 
 int listen_socket(const char *bind_addr, int port, char *err, size_t errlen)
@@ -246,6 +247,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         snprintf(err, errlen, "out of memory creating %u actors", s->nactors);
         goto fail;
     }
+    s->scripts = script_env_new(s);
     if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
     /* Only now, after recovery, does the port accept connections. */
     if (cfg->port > 0) {
@@ -324,6 +326,7 @@ void server_free(server_t *s)
     free(s->net);
     persist_close(s->persist);
     actor_pool_free(s->actors);
+    script_env_free(s->scripts); /* the actors' Lua states: after the actors stopped */
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->tls_listen_fd >= 0) close(s->tls_listen_fd);
     tls_ctx_free(s->tls); /* after the network threads closed every connection */
