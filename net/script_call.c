@@ -259,21 +259,42 @@ static void run_local(const cmd_def *def, int argc, const kv_str *argv, kvbuf *o
     }
 }
 
+/* Redis's "noscript" commands, whether mem-kv has them or not (so that
+ * MULTI or SUBSCRIBE in a script is refused as Redis refuses it, not as an
+ * unknown command). */
+static int denied_in_scripts(const kv_str *name)
+{
+    static const char *const names[] = {
+        "multi",    "exec",         "discard",   "watch",        "unwatch",    "subscribe",
+        "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor",
+        "sync",     "psync",        "replicaof", "slaveof",      "failover",   "blpop",
+        "brpop",    "brpoplpush",   "blmove",    "bzpopmin",     "bzpopmax",   "blmpop",
+        "bzmpop",   "wait",         "reset",     "function",     "fcall",      "fcall_ro",
+        "save",     "bgsave",       "bgrewriteaof", "debug",     "acl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (name_is(name, names[i])) return 1;
+    return 0;
+}
+
 void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out)
 {
     script_call_ctx *x = ctx;
     const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
-    if (def == NULL) {
-        reply_error(out, ERR_UNKNOWN);
+    if (def == NULL && denied_in_scripts(&argv[0])) {
+        reply_error(out, ERR_NOSCRIPT);
         return;
     }
-    if (def->flags & CMD_NOSCRIPT) {
-        reply_error(out, ERR_NOSCRIPT);
+    if (def == NULL) {
+        reply_error(out, ERR_UNKNOWN);
         return;
     }
     if (!cmdtab_arity_ok(def, argc) ||
         ((def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX) && (argc - 1) % 2 != 0)) {
         reply_error(out, ERR_ARITY);
+        return;
+    }
+    if (def->flags & CMD_NOSCRIPT) {
+        reply_error(out, ERR_NOSCRIPT);
         return;
     }
     if ((def->flags & CMD_WRITE) && (x->read_only || (flags & SCRIPT_FLAG_NO_WRITES))) {
