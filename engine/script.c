@@ -21,14 +21,14 @@
 #define SCRIPT_REG_FLAGS "memkv_script_flags"
 
 struct script_vm {
-    lua_State *L;           /* owner: the VM's thread */
-    const script_run *run;  /* the run in progress, or NULL */
-    unsigned flags;         /* its enum script_flag */
-    int64_t deadline_us;    /* kv_mono_us() after which the run is stopped; 0: none */
-    const char *stopping;   /* the run is being stopped, with this error */
-    kvbuf args;             /* scratch: redis.call's arguments, copied */
-    kvbuf reply;            /* scratch: the reply of redis.call's command */
-    kv_str *argv;           /* scratch: argument array of redis.call */
+    lua_State *L;          /* owner: the VM's thread */
+    const script_run *run; /* the run in progress, or NULL */
+    unsigned flags;        /* its enum script_flag */
+    int64_t deadline_us;   /* kv_mono_us() after which the run is stopped; 0: none */
+    const char *stopping;  /* the run is being stopped, with this error */
+    kvbuf args;            /* scratch: redis.call's arguments, copied */
+    kvbuf reply;           /* scratch: the reply of redis.call's command */
+    kv_str *argv;          /* scratch: argument array of redis.call */
     int argv_cap;
 };
 
@@ -297,7 +297,8 @@ static int redis_generic_call(lua_State *L, int raise)
 {
     script_vm *vm = vm_of(L);
     int argc = lua_gettop(L);
-    if (vm->run == NULL) return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
+    if (vm->run == NULL)
+        return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
     const char *err = NULL;
     if (argc == 0)
         err = "Please specify at least one argument for this redis lib call";

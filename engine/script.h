@@ -28,14 +28,14 @@ typedef struct script_vm script_vm;
 typedef void script_call_fn(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out);
 
 typedef struct script_run {
-    const char *sha;       /* 40 lower-case hex digits naming the script */
-    const char *body;      /* its source, or NULL: run it only if compiled already */
+    const char *sha;  /* 40 lower-case hex digits naming the script */
+    const char *body; /* its source, or NULL: run it only if compiled already */
     size_t body_len;
-    const kv_str *keys;    /* KEYS */
+    const kv_str *keys; /* KEYS */
     int nkeys;
-    const kv_str *args;    /* ARGV */
+    const kv_str *args; /* ARGV */
     int nargs;
-    script_call_fn *call;  /* redis.call's executor */
+    script_call_fn *call; /* redis.call's executor */
     void *ctx;
     int64_t time_limit_ms; /* stop the script with an error after this; 0: never */
     _Atomic int *kill;     /* set by another thread to stop the script (SCRIPT KILL), or NULL */

@@ -47,8 +47,7 @@ static void sha1_block(uint32_t h[5], const uint8_t *b)
 
 void sha1_init(sha1_ctx *c)
 {
-    static const uint32_t iv[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u,
-                                   0xc3d2e1f0u};
+    static const uint32_t iv[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
     memcpy(c->h, iv, sizeof iv);
     c->nbytes = 0;
 }

@@ -265,12 +265,12 @@ static void run_local(const cmd_def *def, int argc, const kv_str *argv, kvbuf *o
 static int denied_in_scripts(const kv_str *name)
 {
     static const char *const names[] = {
-        "multi",    "exec",         "discard",   "watch",        "unwatch",    "subscribe",
+        "multi",      "exec",        "discard",      "watch",      "unwatch",      "subscribe",
         "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor",
-        "sync",     "psync",        "replicaof", "slaveof",      "failover",   "blpop",
-        "brpop",    "brpoplpush",   "blmove",    "bzpopmin",     "bzpopmax",   "blmpop",
-        "bzmpop",   "wait",         "reset",     "function",     "fcall",      "fcall_ro",
-        "save",     "bgsave",       "bgrewriteaof", "debug",     "acl"};
+        "sync",       "psync",       "replicaof",    "slaveof",    "failover",     "blpop",
+        "brpop",      "brpoplpush",  "blmove",       "bzpopmin",   "bzpopmax",     "blmpop",
+        "bzmpop",     "wait",        "reset",        "function",   "fcall",        "fcall_ro",
+        "save",       "bgsave",      "bgrewriteaof", "debug",      "acl"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (name_is(name, names[i])) return 1;
     return 0;

@@ -33,12 +33,12 @@ typedef struct script_actor {
 } script_actor;
 
 struct script_env {
-    struct server *srv;      /* ro */
-    pthread_mutex_t lock;    /* guards buckets, nbuckets, count */
+    struct server *srv;   /* ro */
+    pthread_mutex_t lock; /* guards buckets, nbuckets, count */
     script_entry **buckets;
     size_t nbuckets, count;
-    _Atomic uint64_t gen;    /* SCRIPT FLUSHes so far */
-    script_actor *actors;    /* [nactors] */
+    _Atomic uint64_t gen; /* SCRIPT FLUSHes so far */
+    script_actor *actors; /* [nactors] */
 };
 
 /* ---- the store: sha -> source, any thread ------------------------------ */
@@ -46,7 +46,8 @@ struct script_env {
 static size_t store_bucket(const script_env *e, const char *sha)
 {
     uint64_t h = 0;
-    for (int i = 0; i < 12; i++) h = h * 16 + (uint64_t)(isdigit((unsigned char)sha[i]) ? sha[i] - '0' : sha[i] - 'a' + 10);
+    for (int i = 0; i < 12; i++)
+        h = h * 16 + (uint64_t)(isdigit((unsigned char)sha[i]) ? sha[i] - '0' : sha[i] - 'a' + 10);
     return (size_t)(h & (e->nbuckets - 1));
 }
 

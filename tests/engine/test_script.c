@@ -45,9 +45,18 @@ static char *run(script_vm *vm, fake *f, const char *body, int64_t limit_ms, _At
     kvbuf_init(&out);
     kv_str keys[1] = {{"k1", 2}};
     kv_str args[2] = {{"a1", 2}, {"12", 2}};
-    script_run r = {.sha = sha, .body = body, .body_len = strlen(body), .keys = keys,
-                    .nkeys = 1, .args = args, .nargs = 2, .call = fake_call, .ctx = f,
-                    .time_limit_ms = limit_ms, .kill = kill, .out = &out};
+    script_run r = {.sha = sha,
+                    .body = body,
+                    .body_len = strlen(body),
+                    .keys = keys,
+                    .nkeys = 1,
+                    .args = args,
+                    .nargs = 2,
+                    .call = fake_call,
+                    .ctx = f,
+                    .time_limit_ms = limit_ms,
+                    .kill = kill,
+                    .out = &out};
     assert_int_equal(script_vm_run(vm, &r), SCRIPT_OK);
     kvbuf_append(&out, "", 1);
     return out.data;
@@ -115,8 +124,9 @@ static void test_errors(void **state)
     got = run(vm, &f, "x = 1", 0, NULL);
     assert_non_null(strstr(got, "Attempt to modify a readonly table"));
     free(got);
-    expect(vm, "return (", "-ERR Error compiling script (new function): user_script:1: "
-                           "unexpected symbol near '<eof>'\r\n");
+    expect(vm, "return (",
+           "-ERR Error compiling script (new function): user_script:1: "
+           "unexpected symbol near '<eof>'\r\n");
     expect(vm, "return redis.call()",
            "-ERR Please specify at least one argument for this redis lib call script: "
            "0a907e1429221a4d85516cab7fd219a82a9439d8, on @user_script:1.\r\n");
@@ -158,8 +168,7 @@ static void test_time_limit_and_kill(void **state)
     script_vm *vm = script_vm_new();
     fake f = {0};
     int64_t t0 = kv_mono_us();
-    char *got = run(vm, &f, "while true do pcall(function() while true do end end) end", 50,
-                    NULL);
+    char *got = run(vm, &f, "while true do pcall(function() while true do end end) end", 50, NULL);
     assert_non_null(strstr(got, "-ERR Script killed: it ran longer than lua-time-limit"));
     assert_true(kv_mono_us() - t0 < 5000000);
     free(got);
@@ -174,8 +183,10 @@ static void test_time_limit_and_kill(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lua_to_resp),     cmocka_unit_test(test_resp_to_lua),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_cache_and_flags),
+        cmocka_unit_test(test_lua_to_resp),
+        cmocka_unit_test(test_resp_to_lua),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_cache_and_flags),
         cmocka_unit_test(test_time_limit_and_kill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
