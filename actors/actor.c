@@ -338,7 +338,7 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             reply_error(&r->reply, "ERR client output buffer limit reached");
             continue;
         }
-        cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
+        cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply, .env = r->env};
         s->now_ms = now_ms;
         if (r->denyoom && s->limits) {
             int room = actor_make_room(a, s, r, ACTOR_EVICT_US);

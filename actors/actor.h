@@ -128,7 +128,9 @@ void actor_pool_reset_stats(actor_pool_t *p);
  * page, which cannot wait for a gather. */
 void actor_pool_shard_figures(actor_pool_t *p, unsigned shard, int64_t *out);
 
-/* The shard array, for tests and start-up loading only (no actor running). */
+/* The shard array, for tests and start-up loading only (no actor running),
+ * and for the actor that owns the shard (a script touching the other
+ * shards of its actor: net/script_call.c). */
 shard_t *actor_pool_shard(actor_pool_t *p, unsigned shard);
 
 #endif

@@ -54,6 +54,8 @@ typedef struct kv_req {
     void *owner;         /* private to the network thread (its reply slot) */
     kv_obl *obl;         /* ro for the actor: the client's output budget, or NULL */
     size_t obl_bytes;    /* written by the actor: reply bytes added to obl->inflight */
+    void *env;           /* ro for the actor: handed to fn as cmd_call.env (EVAL: the
+                            scripting context), or NULL */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */

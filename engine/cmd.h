@@ -35,6 +35,8 @@ typedef struct cmd_call {
     int argc;
     const kv_str *argv; /* argv[0] is the command name as the client sent it */
     kvbuf *out;         /* reply appended here */
+    void *env;          /* what the request's sender passed along (kv_req.env): the
+                           scripting context for EVAL; NULL for plain commands */
 } cmd_call;
 
 typedef void cmd_fn(shard_t *s, const cmd_call *c);

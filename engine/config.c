@@ -136,6 +136,8 @@ static const struct opt {
      "allkeys-lfu, volatile-lfu, allkeys-random, volatile-random or volatile-ttl"},
     {"maxmemory-samples", OPT_INT, 1, INT_MAX, offsetof(kv_config, maxmemory_samples), NULL, "N",
      "keys sampled per eviction by the LRU, LFU and TTL policies (default 5; at most 64 used)"},
+    {"lua-time-limit", OPT_INT, 0, INT_MAX, offsetof(kv_config, lua_time_limit), NULL, "MS",
+     "stop a Lua script (EVAL) with an error after it ran this long (default 5000; 0 = never)"},
 };
 
 void config_defaults(kv_config *c)
@@ -165,6 +167,7 @@ void config_defaults(kv_config *c)
     c->tls_hs_timeout_ms = 10000;
     c->maxmemory_policy = EVICT_NOEVICTION;
     c->maxmemory_samples = 5;
+    c->lua_time_limit = 5000;
 }
 
 /* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),

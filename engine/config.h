@@ -57,6 +57,7 @@ typedef struct kv_config {
     long long maxmemory;         /* --maxmemory: bytes, 0 = no limit */
     int maxmemory_policy;        /* --maxmemory-policy: enum evict_policy */
     int maxmemory_samples;       /* --maxmemory-samples */
+    int lua_time_limit;          /* --lua-time-limit: ms a script may run, 0 = no limit */
     int help;                    /* --help was given */
     int version;                 /* --version was given */
     char warnings[4096];         /* set by parsing: lines for the log, one each, '\n'-ended */

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "local.h"
+#include "scripting.h"
 
 #define W CMD_WRITE
 #define R CMD_READONLY
@@ -20,6 +21,13 @@
 #define LOCALCMD(n, ar, fl, handler, ver, sum)                                                     \
     {                                                                                              \
         n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum        \
+    }
+
+/* EVAL and friends: routed by net/scripting.c to the actor of their KEYS. */
+#define SCRIPTCMD(n, ver, sum)                                                                     \
+    {                                                                                              \
+        n, -3, CMD_NOSCRIPT | CMD_STALE, ROUTE_SCRIPT, JOIN_SINGLE, script_part, NULL, 0, 0, 0,    \
+            "scripting", ver, sum                                                                  \
     }
 
 /* Sorted by name (COMMAND LIST and the tests rely on the order). */
@@ -43,6 +51,10 @@ static const cmd_def commands[] = {
     {"del", -2, W, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Delete a key"},
     LOCALCMD("echo", 2, F, local_echo, "1.0.0", "Echo the given string"),
+    SCRIPTCMD("eval", "2.6.0", "Execute a Lua script server side"),
+    SCRIPTCMD("eval_ro", "7.0.0", "Execute a read-only Lua script server side"),
+    SCRIPTCMD("evalsha", "2.6.0", "Execute a Lua script server side"),
+    SCRIPTCMD("evalsha_ro", "7.0.0", "Execute a read-only Lua script server side"),
     {"exists", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Determine if a key exists"},
     KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0",
@@ -130,6 +142,8 @@ static const cmd_def commands[] = {
      "1.0.0", "Rename a key, only if the new key does not exist"},
     {"scan", -2, R, ROUTE_SCAN, JOIN_SCAN, cmd_scan, NULL, 0, 0, 0, "generic", "2.8.0",
      "Incrementally iterate the keys space"},
+    {"script", -2, CMD_NOSCRIPT, ROUTE_LOCAL, JOIN_SINGLE, NULL, local_script, 0, 0, 0, "scripting",
+     "2.6.0", "A container for Lua scripts management commands"},
     LOCALCMD("select", 2, F | CMD_LOADING | CMD_STALE, local_select, "1.0.0",
              "Change the selected database for the current connection"),
     KEYCMD("set", -3, W | M, cmd_set, "string", "1.0.0", "Set the string value of a key"),

@@ -19,6 +19,7 @@ typedef enum cmd_route {
     ROUTE_SCAN,   /* the shard named by the cursor */
     ROUTE_RENAME, /* argv[1] and argv[2]: one shard, or staged across two */
     ROUTE_MSETNX, /* staged: check every shard, then set */
+    ROUTE_SCRIPT, /* EVAL/EVALSHA: the actor of the declared keys (net/scripting.c) */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */

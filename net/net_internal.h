@@ -200,6 +200,7 @@ struct server {
     auth_t auth;                /* requirepass */
     _Atomic int protected_mode; /* --protected-mode */
     _Atomic int timeout;        /* --timeout, seconds */
+    struct script_env *scripts; /* ro after start: EVAL/EVALSHA (net/scripting.c) */
 };
 
 /* netloop.c: network threads. */

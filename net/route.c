@@ -6,6 +6,7 @@
 
 #include "join.h"
 #include "reply.h"
+#include "scripting.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
@@ -702,6 +703,9 @@ void route_dispatch(netthr *t, conn *c)
     case ROUTE_MSETNX:
         msetnx_start(t, sl);
         c->blocker = sl;
+        break;
+    case ROUTE_SCRIPT:
+        script_route(t, c, sl);
         break;
     }
 }

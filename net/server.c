@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "scripting.h"
 #include "tls.h"
 
 /* A listening socket on ai; -1 with errno set. v6only: an IPv6 wildcard
@@ -353,6 +354,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         snprintf(err, errlen, "out of memory creating %u actors", s->nactors);
         goto fail;
     }
+    s->scripts = script_env_new(s);
     if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
     /* Only now, after recovery, does the port accept connections. */
     if (cfg->port > 0 && net_listen(&s->listen, cfg->bind, cfg->port, err, errlen) != 0)
@@ -425,6 +427,7 @@ void server_free(server_t *s)
     free(s->net);
     persist_close(s->persist);
     actor_pool_free(s->actors);
+    script_env_free(s->scripts); /* the actors' Lua states: after the actors stopped */
     net_listeners_close(&s->listen);
     net_listeners_close(&s->tls_listen);
     tls_ctx_free(s->tls); /* after the network threads closed every connection */

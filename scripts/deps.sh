@@ -7,6 +7,7 @@ pkgs=(
   libck-dev libev-dev                      # Concurrency Kit, libev
   libcmocka-dev                            # unit tests
   libssl-dev openssl                       # TLS (--tls-port); openssl makes test certificates
+  liblua5.1-0-dev                          # Lua 5.1 for EVAL/EVALSHA (as Redis's scripting)
   redis-server redis-tools                 # differential tests, redis-cli, redis-benchmark
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
@@ -20,6 +21,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm for the ioredis test (integ_script installs ioredis with npm);
+# Debian's, unless a node with npm is on the machine already
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps.sh: installing ${missing[*]}"
   $SUDO apt-get update -q
