@@ -79,6 +79,7 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
         shard_init(&p->shards[s], s, o->secret);
         p->shards[s].limits = o->limits;
         if (o->max_string > 0) p->shards[s].max_string = o->max_string;
+        if (o->databases > 0) p->shards[s].ndbs = (uint16_t)o->databases;
     }
     for (unsigned a = 0; a < o->nactors; a++) {
         p->actors[a].pool = p;
@@ -306,7 +307,9 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             s->hint_len = r->argv[1].len;
             s->hint_hash = r->key_hash;
         }
+        s->db = r->db;
         r->fn(s, &c);
+        s->db = 0;
         kv_obl_count(r);
         s->hint_key = NULL;
     }

@@ -48,6 +48,7 @@ typedef struct actor_pool_opts {
     void *wake_ctx;
     evict_limits *limits; /* --maxmemory settings, shared; NULL: no limit */
     int64_t max_string;   /* --proto-max-bulk-len for APPEND/SETRANGE; 0: 512 MB */
+    int databases;        /* --databases (MOVE's range); 0: 16 */
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.

@@ -43,6 +43,7 @@ typedef struct kv_req {
     uint32_t shard;      /* ro for the actor */
     uint8_t write;       /* ro for the actor: a write command (MISCONF applies) */
     uint8_t has_hash;    /* ro for the actor: key_hash is argv[1]'s */
+    uint8_t db;          /* ro for the actor: the client's database (SELECT) */
     uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
                             by the router, so the shard does not hash the key again */
     uint8_t denyoom;     /* ro for the actor: enum kv_req_oom */

@@ -41,6 +41,7 @@ typedef struct kv_slot {
     uint8_t ready;       /* reply complete */
     uint8_t close_after; /* close the connection once this reply is out */
     uint8_t stage;       /* staged commands: current step */
+    uint8_t db;          /* the database its parts run in (the client's SELECT) */
     uint32_t pending;    /* parts not yet completed */
     kvbuf reply;         /* the final RESP reply */
     int argc;            /* the command's own copy of its arguments */
@@ -86,6 +87,7 @@ typedef struct conn {
     uint8_t dirty;       /* on the thread's dirty list */
     uint8_t reading;     /* read watcher started */
     uint8_t stalled;     /* on the thread's stalled list */
+    uint8_t db;          /* SELECTed database */
     struct conn *next_dirty;
     struct conn *prev, *next; /* the thread's connection list */
     char name[64];            /* CLIENT SETNAME */

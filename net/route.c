@@ -58,6 +58,7 @@ static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *ar
     sl->def = def;
     sl->conn = c;
     sl->proto = (uint8_t)c->ps.proto;
+    sl->db = c->db;
     if (c->tail)
         c->tail->next = sl;
     else
@@ -157,7 +158,9 @@ void route_queue(netthr *t, kv_req *r)
         b->actor_id = (uint16_t)a;
         t->out[a] = b;
     }
-    r->obl = &((kv_slot *)r->owner)->conn->obl;
+    kv_slot *sl = r->owner;
+    r->obl = &sl->conn->obl;
+    r->db = sl->db;
     kv_batch_add(b, r);
 }
 

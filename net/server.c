@@ -240,6 +240,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .wake_ctx = s,
         .limits = &s->limits,
         .max_string = cfg->proto_max_bulk_len,
+        .databases = cfg->databases,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
