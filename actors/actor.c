@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,96 @@ static kv_req *actor_prefetch(actor_pool_t *p, kv_req *r, int deep)
     return r->next;
 }
 
+/* Runs one request on its shard (any shard the calling actor owns, or has
+ * frozen). */
+static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
+{
+    actor_pool_t *p = a->pool;
+    shard_t *s = &p->shards[r->shard];
+    if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
+        actor_misconf(p, r); /* the log refuses writes: do not run it */
+        return;
+    }
+    if (r->obl != NULL && !r->write && kv_obl_over(r->obl)) {
+        /* never sent: the network thread closes the client */
+        reply_error(&r->reply, "ERR client output buffer limit reached");
+        return;
+    }
+    cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
+    s->now_ms = now_ms;
+    if (r->denyoom && s->limits) {
+        int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
+        if (room < 0) return;
+        a->evict_busy |= room;
+    }
+    if (r->has_hash) {
+        s->hint_key = r->argv[1].p;
+        s->hint_len = r->argv[1].len;
+        s->hint_hash = r->key_hash;
+    }
+    s->db = r->db;
+    r->fn(s, &c);
+    s->db = 0;
+    kv_obl_count(r);
+    s->hint_key = NULL;
+}
+
+/* ---- frozen runs (actor.h) ---------------------------------------------- */
+
+struct actor_fz {
+    actor_t *a; /* the actor running fn */
+    int64_t now_ms;
+};
+
+void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors)
+{
+    run->fn = fn;
+    run->arg = arg;
+    run->nactors = nactors;
+    atomic_init(&run->arrived, 0);
+    atomic_init(&run->done, 0);
+}
+
+void actor_fz_call(actor_fz *fz, kv_req *r)
+{
+    actor_run_req(fz->a, r, fz->now_ms);
+}
+
+shard_t *actor_fz_shard(actor_fz *fz, uint32_t shard)
+{
+    shard_t *s = &fz->a->pool->shards[shard];
+    s->now_ms = fz->now_ms;
+    return s;
+}
+
+/* Parked at a run until the actor that arrives last has run it: spins a
+ * little (the others are usually a few microseconds away), then yields
+ * the CPU, which may be the one the awaited actor needs. */
+static void actor_fz_wait(actor_fz_run *run)
+{
+    for (unsigned i = 0; !atomic_load_explicit(&run->done, memory_order_acquire); i++) {
+        if (i < 256)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
+}
+
+/* Reaching a run's request: the last involved actor to arrive runs it
+ * (after every other one parked: the acq_rel arrivals order their earlier
+ * work on their shards before it), the others wait for its release. */
+static void actor_fz_enter(actor_t *a, actor_fz_run *run, int64_t now_ms)
+{
+    unsigned n = atomic_fetch_add_explicit(&run->arrived, 1, memory_order_acq_rel) + 1;
+    if (n < run->nactors) {
+        actor_fz_wait(run);
+        return;
+    }
+    actor_fz fz = {a, now_ms};
+    run->fn(&fz, run->arg);
+    atomic_store_explicit(&run->done, 1, memory_order_release);
+}
+
 /* Runs every request of one batch on its shard. */
 static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
 {
@@ -285,33 +376,10 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
     for (kv_req *r = b->head; r != NULL; r = r->next) {
         pf_slot = actor_prefetch(p, pf_slot, 0);
         pf_entry = actor_prefetch(p, pf_entry, 1);
-        shard_t *s = &p->shards[r->shard];
-        if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
-            actor_misconf(p, r); /* the log refuses writes: do not run it */
-            continue;
-        }
-        if (r->obl != NULL && !r->write && kv_obl_over(r->obl)) {
-            /* never sent: the network thread closes the client */
-            reply_error(&r->reply, "ERR client output buffer limit reached");
-            continue;
-        }
-        cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply};
-        s->now_ms = now_ms;
-        if (r->denyoom && s->limits) {
-            int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
-            if (room < 0) continue;
-            a->evict_busy |= room;
-        }
-        if (r->has_hash) {
-            s->hint_key = r->argv[1].p;
-            s->hint_len = r->argv[1].len;
-            s->hint_hash = r->key_hash;
-        }
-        s->db = r->db;
-        r->fn(s, &c);
-        s->db = 0;
-        kv_obl_count(r);
-        s->hint_key = NULL;
+        if (r->fz != NULL)
+            actor_fz_enter(a, r->fz, now_ms);
+        else
+            actor_run_req(a, r, now_ms);
     }
 }
 

@@ -22,6 +22,11 @@
         n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "connection", ver, sum        \
     }
 
+#define MULTICMD(n, ar, fl, ver, sum)                                                              \
+    {                                                                                              \
+        n, ar, fl, ROUTE_MULTI, JOIN_MULTI, NULL, NULL, 0, 0, 0, "transactions", ver, sum          \
+    }
+
 /* Sorted by name (COMMAND LIST and the tests rely on the order). */
 static const cmd_def commands[] = {
     KEYCMD("append", 3, W | M, cmd_append, "string", "2.0.0", "Append a value to a key"),
@@ -42,7 +47,11 @@ static const cmd_def commands[] = {
            "Decrement the integer value of a key by the given number"),
     {"del", -2, W, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Delete a key"},
+    MULTICMD("discard", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.0.0",
+             "Discard all commands issued after MULTI"),
     LOCALCMD("echo", 2, F, local_echo, "1.0.0", "Echo the given string"),
+    MULTICMD("exec", 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "1.2.0",
+             "Execute all commands issued after MULTI"),
     {"exists", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Determine if a key exists"},
     KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0",
@@ -108,6 +117,8 @@ static const cmd_def commands[] = {
      "Set multiple keys to multiple values"},
     {"msetnx", -3, W | M, ROUTE_MSETNX, JOIN_STAGED, cmd_mset_part, NULL, 1, -1, 2, "string",
      "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist"},
+    MULTICMD("multi", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "1.2.0",
+             "Mark the start of a transaction block"),
     KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0",
            "Remove the expiration from a key"),
     KEYCMD("pexpire", -3, W | F, cmd_pexpire, "generic", "2.6.0",
@@ -159,6 +170,10 @@ static const cmd_def commands[] = {
     {"unlink", -2, W | F, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "4.0.0",
      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
      "blocking."},
+    MULTICMD("unwatch", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",
+             "Forget about all watched keys"),
+    MULTICMD("watch", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",
+             "Watch the given keys to determine execution of the MULTI/EXEC block"),
 };
 
 static const cmd_def internal[] = {

@@ -19,6 +19,7 @@ typedef enum cmd_route {
     ROUTE_SCAN,   /* the shard named by the cursor */
     ROUTE_RENAME, /* argv[1] and argv[2]: one shard, or staged across two */
     ROUTE_MSETNX, /* staged: check every shard, then set */
+    ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */
@@ -33,6 +34,7 @@ typedef enum cmd_join {
     JOIN_INFO,
     JOIN_STATS,
     JOIN_STAGED, /* decided by the staged command's own steps */
+    JOIN_MULTI,  /* the transaction commands (net/multi.c) */
 } cmd_join;
 
 enum cmd_flag {

@@ -647,6 +647,10 @@ void local_info_join(netthr *t, kv_slot *sl)
             (unsigned long long)ps.failures, (unsigned long long)ps.compactions,
             (unsigned long long)ps.compacting);
     }
+    obs_summary *m = NULL;
+    if (info_wants(sl, "stats", 1) || info_wants(sl, "commandstats", 0) ||
+        info_wants(sl, "errorstats", 1) || info_wants(sl, "latencystats", 0))
+        m = obs_summary_new(s);
     if (info_wants(sl, "stats", 1)) {
         kvbuf_printf(
             &b,
@@ -665,18 +669,22 @@ void local_info_join(netthr *t, kv_slot *sl)
             (long long)f.shard[CMD_INFO_MISSES], (unsigned long long)f.qbuf_closed,
             (unsigned long long)f.obl_closed, (unsigned long long)f.auth_failures,
             (unsigned long long)f.timeout_closed, (unsigned long long)f.protected_denied);
+        if (m != NULL)
+            kvbuf_printf(&b,
+                         "unexpected_error_replies:0\r\ntotal_error_replies:%llu\r\n"
+                         "memkv_unknown_commands:%llu\r\nmemkv_rejected_commands:%llu\r\n",
+                         (unsigned long long)m->errors, (unsigned long long)m->unknown,
+                         (unsigned long long)m->rejected);
         info_tls(&b, s);
         kvbuf_printf(&b, "\r\n");
     }
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
-    if (info_wants(sl, "commandstats", 0) || info_wants(sl, "latencystats", 0)) {
-        obs_summary *m = obs_summary_new(s);
-        if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
-        if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);
-        obs_summary_free(m);
-    }
+    if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
+    if (m && info_wants(sl, "errorstats", 1)) obs_info_errorstats(&b, m);
+    if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);
+    obs_summary_free(m);
     if (info_wants(sl, "keyspace", 1)) info_keyspace(&b, sl, &f);
     /* Redis ends the last section without the blank line. */
     while (b.len >= 4 && b.data[b.len - 1] == '\n' && b.data[b.len - 3] == '\n') b.len -= 2;

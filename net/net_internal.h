@@ -5,6 +5,7 @@
 #define MEMKV_NET_INTERNAL_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -51,6 +52,7 @@ typedef struct kv_slot {
     uint16_t *key_sub;    /* MGET: part of each key */
     int64_t aux;          /* SCAN: the shard being scanned */
     struct kv_req *grave; /* parts of earlier stages, freed with the slot */
+    struct multi_tx *mx;  /* EXEC: the transaction (multi.c), freed with the slot */
     kv_req one;           /* the part of a single-shard command */
     kv_req *one_ptr;
     uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
@@ -88,6 +90,7 @@ typedef struct conn {
     uint8_t reading;     /* read watcher started */
     uint8_t stalled;     /* on the thread's stalled list */
     uint8_t db;          /* SELECTed database */
+    struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
     struct conn *prev, *next; /* the thread's connection list */
     char name[64];            /* CLIENT SETNAME */
@@ -114,6 +117,7 @@ typedef struct net_stats {
     _Atomic uint64_t timeout_closed;    /* idle clients closed by --timeout */
     _Atomic uint64_t auth_failures;     /* AUTH / HELLO AUTH with a wrong password */
     _Atomic uint64_t protected_denied;  /* connections refused by protected mode */
+    _Atomic uint64_t unknown_commands;  /* commands not in the table */
 } net_stats;
 
 typedef struct netthr {
@@ -135,6 +139,8 @@ typedef struct netthr {
     conn *conns; /* all open connections */
     conn *dirty; /* connections with output to write */
     int paused;  /* out of credit towards some actor */
+    int capturing;  /* route_queue keeps parts off the batches (EXEC builds them) */
+    int fz_pending; /* some batch in out has_fz */
     uint64_t rng;
     net_stats stats;
     obs_net obs;          /* command statistics; owner: this thread */
@@ -171,6 +177,11 @@ struct server {
     _Atomic int stop;
     int stop_efd; /* eventfd that wakes server_run */
     int hosted;   /* ro: --threads: network thread i also runs actor i */
+    /* Network threads publish batches holding parts of multi-actor frozen
+     * runs (actor.h) under this lock, all of a thread's at once, so every
+     * actor receives them in one global order. Held for a few mailbox
+     * pushes; nothing else is done under it. */
+    pthread_mutex_t fz_lock;
     _Atomic unsigned nnet_done; /* hosted: threads with nothing left to do */
     /* Settings CONFIG SET may change while running (cfg keeps the start-up
      * values of everything else): */
@@ -207,6 +218,12 @@ static inline uint32_t route_shard(const struct server *s, const char *key, size
 
 /* route.c: called when the last part of a slot completed. */
 void slot_finish(netthr *t, kv_slot *sl);
+/* route.c: a command not in the table was refused. */
+static inline void obs_unknown(netthr *t)
+{
+    obs_count(&t->stats.unknown_commands, 1);
+}
+
 /* netloop.c: queue c for servicing (write, resume, close) at the end of
  * this loop iteration. */
 void conn_mark_dirty(netthr *t, conn *c);

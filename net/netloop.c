@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "multi.h"
 #include "net_internal.h"
 #include "reply.h"
 #include "route.h"
@@ -55,6 +56,7 @@ static void conn_free(netthr *t, conn *c)
         slot_free(sl);
         sl = n;
     }
+    multi_conn_free(c);
     parse_destroy(&c->ps);
     kvbuf_destroy(&c->in);
     kvbuf_destroy(&c->out);
@@ -80,6 +82,7 @@ void conn_close(netthr *t, conn *c)
     c->prev = c->next = NULL;
     atomic_fetch_sub_explicit(&t->stats.clients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->srv->clients, 1, memory_order_relaxed);
+    multi_conn_close(t, c); /* its watched keys */
     conn_mark_dirty(t, c);
 }
 
@@ -114,11 +117,12 @@ static void conn_collect_replies(conn *c)
             c->obl_over = 1; /* client-output-buffer-limit: close, send no more */
             break;
         }
+        int failed = sl->reply.len > 0 && sl->reply.data[0] == '-';
         if (sl->def) {
             if (now == 0) now = hist_clock_ns();
-            obs_record(&c->t->obs, sl->def, now - sl->t_parse,
-                       sl->reply.len > 0 && sl->reply.data[0] == '-');
+            obs_record(&c->t->obs, sl->def, now - sl->t_parse, failed);
         }
+        if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
         if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
         else
@@ -327,13 +331,43 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- batches: publish and complete ------------------------------------ */
 
+/* Publishes the batches holding parts of multi-actor frozen runs (a
+ * transaction over several actors) all at once, in the global order the
+ * server's fz_lock makes: two such runs then reach every actor they share
+ * in the same order, so the actors never wait for each other in a cycle
+ * (actor.h). All or none: if one actor has no credit left, they wait
+ * together. With --threads the batch for this thread's own actor goes
+ * through its mailbox too, so that it is ordered with the others'. */
+static void net_publish_fz(netthr *t)
+{
+    server_t *s = t->srv;
+    for (unsigned a = 0; a < s->nactors; a++)
+        if (t->out[a] != NULL && t->out[a]->has_fz && t->inflight[a] >= NET_MAX_INFLIGHT) {
+            t->paused = 1;
+            return;
+        }
+    pthread_mutex_lock(&s->fz_lock);
+    for (unsigned a = 0; a < s->nactors; a++) {
+        kv_batch *b = t->out[a];
+        if (b == NULL || !b->has_fz) continue;
+        int ok = actor_submit_mp(s->actors, b); /* never full: the credit above */
+        (void)ok;
+        t->inflight[a]++;
+        t->out[a] = NULL;
+    }
+    pthread_mutex_unlock(&s->fz_lock);
+    t->fz_pending = 0;
+}
+
 /* Publishes the batch built for each actor, within the credit. */
 static void net_publish(netthr *t)
 {
-    int blocked = 0;
+    if (t->fz_pending) net_publish_fz(t);
+    int blocked = t->fz_pending;
     for (unsigned a = 0; a < t->srv->nactors; a++) {
         kv_batch *b = t->out[a];
         if (b == NULL || (t->srv->hosted && a == t->id)) continue; /* see net_host */
+        if (b->has_fz) continue; /* waits for net_publish_fz */
         if (t->inflight[a] >= NET_MAX_INFLIGHT || !actor_submit_mp(t->srv->actors, b)) {
             blocked = 1;
             continue;
@@ -415,7 +449,12 @@ static void net_host(netthr *t)
     int64_t wait_us = 0;
     for (int round = 0; round < 4; round++) {
         kv_batch *b = t->out[t->id];
-        t->out[t->id] = NULL;
+        if (b != NULL && b->has_fz) {
+            net_publish_fz(t); /* through the mailbox, in the global order */
+            b = t->out[t->id];
+            if (b != NULL && b->has_fz) b = NULL; /* no credit yet: it waits */
+        }
+        if (b) t->out[t->id] = NULL;
         if (b) t->inflight[t->id]++; /* net_complete counts it back */
         wait_us = actor_host_poll(t->srv->actors, t->id, b);
         net_service_dirty(t);

@@ -187,6 +187,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     s->tls_listen_fd = -1;
     s->metrics_fd = -1;
     s->stop_efd = -1;
+    pthread_mutex_init(&s->fz_lock, NULL);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
     /* glibc raises its mmap threshold whenever a large block is freed (up to
@@ -331,5 +332,6 @@ void server_free(server_t *s)
     if (s->metrics_fd >= 0) close(s->metrics_fd);
     if (s->stop_efd >= 0) close(s->stop_efd);
     auth_destroy(&s->auth);
+    pthread_mutex_destroy(&s->fz_lock);
     free(s);
 }
