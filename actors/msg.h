@@ -55,6 +55,8 @@ typedef struct kv_req {
     size_t obl_bytes;    /* written by the actor: reply bytes added to obl->inflight */
     struct actor_fz_run *fz; /* ro for the actor: not NULL for a frozen run (actor.h):
                                 fn, shard and argv are unused then */
+    uint8_t ordered;         /* private to the network thread: a part of a command over
+                                several actors, published in the global order */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */
@@ -92,8 +94,8 @@ typedef struct kv_batch {
     uint32_t n;            /* number of requests */
     uint16_t net_id;       /* ro: network thread that gets it back */
     uint16_t actor_id;     /* ro: destination actor */
-    uint8_t has_fz;        /* private to the network thread: holds a part of a frozen
-                              run over several actors (published in global order) */
+    uint8_t ordered;       /* private to the network thread: holds a part of a command
+                              over several actors (published in global order) */
     struct kv_batch *next; /* private: free list of the network thread */
 } kv_batch;
 

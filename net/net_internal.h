@@ -140,7 +140,7 @@ typedef struct netthr {
     conn *dirty; /* connections with output to write */
     int paused;  /* out of credit towards some actor */
     int capturing;  /* route_queue keeps parts off the batches (EXEC builds them) */
-    int fz_pending; /* some batch in out has_fz */
+    int ordered_pending; /* some batch in out is ordered */
     uint64_t rng;
     net_stats stats;
     obs_net obs;          /* command statistics; owner: this thread */
@@ -177,10 +177,11 @@ struct server {
     _Atomic int stop;
     int stop_efd; /* eventfd that wakes server_run */
     int hosted;   /* ro: --threads: network thread i also runs actor i */
-    /* Network threads publish batches holding parts of multi-actor frozen
-     * runs (actor.h) under this lock, all of a thread's at once, so every
-     * actor receives them in one global order. Held for a few mailbox
-     * pushes; nothing else is done under it. */
+    /* Network threads publish the batches holding parts of commands over
+     * several actors (multi-actor frozen runs, MGET, MSET, DEL, KEYS, ...)
+     * under this lock, all of a thread's at once, so every actor receives
+     * them in one global order. Held for a few mailbox pushes; nothing
+     * else is done under it. */
     pthread_mutex_t fz_lock;
     _Atomic unsigned nnet_done; /* hosted: threads with nothing left to do */
     /* Settings CONFIG SET may change while running (cfg keeps the start-up

@@ -331,43 +331,45 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- batches: publish and complete ------------------------------------ */
 
-/* Publishes the batches holding parts of multi-actor frozen runs (a
- * transaction over several actors) all at once, in the global order the
- * server's fz_lock makes: two such runs then reach every actor they share
- * in the same order, so the actors never wait for each other in a cycle
- * (actor.h). All or none: if one actor has no credit left, they wait
- * together. With --threads the batch for this thread's own actor goes
- * through its mailbox too, so that it is ordered with the others'. */
-static void net_publish_fz(netthr *t)
+/* Publishes the ordered batches (parts of commands over several actors:
+ * transactions over several actors, MGET, MSET, DEL, KEYS, ...) all at
+ * once, in the global order the server's fz_lock makes: any two such
+ * commands then reach every actor they share in the same order, so a
+ * reader's parts run all before or all after a writer's, and actors parked
+ * at a transaction never wait for each other in a cycle (actor.h). All or
+ * none: if one actor has no credit left, they wait together. With
+ * --threads the batch for this thread's own actor goes through its mailbox
+ * too, so that it is ordered with the others'. */
+static void net_publish_ordered(netthr *t)
 {
     server_t *s = t->srv;
     for (unsigned a = 0; a < s->nactors; a++)
-        if (t->out[a] != NULL && t->out[a]->has_fz && t->inflight[a] >= NET_MAX_INFLIGHT) {
+        if (t->out[a] != NULL && t->out[a]->ordered && t->inflight[a] >= NET_MAX_INFLIGHT) {
             t->paused = 1;
             return;
         }
     pthread_mutex_lock(&s->fz_lock);
     for (unsigned a = 0; a < s->nactors; a++) {
         kv_batch *b = t->out[a];
-        if (b == NULL || !b->has_fz) continue;
+        if (b == NULL || !b->ordered) continue;
         int ok = actor_submit_mp(s->actors, b); /* never full: the credit above */
         (void)ok;
         t->inflight[a]++;
         t->out[a] = NULL;
     }
     pthread_mutex_unlock(&s->fz_lock);
-    t->fz_pending = 0;
+    t->ordered_pending = 0;
 }
 
 /* Publishes the batch built for each actor, within the credit. */
 static void net_publish(netthr *t)
 {
-    if (t->fz_pending) net_publish_fz(t);
-    int blocked = t->fz_pending;
+    if (t->ordered_pending) net_publish_ordered(t);
+    int blocked = t->ordered_pending;
     for (unsigned a = 0; a < t->srv->nactors; a++) {
         kv_batch *b = t->out[a];
         if (b == NULL || (t->srv->hosted && a == t->id)) continue; /* see net_host */
-        if (b->has_fz) continue; /* waits for net_publish_fz */
+        if (b->ordered) continue; /* waits for net_publish_ordered */
         if (t->inflight[a] >= NET_MAX_INFLIGHT || !actor_submit_mp(t->srv->actors, b)) {
             blocked = 1;
             continue;
@@ -449,10 +451,10 @@ static void net_host(netthr *t)
     int64_t wait_us = 0;
     for (int round = 0; round < 4; round++) {
         kv_batch *b = t->out[t->id];
-        if (b != NULL && b->has_fz) {
-            net_publish_fz(t); /* through the mailbox, in the global order */
+        if (b != NULL && b->ordered) {
+            net_publish_ordered(t); /* through the mailbox, in the global order */
             b = t->out[t->id];
-            if (b != NULL && b->has_fz) b = NULL; /* no credit yet: it waits */
+            if (b != NULL && b->ordered) b = NULL; /* no credit yet: it waits */
         }
         if (b) t->out[t->id] = NULL;
         if (b) t->inflight[t->id]++; /* net_complete counts it back */

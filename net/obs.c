@@ -118,6 +118,11 @@ static void summary_errors(obs_summary *m, obs_net *o)
     }
 }
 
+static int err_cmp(const void *a, const void *b)
+{
+    return strcmp(((const obs_err *)a)->name, ((const obs_err *)b)->name);
+}
+
 /* ---- merging -------------------------------------------------------------- */
 
 static hist_t *hist_new(void)
@@ -175,6 +180,7 @@ obs_summary *obs_summary_new(server_t *s)
         summary_errors(m, &t->obs);
         m->unknown += hist_ld(&t->stats.unknown_commands);
     }
+    qsort(m->errs, m->nerrs, sizeof m->errs[0], err_cmp); /* by name, as Redis lists them */
     m->rejected = m->unknown;
     for (size_t i = 0; i < m->ncmd; i++) m->rejected += m->cmd[i].rejected;
     actor_pool_stats(s->actors, &m->batch, &m->service);

@@ -168,9 +168,9 @@ void route_queue(netthr *t, kv_req *r)
         t->out[a] = b;
     }
     r->obl = &((kv_slot *)r->owner)->conn->obl;
-    if (r->fz != NULL && r->fz->nactors > 1) {
-        b->has_fz = 1; /* published in global order (net_publish) */
-        t->fz_pending = 1;
+    if (r->ordered || (r->fz != NULL && r->fz->nactors > 1)) {
+        b->ordered = 1; /* published in the global order (net_publish) */
+        t->ordered_pending = 1;
     }
     kv_batch_add(b, r);
 }
@@ -204,6 +204,21 @@ void slot_set_parts(kv_slot *sl, kv_req **subs, unsigned n)
     sl->subs = subs;
     sl->nsub = n;
     sl->pending = n;
+}
+
+/* Parts on more than one actor are published in the global order
+ * (net_publish): every actor then runs them at the same place relative to
+ * every other such command and transaction, so an MGET sees all or none of
+ * an MSET or of an EXEC, on any number of actors, without any waiting. */
+static void route_order_parts(netthr *t, kv_req **subs, unsigned n)
+{
+    unsigned na = t->srv->nactors;
+    if (na < 2 || n < 2) return;
+    unsigned a0 = actor_of_shard(subs[0]->shard, na);
+    unsigned i = 1;
+    while (i < n && actor_of_shard(subs[i]->shard, na) == a0) i++;
+    if (i == n) return;
+    for (i = 0; i < n; i++) subs[i]->ordered = 1;
 }
 
 /* The single part of a one-shard command, with the slot's own arguments. */
@@ -262,6 +277,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
         if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
     }
     slot_set_parts(sl, subs, nsub);
+    route_order_parts(t, subs, nsub);
     for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
     free(shard_of);
     free(count);
@@ -281,6 +297,7 @@ static void route_all(netthr *t, kv_slot *sl, cmd_fn *fn)
         memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
     }
     slot_set_parts(sl, subs, n);
+    route_order_parts(t, subs, n);
     for (unsigned sh = 0; sh < n; sh++) route_queue(t, subs[sh]);
 }
 
