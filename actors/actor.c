@@ -3,6 +3,7 @@
 #include <ck_pr.h>
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
         shard_init(&p->shards[s], s, o->secret);
         p->shards[s].limits = o->limits;
         if (o->max_string > 0) p->shards[s].max_string = o->max_string;
+        if (o->databases > 0) p->shards[s].ndbs = (uint16_t)o->databases;
     }
     for (unsigned a = 0; a < o->nactors; a++) {
         p->actors[a].pool = p;
@@ -317,6 +319,98 @@ static kv_req *actor_prefetch(actor_pool_t *p, kv_req *r, int deep)
     return r->next;
 }
 
+/* Runs one request on its shard (any shard the calling actor owns, or has
+ * frozen). */
+static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
+{
+    actor_pool_t *p = a->pool;
+    shard_t *s = &p->shards[r->shard];
+    r->applied = 0;
+    if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
+        actor_misconf(p, r); /* the log refuses writes: do not run it */
+        return;
+    }
+    if (r->obl != NULL && !r->write && kv_obl_over(r->obl)) {
+        /* never sent: the network thread closes the client */
+        reply_error(&r->reply, "ERR client output buffer limit reached");
+        return;
+    }
+    cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply, .env = r->env};
+    s->now_ms = now_ms;
+    if (r->denyoom && s->limits) {
+        int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
+        if (room < 0) return;
+        a->evict_busy |= room;
+    }
+    if (r->has_hash) {
+        s->hint_key = r->argv[1].p;
+        s->hint_len = r->argv[1].len;
+        s->hint_hash = r->key_hash;
+    }
+    s->db = r->db;
+    r->fn(s, &c);
+    s->db = 0;
+    r->applied = r->write;
+    kv_obl_count(r);
+    s->hint_key = NULL;
+}
+
+/* ---- frozen runs (actor.h) ---------------------------------------------- */
+
+struct actor_fz {
+    actor_t *a; /* the actor running fn */
+    int64_t now_ms;
+};
+
+void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors)
+{
+    run->fn = fn;
+    run->arg = arg;
+    run->nactors = nactors;
+    atomic_init(&run->arrived, 0);
+    atomic_init(&run->done, 0);
+}
+
+void actor_fz_call(actor_fz *fz, kv_req *r)
+{
+    actor_run_req(fz->a, r, fz->now_ms);
+}
+
+shard_t *actor_fz_shard(actor_fz *fz, uint32_t shard)
+{
+    shard_t *s = &fz->a->pool->shards[shard];
+    s->now_ms = fz->now_ms;
+    return s;
+}
+
+/* Parked at a run until the actor that arrives last has run it: spins a
+ * little (the others are usually a few microseconds away), then yields
+ * the CPU, which may be the one the awaited actor needs. */
+static void actor_fz_wait(actor_fz_run *run)
+{
+    for (unsigned i = 0; !atomic_load_explicit(&run->done, memory_order_acquire); i++) {
+        if (i < 256)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
+}
+
+/* Reaching a run's request: the last involved actor to arrive runs it
+ * (after every other one parked: the acq_rel arrivals order their earlier
+ * work on their shards before it), the others wait for its release. */
+static void actor_fz_enter(actor_t *a, actor_fz_run *run, int64_t now_ms)
+{
+    unsigned n = atomic_fetch_add_explicit(&run->arrived, 1, memory_order_acq_rel) + 1;
+    if (n < run->nactors) {
+        actor_fz_wait(run);
+        return;
+    }
+    actor_fz fz = {a, now_ms};
+    run->fn(&fz, run->arg);
+    atomic_store_explicit(&run->done, 1, memory_order_release);
+}
+
 /* Runs every request of one batch on its shard. */
 static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
 {
@@ -327,33 +421,11 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
     for (kv_req *r = b->head; r != NULL; r = r->next) {
         pf_slot = actor_prefetch(p, pf_slot, 0);
         pf_entry = actor_prefetch(p, pf_entry, 1);
-        shard_t *s = &p->shards[r->shard];
-        r->applied = 0;
-        if (r->write && persist_shard_failed(p->o.persist, r->shard)) {
-            actor_misconf(p, r); /* the log refuses writes: do not run it */
-            continue;
-        }
-        if (r->obl != NULL && !r->write && kv_obl_over(r->obl)) {
-            /* never sent: the network thread closes the client */
-            reply_error(&r->reply, "ERR client output buffer limit reached");
-            continue;
-        }
-        cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply, .env = r->env};
-        s->now_ms = now_ms;
-        if (r->denyoom && s->limits) {
-            int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
-            if (room < 0) continue;
-            a->evict_busy |= room;
-        }
-        if (r->has_hash) {
-            s->hint_key = r->argv[1].p;
-            s->hint_len = r->argv[1].len;
-            s->hint_hash = r->key_hash;
-        }
-        r->fn(s, &c);
-        r->applied = r->write;
-        kv_obl_count(r);
-        s->hint_key = NULL;
+        if (r->fz != NULL) {
+            r->applied = 1; /* may have written any shard of this actor (actor_must_park) */
+            actor_fz_enter(a, r->fz, now_ms);
+        } else
+            actor_run_req(a, r, now_ms);
     }
 }
 
@@ -364,8 +436,17 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
  * the log has made them durable (actor_release_parked). */
 static int actor_must_park(actor_pool_t *p, const kv_batch *b)
 {
-    for (const kv_req *r = b->head; r != NULL; r = r->next)
-        if (r->applied && !persist_shard_ok(p->o.persist, r->shard)) return 1;
+    for (const kv_req *r = b->head; r != NULL; r = r->next) {
+        if (!r->applied) continue;
+        if (r->fz == NULL) {
+            if (!persist_shard_ok(p->o.persist, r->shard)) return 1;
+            continue;
+        }
+        /* a frozen run's part: it may have written any shard of this actor */
+        unsigned na = p->o.nactors;
+        for (unsigned s = r->shard % na; s < p->o.nshards; s += na)
+            if (!persist_shard_ok(p->o.persist, s)) return 1;
+    }
     return 0;
 }
 
@@ -419,8 +500,13 @@ static int actor_parked_ready(actor_pool_t *p, const kv_batch *b)
     if (b->net_id < p->o.nnet &&
         atomic_load_explicit(&p->net_closed[b->net_id], memory_order_acquire))
         return 1;
-    for (const kv_req *r = b->head; r != NULL; r = r->next)
-        if (r->applied && !persist_shard_durable(p->o.persist, r->shard)) return 0;
+    for (const kv_req *r = b->head; r != NULL; r = r->next) {
+        if (!r->applied) continue;
+        unsigned first = r->shard, step = p->o.nshards; /* one shard, or every shard */
+        if (r->fz != NULL) first = r->shard % p->o.nactors, step = p->o.nactors; /* of the actor */
+        for (unsigned s = first; s < p->o.nshards; s += step)
+            if (!persist_shard_durable(p->o.persist, s)) return 0;
+    }
     return 1;
 }
 

@@ -50,6 +50,7 @@ typedef struct actor_pool_opts {
     void *wake_ctx;
     evict_limits *limits; /* --maxmemory settings, shared; NULL: no limit */
     int64_t max_string;   /* --proto-max-bulk-len for APPEND/SETRANGE; 0: 512 MB */
+    int databases;        /* --databases (MOVE's range); 0: 16 */
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.
@@ -127,6 +128,53 @@ void actor_pool_reset_stats(actor_pool_t *p);
  * tick and at most every 10 ms while busy. Any thread; for the /metrics
  * page, which cannot wait for a gather. */
 void actor_pool_shard_figures(actor_pool_t *p, unsigned shard, int64_t *out);
+
+/* ---- frozen runs: one callback with the shards of several actors ------
+ *
+ * Atomicity is per actor: an actor runs one request at a time, so work on
+ * the shards of one actor is atomic for every other client. A frozen run
+ * extends that to several actors. The producer sends one request per
+ * involved actor (kv_req.fz pointing to the same run; any shard of that
+ * actor); each actor, when it reaches its request, parks until all of them
+ * have arrived (a barrier, as VLL/Dragonfly schedule multi-shard
+ * transactions); the last to arrive runs fn once, touching the shards of
+ * every involved actor while their owners wait, and releases them. So no
+ * other request runs on any involved shard between fn's first and last
+ * access. With one involved actor there is no waiting at all: fn runs in
+ * place, as cheap as any request.
+ *
+ * Deadlock freedom is the producer's duty: the requests of two runs that
+ * share actors must reach those actors' mailboxes in the same order (the
+ * network threads publish batches holding parts of multi-actor runs under
+ * one mutex, all parts of a run at once), and a hosted actor's part goes
+ * through its mailbox like any other. The changes fn makes are logged to
+ * each shard's WAL and committed by that shard's owner at the end of its
+ * round, like its own requests (--fsync always: before its batch returns).
+ *
+ * Used by MULTI/EXEC (net/multi.c); meant for scripts too. */
+typedef struct actor_fz actor_fz; /* valid during fn only */
+typedef void actor_fz_fn(actor_fz *fz, void *arg);
+
+typedef struct actor_fz_run {
+    actor_fz_fn *fn;          /* ro: runs once, on the actor that arrives last */
+    void *arg;                /* ro: fn's argument (owned by the producer) */
+    unsigned nactors;         /* ro: requests sent, one per involved actor */
+    _Atomic unsigned arrived; /* private: actors parked so far */
+    _Atomic int done;         /* private: fn returned */
+} actor_fz_run;
+
+/* Producer: prepares run for nactors involved actors (before any request
+ * referring to it is published). */
+void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors);
+
+/* In fn: runs request r (a command part: shard, fn, argv, db, write,
+ * denyoom, obl) now, as an actor runs the requests of a batch: refused
+ * with MISCONF when the shard's log failed, eviction first under
+ * --maxmemory. r->shard must belong to an involved actor. */
+void actor_fz_call(actor_fz *fz, kv_req *r);
+/* In fn: shard of an involved actor, its clock set to now, for direct
+ * use (WATCH checks); valid during fn. */
+shard_t *actor_fz_shard(actor_fz *fz, uint32_t shard);
 
 /* The shard array, for tests and start-up loading only (no actor running),
  * and for the actor that owns the shard (a script touching the other

@@ -35,8 +35,15 @@ void join_concat(kvbuf *out, kv_req *const *subs, unsigned n);
 /* One of the non-nil bulk replies chosen with rng, or nil (RANDOMKEY). */
 void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng);
 
-/* Sums arrays of integers element-wise into sums[0..nfields) (INFO part).
- * Returns 0, or -1 if a reply is not such an array. */
+/* Sums the first nfields integers of arrays of integers element-wise into
+ * sums[0..nfields) (INFO part). Returns 0, or -1 if a reply is not such an
+ * array. */
 int join_sum_fields(kv_req *const *subs, unsigned n, int64_t *sums, unsigned nfields);
+
+/* INFO parts: the (db, keys, expires) triples after the first nfields
+ * integers, summed per database into dbs[db] = {keys, expires} for
+ * 0 < db < ndbs (dbs[0] is left 0). Returns 0 or -1 as join_sum_fields. */
+int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[2],
+                  unsigned ndbs);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct kv_req {
     uint32_t shard;      /* ro for the actor */
     uint8_t write;       /* ro for the actor: a write command (MISCONF applies) */
     uint8_t has_hash;    /* ro for the actor: key_hash is argv[1]'s */
+    uint8_t db;          /* ro for the actor: the client's database (SELECT) */
     uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
                             by the router, so the shard does not hash the key again */
     uint8_t denyoom;     /* ro for the actor: enum kv_req_oom */
@@ -56,6 +57,10 @@ typedef struct kv_req {
     size_t obl_bytes;    /* written by the actor: reply bytes added to obl->inflight */
     void *env;           /* ro for the actor: handed to fn as cmd_call.env (EVAL: the
                             scripting context), or NULL */
+    struct actor_fz_run *fz; /* ro for the actor: not NULL for a frozen run (actor.h):
+                                fn, shard and argv are unused then */
+    uint8_t ordered;         /* private to the network thread: a part of a command over
+                                several actors, published in the global order */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */
@@ -93,6 +98,8 @@ typedef struct kv_batch {
     uint32_t n;            /* number of requests */
     uint16_t net_id;       /* ro: network thread that gets it back */
     uint16_t actor_id;     /* ro: destination actor */
+    uint8_t ordered;       /* private to the network thread: holds a part of a command
+                              over several actors (published in global order) */
     struct kv_batch *next; /* private: free list of the network thread */
 } kv_batch;
 

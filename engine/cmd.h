@@ -17,6 +17,7 @@
  *   flushall part: +OK
  *   randomkey part: bulk or nil
  *   info part:     see cmd_info_part
+ *   flushdb part:  +OK (the keys of the command's database, shard_t.db)
  *   scan:          argv = SCAN cursor [MATCH p] [COUNT n] [TYPE t] with the
  *                  shard-local cursor; replies *2 [$cursor, *n keys]
  *   take part:     internal: TAKE key -> *3 [$value, :pxat or -1, :type] and
@@ -50,16 +51,22 @@ cmd_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset, cmd_getde
 cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_expireat,
     cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist, cmd_keys_part,
     cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part, cmd_flushall_part,
-    cmd_take_part, cmd_put_part;
+    cmd_flushdb_part, cmd_move, cmd_take_part, cmd_put_part;
+
+/* WATCH / UNWATCH parts: argv = name, the client's id (decimal), then the
+ * keys of this shard (database shard_t.db); reply +OK (watch.h). */
+cmd_fn cmd_watch_part, cmd_unwatch_part;
 
 /* hashes (cmd_hash.c) */
 cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hdel, cmd_hlen,
     cmd_hexists, cmd_hkeys, cmd_hvals, cmd_hincrby, cmd_hincrbyfloat, cmd_hstrlen, cmd_hrandfield,
     cmd_hscan;
 
-/* cmd_info_part replies *N integers in the order of enum cmd_info_field;
- * the gatherer sums them over shards (EXPIRE_STALE, a share in hundredths
- * of a percent, it then divides by the number of shards). */
+/* cmd_info_part replies *N integers: CMD_INFO_NFIELDS in the order of enum
+ * cmd_info_field (over every database), which the gatherer sums over
+ * shards (EXPIRE_STALE, a share in hundredths of a percent, it then
+ * divides by the number of shards), then (db, keys, expires) triples for
+ * each database other than 0 that has keys in this shard. */
 enum cmd_info_field {
     CMD_INFO_KEYS,
     CMD_INFO_EXPIRES,

@@ -11,6 +11,7 @@
 #include "hobj.h"
 #include "reply.h"
 #include "shard.h"
+#include "watch.h"
 
 /* ---- DEL, EXISTS, TYPE ----------------------------------------------------- */
 
@@ -188,6 +189,7 @@ static void key_filter_visit(void *arg, kv_entry *e)
         if (f->drop_expired) shard_drop_expired(f->s, e);
         return;
     }
+    if (!shard_in_db(f->s, e)) return;
     if (f->pattern && !kv_glob_match(f->pattern->p, f->pattern->len, entry_key(e), e->klen, 0))
         return;
     if (f->type && !cmd_is(f->type, cmd_type_name(e))) return;
@@ -281,12 +283,42 @@ void cmd_scan(shard_t *s, const cmd_call *c)
  * one is returned anyway, as Redis does when every key is volatile. */
 #define RANDOMKEY_TRIES 100
 
+typedef struct pick_walk {
+    shard_t *s;
+    size_t skip; /* entries of the database to pass before the pick */
+    kv_entry *got;
+} pick_walk;
+
+static void pick_visit(void *arg, kv_entry *e)
+{
+    pick_walk *w = arg;
+    if (w->got != NULL || !shard_in_db(w->s, e)) return;
+    if (w->skip-- == 0) w->got = e;
+}
+
+/* A random entry of database s->db when random draws keep landing in other
+ * databases: a walk to a random position among its keys. */
+static kv_entry *random_in_db(shard_t *s)
+{
+    size_t n = shard_db_keys(s, s->db);
+    if (n == 0) return NULL;
+    s->rng ^= s->rng << 13, s->rng ^= s->rng >> 7, s->rng ^= s->rng << 17;
+    pick_walk w = {s, (size_t)(s->rng % n), NULL};
+    ht_foreach(&s->table, pick_visit, &w);
+    return w.got;
+}
+
 void cmd_randomkey_part(shard_t *s, const cmd_call *c)
 {
     s->stats.commands++;
     for (int tries = 0;; tries++) {
-        kv_entry *e = ht_random(&s->table, &s->rng);
+        kv_entry *e = shard_db_keys(s, s->db) ? ht_random(&s->table, &s->rng) : NULL;
+        if (e != NULL && !shard_in_db(s, e))
+            e = tries < RANDOMKEY_TRIES ? NULL : random_in_db(s);
+        else if (e == NULL && tries == 0)
+            tries = RANDOMKEY_TRIES; /* the database is empty */
         if (e == NULL) {
+            if (tries < RANDOMKEY_TRIES) continue;
             reply_nil(c->out);
             return;
         }
@@ -302,7 +334,53 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
 void cmd_dbsize_part(shard_t *s, const cmd_call *c)
 {
     s->stats.commands++;
-    reply_int(c->out, (int64_t)ht_count(&s->table));
+    reply_int(c->out, (int64_t)shard_db_keys(s, s->db));
+}
+
+/* FLUSHDB [ASYNC|SYNC]: the keys of the command's database only. */
+void cmd_flushdb_part(shard_t *s, const cmd_call *c)
+{
+    s->stats.commands++;
+    if (c->argc > 2 ||
+        (c->argc == 2 && !cmd_is(&c->argv[1], "sync") && !cmd_is(&c->argv[1], "async"))) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    shard_clear_db(s, s->db);
+    reply_ok(c->out);
+}
+
+/* MOVE key db: the key goes to database db of the same shard (a key's shard
+ * does not depend on its database). */
+void cmd_move(shard_t *s, const cmd_call *c)
+{
+    const kv_str *key = &c->argv[1];
+    int64_t db;
+    s->stats.commands++;
+    if (cmd_get_i64(c, &c->argv[2], &db) != 0) return;
+    if (db < 0 || db >= (int64_t)s->ndbs) {
+        reply_error(c->out, "ERR DB index is out of range");
+        return;
+    }
+    if ((unsigned)db == s->db) {
+        reply_error(c->out, "ERR source and destination objects are the same");
+        return;
+    }
+    kv_entry *e = shard_lookup(s, key->p, key->len);
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    unsigned from = s->db;
+    s->db = (uint8_t)db;
+    kv_entry *d = shard_lookup(s, key->p, key->len);
+    s->db = (uint8_t)from;
+    if (d != NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    shard_move_db(s, e, (unsigned)db, key->p, key->len);
+    reply_int(c->out, 1);
 }
 
 /* FLUSHALL [ASYNC|SYNC] (and FLUSHDB): both modes empty the shard now. */
@@ -334,8 +412,16 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
     v[CMD_INFO_EXPIRE_STALE] = (int64_t)shard_expire_stale_bp(s);
     v[CMD_INFO_EXPIRE_CAPPED] = (int64_t)s->expire_stats.cap_reached;
     v[CMD_INFO_EXPIRE_CYCLE_US] = (int64_t)(s->expire_stats.cycle_ns / 1000);
-    reply_array(c->out, CMD_INFO_NFIELDS);
+    int ndbs = 0;
+    for (unsigned db = 1; s->dbs && db < KV_MAX_DBS; db++) ndbs += s->dbs[db].keys > 0;
+    reply_array(c->out, CMD_INFO_NFIELDS + 3 * ndbs);
     for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
+    for (unsigned db = 1; ndbs && db < KV_MAX_DBS; db++) {
+        if (s->dbs[db].keys == 0) continue;
+        reply_int(c->out, db);
+        reply_int(c->out, (int64_t)s->dbs[db].keys);
+        reply_int(c->out, (int64_t)s->dbs[db].volatile_keys);
+    }
 }
 
 /* ---- RENAME within a shard, and the TAKE/PUT stages across shards ---------- */
@@ -428,4 +514,33 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
         shard_put(s, key->p, key->len, val->p, val->len, pxat);
     }
     reply_ok(c->out);
+}
+
+/* ---- WATCH / UNWATCH parts ---------------------------------------------------- */
+
+/* argv = name, client id (decimal), keys of this shard. */
+static void watch_generic(shard_t *s, const cmd_call *c, int add)
+{
+    int64_t client;
+    if (c->argc < 2 || kv_parse_i64(c->argv[1].p, c->argv[1].len, &client) != 0) {
+        reply_error(c->out, "ERR internal error in WATCH");
+        return;
+    }
+    for (int i = 2; i < c->argc; i++) {
+        if (add)
+            watch_add(s, (uint64_t)client, &c->argv[i]);
+        else
+            watch_remove(s, (uint64_t)client, &c->argv[i]);
+    }
+    reply_ok(c->out);
+}
+
+void cmd_watch_part(shard_t *s, const cmd_call *c)
+{
+    watch_generic(s, c, 1);
+}
+
+void cmd_unwatch_part(shard_t *s, const cmd_call *c)
+{
+    watch_generic(s, c, 0);
 }

@@ -58,6 +58,8 @@ static const struct opt {
      "N threads that each read sockets AND own shards: a command for a shard of its own "
      "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = off, "
      "the default)"},
+    {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
+     "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
      "most client connections at once (default 10000)"},
     {"timeout", OPT_INT, 0, INT_MAX, offsetof(kv_config, timeout), NULL, "SECONDS",
@@ -147,6 +149,7 @@ void config_defaults(kv_config *c)
     c->port = 8080;
     c->shards = 16;
     c->maxclients = 10000;
+    c->databases = 16;
     c->tcp_keepalive = 300;
     c->proto_max_bulk_len = 512ll << 20;
     c->client_query_buffer_limit = 1ll << 30;

@@ -25,6 +25,7 @@ typedef struct kv_config {
     int io_threads;              /* --io-threads, 0 = from the CPU count */
     int threads;                 /* --threads: hosted actors; 0 = separate pools */
     int maxclients;              /* --maxclients */
+    int databases;               /* --databases: SELECT 0..N-1 */
     int timeout;                 /* --timeout: idle seconds before a client is closed, 0 = never */
     int tcp_keepalive;           /* --tcp-keepalive: seconds, 0 = off */
     long long proto_max_bulk_len;        /* --proto-max-bulk-len */

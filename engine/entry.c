@@ -9,18 +9,23 @@
 #include "hobj.h"
 #include "kv.h"
 
-/* Bytes a TTL adds: the expiry before the key, the index trailer after
- * the value. */
-#define ENTRY_TTL_BYTES (sizeof(int64_t) + sizeof(uint32_t))
-
-static size_t entry_size(int ttl, size_t klen, size_t vlen)
+/* Bytes of an entry with these flags: the expiry and the database byte
+ * before the key, and with a TTL the index trailer after the value. */
+static size_t entry_size(unsigned flags, size_t klen, size_t vlen)
 {
-    return sizeof(kv_entry) + (ttl ? ENTRY_TTL_BYTES : 0) + klen + vlen;
+    size_t trailer = (flags & KV_ENTRY_TTL) ? sizeof(uint32_t) : 0;
+    return sizeof(kv_entry) + entry_key_off(flags) + klen + vlen + trailer;
 }
 
 static int entry_has_ttl(const kv_entry *e)
 {
     return (e->flags & KV_ENTRY_TTL) != 0;
+}
+
+/* Writes the database byte of e, whose flags are set. */
+static void entry_set_db(kv_entry *e, unsigned db)
+{
+    if (e->flags & KV_ENTRY_DB) e->data[(e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0] = (char)db;
 }
 
 static void entry_set_expire(kv_entry *e, int64_t expire_ms)
@@ -31,19 +36,26 @@ static void entry_set_expire(kv_entry *e, int64_t expire_ms)
 kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
                     int64_t expire_ms)
 {
-    int ttl = expire_ms >= 0;
-    kv_entry *e = kv_xmalloc(entry_size(ttl, klen, vlen));
+    return entry_new_db(hash, 0, key, klen, val, vlen, expire_ms);
+}
+
+kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
+                       size_t vlen, int64_t expire_ms)
+{
+    unsigned flags = (expire_ms >= 0 ? KV_ENTRY_TTL : 0) | (db != 0 ? KV_ENTRY_DB : 0);
+    kv_entry *e = kv_xmalloc(entry_size(flags, klen, vlen));
     e->next = NULL;
     e->hash = (uint32_t)hash;
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
     e->type = KV_TYPE_STRING;
-    e->flags = ttl ? KV_ENTRY_TTL : 0;
+    e->flags = (uint8_t)flags;
     e->lru = 0;
     entry_set_expire(e, expire_ms);
+    entry_set_db(e, db);
     if (klen) memcpy(entry_key(e), key, klen);
     if (vlen) memcpy(entry_val(e), val, vlen);
-    if (ttl) entry_set_ttl_slot(e, 0);
+    if (flags & KV_ENTRY_TTL) entry_set_ttl_slot(e, 0);
     return e;
 }
 
@@ -89,7 +101,8 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
 {
     int ttl = expire_ms >= 0;
     int had_ttl = entry_has_ttl(e);
-    size_t need = entry_size(ttl, e->klen, vlen);
+    unsigned flags = (e->flags & ~KV_ENTRY_TTL) | (ttl ? KV_ENTRY_TTL : 0);
+    size_t need = entry_size(flags, e->klen, vlen);
     /* the trailer sits after the value: saved before the value moves */
     uint32_t slot = had_ttl ? entry_ttl_slot(e) : 0;
 
@@ -113,8 +126,9 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     kv_entry *n = kv_xmalloc(need);
     *n = *e;
     n->vlen = (uint32_t)vlen;
-    n->flags = (uint8_t)((e->flags & ~KV_ENTRY_TTL) | (ttl ? KV_ENTRY_TTL : 0));
+    n->flags = (uint8_t)flags;
     entry_set_expire(n, expire_ms);
+    entry_set_db(n, entry_db(e));
     memcpy(entry_key(n), entry_key(e), e->klen);
     if (vlen) memcpy(entry_val(n), val, vlen);
     if (ttl) entry_set_ttl_slot(n, slot);
@@ -126,7 +140,7 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
 {
     size_t old = e->vlen;
     int ttl = entry_has_ttl(e);
-    size_t need = entry_size(ttl, e->klen, vlen);
+    size_t need = entry_size(e->flags, e->klen, vlen);
     size_t have = entry_alloc(e);
     uint32_t slot = ttl ? entry_ttl_slot(e) : 0; /* before the growth covers it */
 

@@ -1,14 +1,16 @@
 /* entry.h - one key and its value in a single allocation.
  *
  * Layout: header, then an int64 absolute expiry in ms (only when
- * KV_ENTRY_TTL is set), then the key bytes, then the value bytes, then
- * (only when KV_ENTRY_TTL is set) a uint32 trailer: the entry's position
- * in its shard's expiry index (expire.h). The trailer goes last so that
- * the key and the value keep their offsets (persist/ reads them); it moves
- * with the end of the value, which only entry.c changes. A hash entry's
- * value is the pointer to its hobj_t (hobj.h), which the entry owns.
- * Entries belong to the shard that holds them and are touched only by its
- * actor.
+ * KV_ENTRY_TTL is set), then one byte naming the database (only when
+ * KV_ENTRY_DB is set: keys of database 0 carry none, so they cost nothing
+ * more), then the key bytes, then the value bytes, then (only when
+ * KV_ENTRY_TTL is set) a uint32 trailer: the entry's position in its
+ * shard's expiry index (expire.h). A key's identity is (database, key
+ * bytes). The trailer goes last so that the key and the value keep their
+ * offsets (persist/ reads them); it moves with the end of the value, which
+ * only entry.c changes. A hash entry's value is the pointer to its hobj_t
+ * (hobj.h), which the entry owns. Entries belong to the shard that holds
+ * them and are touched only by its actor.
  */
 #ifndef MEMKV_ENTRY_H
 #define MEMKV_ENTRY_H
@@ -24,7 +26,11 @@ enum kv_type {
 
 enum {
     KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
+    KV_ENTRY_DB = 1u << 1,  /* a database byte (1..255) precedes the key */
 };
+
+/* Databases a key may live in (SELECT 0..KV_MAX_DBS-1). */
+#define KV_MAX_DBS 256
 
 struct hobj;
 
@@ -43,6 +49,9 @@ typedef struct kv_entry {
  * no expiry (else the TTL trailer is 0). Aborts on OOM. */
 kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val, size_t vlen,
                     int64_t expire_ms);
+/* The same in database db (0: as entry_new). */
+kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
+                       size_t vlen, int64_t expire_ms);
 /* A new hash entry owning h (no expiry). Aborts on OOM. */
 kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h);
 /* Frees e and, for a hash, its hobj. Accepts NULL. */
@@ -60,9 +69,20 @@ static inline int64_t entry_expire(const kv_entry *e)
     memcpy(&t, e->data, sizeof t);
     return t;
 }
+/* Bytes between the header and the key for these flags. */
+static inline size_t entry_key_off(unsigned flags)
+{
+    return ((flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0) + ((flags & KV_ENTRY_DB) ? 1 : 0);
+}
 static inline char *entry_key(kv_entry *e)
 {
-    return e->data + ((e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0);
+    return e->data + entry_key_off(e->flags);
+}
+/* The database of e (0 unless KV_ENTRY_DB). */
+static inline unsigned entry_db(const kv_entry *e)
+{
+    if (!(e->flags & KV_ENTRY_DB)) return 0;
+    return (uint8_t)e->data[(e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0];
 }
 static inline char *entry_val(kv_entry *e)
 {
@@ -73,12 +93,12 @@ static inline char *entry_val(kv_entry *e)
 static inline uint32_t entry_ttl_slot(const kv_entry *e)
 {
     uint32_t pos;
-    memcpy(&pos, e->data + sizeof(int64_t) + e->klen + e->vlen, sizeof pos);
+    memcpy(&pos, e->data + entry_key_off(e->flags) + e->klen + e->vlen, sizeof pos);
     return pos;
 }
 static inline void entry_set_ttl_slot(kv_entry *e, uint32_t pos)
 {
-    memcpy(e->data + sizeof(int64_t) + e->klen + e->vlen, &pos, sizeof pos);
+    memcpy(e->data + entry_key_off(e->flags) + e->klen + e->vlen, &pos, sizeof pos);
 }
 /* The hobj of a KV_TYPE_HASH entry. */
 static inline struct hobj *entry_hobj(kv_entry *e)

@@ -19,6 +19,7 @@ typedef struct evict_cand {
     uint64_t score;
     uint32_t hash;
     uint32_t klen;
+    uint8_t db; /* entry_db */
     char *key;  /* owned, cap bytes */
     size_t cap; /* 0: no buffer yet */
 } evict_cand;
@@ -220,13 +221,15 @@ static void cand_fill(struct evict_pool *p, evict_cand *c, kv_entry *e, uint64_t
     }
     memcpy(c->key, entry_key(e), e->klen);
     c->klen = e->klen;
+    c->db = (uint8_t)entry_db(e);
     c->hash = e->hash;
     c->score = score;
 }
 
 static int cand_is(const evict_cand *c, kv_entry *e)
 {
-    return c->hash == e->hash && c->klen == e->klen && memcmp(c->key, entry_key(e), e->klen) == 0;
+    return c->hash == e->hash && c->klen == e->klen && c->db == entry_db(e) &&
+           memcmp(c->key, entry_key(e), e->klen) == 0;
 }
 
 /* Offers e to the pool (ascending by score, the best at the end). */
@@ -277,7 +280,7 @@ static kv_entry *pool_pop(shard_t *s, struct evict_pool *p, int policy)
 {
     while (p->n > 0) {
         evict_cand *c = &p->c[--p->n];
-        kv_entry *e = ht_find(&s->table, c->hash, c->key, c->klen);
+        kv_entry *e = ht_find_db(&s->table, c->hash, c->db, c->key, c->klen);
         if (e != NULL && (!policy_volatile(policy) || (e->flags & KV_ENTRY_TTL))) return e;
     }
     return NULL;

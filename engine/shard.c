@@ -3,10 +3,12 @@
 #include "shard.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 
 #include "kv.h"
+#include "watch.h"
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
 {
@@ -20,6 +22,7 @@ void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
         0x9e3779b97f4a7c15ull ^ ((uint64_t)id * 0xbf58476d1ce4e5b9ull) ^ (uint64_t)kv_mono_us();
     if (s->rng == 0) s->rng = 1;
     s->max_string = 512ll << 20; /* Redis's default proto-max-bulk-len */
+    s->ndbs = 16;                /* Redis's default databases */
 }
 
 void shard_destroy(shard_t *s)
@@ -28,6 +31,9 @@ void shard_destroy(shard_t *s)
     ht_destroy(&s->table);
     expire_idx_destroy(&s->expires);
     evict_pool_free(s);
+    watch_free(s);
+    free(s->dbs);
+    s->dbs = NULL;
     s->volatile_keys = 0;
     s->entry_bytes = 0;
 }
@@ -43,6 +49,39 @@ uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
     return (uint32_t)kv_hash(s->secret, key, klen);
 }
 
+/* The counts of e's database (not 0) as e enters or leaves. */
+static void shard_account_db(shard_t *s, const kv_entry *e, int ttl, int sign)
+{
+    if (s->dbs == NULL) s->dbs = kv_xcalloc(KV_MAX_DBS, sizeof *s->dbs);
+    shard_db_count *d = &s->dbs[entry_db(e)];
+    d->keys += (size_t)(ptrdiff_t)sign;
+    d->volatile_keys += (size_t)(ptrdiff_t)(sign * ttl);
+}
+
+size_t shard_db_keys(const shard_t *s, unsigned db)
+{
+    if (db != 0) return s->dbs ? s->dbs[db].keys : 0;
+    size_t others = 0;
+    for (unsigned i = 1; s->dbs && i < KV_MAX_DBS; i++) others += s->dbs[i].keys;
+    return ht_count(&s->table) - others;
+}
+
+size_t shard_db_volatile(const shard_t *s, unsigned db)
+{
+    if (db != 0) return s->dbs ? s->dbs[db].volatile_keys : 0;
+    size_t others = 0;
+    for (unsigned i = 1; s->dbs && i < KV_MAX_DBS; i++) others += s->dbs[i].volatile_keys;
+    return s->volatile_keys - others;
+}
+
+/* Tells the log that the next record is about database db (see
+ * shard_log_ops.db); nothing for database 0 unless always. */
+static void shard_log_db(shard_t *s, unsigned db, int always)
+{
+    if ((db != 0 || always) && s->log != NULL && s->log->db != NULL)
+        s->log->db(s->log_ctx, s->id, db);
+}
+
 /* Counters for an entry entering (sign 1) or leaving (sign -1) the shard. */
 static void shard_account(shard_t *s, const kv_entry *e, int sign)
 {
@@ -56,6 +95,7 @@ static void shard_account(shard_t *s, const kv_entry *e, int sign)
     } else {
         mem = entry_mem(e);
     }
+    if (e->flags & KV_ENTRY_DB) shard_account_db(s, e, ttl, sign);
     if (sign > 0) {
         s->entry_bytes += mem;
         s->volatile_keys += (size_t)ttl;
@@ -106,7 +146,19 @@ static uint32_t shard_index_pos(const kv_entry *e)
 
 void shard_written(shard_t *s, const kv_entry *e)
 {
-    if (s->log != NULL && s->log->put != NULL) s->log->put(s->log_ctx, s->id, e);
+    if (s->watch) watch_touch(s, entry_db(e), entry_key((kv_entry *)(uintptr_t)e), e->klen);
+    if (s->log == NULL || s->log->put == NULL) return;
+    shard_log_db(s, entry_db(e), 0);
+    s->log->put(s->log_ctx, s->id, e);
+}
+
+/* Logs the removal of e's key (e is out of the table, not yet freed). */
+static void shard_log_del(shard_t *s, kv_entry *e)
+{
+    if (s->watch) watch_touch(s, entry_db(e), entry_key(e), e->klen);
+    if (s->log == NULL || s->log->del == NULL) return;
+    shard_log_db(s, entry_db(e), 0);
+    s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
 }
 
 enum { DROP_DEL, DROP_EXPIRED, DROP_EVICTED };
@@ -115,13 +167,12 @@ enum { DROP_DEL, DROP_EXPIRED, DROP_EVICTED };
  * which counter it goes to. */
 static void shard_drop(shard_t *s, kv_entry *e, int why)
 {
-    kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
+    kv_entry *got = ht_remove_db(&s->table, e->hash, entry_db(e), entry_key(e), e->klen);
     assert(got == e);
     (void)got;
     shard_account(s, e, -1);
     shard_index_del(s, e);
-    if (s->log != NULL && s->log->del != NULL)
-        s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
+    shard_log_del(s, e);
     if (why == DROP_EXPIRED) s->stats.expired++;
     if (why == DROP_EVICTED) s->stats.evicted++;
     entry_free(e);
@@ -144,7 +195,7 @@ void shard_drop_evicted(shard_t *s, kv_entry *e)
 
 kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen)
 {
-    kv_entry *e = ht_find(&s->table, shard_hash(s, key, klen), key, klen);
+    kv_entry *e = ht_find_db(&s->table, shard_hash(s, key, klen), s->db, key, klen);
     if (e != NULL && shard_expired(s, e)) {
         shard_drop(s, e, DROP_EXPIRED);
         return NULL;
@@ -157,8 +208,10 @@ kv_entry *shard_lookup(shard_t *s, const char *key, size_t klen)
 static void shard_log_expire(shard_t *s, kv_entry *e)
 {
     kv_str key = {entry_key(e), e->klen};
-    if (s->log != NULL && s->log->expire != NULL)
-        s->log->expire(s->log_ctx, s->id, &key, entry_expire(e));
+    if (s->watch) watch_touch(s, entry_db(e), key.p, key.len);
+    if (s->log == NULL || s->log->expire == NULL) return;
+    shard_log_db(s, entry_db(e), 0);
+    s->log->expire(s->log_ctx, s->id, &key, entry_expire(e));
 }
 
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
@@ -182,10 +235,10 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
                     int64_t expire_ms)
 {
     uint32_t h = shard_hash(s, key, klen);
-    kv_entry *e = ht_find(&s->table, h, key, klen);
+    kv_entry *e = ht_find_db(&s->table, h, s->db, key, klen);
     if (e != NULL && e->type != KV_TYPE_STRING) {
         /* a string replaces another type: the PUT logged below says so */
-        ht_remove(&s->table, h, key, klen);
+        ht_remove_db(&s->table, h, s->db, key, klen);
         shard_account(s, e, -1);
         shard_index_del(s, e);
         entry_free(e);
@@ -195,7 +248,7 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
         evict_touch(s, e);
         return shard_update(s, e, val, vlen, expire_ms);
     }
-    e = entry_new(h, key, klen, val, vlen, expire_ms);
+    e = entry_new_db(h, s->db, key, klen, val, vlen, expire_ms);
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
@@ -218,7 +271,7 @@ kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen)
 
 kv_entry *shard_add_zeroed(shard_t *s, const char *key, size_t klen, size_t vlen)
 {
-    kv_entry *e = entry_new(shard_hash(s, key, klen), key, klen, NULL, 0, -1);
+    kv_entry *e = entry_new_db(shard_hash(s, key, klen), s->db, key, klen, NULL, 0, -1);
     e = entry_resize_val(e, vlen);
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
@@ -236,19 +289,71 @@ int shard_del(shard_t *s, const char *key, size_t klen)
 
 void shard_clear(shard_t *s)
 {
+    if (s->watch) watch_touch_all(s, -1);
     ht_destroy(&s->table);
     ht_init(&s->table);
     expire_idx_reset(&s->expires);
     s->volatile_keys = 0;
     s->entry_bytes = 0;
+    if (s->dbs) memset(s->dbs, 0, KV_MAX_DBS * sizeof *s->dbs);
     if (s->log != NULL && s->log->clear != NULL) s->log->clear(s->log_ctx, s->id);
+}
+
+typedef struct clear_db_walk {
+    shard_t *s;
+    unsigned db;
+} clear_db_walk;
+
+static void clear_db_visit(void *arg, kv_entry *e)
+{
+    clear_db_walk *w = arg;
+    if (entry_db(e) != w->db) return;
+    kv_entry *got = ht_remove_db(&w->s->table, e->hash, w->db, entry_key(e), e->klen);
+    assert(got == e);
+    (void)got;
+    shard_account(w->s, e, -1);
+    shard_index_del(w->s, e);
+    entry_free(e); /* one CLEAR record for them all, below */
+}
+
+void shard_clear_db(shard_t *s, unsigned db)
+{
+    if (shard_db_keys(s, db) == ht_count(&s->table)) {
+        /* nothing of another database here: as FLUSHALL, but logged as
+         * this database's clear */
+        if (s->watch) watch_touch_all(s, (int)db);
+        ht_destroy(&s->table);
+        ht_init(&s->table);
+        expire_idx_reset(&s->expires);
+        s->volatile_keys = 0;
+        s->entry_bytes = 0;
+        if (s->dbs) memset(s->dbs, 0, KV_MAX_DBS * sizeof *s->dbs);
+    } else {
+        if (s->watch) watch_touch_all(s, (int)db);
+        clear_db_walk w = {s, db};
+        ht_foreach(&s->table, clear_db_visit, &w);
+    }
+    if (s->log == NULL || s->log->clear == NULL) return;
+    shard_log_db(s, db, 1);
+    s->log->clear(s->log_ctx, s->id);
 }
 
 /* ---- hashes ------------------------------------------------------------------ */
 
+/* A new hash entry (database 0, not in the table) moved to database db. */
+static kv_entry *shard_entry_to_db(kv_entry *e, unsigned db)
+{
+    if (db == 0) return e;
+    kv_entry *n = entry_new_db(e->hash, db, entry_key(e), e->klen, entry_val(e), e->vlen, -1);
+    n->type = e->type;
+    entry_free_shell(e); /* the hobj pointer moved to n */
+    return n;
+}
+
 kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen)
 {
     kv_entry *e = entry_new_hash(shard_hash(s, key, klen), key, klen, hobj_new(s->secret));
+    e = shard_entry_to_db(e, s->db);
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);
@@ -258,6 +363,7 @@ kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen)
 kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, int64_t expire_ms)
 {
     kv_entry *e = entry_new_hash(shard_hash(s, key, klen), key, klen, h);
+    e = shard_entry_to_db(e, s->db);
     if (expire_ms >= 0) {
         kv_entry *n = entry_rebuild(e, entry_val(e), e->vlen, expire_ms);
         e = n;
@@ -276,8 +382,10 @@ int shard_hash_set(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *v
     shard_account(s, e, -1);
     int added = hobj_set(entry_hobj(e), field->p, field->len, val->p, val->len);
     shard_account(s, e, 1);
+    kv_str key = {entry_key(e), e->klen};
+    if (s->watch) watch_touch(s, entry_db(e), key.p, key.len);
     if (s->log != NULL && s->log->hset != NULL) {
-        kv_str key = {entry_key(e), e->klen};
+        shard_log_db(s, entry_db(e), 0);
         s->log->hset(s->log_ctx, s->id, &key, field, val);
     }
     return added;
@@ -292,36 +400,44 @@ int shard_hash_del(shard_t *s, kv_entry *e, const kv_str *field, int *gone)
     shard_account(s, e, 1);
     if (removed && s->log != NULL && s->log->hdel != NULL) {
         kv_str key = {entry_key(e), e->klen};
+        shard_log_db(s, entry_db(e), 0);
         s->log->hdel(s->log_ctx, s->id, &key, field);
     }
     *gone = 0;
     if (hobj_len(h) == 0) {
         /* the HDEL record removes the key on replay: no DEL record */
-        kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
+        kv_entry *got = ht_remove_db(&s->table, e->hash, entry_db(e), entry_key(e), e->klen);
         assert(got == e);
         (void)got;
         shard_account(s, e, -1);
         shard_index_del(s, e);
+        if (s->watch) watch_touch(s, entry_db(e), entry_key(e), e->klen);
         entry_free(e);
         *gone = 1;
+    } else if (removed && s->watch) {
+        watch_touch(s, entry_db(e), entry_key(e), e->klen);
     }
     return removed;
 }
 
 kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen)
 {
-    kv_entry *n =
-        entry_new(shard_hash(s, dst, dlen), dst, dlen, entry_val(e), e->vlen, entry_expire(e));
+    return shard_move_db(s, e, s->db, dst, dlen);
+}
+
+kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, size_t dlen)
+{
+    kv_entry *n = entry_new_db(shard_hash(s, dst, dlen), db, dst, dlen, entry_val(e), e->vlen,
+                               entry_expire(e));
     n->type = e->type;
     n->lru = e->lru; /* the value moves with its access history, as in Redis */
-    kv_entry *got = ht_remove(&s->table, e->hash, entry_key(e), e->klen);
+    kv_entry *got = ht_remove_db(&s->table, e->hash, entry_db(e), entry_key(e), e->klen);
     assert(got == e);
     (void)got;
     shard_account(s, e, -1);
     int had = shard_has_ttl(e);
     uint32_t pos = shard_index_pos(e);
-    if (s->log != NULL && s->log->del != NULL)
-        s->log->del(s->log_ctx, s->id, entry_key(e), e->klen);
+    shard_log_del(s, e);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
     ht_insert(&s->table, n);
     shard_account(s, n, 1);

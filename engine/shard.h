@@ -33,7 +33,11 @@ typedef struct shard_stats {
  * hset: a hash field's new value (a key that is absent or not a hash
  *      becomes a new hash without expiry first);
  * hdel: a hash field removed (the key goes when its last field does);
- * expire: only the expiry of a hash changed (expire_ms < 0: none).
+ * expire: only the expiry of a hash changed (expire_ms < 0: none);
+ * db: the next call (put, del, clear, hset, hdel, expire) is about database
+ *      db, not database 0: made before every change to a key of another
+ *      database, and before a clear that empties one database only (then
+ *      even for db 0); a clear without it empties every database.
  * Called by the owner actor during the command that made the change. */
 typedef struct shard_log_ops {
     void (*put)(void *ctx, uint32_t shard, const kv_entry *e);
@@ -43,7 +47,15 @@ typedef struct shard_log_ops {
                  const kv_str *val);
     void (*hdel)(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field);
     void (*expire)(void *ctx, uint32_t shard, const kv_str *key, int64_t expire_ms);
+    void (*db)(void *ctx, uint32_t shard, unsigned db);
 } shard_log_ops;
+
+/* Counts of one database other than 0 in a shard. */
+typedef struct shard_db_count {
+    size_t keys, volatile_keys;
+} shard_db_count;
+
+struct watch_set;
 
 typedef struct shard {
     ht_t table;                   /* owner: actor */
@@ -70,6 +82,12 @@ typedef struct shard {
     const char *hint_key;
     size_t hint_len;
     uint32_t hint_hash;
+    /* owner: actor, around one command: the database (SELECT) its keys are
+     * in; 0 between commands */
+    uint8_t db;
+    uint16_t ndbs;            /* ro after start: --databases (shard_init: 16) */
+    shard_db_count *dbs;      /* private: KV_MAX_DBS counts (databases 1..), NULL until used */
+    struct watch_set *watch;  /* private: keys clients WATCH (watch.c), NULL if none */
 } shard_t;
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);
@@ -78,7 +96,8 @@ void shard_destroy(shard_t *s);
 /* Bytes this shard holds: entries, table arrays and the eviction pool. */
 size_t shard_mem(const shard_t *s);
 
-/* Looks key up for a command: a key whose TTL has passed is deleted (and
+/* Looks key up (in database s->db, as every call below that takes a key)
+ * for a command: a key whose TTL has passed is deleted (and
  * logged) and NULL returned. Counts nothing; callers count hits/misses.
  * A found key counts as accessed for LRU/LFU eviction (evict_touch).
  * The pointer is valid until the next change to the shard. */
@@ -117,8 +136,18 @@ static inline int shard_expired(const shard_t *s, const kv_entry *e)
 void shard_drop_expired(shard_t *s, kv_entry *e);
 /* Removes e for eviction (logged as a DEL), counting it in stats.evicted. */
 void shard_drop_evicted(shard_t *s, kv_entry *e);
-/* Removes every key. */
+/* Removes every key, of every database. */
 void shard_clear(shard_t *s);
+/* Removes every key of database db (FLUSHDB). */
+void shard_clear_db(shard_t *s, unsigned db);
+/* Keys, and keys with a TTL, of database db in this shard. */
+size_t shard_db_keys(const shard_t *s, unsigned db);
+size_t shard_db_volatile(const shard_t *s, unsigned db);
+/* True if e is in the database of the command being run (s->db). */
+static inline int shard_in_db(const shard_t *s, const kv_entry *e)
+{
+    return entry_db(e) == s->db;
+}
 
 /* ---- hashes (every change keeps entry_bytes right and is logged) ---- */
 
@@ -137,6 +166,8 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
  * its value (a hash's hobj without a copy) and expiry; logs the delete and
  * the new entry. Returns the new entry; e is gone. */
 kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen);
+/* The same with dst in database db (MOVE). */
+kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, size_t dlen);
 
 /* Active expiry (expire.c), Redis's slow cycle over the keys with a TTL:
  * loops of 20 sampled keys, repeated while more than 10 % of a loop had

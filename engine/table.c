@@ -152,14 +152,16 @@ static void ht_step(ht_t *t)
 }
 
 /* Returns the address of the link that points to key's entry, or NULL. */
-static kv_entry **ht_link(ht_t *t, uint32_t hash, const char *key, size_t klen, int *table)
+static kv_entry **ht_link(ht_t *t, uint32_t hash, unsigned db, const char *key, size_t klen,
+                          int *table)
 {
     for (int i = 0; i < 2; i++) {
         if (t->b[i] == NULL) break;
         kv_entry **pp = &t->b[i][hash & t->mask[i]];
         for (; *pp != NULL; pp = &(*pp)->next) {
             kv_entry *e = *pp;
-            if (e->hash == hash && e->klen == klen && memcmp(entry_key(e), key, klen) == 0) {
+            if (e->hash == hash && e->klen == klen && entry_db(e) == db &&
+                memcmp(entry_key(e), key, klen) == 0) {
                 if (table) *table = i;
                 return pp;
             }
@@ -171,9 +173,14 @@ static kv_entry **ht_link(ht_t *t, uint32_t hash, const char *key, size_t klen, 
 
 kv_entry *ht_find(ht_t *t, uint32_t hash, const char *key, size_t klen)
 {
+    return ht_find_db(t, hash, 0, key, klen);
+}
+
+kv_entry *ht_find_db(ht_t *t, uint32_t hash, unsigned db, const char *key, size_t klen)
+{
     if (ht_count(t) == 0) return NULL;
     ht_step(t);
-    kv_entry **pp = ht_link(t, hash, key, klen, NULL);
+    kv_entry **pp = ht_link(t, hash, db, key, klen, NULL);
     return pp ? *pp : NULL;
 }
 
@@ -204,10 +211,15 @@ void ht_insert(ht_t *t, kv_entry *e)
 
 kv_entry *ht_remove(ht_t *t, uint32_t hash, const char *key, size_t klen)
 {
+    return ht_remove_db(t, hash, 0, key, klen);
+}
+
+kv_entry *ht_remove_db(ht_t *t, uint32_t hash, unsigned db, const char *key, size_t klen)
+{
     if (ht_count(t) == 0) return NULL;
     ht_step(t);
     int i = 0;
-    kv_entry **pp = ht_link(t, hash, key, klen, &i);
+    kv_entry **pp = ht_link(t, hash, db, key, klen, &i);
     if (pp == NULL) return NULL;
     kv_entry *e = *pp;
     *pp = e->next;

@@ -31,6 +31,8 @@ size_t ht_mem(const ht_t *t);
 /* Finds key; returns the entry or NULL. The pointer stays valid until the
  * next call that modifies the table. Does a rehash step. */
 kv_entry *ht_find(ht_t *t, uint32_t hash, const char *key, size_t klen);
+/* The same for a key of database db (entry_db): ht_find is db 0. */
+kv_entry *ht_find_db(ht_t *t, uint32_t hash, unsigned db, const char *key, size_t klen);
 
 /* Cache hints for a lookup of hash that will come soon; they change
  * nothing. deep 0 prefetches the bucket slot(s), deep 1 the first entry of
@@ -44,6 +46,7 @@ void ht_insert(ht_t *t, kv_entry *e);
 
 /* Unlinks key and returns its entry (the caller frees it), or NULL. */
 kv_entry *ht_remove(ht_t *t, uint32_t hash, const char *key, size_t klen);
+kv_entry *ht_remove_db(ht_t *t, uint32_t hash, unsigned db, const char *key, size_t klen);
 
 /* Replaces old (in the table) by neu (same key, from entry_rebuild or
  * entry_resize_val). old may already be freed: only its address is compared. */

@@ -29,6 +29,10 @@
         n, -3, CMD_NOSCRIPT | CMD_STALE, ROUTE_SCRIPT, JOIN_SINGLE, script_part, NULL, 0, 0, 0,    \
             "scripting", ver, sum                                                                  \
     }
+#define MULTICMD(n, ar, fl, ver, sum)                                                              \
+    {                                                                                              \
+        n, ar, fl, ROUTE_MULTI, JOIN_MULTI, NULL, NULL, 0, 0, 0, "transactions", ver, sum          \
+    }
 
 /* Sorted by name (COMMAND LIST and the tests rely on the order). */
 static const cmd_def commands[] = {
@@ -50,11 +54,15 @@ static const cmd_def commands[] = {
            "Decrement the integer value of a key by the given number"),
     {"del", -2, W, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Delete a key"},
+    MULTICMD("discard", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.0.0",
+             "Discard all commands issued after MULTI"),
     LOCALCMD("echo", 2, F, local_echo, "1.0.0", "Echo the given string"),
     SCRIPTCMD("eval", "2.6.0", "Execute a Lua script server side"),
     SCRIPTCMD("eval_ro", "7.0.0", "Execute a read-only Lua script server side"),
     SCRIPTCMD("evalsha", "2.6.0", "Execute a Lua script server side"),
     SCRIPTCMD("evalsha_ro", "7.0.0", "Execute a read-only Lua script server side"),
+    MULTICMD("exec", 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "1.2.0",
+             "Execute all commands issued after MULTI"),
     {"exists", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "1.0.0",
      "Determine if a key exists"},
     KEYCMD("expire", -3, W | F, cmd_expire, "generic", "1.0.0",
@@ -65,7 +73,7 @@ static const cmd_def commands[] = {
            "Get the expiration Unix timestamp for a key"),
     {"flushall", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushall_part, NULL, 0, 0, 0, "server", "1.0.0",
      "Remove all keys from all databases"},
-    {"flushdb", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushall_part, NULL, 0, 0, 0, "server", "1.0.0",
+    {"flushdb", -1, W, ROUTE_ALL, JOIN_OK, cmd_flushdb_part, NULL, 0, 0, 0, "server", "1.0.0",
      "Remove all keys from the current database"},
     KEYCMD("get", 2, R | F, cmd_get, "string", "1.0.0", "Get the value of a key"),
     KEYCMD("getdel", 2, W | F, cmd_getdel, "string", "6.2.0",
@@ -115,10 +123,13 @@ static const cmd_def commands[] = {
      "Find all keys matching the given pattern"},
     {"mget", -2, R | F, ROUTE_KEYS, JOIN_MGET, cmd_mget_part, NULL, 1, -1, 1, "string", "1.0.0",
      "Get the values of all the given keys"},
+    KEYCMD("move", 3, W | F, cmd_move, "generic", "1.0.0", "Move a key to another database"),
     {"mset", -3, W | M, ROUTE_PAIRS, JOIN_OK, cmd_mset_part, NULL, 1, -1, 2, "string", "1.0.1",
      "Set multiple keys to multiple values"},
     {"msetnx", -3, W | M, ROUTE_MSETNX, JOIN_STAGED, cmd_mset_part, NULL, 1, -1, 2, "string",
      "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist"},
+    MULTICMD("multi", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "1.2.0",
+             "Mark the start of a transaction block"),
     KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0",
            "Remove the expiration from a key"),
     KEYCMD("pexpire", -3, W | F, cmd_pexpire, "generic", "2.6.0",
@@ -172,6 +183,10 @@ static const cmd_def commands[] = {
     {"unlink", -2, W | F, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "4.0.0",
      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
      "blocking."},
+    MULTICMD("unwatch", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",
+             "Forget about all watched keys"),
+    MULTICMD("watch", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",
+             "Watch the given keys to determine execution of the MULTI/EXEC block"),
 };
 
 static const cmd_def internal[] = {

@@ -20,6 +20,7 @@ typedef enum cmd_route {
     ROUTE_RENAME, /* argv[1] and argv[2]: one shard, or staged across two */
     ROUTE_MSETNX, /* staged: check every shard, then set */
     ROUTE_SCRIPT, /* EVAL/EVALSHA: the actor of the declared keys (net/scripting.c) */
+    ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */
@@ -34,6 +35,7 @@ typedef enum cmd_join {
     JOIN_INFO,
     JOIN_STATS,
     JOIN_STAGED, /* decided by the staged command's own steps */
+    JOIN_MULTI,  /* the transaction commands (net/multi.c) */
 } cmd_join;
 
 enum cmd_flag {

@@ -80,10 +80,12 @@ void local_select(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     else if (db < INT32_MIN || db > INT32_MAX)
         reply_error(out, "ERR value is out of range, value must between -2147483648 and "
                          "2147483647");
-    else if (db != 0)
+    else if (db < 0 || db >= t->srv->cfg.databases)
         reply_error(out, KV_ERR_DBINDEX);
-    else
+    else {
+        c->db = (uint8_t)db;
         reply_ok(out);
+    }
 }
 
 void local_time(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
@@ -139,12 +141,13 @@ static int name_ok(const kv_str *n)
 static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
 {
     kvbuf_printf(out,
-                 "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=0 "
+                 "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=%u "
                  "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
                  "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
                  "user=default redir=-1 resp=2\n",
                  (unsigned long long)c->id, c->addr, c->fd, c->name,
-                 (long long)((now_ms - c->created_ms) / 1000), c->in.len - c->in_off,
+                 (long long)((now_ms - c->created_ms) / 1000), (unsigned)c->db,
+                 c->in.len - c->in_off,
                  c->out.len - c->out_off);
 }
 
@@ -413,6 +416,7 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     snprintf(num[3], 24, "%d", cfg->io_threads);
     snprintf(num[4], 24, "%d", cfg->shards);
     snprintf(num[5], 24, "%d", cfg->actor_threads);
+    snprintf(num[6], 24, "%d", cfg->databases);
     const char *params[][2] = {
         {"save", ""},
         /* as INFO's aof_enabled, and Redis's names for the fsync policy
@@ -421,7 +425,7 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         {"appendfsync", cfg->fsync == WAL_FSYNC_ALWAYS ? "always"
                         : cfg->fsync == WAL_FSYNC_NO   ? "no"
                                                        : "everysec"},
-        {"databases", "1"},
+        {"databases", num[6]},
         {"port", num[0]},
         {"bind", cfg->bind},
         {"maxclients", num[1]},
@@ -550,6 +554,27 @@ static int info_wants(const kv_slot *sl, const char *section, int in_default)
     return 0;
 }
 
+/* INFO keyspace: a dbN line per database with keys (database 0's figures
+ * are the totals less the other databases'). */
+static void info_keyspace(kvbuf *b, const kv_slot *sl, const server_figures *f)
+{
+    int64_t(*dbs)[2] = kv_xcalloc(KV_MAX_DBS, sizeof *dbs);
+    kvbuf_printf(b, "# Keyspace\r\n");
+    if (join_info_dbs(sl->subs, sl->nsub, CMD_INFO_NFIELDS, dbs, KV_MAX_DBS) == 0) {
+        dbs[0][0] = f->shard[CMD_INFO_KEYS];
+        dbs[0][1] = f->shard[CMD_INFO_EXPIRES];
+        for (unsigned db = 1; db < KV_MAX_DBS; db++) {
+            dbs[0][0] -= dbs[db][0];
+            dbs[0][1] -= dbs[db][1];
+        }
+    }
+    for (unsigned db = 0; db < KV_MAX_DBS; db++)
+        if (dbs[db][0] > 0)
+            kvbuf_printf(b, "db%u:keys=%lld,expires=%lld,avg_ttl=0\r\n", db,
+                         (long long)dbs[db][0], (long long)dbs[db][1]);
+    free(dbs);
+}
+
 void local_info_join(netthr *t, kv_slot *sl)
 {
     server_figures f;
@@ -627,6 +652,10 @@ void local_info_join(netthr *t, kv_slot *sl)
             (long long)(ps.failing_ms / 1000), persist_errno_text(ps.last_errno),
             (unsigned long long)ps.compactions, (unsigned long long)ps.compacting);
     }
+    obs_summary *m = NULL;
+    if (info_wants(sl, "stats", 1) || info_wants(sl, "commandstats", 0) ||
+        info_wants(sl, "errorstats", 1) || info_wants(sl, "latencystats", 0))
+        m = obs_summary_new(s);
     if (info_wants(sl, "stats", 1)) {
         kvbuf_printf(
             &b,
@@ -650,24 +679,23 @@ void local_info_join(netthr *t, kv_slot *sl)
             (long long)f.shard[CMD_INFO_MISSES], (unsigned long long)f.qbuf_closed,
             (unsigned long long)f.obl_closed, (unsigned long long)f.auth_failures,
             (unsigned long long)f.timeout_closed, (unsigned long long)f.protected_denied);
+        if (m != NULL)
+            kvbuf_printf(&b,
+                         "unexpected_error_replies:0\r\ntotal_error_replies:%llu\r\n"
+                         "memkv_unknown_commands:%llu\r\nmemkv_rejected_commands:%llu\r\n",
+                         (unsigned long long)m->errors, (unsigned long long)m->unknown,
+                         (unsigned long long)m->rejected);
         info_tls(&b, s);
         kvbuf_printf(&b, "\r\n");
     }
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
-    if (info_wants(sl, "commandstats", 0) || info_wants(sl, "latencystats", 0)) {
-        obs_summary *m = obs_summary_new(s);
-        if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
-        if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);
-        obs_summary_free(m);
-    }
-    if (info_wants(sl, "keyspace", 1)) {
-        kvbuf_printf(&b, "# Keyspace\r\n");
-        if (f.shard[CMD_INFO_KEYS] > 0)
-            kvbuf_printf(&b, "db0:keys=%lld,expires=%lld,avg_ttl=0\r\n",
-                         (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES]);
-    }
+    if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
+    if (m && info_wants(sl, "errorstats", 1)) obs_info_errorstats(&b, m);
+    if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);
+    obs_summary_free(m);
+    if (info_wants(sl, "keyspace", 1)) info_keyspace(&b, sl, &f);
     /* Redis ends the last section without the blank line. */
     while (b.len >= 4 && b.data[b.len - 1] == '\n' && b.data[b.len - 3] == '\n') b.len -= 2;
     reply_bulk(out, b.data, b.len);

@@ -5,6 +5,7 @@
 #define MEMKV_NET_INTERNAL_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@ typedef struct kv_slot {
     uint8_t ready;       /* reply complete */
     uint8_t close_after; /* close the connection once this reply is out */
     uint8_t stage;       /* staged commands: current step */
+    uint8_t db;          /* the database its parts run in (the client's SELECT) */
     uint32_t pending;    /* parts not yet completed */
     kvbuf reply;         /* the final RESP reply */
     int argc;            /* the command's own copy of its arguments */
@@ -58,6 +60,7 @@ typedef struct kv_slot {
     uint16_t *key_sub;    /* MGET: part of each key */
     int64_t aux;          /* SCAN: the shard being scanned */
     struct kv_req *grave; /* parts of earlier stages, freed with the slot */
+    struct multi_tx *mx;  /* EXEC: the transaction (multi.c), freed with the slot */
     kv_req one;           /* the part of a single-shard command */
     kv_req *one_ptr;
     uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
@@ -94,6 +97,8 @@ typedef struct conn {
     uint8_t dirty;       /* on the thread's dirty list */
     uint8_t reading;     /* read watcher started */
     uint8_t stalled;     /* on the thread's stalled list */
+    uint8_t db;          /* SELECTed database */
+    struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
     struct conn *prev, *next; /* the thread's connection list */
     char name[64];            /* CLIENT SETNAME */
@@ -120,6 +125,7 @@ typedef struct net_stats {
     _Atomic uint64_t timeout_closed;    /* idle clients closed by --timeout */
     _Atomic uint64_t auth_failures;     /* AUTH / HELLO AUTH with a wrong password */
     _Atomic uint64_t protected_denied;  /* connections refused by protected mode */
+    _Atomic uint64_t unknown_commands;  /* commands not in the table */
 } net_stats;
 
 /* Most listening sockets per port: one per --bind address, or more when
@@ -158,6 +164,8 @@ typedef struct netthr {
     /* bytes of slots bigger than SLOT_ROOM alive on this thread; written by
      * this thread, read by the server's memory measure */
     _Atomic int64_t inflight_bytes;
+    int capturing;  /* route_queue keeps parts off the batches (EXEC builds them) */
+    int ordered_pending; /* some batch in out is ordered */
     uint64_t rng;
     net_stats stats;
     obs_net obs;          /* command statistics; owner: this thread */
@@ -194,6 +202,12 @@ struct server {
     _Atomic int stop;
     int stop_efd; /* eventfd that wakes server_run */
     int hosted;   /* ro: --threads: network thread i also runs actor i */
+    /* Network threads publish the batches holding parts of commands over
+     * several actors (multi-actor frozen runs, MGET, MSET, DEL, KEYS, ...)
+     * under this lock, all of a thread's at once, so every actor receives
+     * them in one global order. Held for a few mailbox pushes; nothing
+     * else is done under it. */
+    pthread_mutex_t fz_lock;
     _Atomic unsigned nnet_done; /* hosted: threads with nothing left to do */
     /* Settings CONFIG SET may change while running (cfg keeps the start-up
      * values of everything else): */
@@ -238,6 +252,12 @@ static inline uint32_t route_shard(const struct server *s, const char *key, size
 
 /* route.c: called when the last part of a slot completed. */
 void slot_finish(netthr *t, kv_slot *sl);
+/* route.c: a command not in the table was refused. */
+static inline void obs_unknown(netthr *t)
+{
+    obs_count(&t->stats.unknown_commands, 1);
+}
+
 /* netloop.c: queue c for servicing (write, resume, close) at the end of
  * this loop iteration. */
 void conn_mark_dirty(netthr *t, conn *c);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "multi.h"
 #include "net_internal.h"
 #include "reply.h"
 #include "route.h"
@@ -56,6 +57,7 @@ static void conn_free(netthr *t, conn *c)
         slot_free(sl);
         sl = n;
     }
+    multi_conn_free(c);
     parse_destroy(&c->ps);
     kvbuf_destroy(&c->in);
     kvbuf_destroy(&c->out);
@@ -81,6 +83,7 @@ void conn_close(netthr *t, conn *c)
     c->prev = c->next = NULL;
     atomic_fetch_sub_explicit(&t->stats.clients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->srv->clients, 1, memory_order_relaxed);
+    multi_conn_close(t, c); /* its watched keys */
     conn_mark_dirty(t, c);
 }
 
@@ -123,11 +126,12 @@ static void conn_collect_replies(conn *c)
             c->obl_over = 1; /* client-output-buffer-limit: close, send no more */
             break;
         }
+        int failed = sl->reply.len > 0 && sl->reply.data[0] == '-';
         if (sl->def) {
             if (now == 0) now = hist_clock_ns();
-            obs_record(&c->t->obs, sl->def, now - sl->t_parse,
-                       sl->reply.len > 0 && sl->reply.data[0] == '-');
+            obs_record(&c->t->obs, sl->def, now - sl->t_parse, failed);
         }
+        if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
         if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
         else
@@ -346,13 +350,45 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- batches: publish and complete ------------------------------------ */
 
+/* Publishes the ordered batches (parts of commands over several actors:
+ * transactions over several actors, MGET, MSET, DEL, KEYS, ...) all at
+ * once, in the global order the server's fz_lock makes: any two such
+ * commands then reach every actor they share in the same order, so a
+ * reader's parts run all before or all after a writer's, and actors parked
+ * at a transaction never wait for each other in a cycle (actor.h). All or
+ * none: if one actor has no credit left, they wait together. With
+ * --threads the batch for this thread's own actor goes through its mailbox
+ * too, so that it is ordered with the others'. */
+static void net_publish_ordered(netthr *t)
+{
+    server_t *s = t->srv;
+    for (unsigned a = 0; a < s->nactors; a++)
+        if (t->out[a] != NULL && t->out[a]->ordered && t->inflight[a] >= NET_MAX_INFLIGHT) {
+            t->paused = 1;
+            return;
+        }
+    pthread_mutex_lock(&s->fz_lock);
+    for (unsigned a = 0; a < s->nactors; a++) {
+        kv_batch *b = t->out[a];
+        if (b == NULL || !b->ordered) continue;
+        int ok = actor_submit_mp(s->actors, b); /* never full: the credit above */
+        (void)ok;
+        t->inflight[a]++;
+        t->out[a] = NULL;
+    }
+    pthread_mutex_unlock(&s->fz_lock);
+    t->ordered_pending = 0;
+}
+
 /* Publishes the batch built for each actor, within the credit. */
 static void net_publish(netthr *t)
 {
-    int blocked = 0;
+    if (t->ordered_pending) net_publish_ordered(t);
+    int blocked = t->ordered_pending;
     for (unsigned a = 0; a < t->srv->nactors; a++) {
         kv_batch *b = t->out[a];
         if (b == NULL || (t->srv->hosted && a == t->id)) continue; /* see net_host */
+        if (b->ordered) continue; /* waits for net_publish_ordered */
         if (t->inflight[a] >= NET_MAX_INFLIGHT || !actor_submit_mp(t->srv->actors, b)) {
             blocked = 1;
             continue;
@@ -437,7 +473,12 @@ static void net_host(netthr *t)
     int64_t wait_us = 0;
     for (int round = 0; round < 4; round++) {
         kv_batch *b = t->out[t->id];
-        t->out[t->id] = NULL;
+        if (b != NULL && b->ordered) {
+            net_publish_ordered(t); /* through the mailbox, in the global order */
+            b = t->out[t->id];
+            if (b != NULL && b->ordered) b = NULL; /* no credit yet: it waits */
+        }
+        if (b) t->out[t->id] = NULL;
         if (b) t->inflight[t->id]++; /* net_complete counts it back */
         wait_us = actor_host_poll(t->srv->actors, t->id, b);
         net_service_dirty(t);

@@ -58,6 +58,10 @@ void obs_net_sync(netthr *t)
     hist_st(&t->stats.rejected, 0);
     hist_st(&t->stats.net_in, 0);
     hist_st(&t->stats.net_out, 0);
+    hist_st(&t->stats.unknown_commands, 0);
+    for (unsigned i = 0; i < atomic_load_explicit(&o->nerrs, memory_order_relaxed); i++)
+        hist_st(&o->errs[i].count, 0);
+    hist_st(&o->errors, 0);
     atomic_store_explicit(&o->gen, gen, memory_order_release);
 }
 
@@ -70,6 +74,53 @@ void obs_reset(netthr *t)
     /* Idle threads would reset only at their next event: wake them. */
     for (unsigned i = 0; i < s->nnet; i++)
         if (&s->net[i] != t && s->net[i].loop) ev_async_send(s->net[i].loop, &s->net[i].wake_w);
+}
+
+void obs_error(obs_net *o, const char *reply, size_t len)
+{
+    char name[OBS_ERR_NAME];
+    size_t n = 0;
+    for (size_t i = 1; i < len && n < sizeof name - 1; i++) {
+        char ch = reply[i];
+        if (ch == ' ' || ch == '\r' || ch == '\n') break;
+        name[n++] = ch;
+    }
+    name[n] = '\0';
+    hist_add(&o->errors, 1);
+    unsigned k = atomic_load_explicit(&o->nerrs, memory_order_relaxed);
+    for (unsigned i = 0; i < k; i++)
+        if (strcmp(o->errs[i].name, name) == 0) {
+            hist_add(&o->errs[i].count, 1);
+            return;
+        }
+    if (k == OBS_ERR_KINDS) return; /* counted in the total only */
+    memcpy(o->errs[k].name, name, n + 1);
+    hist_st(&o->errs[k].count, 1);
+    atomic_store_explicit(&o->nerrs, k + 1, memory_order_release);
+}
+
+/* Adds thread o's error figures into m. */
+static void summary_errors(obs_summary *m, obs_net *o)
+{
+    m->errors += hist_ld(&o->errors);
+    unsigned k = atomic_load_explicit(&o->nerrs, memory_order_acquire);
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t c = hist_ld(&o->errs[i].count);
+        size_t j = 0;
+        while (j < m->nerrs && strcmp(m->errs[j].name, o->errs[i].name) != 0) j++;
+        if (j == m->nerrs) {
+            if (j == sizeof m->errs / sizeof m->errs[0]) continue;
+            memcpy(m->errs[j].name, o->errs[i].name, OBS_ERR_NAME);
+            m->errs[j].count = 0;
+            m->nerrs++;
+        }
+        m->errs[j].count += c;
+    }
+}
+
+static int err_cmp(const void *a, const void *b)
+{
+    return strcmp(((const obs_err *)a)->name, ((const obs_err *)b)->name);
 }
 
 /* ---- merging -------------------------------------------------------------- */
@@ -123,6 +174,15 @@ obs_summary *obs_summary_new(server_t *s)
         hist_merge(&m->all, sum.lat);
         m->cmd[m->ncmd++] = sum;
     }
+    for (unsigned k = 0; k < s->nnet; k++) {
+        netthr *t = &s->net[k];
+        if (atomic_load_explicit(&t->obs.gen, memory_order_acquire) != gen) continue;
+        summary_errors(m, &t->obs);
+        m->unknown += hist_ld(&t->stats.unknown_commands);
+    }
+    qsort(m->errs, m->nerrs, sizeof m->errs[0], err_cmp); /* by name, as Redis lists them */
+    m->rejected = m->unknown;
+    for (size_t i = 0; i < m->ncmd; i++) m->rejected += m->cmd[i].rejected;
     actor_pool_stats(s->actors, &m->batch, &m->service);
     return m;
 fail:
@@ -166,6 +226,16 @@ void obs_info_latencystats(kvbuf *b, const obs_summary *m)
     kvbuf_printf(b, "\r\n");
 }
 
+void obs_info_errorstats(kvbuf *b, const obs_summary *m)
+{
+    kvbuf_printf(b, "# Errorstats\r\n");
+    for (size_t i = 0; i < m->nerrs; i++)
+        if (m->errs[i].count > 0)
+            kvbuf_printf(b, "errorstat_%s:count=%llu\r\n", m->errs[i].name,
+                         (unsigned long long)m->errs[i].count);
+    kvbuf_printf(b, "\r\n");
+}
+
 /* ---- STATS JSON -------------------------------------------------------------- */
 
 static void json_latency(kvbuf *b, const hist_t *h)
@@ -198,6 +268,16 @@ void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
         json_latency(b, c->lat);
         kvbuf_printf(b, "}");
     }
+    kvbuf_printf(b, "}");
+    kvbuf_printf(b,
+                 ",\"error_replies\":%llu,\"unknown_commands\":%llu,\"rejected_commands\":%llu,"
+                 "\"errorstats\":{",
+                 (unsigned long long)m->errors, (unsigned long long)m->unknown,
+                 (unsigned long long)m->rejected);
+    for (size_t i = 0, n = 0; i < m->nerrs; i++)
+        if (m->errs[i].count > 0)
+            kvbuf_printf(b, "%s\"%s\":%llu", n++ ? "," : "", m->errs[i].name,
+                         (unsigned long long)m->errs[i].count);
     kvbuf_printf(b, "}");
     /* the shard parts, one per shard in shard order */
     static const struct {
@@ -357,6 +437,17 @@ void obs_prometheus(kvbuf *b, server_t *s)
         for (size_t i = 0; i < m->ncmd; i++)
             kvbuf_printf(b, "memkv_command_rejected_calls_total{cmd=\"%s\"} %llu\n",
                          m->cmd[i].def->name, (unsigned long long)m->cmd[i].rejected);
+        prom_head(b, "memkv_unknown_commands_total", "counter",
+                  "Commands refused because no such command exists.");
+        kvbuf_printf(b, "memkv_unknown_commands_total %llu\n", (unsigned long long)m->unknown);
+        prom_head(b, "memkv_rejected_commands_total", "counter",
+                  "Commands refused before running: unknown, wrong number of arguments, OOM.");
+        kvbuf_printf(b, "memkv_rejected_commands_total %llu\n", (unsigned long long)m->rejected);
+        prom_head(b, "memkv_error_replies_total", "counter",
+                  "Error replies, by their first word (Redis's errorstats).");
+        for (size_t i = 0; i < m->nerrs; i++)
+            kvbuf_printf(b, "memkv_error_replies_total{prefix=\"%s\"} %llu\n", m->errs[i].name,
+                         (unsigned long long)m->errs[i].count);
         prom_head(b, "memkv_command_latency_seconds", "histogram",
                   "Time from parsing a command to writing its reply, per command.");
         for (size_t i = 0; i < m->ncmd; i++) {

@@ -30,9 +30,22 @@ typedef struct obs_cmd {
     hist_u64 rejected; /* refused before running (wrong number of arguments) */
 } obs_cmd;
 
+/* Error replies by their first word (Redis's errorstats: ERR, WRONGTYPE,
+ * EXECABORT, ...). A name is written once by the owner before nerrs
+ * publishes it, so readers see only complete names. */
+#define OBS_ERR_KINDS 32
+#define OBS_ERR_NAME  24
+typedef struct obs_err {
+    char name[OBS_ERR_NAME]; /* written once, before publication */
+    hist_u64 count;
+} obs_err;
+
 typedef struct obs_net {
-    obs_cmd *cmds; /* cmdtab_count() entries, by cmdtab index; owner: its thread */
-    hist_u64 gen;  /* reset generation applied; written by the owner */
+    obs_cmd *cmds;           /* cmdtab_count() entries, by cmdtab index; owner: its thread */
+    hist_u64 gen;            /* reset generation applied; written by the owner */
+    obs_err errs[OBS_ERR_KINDS];
+    _Atomic unsigned nerrs;  /* published error kinds; written by the owner (release) */
+    hist_u64 errors;         /* error replies, all kinds (total_error_replies) */
 } obs_net;
 
 /* Owner thread (or start-up): allocates / frees. init returns 0 or KV_ENOMEM. */
@@ -50,6 +63,10 @@ static inline void obs_rejected(obs_net *o, const cmd_def *def)
 {
     hist_add(&o->cmds[cmdtab_index(def)].rejected, 1);
 }
+
+/* Records one error reply ("-PREFIX message..."; the RESP bytes of the
+ * reply, len > 0). Owner thread. */
+void obs_error(obs_net *o, const char *reply, size_t len);
 
 /* A per-thread counter's owner adds to it (no locked instruction). */
 static inline void obs_count(_Atomic uint64_t *c, uint64_t n)
@@ -77,6 +94,11 @@ typedef struct obs_cmd_sum {
 typedef struct obs_summary {
     obs_cmd_sum *cmd; /* commands with calls or rejections, in table order */
     size_t ncmd;
+    obs_err errs[OBS_ERR_KINDS * 2]; /* error replies by kind, merged (counts plain) */
+    size_t nerrs;
+    uint64_t errors;           /* error replies */
+    uint64_t unknown;          /* commands not in the table */
+    uint64_t rejected;         /* refused before running: rejected calls + unknown */
     hist_t all; /* every command */
     actor_batch_stats batch;
     hist_t service; /* actor drain rounds, ns */
@@ -91,6 +113,8 @@ void obs_summary_free(obs_summary *m);
  * each ended by a blank line. */
 void obs_info_commandstats(kvbuf *b, const obs_summary *m);
 void obs_info_latencystats(kvbuf *b, const obs_summary *m);
+/* INFO section `# Errorstats` (errorstat_ERR:count=N), ended by a blank line. */
+void obs_info_errorstats(kvbuf *b, const obs_summary *m);
 
 /* Completes a STATS JSON object: b holds `{...}`; its closing brace is
  * replaced by the latency, per-command, per-shard and batch fields. The

@@ -51,9 +51,7 @@ static kv_slot *slot_alloc(netthr *t, size_t room)
     return sl;
 }
 
-/* Allocates a slot holding its own copy of the arguments, at the tail of
- * c's FIFO. */
-static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *argv)
+kv_slot *slot_make(conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
     size_t bytes = (size_t)argc * sizeof(kv_str);
     for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
@@ -72,6 +70,13 @@ static kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *ar
     sl->def = def;
     sl->conn = c;
     sl->proto = (uint8_t)c->ps.proto;
+    sl->db = c->db;
+    return sl;
+}
+
+kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *argv)
+{
+    kv_slot *sl = slot_make(c, def, argc, argv);
     if (c->tail)
         c->tail->next = sl;
     else
@@ -119,6 +124,7 @@ void slot_free(kv_slot *sl)
         grave = n;
     }
     free(sl->key_sub);
+    if (sl->mx) multi_slot_free(sl);
     netthr *t = sl->conn->t;
     if (sl->room == SLOT_ROOM && t->nslot_cache < SLOT_CACHE_MAX) {
         kvbuf_keep_small(&sl->reply);
@@ -159,6 +165,10 @@ kv_slot *route_error_slot(conn *c, const char *msg)
 
 void route_queue(netthr *t, kv_req *r)
 {
+    if (t->capturing) { /* a transaction's part: EXEC runs it (multi.c) */
+        r->obl = &((kv_slot *)r->owner)->conn->obl;
+        return;
+    }
     unsigned a = actor_of_shard(r->shard, t->srv->nactors);
     kv_batch *b = t->out[a];
     if (b == NULL) {
@@ -173,6 +183,10 @@ void route_queue(netthr *t, kv_req *r)
         t->out[a] = b;
     }
     r->obl = &((kv_slot *)r->owner)->conn->obl;
+    if (r->ordered || (r->fz != NULL && r->fz->nactors > 1)) {
+        b->ordered = 1; /* published in the global order (net_publish) */
+        t->ordered_pending = 1;
+    }
     kv_batch_add(b, r);
 }
 
@@ -186,6 +200,7 @@ static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_st
     r->fn = fn;
     r->shard = shard;
     r->owner = sl;
+    r->db = sl->db;
     r->write = sl->def != NULL && (sl->def->flags & CMD_WRITE) != 0;
     /* the network thread admitted the whole write (route_dispatch): parts
      * make room but are never refused, so no multi-shard write half-applies */
@@ -194,11 +209,31 @@ static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_st
     return r;
 }
 
-static void slot_set_parts(kv_slot *sl, kv_req **subs, unsigned n)
+kv_req *route_part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str **argv)
+{
+    return part_new(sl, fn, shard, argc, argv);
+}
+
+void slot_set_parts(kv_slot *sl, kv_req **subs, unsigned n)
 {
     sl->subs = subs;
     sl->nsub = n;
     sl->pending = n;
+}
+
+/* Parts on more than one actor are published in the global order
+ * (net_publish): every actor then runs them at the same place relative to
+ * every other such command and transaction, so an MGET sees all or none of
+ * an MSET or of an EXEC, on any number of actors, without any waiting. */
+static void route_order_parts(netthr *t, kv_req **subs, unsigned n)
+{
+    unsigned na = t->srv->nactors;
+    if (na < 2 || n < 2) return;
+    unsigned a0 = actor_of_shard(subs[0]->shard, na);
+    unsigned i = 1;
+    while (i < n && actor_of_shard(subs[i]->shard, na) == a0) i++;
+    if (i == n) return;
+    for (i = 0; i < n; i++) subs[i]->ordered = 1;
 }
 
 /* The single part of a one-shard command, with the slot's own arguments. */
@@ -210,6 +245,7 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->argc = sl->argc;
     r->argv = sl->argv;
     r->owner = sl;
+    r->db = sl->db;
     r->write = (sl->def->flags & CMD_WRITE) != 0;
     r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
     sl->one_ptr = r;
@@ -256,6 +292,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
         if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
     }
     slot_set_parts(sl, subs, nsub);
+    route_order_parts(t, subs, nsub);
     for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
     free(shard_of);
     free(count);
@@ -275,6 +312,7 @@ static void route_all(netthr *t, kv_slot *sl, cmd_fn *fn)
         memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
     }
     slot_set_parts(sl, subs, n);
+    route_order_parts(t, subs, n);
     for (unsigned sh = 0; sh < n; sh++) route_queue(t, subs[sh]);
 }
 
@@ -431,7 +469,7 @@ static void rename_start(netthr *t, kv_slot *sl)
 }
 
 /* Parses the TAKE reply *3 $value :pxat :type; returns 0 or -1. */
-static int take_parse(const kvbuf *r, kv_str *val, kv_str *pxat, kv_str *type)
+int route_take_parse(const kvbuf *r, kv_str *val, kv_str *pxat, kv_str *type)
 {
     if (r->len < 4 || memcmp(r->data, "*3\r\n", 4) != 0) return -1;
     size_t pos = 4;
@@ -484,7 +522,7 @@ static int staged_step(netthr *t, kv_slot *sl)
     }
     case STAGE_RN_TAKE: {
         kv_str val, pxat, type;
-        if (take_parse(&sl->subs[0]->reply, &val, &pxat, &type) != 0) {
+        if (route_take_parse(&sl->subs[0]->reply, &val, &pxat, &type) != 0) {
             reply_error(out, KV_ERR_NOKEY);
             return 0;
         }
@@ -529,7 +567,7 @@ static int staged_step(netthr *t, kv_slot *sl)
 
 /* ---- gather ------------------------------------------------------------ */
 
-static void slot_join(netthr *t, kv_slot *sl)
+void slot_join(netthr *t, kv_slot *sl)
 {
     kvbuf *out = &sl->reply;
     switch (sl->def->join) {
@@ -559,6 +597,9 @@ static void slot_join(netthr *t, kv_slot *sl)
         break;
     case JOIN_STATS:
         local_stats_join(t, sl);
+        break;
+    case JOIN_MULTI:
+        multi_join(t, sl);
         break;
     case JOIN_SCAN:
     case JOIN_STAGED:
@@ -619,37 +660,97 @@ static int route_multi_shard(int route, int argc)
            route == ROUTE_RENAME || (route == ROUTE_KEYS && argc > 2);
 }
 
+int route_parts(netthr *t, kv_slot *sl)
+{
+    server_t *s = t->srv;
+    const cmd_def *def = sl->def;
+    switch (def->route) {
+    case ROUTE_KEY: {
+        uint64_t h = kv_hash(&s->secret, sl->argv[1].p, sl->argv[1].len);
+        sl->one.key_hash = (uint32_t)h; /* the shard's table hash: not computed twice */
+        sl->one.has_hash = 1;
+        route_single(t, sl, def->fn, kv_hash_shard(h, (uint32_t)s->cfg.shards));
+        return 0;
+    }
+    case ROUTE_KEYS:
+        route_split(t, sl, def->fn, 1, 1, 1, def->join == JOIN_MGET);
+        return 0;
+    case ROUTE_PAIRS:
+        route_split(t, sl, def->fn, 1, 2, 2, 0);
+        return 0;
+    case ROUTE_ALL:
+        route_all(t, sl, def->fn);
+        return 0;
+    case ROUTE_RENAME: {
+        uint32_t a = route_shard(s, sl->argv[1].p, sl->argv[1].len);
+        uint32_t b = route_shard(s, sl->argv[2].p, sl->argv[2].len);
+        if (a != b) return -1;
+        route_single(t, sl, def->fn, a);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
 void route_dispatch(netthr *t, conn *c)
 {
     int argc = c->ps.argc;
     const kv_str *argv = c->ps.argv;
     const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
     if (def == NULL) {
+        obs_unknown(t);
         unknown_command(c, argc, argv);
+        multi_flag_error(c);
         conn_mark_dirty(t, c);
         return;
     }
-    if (!cmdtab_arity_ok(def, argc) || (def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
-        (def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {
+    /* MULTI queues what it would run (Redis: all but QUIT, MULTI, EXEC,
+     * DISCARD and WATCH), checked as below but for MSET's pairs (EXEC's
+     * error) */
+    int queue = multi_active(c) && strcmp(def->name, "quit") != 0 &&
+                (def->route != ROUTE_MULTI || strcmp(def->name, "unwatch") == 0);
+    if (!cmdtab_arity_ok(def, argc) ||
+        (!queue && def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
+        (!queue && def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {
         obs_rejected(&t->obs, def);
         arity_error(c, def);
+        multi_flag_error(c);
         conn_mark_dirty(t, c);
         return;
     }
-    if (climit_noauth(t, c, def)) return;
+    if (climit_noauth(t, c, def)) {
+        multi_flag_error(c);
+        return;
+    }
     server_t *s = t->srv;
-    if ((def->flags & CMD_DENYOOM) && (def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX) &&
+    if ((queue || ((def->flags & CMD_DENYOOM) &&
+                   (def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX))) &&
         actor_pool_any_full(s->actors)) {
-        /* a multi-shard write is admitted or refused as a whole */
+        /* a multi-shard write is admitted or refused as a whole; in MULTI
+         * every command is refused then, as Redis does */
+        obs_rejected(&t->obs, def);
         route_error_slot(c, ROUTE_OOM_ERR);
+        multi_flag_error(c);
         conn_mark_dirty(t, c);
         return;
     }
-    if ((def->flags & CMD_WRITE) && route_multi_shard(def->route, argc) &&
+    if ((def->flags & CMD_WRITE) && (queue || route_multi_shard(def->route, argc)) &&
         actor_pool_any_log_failed(s->actors)) {
-        /* the same for a failing log: no part runs while another is refused */
+        /* the same for a failing log: no part runs while another is
+         * refused, and a transaction with a write is refused (EXECABORT) */
+        obs_rejected(&t->obs, def);
         route_error_slot(c, ROUTE_MISCONF_ERR);
+        multi_flag_error(c);
         conn_mark_dirty(t, c);
+        return;
+    }
+    if (queue) {
+        multi_queue(t, c, def, argc, argv);
+        return;
+    }
+    if (def->route == ROUTE_MULTI) {
+        multi_command(t, c, def, argc, argv);
         return;
     }
     kv_slot *sl = slot_new(c, def, argc, argv);
@@ -659,22 +760,6 @@ void route_dispatch(netthr *t, conn *c)
         if (c->closing) sl->close_after = 1;
         sl->ready = 1;
         conn_mark_dirty(t, c);
-        break;
-    case ROUTE_KEY: {
-        uint64_t h = kv_hash(&s->secret, sl->argv[1].p, sl->argv[1].len);
-        sl->one.key_hash = (uint32_t)h; /* the shard's table hash: not computed twice */
-        sl->one.has_hash = 1;
-        route_single(t, sl, def->fn, kv_hash_shard(h, (uint32_t)s->cfg.shards));
-        break;
-    }
-    case ROUTE_KEYS:
-        route_split(t, sl, def->fn, 1, 1, 1, def->join == JOIN_MGET);
-        break;
-    case ROUTE_PAIRS:
-        route_split(t, sl, def->fn, 1, 2, 2, 0);
-        break;
-    case ROUTE_ALL:
-        route_all(t, sl, def->fn);
         break;
     case ROUTE_SCAN: {
         sl->stage = STAGE_SCAN;
@@ -689,23 +774,21 @@ void route_dispatch(netthr *t, conn *c)
         }
         break;
     }
-    case ROUTE_RENAME: {
-        uint32_t a = route_shard(s, sl->argv[1].p, sl->argv[1].len);
-        uint32_t b = route_shard(s, sl->argv[2].p, sl->argv[2].len);
-        if (a == b) {
-            route_single(t, sl, def->fn, a);
-        } else {
+    case ROUTE_RENAME:
+        if (route_parts(t, sl) != 0) {
             rename_start(t, sl);
             c->blocker = sl;
         }
         break;
-    }
     case ROUTE_MSETNX:
         msetnx_start(t, sl);
         c->blocker = sl;
         break;
     case ROUTE_SCRIPT:
         script_route(t, c, sl);
+        break;
+    default:
+        route_parts(t, sl);
         break;
     }
 }

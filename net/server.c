@@ -293,6 +293,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     atomic_store(&s->protected_mode, cfg->protected_mode);
     atomic_store(&s->timeout, cfg->timeout);
     s->stop_efd = -1;
+    pthread_mutex_init(&s->fz_lock, NULL);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
     /* glibc raises its mmap threshold whenever a large block is freed (up to
@@ -348,6 +349,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .wake_ctx = s,
         .limits = &s->limits,
         .max_string = cfg->proto_max_bulk_len,
+        .databases = cfg->databases,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
@@ -435,5 +437,6 @@ void server_free(server_t *s)
     if (s->stop_efd >= 0) close(s->stop_efd);
     auth_destroy(&s->auth);
     evict_limits_destroy(&s->limits);
+    pthread_mutex_destroy(&s->fz_lock);
     free(s);
 }

@@ -417,7 +417,7 @@ typedef struct recover_job {
  * apply to them (the sweep after replay removes what is expired). */
 static kv_entry *rec_find(shard_t *s, const kv_str *key)
 {
-    return ht_find(&s->table, shard_hash(s, key->p, key->len), key->p, key->len);
+    return ht_find_db(&s->table, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
 }
 
 static int rec_put_hash(shard_t *s, const wal_rec *r)
@@ -500,11 +500,25 @@ static int rec_clear(void *ctx)
     return 0;
 }
 
+static int rec_db(void *ctx, unsigned db)
+{
+    shard_t *s = ctx;
+    s->db = (uint8_t)db;
+    return 0;
+}
+
+static int rec_clear_db(void *ctx, unsigned db)
+{
+    shard_clear_db(ctx, db);
+    return 0;
+}
+
 static void *recover_thread(void *arg)
 {
     recover_job *j = arg;
     persist_t *p = j->p;
-    static const recover_ops ops = {rec_put, rec_del, rec_clear, rec_hset, rec_hdel, rec_expire};
+    static const recover_ops ops = {rec_put,  rec_del,    rec_clear, rec_hset,
+                                    rec_hdel, rec_expire, rec_db,    rec_clear_db};
     uint32_t s;
     while (!atomic_load(&j->failed) && (s = atomic_fetch_add(&j->next, 1)) < p->nshards) {
         shard_t *sh = &j->shards[s];
@@ -969,12 +983,15 @@ typedef struct slice_ctx {
     shard_t *s;
     snap_writer_t *snap;
     int rc;
+    unsigned db; /* the database of the entry being written */
 } slice_ctx;
 
 static int slice_put(void *ctx, const kv_entry *e, const kv_str *val)
 {
     slice_ctx *c = ctx;
     kv_entry *m = (kv_entry *)(uintptr_t)e;
+    int rc = entry_db(e) ? snap_add_db(c->snap, entry_db(e)) : 0;
+    if (rc) return rc;
     return snap_add_entry(c->snap, e->type, entry_key(m), e->klen, val->p, val->len,
                           entry_expire(e));
 }
@@ -982,6 +999,8 @@ static int slice_put(void *ctx, const kv_entry *e, const kv_str *val)
 static int slice_hset(void *ctx, const kv_str *key, const kv_str *f, const kv_str *v)
 {
     slice_ctx *c = ctx;
+    int rc = c->db ? snap_add_db(c->snap, c->db) : 0;
+    if (rc) return rc;
     return snap_add_hset(c->snap, key, f, v);
 }
 
@@ -989,11 +1008,14 @@ static void slice_add(void *arg, kv_entry *e)
 {
     slice_ctx *c = arg;
     if (c->rc != 0 || shard_expired(c->s, e)) return;
+    c->db = entry_db(e);
     if (e->type == KV_TYPE_HASH) {
         c->rc = persist_write_hash(e, slice_put, slice_hset, c);
         return;
     }
-    c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
+    if (c->db) c->rc = snap_add_db(c->snap, c->db);
+    if (c->rc == 0)
+        c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
                            entry_expire(e));
 }
 
@@ -1025,7 +1047,7 @@ static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
     if (t->budget_us <= 0) return;                                  /* paced: no credit */
     if (snap_queued(ps->snap) >= PERSIST_SNAP_MAX_QUEUED) return; /* the disk is behind */
-    slice_ctx c = {s, ps->snap, 0};
+    slice_ctx c = {s, ps->snap, 0, 0};
     int64_t now = kv_mono_us();
     int64_t end = now + t->budget_us, min_end = now + PERSIST_SLICE_MIN_US;
     do {
@@ -1241,7 +1263,7 @@ void persist_close(persist_t *p)
 /* entry.h's accessors take a non-const entry; the log only reads. */
 static const char *entry_key_c(const kv_entry *e)
 {
-    return e->data + ((e->flags & KV_ENTRY_TTL) ? sizeof(int64_t) : 0);
+    return e->data + entry_key_off(e->flags);
 }
 
 static int log_hash_put(void *ctx, const kv_entry *e, const kv_str *val)
@@ -1254,9 +1276,33 @@ static int log_hash_hset(void *ctx, const kv_str *key, const kv_str *f, const kv
     return wal_append_hset(ctx, key, f, v);
 }
 
+/* A hash of another database than 0: each HSET after the PUT (which
+ * shard.c's db call prefixed) needs its own DB record. */
+typedef struct log_db_ctx {
+    wal_t *w;
+    unsigned db;
+} log_db_ctx;
+
+static int log_hash_put_db(void *ctx, const kv_entry *e, const kv_str *val)
+{
+    return log_hash_put(((log_db_ctx *)ctx)->w, e, val);
+}
+
+static int log_hash_hset_db(void *ctx, const kv_str *key, const kv_str *f, const kv_str *v)
+{
+    log_db_ctx *c = ctx;
+    int rc = wal_append_db(c->w, c->db);
+    return rc ? rc : wal_append_hset(c->w, key, f, v);
+}
+
 static void log_put(void *ctx, uint32_t shard, const kv_entry *e)
 {
     (void)shard;
+    if (e->type == KV_TYPE_HASH && entry_db(e) != 0) {
+        log_db_ctx c = {ctx, entry_db(e)};
+        (void)persist_write_hash(e, log_hash_put_db, log_hash_hset_db, &c);
+        return;
+    }
     if (e->type == KV_TYPE_HASH) {
         (void)persist_write_hash(e, log_hash_put, log_hash_hset, ctx);
         return;
@@ -1296,5 +1342,11 @@ static void log_clear(void *ctx, uint32_t shard)
     (void)wal_append_clear(ctx);
 }
 
-const shard_log_ops persist_wal_log_ops = {log_put,  log_del,  log_clear,
-                                           log_hset, log_hdel, log_expire};
+static void log_db(void *ctx, uint32_t shard, unsigned db)
+{
+    (void)shard;
+    (void)wal_append_db(ctx, db);
+}
+
+const shard_log_ops persist_wal_log_ops = {log_put,  log_del,    log_clear,
+                                           log_hset, log_hdel, log_expire, log_db};

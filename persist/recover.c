@@ -29,6 +29,8 @@ typedef struct rec_ctx {
     seg_info *segs;
     size_t n;
     int hdr_stop; /* keep_prefix: the header pass stopped after segs[n-1] */
+    int has_db;   /* a DB record came: the next record is about database db */
+    unsigned db;
     char path[4096];
 } rec_ctx;
 
@@ -39,8 +41,26 @@ static int snap_put(void *ctx, const wal_rec *r)
     return apply(ctx, r);
 }
 
+/* Applies r, which a DB record put in database c->db. */
+static int apply_in_db(rec_ctx *c, const wal_rec *r)
+{
+    int rc;
+    c->has_db = 0;
+    if (r->op == WAL_OP_CLEAR) return c->ops->clear_db ? c->ops->clear_db(c->ctx, c->db) : 0;
+    if (c->ops->db && (rc = c->ops->db(c->ctx, c->db)) != 0) return rc;
+    rc = apply(c, r);
+    if (c->ops->db) c->ops->db(c->ctx, 0);
+    return rc;
+}
+
 static int apply(rec_ctx *c, const wal_rec *r)
 {
+    if (r->op == WAL_OP_DB) {
+        c->has_db = 1;
+        c->db = r->db;
+        return 0;
+    }
+    if (c->has_db) return apply_in_db(c, r);
     switch (r->op) {
     case WAL_OP_HSET:
         return c->ops->hset ? c->ops->hset(c->ctx, r) : 0;
@@ -216,6 +236,7 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
     persist__reader rd;
     int rc = persist__reader_init(&rd, fd, WAL_SEG_HEADER, limit);
     uint64_t off = WAL_SEG_HEADER;
+    c->has_db = 0; /* a DB record and its record are never split across files */
     while (!rc) {
         wal_rec r;
         const char *why = NULL;
@@ -296,6 +317,7 @@ int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, reco
                        res->msg, sizeof res->msg);
         if (rc) return rc;
     }
+    c.has_db = 0;
     rc = scan_headers(&c);
     if (!rc && !c.hdr_stop) rc = check_last_seq(&c);
     int stop = c.hdr_stop;

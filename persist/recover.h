@@ -45,6 +45,11 @@ typedef struct recover_ops {
     int (*hset)(void *ctx, const wal_rec *r);
     int (*hdel)(void *ctx, const wal_rec *r);
     int (*expire)(void *ctx, const wal_rec *r);
+    /* The records applied from now on are about database db (0 again after
+     * the record a DB record prefixes; recover.c makes both calls), and a
+     * DB record before a CLEAR empties that database only (clear_db). */
+    int (*db)(void *ctx, unsigned db);
+    int (*clear_db)(void *ctx, unsigned db);
 } recover_ops;
 
 typedef struct recover_opts {

@@ -177,6 +177,15 @@ int snap_add_entry(snap_writer_t *s, uint8_t vtype, const char *key, size_t klen
     return rc;
 }
 
+int snap_add_db(snap_writer_t *s, unsigned db)
+{
+    int rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
+    if (rc) return rc;
+    rc = wal_record_db(&s->buf, db);
+    if (rc) set_err(s, rc);
+    return rc;
+}
+
 int snap_add_hset(snap_writer_t *s, const kv_str *key, const kv_str *field, const kv_str *val)
 {
     int rc = __atomic_load_n(&s->err, __ATOMIC_ACQUIRE);
@@ -295,6 +304,8 @@ int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn
                 why = "snapshot entry count mismatch";
                 rc = KV_EPROTO;
             }
+        } else if (r.op == WAL_OP_DB) {
+            rc = fn ? fn(ctx, &r) : 0; /* the next record's database */
         } else if (r.op == WAL_OP_HSET && count > 0) {
             rc = fn ? fn(ctx, &r) : 0; /* more fields of the last hash */
         } else if (r.op != WAL_OP_PUT) {

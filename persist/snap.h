@@ -57,6 +57,8 @@ uint64_t snap_queued(const snap_writer_t *s);
 /* Feeder: adds an HSET record, one more field of the hash whose PUT came
  * just before (hashes too big for one PUT record). Not counted as an entry. */
 int snap_add_hset(snap_writer_t *s, const kv_str *key, const kv_str *field, const kv_str *val);
+/* The next PUT or HSET is about database db (not 0): a DB record. */
+int snap_add_db(snap_writer_t *s, unsigned db);
 
 /* Entries (feeder) and bytes so far. */
 uint64_t snap_entries(const snap_writer_t *s);

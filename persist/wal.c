@@ -381,6 +381,11 @@ int wal_append_del(wal_t *w, const char *key, size_t klen)
     return append_result(w, wal_record_del(&w->pending, key, klen));
 }
 
+int wal_append_db(wal_t *w, unsigned db)
+{
+    return append_result(w, wal_record_db(&w->pending, db));
+}
+
 int wal_append_clear(wal_t *w)
 {
     return append_result(w, wal_record_clear(&w->pending));

@@ -101,6 +101,7 @@ int wal_append_put(wal_t *w, uint8_t vtype, const char *key, size_t klen, const 
                    size_t vlen, int64_t expire_ms);
 int wal_append_del(wal_t *w, const char *key, size_t klen);
 int wal_append_clear(wal_t *w);
+int wal_append_db(wal_t *w, unsigned db); /* the next record is about database db */
 int wal_append_hset(wal_t *w, const kv_str *key, const kv_str *field, const kv_str *val);
 int wal_append_hdel(wal_t *w, const kv_str *key, const kv_str *field);
 int wal_append_expire(wal_t *w, const kv_str *key, int64_t expire_ms);

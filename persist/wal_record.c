@@ -225,6 +225,17 @@ int wal_record_clear(wal_buf *b)
     return 0;
 }
 
+int wal_record_db(wal_buf *b, unsigned db)
+{
+    int rc;
+    size_t len = varint_len(db);
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    varint_put(p, db);
+    frame_close(b, WAL_OP_DB, len);
+    return 0;
+}
+
 int wal_record_snap_end(wal_buf *b, uint64_t count)
 {
     int rc;
@@ -293,6 +304,12 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
             off += 8;
         }
         if (take_bytes(p, n, &off, &r->key)) return "bad EXPIRE key length";
+        break;
+    }
+    case WAL_OP_DB: {
+        uint64_t db;
+        if (varint_get(p, n, &off, &db) || db >= 256) return "bad DB index";
+        r->db = (uint32_t)db;
         break;
     }
     case WAL_OP_SNAP_END:

@@ -31,6 +31,8 @@ enum wal_op {
     WAL_OP_HSET = 4,      /* hash field put (key, field, value) */
     WAL_OP_HDEL = 5,      /* hash field delete (key, field) */
     WAL_OP_EXPIRE = 6,    /* set/clear only the expiry (key, optional expiry) */
+    WAL_OP_DB = 7,        /* the next record is about database `db` (varint), not 0;
+                           * a CLEAR after it empties that database only */
     WAL_OP_SNAP_END = 64, /* snapshot trailer: entry count; never in a WAL */
     /* 7..63 reserved for data records, 65..255 for file-structure records.
      * The decoder rejects every type it does not know as corrupt: a reader
@@ -50,6 +52,7 @@ typedef struct wal_rec {
     uint8_t vtype;     /* PUT: enum kv_type of the value */
     int64_t expire_ms; /* PUT: absolute expiry in ms since the epoch, -1 = none */
     uint64_t count;    /* SNAP_END: number of entries in the snapshot */
+    uint32_t db;       /* DB: the database of the next record */
     kv_str key;        /* PUT, DEL, HSET, HDEL, EXPIRE */
     kv_str val;        /* PUT, HSET */
     kv_str field;      /* HSET, HDEL */
@@ -78,6 +81,7 @@ int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, cons
                    size_t vlen, int64_t expire_ms);
 int wal_record_del(wal_buf *b, const char *key, size_t klen);
 int wal_record_clear(wal_buf *b);
+int wal_record_db(wal_buf *b, unsigned db);
 int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv_str *val);
 int wal_record_hdel(wal_buf *b, const kv_str *key, const kv_str *field);
 int wal_record_expire(wal_buf *b, const kv_str *key, int64_t expire_ms);

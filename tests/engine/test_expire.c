@@ -45,7 +45,7 @@ static void log_clear(void *ctx, uint32_t shard)
     (void)shard;
     ((log_counts *)ctx)->clears++;
 }
-static const shard_log_ops test_log = {log_put, log_del, log_clear, NULL, NULL, NULL};
+static const shard_log_ops test_log = {.put = log_put, .del = log_del, .clear = log_clear};
 
 static size_t put_key(shard_t *s, uint32_t i, int64_t exp)
 {

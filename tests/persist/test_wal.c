@@ -15,7 +15,7 @@
 #include "test_util.h"
 #include "wal.h"
 
-static const recover_ops model_ops = {tu_cb_put, tu_cb_del, tu_cb_clear, NULL, NULL, NULL};
+static const recover_ops model_ops = {.put = tu_cb_put, .del = tu_cb_del, .clear = tu_cb_clear};
 
 typedef struct fixture {
     char *root;

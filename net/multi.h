@@ -1,0 +1,42 @@
+/* multi.h - transactions: MULTI / EXEC / DISCARD / WATCH / UNWATCH, with
+ * Redis 7.0's semantics and texts.
+ *
+ * After MULTI a connection's commands are checked (unknown command, arity,
+ * AUTH, OOM: any refusal makes EXEC answer EXECABORT) and queued on the
+ * connection (+QUEUED). EXEC makes every queued command's parts at once
+ * and sends the whole transaction as one frozen run (actors/actor.h): one
+ * request to each actor that owns a shard the transaction touches (or a
+ * watched key's shard). With one such actor (always, in the default
+ * layout) that request runs every command in order like a pipeline; with
+ * several, the actors park together and the last one runs it, so no other
+ * client sees a state between two of its commands, on any shard. WATCH
+ * registers keys in their shards (engine/watch.h); EXEC checks them first
+ * and answers a nil array if one changed.
+ *
+ * Network thread of the connection only (except multi_run, see multi.c).
+ */
+#ifndef MEMKV_MULTI_H
+#define MEMKV_MULTI_H
+
+#include "net_internal.h"
+
+/* 1 if c is between MULTI and EXEC/DISCARD. */
+int multi_active(const conn *c);
+/* A command of c was refused before it ran (unknown, arity, NOAUTH, OOM):
+ * a transaction in progress is aborted at EXEC. */
+void multi_flag_error(conn *c);
+/* Queues a checked command of c, in MULTI; its slot answers +QUEUED. */
+void multi_queue(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str *argv);
+/* A ROUTE_MULTI command: appends exactly one slot to c's FIFO. */
+void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str *argv);
+/* JOIN_MULTI: builds the reply of a transaction command's slot. */
+void multi_join(netthr *t, kv_slot *sl);
+/* Frees the transaction of an EXEC slot (slot_free). */
+void multi_slot_free(kv_slot *sl);
+/* c is closing: its watched keys are unwatched (a slot whose reply is
+ * dropped). */
+void multi_conn_close(netthr *t, conn *c);
+/* Frees c's transaction state (conn_free; no slot of c remains). */
+void multi_conn_free(conn *c);
+
+#endif
