@@ -20,6 +20,7 @@
 #include "join.h"
 #include "reply.h"
 #include "route.h"
+#include "scripting.h"
 #include "watch.h"
 
 #define MX_ERR_EXECABORT "EXECABORT Transaction discarded because of previous errors."
@@ -290,6 +291,15 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
         for (int k = 0; k < nkeys; k++)
             q->key_sub[k] = (uint16_t)route_shard(t->srv, q->argv[1 + 2 * k].p, q->argv[1 + 2 * k].len);
         q->stage = MX_MSETNX;
+        return;
+    }
+    if (def->route == ROUTE_SCRIPT) { /* EVAL in MULTI: one part, on its keys' actor */
+        t->capturing = 1;
+        q->ready = 0;
+        script_route(t, c, q);
+        t->capturing = 0;
+        q->stage = q->ready ? MX_READY : MX_PARTS; /* ready: its error is the answer */
+        q->ready = 0;
         return;
     }
     t->capturing = 1;

@@ -62,7 +62,10 @@ static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *
     }
     if (def->flags & CMD_WRITE) atomic_store_explicit(x->wrote, 1, memory_order_relaxed);
     cmd_call c = {.argc = argc, .argv = argv, .out = out, .env = NULL};
+    unsigned saved = shard->db; /* the script's database, on every shard it touches */
+    shard->db = x->db;
     fn(shard, &c);
+    shard->db = saved;
 }
 
 /* Reads the integer reply of a part; 0 if it is not one. */
@@ -232,7 +235,8 @@ static void run_all(script_call_ctx *x, const cmd_def *def, int argc, const kv_s
 }
 
 /* The few connection commands a script may call. */
-static void run_local(const cmd_def *def, int argc, const kv_str *argv, kvbuf *out)
+static void run_local(script_call_ctx *x, const cmd_def *def, int argc, const kv_str *argv,
+                      kvbuf *out)
 {
     if (name_is(&argv[0], "ping")) {
         if (argc == 2)
@@ -250,10 +254,12 @@ static void run_local(const cmd_def *def, int argc, const kv_str *argv, kvbuf *o
         int64_t db;
         if (kv_parse_i64(argv[1].p, argv[1].len, &db) != 0)
             reply_error(out, KV_ERR_NOTINT);
-        else if (db != 0)
+        else if (db < 0 || db >= x->srv->cfg.databases)
             reply_error(out, KV_ERR_DBINDEX);
-        else
+        else {
+            x->db = (unsigned)db; /* for the rest of the script, as in Redis */
             reply_ok(out);
+        }
     } else {
         reply_error(out, ERR_NOSCRIPT);
     }
@@ -303,7 +309,7 @@ void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf 
     }
     switch (def->route) {
     case ROUTE_LOCAL:
-        run_local(def, argc, argv, out);
+        run_local(x, def, argc, argv, out);
         return;
     case ROUTE_KEY: {
         shard_t *sh = owned_shard(x, &argv[1], out);

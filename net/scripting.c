@@ -255,6 +255,7 @@ void script_route(netthr *t, conn *c, kv_slot *sl)
     r->write = !name_is_ro(&sl->argv[0]); /* a failed log refuses it with MISCONF */
     r->denyoom = KV_OOM_NONE;             /* its writes make room one by one */
     r->env = s->scripts;
+    r->db = sl->db; /* the connection's database is the script's */
     sl->one_ptr = r;
     sl->subs = &sl->one_ptr;
     sl->nsub = 1;
@@ -295,7 +296,7 @@ void script_part(shard_t *s, const cmd_call *c)
         sha_arg(&c->argv[1], sha);
     else
         sha1_hex(c->argv[1].p, c->argv[1].len, sha);
-    script_call_ctx cc = {e->srv, a, name_is_ro(&c->argv[0]), s->now_ms, &sa->wrote};
+    script_call_ctx cc = {e->srv, a, name_is_ro(&c->argv[0]), s->now_ms, &sa->wrote, s->db};
     script_run r = {.sha = sha,
                     .body = is_sha ? NULL : c->argv[1].p,
                     .body_len = is_sha ? 0 : c->argv[1].len,

@@ -46,6 +46,7 @@ typedef struct script_call_ctx {
     int read_only;      /* EVAL_RO / EVALSHA_RO */
     int64_t now_ms;     /* the batch's time, for the other shards touched */
     _Atomic int *wrote; /* set once the script ran a write command (SCRIPT KILL) */
+    unsigned db;        /* the database the script's commands use (SELECT changes it) */
 } script_call_ctx;
 
 void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out);

@@ -187,6 +187,34 @@ WRITES = [
     ["MGET", "c1", "c2", "hh"],
 ]
 
+# the connection's database is the script's; SELECT in a script changes it
+# for the rest of the script (Redis 7.0), not for the connection
+DATABASES = [
+    ["SELECT", "1"],
+    [E, "return redis.call('set', KEYS[1], 'in-db1')", "1", "dbk"],
+    ["GET", "dbk"],
+    [E, "redis.call('select', 2); redis.call('set', KEYS[1], 'in-db2');"
+        " return redis.call('get', KEYS[1])", "1", "dbk"],
+    ["GET", "dbk"],
+    ["SELECT", "2"], ["GET", "dbk"],
+    ["SELECT", "0"], ["GET", "dbk"],
+    [E, "return redis.call('select', 99)", "0"],
+    ["FLUSHALL"],
+]
+
+# scripts queued in a transaction run in it (redis-py pipelines with
+# register_script do this)
+IN_MULTI = [
+    ["MULTI"],
+    [E, "return redis.call('set', KEYS[1], 'a')", "1", "mk"],
+    ["GET", "mk"],
+    [E, "return redis.call('incr', KEYS[1])", "1", "mn"],
+    [E, "return (", "0"],
+    ["EXEC"],
+    ["MULTI"], ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"], ["EXEC"],
+    ["DEL", "mk", "mn"],
+]
+
 
 def compare(ctx, cases):
     """Sends each case to both servers; raw replies must be equal except for
@@ -225,6 +253,16 @@ def script_cache(ctx):
 @R.test
 def writes(ctx):
     compare(ctx, WRITES)
+
+
+@R.test
+def databases(ctx):
+    compare(ctx, DATABASES)
+
+
+@R.test
+def scripts_in_multi(ctx):
+    compare(ctx, IN_MULTI)
 
 
 @R.test
