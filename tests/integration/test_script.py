@@ -475,6 +475,26 @@ r.defineCommand('echoArgs', {lua: "return {KEYS[1], ARGV[1], #KEYS}"});
 """
 
 
+# ioredis's defaults for transactions and databases (issue 15): `db: 1`
+# sends SELECT 1 on connect, multi().exec() sends MULTI ... EXEC
+NODE_MULTI_DB = r"""
+const Redis = require(process.argv[2]);
+const port = +process.argv[3];
+const r1 = new Redis({port: port, db: 1});
+const r0 = new Redis({port: port});
+r1.on('error', e => { console.error('ERROR event ' + e); process.exit(1); });
+(async () => {
+  await r1.del('io:t', 'io:n');
+  const res = await r1.multi().set('io:t', 'x').incr('io:n').incr('io:n').get('io:t').exec();
+  const in1 = await r1.mget('io:t', 'io:n');
+  const in0 = await r0.mget('io:t', 'io:n');
+  await r1.del('io:t', 'io:n');
+  console.log(JSON.stringify([res, in1, in0]));
+  r1.disconnect(); r0.disconnect();
+})().catch(e => { console.error('ERROR ' + e); process.exit(1); });
+"""
+
+
 def ioredis_dir():
     """ioredis installed with npm into a cache folder; Skip when impossible."""
     npm = shutil.which("npm")
@@ -510,6 +530,23 @@ def ioredis_define_command(ctx):
     import json
     expect_eq(json.loads(p.stdout.strip().splitlines()[-1]),
               [9, 21, ["kk", "av", 1], [27, 31], 32], "ioredis results")
+
+
+@R.test
+def ioredis_multi_and_db(ctx):
+    node, mod = ioredis_dir()
+    with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as f:
+        f.write(NODE_MULTI_DB)
+    try:
+        p = subprocess.run([node, f.name, mod, str(ctx["a"].port)], capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        os.unlink(f.name)
+    assert p.returncode == 0, "node: %s %s" % (p.stdout, p.stderr)
+    import json
+    expect_eq(json.loads(p.stdout.strip().splitlines()[-1]),
+              [[[None, "OK"], [None, 1], [None, 2], [None, "x"]], ["x", "2"], [None, None]],
+              "ioredis multi().exec() with db: 1")
 
 
 def setup(runner):
