@@ -601,7 +601,6 @@ static const struct compat {
     {"logfile", COMPAT_MAP, NULL},
     {"syslog-enabled", COMPAT_MAP, NULL},
     {"supervised", COMPAT_MAP, NULL},
-    {"databases", COMPAT_MAP, NULL},
     {"save", COMPAT_MAP, NULL},
     {"cluster-enabled", COMPAT_MAP, NULL},
     /* accepted, with a warning of their own */
@@ -847,18 +846,6 @@ static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv,
             compat_warn(x, k, name,
                         "has no effect: mem-kv does not notify the supervisor; run it as a "
                         "simple service (systemd Type=simple or exec, not notify)");
-        return 0;
-    }
-    if (strcmp(name, "databases") == 0) {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || end == v || *end != '\0' || n < 1)
-            return cfg_fail(x, err, errlen, "invalid value '%s' for 'databases'", v);
-        if (n != 1)
-            compat_warn(x, k, name,
-                        "has no effect: mem-kv has one database (0); SELECT of another one "
-                        "answers an error");
         return 0;
     }
     return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);

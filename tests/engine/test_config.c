@@ -327,9 +327,11 @@ static void test_redis_conf_warned(void **st)
     assert_null(strstr(c.warnings, ":2:")); /* one warning per directive */
     assert_error_at(load(&c, "save 900\n", err), err, 1, "invalid 'save' parameters");
     assert_error_at(load(&c, "save 900 x\n", err), err, 1, "invalid 'save' parameters");
+    /* databases is a mem-kv option now (SELECT 0..N-1) */
     assert_int_equal(load(&c, "databases 16\n", err), 0);
-    assert_non_null(strstr(c.warnings, "'databases' has no effect: mem-kv has one database"));
-    assert_error_at(load(&c, "databases 0\n", err), err, 1, "invalid value '0'");
+    assert_int_equal(c.databases, 16);
+    assert_null(strstr(c.warnings, "databases"));
+    assert_int_not_equal(load(&c, "databases 0\n", err), 0);
     assert_int_equal(load(&c, "supervised systemd\npidfile /run/redis.pid\n", err), 0);
     assert_non_null(strstr(c.warnings, "Type=simple"));
     assert_non_null(strstr(c.warnings, ":2: 'pidfile' has no effect"));

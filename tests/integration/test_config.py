@@ -138,7 +138,7 @@ def redis_conf_lines_start(_):
         assert got[1].startswith(b"normal 0 0 0 "), got
     assert os.path.exists(os.path.join(data, "MANIFEST")), "dir: the data directory"
     log = srv.log_text()
-    for needle in ("redis.conf:14: 'save' has no effect", "'databases' has no effect",
+    for needle in ("redis.conf:14: 'save' has no effect",
                    "'appendonly no' has no effect", "'dbfilename' has no effect",
                    "Redis settings ignored (no effect in mem-kv): tcp-backlog, always-show-logo"):
         assert needle in log, "log lacks %r:\n%s" % (needle, log[-3000:])
