@@ -1,6 +1,7 @@
 #include "actor.h"
 
 #include <assert.h>
+#include <ck_pr.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -458,7 +459,7 @@ static void *actor_main(void *arg)
         /* Idle: spin briefly (a wake-up costs tens of microseconds on a VM),
          * then sleep until a producer wakes us or the next tick. */
         int64_t spin_end = now_us + p->o.spin_us;
-        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) __builtin_ia32_pause();
+        while (mbox_empty_sc(&a->mbox) && kv_mono_us() < spin_end) ck_pr_stall();
         if (!mbox_empty_sc(&a->mbox)) continue;
         int64_t wait = a->next_tick_us - kv_mono_us();
         if ((a->persist_busy || a->evict_busy) && wait > ACTOR_SLICE_US) wait = ACTOR_SLICE_US;

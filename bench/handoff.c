@@ -11,6 +11,7 @@
  *
  * Usage: mem-kv-handoff [-p PRODUCERS] [-a ACTORS] [-b BATCH] [-w WINDOW] [-d SECONDS]
  */
+#include <ck_pr.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ static void noop(shard_t *s, const cmd_call *c)
 static void done_cb(void *ctx, kv_batch *b)
 {
     (void)ctx;
-    while (!mbox_push_mp(&g.prod[b->net_id].done, b)) __builtin_ia32_pause();
+    while (!mbox_push_mp(&g.prod[b->net_id].done, b)) ck_pr_stall();
 }
 
 static kv_batch *batch_new(unsigned net, unsigned actor)
@@ -93,7 +94,7 @@ static void *producer_main(void *arg)
             spare[nspare++] = b;
             did = 1;
         }
-        if (!did) __builtin_ia32_pause();
+        if (!did) ck_pr_stall();
     }
     /* collect what is still in flight before the actors stop */
     for (;;) {

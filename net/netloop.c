@@ -7,6 +7,7 @@
  * writes each connection's ready replies once.
  */
 #include <arpa/inet.h>
+#include <ck_pr.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -355,7 +356,7 @@ void netthr_post_done(void *srv, kv_batch *b)
         return;
     }
     /* Never full: the ring holds every credit of every actor. */
-    while (!mbox_push_mp(&t->done, b)) __builtin_ia32_pause();
+    while (!mbox_push_mp(&t->done, b)) ck_pr_stall();
     ev_async_send(t->loop, &t->wake_w);
 }
 
