@@ -5,6 +5,13 @@
 #
 # Stage 1 builds the Release binaries and runs the unit tests; stage 2 holds
 # only the two binaries, libev and bash. See docs/operations.md.
+#
+# Multi-arch (linux/amd64, linux/arm64): nothing here is x86-only; each
+# platform builds natively from its own debian:bookworm-slim and its own
+# -dev packages (arm64's ck_md.h says CK_MD_RMO), under qemu binfmt for a
+# foreign one:
+#   docker buildx build --platform linux/amd64,linux/arm64 -t mem-kv .
+#   buildah bud --platform linux/arm64 -t mem-kv:arm64 .    (docs/arm64.md)
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -20,7 +27,8 @@ COPY actors actors
 COPY net net
 COPY bench bench
 COPY tests tests
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMEMKV_WERROR=ON \
+RUN echo "building mem-kv for $(uname -m)" \
+ && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMEMKV_WERROR=ON \
  && cmake --build build -j"$(nproc)" \
  && cd build && ctest -L unit --output-on-failure \
  && strip mem-kv-server mem-kv-bench

@@ -2,6 +2,7 @@
 
 #include <ck_pr.h>
 #include <assert.h>
+#include <ck_pr.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>

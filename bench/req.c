@@ -161,7 +161,7 @@ size_t req_mget(const req_fmt *f, char *dst, const uint64_t *keys, unsigned n)
 /* Writes field name i ("f<i>") as a bulk (RESP) or a word (plain). */
 static char *put_field(const req_fmt *f, char *p, unsigned i)
 {
-    char name[16];
+    char name[24]; /* "f" + up to 20 digits: put_u64 takes a uint64_t */
     name[0] = 'f';
     size_t n = 1 + put_u64(name + 1, i);
     if (!f->plain) {

@@ -293,7 +293,7 @@ void cmd_hincrbyfloat(shard_t *s, const cmd_call *c)
         reply_error(c->out, ERR_HASH_NOTFLOAT);
         return;
     }
-    v += incr;
+    v = kv_ld_add(v, incr);
     if (isnan(v) || isinf(v)) {
         reply_error(c->out, "ERR increment would produce NaN or Infinity");
         return;

@@ -400,7 +400,7 @@ void cmd_incrbyfloat(shard_t *s, const cmd_call *c)
         reply_error(c->out, KV_ERR_NOTFLOAT);
         return;
     }
-    v += incr;
+    v = kv_ld_add(v, incr);
     if (isnan(v) || isinf(v)) {
         reply_error(c->out, "ERR increment would produce NaN or Infinity");
         return;

@@ -66,8 +66,14 @@ int64_t kv_mono_us(void);
 int kv_parse_i64(const char *p, size_t len, int64_t *out);
 
 /* Parses a whole string as a long double the way Redis's string2ld does
- * (no spaces, not NaN). Returns 0 or KV_EINVAL. */
+ * (no spaces, not NaN), rounded to x87's 80-bit extended precision on every
+ * platform (see kv_ld_add). Returns 0 or KV_EINVAL. */
 int kv_parse_ld(const char *p, size_t len, long double *out);
+
+/* a + b as INCRBYFLOAT adds: in x87's 80-bit extended format (Redis on
+ * amd64), also where long double is binary128 (aarch64), so that replies are
+ * the same on both. a and b come from kv_parse_ld or kv_ld_add. */
+long double kv_ld_add(long double a, long double b);
 
 /* Formats v as Redis formats INCRBYFLOAT results ("%.17Lf", then trailing
  * zeros of the fraction and a bare '.' removed, "-0" as "0": 10.6, 5000,

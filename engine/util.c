@@ -1,8 +1,11 @@
 /* util.c - error names, allocation helpers, clocks and number parsing. */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <errno.h>
+#include <fenv.h>
+#include <float.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -114,6 +117,88 @@ int kv_parse_i64(const char *p, size_t len, int64_t *out)
 /* Longest text Redis accepts or prints for a long double. */
 #define KV_LD_MAXCHARS 5120
 
+/* INCRBYFLOAT's arithmetic is x87's 80-bit extended format (64-bit
+ * significand, 15-bit exponent): what long double is on amd64, where Redis's
+ * replies were recorded (10.6 + 5000 prints 5010.60000000000000009). Where
+ * long double is IEEE binary128 (aarch64: 113-bit significand, the same
+ * exponent range) every result is rounded to that format, so both platforms
+ * give the same replies; Redis itself prints 5010.6 on arm64. The rounding
+ * is exact, not a double rounding: the binary128 step is done toward zero
+ * and made odd when inexact ("round to odd", valid as 113 >= 64 + 2), then
+ * rounded to nearest even at 64 bits. docs/arm64.md has the details. */
+#if LDBL_MANT_DIG == 64
+#define LD_X87_NATIVE 1
+#elif LDBL_MANT_DIG == 113 && LDBL_MAX_EXP == 16384 && defined(FE_TOWARDZERO) &&                   \
+    defined(FE_UPWARD) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LD_X87_NATIVE 0
+#else
+#error "kv_parse_ld/kv_ld_add: long double is neither x87 extended nor IEEE binary128"
+#endif
+
+#if !LD_X87_NATIVE
+/* x is a result truncated toward zero; makes its last significand bit 1
+ * when the exact result was not representable (round to odd). */
+static long double ld_make_odd(long double x, int inexact)
+{
+    uint64_t w[2];
+    if (!inexact) return x;
+    memcpy(w, &x, sizeof w);
+    w[0] |= 1; /* little-endian: the low half holds the last significand bit */
+    memcpy(&x, w, sizeof w);
+    return x;
+}
+
+/* Rounds a round-to-odd binary128 value to 64 significand bits, nearest
+ * even, with x87's subnormal quantum 2^-16445. Current rounding mode must
+ * be to nearest. */
+static long double ld_round_x87(long double x)
+{
+    if (x == 0 || !isfinite(x)) return x;
+    int e = ilogbl(x) - 63;
+    if (e < -16445) e = -16445;
+    return ldexpl(rintl(ldexpl(x, -e)), e);
+}
+#endif
+
+long double kv_ld_add(long double a, long double b)
+{
+#if LD_X87_NATIVE
+    return a + b;
+#else
+    /* volatile keeps the addition between the two mode switches */
+    volatile long double va = a, vb = b, sum;
+    int mode = fegetround();
+    fesetround(FE_TOWARDZERO);
+    feclearexcept(FE_INEXACT);
+    sum = va + vb;
+    int inexact = fetestexcept(FE_INEXACT) != 0;
+    fesetround(mode);
+    return ld_round_x87(ld_make_odd(sum, inexact));
+#endif
+}
+
+/* strtold, rounded as x87's strtold would round (see kv_ld_add), with its
+ * ERANGE for results that become 0 or infinite at x87's precision. */
+static long double ld_strto(const char *s, char **end)
+{
+#if LD_X87_NATIVE
+    return strtold(s, end);
+#else
+    /* glibc's strtold honours the rounding mode: the text is exact in
+     * binary128 iff rounding down and up agree */
+    int mode = fegetround();
+    fesetround(FE_DOWNWARD);
+    volatile long double down = strtold(s, end);
+    fesetround(FE_UPWARD);
+    volatile long double up = strtold(s, end);
+    fesetround(mode);
+    long double tz = up <= 0 ? up : down; /* toward zero */
+    long double v = ld_round_x87(ld_make_odd(tz, up != down));
+    if ((v == 0 && (up != 0 || down != 0)) || (isinf(v) && !isinf(tz))) errno = ERANGE;
+    return v;
+#endif
+}
+
 int kv_parse_ld(const char *p, size_t len, long double *out)
 {
     char buf[KV_LD_MAXCHARS];
@@ -125,7 +210,7 @@ int kv_parse_ld(const char *p, size_t len, long double *out)
     buf[len] = '\0';
     if (isspace((unsigned char)buf[0])) return KV_EINVAL;
     errno = 0;
-    v = strtold(buf, &end);
+    v = ld_strto(buf, &end);
     /* unlike Redis, an embedded NUL is trailing junk, not an end */
     if (end != buf + len) return KV_EINVAL;
     if (errno == ERANGE && (isinf(v) || fpclassify(v) == FP_ZERO)) return KV_EINVAL;

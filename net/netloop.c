@@ -8,6 +8,7 @@
  */
 #include <ck_pr.h>
 #include <arpa/inet.h>
+#include <ck_pr.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -10,10 +10,11 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMEMKV_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 (cd "$build" && ctest --output-on-failure --timeout 600 "$@")
 
-# With no arguments (the whole suite, as .ci/run runs it), two more builds:
+# With no arguments (the whole suite, as .ci/run runs it), three more builds:
 # the libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan+libFuzzer)
 # in build-fuzz, each run for MEMKV_FUZZ_SECONDS (20) on its seed corpus;
-# and a ThreadSanitizer build (build-tsan) for the concurrency tests.
+# a ThreadSanitizer build (build-tsan) for the concurrency tests; and the
+# linux/arm64 cross-build tested under qemu (scripts/test-arm64.sh).
 if [ $# -eq 0 ]; then
   command -v clang >/dev/null || { echo "test.sh: clang not found (scripts/deps.sh installs it)" >&2; exit 1; }
   secs=${MEMKV_FUZZ_SECONDS:-20}
@@ -27,4 +28,9 @@ if [ $# -eq 0 ]; then
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMKV_TSAN=ON -DMEMKV_WERROR=ON >/dev/null
   cmake --build build-tsan -j"$(nproc)" --target mem-kv-server test_mbox test_join
   (cd build-tsan && ctest -L tsan --output-on-failure)
+
+  # linux/arm64: the Release cross-build, its unit tests and a smoke run of
+  # the server under qemu-user (about 2 minutes; docs/arm64.md). The Debug
+  # (ASan+UBSan) arm64 build takes 3 more: scripts/test-arm64.sh Debug.
+  scripts/test-arm64.sh Release
 fi
