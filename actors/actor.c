@@ -1,6 +1,5 @@
 #include "actor.h"
 
-#include <ck_pr.h>
 #include <assert.h>
 #include <ck_pr.h>
 #include <pthread.h>

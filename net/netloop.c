@@ -6,7 +6,6 @@
  * actor (in the prepare watcher, after every read of the iteration) and
  * writes each connection's ready replies once.
  */
-#include <ck_pr.h>
 #include <arpa/inet.h>
 #include <ck_pr.h>
 #include <errno.h>
