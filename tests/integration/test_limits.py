@@ -162,7 +162,7 @@ def output_buffer_hard_limit(ctx):
             expect_eq(c.call("SET", "big", value), "OK", "set")
             base_rss = proc_rss_bytes(srv.proc.pid)
             before = info_fields(c.call("INFO", "stats"))
-        stop_at = time.monotonic() + 6
+        stop_at = time.monotonic() + 8
         connects, closed = multiprocessing.Value("i", 0), multiprocessing.Value("i", 0)
         cmd = encode("GET", "big")
         ts = [multiprocessing.Process(target=pipeline_never_read,
@@ -190,7 +190,11 @@ def output_buffer_hard_limit(ctx):
         print("  %d probes (slowest %.2f s), %d flooding connections, %d closed by the server, "
               "RSS %d MB -> peak %d MB" % (checks, worst, counts["connects"], counts["closed"],
                                             base_rss >> 20, peak >> 20))
-        assert checks >= 3, "the probing client got only %d answers" % checks
+        # each probe (SET, GET, GET of the 1 MB value) waits behind the
+        # flooders' GETs on the one actor: 1-2.5 s each on 2 shared CPUs, more
+        # under ASan; starved, it would get none
+        assert checks >= 2, "the probing client got only %d answers" % checks
+        assert worst < 6.0, "a probe waited %.1f s" % worst
         assert counts["closed"] >= 10, "flooding clients were not disconnected: %r" % counts
         # Without the limit each flooding connection holds hundreds of MB
         # (a 16 KB read holds ~700 GETs); with it, about 16 MB + one batch.
