@@ -234,7 +234,7 @@ def unknown_commands_counted(ctx):
 @R.test
 def redis_py_defaults(ctx):
     import redis
-    r = redis.Redis(port=ctx.srv.port)
+    r = redis.Redis(host="127.0.0.1", port=ctx.srv.port)
     r.flushall()
     p = r.pipeline()                      # transaction=True: MULTI ... EXEC
     p.incr("k")
@@ -260,7 +260,7 @@ def redis_py_defaults(ctx):
         r.transaction(incr_pair, "pa", "pb")
     assert r.mget("pa", "pb") == [b"20", b"20"]
 
-    r2 = redis.Redis(port=ctx.srv.port)
+    r2 = redis.Redis(host="127.0.0.1", port=ctx.srv.port)
     with r.pipeline() as p:               # WATCH, touched by another client: WatchError
         p.watch("w")
         p.multi()
@@ -273,7 +273,7 @@ def redis_py_defaults(ctx):
             pass
     assert r.get("w") == b"other"
 
-    r1 = redis.Redis(port=ctx.srv.port, db=1)
+    r1 = redis.Redis(host="127.0.0.1", port=ctx.srv.port, db=1)
     r1.set("only-in-1", "v")
     assert r1.get("only-in-1") == b"v" and r.get("only-in-1") is None
     assert r1.dbsize() == 1

@@ -408,7 +408,7 @@ def script_writes_are_logged(ctx):
 @R.test
 def redis_py_lock(ctx):
     import redis
-    r = redis.Redis(port=ctx["a"].port)
+    r = redis.Redis(host="127.0.0.1", port=ctx["a"].port)
     name = "lock:%d" % os.getpid()
     lock = r.lock(name, timeout=10)
     assert lock.acquire(blocking=False)
@@ -438,7 +438,7 @@ def redis_py_lock(ctx):
 @R.test
 def redis_py_register_script(ctx):
     import redis
-    r = redis.Redis(port=ctx["a"].port)
+    r = redis.Redis(host="127.0.0.1", port=ctx["a"].port)
     r.script_flush()
     add = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
     r.delete("rs:k")
@@ -457,7 +457,7 @@ def redis_py_register_script(ctx):
 
 NODE_SCRIPT = r"""
 const Redis = require(process.argv[2]);
-const r = new Redis({port: +process.argv[3], lazyConnect: false, maxRetriesPerRequest: 1});
+const r = new Redis({host: '127.0.0.1', port: +process.argv[3], lazyConnect: false, maxRetriesPerRequest: 1});
 r.defineCommand('addTwo', {numberOfKeys: 1,
   lua: "return redis.call('incrby', KEYS[1], ARGV[1]) + redis.call('incrby', KEYS[1], ARGV[1])"});
 r.defineCommand('echoArgs', {lua: "return {KEYS[1], ARGV[1], #KEYS}"});
@@ -480,8 +480,8 @@ r.defineCommand('echoArgs', {lua: "return {KEYS[1], ARGV[1], #KEYS}"});
 NODE_MULTI_DB = r"""
 const Redis = require(process.argv[2]);
 const port = +process.argv[3];
-const r1 = new Redis({port: port, db: 1});
-const r0 = new Redis({port: port});
+const r1 = new Redis({host: '127.0.0.1', port: port, db: 1});
+const r0 = new Redis({host: '127.0.0.1', port: port});
 r1.on('error', e => { console.error('ERROR event ' + e); process.exit(1); });
 (async () => {
   await r1.del('io:t', 'io:n');
