@@ -495,8 +495,16 @@ r1.on('error', e => { console.error('ERROR event ' + e); process.exit(1); });
 """
 
 
+_IOREDIS = {}
+
+
 def ioredis_dir():
-    """ioredis installed with npm into a cache folder; Skip when impossible."""
+    """ioredis installed with npm into a cache folder; Skip when impossible.
+    A failed install is remembered (in this process, and for 10 minutes in
+    the cache folder) so that the other ioredis tests and the 2x2 variant
+    skip at once instead of waiting for npm again."""
+    if "skip" in _IOREDIS:
+        raise Skip(_IOREDIS["skip"])
     npm = shutil.which("npm")
     node = shutil.which("node") or shutil.which("nodejs")
     if not npm or not node:
@@ -504,15 +512,37 @@ def ioredis_dir():
     cache = os.environ.get("MEMKV_NPM_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "memkv-npm")
     mod = os.path.join(cache, "node_modules", "ioredis")
+    failed = os.path.join(cache, "install-failed")
     if not os.path.isdir(mod):
+        try:
+            if time.time() - os.path.getmtime(failed) < 600:
+                with open(failed) as f:
+                    _IOREDIS["skip"] = f.read().strip()
+                raise Skip(_IOREDIS["skip"])
+        except OSError:
+            pass
         os.makedirs(cache, exist_ok=True)
+        env = dict(os.environ)
+        # the system's CA store (a proxy's CA may be there, not in node's own list)
+        if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+            env.setdefault("NODE_EXTRA_CA_CERTS", "/etc/ssl/certs/ca-certificates.crt")
+        reason = None
         try:
             p = subprocess.run([npm, "install", "--prefix", cache, "--no-audit", "--no-fund",
-                                "ioredis@5"], capture_output=True, text=True, timeout=180)
+                                "--fetch-retries=1", "--fetch-timeout=20000", "ioredis@5"],
+                               capture_output=True, text=True, timeout=90, env=env)
+            if p.returncode != 0 or not os.path.isdir(mod):
+                why = [ln for ln in p.stderr.splitlines()
+                       if any(w in ln for w in (" code ", "reason", "request to", "errno"))]
+                reason = "npm install ioredis failed: %s" % (
+                    " | ".join(why)[:300] or p.stderr.strip()[-300:])
         except subprocess.TimeoutExpired:
-            raise Skip("npm install ioredis timed out (registry unreachable?)")
-        if p.returncode != 0 or not os.path.isdir(mod):
-            raise Skip("npm install ioredis failed: %s" % (p.stderr.strip()[-300:]))
+            reason = "npm install ioredis timed out (registry unreachable?)"
+        if reason:
+            with open(failed, "w") as f:
+                f.write(reason)
+            _IOREDIS["skip"] = reason
+            raise Skip(reason)
     return node, mod
 
 
