@@ -145,7 +145,7 @@ static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
                  "user=default redir=-1 resp=2\n",
                  (unsigned long long)c->id, c->addr, c->fd, c->name,
                  (long long)((now_ms - c->created_ms) / 1000), c->in.len - c->in_off,
-                 c->out.len - c->out_off);
+                 conn_out_pending(c));
 }
 
 void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
