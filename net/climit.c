@@ -149,7 +149,7 @@ int climit_input_over(netthr *t, conn *c)
 {
     if (c->closed) return 0;
     c->last_ms = loop_ms(t);
-    size_t pending = c->in.len - c->in_off;
+    size_t pending = c->in.len - c->in_off + parse_big_bytes(&c->ps);
     size_t limit =
         conn_restricted(t, c) ? UNAUTH_QBUF : (size_t)t->srv->cfg.client_query_buffer_limit;
     if (pending <= limit) return 0;

@@ -371,6 +371,14 @@ void parse_direct_done(parse_state *ps, size_t n)
     ps->big_have += n;
 }
 
+size_t parse_big_bytes(const parse_state *ps)
+{
+    size_t n = ps->big ? ps->big_have : 0;
+    if (ps->argc == 0)
+        for (size_t k = 0; k < ps->nbigs; k++) n += ps->len[ps->bigs[k].arg];
+    return n;
+}
+
 size_t parse_nbig(const parse_state *ps)
 {
     return ps->argc > 0 ? ps->nbigs : 0;

@@ -103,6 +103,9 @@ long parse_next(parse_state *ps, const char *buf, size_t len);
 char *parse_direct(parse_state *ps, size_t buffered, size_t *room);
 void parse_direct_done(parse_state *ps, size_t n);
 
+/* Bytes of the command in progress held in big bulks' own buffers (for
+ * client-query-buffer-limit: they are the query buffer's bytes). */
+size_t parse_big_bytes(const parse_state *ps);
 /* After PARSE_DONE: the number of arguments in buffers of their own. */
 size_t parse_nbig(const parse_state *ps);
 /* After PARSE_DONE: the k-th of them (k < parse_nbig, argument order), its
