@@ -21,6 +21,9 @@ void join_mget(kvbuf *out, kv_req *const *subs, unsigned n, const uint16_t *key_
 {
     if (join_first_error(out, subs, n)) return;
     size_t *pos = kv_xcalloc(n ? n : 1, sizeof *pos);
+    size_t total = 16; /* the array header */
+    for (unsigned s = 0; s < n; s++) total += subs[s]->reply.len;
+    kvbuf_reserve(out, total); /* once: no regrowth copying 10 x 16 KB values */
     reply_array(out, nkeys);
     for (unsigned i = 0; i < nkeys; i++) {
         unsigned s = key_sub[i];

@@ -11,9 +11,16 @@ which callgrind (bench/callgrind.sh) leaves out, and vary much less with
 machine load than requests per second do.
 
 Usage: bench/cpu_per_req.py [--memkv build/mem-kv-server] [--redis redis-server]
-                            [--memkv-args "--threads 1"] [--rounds 3]
+                            [--memkv-args "--threads 1"] [--rounds 3] [--values]
 Prints a markdown table: us of server CPU and of client CPU per request
 (medians of the rounds), and the throughput redis-benchmark saw.
+
+--values: large values instead (issue 20): SET and GET of 4 KB, 16 KB,
+256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1.
+Each round starts both servers afresh, alternating which goes first, and
+FLUSHALLs between sizes (at most 64 MB of values per size). The table gives
+the medians and ranges of server CPU per request and of throughput, and the
+ratios mem-kv / Redis (the targets: CPU <= 0.8x, throughput >= 1.25x).
 """
 import argparse
 import os
@@ -88,6 +95,79 @@ def bench(port, extra, n):
     return client, rps
 
 
+# --values: (id, label, value bytes, keys, requests); 64 MB of values a size
+VALUES = [
+    ("4k", "4 KB", 4096, 16384, 40000),
+    ("16k", "16 KB", 16384, 4096, 30000),
+    ("256k", "256 KB", 262144, 256, 4000),
+    ("1m", "1 MB", 1048576, 64, 1000),
+]
+MGET16K = ["MGET"] + ["key:__rand_int__"] * 10
+
+
+def command(port, *args):
+    """Sends one RESP command; returns the first reply bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        msg = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            msg += b"$%d\r\n%s\r\n" % (len(a), a)
+        s.sendall(msg)
+        return s.recv(4096)
+
+
+def values_round(cmd):
+    """One round of --values on a fresh server: {(op, size id): (us/req, rps)}."""
+    proc, port = start(cmd)
+    res = {}
+    try:
+        for sid, _, size, keys, n in VALUES:
+            command(port, "FLUSHALL")
+            runs = [("SET", ["-t", "set"], n), ("GET", ["-t", "get"], n)]
+            if sid == "16k":
+                runs.append(("MGET10", MGET16K, n // 10))
+            for op, extra, cnt in runs:
+                s0 = cpu_seconds(proc.pid)
+                _, rps = bench(port, ["-c", "20", "-P", "1", "-d", str(size), "-r", str(keys)]
+                               + extra, cnt)
+                res[(op, sid)] = ((cpu_seconds(proc.pid) - s0) * 1e6 / cnt, rps)
+        return res
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def values_main(memkv, redis, rounds):
+    runs = {"m": [], "r": []}
+    for i in range(rounds):
+        order = [("m", memkv), ("r", redis)] if i % 2 == 0 else [("r", redis), ("m", memkv)]
+        for who, cmd in order:
+            runs[who].append(values_round(cmd))
+    print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 20 clients, pipeline 1; "
+          "medians [min-max]" % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
+                                 " ".join(memkv[1:]), rounds))
+    print("| command | value | mem-kv us/req | Redis us/req | CPU ratio | "
+          "mem-kv req/s | Redis req/s | throughput ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    keys = [k for k in runs["m"][0]]
+    label = {sid: lab for sid, lab, _, _, _ in VALUES}
+    label["16k"] = "16 KB"
+
+    def rng(xs, fmt):
+        return (fmt + " [" + fmt + "-" + fmt + "]") % (statistics.median(xs), min(xs), max(xs))
+
+    for op, sid in keys:
+        mc = [r[(op, sid)][0] for r in runs["m"]]
+        rc = [r[(op, sid)][0] for r in runs["r"]]
+        mt = [r[(op, sid)][1] for r in runs["m"]]
+        rt = [r[(op, sid)][1] for r in runs["r"]]
+        print("| %s | %s | %s | %s | %.2f | %s | %s | %.2f |" % (
+            op if op != "MGET10" else "MGET 10 keys", label[sid], rng(mc, "%.1f"), rng(rc, "%.1f"),
+            statistics.median(mc) / statistics.median(rc), rng(mt, "%.0f"), rng(rt, "%.0f"),
+            statistics.median(mt) / max(statistics.median(rt), 1)))
+    return 0
+
+
 def measure(cmd, rounds):
     proc, port = start(cmd)
     try:
@@ -114,9 +194,13 @@ def main():
     ap.add_argument("--redis", default="redis-server")
     ap.add_argument("--memkv-args", default="")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--values", action="store_true",
+                    help="large values: 4 KB to 1 MB, 20 clients, pipeline 1")
     a = ap.parse_args()
     memkv = [a.memkv, "--persistence", "off"] + shlex.split(a.memkv_args)
     redis = [a.redis, "--save", "", "--appendonly", "no"]
+    if a.values:
+        return values_main(memkv, redis, a.rounds)
     m = measure(memkv, a.rounds)
     r = measure(redis, a.rounds)
     print("# %s, %d CPUs, mem-kv %s, %d rounds, 50 clients, %d keys" % (

@@ -27,6 +27,10 @@ char *kvbuf_reserve(kvbuf *b, size_t extra)
     if (b->cap - b->len < extra) {
         size_t need = b->len + extra;
         size_t cap = b->cap ? b->cap : 64;
+        /* Doubling keeps appends amortized O(1); one reservation past
+         * twice the buffer (a big value's reply) gets its exact size, not
+         * up to twice that, which the allocator would map and fault in. */
+        if (need > 2 * cap) cap = need;
         while (cap < need) cap = cap < (SIZE_MAX / 2) ? cap * 2 : need;
         b->data = kv_xrealloc(b->data, cap);
         b->cap = cap;

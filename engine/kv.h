@@ -43,12 +43,25 @@ void *kv_xrealloc(void *p, size_t n);
 char *kv_xstrndup(const char *s, size_t n);
 
 /* Bytes the allocator has handed out, all threads (Redis's used_memory):
- * glibc's mallinfo2 (which briefly locks each arena: call it at most a few
- * times a second), or ASan's counter in sanitizer builds. Any thread. */
+ * jemalloc's stats.allocated, glibc's mallinfo2, or ASan's counter in
+ * sanitizer builds. Each call refreshes the allocator's statistics, which
+ * briefly locks its arenas: call it at most a few times a second. Any
+ * thread. */
 size_t kv_allocated_bytes(void);
+/* The allocator's own figures (Redis's allocator_* fields of INFO memory). */
+typedef struct kv_alloc_stats {
+    size_t allocated; /* bytes handed out (used_memory) */
+    size_t active;    /* bytes of the pages holding them (jemalloc stats.active;
+                         glibc: heap and mappings obtained from the kernel) */
+    size_t resident;  /* bytes of the allocator's resident pages, metadata
+                         included (jemalloc stats.resident; glibc: as active) */
+} kv_alloc_stats;
+/* Fills st; same cost and threads as kv_allocated_bytes. */
+void kv_allocator_stats(kv_alloc_stats *st);
 /* Resident set size of the process from /proc/self/statm, 0 if unknown. */
 size_t kv_rss_bytes(void);
-/* "libc", or "asan" when ASan's allocator replaces glibc's. */
+/* INFO's mem_allocator: "jemalloc-5.3.0", "libc", or "asan" when
+ * ASan's allocator replaces the others. */
 const char *kv_allocator_name(void);
 /* The cgroup memory limit seen under root (normally /sys/fs/cgroup): v2's
  * memory.max, else v1's memory/memory.limit_in_bytes. Returns the bytes,

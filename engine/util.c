@@ -7,6 +7,9 @@
 #include <fenv.h>
 #include <float.h>
 #include <malloc.h>
+#ifdef MEMKV_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,20 +303,57 @@ void kv_log_warn(const char *fmt, ...)
 size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
-size_t kv_allocated_bytes(void)
+#ifdef MEMKV_JEMALLOC
+/* One of jemalloc's size_t statistics, 0 if unknown. */
+static size_t je_stat(const char *name)
 {
-#ifdef MEMKV_ASAN
-    return __sanitizer_get_current_allocated_bytes();
+    size_t v = 0, len = sizeof v;
+    return mallctl(name, &v, &len, NULL, 0) == 0 ? v : 0;
+}
+
+/* jemalloc caches its statistics; advancing the epoch refreshes them (a
+ * walk of the arenas under their locks: a few times a second at most). */
+static void je_refresh(void)
+{
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);
+}
+#endif
+
+void kv_allocator_stats(kv_alloc_stats *st)
+{
+#if defined(MEMKV_ASAN)
+    st->allocated = __sanitizer_get_current_allocated_bytes();
+    st->active = st->resident = st->allocated;
+#elif defined(MEMKV_JEMALLOC)
+    je_refresh();
+    st->allocated = je_stat("stats.allocated");
+    st->active = je_stat("stats.active");
+    st->resident = je_stat("stats.resident");
 #else
     struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
+    st->allocated = mi.uordblks + mi.hblkhd;
+    st->active = st->resident = mi.arena + mi.hblkhd; /* heap and mappings obtained */
 #endif
+}
+
+size_t kv_allocated_bytes(void)
+{
+    kv_alloc_stats st;
+    kv_allocator_stats(&st);
+    return st.allocated;
 }
 
 const char *kv_allocator_name(void)
 {
-#ifdef MEMKV_ASAN
+#if defined(MEMKV_ASAN)
     return "asan";
+#elif defined(MEMKV_JEMALLOC)
+#define KV_STR2(x) #x
+#define KV_STR(x)  KV_STR2(x)
+    return "jemalloc-" KV_STR(JEMALLOC_VERSION_MAJOR) "." KV_STR(JEMALLOC_VERSION_MINOR) "." KV_STR(
+        JEMALLOC_VERSION_BUGFIX); /* as Redis: jemalloc-5.3.0 */
 #else
     return "libc";
 #endif

@@ -142,14 +142,14 @@ void climit_conn_init(netthr *t, conn *c)
 static void log_close(const conn *c, const char *why)
 {
     kv_log_warn("Closing client that reached %s: id=%llu addr=%s qbuf=%zu omem=%zu", why,
-                (unsigned long long)c->id, c->addr, c->in.len - c->in_off, c->out.len - c->out_off);
+                (unsigned long long)c->id, c->addr, c->in.len - c->in_off, conn_out_pending(c));
 }
 
 int climit_input_over(netthr *t, conn *c)
 {
     if (c->closed) return 0;
     c->last_ms = loop_ms(t);
-    size_t pending = c->in.len - c->in_off;
+    size_t pending = c->in.len - c->in_off + parse_big_bytes(&c->ps);
     size_t limit =
         conn_restricted(t, c) ? UNAUTH_QBUF : (size_t)t->srv->cfg.client_query_buffer_limit;
     if (pending <= limit) return 0;
@@ -165,7 +165,7 @@ int climit_input_over(netthr *t, conn *c)
 int climit_output_full(conn *c)
 {
     int64_t hard = atomic_load_explicit(&c->obl.hard, memory_order_relaxed);
-    return hard > 0 && (int64_t)(c->out.len - c->out_off) > hard;
+    return hard > 0 && (int64_t)(conn_out_pending(c)) > hard;
 }
 
 int climit_output_check(netthr *t, conn *c)
@@ -177,7 +177,7 @@ int climit_output_check(netthr *t, conn *c)
         conn_close(t, c);
         return 1;
     }
-    int64_t queued = (int64_t)(c->out.len - c->out_off);
+    int64_t queued = (int64_t)(conn_out_pending(c));
     if (atomic_load_explicit(&c->obl.queued, memory_order_relaxed) != queued)
         atomic_store_explicit(&c->obl.queued, queued, memory_order_relaxed);
     return 0;
@@ -219,7 +219,7 @@ void climit_authed(netthr *t, conn *c)
 static int soft_limit_check(netthr *t, conn *c, int64_t now)
 {
     const kv_config *cfg = &t->srv->cfg;
-    int64_t queued = (int64_t)(c->out.len - c->out_off);
+    int64_t queued = (int64_t)(conn_out_pending(c));
     if (cfg->obl_soft <= 0 || queued <= cfg->obl_soft) {
         c->soft_since_ms = 0;
         return 0;

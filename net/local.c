@@ -147,8 +147,7 @@ static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
                  "user=default redir=-1 resp=2\n",
                  (unsigned long long)c->id, c->addr, c->fd, c->name,
                  (long long)((now_ms - c->created_ms) / 1000), (unsigned)c->db,
-                 c->in.len - c->in_off,
-                 c->out.len - c->out_off);
+                 c->in.len - c->in_off, conn_out_pending(c));
 }
 
 void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
@@ -478,6 +477,7 @@ typedef struct server_figures {
     int64_t clients;
     size_t rss;
     size_t allocated; /* bytes malloc has handed out, all threads */
+    kv_alloc_stats alloc; /* the allocator's own figures (alloc.allocated == allocated) */
 } server_figures;
 
 static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
@@ -504,7 +504,8 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
     }
     f->clients = atomic_load_explicit(&s->clients, memory_order_relaxed);
     f->rss = kv_rss_bytes();
-    f->allocated = kv_allocated_bytes();
+    kv_allocator_stats(&f->alloc);
+    f->allocated = f->alloc.allocated;
     return 0;
 }
 
@@ -624,10 +625,14 @@ void local_info_join(netthr *t, kv_slot *sl)
             "maxmemory:%lld\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
             "memkv_maxmemory_shard_share:%lld\r\nmemkv_mem_outside_shards:%lld\r\n"
             "mem_not_counted_for_evict:%llu\r\n"
+            "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
+            "allocator_frag_ratio:%.2f\r\n"
             "mem_fragmentation_ratio:%.2f\r\nmem_allocator:%s\r\n\r\n",
             used, used_h, f.rss, rss_h, (long long)f.shard[CMD_INFO_MEMORY], maxmem, max_h,
             evict_policy_names[atomic_load(&s->limits.policy)], share_figure(s),
             (long long)atomic_load(&s->limits.overhead), (unsigned long long)server_not_counted(s),
+            f.alloc.allocated, f.alloc.active, f.alloc.resident,
+            f.alloc.allocated ? (double)f.alloc.active / (double)f.alloc.allocated : 0.0,
             used ? (double)f.rss / (double)used : 0.0, kv_allocator_name());
     }
     if (info_wants(sl, "persistence", 1)) {

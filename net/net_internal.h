@@ -65,6 +65,9 @@ typedef struct kv_slot {
     kv_req *one_ptr;
     uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
     uint32_t room;    /* bytes after the struct for argv (SLOT_ROOM: reusable) */
+    uint32_t nbigs;   /* arguments in buffers of their own (parse_take_big): */
+    char **bigs;      /* their buffers (in the room), freed with the slot */
+    size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
 } kv_slot;
 
 /* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is
@@ -74,6 +77,18 @@ typedef struct kv_slot {
 #define SLOT_ROOM       256
 #define SLOT_CACHE_MAX  512
 #define SLOT_KEEP_BYTES 4096
+
+/* A big reply queued for writing as it is, without a copy into conn.out:
+ * it goes out after out's bytes up to mark. */
+typedef struct conn_outseg {
+    struct conn_outseg *next;
+    size_t mark; /* offset in conn.out that precedes it */
+    size_t off;  /* bytes of buf already sent */
+    kvbuf buf;   /* the reply (taken from its slot) */
+} conn_outseg;
+
+/* Replies at least this long are queued as they are (conn_outseg). */
+#define CONN_OUT_SEG_MIN 4096
 
 typedef struct conn {
     struct netthr *t; /* ro */
@@ -86,6 +101,8 @@ typedef struct conn {
     parse_state ps;
     kvbuf out;            /* replies ready to send */
     size_t out_off;       /* bytes of out already sent */
+    conn_outseg *seg_head, *seg_tail; /* big replies, in order with out's bytes */
+    size_t seg_bytes;                 /* their bytes not yet sent */
     struct tls_conn *tls; /* TLS port: its TLS state (tls.c); else NULL */
     kv_slot *head, *tail; /* reply FIFO */
     unsigned nslots;
@@ -111,6 +128,12 @@ typedef struct conn {
     int64_t soft_since_ms; /* queued replies over the soft limit since, or 0 */
     kv_obl obl;            /* output budget shared with the actors */
 } conn;
+
+/* Bytes of replies queued on c and not yet sent. */
+static inline size_t conn_out_pending(const conn *c)
+{
+    return c->out.len - c->out_off + c->seg_bytes;
+}
 
 /* Per-thread counters; written by the owner with relaxed atomics, read by
  * INFO/STATS on other threads. */

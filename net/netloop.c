@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "multi.h"
@@ -27,6 +28,8 @@
 #define READ_CHUNK (16 * 1024)
 
 static void conn_process_input(netthr *t, conn *c);
+static void conn_queue_seg(conn *c, kvbuf *reply);
+static void conn_free_segs(conn *c);
 
 /* read(2) and write(2) of a connection, through TLS on the TLS port. */
 static ssize_t conn_io_read(conn *c, void *buf, size_t len)
@@ -61,6 +64,7 @@ static void conn_free(netthr *t, conn *c)
     parse_destroy(&c->ps);
     kvbuf_destroy(&c->in);
     kvbuf_destroy(&c->out);
+    conn_free_segs(c);
     free(c);
 }
 
@@ -110,7 +114,7 @@ static int net_stalled(const netthr *t)
 static int conn_can_parse(const netthr *t, const conn *c)
 {
     return !c->closing && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS && !net_stalled(t) &&
-           c->out.len - c->out_off < CONN_MAX_OUT;
+           conn_out_pending(c) < CONN_MAX_OUT;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -134,6 +138,8 @@ static void conn_collect_replies(conn *c)
         if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
         if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
+        else if (sl->reply.len >= CONN_OUT_SEG_MIN)
+            conn_queue_seg(c, &sl->reply);
         else
             kvbuf_append(&c->out, sl->reply.data, sl->reply.len);
         if (sl->close_after) c->closing = c->close_ready = 1;
@@ -145,13 +151,98 @@ static void conn_collect_replies(conn *c)
     }
 }
 
+/* Queues a big reply as it is: takes reply's buffer (leaving it empty). */
+static void conn_queue_seg(conn *c, kvbuf *reply)
+{
+    conn_outseg *g = kv_xmalloc(sizeof *g);
+    g->next = NULL;
+    g->mark = c->out.len;
+    g->off = 0;
+    g->buf = *reply;
+    kvbuf_init(reply);
+    if (c->seg_tail)
+        c->seg_tail->next = g;
+    else
+        c->seg_head = g;
+    c->seg_tail = g;
+    c->seg_bytes += g->buf.len;
+}
+
+static void conn_free_segs(conn *c)
+{
+    conn_outseg *g;
+    while ((g = c->seg_head) != NULL) {
+        c->seg_head = g->next;
+        kvbuf_destroy(&g->buf);
+        free(g);
+    }
+    c->seg_tail = NULL;
+    c->seg_bytes = 0;
+}
+
+#define CONN_IOV_MAX 32
+
+/* Fills iov with c's unsent bytes in order (out's bytes up to each big
+ * reply's mark, the reply, ..., the rest of out); returns the count. */
+static int conn_out_iov(const conn *c, struct iovec *iov)
+{
+    int n = 0;
+    size_t pos = c->out_off;
+    const conn_outseg *g = c->seg_head;
+    for (; g && n < CONN_IOV_MAX - 2; g = g->next) {
+        if (g->mark > pos) {
+            iov[n++] = (struct iovec){c->out.data + pos, g->mark - pos};
+            pos = g->mark;
+        }
+        iov[n++] = (struct iovec){g->buf.data + g->off, g->buf.len - g->off};
+    }
+    if (g == NULL && c->out.len > pos) iov[n++] = (struct iovec){c->out.data + pos, c->out.len - pos};
+    return n;
+}
+
+/* n bytes of conn_out_iov's were sent: advances out_off and frees the big
+ * replies sent in full. */
+static void conn_out_sent(conn *c, size_t n)
+{
+    conn_outseg *g;
+    while (n > 0) {
+        g = c->seg_head;
+        if (g == NULL || c->out_off < g->mark) {
+            size_t end = g ? g->mark : c->out.len;
+            size_t k = end - c->out_off < n ? end - c->out_off : n;
+            c->out_off += k;
+            n -= k;
+            continue;
+        }
+        size_t k = g->buf.len - g->off < n ? g->buf.len - g->off : n;
+        g->off += k;
+        c->seg_bytes -= k;
+        n -= k;
+        if (g->off == g->buf.len) {
+            c->seg_head = g->next;
+            if (c->seg_head == NULL) c->seg_tail = NULL;
+            kvbuf_destroy(&g->buf);
+            free(g);
+        }
+    }
+}
+
+/* Sends the next bytes; writev(2) on plain TCP, the first piece on TLS. */
+static ssize_t conn_out_write(conn *c)
+{
+    struct iovec iov[CONN_IOV_MAX];
+    int n = conn_out_iov(c, iov);
+    if (c->tls || n == 1) return conn_io_write(c, iov[0].iov_base, iov[0].iov_len);
+    return writev(c->fd, iov, n);
+}
+
 /* Writes what it can; returns -1 if the connection broke. */
 static int conn_write(netthr *t, conn *c)
 {
-    while (c->out_off < c->out.len) {
-        ssize_t n = conn_io_write(c, c->out.data + c->out_off, c->out.len - c->out_off);
+    while (conn_out_pending(c) > 0) {
+        ssize_t n = conn_out_write(c);
         if (n > 0) {
-            c->out_off += (size_t)n;
+            conn_out_sent(c, (size_t)n);
             c->last_ms = (int64_t)(ev_now(t->loop) * 1000.0);
             obs_count(&t->stats.net_out, (uint64_t)n);
             continue;
@@ -195,7 +286,7 @@ static void conn_service(netthr *t, conn *c)
         conn_process_input(t, c);
     else if (net_stalled(t) && !c->closing)
         c->stalled = t->stalls = 1; /* resumed with the others (net_resume_stalled) */
-    int drained = c->out_off == c->out.len;
+    int drained = conn_out_pending(c) == 0;
     /* After QUIT or a protocol error, once its reply is out; after the
      * peer's EOF, once everything it sent has been answered. */
     if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused))) conn_close(t, c);
@@ -244,16 +335,42 @@ static void conn_process_input(netthr *t, conn *c)
     conn_set_reading(t, c, conn_can_parse(t, c) && !c->eof);
 }
 
+/* Reads into c's input buffer or, inside a big bulk, straight into the
+ * argument's own buffer (parse_direct; on plain TCP with one readv that also
+ * takes what follows into the input buffer). Returns read(2)'s result. */
+static ssize_t conn_read(conn *c)
+{
+    size_t room = 0;
+    char *direct = parse_direct(&c->ps, c->in.len - c->in_off, &room);
+    char *p = kvbuf_reserve(&c->in, READ_CHUNK);
+    if (direct == NULL) {
+        ssize_t n = conn_io_read(c, p, READ_CHUNK);
+        if (n > 0) c->in.len += (size_t)n;
+        return n;
+    }
+    ssize_t n;
+    if (c->tls) {
+        n = tls_read(c, direct, room);
+    } else {
+        struct iovec iov[2] = {{direct, room}, {p, READ_CHUNK}};
+        n = readv(c->fd, iov, 2);
+    }
+    if (n > 0) {
+        size_t d = (size_t)n < room ? (size_t)n : room;
+        parse_direct_done(&c->ps, d);
+        c->in.len += (size_t)n - d;
+    }
+    return n;
+}
+
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     conn *c = w->data;
     netthr *t = c->t;
     (void)loop;
     (void)revents;
-    char *p = kvbuf_reserve(&c->in, READ_CHUNK);
-    ssize_t n = conn_io_read(c, p, READ_CHUNK);
+    ssize_t n = conn_read(c);
     if (n > 0) {
-        c->in.len += (size_t)n;
         obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
         climit_input_over(t, c);

@@ -64,8 +64,11 @@ void parse_limits_default(parse_limits *l)
     l->max_args = 1024 * 1024;
     l->max_bulk = (size_t)512 * 1024 * 1024;
     l->max_inline = 64 * 1024;
+    l->big_bulk = PARSE_BIG_BULK;
     l->unauth = 0;
 }
+
+static void bigs_clear(parse_state *ps);
 
 /* lim may be NULL for Redis's defaults. */
 void parse_init(parse_state *ps, const parse_limits *lim)
@@ -94,6 +97,9 @@ void parse_set_limits(parse_state *ps, const parse_limits *lim)
 void parse_destroy(parse_state *ps)
 {
     if (ps == NULL) return;
+    bigs_clear(ps);
+    free(ps->bigs);
+    free(ps->big);
     free(ps->argv);
     free(ps->off);
     free(ps->len);
@@ -106,6 +112,28 @@ void parse_destroy(parse_state *ps)
 }
 
 /* ---- state helpers ------------------------------------------------------ */
+
+/* Frees the big bulks of the last command that were not taken. */
+static void bigs_clear(parse_state *ps)
+{
+    for (size_t k = 0; k < ps->nbigs; k++) free(ps->bigs[k].p);
+    ps->nbigs = 0;
+}
+
+static int bigs_push(parse_state *ps, size_t arg, char *p)
+{
+    if (ps->nbigs == ps->bigs_cap) {
+        size_t ncap = ps->bigs_cap ? ps->bigs_cap * 2 : 4;
+        struct parse_big *b = realloc(ps->bigs, ncap * sizeof *b);
+        if (b == NULL) return -1;
+        ps->bigs = b;
+        ps->bigs_cap = ncap;
+    }
+    ps->bigs[ps->nbigs].arg = arg;
+    ps->bigs[ps->nbigs].p = p;
+    ps->nbigs++;
+    return 0;
+}
 
 static void args_free(parse_state *ps)
 {
@@ -183,6 +211,7 @@ static long done(parse_state *ps, parse_proto proto, const char *base, size_t n)
         ps->argv[i].p = base + ps->off[i];
         ps->argv[i].len = ps->len[i];
     }
+    for (size_t k = 0; k < ps->nbigs; k++) ps->argv[ps->bigs[k].arg].p = ps->bigs[k].p;
     ps->argc = (int)ps->nargs;
     ps->proto = proto;
     state_clear(ps);
@@ -302,6 +331,68 @@ static long resp_bulk_header(parse_state *ps, const char *buf, size_t len)
     return 1;
 }
 
+/* The payload of a big bulk (ps->bulk bytes) at ps->pos: copies what buf
+ * holds of it into ps->big, taking those bytes. Returns 1 once the payload
+ * and the two bytes after it are there, 0 for more bytes, or PARSE_BAD. */
+static long resp_big_payload(parse_state *ps, const char *buf, size_t len)
+{
+    size_t n = (size_t)ps->bulk;
+    if (ps->big == NULL) {
+        ps->big = malloc(n + 1);
+        if (ps->big == NULL) return fail(ps, ERR_NOMEM);
+        ps->big_have = 0;
+    }
+    size_t take = n - ps->big_have;
+    if (take > len - ps->pos) take = len - ps->pos;
+    memcpy(ps->big + ps->big_have, buf + ps->pos, take);
+    ps->big_have += take;
+    ps->pos += take;
+    if (ps->big_have < n || len - ps->pos < 2) return 0;
+    ps->big[n] = '\0';
+    if (args_push(ps, 0, n) != 0 || bigs_push(ps, ps->nargs - 1, ps->big) != 0)
+        return fail(ps, ERR_NOMEM);
+    ps->big = NULL;
+    ps->pos += 2;
+    ps->bulk = -1;
+    return 1;
+}
+
+char *parse_direct(parse_state *ps, size_t buffered, size_t *room)
+{
+    assert(ps != NULL && room != NULL);
+    if (ps->big == NULL || ps->err != NULL || buffered != ps->pos) return NULL;
+    *room = (size_t)ps->bulk - ps->big_have;
+    return *room ? ps->big + ps->big_have : NULL;
+}
+
+void parse_direct_done(parse_state *ps, size_t n)
+{
+    assert(ps->big != NULL && n <= (size_t)ps->bulk - ps->big_have);
+    ps->big_have += n;
+}
+
+size_t parse_big_bytes(const parse_state *ps)
+{
+    size_t n = ps->big ? ps->big_have : 0;
+    if (ps->argc == 0)
+        for (size_t k = 0; k < ps->nbigs; k++) n += ps->len[ps->bigs[k].arg];
+    return n;
+}
+
+size_t parse_nbig(const parse_state *ps)
+{
+    return ps->argc > 0 ? ps->nbigs : 0;
+}
+
+char *parse_take_big(parse_state *ps, size_t k, int *arg)
+{
+    assert(k < ps->nbigs);
+    char *p = ps->bigs[k].p;
+    *arg = (int)ps->bigs[k].arg;
+    ps->bigs[k].p = NULL;
+    return p;
+}
+
 static long parse_resp(parse_state *ps, const char *buf, size_t len)
 {
     if (ps->want < 0) {
@@ -313,6 +404,11 @@ static long parse_resp(parse_state *ps, const char *buf, size_t len)
         if (ps->bulk < 0) {
             long r = resp_bulk_header(ps, buf, len);
             if (r <= 0) return r == 0 ? PARSE_AGAIN : r;
+        }
+        if (ps->lim.big_bulk && (size_t)ps->bulk >= ps->lim.big_bulk) {
+            long r = resp_big_payload(ps, buf, len);
+            if (r <= 0) return r == 0 ? PARSE_AGAIN : r;
+            continue;
         }
         /* The payload and the two bytes after it; no overflow as pos <= len. */
         size_t n = (size_t)ps->bulk, avail = len - ps->pos;
@@ -466,8 +562,11 @@ long parse_next(parse_state *ps, const char *buf, size_t len)
          * the command over rather than read out of bounds. */
         assert(!"parse_next: input shrank between calls");
         state_clear(ps);
+        free(ps->big);
+        ps->big = NULL;
     }
     int fresh = ps->pos == 0 && ps->want < 0;
+    if (fresh) bigs_clear(ps); /* the last command's, not taken */
     if (fresh && ps->cap > ARGS_KEEP) args_free(ps);
     if (len == 0) return PARSE_AGAIN;
     if (buf[0] == '*') return parse_resp(ps, buf, len);

@@ -30,11 +30,18 @@ typedef struct parse_limits {
     size_t max_args;   /* multibulk count limit (Redis: 1024*1024) */
     size_t max_bulk;   /* proto-max-bulk-len (Redis: 512 MB) */
     size_t max_inline; /* longest inline/plain line (Redis: 64 KB) */
+    size_t big_bulk;   /* bulks of at least this many bytes are read into a
+                          buffer of their own, of their exact size (0: never;
+                          default PARSE_BIG_BULK): see parse_direct */
     int unauth;        /* a client that has not authenticated yet: multibulk
                           counts over PARSE_UNAUTH_ARGS and bulks over
                           PARSE_UNAUTH_BULK fail with Redis's
                           "unauthenticated ..." texts (CVE-2021-32675) */
 } parse_limits;
+
+/* Redis's PROTO_MBULK_BIG_ARG: from this size on a bulk goes straight from
+ * the socket into a buffer of its own instead of through the query buffer. */
+#define PARSE_BIG_BULK (32 * 1024)
 
 #define PARSE_UNAUTH_ARGS 10
 #define PARSE_UNAUTH_BULK 16384
@@ -61,6 +68,13 @@ typedef struct parse_state {
     size_t *len;
     char *scratch; /* unquoted inline arguments */
     size_t scratch_cap;
+    char *big;       /* payload of the big bulk in progress (malloc, its size + 1) */
+    size_t big_have; /* bytes of it filled */
+    struct parse_big {
+        size_t arg; /* its index in argv */
+        char *p;    /* its buffer; NULL once taken */
+    } *bigs;        /* the big bulks of the command, in argument order */
+    size_t nbigs, bigs_cap;
 } parse_state;
 
 void parse_init(parse_state *ps, const parse_limits *lim);
@@ -74,5 +88,30 @@ void parse_destroy(parse_state *ps);
  * and argv set (argc may be 0: an empty line or "*0\r\n", to be ignored),
  * PARSE_AGAIN if the command is incomplete, or PARSE_BAD. */
 long parse_next(parse_state *ps, const char *buf, size_t len);
+
+/* Big bulks (lim.big_bulk bytes or more) are copied into a buffer of their
+ * exact size (plus a NUL after the payload) as their bytes come: a caller
+ * may read the rest of the payload from its socket straight into that
+ * buffer, and take the buffer with the command instead of copying it.
+ *
+ * After PARSE_AGAIN: where the rest of a big payload goes, and *room, the
+ * bytes still missing; NULL if the parser is not inside a big payload, or
+ * if buffered (the bytes the caller holds from the command start) is not
+ * all the parser has taken. After writing n <= *room bytes there, the
+ * caller calls parse_direct_done(ps, n), then parse_next as usual (with
+ * the same buffer: those bytes are not in it). */
+char *parse_direct(parse_state *ps, size_t buffered, size_t *room);
+void parse_direct_done(parse_state *ps, size_t n);
+
+/* Bytes of the command in progress held in big bulks' own buffers (for
+ * client-query-buffer-limit: they are the query buffer's bytes). */
+size_t parse_big_bytes(const parse_state *ps);
+/* After PARSE_DONE: the number of arguments in buffers of their own. */
+size_t parse_nbig(const parse_state *ps);
+/* After PARSE_DONE: the k-th of them (k < parse_nbig, argument order), its
+ * argv index in *arg. The caller owns the buffer (argv[*arg].p, with a NUL
+ * at argv[*arg].len) and frees it with free(). Buffers not taken are freed
+ * by the next parse_next or parse_destroy. */
+char *parse_take_big(parse_state *ps, size_t k, int *arg);
 
 #endif

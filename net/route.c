@@ -18,11 +18,15 @@ while one of them fails"
 
 /* Counts the bytes of a slot bigger than SLOT_ROOM in (or out of) t's
  * in-flight figure (NET_INFLIGHT_MAX_BYTES). Network thread t. */
-static void slot_count_inflight(netthr *t, const kv_slot *sl, int64_t sign)
+static void slot_count_bytes(netthr *t, int64_t bytes)
 {
     int64_t v = atomic_load_explicit(&t->inflight_bytes, memory_order_relaxed);
-    v += sign * (int64_t)(sizeof *sl + sl->room);
-    atomic_store_explicit(&t->inflight_bytes, v, memory_order_relaxed);
+    atomic_store_explicit(&t->inflight_bytes, v + bytes, memory_order_relaxed);
+}
+
+static void slot_count_inflight(netthr *t, const kv_slot *sl, int64_t sign)
+{
+    slot_count_bytes(t, sign * (int64_t)(sizeof *sl + sl->room));
 }
 
 /* A zeroed slot with room bytes for arguments: from t's cache when they
@@ -51,22 +55,40 @@ static kv_slot *slot_alloc(netthr *t, size_t room)
     return sl;
 }
 
+/* Allocates a slot holding its own copy of the arguments (not linked in
+ * c's FIFO: slot_new does that). Arguments the parser read into buffers of
+ * their own (big bulks) are taken, not copied, when argv is c->ps.argv. */
 kv_slot *slot_make(conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
-    size_t bytes = (size_t)argc * sizeof(kv_str);
+    size_t nbigs = argc && argv == c->ps.argv ? parse_nbig(&c->ps) : 0, big_bytes = 0;
+    size_t bytes = (size_t)argc * sizeof(kv_str) + nbigs * sizeof(char *);
     for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
-    kv_slot *sl = slot_alloc(c->t, bytes);
+    for (size_t k = 0; k < nbigs; k++) big_bytes += argv[c->ps.bigs[k].arg].len + 1;
+    kv_slot *sl = slot_alloc(c->t, bytes - big_bytes);
     kv_str *av = (kv_str *)(sl + 1);
-    char *p = (char *)(av + argc);
-    for (int i = 0; i < argc; i++) {
+    char **bigs = (char **)(av + argc);
+    char *p = (char *)(bigs + nbigs);
+    for (int i = 0, k = 0; i < argc; i++) {
+        av[i].len = argv[i].len;
+        if ((size_t)k < nbigs && c->ps.bigs[k].arg == (size_t)i) {
+            int arg;
+            av[i].p = bigs[k] = parse_take_big(&c->ps, (size_t)k, &arg);
+            k++;
+            continue;
+        }
         memcpy(p, argv[i].p, argv[i].len);
         p[argv[i].len] = '\0'; /* handy for numbers; values stay binary safe */
         av[i].p = p;
-        av[i].len = argv[i].len;
         p += argv[i].len + 1;
     }
     sl->argc = argc;
     sl->argv = av;
+    if (nbigs) {
+        sl->nbigs = (uint32_t)nbigs;
+        sl->bigs = bigs;
+        sl->big_bytes = big_bytes;
+        slot_count_bytes(c->t, (int64_t)big_bytes);
+    }
     sl->def = def;
     sl->conn = c;
     sl->proto = (uint8_t)c->ps.proto;
@@ -126,6 +148,11 @@ void slot_free(kv_slot *sl)
     free(sl->key_sub);
     if (sl->mx) multi_slot_free(sl);
     netthr *t = sl->conn->t;
+    if (sl->nbigs) {
+        for (uint32_t k = 0; k < sl->nbigs; k++) free(sl->bigs[k]);
+        slot_count_bytes(t, -(int64_t)sl->big_bytes);
+        sl->nbigs = 0;
+    }
     if (sl->room == SLOT_ROOM && t->nslot_cache < SLOT_CACHE_MAX) {
         kvbuf_keep_small(&sl->reply);
         kvbuf_keep_small(&sl->one.reply);

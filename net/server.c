@@ -301,8 +301,12 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
      * the heap and leave holes that small entries fill, so RSS grows far
      * past used_memory under eviction. A fixed threshold keeps big buffers
      * in mappings of their own, unmapped when freed (measured: RSS 1.65x ->
-     * 1.13x of a 32 MB --maxmemory while evicting with persistence on). */
+     * 1.13x of a 32 MB --maxmemory while evicting with persistence on).
+     * jemalloc (the default build) keeps large extents in size classes of
+     * their own and needs none of this (docs/memory.md#the-allocator). */
+#ifndef MEMKV_JEMALLOC
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     evict_limits_init(&s->limits, (uint32_t)cfg->shards, cfg->maxmemory, cfg->maxmemory_policy,
                       cfg->maxmemory_samples);
     server_cgroup_warning(cfg);

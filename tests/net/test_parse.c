@@ -543,6 +543,86 @@ static void test_destroy_null_and_twice(void **st)
     parse_destroy(&ps);
 }
 
+/* A byte buffer with room enough, for test_big_bulk_direct. */
+struct tbuf {
+    char *data;
+    size_t len;
+};
+
+static void tbuf_add(struct tbuf *b, const void *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/* A big bulk (>= lim.big_bulk): its bytes come partly through the caller's
+ * buffer and partly through parse_direct; the argument is taken, with its
+ * NUL, and what follows parses as usual. Untaken buffers are freed (ASan). */
+static void test_big_bulk_direct(void **st)
+{
+    (void)st;
+    size_t n = PARSE_BIG_BULK + 5;
+    char *val = malloc(n);
+    assert_non_null(val);
+    for (size_t i = 0; i < n; i++) val[i] = (char)(i * 7);
+    char head[64];
+    int hl = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", n);
+    for (size_t first = 0; first <= 100; first += 50) {
+        parse_state ps;
+        parse_init(&ps, NULL);
+        struct tbuf in = {malloc((size_t)hl + n + 32), 0};
+        assert_non_null(in.data);
+        tbuf_add(&in, head, (size_t)hl);
+        tbuf_add(&in, val, first); /* the first read's share of the payload */
+        assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN);
+        size_t room = 0;
+        char *d = parse_direct(&ps, in.len, &room);
+        assert_non_null(d);
+        assert_int_equal(room, n - first);
+        assert_null(parse_direct(&ps, in.len + 1, &room)); /* bytes it has not seen */
+        memcpy(d, val + first, 10);
+        parse_direct_done(&ps, 10);
+        assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN);
+        d = parse_direct(&ps, in.len, &room);
+        assert_int_equal(room, n - first - 10);
+        memcpy(d, val + first + 10, room);
+        parse_direct_done(&ps, room);
+        assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN); /* the CRLF */
+        tbuf_add(&in, "\r\n*1\r\n$4\r\nPING\r\n", 16);
+        long r = parse_next(&ps, in.data, in.len);
+        assert_int_equal(r, hl + (long)first + 2);
+        assert_int_equal(ps.argc, 3);
+        assert_int_equal(ps.argv[2].len, n);
+        assert_memory_equal(ps.argv[2].p, val, n);
+        assert_int_equal(ps.argv[2].p[n], '\0');
+        assert_int_equal(parse_nbig(&ps), 1);
+        if (first == 50) {
+            int arg;
+            char *b = parse_take_big(&ps, 0, &arg);
+            assert_int_equal(arg, 2);
+            free(b);
+        } /* else left to the next parse_next */
+        assert_int_equal(parse_next(&ps, in.data + r, in.len - (size_t)r), 14);
+        assert_int_equal(ps.argc, 1);
+        assert_int_equal(parse_nbig(&ps), 0);
+        free(in.data);
+        parse_destroy(&ps);
+    }
+    /* fed in one piece through the buffer: the same argument */
+    parse_state ps;
+    parse_init(&ps, NULL);
+    struct tbuf in = {malloc((size_t)hl + n + 32), 0};
+    assert_non_null(in.data);
+    tbuf_add(&in, head, (size_t)hl);
+    tbuf_add(&in, val, n);
+    tbuf_add(&in, "\r\n", 2);
+    assert_int_equal(parse_next(&ps, in.data, in.len), (long)in.len);
+    assert_memory_equal(ps.argv[2].p, val, n);
+    free(in.data);
+    parse_destroy(&ps); /* frees the untaken buffer */
+    free(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_large_multibulk_resumes),
         cmocka_unit_test(test_mixed_forms_one_parser),
         cmocka_unit_test(test_destroy_null_and_twice),
+        cmocka_unit_test(test_big_bulk_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+"""Large values (issue 20): values of every size from 0 to 4 MB across the
+sizes where the server changes how it handles them (its 16 KB reads, the
+32 KB from which a bulk is read into a buffer of its own, the 4 KB from
+which a reply is written as it is instead of copied), sent in one write,
+byte at a time and in random pieces, pipelined with small commands before
+and after; big keys and options after a big value; big GET replies to a
+slow reader while their keys are overwritten, deleted, expired and
+evicted; the same sequences against a real redis-server, byte for byte;
+and large values recovered from the log after kill -9.
+
+Run under an ASan build (build-debug) to catch a reply freed while it is
+still being written. The same script passes against Redis
+(--server redis-server), except the kill -9 test, which needs mem-kv.
+"""
+
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (RespConn, Runner, encode, expect_eq, is_real_redis,  # noqa: E402
+                     parse_args, short, start_reference)
+from server_opts import start_with  # noqa: E402
+
+args = parse_args(__doc__)
+R = Runner(args)
+REDIS = is_real_redis(args)
+KB = 1 << 10
+MB = 1 << 20
+
+# Around every size where the server's handling changes, and a spread up to 4 MB.
+EDGES = [4 * KB, 16 * KB, 32 * KB, 64 * KB, 128 * KB, 256 * KB, MB, 4 * MB]
+SIZES = sorted({0, 1, 2, 100} | {e + d for e in EDGES for d in (-3, -2, -1, 0, 1, 2)
+                                if e + d <= 4 * MB} | {3 * MB + 12345})
+
+
+def value(n, seed):
+    """n bytes that differ per seed, with CR, LF and NUL in them."""
+    rnd = random.Random(seed * 7919 + n)
+    base = bytes(rnd.randrange(256) for _ in range(min(n, 4093))) or b""
+    return (base * (n // max(len(base), 1) + 1))[:n]
+
+
+def bulk(v):
+    return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+def send_pieces(sock, data, mode, rnd):
+    """Sends data in one write, byte at a time, or in random pieces."""
+    if mode == "whole":
+        sock.sendall(data)
+    elif mode == "bytes":
+        for i in range(len(data)):
+            sock.sendall(data[i:i + 1])
+    else:
+        i = 0
+        while i < len(data):
+            k = rnd.choice((1, 2, 3, 100, 4095, 16383, 16384, 16385, 32769, 70000, 300000))
+            sock.sendall(data[i:i + k])
+            i += k
+
+
+class RawReader:
+    """Reads whole replies off a socket and returns their exact bytes."""
+
+    def __init__(self, sock, pause=0.0, chunk=1 << 20):
+        self.sock, self.buf, self.pos = sock, bytearray(), 0
+        self.pause, self.chunk = pause, chunk
+
+    def _fill(self):
+        if self.pause:
+            time.sleep(self.pause)
+        data = self.sock.recv(self.chunk)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        self.buf += data
+
+    def _skip_line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                line = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return line
+            self._fill()
+
+    def _skip(self):
+        line = self._skip_line()
+        if line[:1] == b"$" and int(line[1:]) >= 0:
+            need = self.pos + int(line[1:]) + 2
+            while len(self.buf) < need:
+                self._fill()
+            self.pos = need
+        elif line[:1] == b"*":
+            for _ in range(max(int(line[1:]), 0)):
+                self._skip()
+
+    def reply(self):
+        if self.pos > 8 * MB:  # between replies only
+            del self.buf[:self.pos]
+            self.pos = 0
+        start = self.pos
+        self._skip()
+        return bytes(self.buf[start:self.pos])
+
+
+def send_and_read(sock, stream, n_replies, mode="whole", seed=0, reader=None):
+    """Sends stream (by mode, from a thread) while reading n_replies."""
+    err = []
+
+    def sender():
+        try:
+            send_pieces(sock, stream, mode, random.Random(seed))
+        except Exception as e:  # reported after the replies
+            err.append(e)
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    reader = reader or RawReader(sock)
+    got = [reader.reply() for _ in range(n_replies)]
+    t.join()
+    if err:
+        raise err[0]
+    return got
+
+
+def roundtrip(srv, n, mode, seed):
+    """PING, SET k v, GET k, GET small, PING, in one stream sent by mode."""
+    v = value(n, seed)
+    key = b"big:%d:%s" % (n, mode.encode())
+    stream = (encode("PING") + encode("SET", key, v) + encode("GET", key) +
+              encode("SET", "small", "x") + encode("GET", "small") + encode("STRLEN", key) +
+              encode("PING"))
+    with RespConn(srv.port, timeout=60) as c:
+        got = send_and_read(c.sock, stream, 7, mode, seed)
+    want = [b"+PONG\r\n", b"+OK\r\n", bulk(v), b"+OK\r\n", b"$1\r\nx\r\n",
+            b":%d\r\n" % n, b"+PONG\r\n"]
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, "size %d, %s, reply %d: got %s (%d bytes), want %s (%d bytes)" % (
+            n, mode, i, short(g), len(g), short(w), len(w))
+
+
+@R.test
+def sizes_whole_writes(ctx):
+    for n in SIZES:
+        roundtrip(ctx["srv"], n, "whole", 1)
+
+
+@R.test
+def sizes_random_pieces(ctx):
+    for n in SIZES:
+        roundtrip(ctx["srv"], n, "pieces", 2)
+
+
+@R.test
+def sizes_byte_at_a_time(ctx):
+    for n in [s for s in SIZES if s <= 32 * KB + 2] + [64 * KB + 1]:
+        roundtrip(ctx["srv"], n, "bytes", 3)
+
+
+@R.test
+def pipeline_of_big_and_small(ctx):
+    """Many big SETs and GETs pipelined in one write with small commands
+    between them (more than the 4 MB of arguments a network thread keeps in
+    flight), then MSET/MGET of several big values, a big key, and an option
+    after a big value."""
+    rnd = random.Random(4)
+    sizes = [rnd.choice(SIZES) for _ in range(40)]
+    stream, want = b"", []
+    for i, n in enumerate(sizes):
+        v = value(n, 40 + i)
+        stream += encode("SET", "p%d" % i, v) + encode("INCR", "ctr") + encode("GET", "p%d" % i)
+        want += [b"+OK\r\n", b":%d\r\n" % (i + 1), bulk(v)]
+    a, b = value(MB + 1, 5), value(40 * KB, 6)
+    bigkey = b"K" * (40 * KB)
+    stream += encode("MSET", "m1", a, "m2", "s", "m3", b)
+    stream += encode("MGET", "m1", "m2", "nokey", "m3")
+    stream += encode("SET", bigkey, a, "PX", "600000") + encode("GET", bigkey)
+    stream += encode("PTTL", bigkey) + encode("EXISTS", bigkey, "m1")
+    want += [b"+OK\r\n", b"*4\r\n" + bulk(a) + b"$1\r\ns\r\n$-1\r\n" + bulk(b),
+             b"+OK\r\n", bulk(a), None, b":2\r\n"]
+    with RespConn(ctx["srv"].port, timeout=120) as c:
+        got = send_and_read(c.sock, stream, len(want), "pieces", 4)
+    for i, (g, w) in enumerate(zip(got, want)):
+        if w is None:
+            assert g.startswith(b":") and 590000 < int(g[1:]) <= 600000, "PTTL %s" % short(g)
+            continue
+        assert g == w, "reply %d: got %s (%d bytes), want %s (%d bytes)" % (
+            i, short(g), len(g), short(w), len(w))
+
+
+def slow_reader(srv, change):
+    """A client pipelines GETs of big values and reads its replies slowly
+    (a small receive buffer, 64 KB at a time) while another client applies
+    change(conn, keys) to the keys. Every reply must be a whole value the
+    key held (the old or the new one) or nil."""
+    keys = ["slow%d" % i for i in range(6)]
+    old = {k: value(MB + 17 * i, 60 + i) for i, k in enumerate(keys)}
+    new = {k: value(MB // 2 + 3 * i, 70 + i) for i, k in enumerate(keys)}
+    with RespConn(srv.port, timeout=60) as w:
+        for k in keys:
+            expect_eq(w.call("SET", k, old[k]), "OK", "SET")
+    rc = RespConn(srv.port, timeout=60)
+    rc.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KB)
+    rounds = 3
+    for _ in range(rounds):
+        rc.send(b"".join(encode("GET", k) for k in keys))
+    time.sleep(0.3)  # the first replies are made and stuck in the socket
+    with RespConn(srv.port, timeout=60) as w:
+        change(w, keys, new)
+
+    reader = RawReader(rc.sock, pause=0.001, chunk=64 * KB)  # 64 KB at a time, 1 ms apart
+    for r in range(rounds):
+        for k in keys:
+            g = reader.reply()
+            ok = g in (bulk(old[k]), bulk(new[k]), b"$-1\r\n")
+            assert ok, "round %d %s: %s (%d bytes)" % (r, k, short(g), len(g))
+    rc.close()
+    with RespConn(srv.port) as w:
+        expect_eq(w.call("PING"), "PONG", "server alive")
+
+
+@R.test
+def slow_reader_overwrite(ctx):
+    slow_reader(ctx["srv"], lambda w, keys, new: [w.call("SET", k, new[k]) for k in keys])
+
+
+@R.test
+def slow_reader_delete(ctx):
+    slow_reader(ctx["srv"], lambda w, keys, new: w.call("DEL", *keys))
+
+
+@R.test
+def slow_reader_expire(ctx):
+    def change(w, keys, new):
+        for k in keys:
+            w.call("PEXPIRE", k, 1)
+        time.sleep(0.05)
+        w.call("EXISTS", *keys)  # lazy expiry frees them
+    slow_reader(ctx["srv"], change)
+
+
+@R.test
+def slow_reader_evict(ctx):
+    srv = R.add_server(start_with(args, ["--maxmemory", "64mb", "--maxmemory-policy",
+                                         "allkeys-lru"], "evict"))
+    try:
+        def change(w, keys, new):
+            for i in range(120):  # 120 MB through a 64 MB limit: the old keys go
+                w.call("SET", "fill%d" % i, value(MB, 90 + i % 7))
+        slow_reader(srv, change)
+    finally:
+        R.servers.remove(srv)
+        srv.stop()
+        srv.cleanup()
+
+
+@R.test
+def differential_with_redis(ctx):
+    """The same commands with large values, byte for byte against Redis."""
+    if REDIS:
+        return
+    ref = R.add_server(start_reference(args))
+    try:
+        rnd = random.Random(11)
+        cmds = []
+        keys = ["d%d" % i for i in range(5)]
+        for i in range(300):
+            k = rnd.choice(keys)
+            n = rnd.choice(SIZES[:-3])
+            op = rnd.randrange(12)
+            if op < 3:
+                cmds.append(("SET", k, value(n, i)))
+            elif op == 3:
+                cmds.append(("APPEND", k, value(rnd.choice((1, 5000, 40000)), i)))
+            elif op == 4:
+                cmds.append(("GETRANGE", k, str(rnd.randrange(-70000, 70000)),
+                             str(rnd.randrange(-70000, 2 * MB))))
+            elif op == 5:
+                cmds.append(("SETRANGE", k, str(rnd.randrange(0, 300000)),
+                             value(rnd.choice((0, 3, 33000)), i)))
+            elif op == 6:
+                cmds.append(("STRLEN", k))
+            elif op == 7:
+                cmds.append(("MGET",) + tuple(rnd.sample(keys, 3)))
+            elif op == 8:
+                cmds.append(("GETSET", k, value(n, i)))
+            elif op == 9:
+                cmds.append(("MSET", k, value(n, i), rnd.choice(keys), value(n // 2, i)))
+            elif op == 10:
+                cmds.append(("GETDEL", k))
+            else:
+                cmds.append(("GET", k))
+        stream = b"".join(encode(*c) for c in cmds)
+        replies = []
+        for srv in (ctx["srv"], ref):
+            with RespConn(srv.port, timeout=120) as c:
+                c.call("FLUSHALL")
+                replies.append(send_and_read(c.sock, stream, len(cmds), "pieces", 12))
+        for i, (m, r) in enumerate(zip(*replies)):
+            assert m == r, "command %d %s %s: mem-kv %s (%d bytes), redis %s (%d bytes)" % (
+                i, cmds[i][0], cmds[i][1], short(m), len(m), short(r), len(r))
+    finally:
+        R.servers.remove(ref)
+        ref.stop()
+        ref.cleanup()
+
+
+@R.test
+def recovered_after_kill(ctx):
+    """Large values written with --fsync always come back after kill -9."""
+    if REDIS:
+        return
+    from persist_util import PersistServer
+    srv = R.add_server(PersistServer(args, ["--fsync", "always"], name="bigpersist").start())
+    try:
+        want = {}
+        with RespConn(srv.port, timeout=60) as c:
+            for i, n in enumerate([32 * KB, 64 * KB + 1, MB, 3 * MB + 5, 0, 100]):
+                want["r%d" % i] = value(n, 80 + i)
+                expect_eq(c.call("SET", "r%d" % i, want["r%d" % i]), "OK", "SET")
+            expect_eq(c.call("COMPACT"), "OK", "COMPACT")
+            want["after"] = value(MB + 1, 99)
+            expect_eq(c.call("SET", "after", want["after"]), "OK", "SET after the snapshot")
+        srv.kill()
+        srv.start()
+        with RespConn(srv.port, timeout=60) as c:
+            for k, v in want.items():
+                got = c.call("GET", k)
+                assert got == v, "%s: %d bytes back, want %d" % (k, len(got or b""), len(v))
+    finally:
+        R.servers.remove(srv)
+        srv.kill()
+        srv.cleanup()
+
+
+def setup(runner):
+    return {"srv": runner.add_server(start_with(args, [], "main"))}
+
+
+sys.exit(R.run(setup=setup))
