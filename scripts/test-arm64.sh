@@ -44,7 +44,8 @@ fi
 # the binaries load at run time under qemu (-L sysroot): libc, libgcc_s, the
 # sanitizer runtimes of the Debug build.
 arm_pkgs=(libc6 libgcc-s1 libstdc++6 libck-dev libck0 libev-dev libev4 libssl-dev libssl3
-  libcmocka-dev libcmocka0 libasan8 libubsan1 liblua5.1-0-dev liblua5.1-0)
+  libcmocka-dev libcmocka0 libasan8 libubsan1 liblua5.1-0-dev liblua5.1-0
+  libjemalloc-dev libjemalloc2)
 stamp="$sysroot/.memkv-packages"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${arm_pkgs[*]}" ]; then
   echo "test-arm64.sh: unpacking arm64 packages into $sysroot"
