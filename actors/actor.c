@@ -390,7 +390,7 @@ static void actor_fz_wait(actor_fz_run *run)
 {
     for (unsigned i = 0; !atomic_load_explicit(&run->done, memory_order_acquire); i++) {
         if (i < 256)
-            __builtin_ia32_pause();
+            ck_pr_stall();
         else
             sched_yield();
     }
