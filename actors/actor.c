@@ -57,9 +57,9 @@ typedef struct actor {
                              requests until its compaction has pruned it */
     kv_batch **parked;    /* owner: actor: batches whose replies wait for the log */
     unsigned nparked, capparked;
-    kv_batch **held;      /* owner: actor: the hosting thread's batches not run yet (stall) */
+    kv_batch **held; /* owner: actor: the hosting thread's batches not run yet (stall) */
     unsigned nheld, capheld;
-    char pad[64];         /* keep actors' hot fields on separate lines */
+    char pad[64]; /* keep actors' hot fields on separate lines */
 } actor_t;
 
 struct actor_pool {
@@ -308,7 +308,7 @@ static uint64_t actor_stats_begin(actor_t *a, kv_batch **got, int n)
 
 /* Prefetch distances, in requests ahead of the one running: the bucket
  * slot first, then (once it has arrived) the chain's first entry. */
-#define ACTOR_PF_SLOT 8
+#define ACTOR_PF_SLOT  8
 #define ACTOR_PF_ENTRY 4
 
 /* Advances one prefetch cursor of a batch by a request. */

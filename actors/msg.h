@@ -38,25 +38,25 @@ typedef struct kv_obl {
 #define KV_OBL_MIN_REPLY 1024
 
 typedef struct kv_req {
-    struct kv_req *next; /* link in its batch; owner: holder of the batch */
-    cmd_fn *fn;          /* ro for the actor: the shard handler to run */
-    uint32_t shard;      /* ro for the actor */
-    uint8_t write;       /* ro for the actor: a write command (MISCONF applies) */
-    uint8_t has_hash;    /* ro for the actor: key_hash is argv[1]'s */
-    uint8_t db;          /* ro for the actor: the client's database (SELECT) */
-    uint32_t key_hash;   /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
-                            by the router, so the shard does not hash the key again */
-    uint8_t denyoom;     /* ro for the actor: enum kv_req_oom */
-    uint8_t applied;     /* written by the actor: a write that ran (its effect is in
-                            the shard, its reply waits for the log's commit) */
-    int argc;            /* ro for the actor */
-    const kv_str *argv;  /* ro for the actor; memory owned by the network side */
-    kvbuf reply;         /* written by the actor, read by the network thread */
-    void *owner;         /* private to the network thread (its reply slot) */
-    kv_obl *obl;         /* ro for the actor: the client's output budget, or NULL */
-    size_t obl_bytes;    /* written by the actor: reply bytes added to obl->inflight */
-    void *env;           /* ro for the actor: handed to fn as cmd_call.env (EVAL: the
-                            scripting context), or NULL */
+    struct kv_req *next;     /* link in its batch; owner: holder of the batch */
+    cmd_fn *fn;              /* ro for the actor: the shard handler to run */
+    uint32_t shard;          /* ro for the actor */
+    uint8_t write;           /* ro for the actor: a write command (MISCONF applies) */
+    uint8_t has_hash;        /* ro for the actor: key_hash is argv[1]'s */
+    uint8_t db;              /* ro for the actor: the client's database (SELECT) */
+    uint32_t key_hash;       /* ro for the actor: low 32 bits of kv_hash(argv[1]), computed
+                                by the router, so the shard does not hash the key again */
+    uint8_t denyoom;         /* ro for the actor: enum kv_req_oom */
+    uint8_t applied;         /* written by the actor: a write that ran (its effect is in
+                                the shard, its reply waits for the log's commit) */
+    int argc;                /* ro for the actor */
+    const kv_str *argv;      /* ro for the actor; memory owned by the network side */
+    kvbuf reply;             /* written by the actor, read by the network thread */
+    void *owner;             /* private to the network thread (its reply slot) */
+    kv_obl *obl;             /* ro for the actor: the client's output budget, or NULL */
+    size_t obl_bytes;        /* written by the actor: reply bytes added to obl->inflight */
+    void *env;               /* ro for the actor: handed to fn as cmd_call.env (EVAL: the
+                                scripting context), or NULL */
     struct actor_fz_run *fz; /* ro for the actor: not NULL for a frozen run (actor.h):
                                 fn, shard and argv are unused then */
     uint8_t ordered;         /* private to the network thread: a part of a command over

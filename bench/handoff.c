@@ -132,11 +132,21 @@ int main(int argc, char **argv)
     int o;
     while ((o = getopt(argc, argv, "p:a:b:w:d:h")) != -1) {
         switch (o) {
-        case 'p': g.np = arg_uint(optarg, "-p"); break;
-        case 'a': g.na = arg_uint(optarg, "-a"); break;
-        case 'b': g.batch = arg_uint(optarg, "-b"); break;
-        case 'w': g.window = arg_uint(optarg, "-w"); break;
-        case 'd': g.secs = arg_uint(optarg, "-d"); break;
+        case 'p':
+            g.np = arg_uint(optarg, "-p");
+            break;
+        case 'a':
+            g.na = arg_uint(optarg, "-a");
+            break;
+        case 'b':
+            g.batch = arg_uint(optarg, "-b");
+            break;
+        case 'w':
+            g.window = arg_uint(optarg, "-w");
+            break;
+        case 'd':
+            g.secs = arg_uint(optarg, "-d");
+            break;
         default:
             fprintf(stderr,
                     "Usage: %s [-p PRODUCERS] [-a ACTORS] [-b BATCH] [-w WINDOW] [-d SECONDS]\n"
@@ -165,7 +175,8 @@ int main(int argc, char **argv)
         if (mbox_init(&g.prod[i].done, g.na * g.window + 1) != 0) return 1;
     }
     int64_t t0 = kv_mono_us();
-    for (unsigned i = 0; i < g.np; i++) pthread_create(&g.prod[i].th, NULL, producer_main, &g.prod[i]);
+    for (unsigned i = 0; i < g.np; i++)
+        pthread_create(&g.prod[i].th, NULL, producer_main, &g.prod[i]);
     usleep((useconds_t)(g.secs * 1e6));
     atomic_store(&g.stop, 1);
     uint64_t req = 0, bat = 0;

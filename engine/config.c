@@ -342,8 +342,8 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
     case OPT_ADDRS:
         if (parse_addrs(field, (size_t)o->max, value) != 0) {
             snprintf(err, errlen,
-                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names",
-                     value, o->name, KV_CONFIG_MAX_BIND);
+                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names", value,
+                     o->name, KV_CONFIG_MAX_BIND);
             return KV_EINVAL;
         }
         return 0;
@@ -384,11 +384,11 @@ int config_set(kv_config *c, const char *key, const char *value, char *err, size
 /* State of one config_parse_args or config_load_file call. */
 typedef struct cfg_ctx {
     kv_config *c;
-    const char *path; /* the file being read; NULL on the command line */
-    int line;         /* its current line */
-    int depth;        /* include nesting, 0 at the top */
+    const char *path;          /* the file being read; NULL on the command line */
+    int line;                  /* its current line */
+    int depth;                 /* include nesting, 0 at the top */
     unsigned char warned[128]; /* warned[i]: compat[i] has had its warning */
-    char tuned[400];  /* COMPAT_TUNE names seen, for one warning at the end */
+    char tuned[400];           /* COMPAT_TUNE names seen, for one warning at the end */
 } cfg_ctx;
 
 static void cfg_ctx_init(cfg_ctx *x, kv_config *c)
@@ -704,7 +704,7 @@ static const struct compat {
 };
 
 #define NCOMPAT (sizeof compat / sizeof compat[0])
-_Static_assert(NCOMPAT <= sizeof ((cfg_ctx *)0)->warned, "cfg_ctx.warned too small");
+_Static_assert(NCOMPAT <= sizeof((cfg_ctx *)0)->warned, "cfg_ctx.warned too small");
 
 static const struct compat *compat_find(const char *name)
 {
@@ -769,8 +769,9 @@ static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv,
     char sub[KV_CONFIG_ERRLEN];
     if (strcmp(name, "save") == 0) {
         if (!save_valid(argc, argv))
-            return cfg_fail(x, err, errlen, "invalid 'save' parameters: expected \"\" or "
-                                            "SECONDS CHANGES pairs");
+            return cfg_fail(x, err, errlen,
+                            "invalid 'save' parameters: expected \"\" or "
+                            "SECONDS CHANGES pairs");
         compat_warn(x, k, name,
                     "has no effect: mem-kv has no RDB snapshots; every write goes to its "
                     "write-ahead log (--persistence, --fsync)");
@@ -787,14 +788,15 @@ static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv,
                 return 0;
             }
         return cfg_fail(x, err, errlen,
-                        "invalid value '%s' for 'appendfsync': expected always, everysec or no",
-                        v);
+                        "invalid value '%s' for 'appendfsync': expected always, everysec or no", v);
     }
     int yn = yes_no(v);
     if (strcmp(name, "appendonly") == 0) {
         if (yn < 0)
-            return cfg_fail(x, err, errlen, "invalid value '%s' for 'appendonly': expected yes or "
-                                            "no", v);
+            return cfg_fail(x, err, errlen,
+                            "invalid value '%s' for 'appendonly': expected yes or "
+                            "no",
+                            v);
         if (yn == 1) {
             x->c->persistence = 1;
             return 0;
@@ -840,8 +842,10 @@ static int compat_map(cfg_ctx *x, const struct compat *k, int argc, char **argv,
         for (int i = 0; i < 4; i++)
             if (strcasecmp(v, modes[i]) == 0) m = i;
         if (m < 0)
-            return cfg_fail(x, err, errlen, "invalid value '%s' for 'supervised': expected no, "
-                                            "auto, systemd or upstart", v);
+            return cfg_fail(x, err, errlen,
+                            "invalid value '%s' for 'supervised': expected no, "
+                            "auto, systemd or upstart",
+                            v);
         if (m > 0)
             compat_warn(x, k, name,
                         "has no effect: mem-kv does not notify the supervisor; run it as a "
@@ -897,7 +901,6 @@ static int cfg_include(cfg_ctx *x, int argc, char **argv, char *err, size_t errl
     cfg_ctx_merge(x, &inner);
     return rc;
 }
-
 
 /* Applies one directive: argv[0] is its name, then its values. */
 static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
@@ -1017,8 +1020,8 @@ static int arg_directive(cfg_ctx *x, int argc, char **argv, int i, char *err, si
     } else if (i + 1 < argc) {
         words[n++] = argv[++i];
     } else {
-        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 &&
-            opt_find(name) == NULL && compat_find(name) == NULL)
+        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 && opt_find(name) == NULL &&
+            compat_find(name) == NULL)
             snprintf(err, errlen, "unknown option '--%s'", name);
         else
             snprintf(err, errlen, "option '--%s' needs a value", name);

@@ -18,50 +18,50 @@
 #define KV_CONFIG_MAX_BIND 16
 
 typedef struct kv_config {
-    char bind[512];              /* --bind: 1 to KV_CONFIG_MAX_BIND words, one space apart */
-    int port;                    /* --port */
-    int shards;                  /* --shards */
-    int actor_threads;           /* --actor-threads, 0 = from the CPU count */
-    int io_threads;              /* --io-threads, 0 = from the CPU count */
-    int threads;                 /* --threads: hosted actors; 0 = separate pools */
-    int maxclients;              /* --maxclients */
-    int databases;               /* --databases: SELECT 0..N-1 */
-    int timeout;                 /* --timeout: idle seconds before a client is closed, 0 = never */
-    int tcp_keepalive;           /* --tcp-keepalive: seconds, 0 = off */
-    long long proto_max_bulk_len;        /* --proto-max-bulk-len */
+    char bind[512];               /* --bind: 1 to KV_CONFIG_MAX_BIND words, one space apart */
+    int port;                     /* --port */
+    int shards;                   /* --shards */
+    int actor_threads;            /* --actor-threads, 0 = from the CPU count */
+    int io_threads;               /* --io-threads, 0 = from the CPU count */
+    int threads;                  /* --threads: hosted actors; 0 = separate pools */
+    int maxclients;               /* --maxclients */
+    int databases;                /* --databases: SELECT 0..N-1 */
+    int timeout;                  /* --timeout: idle seconds before a client is closed, 0 = never */
+    int tcp_keepalive;            /* --tcp-keepalive: seconds, 0 = off */
+    long long proto_max_bulk_len; /* --proto-max-bulk-len */
     long long client_query_buffer_limit; /* --client-query-buffer-limit */
-    long long obl_hard;          /* --client-output-buffer-limit normal HARD ... */
-    long long obl_soft;          /* ... SOFT ... */
-    int obl_soft_seconds;        /* ... SECONDS */
-    char requirepass[512];       /* --requirepass, "" = none */
-    int protected_mode;          /* --protected-mode yes|no */
-    int hz;                      /* --hz: active expiry ticks per second */
-    int loglevel;                /* --loglevel: 0 warning, 1 notice, 2 verbose */
-    int metrics_port;            /* --metrics-port: Prometheus HTTP port, 0 = off */
-    char dir[512];               /* --dir: data directory */
-    int persistence;             /* --persistence on|off */
-    int fsync;                   /* --fsync: 0 no, 1 interval, 2 always (enum wal_fsync) */
-    int fsync_interval_ms;       /* --fsync-interval-ms */
-    int keep_prefix;             /* --recover-mode keep-prefix */
-    long long wal_segment_bytes; /* --wal-segment-size */
-    long long compact_log_bytes; /* --compact-log-size */
-    int compact_cpu;             /* --compact-cpu: percent of an actor's time */
-    int tls_port;                /* --tls-port, 0 = no TLS */
-    char tls_cert_file[512];     /* --tls-cert-file */
-    char tls_key_file[512];      /* --tls-key-file */
-    char tls_ca_cert_file[512];  /* --tls-ca-cert-file, "" = none */
-    int tls_auth_clients;        /* --tls-auth-clients: 0 no, 1 yes, 2 optional */
-    char tls_protocols[64];      /* --tls-protocols, "" = TLSv1.2 and TLSv1.3 */
-    char tls_ciphers[512];       /* --tls-ciphers, "" = OpenSSL's default */
-    char tls_ciphersuites[512];  /* --tls-ciphersuites, "" = OpenSSL's default */
-    int tls_hs_timeout_ms;       /* --tls-handshake-timeout-ms */
-    long long maxmemory;         /* --maxmemory: bytes, 0 = no limit */
-    int maxmemory_policy;        /* --maxmemory-policy: enum evict_policy */
-    int maxmemory_samples;       /* --maxmemory-samples */
-    int lua_time_limit;          /* --lua-time-limit: ms a script may run, 0 = no limit */
-    int help;                    /* --help was given */
-    int version;                 /* --version was given */
-    char warnings[4096];         /* set by parsing: lines for the log, one each, '\n'-ended */
+    long long obl_hard;                  /* --client-output-buffer-limit normal HARD ... */
+    long long obl_soft;                  /* ... SOFT ... */
+    int obl_soft_seconds;                /* ... SECONDS */
+    char requirepass[512];               /* --requirepass, "" = none */
+    int protected_mode;                  /* --protected-mode yes|no */
+    int hz;                              /* --hz: active expiry ticks per second */
+    int loglevel;                        /* --loglevel: 0 warning, 1 notice, 2 verbose */
+    int metrics_port;                    /* --metrics-port: Prometheus HTTP port, 0 = off */
+    char dir[512];                       /* --dir: data directory */
+    int persistence;                     /* --persistence on|off */
+    int fsync;                           /* --fsync: 0 no, 1 interval, 2 always (enum wal_fsync) */
+    int fsync_interval_ms;               /* --fsync-interval-ms */
+    int keep_prefix;                     /* --recover-mode keep-prefix */
+    long long wal_segment_bytes;         /* --wal-segment-size */
+    long long compact_log_bytes;         /* --compact-log-size */
+    int compact_cpu;                     /* --compact-cpu: percent of an actor's time */
+    int tls_port;                        /* --tls-port, 0 = no TLS */
+    char tls_cert_file[512];             /* --tls-cert-file */
+    char tls_key_file[512];              /* --tls-key-file */
+    char tls_ca_cert_file[512];          /* --tls-ca-cert-file, "" = none */
+    int tls_auth_clients;                /* --tls-auth-clients: 0 no, 1 yes, 2 optional */
+    char tls_protocols[64];              /* --tls-protocols, "" = TLSv1.2 and TLSv1.3 */
+    char tls_ciphers[512];               /* --tls-ciphers, "" = OpenSSL's default */
+    char tls_ciphersuites[512];          /* --tls-ciphersuites, "" = OpenSSL's default */
+    int tls_hs_timeout_ms;               /* --tls-handshake-timeout-ms */
+    long long maxmemory;                 /* --maxmemory: bytes, 0 = no limit */
+    int maxmemory_policy;                /* --maxmemory-policy: enum evict_policy */
+    int maxmemory_samples;               /* --maxmemory-samples */
+    int lua_time_limit;                  /* --lua-time-limit: ms a script may run, 0 = no limit */
+    int help;                            /* --help was given */
+    int version;                         /* --version was given */
+    char warnings[4096]; /* set by parsing: lines for the log, one each, '\n'-ended */
 } kv_config;
 
 void config_defaults(kv_config *c);

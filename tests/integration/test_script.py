@@ -546,35 +546,31 @@ def ioredis_dir():
     return node, mod
 
 
-@R.test
-def ioredis_define_command(ctx):
+def run_node(script, port):
+    """Runs a node script with ioredis's folder and the server's port as its
+    arguments; returns the JSON of its last output line."""
+    import json
     node, mod = ioredis_dir()
     with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as f:
-        f.write(NODE_SCRIPT)
+        f.write(script)
     try:
-        p = subprocess.run([node, f.name, mod, str(ctx["a"].port)], capture_output=True,
-                           text=True, timeout=60)
+        p = subprocess.run([node, f.name, mod, str(port)], capture_output=True, text=True,
+                           timeout=60)
     finally:
         os.unlink(f.name)
     assert p.returncode == 0, "node: %s %s" % (p.stdout, p.stderr)
-    import json
-    expect_eq(json.loads(p.stdout.strip().splitlines()[-1]),
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+@R.test
+def ioredis_define_command(ctx):
+    expect_eq(run_node(NODE_SCRIPT, ctx["a"].port),
               [9, 21, ["kk", "av", 1], [27, 31], 32], "ioredis results")
 
 
 @R.test
 def ioredis_multi_and_db(ctx):
-    node, mod = ioredis_dir()
-    with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as f:
-        f.write(NODE_MULTI_DB)
-    try:
-        p = subprocess.run([node, f.name, mod, str(ctx["a"].port)], capture_output=True,
-                           text=True, timeout=60)
-    finally:
-        os.unlink(f.name)
-    assert p.returncode == 0, "node: %s %s" % (p.stdout, p.stderr)
-    import json
-    expect_eq(json.loads(p.stdout.strip().splitlines()[-1]),
+    expect_eq(run_node(NODE_MULTI_DB, ctx["a"].port),
               [[[None, "OK"], [None, 1], [None, 2], [None, "x"]], ["x", "2"], [None, None]],
               "ioredis multi().exec() with db: 1")
 
