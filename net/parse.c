@@ -331,27 +331,55 @@ static long resp_bulk_header(parse_state *ps, const char *buf, size_t len)
     return 1;
 }
 
+/* The capacity ps->big should have once `have` of its n payload bytes are
+ * there: at most PARSE_BIG_AHEAD or `have` bytes more than arrived, so a
+ * client announcing a huge bulk gets memory only as its bytes come (the
+ * announced length is a claim, not a commitment), and values up to
+ * PARSE_BIG_AHEAD get one allocation of their exact size. Past that the
+ * buffer doubles, and its last size is the exact one. */
+static size_t big_target(size_t n, size_t have)
+{
+    size_t ahead = have > PARSE_BIG_AHEAD ? have : PARSE_BIG_AHEAD;
+    return n - have <= ahead ? n : have + ahead;
+}
+
+/* Makes ps->big (NULL at first) hold at least need payload bytes, growing
+ * it to big_target of the `arrived` bytes (need <= big_target(arrived)).
+ * Returns 0, or -1 on out of memory (ps->big unchanged). */
+static int big_grow(parse_state *ps, size_t arrived, size_t need)
+{
+    size_t n = (size_t)ps->bulk;
+    if (ps->big != NULL && need <= ps->big_cap) return 0;
+    size_t cap = big_target(n, arrived);
+    assert(need <= cap);
+    char *p = realloc(ps->big, cap + 1); /* + 1: the NUL after the payload */
+    if (p == NULL) return -1;
+    if (ps->big == NULL) ps->big_have = 0;
+    ps->big = p;
+    ps->big_cap = cap;
+    return 0;
+}
+
 /* The payload of a big bulk (ps->bulk bytes) at ps->pos: copies what buf
  * holds of it into ps->big, taking those bytes. Returns 1 once the payload
  * and the two bytes after it are there, 0 for more bytes, or PARSE_BAD. */
 static long resp_big_payload(parse_state *ps, const char *buf, size_t len)
 {
     size_t n = (size_t)ps->bulk;
-    if (ps->big == NULL) {
-        ps->big = malloc(n + 1);
-        if (ps->big == NULL) return fail(ps, ERR_NOMEM);
-        ps->big_have = 0;
-    }
-    size_t take = n - ps->big_have;
+    size_t have = ps->big != NULL ? ps->big_have : 0;
+    size_t take = n - have;
     if (take > len - ps->pos) take = len - ps->pos;
+    if (big_grow(ps, have + take, have + take) != 0) return fail(ps, ERR_NOMEM);
     memcpy(ps->big + ps->big_have, buf + ps->pos, take);
     ps->big_have += take;
     ps->pos += take;
     if (ps->big_have < n || len - ps->pos < 2) return 0;
+    assert(ps->big_cap == n);
     ps->big[n] = '\0';
     if (args_push(ps, 0, n) != 0 || bigs_push(ps, ps->nargs - 1, ps->big) != 0)
         return fail(ps, ERR_NOMEM);
     ps->big = NULL;
+    ps->big_have = ps->big_cap = 0;
     ps->pos += 2;
     ps->bulk = -1;
     return 1;
@@ -361,13 +389,19 @@ char *parse_direct(parse_state *ps, size_t buffered, size_t *room)
 {
     assert(ps != NULL && room != NULL);
     if (ps->big == NULL || ps->err != NULL || buffered != ps->pos) return NULL;
-    *room = (size_t)ps->bulk - ps->big_have;
-    return *room ? ps->big + ps->big_have : NULL;
+    size_t n = (size_t)ps->bulk;
+    if (ps->big_have == n) return NULL; /* only the CRLF is missing */
+    /* A full buffer grows now: its bytes have all arrived. */
+    if (ps->big_have == ps->big_cap && big_grow(ps, ps->big_have, ps->big_have + 1) != 0)
+        return NULL; /* the bytes go through the caller's buffer, and
+                        parse_next reports the out of memory */
+    *room = ps->big_cap - ps->big_have;
+    return ps->big + ps->big_have;
 }
 
 void parse_direct_done(parse_state *ps, size_t n)
 {
-    assert(ps->big != NULL && n <= (size_t)ps->bulk - ps->big_have);
+    assert(ps->big != NULL && n <= ps->big_cap - ps->big_have);
     ps->big_have += n;
 }
 
@@ -405,7 +439,9 @@ static long parse_resp(parse_state *ps, const char *buf, size_t len)
             long r = resp_bulk_header(ps, buf, len);
             if (r <= 0) return r == 0 ? PARSE_AGAIN : r;
         }
-        if (ps->lim.big_bulk && (size_t)ps->bulk >= ps->lim.big_bulk) {
+        /* Never before AUTH: PARSE_UNAUTH_BULK is below PARSE_BIG_BULK, and a
+         * lower big_bulk must not give unauthenticated clients buffers. */
+        if (ps->lim.big_bulk && !ps->lim.unauth && (size_t)ps->bulk >= ps->lim.big_bulk) {
             long r = resp_big_payload(ps, buf, len);
             if (r <= 0) return r == 0 ? PARSE_AGAIN : r;
             continue;
@@ -564,6 +600,7 @@ long parse_next(parse_state *ps, const char *buf, size_t len)
         state_clear(ps);
         free(ps->big);
         ps->big = NULL;
+        ps->big_have = ps->big_cap = 0;
     }
     int fresh = ps->pos == 0 && ps->want < 0;
     if (fresh) bigs_clear(ps); /* the last command's, not taken */

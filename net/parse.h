@@ -43,6 +43,12 @@ typedef struct parse_limits {
  * the socket into a buffer of its own instead of through the query buffer. */
 #define PARSE_BIG_BULK (32 * 1024)
 
+/* A big bulk's buffer is never more than this many bytes (or as many as
+ * have arrived, if more) ahead of the bytes that have arrived: the announced
+ * length alone allocates nothing big (CVE-2021-41099). Values up to this
+ * size get one buffer of their exact size. */
+#define PARSE_BIG_AHEAD ((size_t)1024 * 1024)
+
 #define PARSE_UNAUTH_ARGS 10
 #define PARSE_UNAUTH_BULK 16384
 
@@ -68,12 +74,14 @@ typedef struct parse_state {
     size_t *len;
     char *scratch; /* unquoted inline arguments */
     size_t scratch_cap;
-    char *big;       /* payload of the big bulk in progress (malloc, its size + 1) */
+    char *big;       /* payload of the big bulk in progress (malloc, big_cap + 1
+                        bytes: its exact size + 1 once all of it is there) */
     size_t big_have; /* bytes of it filled */
+    size_t big_cap;  /* payload bytes ps->big can hold, <= the bulk's length */
     struct parse_big {
         size_t arg; /* its index in argv */
         char *p;    /* its buffer; NULL once taken */
-    } *bigs;        /* the big bulks of the command, in argument order */
+    } * bigs;       /* the big bulks of the command, in argument order */
     size_t nbigs, bigs_cap;
 } parse_state;
 
@@ -89,17 +97,21 @@ void parse_destroy(parse_state *ps);
  * PARSE_AGAIN if the command is incomplete, or PARSE_BAD. */
 long parse_next(parse_state *ps, const char *buf, size_t len);
 
-/* Big bulks (lim.big_bulk bytes or more) are copied into a buffer of their
- * exact size (plus a NUL after the payload) as their bytes come: a caller
- * may read the rest of the payload from its socket straight into that
- * buffer, and take the buffer with the command instead of copying it.
+/* Big bulks (lim.big_bulk bytes or more; never for lim.unauth clients) are
+ * copied into a buffer of their own (plus a NUL after the payload) as their
+ * bytes come: a caller may read the rest of the payload from its socket
+ * straight into that buffer, and take the buffer with the command instead
+ * of copying it. The buffer grows with the bytes that arrive (at most
+ * PARSE_BIG_AHEAD, or twice what arrived, allocated), and ends at the
+ * exact size: one allocation for values up to PARSE_BIG_AHEAD.
  *
- * After PARSE_AGAIN: where the rest of a big payload goes, and *room, the
- * bytes still missing; NULL if the parser is not inside a big payload, or
- * if buffered (the bytes the caller holds from the command start) is not
- * all the parser has taken. After writing n <= *room bytes there, the
- * caller calls parse_direct_done(ps, n), then parse_next as usual (with
- * the same buffer: those bytes are not in it). */
+ * After PARSE_AGAIN: where the next bytes of a big payload go, and *room,
+ * how many fit there now (at most the bytes still missing); NULL if the
+ * parser is not inside a big payload, if only the CRLF after it is
+ * missing, if the buffer could not grow, or if buffered (the bytes the
+ * caller holds from the command start) is not all the parser has taken. After writing n <= *room
+ * bytes there, the caller calls parse_direct_done(ps, n), then parse_next as usual (with the same
+ * buffer: those bytes are not in it). */
 char *parse_direct(parse_state *ps, size_t buffered, size_t *room);
 void parse_direct_done(parse_state *ps, size_t n);
 

@@ -623,6 +623,101 @@ static void test_big_bulk_direct(void **st)
     free(val);
 }
 
+/* A bulk announced far larger than what arrives (CVE-2021-41099 with a high
+ * proto-max-bulk-len): the parser's buffer stays within PARSE_BIG_AHEAD of
+ * the bytes that came, or twice them, whichever is more; a value larger than
+ * PARSE_BIG_AHEAD fed in uneven pieces, through the caller's buffer and
+ * through parse_direct, comes out whole in a buffer of its exact size. */
+static void test_big_bulk_bounded(void **st)
+{
+    (void)st;
+    parse_limits lim;
+    parse_limits_default(&lim);
+    lim.max_bulk = (size_t)1 << 41;
+    parse_state ps;
+    parse_init(&ps, &lim);
+    char head[80];
+    int hl = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n",
+                      ((size_t)1 << 40) - 1);
+    assert_int_equal(parse_next(&ps, head, (size_t)hl), PARSE_AGAIN);
+    size_t room = 0;
+    char *d = parse_direct(&ps, (size_t)hl, &room);
+    assert_non_null(d);
+    assert_int_equal(room, PARSE_BIG_AHEAD);
+    assert_int_equal(parse_big_bytes(&ps), 0);
+    /* fill it: the next buffer is at most twice the bytes that came */
+    memset(d, 'x', room);
+    parse_direct_done(&ps, room);
+    assert_int_equal(parse_next(&ps, head, (size_t)hl), PARSE_AGAIN);
+    d = parse_direct(&ps, (size_t)hl, &room);
+    assert_non_null(d);
+    assert_int_equal(room, PARSE_BIG_AHEAD);
+    assert_int_equal(parse_big_bytes(&ps), PARSE_BIG_AHEAD);
+    parse_destroy(&ps);
+
+    size_t n = 3 * PARSE_BIG_AHEAD + 12345;
+    char *val = malloc(n);
+    assert_non_null(val);
+    for (size_t i = 0; i < n; i++) val[i] = (char)(i * 13 + (i >> 11));
+    hl = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", n);
+    parse_init(&ps, &lim);
+    struct tbuf in = {malloc((size_t)hl + n + 32), 0};
+    assert_non_null(in.data);
+    tbuf_add(&in, head, (size_t)hl);
+    size_t sent = 0, step = 1;
+    int via = 0;
+    while (sent < n) {
+        size_t k = step < n - sent ? step : n - sent;
+        if (via++ % 2 == 0) {
+            tbuf_add(&in, val + sent, k); /* through the caller's buffer */
+            assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN);
+        } else {
+            d = parse_direct(&ps, in.len, &room); /* straight in */
+            assert_non_null(d);
+            if (k > room) k = room;
+            memcpy(d, val + sent, k);
+            parse_direct_done(&ps, k);
+            assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN);
+        }
+        sent += k;
+        assert_int_equal(parse_big_bytes(&ps), sent);
+        size_t ahead = sent > PARSE_BIG_AHEAD ? sent : PARSE_BIG_AHEAD;
+        assert_true(ps.big_cap <= sent + ahead);
+        step = step * 3 + 7;
+    }
+    assert_null(parse_direct(&ps, in.len, &room)); /* only the CRLF is missing */
+    tbuf_add(&in, "\r\n", 2);
+    assert_int_equal(parse_next(&ps, in.data, in.len), (long)in.len);
+    assert_int_equal(ps.argc, 3);
+    assert_int_equal(ps.argv[2].len, n);
+    assert_memory_equal(ps.argv[2].p, val, n);
+    assert_int_equal(ps.argv[2].p[n], '\0');
+    int arg;
+    char *b = parse_take_big(&ps, 0, &arg);
+    assert_int_equal(arg, 2);
+    free(b);
+    free(in.data);
+    parse_destroy(&ps);
+    free(val);
+}
+
+/* Before AUTH no bulk gets a buffer of its own, even with a low big_bulk. */
+static void test_big_bulk_not_unauth(void **st)
+{
+    (void)st;
+    parse_limits lim;
+    parse_limits_default(&lim);
+    lim.unauth = 1;
+    lim.big_bulk = 16;
+    parse_state ps;
+    parse_init(&ps, &lim);
+    const char *req = "*2\r\n$4\r\nAUTH\r\n$100\r\n";
+    assert_int_equal(parse_next(&ps, req, strlen(req)), PARSE_AGAIN);
+    size_t room = 0;
+    assert_null(parse_direct(&ps, strlen(req), &room));
+    parse_destroy(&ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +736,8 @@ int main(void)
         cmocka_unit_test(test_mixed_forms_one_parser),
         cmocka_unit_test(test_destroy_null_and_twice),
         cmocka_unit_test(test_big_bulk_direct),
+        cmocka_unit_test(test_big_bulk_bounded),
+        cmocka_unit_test(test_big_bulk_not_unauth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
