@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-debug}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMEMKV_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
-(cd "$build" && ctest --output-on-failure --timeout 600 "$@")
+# Two tests at a time (one per core); the load-heavy and timing-sensitive ones
+# are RUN_SERIAL in tests/integration/CMakeLists.txt, so they run alone.
+(cd "$build" && ctest -j"$(nproc)" --output-on-failure --timeout 600 "$@")
 
 # With no arguments (the whole suite, as .ci/run runs it), three more builds:
 # the libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan+libFuzzer)
@@ -21,7 +23,7 @@ if [ $# -eq 0 ]; then
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMEMKV_FUZZ=ON \
     -DMEMKV_FUZZ_SECONDS="$secs" >/dev/null
   cmake --build build-fuzz -j"$(nproc)" --target fuzz_targets
-  (cd build-fuzz && ctest -L fuzz -V)
+  (cd build-fuzz && ctest -L fuzz -V -j"$(nproc)")
 
   # ThreadSanitizer: the mailbox and join unit tests and the concurrency-heavy
   # integration scripts with 2+2 and hosted threads (label tsan, build-tsan).
