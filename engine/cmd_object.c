@@ -84,8 +84,10 @@ void cmd_object(shard_t *s, const cmd_call *c)
     const kv_str *sub = &c->argv[1];
     s->stats.commands++;
     if (c->argc != 3) {
-        reply_errorf(c->out, "ERR wrong number of arguments for 'object|%.*s' command",
-                     (int)(sub->len > 32 ? 32 : sub->len), sub->p);
+        char name[16] = "";
+        for (size_t i = 0; i < sub->len && i + 1 < sizeof name; i++) /* a known subcommand */
+            name[i] = (char)(sub->p[i] | 0x20);
+        reply_errorf(c->out, "ERR wrong number of arguments for 'object|%s' command", name);
         return;
     }
     kv_entry *e = object_peek(s, &c->argv[2]);

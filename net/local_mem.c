@@ -120,8 +120,8 @@ static void memory_stats(server_t *s, kvbuf *out)
     stat_double(out, "allocator-fragmentation.ratio", ratio(active, (double)m.alloc.allocated));
     stat_int(out, "allocator-fragmentation.bytes",
              (long long)m.alloc.active - (long long)m.alloc.allocated);
-    stat_double(out, "allocator.rss-ratio", ratio(resident, active));
-    stat_int(out, "allocator.rss-bytes", (long long)m.alloc.resident - (long long)m.alloc.active);
+    stat_double(out, "allocator-rss.ratio", ratio(resident, active));
+    stat_int(out, "allocator-rss.bytes", (long long)m.alloc.resident - (long long)m.alloc.active);
     stat_double(out, "rss-overhead.ratio", ratio((double)m.rss, resident));
     stat_int(out, "rss-overhead.bytes", (long long)m.rss - (long long)m.alloc.resident);
     stat_double(out, "fragmentation", ratio((double)m.rss, (double)total));
