@@ -593,10 +593,12 @@ static void test_info_part(void **state)
     EXPECT(cmd_get, "get zz", "$-1\r\n");
     run(f, cmd_info_part, "info");
     char want[256];
-    /* keys, expires, memory, hits, misses, expired, commands, evicted, and
-     * the active cycle's stale share, time caps and time (none ran) */
+    /* keys, expires, memory, hits, misses, expired, commands, evicted, the
+     * active cycle's stale share, time caps and time (none ran), and the
+     * remaining TTLs' sum (a: 100 s, the clock has not moved) */
     snprintf(want, sizeof want,
-             "*11\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n:0\r\n:0\r\n:0\r\n",
+             "*12\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n:0\r\n:0\r\n:0\r\n"
+             ":100000\r\n",
              shard_mem(&f->s));
     assert_string_equal(f->out.data, want);
 }
