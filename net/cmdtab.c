@@ -286,6 +286,11 @@ size_t cmdtab_count(void)
 size_t cmdtab_index(const cmd_def *d)
 {
     uintptr_t p = (uintptr_t)d, base = (uintptr_t)commands;
-    if (p < base || p >= base + sizeof commands) return NCOMMANDS;
-    return (size_t)(d - commands);
+    if (p >= base && p < base + sizeof commands) return (size_t)(d - commands);
+    uintptr_t sub = (uintptr_t)subcommands;
+    if (p >= sub && p < sub + sizeof subcommands) { /* counted as their container */
+        const cmd_def *c = cmdtab_lookup(d->name, strlen(d->name));
+        return c ? (size_t)(c - commands) : NCOMMANDS;
+    }
+    return NCOMMANDS;
 }
