@@ -18,7 +18,7 @@ static double tv_seconds(struct timeval tv)
 static int thread_read(const char *tid, long ticks, cpustat_thread *th)
 {
     char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", tid); /* a tid: digits */
     FILE *f = fopen(path, "r");
     if (f == NULL) return -1;
     size_t n = fread(line, 1, sizeof line - 1, f);
