@@ -108,7 +108,9 @@ def memory_usage_is_honest(ctx):
         small = c.call("SET", "a", "v") and c.call("MEMORY", "USAGE", "a")
         c.call("SET", "b", "v" * 1000)
         big = c.call("MEMORY", "USAGE", "b")
-        assert 1000 < big < 1000 + 256 and small < 128, (small, big)
+        # the allocator's size class: glibc rounds to 16 B, jemalloc's
+        # classes are up to 25 % apart (1,030 B -> 1,280 B)
+        assert 1000 < big < 1.25 * 1100 + 64 and small < 128, (small, big)
         c.call("SET", "t", "v", "EX", "100")
         assert c.call("MEMORY", "USAGE", "t") > small, "a TTL costs its index slot"
         fields = []
