@@ -275,6 +275,23 @@ def metrics_page(ctx):
         print("  note: promtool not installed; checked with the built-in parser only")
 
 
+@R.test
+def grafana_dashboard(ctx):
+    """deploy/grafana-mem-kv.json reads only families the page has."""
+    memkv_only()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                        "grafana-mem-kv.json")
+    with open(path) as f:
+        dash = json.load(f)
+    types, _ = parse_prometheus(get_metrics(ctx["mport"]))
+    used = set()
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            used |= set(re.findall(r"\b(memkv_[a-z_]+?)(?:_bucket)?\b", t["expr"]))
+    missing = sorted(n for n in used if n not in types)
+    assert used and not missing, "the dashboard reads series the page lacks: %s" % missing
+
+
 # What a Redis dashboard reads from prometheus-redis-exporter (the Grafana
 # "Redis Dashboard for Prometheus Redis Exporter" panels): memory, CPU,
 # commands, errors, clients, keyspace, persistence.
