@@ -111,7 +111,9 @@ static void memory_stats(server_t *s, kvbuf *out)
     stat_int(out, "aof.buffer", (long long)m.log_buffers);
     stat_int(out, "overhead.total", overhead);
     stat_int(out, "keys.count", (long long)m.keys);
-    stat_int(out, "keys.bytes-per-key", m.keys ? total / m.keys : 0);
+    /* Redis: (total - startup) / keys; start-up memory is not measured
+     * here, and the shards' own bytes are the per-key cost */
+    stat_int(out, "keys.bytes-per-key", m.keys ? (long long)m.dataset / m.keys : 0);
     stat_int(out, "dataset.bytes", (long long)m.dataset);
     stat_double(out, "dataset.percentage", 100.0 * ratio((double)m.dataset, (double)total));
     stat_int(out, "allocator.allocated", (long long)m.alloc.allocated);

@@ -173,6 +173,7 @@ def memory_stats_doctor_help(ctx):
             assert k in d, "MEMORY STATS has no %s: %s" % (k, sorted(d))
         assert d["keys.count"] == c.call("DBSIZE") == 500, d["keys.count"]
         assert 500 * 50 < d["dataset.bytes"] < d["total.allocated"], d
+        assert 50 < d["keys.bytes-per-key"] < 200, d
         doc = c.call("MEMORY", "DOCTOR")
         assert isinstance(doc, bytes) and len(doc) > 20, doc
         helps = c.call("MEMORY", "HELP")
