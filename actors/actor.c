@@ -180,6 +180,7 @@ static void actor_stats_publish(actor_t *a, uint64_t now_ns)
         hist_st(&f[CMD_INFO_EXPIRED], sh->stats.expired);
         hist_st(&f[CMD_INFO_COMMANDS], sh->stats.commands);
         hist_st(&f[CMD_INFO_EVICTED], sh->stats.evicted);
+        hist_st(&f[CMD_INFO_EXPIRE_CYCLE_US], sh->expire_stats.cycle_ns / 1000);
         hist_st(&p->logbuf[s], persist_shard_buffer_bytes(p->o.persist, s));
     }
     a->st.pub_ns = now_ns;

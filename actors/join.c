@@ -143,7 +143,7 @@ int join_sum_fields(kv_req *const *subs, unsigned n, int64_t *sums, unsigned nfi
     return 0;
 }
 
-int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[2],
+int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[3],
                   unsigned ndbs)
 {
     memset(dbs, 0, ndbs * sizeof *dbs);
@@ -151,19 +151,20 @@ int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*d
         const kvbuf *r = &subs[i]->reply;
         int64_t count;
         size_t pos = array_header(r, &count);
-        if (pos == 0 || count < (int64_t)nfields || (count - nfields) % 3 != 0) return -1;
-        int64_t v[3];
+        if (pos == 0 || count < (int64_t)nfields || (count - nfields) % 4 != 0) return -1;
+        int64_t v[4];
         for (int64_t f = 0; f < count; f++) {
             if (pos >= r->len || r->data[pos] != ':') return -1;
             char *end;
             long long x = strtoll(r->data + pos + 1, &end, 10);
             pos = (size_t)(end - r->data) + 2;
             if (f < (int64_t)nfields) continue;
-            v[(f - nfields) % 3] = x;
-            if ((f - nfields) % 3 != 2) continue;
+            v[(f - nfields) % 4] = x;
+            if ((f - nfields) % 4 != 3) continue;
             if (v[0] <= 0 || v[0] >= (int64_t)ndbs) continue;
             dbs[v[0]][0] += v[1];
             dbs[v[0]][1] += v[2];
+            dbs[v[0]][2] += v[3];
         }
     }
     return 0;

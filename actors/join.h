@@ -40,10 +40,11 @@ void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng);
  * array. */
 int join_sum_fields(kv_req *const *subs, unsigned n, int64_t *sums, unsigned nfields);
 
-/* INFO parts: the (db, keys, expires) triples after the first nfields
- * integers, summed per database into dbs[db] = {keys, expires} for
- * 0 < db < ndbs (dbs[0] is left 0). Returns 0 or -1 as join_sum_fields. */
-int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[2],
+/* INFO parts: the (db, keys, expires, ttl_ms) quadruples after the first
+ * nfields integers, summed per database into dbs[db] = {keys, expires,
+ * ttl_ms} for 0 < db < ndbs (dbs[0] is left 0). Returns 0 or -1 as
+ * join_sum_fields. */
+int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[3],
                   unsigned ndbs);
 
 #endif

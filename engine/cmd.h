@@ -57,6 +57,11 @@ cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_exp
  * keys of this shard (database shard_t.db); reply +OK (watch.h). */
 cmd_fn cmd_watch_part, cmd_unwatch_part;
 
+/* MEMORY USAGE and OBJECT ENCODING/FREQ/IDLETIME/REFCOUNT (cmd_object.c):
+ * argv = MEMORY USAGE key [SAMPLES n] / OBJECT <sub> key, the key at
+ * argv[2]; nil when the key is absent. */
+cmd_fn cmd_memory_usage, cmd_object;
+
 /* hashes (cmd_hash.c) */
 cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hdel, cmd_hlen,
     cmd_hexists, cmd_hkeys, cmd_hvals, cmd_hincrby, cmd_hincrbyfloat, cmd_hstrlen, cmd_hrandfield,
@@ -65,8 +70,12 @@ cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hd
 /* cmd_info_part replies *N integers: CMD_INFO_NFIELDS in the order of enum
  * cmd_info_field (over every database), which the gatherer sums over
  * shards (EXPIRE_STALE, a share in hundredths of a percent, it then
- * divides by the number of shards), then (db, keys, expires) triples for
- * each database other than 0 that has keys in this shard. */
+ * divides by the number of shards), then (db, keys, expires, ttl_ms)
+ * quadruples for each database other than 0 that has keys in this shard.
+ * TTL_MS and ttl_ms estimate the sum of the remaining TTLs (ms) of the keys
+ * with a TTL (all of them up to CMD_INFO_TTL_SAMPLES per shard, else that
+ * many sampled), for INFO keyspace's avg_ttl. */
+#define CMD_INFO_TTL_SAMPLES 1024
 enum cmd_info_field {
     CMD_INFO_KEYS,
     CMD_INFO_EXPIRES,
@@ -79,6 +88,7 @@ enum cmd_info_field {
     CMD_INFO_EXPIRE_STALE,    /* expired_stale_perc x 100 */
     CMD_INFO_EXPIRE_CAPPED,   /* expired_time_cap_reached_count */
     CMD_INFO_EXPIRE_CYCLE_US, /* time in active expiry (expire_cycle_cpu_milliseconds) */
+    CMD_INFO_TTL_MS,          /* estimated sum of remaining TTLs, every database (avg_ttl) */
     CMD_INFO_NFIELDS
 };
 cmd_fn cmd_info_part;

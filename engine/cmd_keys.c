@@ -398,9 +398,38 @@ void cmd_flushall_part(shard_t *s, const cmd_call *c)
 
 /* Not counted in stats.commands: INFO and STATS gather from every shard,
  * and counting each gather would inflate the figure by the shard count. */
+/* Estimates the sum of the remaining TTLs (ms) of the keys with a TTL,
+ * per database (ttl[db], KV_MAX_DBS of them): exact up to
+ * CMD_INFO_TTL_SAMPLES keys, else scaled from that many sampled ones.
+ * Returns the sum over every database. */
+static int64_t info_ttl_sums(shard_t *s, int64_t now_ms, int64_t *ttl)
+{
+    uint32_t n = s->expires.n;
+    if (n == 0) return 0;
+    int all = n <= CMD_INFO_TTL_SAMPLES;
+    uint32_t k = all ? n : CMD_INFO_TTL_SAMPLES;
+    int64_t sum[KV_MAX_DBS] = {0}, seen[KV_MAX_DBS] = {0}, total = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        const kv_entry *e = all ? s->expires.v[i] : expire_idx_random(&s->expires, &s->rng);
+        int64_t left = entry_expire(e) - now_ms;
+        unsigned db = entry_db(e);
+        sum[db] += left > 0 ? left : 0;
+        seen[db]++;
+    }
+    for (unsigned db = 0; db < KV_MAX_DBS; db++) {
+        if (seen[db] == 0) continue;
+        /* scale the sample to the database's keys with a TTL */
+        int64_t keys = (int64_t)shard_db_volatile(s, db);
+        ttl[db] = all ? sum[db] : (int64_t)((double)sum[db] / (double)seen[db] * (double)keys);
+        total += ttl[db];
+    }
+    return total;
+}
+
 void cmd_info_part(shard_t *s, const cmd_call *c)
 {
     int64_t v[CMD_INFO_NFIELDS];
+    int64_t *ttl = kv_xcalloc(KV_MAX_DBS, sizeof *ttl);
     v[CMD_INFO_KEYS] = (int64_t)ht_count(&s->table);
     v[CMD_INFO_EXPIRES] = (int64_t)s->volatile_keys;
     v[CMD_INFO_MEMORY] = (int64_t)shard_mem(s);
@@ -412,16 +441,19 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
     v[CMD_INFO_EXPIRE_STALE] = (int64_t)shard_expire_stale_bp(s);
     v[CMD_INFO_EXPIRE_CAPPED] = (int64_t)s->expire_stats.cap_reached;
     v[CMD_INFO_EXPIRE_CYCLE_US] = (int64_t)(s->expire_stats.cycle_ns / 1000);
+    v[CMD_INFO_TTL_MS] = info_ttl_sums(s, s->now_ms, ttl);
     int ndbs = 0;
     for (unsigned db = 1; s->dbs && db < KV_MAX_DBS; db++) ndbs += s->dbs[db].keys > 0;
-    reply_array(c->out, CMD_INFO_NFIELDS + 3 * ndbs);
+    reply_array(c->out, CMD_INFO_NFIELDS + 4 * ndbs);
     for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
     for (unsigned db = 1; ndbs && db < KV_MAX_DBS; db++) {
         if (s->dbs[db].keys == 0) continue;
         reply_int(c->out, db);
         reply_int(c->out, (int64_t)s->dbs[db].keys);
         reply_int(c->out, (int64_t)s->dbs[db].volatile_keys);
+        reply_int(c->out, ttl[db]);
     }
+    free(ttl);
 }
 
 /* ---- RENAME within a shard, and the TAKE/PUT stages across shards ---------- */

@@ -37,8 +37,8 @@
 /* Sorted by name (COMMAND LIST and the tests rely on the order). */
 static const cmd_def commands[] = {
     KEYCMD("append", 3, W | M, cmd_append, "string", "2.0.0", "Append a value to a key"),
-    LOCALCMD("auth", -2, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth, "1.0.0",
-             "Authenticate to the server"),
+    LOCALCMD("auth", -2, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth,
+             "1.0.0", "Authenticate to the server"),
     LOCALCMD("client", -2, 0, local_client, "2.4.0", "A container for client connection commands"),
     LOCALCMD("command", -1, CMD_LOADING | CMD_STALE, local_command, "2.8.13",
              "Get array of command details"),
@@ -85,8 +85,8 @@ static const cmd_def commands[] = {
     KEYCMD("getset", 3, W | M | F, cmd_getset, "string", "1.0.0",
            "Set the string value of a key and return its old value"),
     KEYCMD("hdel", -3, W | F, cmd_hdel, "hash", "2.0.0", "Delete one or more hash fields"),
-    LOCALCMD("hello", -1, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello, "6.0.0",
-             "Handshake with Redis"),
+    LOCALCMD("hello", -1, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_hello,
+             "6.0.0", "Handshake with Redis"),
     KEYCMD("hexists", 3, R | F, cmd_hexists, "hash", "2.0.0", "Determine if a hash field exists"),
     KEYCMD("hget", 3, R | F, cmd_hget, "hash", "2.0.0", "Get the value of a hash field"),
     KEYCMD("hgetall", 2, R, cmd_hgetall, "hash", "2.0.0",
@@ -105,7 +105,8 @@ static const cmd_def commands[] = {
            "Get one or multiple random fields from a hash"),
     KEYCMD("hscan", -3, R, cmd_hscan, "hash", "2.8.0",
            "Incrementally iterate hash fields and associated values"),
-    KEYCMD("hset", -4, W | M | F, cmd_hset, "hash", "2.0.0", "Set the string value of a hash field"),
+    KEYCMD("hset", -4, W | M | F, cmd_hset, "hash", "2.0.0",
+           "Set the string value of a hash field"),
     KEYCMD("hsetnx", 4, W | M | F, cmd_hsetnx, "hash", "2.0.0",
            "Set the value of a hash field, only if the field does not exist"),
     KEYCMD("hstrlen", 3, R | F, cmd_hstrlen, "hash", "3.2.0",
@@ -121,6 +122,7 @@ static const cmd_def commands[] = {
      "server", "1.0.0", "Get information and statistics about the server"},
     {"keys", 2, R, ROUTE_ALL, JOIN_CONCAT, cmd_keys_part, NULL, 0, 0, 0, "generic", "1.0.0",
      "Find all keys matching the given pattern"},
+    LOCALCMD("memory", -2, 0, local_memory, "4.0.0", "A container for memory diagnostics commands"),
     {"mget", -2, R | F, ROUTE_KEYS, JOIN_MGET, cmd_mget_part, NULL, 1, -1, 1, "string", "1.0.0",
      "Get the values of all the given keys"},
     KEYCMD("move", 3, W | F, cmd_move, "generic", "1.0.0", "Move a key to another database"),
@@ -130,6 +132,8 @@ static const cmd_def commands[] = {
      "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist"},
     MULTICMD("multi", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "1.2.0",
              "Mark the start of a transaction block"),
+    LOCALCMD("object", -2, 0, local_object, "2.2.3",
+             "A container for object introspection commands"),
     KEYCMD("persist", 2, W | F, cmd_persist, "generic", "2.2.0",
            "Remove the expiration from a key"),
     KEYCMD("pexpire", -3, W | F, cmd_pexpire, "generic", "2.6.0",
@@ -193,6 +197,28 @@ static const cmd_def internal[] = {
     {"take", 2, W | CMD_INTERNAL, ROUTE_KEY, JOIN_SINGLE, cmd_take_part, NULL, 1, 1, 1, "", "", ""},
     {"put", 5, W | CMD_INTERNAL, ROUTE_KEY, JOIN_SINGLE, cmd_put_part, NULL, 1, 1, 1, "", "", ""},
 };
+
+/* The subcommands of MEMORY and OBJECT that name a key (argv[2]): run on
+ * its shard (cmdtab_subcommand); first_key tells route_parts where it is. */
+static const cmd_def subcommands[] = {
+    {"memory", -3, R, ROUTE_KEY, JOIN_SINGLE, cmd_memory_usage, NULL, 2, 2, 1, "server", "4.0.0",
+     "Estimate the memory usage of a key"},
+    {"object", -3, R, ROUTE_KEY, JOIN_SINGLE, cmd_object, NULL, 2, 2, 1, "generic", "2.2.3",
+     "Inspect the internals of a key"},
+};
+
+const cmd_def *cmdtab_subcommand(const cmd_def *def, int argc, const kv_str *argv)
+{
+    if (argc < 3 || def->route != ROUTE_LOCAL) return def;
+    const kv_str *sub = &argv[1];
+#define SUB_IS(w) (sub->len == sizeof(w) - 1 && strncasecmp(sub->p, w, sub->len) == 0)
+    if (def->local == local_memory && SUB_IS("usage")) return &subcommands[0];
+    if (def->local == local_object &&
+        (SUB_IS("encoding") || SUB_IS("freq") || SUB_IS("idletime") || SUB_IS("refcount")))
+        return &subcommands[1];
+#undef SUB_IS
+    return def;
+}
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -260,6 +286,11 @@ size_t cmdtab_count(void)
 size_t cmdtab_index(const cmd_def *d)
 {
     uintptr_t p = (uintptr_t)d, base = (uintptr_t)commands;
-    if (p < base || p >= base + sizeof commands) return NCOMMANDS;
-    return (size_t)(d - commands);
+    if (p >= base && p < base + sizeof commands) return (size_t)(d - commands);
+    uintptr_t sub = (uintptr_t)subcommands;
+    if (p >= sub && p < sub + sizeof subcommands) { /* counted as their container */
+        const cmd_def *c = cmdtab_lookup(d->name, strlen(d->name));
+        return c ? (size_t)(c - commands) : NCOMMANDS;
+    }
+    return NCOMMANDS;
 }

@@ -77,9 +77,16 @@ const cmd_def *cmdtab_internal(const char *name);
 /* Iteration for COMMAND: the i-th public command, or NULL past the end. */
 const cmd_def *cmdtab_at(size_t i);
 size_t cmdtab_count(void);
-/* Position of d in the iteration order (cmdtab_at(i) == d); cmdtab_count()
- * for an internal command. For per-command arrays of cmdtab_count() + 1. */
+/* Position of d in the iteration order (cmdtab_at(i) == d), that of its
+ * container for a cmdtab_subcommand row; cmdtab_count() for an internal
+ * command. For per-command arrays of cmdtab_count() + 1. */
 size_t cmdtab_index(const cmd_def *d);
+
+/* The row that runs argv: def itself, or for a container's subcommand
+ * that names a key at argv[2] (MEMORY USAGE, OBJECT ENCODING/FREQ/
+ * IDLETIME/REFCOUNT) a ROUTE_KEY row with first_key 2, which is not listed
+ * by COMMAND. Call after the arity check of def. */
+const cmd_def *cmdtab_subcommand(const cmd_def *def, int argc, const kv_str *argv);
 
 /* 1 if argc fits the arity. */
 static inline int cmdtab_arity_ok(const cmd_def *d, int argc)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "confset.h"
+#include "cpustat.h"
 #include "glob.h"
 #include "join.h"
 #include "net_internal.h"
@@ -295,9 +296,9 @@ static void command_entry(const cmd_def *d, kvbuf *out)
     static const struct {
         unsigned flag;
         const char *name;
-    } flags[] = {{CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
-                 {CMD_FAST, "fast"},       {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
-                 {CMD_STALE, "stale"},     {CMD_NO_AUTH, "no_auth"}};
+    } flags[] = {{CMD_WRITE, "write"}, {CMD_READONLY, "readonly"}, {CMD_DENYOOM, "denyoom"},
+                 {CMD_FAST, "fast"},   {CMD_NOSCRIPT, "noscript"}, {CMD_LOADING, "loading"},
+                 {CMD_STALE, "stale"}, {CMD_NO_AUTH, "no_auth"}};
     reply_array(out, 10);
     reply_bulk_cstr(out, d->name);
     reply_int(out, d->arity);
@@ -476,7 +477,7 @@ typedef struct server_figures {
     uint64_t qbuf_closed, obl_closed, timeout_closed, auth_failures, protected_denied;
     int64_t clients;
     size_t rss;
-    size_t allocated; /* bytes malloc has handed out, all threads */
+    size_t allocated;     /* bytes malloc has handed out, all threads */
     kv_alloc_stats alloc; /* the allocator's own figures (alloc.allocated == allocated) */
 } server_figures;
 
@@ -555,24 +556,75 @@ static int info_wants(const kv_slot *sl, const char *section, int in_default)
     return 0;
 }
 
+/* INFO cpu: Redis's process-wide fields, then the same per thread of
+ * ours (used_cpu_sys_net_0, used_cpu_user_actor_1, ...; the main thread,
+ * which only starts and stops the others, as used_cpu_*_main_thread). */
+static void info_cpu(kvbuf *b)
+{
+    cpustat st;
+    cpustat_read(&st);
+    kvbuf_printf(b,
+                 "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n"
+                 "used_cpu_sys_children:%.6f\r\nused_cpu_user_children:%.6f\r\n",
+                 st.sys, st.user, st.sys_children, st.user_children);
+    const char *main_name = "";
+    for (size_t i = 0; i < st.nthreads; i++)
+        if (st.thread[i].main) main_name = st.thread[i].name;
+    /* threads without a name of their own (they keep the process's: the
+     * WAL flusher, ...) are summed as other_threads */
+    double other_sys = 0, other_user = 0;
+    for (size_t i = 0; i < st.nthreads; i++) {
+        const cpustat_thread *th = &st.thread[i];
+        char name[sizeof th->name];
+        if (th->main) {
+            snprintf(name, sizeof name, "main_thread");
+        } else if (strcmp(th->name, main_name) == 0) {
+            other_sys += th->sys;
+            other_user += th->user;
+            continue;
+        } else { /* a field name: letters, digits and '_' */
+            for (size_t k = 0; k < sizeof name; k++) {
+                char ch = th->name[k];
+                int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                         (ch >= '0' && ch <= '9') || ch == '\0';
+                name[k] = ok ? ch : '_';
+            }
+        }
+        kvbuf_printf(b, "used_cpu_sys_%s:%.6f\r\nused_cpu_user_%s:%.6f\r\n", name, th->sys, name,
+                     th->user);
+    }
+    kvbuf_printf(b, "used_cpu_sys_other_threads:%.6f\r\nused_cpu_user_other_threads:%.6f\r\n\r\n",
+                 other_sys, other_user);
+}
+
+/* avg_ttl of a database: the mean remaining TTL in ms of its keys with a
+ * TTL (0 when none, as Redis). */
+static long long info_avg_ttl(int64_t ttl_ms_sum, int64_t volatile_keys)
+{
+    return volatile_keys > 0 && ttl_ms_sum > 0 ? (long long)(ttl_ms_sum / volatile_keys) : 0;
+}
+
 /* INFO keyspace: a dbN line per database with keys (database 0's figures
  * are the totals less the other databases'). */
 static void info_keyspace(kvbuf *b, const kv_slot *sl, const server_figures *f)
 {
-    int64_t(*dbs)[2] = kv_xcalloc(KV_MAX_DBS, sizeof *dbs);
+    int64_t(*dbs)[3] = kv_xcalloc(KV_MAX_DBS, sizeof *dbs);
     kvbuf_printf(b, "# Keyspace\r\n");
     if (join_info_dbs(sl->subs, sl->nsub, CMD_INFO_NFIELDS, dbs, KV_MAX_DBS) == 0) {
         dbs[0][0] = f->shard[CMD_INFO_KEYS];
         dbs[0][1] = f->shard[CMD_INFO_EXPIRES];
+        dbs[0][2] = f->shard[CMD_INFO_TTL_MS];
         for (unsigned db = 1; db < KV_MAX_DBS; db++) {
             dbs[0][0] -= dbs[db][0];
             dbs[0][1] -= dbs[db][1];
+            dbs[0][2] -= dbs[db][2];
         }
     }
     for (unsigned db = 0; db < KV_MAX_DBS; db++)
         if (dbs[db][0] > 0)
-            kvbuf_printf(b, "db%u:keys=%lld,expires=%lld,avg_ttl=0\r\n", db,
-                         (long long)dbs[db][0], (long long)dbs[db][1]);
+            kvbuf_printf(b, "db%u:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", db,
+                         (long long)dbs[db][0], (long long)dbs[db][1],
+                         info_avg_ttl(dbs[db][2], dbs[db][1]));
     free(dbs);
 }
 
@@ -653,9 +705,9 @@ void local_info_join(netthr *t, kv_slot *sl)
                                                : "interval",
             (unsigned long long)ps.bytes, (unsigned long long)ps.log_bytes,
             (unsigned long long)ps.snapshot_bytes, (unsigned long long)ps.fsyncs,
-            (unsigned long long)ps.failures, ps.failing_shards,
-            (long long)(ps.failing_ms / 1000), persist_errno_text(ps.last_errno),
-            (unsigned long long)ps.compactions, (unsigned long long)ps.compacting);
+            (unsigned long long)ps.failures, ps.failing_shards, (long long)(ps.failing_ms / 1000),
+            persist_errno_text(ps.last_errno), (unsigned long long)ps.compactions,
+            (unsigned long long)ps.compacting);
     }
     obs_summary *m = NULL;
     if (info_wants(sl, "stats", 1) || info_wants(sl, "commandstats", 0) ||
@@ -696,6 +748,7 @@ void local_info_join(netthr *t, kv_slot *sl)
     if (info_wants(sl, "replication", 1)) {
         kvbuf_printf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
+    if (info_wants(sl, "cpu", 1)) info_cpu(&b);
     if (m && info_wants(sl, "commandstats", 0)) obs_info_commandstats(&b, m);
     if (m && info_wants(sl, "errorstats", 1)) obs_info_errorstats(&b, m);
     if (m && info_wants(sl, "latencystats", 0)) obs_info_latencystats(&b, m);

@@ -14,8 +14,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cpustat.h"
 #include "net_internal.h"
 #include "obs.h"
+
+/* Set for this file by net/CMakeLists.txt (the commit at configure time). */
+#ifndef MEMKV_GIT_SHA
+#define MEMKV_GIT_SHA "unknown"
+#endif
+#ifndef MEMKV_BUILD_VERSION
+#define MEMKV_BUILD_VERSION "unknown"
+#endif
 
 #define METRICS_MAX_REQ   4096
 #define METRICS_MAX_CONNS 32
@@ -90,6 +99,99 @@ static void mconn_respond(mconn *m, int code, const char *reason, const kvbuf *b
     mconn_flush(m);
 }
 
+/* ---- the families obs_prometheus leaves out -------------------------------- */
+
+static void metric(kvbuf *b, const char *name, const char *type, const char *help, double v)
+{
+    kvbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+/* CPU seconds of the process and of each named thread. */
+static void metrics_cpu(kvbuf *b)
+{
+    cpustat st;
+    cpustat_read(&st);
+    metric(b, "memkv_cpu_user_seconds_total", "counter", "CPU time in user mode, all threads.",
+           st.user);
+    metric(b, "memkv_cpu_system_seconds_total", "counter", "CPU time in the kernel, all threads.",
+           st.sys);
+    kvbuf_printf(b, "# HELP memkv_thread_cpu_seconds_total CPU time per thread (net-N: network "
+                    "threads, actor-N: actors) and mode.\n"
+                    "# TYPE memkv_thread_cpu_seconds_total counter\n");
+    for (size_t i = 0; i < st.nthreads; i++) {
+        const cpustat_thread *th = &st.thread[i];
+        int named = strncmp(th->name, "net-", 4) == 0 || strncmp(th->name, "actor-", 6) == 0;
+        const char *name = th->main ? "main" : named ? th->name : NULL;
+        if (name == NULL) continue; /* helpers: in the process's figure only */
+        kvbuf_printf(b,
+                     "memkv_thread_cpu_seconds_total{thread=\"%s\",mode=\"user\"} %.2f\n"
+                     "memkv_thread_cpu_seconds_total{thread=\"%s\",mode=\"system\"} %.2f\n",
+                     name, th->user, name, th->sys);
+    }
+}
+
+/* WAL figures that exist with persistence off too (0), so that alerts on
+ * them never see an absent series. */
+static void metrics_wal(kvbuf *b, server_t *s)
+{
+    persist_stats ps;
+    memset(&ps, 0, sizeof ps);
+    if (s->persist) persist_get_stats(s->persist, &ps);
+    if (s->persist == NULL) { /* obs_prometheus has them otherwise */
+        metric(b, "memkv_wal_failing_shards", "gauge",
+               "Shards whose write-ahead log fails now: their writes get -MISCONF.", 0);
+        metric(b, "memkv_wal_failures_total", "counter", "Failed WAL writes and fsyncs.", 0);
+    }
+    metric(b, "memkv_wal_broken_shards", "gauge",
+           "Shards whose log segment is broken now (a failed write or fsync not yet repaired).",
+           ps.broken_shards);
+    metric(b, "memkv_wal_fsyncs_total", "counter", "fdatasync calls on WAL segments.",
+           (double)ps.fsyncs);
+    metric(b, "memkv_wal_fsync_seconds_total", "counter", "Time spent in WAL fdatasync calls.",
+           (double)ps.fsync_us_total / 1e6);
+    metric(b, "memkv_wal_enabled", "gauge", "1 if the write-ahead log is on (--persistence on).",
+           s->persist != NULL);
+}
+
+/* Appends the families the operations guide and dashboards need beyond
+ * obs_prometheus's: memory used and limit, CPU, build info, WAL failures,
+ * time spent in active expiry and eviction. Network thread 0. */
+static void metrics_more(kvbuf *b, server_t *s)
+{
+    metric(b, "memkv_memory_used_bytes", "gauge",
+           "Bytes the allocator has handed out, all threads (INFO used_memory).",
+           (double)kv_allocated_bytes());
+    metric(b, "memkv_memory_max_bytes", "gauge", "The memory limit, --maxmemory (0: none).",
+           (double)atomic_load(&s->limits.maxmemory));
+    metrics_cpu(b);
+    kvbuf_printf(b,
+                 "# HELP memkv_build_info Version, git commit and allocator of this build (value "
+                 "1).\n# TYPE memkv_build_info gauge\n"
+                 "memkv_build_info{version=\"%s\",git_sha=\"%s\",allocator=\"%s\"} 1\n",
+                 MEMKV_BUILD_VERSION, MEMKV_GIT_SHA, kv_allocator_name());
+    metrics_wal(b, s);
+    int64_t expire_us = 0;
+    for (unsigned sh = 0; sh < (unsigned)s->cfg.shards; sh++) {
+        int64_t f[CMD_INFO_NFIELDS];
+        actor_pool_shard_figures(s->actors, sh, f);
+        expire_us += f[CMD_INFO_EXPIRE_CYCLE_US];
+    }
+    metric(b, "memkv_expire_cycle_seconds_total", "counter",
+           "Time the actors spent in active expiry cycles.", (double)expire_us / 1e6);
+    hist_t *h = malloc(sizeof *h);
+    if (h != NULL) {
+        hist_init(h);
+        actor_pool_evict_stats(s->actors, h);
+        uint64_t n = hist_ld(&h->total);
+        metric(b, "memkv_eviction_seconds_total", "counter",
+               "Time spent evicting keys before writes and in ticks.",
+               n ? hist_mean(h) * (double)n / 1e9 : 0.0);
+        metric(b, "memkv_eviction_runs_total", "counter",
+               "Eviction runs that evicted at least one key.", (double)n);
+        free(h);
+    }
+}
+
 static int tok_eq(const char *p, size_t n, const char *s)
 {
     return n == strlen(s) && memcmp(p, s, n) == 0;
@@ -144,6 +246,7 @@ static void mconn_handle(mconn *m)
     kvbuf body;
     kvbuf_init(&body);
     obs_prometheus(&body, m->t->srv);
+    metrics_more(&body, m->t->srv);
     mconn_respond(m, 200, "OK", &body, head);
     kvbuf_destroy(&body);
 }

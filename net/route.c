@@ -10,7 +10,7 @@
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
-#define ROUTE_MISCONF_ERR \
+#define ROUTE_MISCONF_ERR                                                                          \
     "MISCONF Errors writing to the write-ahead log: writes that touch several shards are refused \
 while one of them fails"
 
@@ -693,9 +693,10 @@ int route_parts(netthr *t, kv_slot *sl)
     const cmd_def *def = sl->def;
     switch (def->route) {
     case ROUTE_KEY: {
-        uint64_t h = kv_hash(&s->secret, sl->argv[1].p, sl->argv[1].len);
+        int k = def->first_key > 1 ? def->first_key : 1; /* MEMORY USAGE key: 2 */
+        uint64_t h = kv_hash(&s->secret, sl->argv[k].p, sl->argv[k].len);
         sl->one.key_hash = (uint32_t)h; /* the shard's table hash: not computed twice */
-        sl->one.has_hash = 1;
+        sl->one.has_hash = k == 1;      /* the actor's hint is argv[1] */
         route_single(t, sl, def->fn, kv_hash_shard(h, (uint32_t)s->cfg.shards));
         return 0;
     }
@@ -746,6 +747,7 @@ void route_dispatch(netthr *t, conn *c)
         conn_mark_dirty(t, c);
         return;
     }
+    def = cmdtab_subcommand(def, argc, argv); /* MEMORY USAGE, OBJECT: to the key's shard */
     if (climit_noauth(t, c, def)) {
         multi_flag_error(c);
         return;

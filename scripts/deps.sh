@@ -13,6 +13,7 @@ pkgs=(
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
   prometheus                               # promtool: checks the /metrics page in a test
+  prometheus-redis-exporter                # integ_observability: Redis dashboards' families
   nutcracker                               # twemproxy: the scale-out test (label cluster)
   clang libclang-rt-14-dev                 # libFuzzer targets (tests/fuzz, scripts/test.sh)
 )

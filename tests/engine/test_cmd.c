@@ -593,12 +593,41 @@ static void test_info_part(void **state)
     EXPECT(cmd_get, "get zz", "$-1\r\n");
     run(f, cmd_info_part, "info");
     char want[256];
-    /* keys, expires, memory, hits, misses, expired, commands, evicted, and
-     * the active cycle's stale share, time caps and time (none ran) */
+    /* keys, expires, memory, hits, misses, expired, commands, evicted, the
+     * active cycle's stale share, time caps and time (none ran), and the
+     * remaining TTLs' sum (a: 100 s, the clock has not moved) */
     snprintf(want, sizeof want,
-             "*11\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n:0\r\n:0\r\n:0\r\n",
+             "*12\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n:0\r\n:0\r\n:0\r\n"
+             ":100000\r\n",
              shard_mem(&f->s));
     assert_string_equal(f->out.data, want);
+}
+
+/* MEMORY USAGE and OBJECT (cmd_object.c): the key is argv[2]; no hit,
+ * miss or access is counted; an expired key is gone. */
+static void test_object_part(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set n 12345", "+OK\r\n");
+    EXPECT(cmd_set, "set w hello", "+OK\r\n");
+    EXPECT(cmd_set, "set t v px 10", "+OK\r\n");
+    EXPECT(cmd_object, "object encoding n", "$3\r\nint\r\n");
+    EXPECT(cmd_object, "object ENCODING w", "$6\r\nembstr\r\n");
+    EXPECT(cmd_object, "object encoding nokey", "$-1\r\n");
+    EXPECT(cmd_object, "object refcount w", ":1\r\n");
+    EXPECT(cmd_object, "object encoding w x",
+           "-ERR wrong number of arguments for 'object|encoding' command\r\n");
+    f->s.now_ms += 5000;
+    EXPECT(cmd_object, "object idletime w", ":5\r\n");
+    EXPECT(cmd_object, "object idletime w", ":5\r\n"); /* looking is no access */
+    EXPECT(cmd_memory_usage, "memory usage nokey", "$-1\r\n");
+    EXPECT(cmd_memory_usage, "memory usage w samples x",
+           "-ERR value is not an integer or out of range\r\n");
+    EXPECT(cmd_memory_usage, "memory usage w foo", "-ERR syntax error\r\n");
+    EXPECT(cmd_memory_usage, "memory usage t", "$-1\r\n"); /* expired */
+    assert_int_equal(f->s.stats.hits + f->s.stats.misses, 0);
+    const char *r = run(f, cmd_memory_usage, "memory usage w samples 5");
+    assert_true(r[0] == ':' && atoi(r + 1) >= (int)(sizeof(kv_entry) + 6));
 }
 
 /* Reads count hits and misses as redis-server 7.0 does; writes do not. */
@@ -939,6 +968,7 @@ int main(void)
         T(test_keys_dbsize_flush),
         T(test_scan),
         T(test_info_part),
+        T(test_object_part),
         T(test_hit_miss_stats),
         T(test_binary_safe),
         T(test_big_append),

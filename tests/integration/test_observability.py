@@ -234,8 +234,32 @@ def metrics_page(ctx):
                      ("memkv_command_latency_seconds", "histogram"),
                      ("memkv_actor_batch_seconds", "histogram"),
                      ("memkv_resident_memory_bytes", "gauge"),
-                     ("memkv_uptime_seconds", "gauge")]:
+                     ("memkv_uptime_seconds", "gauge"),
+                     # issue 16: memory, WAL failures, CPU, build, expiry and
+                     # eviction time, rejected and unknown commands
+                     ("memkv_memory_used_bytes", "gauge"),
+                     ("memkv_memory_max_bytes", "gauge"),
+                     ("memkv_wal_failing_shards", "gauge"),
+                     ("memkv_wal_failures_total", "counter"),
+                     ("memkv_wal_broken_shards", "gauge"),
+                     ("memkv_wal_fsyncs_total", "counter"),
+                     ("memkv_wal_fsync_seconds_total", "counter"),
+                     ("memkv_cpu_user_seconds_total", "counter"),
+                     ("memkv_cpu_system_seconds_total", "counter"),
+                     ("memkv_thread_cpu_seconds_total", "counter"),
+                     ("memkv_build_info", "gauge"),
+                     ("memkv_expire_cycle_seconds_total", "counter"),
+                     ("memkv_eviction_seconds_total", "counter"),
+                     ("memkv_unknown_commands_total", "counter"),
+                     ("memkv_rejected_commands_total", "counter")]:
         assert types.get(fam) == typ, "%s: %s" % (fam, types.get(fam))
+    value = {n: v for n, lb, v in samples if not lb}
+    assert value["memkv_memory_used_bytes"] > 0 and value["memkv_memory_max_bytes"] == 0, value
+    assert value["memkv_cpu_user_seconds_total"] + value["memkv_cpu_system_seconds_total"] > 0
+    threads = {lb["thread"] for n, lb, v in samples if n == "memkv_thread_cpu_seconds_total"}
+    assert {"main", "net-0", "actor-0"} <= threads, threads
+    build = [lb for n, lb, v in samples if n == "memkv_build_info"]
+    assert len(build) == 1 and build[0]["version"] and build[0]["allocator"], build
     calls = {lb["cmd"]: v for n, lb, v in samples if n == "memkv_command_calls_total"}
     assert calls.get("get", 0) >= 20 and calls.get("set", 0) >= 20, calls
     keys = sum(v for n, lb, v in samples if n == "memkv_keys")
@@ -249,6 +273,93 @@ def metrics_page(ctx):
         print("  promtool check metrics: ok" + (" (%s)" % out.strip() if out.strip() else ""))
     else:
         print("  note: promtool not installed; checked with the built-in parser only")
+
+
+@R.test
+def grafana_dashboard(ctx):
+    """deploy/grafana-mem-kv.json reads only families the page has."""
+    memkv_only()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                        "grafana-mem-kv.json")
+    with open(path) as f:
+        dash = json.load(f)
+    types, _ = parse_prometheus(get_metrics(ctx["mport"]))
+    used = set()
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            used |= set(re.findall(r"\b(memkv_[a-z_]+?)(?:_bucket)?\b", t["expr"]))
+    missing = sorted(n for n in used if n not in types)
+    assert used and not missing, "the dashboard reads series the page lacks: %s" % missing
+
+
+# What a Redis dashboard reads from prometheus-redis-exporter (the Grafana
+# "Redis Dashboard for Prometheus Redis Exporter" panels): memory, CPU,
+# commands, errors, clients, keyspace, persistence.
+EXPORTER_FAMILIES = [
+    "redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes",
+    "redis_cpu_sys_seconds_total", "redis_cpu_user_seconds_total",
+    "redis_cpu_sys_main_thread_seconds_total", "redis_cpu_user_main_thread_seconds_total",
+    "redis_commands_total", "redis_commands_duration_seconds_total",
+    "redis_commands_processed_total", "redis_errors_total", "redis_connected_clients",
+    "redis_db_keys", "redis_db_keys_expiring", "redis_db_avg_ttl_seconds",
+    "redis_keyspace_hits_total", "redis_keyspace_misses_total", "redis_evicted_keys_total",
+    "redis_expired_keys_total", "redis_aof_enabled", "redis_aof_last_write_status",
+    "redis_rdb_changes_since_last_save", "redis_uptime_in_seconds",
+]
+
+
+@R.test
+def redis_exporter(ctx):
+    """prometheus-redis-exporter pointed at the server gives the families a
+    Redis dashboard uses, with real values."""
+    exe = shutil.which("prometheus-redis-exporter") or shutil.which("redis_exporter")
+    if exe is None:
+        raise Skip("prometheus-redis-exporter not installed (Debian package "
+                   "prometheus-redis-exporter, scripts/deps.sh)")
+    port = ctx["srv"].port
+    with RespConn(port) as c:
+        c.call("SET", "exp:a", "1", "EX", "100")
+        c.call("GET", "exp:a")
+        c.call("SET", "exp:nonint", "x")
+        c.call("INCR", "exp:nonint")  # an error reply: errorstats
+    wport = pick_port()
+    log = tempfile.TemporaryFile()
+    p = subprocess.Popen([exe, "-redis.addr", "redis://127.0.0.1:%d" % port,
+                          "-web.listen-address", "127.0.0.1:%d" % wport],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        text, deadline = None, time.time() + 10
+        while time.time() < deadline:
+            try:
+                resp = http(wport, b"GET /metrics HTTP/1.0\r\n\r\n")
+                if resp.startswith(b"HTTP/1.1 200") or resp.startswith(b"HTTP/1.0 200"):
+                    text = resp.partition(b"\r\n\r\n")[2].decode()
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert text is not None, "the exporter did not answer"
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    fams = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+            if m:
+                fams.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
+    missing = [f for f in EXPORTER_FAMILIES if f not in fams]
+    log.seek(0)
+    assert not missing, "exporter families missing: %s\n%s" % (missing, log.read()[-2000:])
+    assert fams["redis_up"][0][1] == 1
+    assert fams["redis_memory_used_bytes"][0][1] > 0
+    assert sum(v for _, v in fams["redis_cpu_user_seconds_total"]) > 0
+    assert any('err="ERR"' in lb and v >= 1 for lb, v in fams["redis_errors_total"])
+    assert any('db="db0"' in lb and v >= 1 for lb, v in fams["redis_db_keys"])
+    if not is_real_redis(args):  # Redis estimates it in its expiry cycle, later
+        assert any('db="db0"' in lb and v > 0 for lb, v in fams["redis_db_avg_ttl_seconds"]), \
+            fams["redis_db_avg_ttl_seconds"]
+    print("  exporter: %d redis_* families" % len([f for f in fams if f.startswith("redis_")]))
 
 
 @R.test
