@@ -297,7 +297,10 @@ int main(int argc, char **argv)
     run_result res;
     if (run_bench(&o, &res, err, sizeof(err))) {
         fprintf(stderr, "mem-kv-bench: %s\n", err);
-        if (o.hlog_out) fclose(o.hlog_out);
+        if (o.hlog_out) { /* no run: no log of one */
+            fclose(o.hlog_out);
+            unlink(o.hlog);
+        }
         return 1;
     }
     char *cmdline = join_argv(argc, argv);

@@ -249,7 +249,8 @@ def memkv_bench_no_server(ctx):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]  # bound, not listening: connections are refused
     try:
-        p = mkb("-p", port, "-c", 2, "-d", 1, "--json", tmp("none.json"), timeout=20)
+        p = mkb("-p", port, "-c", 2, "-d", 1, "--json", tmp("none.json"), "--hlog",
+                tmp("none.hlog"), timeout=20)
     finally:
         s.close()
     if p is None:
@@ -258,6 +259,7 @@ def memkv_bench_no_server(ctx):
     assert "no server answers" in p.err and "refused" in p.err, p.err
     expect_eq(p.out, "", "no result table when nothing answered")
     assert not os.path.exists(tmp("none.json")), "a JSON file of a run that never ran"
+    assert not os.path.exists(tmp("none.hlog")), "an .hlog file of a run that never ran"
 
 
 @R.test
