@@ -239,6 +239,12 @@ def memkv_bench_rate_warning_strict_compare(ctx):
     ratio = b["throughput_rps"] / a["throughput_rps"]
     assert abs(float(m.group(3)) - ratio) <= 0.0005 + ratio * 1e-3, (m.group(0), ratio)
     assert re.search(r"^\s+p99\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$", p.out, re.M), p.out
+    # the overlay plot with a log latency axis
+    p = mkb("plot", "--log", "--svg", tmp("cmp.svg"), "--label", "kept", tmp("kept.json"),
+            "--label", "short", tmp("short.json"))
+    assert p.returncode == 0, p.err
+    svg = open(tmp("cmp.svg")).read()
+    assert "log scale" in svg and svg.count("<polyline") == 2 and ">short<" in svg, svg[:300]
     p = mkb("compare", tmp("kept.json"), tmp("nonexistent.json"))
     assert p.returncode == 1 and "nonexistent.json" in p.err, (p.returncode, p.err)
 
