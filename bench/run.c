@@ -672,6 +672,7 @@ static void mon_interval(monitor *m, worker_t *ws, unsigned nw, run_ctx *rc, uin
     m->prev_errs = errs;
     double t_s = (double)(m->t_prev - rc->t_measure) / 1e9;
     double len = (double)(now - m->t_prev) / 1e9;
+    uint64_t start = m->t_prev;
     m->t_prev = now;
     if (final && n == 0 && e == 0) return;
     if (!rc->load) {
@@ -681,10 +682,13 @@ static void mon_interval(monitor *m, worker_t *ws, unsigned nw, run_ctx *rc, uin
     }
     if (!m->show || final) return;
     double el = (double)(now - rc->t_start) / 1e9, r = len > 0 ? (double)n / len : 0;
-    fprintf(stderr, "%s[%6.1f s] %s%.0f req/s, p99 %.3f ms, max %.3f ms, %llu errors%s",
+    /* an open loop that fell behind still sends what was due before the end */
+    int late = !rc->load && rc->open_loop && rc->t_end != UINT64_MAX && start >= rc->t_end;
+    fprintf(stderr, "%s[%6.1f s] %s%.0f req/s, p99 %.3f ms, max %.3f ms, %llu errors%s%s",
             m->tty ? "\r\033[K" : "", el, rc->load ? "loading: " : "", r,
             (double)hist_value_at(m->iv, 99) / 1e6, n ? (double)hist_ld(&m->iv->max) / 1e6 : 0.0,
-            (unsigned long long)e, m->tty ? "" : "\n");
+            (unsigned long long)e, late ? " (past --duration: sending requests already due)" : "",
+            m->tty ? "" : "\n");
     fflush(stderr);
     m->shown = 1;
 }
