@@ -323,8 +323,8 @@ int main(int argc, char **argv)
                 "mem-kv-bench: warning: achieved %.0f req/s, %.1f %% below --rate %.0f: the "
                 "server (or this tool) could not keep up, so requests queued and the run "
                 "took longer%s\n",
-                report_throughput(&res.rep),
-                100.0 * (1.0 - report_throughput(&res.rep) / res.rep.rate), res.rep.rate,
+                report_send_rate(&res.rep),
+                100.0 * (1.0 - report_send_rate(&res.rep) / res.rep.rate), res.rep.rate,
                 o.strict_rate ? " (--strict-rate: exit status 3)" : "");
     int interrupted = res.rep.interrupted;
     run_result_destroy(&res);

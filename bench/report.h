@@ -63,12 +63,19 @@ typedef struct report_run {
     const char *version;      /* the tool's version */
     const char *command_line; /* argv joined, shell-quoted where needed */
     double started_unix;      /* wall clock at the start of the measured phase */
+    double send_span_s;       /* open loop: the schedule's span, or longer if sends lagged */
     const series_t *series;   /* per-second series, borrowed */
     int series_incomplete;    /* out of memory while recording it */
     int hlog_failed;          /* a write to --hlog failed */
 } report_run;
 
-/* Open loop: is the achieved rate more than 5 % below --rate? */
+/* Open loop: the rate requests were sent at: measured requests over the
+ * longer of the schedule's span and the time to the last send (elapsed_s
+ * when unknown). A server that cannot keep up fills the pipeline windows,
+ * the sends fall behind the schedule and this drops below --rate; the last
+ * reply's latency does not count. */
+double report_send_rate(const report_run *r);
+/* Open loop: is that rate more than 5 % below --rate? */
 int report_rate_short(const report_run *r);
 
 /* Total errors of every kind (the exit status is non-zero when > 0). */

@@ -65,6 +65,7 @@ typedef struct tstats {
     hist_t hist[REQ_NTYPES];
     uint64_t warmup, conn_errors, proto_errors, timeouts, lost;
     uint64_t last_reply_ns;
+    uint64_t last_send_ns; /* when the last measured request was written (open loop) */
     char first_error[200];
 } tstats;
 
@@ -81,6 +82,7 @@ typedef struct run_ctx {
     size_t max_req;
     uint64_t t_start, t_measure, t_end; /* t_end: UINT64_MAX with --requests */
     double measure_unix;                /* wall clock (s since the epoch) at t_measure */
+    double send_span_s;                 /* measured phase: t_measure to the last send */
     series_t *ser;                      /* the measured phase's per-second series */
     int ser_oom, hlog_failed;
     pthread_barrier_t ready, go;
@@ -285,6 +287,7 @@ static void conn_fill(conn_t *c, uint64_t now)
         conn_gen(c, s);
         s->t0 = t0;
         s->measured = rc->load || t0 >= rc->t_measure;
+        if (s->measured) c->w->st->last_send_ns = now;
         if (s->measured && c->budget) c->budget--;
         if (c->count == 0) c->w->last_progress_ns = now;
         c->count++;
@@ -782,7 +785,7 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
     for (unsigned i = 0; i < nw; i++) pthread_join(ws[i].tid, NULL);
     if (!mon_ok) rc->ser_oom = 1;
 
-    uint64_t last_reply = 0;
+    uint64_t last_reply = 0, last_send = 0;
     for (unsigned i = 0; i < nw; i++) {
         tstats *s = ws[i].st;
         for (int t = 0; t < REQ_NTYPES; t++) {
@@ -799,6 +802,7 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
         total->timeouts += s->timeouts;
         total->lost += s->lost;
         if (s->last_reply_ns > last_reply) last_reply = s->last_reply_ns;
+        if (s->last_send_ns > last_send) last_send = s->last_send_ns;
         if (!total->first_error[0] && s->first_error[0])
             memcpy(total->first_error, s->first_error, sizeof(total->first_error));
     }
@@ -808,6 +812,9 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
         goto out;
     }
     *elapsed = last_reply > rc->t_measure ? (double)(last_reply - rc->t_measure) / 1e9 : 0.0;
+    if (!rc->load)
+        rc->send_span_s =
+            last_send > rc->t_measure ? (double)(last_send - rc->t_measure) / 1e9 : 0.0;
     /* a duration run is measured over its duration even if the last reply came early */
     if (!rc->load && !o->requests && *elapsed < o->duration && !run_interrupted)
         *elapsed = o->duration;
@@ -936,6 +943,10 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
     r->interrupted = run_interrupted != 0;
     memcpy(r->first_error, meas->first_error, sizeof(r->first_error));
     r->started_unix = rc.measure_unix;
+    /* the span the schedule asked for: --duration, or n requests per connection */
+    double asked =
+        o->requests ? (double)o->requests * rc.nconns / (o->rate > 0 ? o->rate : 1) : o->duration;
+    r->send_span_s = rc.send_span_s > asked ? rc.send_span_s : asked;
     r->series = &res->ser;
     r->series_incomplete = rc.ser_oom;
     r->hlog_failed = rc.hlog_failed;
