@@ -35,7 +35,9 @@ void opts_usage(FILE *out)
     fputs(
         "usage: mem-kv-bench [options]\n"
         "       mem-kv-bench <clients> <requests>   (that many clients x SETs, pipeline 1)\n"
-        "       mem-kv-bench plot --svg FILE [--title T] [--command CMD] --label A a.json ...\n"
+        "       mem-kv-bench plot --svg FILE [--log] [--title T] [--command CMD] --label A a.json "
+        "...\n"
+        "       mem-kv-bench compare A.json B.json   (figures side by side, ratios B/A)\n"
         "\n"
         "target:\n"
         "  -h, --host HOST          server address (127.0.0.1)\n"
@@ -56,7 +58,9 @@ void opts_usage(FILE *out)
         "  -d, --duration SECONDS   measured time (default 10 s unless --requests)\n"
         "  -w, --warmup SECONDS     run this long first without recording (0)\n"
         "  -R, --rate R             open loop: R requests/s in total, spread over all\n"
-        "                           connections; latency counts from intended send times\n"
+        "                           connections; latency counts from intended send times;\n"
+        "                           a warning when the achieved rate is > 5 % below R\n"
+        "      --strict-rate        with --rate: falling > 5 % short is an error (exit 3)\n"
         "      --timeout SECONDS    wait this long for outstanding replies at the end (10)\n"
         "commands and keys:\n"
         "  -r, --ratio S:G:M[:HS:HM] SET:GET:MGET[:HSET:HMGET] mix (1:10:0)\n"
@@ -74,12 +78,19 @@ void opts_usage(FILE *out)
         "      --json FILE          results as JSON (plot reads these)\n"
         "      --hgrm PREFIX        HdrHistogram percentile files PREFIX.{all,set,get,mget}.hgrm\n"
         "      --svg FILE           latency-by-percentile plot\n"
+        "      --svg-log FILE       the same with a log latency axis\n"
+        "      --svg-time FILE      throughput and p99 of each second against time\n"
+        "      --csv FILE           the per-second series (rate, p50, p99, max, errors)\n"
+        "      --hlog FILE          HdrHistogram interval log, one histogram per second\n"
         "  -q, --quiet              no progress line\n"
-        "      --progress           progress line even when stderr is not a terminal\n"
+        "      --progress           the per-second progress line (that second's rate,\n"
+        "                           p99, max, errors) even when stderr is not a terminal\n"
         "      --help               this text\n"
         "\n"
         "exit status: 0 ok, 1 when any error occurred (error replies, lost connections,\n"
-        "unanswered requests), 2 for bad usage.\n",
+        "unanswered requests, no server answering), 2 for bad usage or an output file\n"
+        "that cannot be written (checked before the run), 3 with --strict-rate when the\n"
+        "achieved rate fell more than 5 % short of --rate.\n",
         out);
 }
 
@@ -133,6 +144,11 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_INSECURE,
+    OPT_CSV,
+    OPT_HLOG,
+    OPT_SVG_LOG,
+    OPT_SVG_TIME,
+    OPT_STRICT_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +186,11 @@ static const struct option long_opts[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"hgrm", required_argument, NULL, OPT_HGRM},
     {"svg", required_argument, NULL, OPT_SVG},
+    {"svg-log", required_argument, NULL, OPT_SVG_LOG},
+    {"svg-time", required_argument, NULL, OPT_SVG_TIME},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"hlog", required_argument, NULL, OPT_HLOG},
+    {"strict-rate", no_argument, NULL, OPT_STRICT_RATE},
     {"quiet", no_argument, NULL, 'q'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"help", no_argument, NULL, OPT_HELP},
@@ -353,6 +374,21 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
         case OPT_SVG:
             o->svg = optarg;
             break;
+        case OPT_SVG_LOG:
+            o->svg_log = optarg;
+            break;
+        case OPT_SVG_TIME:
+            o->svg_time = optarg;
+            break;
+        case OPT_CSV:
+            o->csv = optarg;
+            break;
+        case OPT_HLOG:
+            o->hlog = optarg;
+            break;
+        case OPT_STRICT_RATE:
+            o->strict_rate = 1;
+            break;
         case 'q':
             o->quiet = 1;
             o->progress = -1;
@@ -407,6 +443,8 @@ int opts_parse(bench_opts *o, int argc, char **argv, FILE *out, char *err, size_
                     "--insecure go with --tls");
     if (!o->tls_cert != !o->tls_key)
         return fail(err, errlen, "--tls-cert-file and --tls-key-file go together");
+    if (o->strict_rate && o->rate <= 0)
+        return fail(err, errlen, "--strict-rate goes with --rate (an open-loop run)");
     if (o->plain && o->password && strpbrk(o->password, " \r\n"))
         return fail(err, errlen, "--password: no spaces or newlines with --protocol plain");
     return 0;

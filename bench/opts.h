@@ -38,8 +38,14 @@ typedef struct bench_opts {
     double rate;    /* 0: closed loop */
     double timeout; /* seconds to wait for outstanding replies at the end */
     const char *json, *hgrm, *svg;
-    int quiet;    /* no progress line */
-    int progress; /* 1 force, 0 auto (terminal only), -1 never */
+    const char *svg_log;  /* --svg-log: percentile plot, log latency axis */
+    const char *svg_time; /* --svg-time: throughput and p99 over time */
+    const char *csv;      /* --csv: the per-second series */
+    const char *hlog;     /* --hlog: HdrHistogram interval log */
+    FILE *hlog_out;       /* --hlog opened by the caller before the run; NULL: none */
+    int strict_rate;      /* --strict-rate: falling > 5 % short of --rate is an error */
+    int quiet;            /* no progress line */
+    int progress;         /* 1 force, 0 auto (terminal only), -1 never */
 } bench_opts;
 
 void opts_defaults(bench_opts *o);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NS_PER_MS 1e6
 
@@ -20,6 +21,17 @@ uint64_t report_errors(const report_run *r)
 double report_throughput(const report_run *r)
 {
     return r->elapsed_s > 0 ? (double)r->cmds[REPORT_ALL].count / r->elapsed_s : 0.0;
+}
+
+double report_send_rate(const report_run *r)
+{
+    double span = r->send_span_s > 0 ? r->send_span_s : r->elapsed_s;
+    return span > 0 ? (double)r->cmds[REPORT_ALL].count / span : 0.0;
+}
+
+int report_rate_short(const report_run *r)
+{
+    return r->open_loop && r->rate > 0 && !r->interrupted && report_send_rate(r) < 0.95 * r->rate;
 }
 
 static double ms(uint64_t ns)
@@ -145,7 +157,22 @@ static void json_cmd(FILE *out, const report_cmd *c, int last)
 
 int report_json(FILE *out, const report_run *r)
 {
-    fprintf(out, "{\n  \"tool\": \"mem-kv-bench\",\n  \"config\": {\"host\": ");
+    fprintf(out, "{\n  \"tool\": \"mem-kv-bench\",\n  \"version\": ");
+    json_str(out, r->version ? r->version : "");
+    fprintf(out, ",\n  \"command_line\": ");
+    json_str(out, r->command_line ? r->command_line : "");
+    char when[40] = "";
+    if (r->started_unix > 0) {
+        time_t t = (time_t)r->started_unix;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
+                 (int)((r->started_unix - (double)t) * 1000));
+    }
+    fprintf(out, ",\n  \"started_utc\": ");
+    json_str(out, when);
+    fprintf(out, ",\n  \"started_unix\": %.3f,\n  \"config\": {\"host\": ", r->started_unix);
     json_str(out, r->host);
     fprintf(out,
             ", \"port\": %d, \"protocol\": \"%s\", \"threads\": %u, \"clients\": %u,"
@@ -166,6 +193,10 @@ int report_json(FILE *out, const report_run *r)
             r->warmup_s, r->duration_s, (unsigned long long)r->requests_per_client);
     fprintf(out, "  \"mode\": \"%s\",\n  \"elapsed_s\": %.6f,\n  \"throughput_rps\": %.3f,\n",
             r->open_loop ? "open" : "closed", r->elapsed_s, report_throughput(r));
+    if (r->open_loop)
+        fprintf(out, "  \"rate_achieved\": %.6f,\n  \"rate_short\": %s,\n",
+                r->rate > 0 ? report_send_rate(r) / r->rate : 0.0,
+                report_rate_short(r) ? "true" : "false");
     fprintf(out, "  \"requests\": %llu,\n  \"errors\": %llu,\n",
             (unsigned long long)r->cmds[REPORT_ALL].count, (unsigned long long)report_errors(r));
     fprintf(out,
@@ -183,7 +214,13 @@ int report_json(FILE *out, const report_run *r)
             (unsigned long long)r->load_requests, r->load_s);
     fprintf(out, "  \"commands\": {\n");
     for (int c = 0; c < REPORT_NCMDS; c++) json_cmd(out, &r->cmds[c], c == REPORT_NCMDS - 1);
-    fprintf(out, "  }\n}\n");
+    fprintf(out, "  },\n  \"series_complete\": %s,\n  \"series\": ",
+            r->series_incomplete ? "false" : "true");
+    if (r->series)
+        series_json(out, r->series);
+    else
+        fputs("[]", out);
+    fprintf(out, "\n}\n");
     return ferror(out) ? -1 : 0;
 }
 
@@ -305,19 +342,48 @@ static double xpos(double pct)
     return log10(1.0 / (1.0 - pct / 100.0));
 }
 
+static void svg_text(FILE *out, const char *t)
+{
+    for (const char *c = t; *c; c++) {
+        if (*c == '<')
+            fputs("&lt;", out);
+        else if (*c == '&')
+            fputs("&amp;", out);
+        else
+            fputc(*c, out);
+    }
+}
+
+/* The y position of latency v on the log axis [10^lo, 10^hi]. */
+static double ylog(double v, double lo, double hi)
+{
+    double l = v > 0 ? log10(v) : lo;
+    if (l < lo) l = lo;
+    return (l - lo) / (hi - lo);
+}
+
 int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
+{
+    return report_svg_axis(out, s, n, title, 0);
+}
+
+int report_svg_axis(FILE *out, const report_series *s, unsigned n, const char *title, int logy)
 {
     static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                          "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     const double W = 960, H = 540, L = 80, R = 200, T = 50, B = 70;
     const double pw = W - L - R, ph = H - T - B;
-    double xmax = 2, ymax = 0;
+    double xmax = 2, ymax = 0, ymin = 0;
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < s[i].n; j++) {
             double x = xpos(s[i].pct[j]);
             if (x > xmax) xmax = x;
             if (s[i].ms[j] > ymax) ymax = s[i].ms[j];
+            if (s[i].ms[j] > 0 && (ymin == 0 || s[i].ms[j] < ymin)) ymin = s[i].ms[j];
         }
+    /* log axis: whole decades around the data, 10^lo .. 10^hi ms */
+    double lo = floor(log10(ymin > 0 ? ymin : 1e-3)), hi = ceil(log10(ymax > 0 ? ymax : 1));
+    if (hi <= lo) hi = lo + 1;
     xmax = ceil(xmax - 1e-9);
     if (xmax > 7) xmax = 7;
     if (ymax <= 0) ymax = 1;
@@ -330,14 +396,7 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
             W, H, W, H);
     fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(out, "<text x=\"%.0f\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">", L + pw / 2);
-    for (const char *c = title; *c; c++) {
-        if (*c == '<')
-            fputs("&lt;", out);
-        else if (*c == '&')
-            fputs("&amp;", out);
-        else
-            fputc(*c, out);
-    }
+    svg_text(out, title);
     fprintf(out, "</text>\n");
     /* x grid: 0 %, 90 %, 99 %, 99.9 %, ... */
     for (int i = 0; i <= (int)xmax; i++) {
@@ -352,7 +411,14 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
         fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", x,
                 T + ph + 18, lab);
     }
-    for (double y = 0; y <= ymax + ystep / 2; y += ystep) {
+    for (double d = lo; logy && d <= hi; d++) {
+        double py = T + ph - ph * (d - lo) / (hi - lo);
+        fprintf(out, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
+                py, L + pw, py);
+        fprintf(out, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", L - 6, py + 4,
+                pow(10, d));
+    }
+    for (double y = 0; !logy && y <= ymax + ystep / 2; y += ystep) {
         double py = T + ph - ph * y / ymax;
         fprintf(out, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
                 py, L + pw, py);
@@ -369,15 +435,16 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
             L + pw / 2, H - 22);
     fprintf(out,
             "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\">"
-            "latency (ms)</text>\n",
-            T + ph / 2);
+            "latency (ms%s)</text>\n",
+            T + ph / 2, logy ? ", log scale" : "");
     for (unsigned i = 0; i < n; i++) {
         const char *col = colors[i % (sizeof(colors) / sizeof(colors[0]))];
         fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
         for (unsigned j = 0; j < s[i].n; j++) {
             double x = xpos(s[i].pct[j]);
             if (x > xmax) break;
-            fprintf(out, "%.1f,%.1f ", L + pw * x / xmax, T + ph - ph * s[i].ms[j] / ymax);
+            double fy = logy ? ylog(s[i].ms[j], lo, hi) : s[i].ms[j] / ymax;
+            fprintf(out, "%.1f,%.1f ", L + pw * x / xmax, T + ph - ph * fy);
         }
         fprintf(out, "\"/>\n");
         double ly = T + 10 + 20.0 * i;
@@ -386,15 +453,86 @@ int report_svg(FILE *out, const report_series *s, unsigned n, const char *title)
                 "stroke-width=\"3\"/>\n",
                 L + pw + 12, ly, L + pw + 36, ly, col);
         fprintf(out, "<text x=\"%.0f\" y=\"%.0f\">", L + pw + 42, ly + 4);
-        for (const char *c = s[i].label; *c; c++) {
-            if (*c == '<')
-                fputs("&lt;", out);
-            else if (*c == '&')
-                fputs("&amp;", out);
-            else
-                fputc(*c, out);
-        }
+        svg_text(out, s[i].label);
         fprintf(out, "</text>\n");
+    }
+    fprintf(out, "</svg>\n");
+    return ferror(out) ? -1 : 0;
+}
+
+int report_svg_time(FILE *out, const series_t *s, const char *title)
+{
+    const double W = 960, H = 540, L = 80, R = 90, T = 50, B = 70;
+    const double pw = W - L - R, ph = H - T - B;
+    double tmax = 1, rmax = 0, pmax = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const series_point *p = &s->pt[i];
+        double r = p->len_s > 0 ? (double)p->count / p->len_s : 0;
+        if (p->t_s + p->len_s > tmax) tmax = p->t_s + p->len_s;
+        if (r > rmax) rmax = r;
+        if ((double)p->p99_ns / NS_PER_MS > pmax) pmax = (double)p->p99_ns / NS_PER_MS;
+    }
+    if (rmax <= 0) rmax = 1;
+    if (pmax <= 0) pmax = 1;
+    double rstep = nice_step(rmax, 6), pstep = nice_step(pmax, 6), tstep = nice_step(tmax, 10);
+    rmax = ceil(rmax / rstep) * rstep;
+    pmax = ceil(pmax / pstep) * pstep;
+    tmax = ceil(tmax / tstep) * tstep;
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
+    fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    fprintf(out, "<text x=\"%.0f\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">", L + pw / 2);
+    svg_text(out, title);
+    fprintf(out, "</text>\n");
+    for (double t = 0; t <= tmax + tstep / 2; t += tstep) {
+        double x = L + pw * t / tmax;
+        fprintf(out, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n", x,
+                T, x, T + ph);
+        fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n", x,
+                T + ph + 18, t);
+    }
+    for (int i = 0; i <= (int)(rmax / rstep + 0.5); i++) {
+        double py = T + ph - ph * i * rstep / rmax;
+        fprintf(out, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
+                py, L + pw, py);
+        fprintf(out, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%g</text>\n",
+                L - 6, py + 4, i * rstep);
+    }
+    for (int i = 0; i <= (int)(pmax / pstep + 0.5); i++) {
+        double py = T + ph - ph * i * pstep / pmax;
+        fprintf(out,
+                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"start\" fill=\"#d62728\">%g</text>\n",
+                L + pw + 6, py + 4, i * pstep);
+    }
+    fprintf(out,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+            "stroke=\"#444\"/>\n",
+            L, T, pw, ph);
+    fprintf(out,
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">seconds into the measured "
+            "run</text>\n",
+            L + pw / 2, H - 22);
+    fprintf(out,
+            "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" "
+            "fill=\"#1f77b4\">throughput (requests/s)</text>\n",
+            T + ph / 2);
+    fprintf(out,
+            "<text transform=\"translate(%.0f %.0f) rotate(90)\" text-anchor=\"middle\" "
+            "fill=\"#d62728\">p99 latency (ms)</text>\n",
+            W - 20, T + ph / 2);
+    static const char *const col[2] = {"#1f77b4", "#d62728"};
+    for (int k = 0; k < 2; k++) {
+        fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col[k]);
+        for (unsigned i = 0; i < s->n; i++) {
+            const series_point *p = &s->pt[i];
+            double x = L + pw * (p->t_s + p->len_s / 2) / tmax;
+            double v = k == 0 ? (p->len_s > 0 ? (double)p->count / p->len_s : 0) / rmax
+                              : (double)p->p99_ns / NS_PER_MS / pmax;
+            fprintf(out, "%.1f,%.1f ", x, T + ph - ph * v);
+        }
+        fprintf(out, "\"/>\n");
     }
     fprintf(out, "</svg>\n");
     return ferror(out) ? -1 : 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "hist.h"
+#include "series.h"
 
 enum { REPORT_SET, REPORT_GET, REPORT_MGET, REPORT_HSET, REPORT_HMGET, REPORT_ALL, REPORT_NCMDS };
 
@@ -58,7 +59,24 @@ typedef struct report_run {
     int interrupted;
     char first_error[200];
     report_cmd cmds[REPORT_NCMDS];
+    /* the record of the run (NULL/0 when unknown) */
+    const char *version;      /* the tool's version */
+    const char *command_line; /* argv joined, shell-quoted where needed */
+    double started_unix;      /* wall clock at the start of the measured phase */
+    double send_span_s;       /* open loop: the schedule's span, or longer if sends lagged */
+    const series_t *series;   /* per-second series, borrowed */
+    int series_incomplete;    /* out of memory while recording it */
+    int hlog_failed;          /* a write to --hlog failed */
 } report_run;
+
+/* Open loop: the rate requests were sent at: measured requests over the
+ * longer of the schedule's span and the time to the last send (elapsed_s
+ * when unknown). A server that cannot keep up fills the pipeline windows,
+ * the sends fall behind the schedule and this drops below --rate; the last
+ * reply's latency does not count. */
+double report_send_rate(const report_run *r);
+/* Open loop: is that rate more than 5 % below --rate? */
+int report_rate_short(const report_run *r);
 
 /* Total errors of every kind (the exit status is non-zero when > 0). */
 uint64_t report_errors(const report_run *r);
@@ -89,5 +107,11 @@ int report_series_from_json(report_series *s, const char *label, const char *pat
                             char *err, size_t errlen);
 /* Latency (ms, linear) against percentile on the 1/(1-p) log axis. */
 int report_svg(FILE *out, const report_series *s, unsigned n, const char *title);
+/* The same, with a log latency axis when logy (whole decades around the
+ * data), so curves of very different servers stay apart. */
+int report_svg_axis(FILE *out, const report_series *s, unsigned n, const char *title, int logy);
+/* Throughput (left axis, requests/s) and p99 (right axis, ms) of each
+ * second of the series, against time. */
+int report_svg_time(FILE *out, const series_t *s, const char *title);
 
 #endif

@@ -21,6 +21,7 @@
 #include "reply.h"
 #include "req.h"
 #include "schedule.h"
+#include "series.h"
 #include "tlsc.h"
 
 volatile sig_atomic_t run_interrupted;
@@ -64,6 +65,7 @@ typedef struct tstats {
     hist_t hist[REQ_NTYPES];
     uint64_t warmup, conn_errors, proto_errors, timeouts, lost;
     uint64_t last_reply_ns;
+    uint64_t last_send_ns; /* when the last measured request was written (open loop) */
     char first_error[200];
 } tstats;
 
@@ -79,6 +81,10 @@ typedef struct run_ctx {
     unsigned nconns;   /* over all threads */
     size_t max_req;
     uint64_t t_start, t_measure, t_end; /* t_end: UINT64_MAX with --requests */
+    double measure_unix;                /* wall clock (s since the epoch) at t_measure */
+    double send_span_s;                 /* measured phase: t_measure to the last send */
+    series_t *ser;                      /* the measured phase's per-second series */
+    int ser_oom, hlog_failed;
     pthread_barrier_t ready, go;
 } run_ctx;
 
@@ -93,6 +99,8 @@ typedef struct worker {
     tstats *st;
     uint64_t last_progress_ns; /* last reply, or last send from idle */
     _Atomic uint64_t progress; /* measured replies; owner writes, main reads (relaxed) */
+    _Atomic uint64_t errs;     /* errors as report_errors counts them; owner writes, main reads */
+    unsigned connected;        /* connections that connected; read by main after `ready` */
     _Atomic int finished;
 } worker_t;
 
@@ -101,6 +109,13 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One more error (owner thread): the per-second series counts these. */
+static void err_tick(struct worker *w)
+{
+    atomic_store_explicit(&w->errs, atomic_load_explicit(&w->errs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 static void note_error(tstats *st, const char *what, const char *text, size_t len)
@@ -132,6 +147,7 @@ static void conn_drop_inflight(conn_t *c, int timed_out)
         if (s->type != SLOT_AUTH && s->measured) {
             st->errors[s->type]++;
             st->lost++;
+            err_tick(c->w);
             if (timed_out) st->timeouts++;
         }
         c->head = (c->head + 1) % c->w->rc->pipeline;
@@ -144,6 +160,7 @@ static void conn_fail(conn_t *c, const char *why)
 {
     tstats *st = c->w->st;
     st->conn_errors++;
+    err_tick(c->w);
     note_error(st, "", why, strlen(why));
     conn_drop_inflight(c, 0);
 }
@@ -270,6 +287,7 @@ static void conn_fill(conn_t *c, uint64_t now)
         conn_gen(c, s);
         s->t0 = t0;
         s->measured = rc->load || t0 >= rc->t_measure;
+        if (s->measured) c->w->st->last_send_ns = now;
         if (s->measured && c->budget) c->budget--;
         if (c->count == 0) c->w->last_progress_ns = now;
         c->count++;
@@ -294,6 +312,7 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
         } else {
             note_error(st, "AUTH failed: ", r->text ? r->text : "", r->text ? r->text_len : 0);
             st->conn_errors++;
+            err_tick(w);
             conn_drop_inflight(c, 0);
         }
         return;
@@ -312,6 +331,7 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
                           memory_order_relaxed);
     if (r->kind == REPLY_ERROR) {
         st->errors[t]++;
+        err_tick(w);
         note_error(st, "", r->text, r->text_len);
         return;
     }
@@ -344,6 +364,7 @@ static void conn_on_reply(conn_t *c, const reply_t *r, uint64_t now)
     }
     if (!ok) {
         st->errors[t]++;
+        err_tick(w);
         note_error(st, "unexpected reply to ", req_type_name((req_type)t),
                    strlen(req_type_name((req_type)t)));
     }
@@ -363,6 +384,7 @@ static void conn_parse(conn_t *c, uint64_t now)
         if (rv == REPLY_BAD || c->count == 0) {
             const char *why = rv == REPLY_BAD ? "protocol error in a reply" : "reply to no request";
             c->w->st->proto_errors++;
+            err_tick(c->w);
             note_error(c->w->st, "", why, strlen(why));
             conn_drop_inflight(c, 0);
             return;
@@ -514,6 +536,7 @@ static void worker_connect_all(worker_t *w)
             snprintf(msg, sizeof(msg), "connect to %s:%d: %s", rc->o->host, rc->o->port,
                      strerror(-e));
             w->st->conn_errors++;
+            err_tick(w);
             note_error(w->st, "", msg, strlen(msg));
             continue;
         }
@@ -521,6 +544,7 @@ static void worker_connect_all(worker_t *w)
         epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
         c->state = CS_RUN;
         w->active++;
+        w->connected++;
     }
 }
 
@@ -615,24 +639,105 @@ static void *worker_main(void *arg)
 
 /* ---- one phase (load or measured run) -------------------------------------- */
 
-static void show_progress(worker_t *ws, unsigned nw, const run_ctx *rc, int load, int final)
+/* The main thread's view of a running phase: once a second, the interval
+ * histogram of the replies of that second (cumulative snapshot minus the
+ * previous one), for the progress line, the series and the .hlog. */
+typedef struct monitor {
+    hist_t *cur, *prev, *iv; /* private: three scratch histograms */
+    uint64_t prev_errs;
+    uint64_t t_prev; /* start of the current interval (ns) */
+    int show;        /* progress line on stderr */
+    int tty;         /* stderr is a terminal: rewrite one line; else one line per second */
+    int shown;
+} monitor;
+
+static void mon_snapshot(worker_t *ws, unsigned nw, hist_t *cur, uint64_t *errs)
 {
-    uint64_t done = 0, now = now_ns();
-    for (unsigned i = 0; i < nw; i++)
-        done += atomic_load_explicit(&ws[i].progress, memory_order_relaxed);
-    if (final) {
-        fprintf(stderr, "\r\033[K");
-        return;
+    hist_init(cur);
+    *errs = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        for (int t = 0; t < REQ_NTYPES; t++) hist_merge(cur, &ws[i].st->hist[t]);
+        *errs += atomic_load_explicit(&ws[i].errs, memory_order_relaxed);
     }
-    double el = (double)(now - rc->t_start) / 1e9;
-    if (!load && now < rc->t_measure) {
-        fprintf(stderr, "\r\033[K[%6.1f s] warming up", el);
-    } else {
-        double m = (double)(now - (load ? rc->t_start : rc->t_measure)) / 1e9;
-        fprintf(stderr, "\r\033[K[%6.1f s] %s %llu requests, %.0f req/s", el,
-                load ? "loading:" : "", (unsigned long long)done, m > 0 ? (double)done / m : 0.0);
+}
+
+/* Closes the interval [t_prev, now): series point, .hlog line, progress. */
+static void mon_interval(monitor *m, worker_t *ws, unsigned nw, run_ctx *rc, uint64_t now,
+                         int final)
+{
+    uint64_t errs;
+    mon_snapshot(ws, nw, m->cur, &errs);
+    series_hist_diff(m->iv, m->cur, m->prev);
+    hist_t *t = m->prev;
+    m->prev = m->cur;
+    m->cur = t;
+    uint64_t n = hist_ld(&m->iv->total), e = errs - m->prev_errs;
+    m->prev_errs = errs;
+    double t_s = (double)(m->t_prev - rc->t_measure) / 1e9;
+    double len = (double)(now - m->t_prev) / 1e9;
+    uint64_t start = m->t_prev;
+    m->t_prev = now;
+    if (final && n == 0 && e == 0) return;
+    if (!rc->load) {
+        if (rc->ser && series_add(rc->ser, t_s, len, m->iv, e)) rc->ser_oom = 1;
+        if (rc->o->hlog_out && n && series_hlog_interval(rc->o->hlog_out, t_s, len, m->iv))
+            rc->hlog_failed = 1;
     }
+    if (!m->show || final) return;
+    double el = (double)(now - rc->t_start) / 1e9, r = len > 0 ? (double)n / len : 0;
+    /* an open loop that fell behind still sends what was due before the end */
+    int late = !rc->load && rc->open_loop && rc->t_end != UINT64_MAX && start >= rc->t_end;
+    fprintf(stderr, "%s[%6.1f s] %s%.0f req/s, p99 %.3f ms, max %.3f ms, %llu errors%s%s",
+            m->tty ? "\r\033[K" : "", el, rc->load ? "loading: " : "", r,
+            (double)hist_value_at(m->iv, 99) / 1e6, n ? (double)hist_ld(&m->iv->max) / 1e6 : 0.0,
+            (unsigned long long)e, late ? " (past --duration: sending requests already due)" : "",
+            m->tty ? "" : "\n");
     fflush(stderr);
+    m->shown = 1;
+}
+
+/* Watches the workers until they all finish. */
+static int mon_run(run_ctx *rc, worker_t *ws, unsigned nw)
+{
+    monitor m = {0};
+    m.cur = malloc(sizeof(hist_t));
+    m.prev = malloc(sizeof(hist_t));
+    m.iv = malloc(sizeof(hist_t));
+    if (!m.cur || !m.prev || !m.iv) {
+        free(m.cur), free(m.prev), free(m.iv);
+        return -1;
+    }
+    hist_init(m.prev);
+    m.tty = isatty(2);
+    m.show = rc->o->progress > 0 || (rc->o->progress == 0 && m.tty);
+    m.t_prev = rc->t_measure;
+    uint64_t last_warm = rc->t_start;
+    for (;;) {
+        int all = 1;
+        for (unsigned i = 0; i < nw; i++) all &= atomic_load(&ws[i].finished);
+        if (all) break;
+        uint64_t now = now_ns(), wait = 50 * 1000 * 1000ull;
+        if (now < rc->t_measure) {
+            if (m.show && now - last_warm >= 1000000000ull) {
+                fprintf(stderr, "%s[%6.1f s] warming up%s", m.tty ? "\r\033[K" : "",
+                        (double)(now - rc->t_start) / 1e9, m.tty ? "" : "\n");
+                fflush(stderr);
+                m.shown = 1;
+                last_warm = now;
+            }
+        } else if (now - m.t_prev >= 1000000000ull) {
+            mon_interval(&m, ws, nw, rc, now, 0);
+        } else if (m.t_prev + 1000000000ull - now < wait) {
+            wait = m.t_prev + 1000000000ull - now;
+        }
+        struct timespec ts = {0, (long)wait};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t now = now_ns();
+    if (now > rc->t_measure) mon_interval(&m, ws, nw, rc, now, 1);
+    if (m.show && m.shown && m.tty) fprintf(stderr, "\r\033[K");
+    free(m.cur), free(m.prev), free(m.iv);
+    return 0;
 }
 
 static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, size_t errlen)
@@ -666,26 +771,21 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
     rc->t_measure = rc->load ? rc->t_start : rc->t_start + (uint64_t)(o->warmup * 1e9);
     rc->t_end =
         (rc->load || o->requests) ? UINT64_MAX : rc->t_measure + (uint64_t)(o->duration * 1e9);
+    if (!rc->load) {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        rc->measure_unix = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 + o->warmup;
+        if (o->hlog_out && series_hlog_header(o->hlog_out, rc->measure_unix)) rc->hlog_failed = 1;
+    }
     pthread_barrier_wait(&rc->go);
 
-    int show = o->progress > 0 || (o->progress == 0 && isatty(2));
-    uint64_t last = rc->t_start;
-    for (;;) {
-        int all = 1;
-        for (unsigned i = 0; i < nw; i++) all &= atomic_load(&ws[i].finished);
-        if (all) break;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        uint64_t now = now_ns();
-        if (show && now - last >= 1000000000ull) {
-            show_progress(ws, nw, rc, rc->load, 0);
-            last = now;
-        }
-    }
+    unsigned connected = 0;
+    for (unsigned i = 0; i < nw; i++) connected += ws[i].connected;
+    int mon_ok = mon_run(rc, ws, nw) == 0;
     for (unsigned i = 0; i < nw; i++) pthread_join(ws[i].tid, NULL);
-    if (show && last != rc->t_start) show_progress(ws, nw, rc, rc->load, 1);
+    if (!mon_ok) rc->ser_oom = 1;
 
-    uint64_t last_reply = 0;
+    uint64_t last_reply = 0, last_send = 0;
     for (unsigned i = 0; i < nw; i++) {
         tstats *s = ws[i].st;
         for (int t = 0; t < REQ_NTYPES; t++) {
@@ -702,10 +802,19 @@ static int run_phase(run_ctx *rc, tstats *total, double *elapsed, char *err, siz
         total->timeouts += s->timeouts;
         total->lost += s->lost;
         if (s->last_reply_ns > last_reply) last_reply = s->last_reply_ns;
+        if (s->last_send_ns > last_send) last_send = s->last_send_ns;
         if (!total->first_error[0] && s->first_error[0])
             memcpy(total->first_error, s->first_error, sizeof(total->first_error));
     }
+    if (connected == 0) {
+        snprintf(err, errlen, "no server answers (%s)",
+                 total->first_error[0] ? total->first_error : "no connection succeeded");
+        goto out;
+    }
     *elapsed = last_reply > rc->t_measure ? (double)(last_reply - rc->t_measure) / 1e9 : 0.0;
+    if (!rc->load)
+        rc->send_span_s =
+            last_send > rc->t_measure ? (double)(last_send - rc->t_measure) / 1e9 : 0.0;
     /* a duration run is measured over its duration even if the last reply came early */
     if (!rc->load && !o->requests && *elapsed < o->duration && !run_interrupted)
         *elapsed = o->duration;
@@ -723,6 +832,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
     run_ctx rc;
     memset(&rc, 0, sizeof(rc));
     memset(res, 0, sizeof(*res));
+    series_init(&res->ser);
     rc.o = o;
     rc.nconns = o->threads * o->clients;
     if (req_fmt_init(&rc.fmt, o->plain, o->key_prefix, o->keys, o->vmax, o->ttl)) {
@@ -769,6 +879,7 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
         rc.load = 0;
         rc.open_loop = o->rate > 0;
         rc.pipeline = o->pipeline;
+        rc.ser = &res->ser;
         if (run_phase(&rc, meas, &el, err, errlen)) goto out;
         r->elapsed_s = el;
     }
@@ -831,6 +942,14 @@ int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen)
     r->lost = meas->lost;
     r->interrupted = run_interrupted != 0;
     memcpy(r->first_error, meas->first_error, sizeof(r->first_error));
+    r->started_unix = rc.measure_unix;
+    /* the span the schedule asked for: --duration, or n requests per connection */
+    double asked =
+        o->requests ? (double)o->requests * rc.nconns / (o->rate > 0 ? o->rate : 1) : o->duration;
+    r->send_span_s = rc.send_span_s > asked ? rc.send_span_s : asked;
+    r->series = &res->ser;
+    r->series_incomplete = rc.ser_oom;
+    r->hlog_failed = rc.hlog_failed;
     rv = 0;
 out:
     free(load);
@@ -841,6 +960,7 @@ out:
     if (rv) {
         free(res->hist);
         res->hist = NULL;
+        series_destroy(&res->ser);
     }
     return rv;
 }
@@ -850,4 +970,5 @@ void run_result_destroy(run_result *res)
     if (!res) return;
     free(res->hist);
     res->hist = NULL;
+    series_destroy(&res->ser);
 }

@@ -15,10 +15,12 @@
 #include "hist.h"
 #include "opts.h"
 #include "report.h"
+#include "series.h"
 
 typedef struct run_result {
     report_run rep; /* rep.cmds[i].hist point into hist[] */
     hist_t *hist;   /* REPORT_NCMDS histograms */
+    series_t ser;   /* the measured phase, second by second; rep.series points here */
 } run_result;
 
 /* The only process-wide state: set by a SIGINT handler, read by the loops,
@@ -26,7 +28,10 @@ typedef struct run_result {
 extern volatile sig_atomic_t run_interrupted;
 
 /* Returns 0 when the run could start (the result then says how it went),
- * -1 with a message in err when it could not (bad address, no memory). */
+ * -1 with a message in err when it could not (bad address, no memory, no
+ * connection at all succeeded: "no server answers"). Main thread. While it
+ * runs, a progress line goes to stderr (o->progress) and, with
+ * o->hlog_out, one .hlog interval per second. */
 int run_bench(const bench_opts *o, run_result *res, char *err, size_t errlen);
 void run_result_destroy(run_result *res);
 

@@ -1,6 +1,12 @@
 #!/usr/bin/python3
 """redis-benchmark smoke test: the standard runs complete, exit 0, print a
-result line per test and no error text; the server is fine afterwards."""
+result line per test and no error text; the server is fine afterwards.
+
+mem-kv-bench over time (issue 16): a short real run's per-second series in
+the JSON, --csv, --hlog (decoded here: HdrHistogram V2 compressed encoding),
+the per-second progress line, --svg-log/--svg-time, the warning and
+--strict-rate exit when an open-loop run falls short of --rate, `compare`,
+the error when no server answers, and output paths checked before the run."""
 
 import os
 import re
@@ -9,9 +15,26 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import base64  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+
 from harness import RespConn, expect_eq, parse_args, Runner, start_under_test  # noqa: E402
 
-args = parse_args(__doc__)
+
+def extra(p):
+    p.add_argument("--bench", default=None,
+                   help="mem-kv-bench binary (default: next to --server)")
+
+
+args = parse_args(__doc__, extra)
+MKB = args.bench or os.path.join(os.path.dirname(os.path.abspath(args.server)), "mem-kv-bench")
+if not os.access(MKB, os.X_OK):
+    MKB = None
 R = Runner(args)
 BENCH = "/usr/bin/redis-benchmark"
 RESULT = re.compile(r"^\s*(.+?): ([0-9.]+) requests per second")
@@ -70,6 +93,200 @@ def keepalive_off_connections(ctx):
     """-k 0: a new connection per request."""
     r = bench(ctx, "-t", "ping_mbulk,set", "-n", "3000", "-c", "10", "-k", "0", "-q")
     check_tests(r, ["PING_MBULK", "SET"])
+
+
+# ---------------------------------------------------------------- mem-kv-bench
+
+TMP = tempfile.mkdtemp(prefix="integ_bench_smoke_")
+PROGRESS = re.compile(r"^\[\s*[0-9.]+ s\] ([0-9]+) req/s, p99 ([0-9.]+) ms, max ([0-9.]+) ms, "
+                      r"([0-9]+) errors$")
+
+
+def mkb(*argv, timeout=60):
+    if MKB is None:
+        print("  SKIP: no mem-kv-bench next to the server (pass --bench)")
+        return None
+    t0 = time.monotonic()
+    p = subprocess.run([MKB] + [str(a) for a in argv], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    p.secs = time.monotonic() - t0
+    p.out = p.stdout.decode("utf-8", "replace")
+    p.err = p.stderr.decode("utf-8", "replace")
+    return p
+
+
+def tmp(name):
+    return os.path.join(TMP, name)
+
+
+def zigzag_counts(payload):
+    """HdrHistogram's ZigZag LEB128 counts, negative = a run of zeros."""
+    counts, i = [], 0
+    while i < len(payload):
+        v, shift, n = 0, 0, 0
+        while True:
+            b = payload[i]
+            i += 1
+            n += 1
+            if n == 9:
+                v |= b << shift
+                break
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        v = (v >> 1) ^ -(v & 1)
+        counts.extend([0] * -v if v < 0 else [v])
+    return counts
+
+
+def decode_hlog_histogram(b64):
+    raw = base64.b64decode(b64)
+    cookie, clen = struct.unpack(">ii", raw[:8])
+    assert cookie & ~0xf0 == 0x1c849304, "compressed cookie %#x" % cookie
+    body = zlib.decompress(raw[8:8 + clen])
+    cookie, plen, norm, digits, lowest, highest, ratio = struct.unpack(">iiiiqqd", body[:40])
+    assert cookie & ~0xf0 == 0x1c849303, "encoding cookie %#x" % cookie
+    assert (norm, digits, lowest, highest, ratio) == (0, 2, 1, 2**38 - 1, 1.0), body[:40]
+    assert plen == len(body) - 40, (plen, len(body))
+    return zigzag_counts(body[40:])
+
+
+def bucket_low(i):
+    """Lowest value of bucket i (2 significant digits, unit 1: 128 sub-buckets)."""
+    if i < 256:
+        return i
+    shift = i // 128 - 1
+    return (i - 128 * shift) << shift
+
+
+@R.test
+def memkv_bench_series(ctx):
+    port = ctx["srv"].port
+    files = {k: tmp("run." + k) for k in ("json", "csv", "hlog", "svglog", "svgtime")}
+    p = mkb("-p", port, "-c", 2, "-d", 2.5, "--progress", "--json", files["json"],
+            "--csv", files["csv"], "--hlog", files["hlog"], "--svg-log", files["svglog"],
+            "--svg-time", files["svgtime"])
+    if p is None:
+        return
+    assert p.returncode == 0, "exit %d\n%s\n%s" % (p.returncode, p.out, p.err)
+    # the progress line: one line per second on a non-terminal, that second's figures
+    prog = [m for m in (PROGRESS.match(ln) for ln in p.err.splitlines()) if m]
+    assert len(prog) >= 2, "progress lines: %r" % p.err
+    assert all(int(m.group(1)) > 0 for m in prog), p.err
+    d = json.load(open(files["json"]))
+    expect_eq(d["version"] != "", True, "version in the JSON")
+    assert "--csv" in d["command_line"] and d["command_line"].startswith(MKB), d["command_line"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", d["started_utc"]), d["started_utc"]
+    assert abs(d["started_unix"] - time.time()) < 60, d["started_unix"]
+    ser = d["series"]
+    assert len(ser) >= 3, "series of a 2.5 s run: %r" % ser
+    expect_eq(sum(x["requests"] for x in ser), d["requests"], "series requests sum to the total")
+    expect_eq(sum(x["errors"] for x in ser), d["errors"], "series errors sum to the total")
+    for x in ser:
+        assert x["p50_ms"] <= x["p99_ms"] <= x["max_ms"] * 1.01, x
+        assert abs(x["rate_rps"] - x["requests"] / x["interval_s"]) <= 1 + x["rate_rps"] * 2e-3, x
+    expect_eq([round(x["t_s"]) for x in ser[:3]], [0, 1, 2], "seconds of the series")
+    rows = open(files["csv"]).read().splitlines()
+    expect_eq(rows[0], "t_s,interval_s,requests,rate_rps,p50_ms,p99_ms,max_ms,errors", "CSV header")
+    expect_eq([int(r.split(",")[2]) for r in rows[1:]], [x["requests"] for x in ser],
+              "CSV requests per second")
+    # the interval log: header lines, then one decodable histogram per second
+    lines = open(files["hlog"]).read().splitlines()
+    assert "#[Histogram log format version 1.3]" in lines, lines[:5]
+    assert any(ln.startswith("#[StartTime: ") for ln in lines), lines[:5]
+    legend = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+    data = lines[lines.index(legend) + 1:]
+    expect_eq(len(data), len([x for x in ser if x["requests"]]), "one .hlog line per second")
+    for ln, x in zip(data, [x for x in ser if x["requests"]]):
+        start, length, mx, b64 = ln.split(",")
+        assert b64.startswith("HISTF"), b64[:10]
+        counts = decode_hlog_histogram(b64)
+        expect_eq(sum(counts), x["requests"], ".hlog histogram total at %s s" % start)
+        top = max(i for i, c in enumerate(counts) if c)
+        assert abs(bucket_low(top) / 1e6 - float(mx)) <= float(mx) * 0.01 + 0.001, (top, mx)
+        expect_eq(abs(float(start) - x["t_s"]) < 0.002, True, "interval start")
+    for k in ("svglog", "svgtime"):
+        svg = open(files[k]).read()
+        assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "polyline" in svg, k
+    assert "log scale" in open(files["svglog"]).read()
+    assert "p99 latency (ms)" in open(files["svgtime"]).read()
+
+
+@R.test
+def memkv_bench_rate_warning_strict_compare(ctx):
+    port = ctx["srv"].port
+    # an open loop that cannot keep up: 2000 requests due within 2 ms on one connection
+    p = mkb("-p", port, "-c", 1, "-n", 2000, "--rate", 1000000, "-q", "--json", tmp("short.json"))
+    if p is None:
+        return
+    assert p.returncode == 0, "exit %d\n%s" % (p.returncode, p.err)
+    assert re.search(r"warning: achieved [0-9]+ req/s, [0-9.]+ % below --rate 1000000", p.err), p.err
+    expect_eq(json.load(open(tmp("short.json")))["rate_short"], True, "rate_short in the JSON")
+    p = mkb("-p", port, "-c", 1, "-n", 2000, "--rate", 1000000, "-q", "--strict-rate")
+    expect_eq(p.returncode, 3, "--strict-rate exit status when short (stderr %r)" % p.err)
+    # a rate that is kept: no warning, exit 0 even with --strict-rate
+    p = mkb("-p", port, "-c", 1, "-n", 100, "--rate", 200, "-q", "--strict-rate",
+            "--json", tmp("kept.json"))
+    assert p.returncode == 0 and "warning" not in p.err, (p.returncode, p.err)
+    expect_eq(json.load(open(tmp("kept.json")))["rate_short"], False, "rate kept")
+    # compare prints B/A ratios
+    p = mkb("compare", tmp("kept.json"), tmp("short.json"))
+    assert p.returncode == 0, p.err
+    a, b = (json.load(open(tmp(f))) for f in ("kept.json", "short.json"))
+    m = re.search(r"^throughput req/s\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$", p.out, re.M)
+    assert m, p.out
+    ratio = b["throughput_rps"] / a["throughput_rps"]
+    assert abs(float(m.group(3)) - ratio) <= 0.0005 + ratio * 1e-3, (m.group(0), ratio)
+    assert re.search(r"^\s+p99\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+$", p.out, re.M), p.out
+    # the overlay plot with a log latency axis
+    p = mkb("plot", "--log", "--svg", tmp("cmp.svg"), "--label", "kept", tmp("kept.json"),
+            "--label", "short", tmp("short.json"))
+    assert p.returncode == 0, p.err
+    svg = open(tmp("cmp.svg")).read()
+    assert "log scale" in svg and svg.count("<polyline") == 2 and ">short<" in svg, svg[:300]
+    p = mkb("compare", tmp("kept.json"), tmp("nonexistent.json"))
+    assert p.returncode == 1 and "nonexistent.json" in p.err, (p.returncode, p.err)
+
+
+@R.test
+def memkv_bench_no_server(ctx):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # bound, not listening: connections are refused
+    try:
+        p = mkb("-p", port, "-c", 2, "-d", 1, "--json", tmp("none.json"), "--hlog",
+                tmp("none.hlog"), timeout=20)
+    finally:
+        s.close()
+    if p is None:
+        return
+    expect_eq(p.returncode, 1, "exit status with no server (stderr %r)" % p.err)
+    assert "no server answers" in p.err and "refused" in p.err, p.err
+    expect_eq(p.out, "", "no result table when nothing answered")
+    assert not os.path.exists(tmp("none.json")), "a JSON file of a run that never ran"
+    assert not os.path.exists(tmp("none.hlog")), "an .hlog file of a run that never ran"
+
+
+@R.test
+def memkv_bench_unwritable_output(ctx):
+    port = ctx["srv"].port
+    with RespConn(port) as c:
+        before = c.call("DBSIZE")
+    os.makedirs(tmp("adir"), exist_ok=True)
+    for opt, path in (("--json", "/nonexistent-dir/x.json"), ("--csv", tmp("adir")),
+                      ("--hlog", "/nonexistent-dir/x.hlog"), ("--hgrm", "/nonexistent-dir/x"),
+                      ("--svg-time", "/nonexistent-dir/t.svg")):
+        p = mkb("-p", port, "-c", 2, "-d", 30, "--ratio", "1:0:0", "--keys", 1000000,
+                "--key-prefix", "unwritable:", opt, path, timeout=10)
+        if p is None:
+            return
+        expect_eq(p.returncode, 2, "%s %s: exit status (stderr %r)" % (opt, path, p.err))
+        assert opt in p.err and ("cannot write" in p.err or "directory" in p.err), p.err
+        assert p.secs < 5, "%s: %.1f s: the run happened before the check" % (opt, p.secs)
+        expect_eq(p.out, "", "%s: no run, no table" % opt)
+    with RespConn(port) as c:
+        expect_eq(c.call("DBSIZE"), before, "no SET was sent")
 
 
 def setup(runner):
