@@ -137,7 +137,7 @@ static int cmp_part(const void *a, const void *b)
 static int tx_complete(const txlog *t, size_t lo, size_t hi)
 {
     uint64_t id = t->parts[lo].txid;
-    if (bsearch(&id, t->aborts, t->naborts, sizeof *t->aborts, cmp_u64) != NULL) return 0;
+    if (t->naborts && bsearch(&id, t->aborts, t->naborts, sizeof *t->aborts, cmp_u64)) return 0;
     const tx_part *first = &t->parts[lo];
     for (size_t i = lo; i < hi; i++) /* every part must name the same participants */
         if (t->parts[i].nparts != first->nparts ||
@@ -157,8 +157,8 @@ static int tx_complete(const txlog *t, size_t lo, size_t hi)
 int txlog_decide(txlog *t, uint64_t *dropped)
 {
     uint64_t nd = 0;
-    qsort(t->parts, t->nparts, sizeof *t->parts, cmp_part);
-    qsort(t->aborts, t->naborts, sizeof *t->aborts, cmp_u64);
+    if (t->nparts) qsort(t->parts, t->nparts, sizeof *t->parts, cmp_part);
+    if (t->naborts) qsort(t->aborts, t->naborts, sizeof *t->aborts, cmp_u64);
     free(t->keep);
     free(t->drops);
     t->nkeep = t->ndrops = 0;
@@ -184,7 +184,7 @@ int txlog_keep(void *ctx, uint32_t shard, const wal_rec *r)
 {
     const txlog *t = ctx;
     (void)shard;
-    return bsearch(&r->txid, t->keep, t->nkeep, sizeof *t->keep, cmp_u64) != NULL;
+    return t->nkeep && bsearch(&r->txid, t->keep, t->nkeep, sizeof *t->keep, cmp_u64) != NULL;
 }
 
 uint64_t txlog_next_id(const txlog *t)
