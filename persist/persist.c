@@ -72,6 +72,7 @@ typedef struct pshard {
                                       written by the actor running a frozen run */
     _Atomic uint64_t tx_added;     /* newest txid with a part appended (same writer) */
     _Atomic uint64_t tx_committed; /* tx_added as of the owner's last good commit */
+    int tx_open;                   /* in a transaction (same writer as tx_start) */
 } pshard;
 
 /* A set of fdatasyncs one actor needs done before its replies leave: the
@@ -1311,25 +1312,48 @@ int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
 
 /* ---- transactions over several shards ----------------------------------- */
 
-void persist_tx_begin(persist_t *p, const uint8_t *inv, unsigned stride)
+/* Shard s is in the transaction: inv[s % stride], or without inv the
+ * shards of one actor (s % stride == first). */
+static int tx_involved(const uint8_t *inv, unsigned first, unsigned stride, uint32_t s)
 {
-    if (p == NULL) return;
-    for (uint32_t s = 0; s < p->nshards; s++)
-        if (inv[s % stride]) p->sh[s].tx_start = wal_pending(p->sh[s].wal);
+    return inv ? inv[s % stride] != 0 : s % stride == first;
 }
 
-void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride)
+/* Opens a transaction on the involved shards; 0 (and nothing done) when
+ * one of them is in one already: a script inside a MULTI is part of the
+ * EXEC's transaction. */
+static int tx_begin(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride)
+{
+    if (p == NULL) return 0;
+    for (uint32_t s = 0; s < p->nshards; s++)
+        if (tx_involved(inv, first, stride, s) && p->sh[s].tx_open) return 0;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        if (!tx_involved(inv, first, stride, s)) continue;
+        p->sh[s].tx_start = wal_pending(p->sh[s].wal);
+        p->sh[s].tx_open = 1;
+    }
+    return 1;
+}
+
+static int tx_grew(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride, uint32_t s)
+{
+    return tx_involved(inv, first, stride, s) && wal_pending(p->sh[s].wal) > p->sh[s].tx_start;
+}
+
+static void tx_end(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride)
 {
     if (p == NULL) return;
     uint32_t local[64], *list = local;
     uint32_t n = 0;
-    for (uint32_t s = 0; s < p->nshards; s++)
-        if (inv[s % stride] && wal_pending(p->sh[s].wal) > p->sh[s].tx_start) n++;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        n += tx_grew(p, inv, first, stride, s);
+        if (tx_involved(inv, first, stride, s)) p->sh[s].tx_open = 0;
+    }
     if (n < 2) return; /* one shard's records are all or none by themselves */
     if (n > 64) list = kv_xmalloc(n * sizeof *list);
     n = 0;
     for (uint32_t s = 0; s < p->nshards; s++)
-        if (inv[s % stride] && wal_pending(p->sh[s].wal) > p->sh[s].tx_start) list[n++] = s;
+        if (tx_grew(p, inv, first, stride, s)) list[n++] = s;
     uint64_t id = atomic_fetch_add_explicit(&p->txid_next, 1, memory_order_relaxed);
     for (uint32_t i = 0; i < n; i++) {
         pshard *ps = &p->sh[list[i]];
@@ -1337,6 +1361,26 @@ void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride)
         atomic_store_explicit(&ps->tx_added, id, memory_order_relaxed);
     }
     if (list != local) free(list);
+}
+
+void persist_tx_begin(persist_t *p, const uint8_t *inv, unsigned stride)
+{
+    (void)tx_begin(p, inv, 0, stride);
+}
+
+void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride)
+{
+    tx_end(p, inv, 0, stride);
+}
+
+int persist_tx_begin_actor(persist_t *p, unsigned first, unsigned stride)
+{
+    return tx_begin(p, NULL, first, stride);
+}
+
+void persist_tx_end_actor(persist_t *p, unsigned first, unsigned stride)
+{
+    tx_end(p, NULL, first, stride);
 }
 
 void persist_compact_all(persist_t *p)

@@ -140,6 +140,12 @@ int persist_log_pressure(persist_t *p, uint32_t shard);
  * shard's records need nothing. p NULL: nothing. */
 void persist_tx_begin(persist_t *p, const uint8_t *inv, unsigned stride);
 void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride);
+/* The same for a run on one actor's shards first, first + stride, ...
+ * (a script): the owner actor. Returns 0 when they are in a transaction
+ * already (a script inside a MULTI: its writes are part of the EXEC's):
+ * then do not call persist_tx_end_actor. */
+int persist_tx_begin_actor(persist_t *p, unsigned first, unsigned stride);
+void persist_tx_end_actor(persist_t *p, unsigned first, unsigned stride);
 
 /* Any thread: schedules a compaction of every shard. */
 void persist_compact_all(persist_t *p);
