@@ -411,9 +411,10 @@ static void actor_fz_enter(actor_t *a, actor_fz_run *run, int64_t now_ms)
     actor_fz fz = {a, now_ms};
     actor_pool_t *p = a->pool;
     /* writes to several shards: logged as one transaction (all or none) */
-    persist_tx_begin(p->o.persist, run->inv, p->o.nactors);
+    persist_t *log = run->inv ? p->o.persist : NULL; /* NULL inv: not logged as one */
+    persist_tx_begin(log, run->inv, p->o.nactors);
     run->fn(&fz, run->arg);
-    persist_tx_end(p->o.persist, run->inv, p->o.nactors);
+    persist_tx_end(log, run->inv, p->o.nactors);
     atomic_store_explicit(&run->done, 1, memory_order_release);
 }
 

@@ -162,7 +162,8 @@ typedef struct actor_fz_run {
     const uint8_t *inv;       /* ro: inv[a] != 0 for each involved actor a (one byte per
                                  actor of the pool; owned by the producer), so the
                                  run's writes over several shards are logged as one
-                                 transaction (persist_tx_begin/end) */
+                                 transaction (persist_tx_begin/end); NULL: they
+                                 are not */
     _Atomic unsigned arrived; /* private: actors parked so far */
     _Atomic int done;         /* private: fn returned */
 } actor_fz_run;
