@@ -363,11 +363,13 @@ struct actor_fz {
     int64_t now_ms;
 };
 
-void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors)
+void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors,
+                   const uint8_t *inv)
 {
     run->fn = fn;
     run->arg = arg;
     run->nactors = nactors;
+    run->inv = inv;
     atomic_init(&run->arrived, 0);
     atomic_init(&run->done, 0);
 }
@@ -408,7 +410,12 @@ static void actor_fz_enter(actor_t *a, actor_fz_run *run, int64_t now_ms)
         return;
     }
     actor_fz fz = {a, now_ms};
+    actor_pool_t *p = a->pool;
+    /* writes to several shards: logged as one transaction (all or none) */
+    persist_t *log = run->inv ? p->o.persist : NULL; /* NULL inv: not logged as one */
+    persist_tx_begin(log, run->inv, p->o.nactors);
     run->fn(&fz, run->arg);
+    persist_tx_end(log, run->inv, p->o.nactors);
     atomic_store_explicit(&run->done, 1, memory_order_release);
 }
 

@@ -159,13 +159,20 @@ typedef struct actor_fz_run {
     actor_fz_fn *fn;          /* ro: runs once, on the actor that arrives last */
     void *arg;                /* ro: fn's argument (owned by the producer) */
     unsigned nactors;         /* ro: requests sent, one per involved actor */
+    const uint8_t *inv;       /* ro: inv[a] != 0 for each involved actor a (one byte per
+                                 actor of the pool; owned by the producer), so the
+                                 run's writes over several shards are logged as one
+                                 transaction (persist_tx_begin/end); NULL: they
+                                 are not */
     _Atomic unsigned arrived; /* private: actors parked so far */
     _Atomic int done;         /* private: fn returned */
 } actor_fz_run;
 
-/* Producer: prepares run for nactors involved actors (before any request
- * referring to it is published). */
-void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors);
+/* Producer: prepares run for nactors involved actors, those a with inv[a]
+ * set (inv stays valid until the run's requests come back), before any
+ * request referring to it is published. */
+void actor_fz_init(actor_fz_run *run, actor_fz_fn *fn, void *arg, unsigned nactors,
+                   const uint8_t *inv);
 
 /* In fn: runs request r (a command part: shard, fn, argv, db, write,
  * denyoom, obl) now, as an actor runs the requests of a batch: refused

@@ -67,6 +67,7 @@ typedef struct multi_tx {
     unsigned nw;
     unsigned nshards; /* ro */
     uint8_t aborted;  /* written by the run: a watched key changed */
+    uint8_t *inv;     /* ro: the involved actors (actor_fz_run.inv) */
 } multi_tx;
 
 /* ---- connection state --------------------------------------------------- */
@@ -75,8 +76,8 @@ static multi_conn *mx_of(conn *c)
 {
     if (c->mx == NULL) {
         c->mx = kv_xcalloc(1, sizeof *c->mx);
-        c->mx->idlen = (size_t)snprintf(c->mx->id, sizeof c->mx->id, "%llu",
-                                        (unsigned long long)c->id);
+        c->mx->idlen =
+            (size_t)snprintf(c->mx->id, sizeof c->mx->id, "%llu", (unsigned long long)c->id);
     }
     return c->mx;
 }
@@ -156,7 +157,8 @@ static unsigned mx_send_keys(netthr *t, kv_slot *sl, cmd_fn *fn, const uint32_t 
     for (unsigned i = 0; i < n; i++) {
         if (done[i]) continue;
         int count = 0;
-        for (unsigned j = i; j < n; j++) count += !done[j] && shard[j] == shard[i] && db[j] == db[i];
+        for (unsigned j = i; j < n; j++)
+            count += !done[j] && shard[j] == shard[i] && db[j] == db[i];
         kv_str *av;
         kv_req *r = route_part_new(sl, fn, shard[i], 2 + count, &av);
         av[0] = sl->argv[0];
@@ -289,7 +291,8 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
         int nkeys = (q->argc - 1) / 2;
         q->key_sub = kv_xmalloc((size_t)nkeys * sizeof *q->key_sub);
         for (int k = 0; k < nkeys; k++)
-            q->key_sub[k] = (uint16_t)route_shard(t->srv, q->argv[1 + 2 * k].p, q->argv[1 + 2 * k].len);
+            q->key_sub[k] =
+                (uint16_t)route_shard(t->srv, q->argv[1 + 2 * k].p, q->argv[1 + 2 * k].len);
         q->stage = MX_MSETNX;
         return;
     }
@@ -375,7 +378,8 @@ static void mx_exec(netthr *t, conn *c, const cmd_def *def, int argc, const kv_s
         conn_mark_dirty(t, c);
         return;
     }
-    actor_fz_init(&tx->run, multi_run, tx, n);
+    tx->inv = inv;
+    actor_fz_init(&tx->run, multi_run, tx, n, inv);
     kv_req **subs = kv_xmalloc(n * sizeof *subs);
     unsigned k = 0;
     for (unsigned a = 0; a < na; a++) {
@@ -386,7 +390,6 @@ static void mx_exec(netthr *t, conn *c, const cmd_def *def, int argc, const kv_s
         r->owner = sl;
         subs[k++] = r;
     }
-    free(inv);
     slot_set_parts(sl, subs, n);
     for (unsigned i = 0; i < n; i++) route_queue(t, subs[i]);
 }
@@ -595,8 +598,8 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
     kvbuf rep;
     kvbuf_init(&rep);
     while (shard < tx->nshards) {
-        av[1] = (kv_str){digits, (size_t)snprintf(digits, sizeof digits, "%llu",
-                                                  (unsigned long long)tcur)};
+        av[1] = (kv_str){digits,
+                         (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)tcur)};
         kvbuf_reset(&rep);
         mx_call(fz, q, cmd_scan, shard, q->argc, av, 0, &rep);
         if (rep.len == 0 || rep.data[0] != '*') break;
@@ -613,7 +616,7 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
             tcur = 0;
             continue;
         }
-        unsigned long long next = next_t != 0            ? (next_t << bits) | shard
+        unsigned long long next = next_t != 0               ? (next_t << bits) | shard
                                   : shard + 1 < tx->nshards ? shard + 1
                                                             : 0;
         reply_array(&q->reply, 2);
@@ -717,5 +720,6 @@ void multi_slot_free(kv_slot *sl)
     for (unsigned i = 0; i < tx->nq; i++) slot_free(tx->q[i]);
     free(tx->q);
     mx_keys_free(tx->w, tx->nw);
+    free(tx->inv);
     free(tx);
 }

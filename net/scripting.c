@@ -312,6 +312,8 @@ void script_part(shard_t *s, const cmd_call *c)
     atomic_store(&sa->kill, 0);
     atomic_store(&sa->wrote, 0);
     atomic_store(&sa->running, 1);
+    /* writes to several shards of this actor are logged as one transaction */
+    int tx = persist_tx_begin_actor(e->srv->persist, a, e->srv->nactors);
     int res = script_vm_run(vm, &r);
     if (res == SCRIPT_NOSCRIPT) { /* first run of a loaded script on this actor */
         kvbuf src;
@@ -325,6 +327,7 @@ void script_part(shard_t *s, const cmd_call *c)
         }
         kvbuf_destroy(&src);
     }
+    if (tx) persist_tx_end_actor(e->srv->persist, a, e->srv->nactors);
     atomic_store(&sa->running, 0);
 }
 

@@ -26,6 +26,7 @@
 #include "recover.h"
 #include "snap.h"
 #include "table.h"
+#include "txlog.h"
 #include "wal.h"
 
 /* Compaction of one shard, a small state machine. The owner actor moves
@@ -66,6 +67,12 @@ typedef struct pshard {
     int64_t compact_fail_us;     /* owner: actor: when a compaction last failed */
     hist_t *fsync_ns;            /* fdatasync durations: written by the one thread
                                     that syncs this shard (actor or worker) */
+    /* transactions over several shards (persist_tx_begin/end) */
+    size_t tx_start;               /* the running tx's part starts here in pending;
+                                      written by the actor running a frozen run */
+    _Atomic uint64_t tx_added;     /* newest txid with a part appended (same writer) */
+    _Atomic uint64_t tx_committed; /* tx_added as of the owner's last good commit */
+    int tx_open;                   /* in a transaction (same writer as tx_start) */
 } pshard;
 
 /* A set of fdatasyncs one actor needs done before its replies leave: the
@@ -107,12 +114,15 @@ struct persist {
     _Atomic uint64_t batches, writes, max_writes, bytes, fsyncs, fsync_us_total, fsync_us_max,
         failures, compactions;
     /* the log's outage state, kept by the shards' actors (persist_note) */
-    _Atomic int nfailing;          /* shards whose log fails now */
-    _Atomic int64_t outage_ms;     /* wall-clock start of the current outage, 0: none */
-    _Atomic int64_t fail_log_us;   /* when the last failure line was logged */
-    _Atomic int outage_logged;     /* the current outage's failure line was logged */
+    _Atomic int nfailing;           /* shards whose log fails now */
+    _Atomic int64_t outage_ms;      /* wall-clock start of the current outage, 0: none */
+    _Atomic int64_t fail_log_us;    /* when the last failure line was logged */
+    _Atomic int outage_logged;      /* the current outage's failure line was logged */
     _Atomic uint64_t fail_unlogged; /* failures not logged since the last line */
-    _Atomic int last_errno;        /* errno of the newest failure */
+    _Atomic int last_errno;         /* errno of the newest failure */
+    _Atomic uint64_t txid_next;     /* next transaction id (persist_tx_end) */
+    txlog *tx;                      /* start-up: recovery's decision, until persist_attach */
+    uint64_t tx_dropped;            /* transactions recovery dropped */
 };
 
 /* At most one "the log fails" line per this many microseconds. */
@@ -156,7 +166,7 @@ static void persist_note(persist_t *p, pshard *ps, int failed)
     int64_t since = atomic_exchange(&p->outage_ms, 0);
     if (atomic_exchange(&p->outage_logged, 0))
         kv_log_warn("The WAL in %s is writable again after %.1f s; writes are accepted.", p->dir,
-               since ? (double)(kv_time_ms() - since) / 1000.0 : 0.0);
+                    since ? (double)(kv_time_ms() - since) / 1000.0 : 0.0);
 }
 
 static void counter_max(_Atomic uint64_t *c, uint64_t v)
@@ -292,6 +302,7 @@ persist_t *persist_open(const persist_opts *o, uint32_t nshards, kv_hash_secret 
     snprintf(p->dir, sizeof p->dir, "%s", o->dir);
     p->o.dir = p->dir;
     p->lock_fd = -1;
+    atomic_init(&p->txid_next, 1);
     p->nshards = nshards;
     persist__failpoint_init(); /* test-only: MEMKV_FAILPOINT */
     pthread_mutex_init(&p->man_lock, NULL);
@@ -410,6 +421,7 @@ typedef struct recover_job {
     persist_recovery total;
     char err[700];
     int rc;
+    int scan; /* the transactions' pre-pass: nothing applied */
 } recover_job;
 
 /* The entry of key without lazy expiry: replay must see keys whose TTL
@@ -523,16 +535,24 @@ static void *recover_thread(void *arg)
     while (!atomic_load(&j->failed) && (s = atomic_fetch_add(&j->next, 1)) < p->nshards) {
         shard_t *sh = &j->shards[s];
         sh->now_ms = kv_time_ms();
+        recover_tx_ops txo = {txlog_part, txlog_abort, txlog_floor, txlog_keep, p->tx};
         recover_opts ro = {.shard_dir = p->sh[s].dir,
                            .shard = s,
                            .snap_seq = p->man.shards[s].snap_seq,
                            .first_seq = p->man.shards[s].first_seq,
                            .last_seq = p->man.shards[s].last_seq,
-                           .keep_prefix = p->o.keep_prefix};
+                           .keep_prefix = p->o.keep_prefix,
+                           .scan_only = j->scan,
+                           .tx = &txo};
         recover_result *res = kv_xcalloc(1, sizeof *res);
         int rc = recover_shard(&ro, &ops, sh, res);
-        if (rc == 0) rec_sweep(sh);
+        if (rc == 0 && !j->scan) rec_sweep(sh);
         pthread_mutex_lock(&j->lock);
+        if (rc == 0 && j->scan) {
+            pthread_mutex_unlock(&j->lock);
+            free(res);
+            continue;
+        }
         if (rc != 0) {
             if (!atomic_exchange(&j->failed, 1)) {
                 j->rc = rc;
@@ -550,6 +570,11 @@ static void *recover_thread(void *arg)
                             s, (unsigned long long)res->missing_from,
                             (unsigned long long)res->missing_to);
             if (res->cut_bytes || res->stopped) kv_log_warn("shard %u: %s", s, res->msg);
+            if (res->tx_skipped)
+                kv_log_warn("shard %u: dropped %llu part(s) (%llu records) of transactions "
+                            "whose other parts are not all in the log",
+                            s, (unsigned long long)res->tx_skipped,
+                            (unsigned long long)res->tx_skipped_records);
             p->sh[s].lossy = res->stopped || res->missing_to;
             /* where the new segment starts, for persist_attach */
             atomic_store(&p->sh[s].log_bytes, res->log_bytes);
@@ -562,23 +587,56 @@ static void *recover_thread(void *arg)
     return NULL;
 }
 
+/* Runs job j (every shard, nthreads at a time). */
+static void recover_run(recover_job *j, unsigned nthreads)
+{
+    pthread_t *th = kv_xcalloc(nthreads, sizeof *th);
+    unsigned started = 0;
+    for (unsigned i = 1; i < nthreads; i++)
+        if (pthread_create(&th[i], NULL, recover_thread, j) == 0) started++;
+    recover_thread(j); /* this thread works too */
+    for (unsigned i = 1; i <= started; i++) pthread_join(th[i], NULL);
+    free(th);
+}
+
 int persist_recover(persist_t *p, shard_t *shards, unsigned nthreads, persist_recovery *out,
                     char *err, size_t errlen)
 {
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > p->nshards) nthreads = p->nshards;
+    /* Pre-pass: which transactions over several shards have every part in
+     * the logs (or compacted); the replay applies only those. */
+    int64_t t0 = kv_mono_us();
+    txlog_free(p->tx);
+    p->tx = txlog_new(p->nshards);
+    if (p->tx == NULL) {
+        snprintf(err, errlen, "recovery: out of memory");
+        return KV_ENOMEM;
+    }
+    recover_job pre = {.p = p, .shards = shards, .scan = 1};
+    atomic_init(&pre.next, 0);
+    atomic_init(&pre.failed, 0);
+    pthread_mutex_init(&pre.lock, NULL);
+    recover_run(&pre, nthreads);
+    pthread_mutex_destroy(&pre.lock);
+    if (atomic_load(&pre.failed)) {
+        snprintf(err, errlen, "%s", pre.err);
+        return pre.rc ? pre.rc : KV_EIO;
+    }
+    if (txlog_decide(p->tx, &p->tx_dropped) != 0) {
+        snprintf(err, errlen, "recovery: out of memory");
+        return KV_ENOMEM;
+    }
+    atomic_store(&p->txid_next, txlog_next_id(p->tx));
+    if (p->tx_dropped)
+        kv_log_warn("recovery: dropped %llu transaction(s) over several shards whose parts were "
+                    "not all written before the crash (none of their changes is applied)",
+                    (unsigned long long)p->tx_dropped);
     recover_job j = {.p = p, .shards = shards};
     atomic_init(&j.next, 0);
     atomic_init(&j.failed, 0);
     pthread_mutex_init(&j.lock, NULL);
-    int64_t t0 = kv_mono_us();
-    if (nthreads < 1) nthreads = 1;
-    if (nthreads > p->nshards) nthreads = p->nshards;
-    pthread_t *th = kv_xcalloc(nthreads, sizeof *th);
-    unsigned started = 0;
-    for (unsigned i = 1; i < nthreads; i++)
-        if (pthread_create(&th[i], NULL, recover_thread, &j) == 0) started++;
-    recover_thread(&j); /* this thread works too */
-    for (unsigned i = 1; i <= started; i++) pthread_join(th[i], NULL);
-    free(th);
+    recover_run(&j, nthreads);
     pthread_mutex_destroy(&j.lock);
     j.total.elapsed_us = kv_mono_us() - t0;
     *out = j.total;
@@ -624,6 +682,30 @@ static int persist_note_segments(persist_t *p, int at_start, char *err, size_t e
     return -1;
 }
 
+/* Start-up, after wal_open: a TXABORT for every part of a transaction
+ * recovery dropped, in the part's shard, written and synced before any
+ * request: a later compaction of another participant (its TXFLOOR above
+ * the txid) must not make the part look complete to the next recovery. */
+static int persist_write_aborts(persist_t *p)
+{
+    if (p->tx == NULL) return 0;
+    int rc = 0;
+    for (size_t i = 0; i < txlog_ndrops(p->tx) && rc == 0; i++) {
+        uint32_t s;
+        uint64_t id;
+        txlog_drop(p->tx, i, &s, &id);
+        if (s < p->nshards) rc = wal_append_txabort(p->sh[s].wal, id);
+    }
+    for (uint32_t s = 0; s < p->nshards && rc == 0; s++) {
+        if (wal_pending(p->sh[s].wal) == 0) continue;
+        rc = wal_commit(p->sh[s].wal);
+        if (rc == 0) rc = wal_sync(p->sh[s].wal);
+    }
+    txlog_free(p->tx);
+    p->tx = NULL;
+    return rc;
+}
+
 int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
 {
     for (uint32_t s = 0; s < p->nshards; s++) {
@@ -657,7 +739,41 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
         shards[s].log = &persist_wal_log_ops;
         shards[s].log_ctx = ps->wal;
     }
+    if (persist_write_aborts(p) != 0) {
+        snprintf(err, errlen, "cannot record the dropped transactions in the WAL in %s: %s", p->dir,
+                 strerror(errno));
+        return KV_EIO;
+    }
     return persist_note_segments(p, 1, err, errlen);
+}
+
+/* How long a compaction waits for another shard to write its transaction
+ * parts before it gives up (and is retried later). */
+#define PERSIST_TX_WAIT_US 2000000
+
+/* Worker, compaction step 5: the snapshot may hold the changes of a
+ * transaction whose other parts are in other shards' logs; once the
+ * MANIFEST names the snapshot, this shard's part is gone from its log and
+ * its TXFLOOR says "compacted past it", so those other parts must be
+ * durable first. Waits until every shard has written the parts appended
+ * so far (each owner commits at the end of its round) and syncs them.
+ * Returns 0, or KV_EIO (a log fails, or too long a wait). */
+static int tx_parts_durable(persist_t *p, pshard *self)
+{
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        pshard *ps = &p->sh[s];
+        uint64_t want = atomic_load_explicit(&ps->tx_added, memory_order_acquire);
+        if (ps == self || want == 0) continue;
+        int64_t deadline = kv_mono_us() + PERSIST_TX_WAIT_US;
+        while (atomic_load_explicit(&ps->tx_committed, memory_order_acquire) < want) {
+            if (wal_status(ps->wal) != 0 || atomic_load(&p->stop) || kv_mono_us() > deadline)
+                return KV_EIO;
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (wal_sync(ps->wal) != 0) return KV_EIO;
+    }
+    return 0;
 }
 
 /* Worker: finishes one compaction whose snapshot has been fed. */
@@ -666,7 +782,8 @@ static void worker_finish(persist_t *p, pshard *ps)
     uint64_t bytes = snap_bytes(ps->snap);
     int rc = snap_finish(ps->snap); /* trailer, fsync, rename, fsync dir */
     ps->snap = NULL;
-    if (rc == 0) rc = wal_sync(ps->wal); /* the redo from snap_seq is durable */
+    if (rc == 0) rc = tx_parts_durable(p, ps); /* the other parts of its transactions */
+    if (rc == 0) rc = wal_sync(ps->wal);       /* the redo from snap_seq is durable */
     if (rc == 0) persist__failpoint("compact-wal-synced");
     if (rc == 0) {
         pthread_mutex_lock(&p->man_lock);
@@ -737,7 +854,7 @@ static void *worker_main(void *arg)
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
             switch (atomic_load(&ps->state)) {
-            case C_SCANNING: /* the actor feeds it: write what it queued */
+            case C_SCANNING:                       /* the actor feeds it: write what it queued */
                 (void)snap_write_queued(ps->snap); /* an error stops the feeder */
                 break;
             case C_FINISHING:
@@ -874,6 +991,15 @@ static unsigned persist_bound_buffers(persist_t *p, unsigned first, unsigned str
     return failed;
 }
 
+/* Owner actor, after a good wal_commit: the transaction parts appended
+ * so far are written (tx_parts_durable waits for this). */
+static void tx_note_commit(pshard *ps)
+{
+    uint64_t a = atomic_load_explicit(&ps->tx_added, memory_order_relaxed);
+    if (a != atomic_load_explicit(&ps->tx_committed, memory_order_relaxed))
+        atomic_store_explicit(&ps->tx_committed, a, memory_order_release);
+}
+
 int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
 {
     if (p == NULL) return 0;
@@ -886,6 +1012,7 @@ int persist_batch_commit(persist_t *p, unsigned first, unsigned stride)
         int rc = wal_commit(ps->wal);
         writes += pending > 0;
         counter_add(&p->bytes, pending);
+        if (rc == 0) tx_note_commit(ps);
         persist_note(p, ps, rc != 0);
         if (rc != 0) {
             failed++;
@@ -929,6 +1056,7 @@ static void persist_retry(persist_t *p, pshard *ps)
     if (now < ps->retry_at_us) return;
     ps->retry_at_us = now + 10000;
     int rc = wal_commit(ps->wal);
+    if (rc == 0) tx_note_commit(ps);
     if (rc == 0 && p->o.fsync == WAL_FSYNC_ALWAYS) rc = timed_sync(p, ps);
     persist_note(p, ps, rc != 0 || wal_status(ps->wal) != 0);
 }
@@ -1016,7 +1144,7 @@ static void slice_add(void *arg, kv_entry *e)
     if (c->db) c->rc = snap_add_db(c->snap, c->db);
     if (c->rc == 0)
         c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
-                           entry_expire(e));
+                               entry_expire(e));
 }
 
 static void compact_begin(persist_t *p, pshard *ps)
@@ -1028,10 +1156,19 @@ static void compact_begin(persist_t *p, pshard *ps)
         ps->compact_fail_us = kv_mono_us();
         return;
     }
+    /* TXFLOOR: every transaction with a part here and an id below it ran
+     * before the rotation; written now, so that the step-5 sync covers it */
+    if (wal_append_txfloor(ps->wal, atomic_load(&p->txid_next)) != 0 || wal_commit(ps->wal) != 0) {
+        if (ps->compact_fail_us == 0)
+            kv_log_warn("shard %u: compaction not started: cannot write the WAL", ps->id);
+        ps->compact_fail_us = kv_mono_us();
+        return;
+    }
+    tx_note_commit(ps);
     if (snap_begin(&ps->snap, ps->dir, ps->id, seq) != 0) {
         if (ps->compact_fail_us == 0)
-            kv_log_warn("shard %u: compaction not started: cannot create the snapshot: %s",
-                        ps->id, strerror(errno));
+            kv_log_warn("shard %u: compaction not started: cannot create the snapshot: %s", ps->id,
+                        strerror(errno));
         ps->compact_fail_us = kv_mono_us();
         return;
     }
@@ -1045,7 +1182,7 @@ static void compact_begin(persist_t *p, pshard *ps)
  * only PERSIST_SLICE_MIN_US once t->yield says requests are waiting. */
 static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
-    if (t->budget_us <= 0) return;                                  /* paced: no credit */
+    if (t->budget_us <= 0) return;                                /* paced: no credit */
     if (snap_queued(ps->snap) >= PERSIST_SNAP_MAX_QUEUED) return; /* the disk is behind */
     slice_ctx c = {s, ps->snap, 0, 0};
     int64_t now = kv_mono_us();
@@ -1173,6 +1310,79 @@ int persist_tick(persist_t *p, shard_t *s, const persist_tick_opts *t)
     }
 }
 
+/* ---- transactions over several shards ----------------------------------- */
+
+/* Shard s is in the transaction: inv[s % stride], or without inv the
+ * shards of one actor (s % stride == first). */
+static int tx_involved(const uint8_t *inv, unsigned first, unsigned stride, uint32_t s)
+{
+    return inv ? inv[s % stride] != 0 : s % stride == first;
+}
+
+/* Opens a transaction on the involved shards; 0 (and nothing done) when
+ * one of them is in one already: a script inside a MULTI is part of the
+ * EXEC's transaction. */
+static int tx_begin(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride)
+{
+    if (p == NULL) return 0;
+    for (uint32_t s = 0; s < p->nshards; s++)
+        if (tx_involved(inv, first, stride, s) && p->sh[s].tx_open) return 0;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        if (!tx_involved(inv, first, stride, s)) continue;
+        p->sh[s].tx_start = wal_pending(p->sh[s].wal);
+        p->sh[s].tx_open = 1;
+    }
+    return 1;
+}
+
+static int tx_grew(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride, uint32_t s)
+{
+    return tx_involved(inv, first, stride, s) && wal_pending(p->sh[s].wal) > p->sh[s].tx_start;
+}
+
+static void tx_end(persist_t *p, const uint8_t *inv, unsigned first, unsigned stride)
+{
+    if (p == NULL) return;
+    uint32_t local[64], *list = local;
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < p->nshards; s++) {
+        n += tx_grew(p, inv, first, stride, s);
+        if (tx_involved(inv, first, stride, s)) p->sh[s].tx_open = 0;
+    }
+    if (n < 2) return; /* one shard's records are all or none by themselves */
+    if (n > 64) list = kv_xmalloc(n * sizeof *list);
+    n = 0;
+    for (uint32_t s = 0; s < p->nshards; s++)
+        if (tx_grew(p, inv, first, stride, s)) list[n++] = s;
+    uint64_t id = atomic_fetch_add_explicit(&p->txid_next, 1, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++) {
+        pshard *ps = &p->sh[list[i]];
+        (void)wal_insert_tx(ps->wal, ps->tx_start, id, list, n); /* a failure is sticky */
+        atomic_store_explicit(&ps->tx_added, id, memory_order_relaxed);
+    }
+    if (list != local) free(list);
+}
+
+void persist_tx_begin(persist_t *p, const uint8_t *inv, unsigned stride)
+{
+    (void)tx_begin(p, inv, 0, stride);
+}
+
+void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride)
+{
+    tx_end(p, inv, 0, stride);
+}
+
+int persist_tx_begin_actor(persist_t *p, unsigned first, unsigned stride)
+{
+    return tx_begin(p, NULL, first, stride);
+}
+
+void persist_tx_end_actor(persist_t *p, unsigned first, unsigned stride)
+{
+    tx_end(p, NULL, first, stride);
+}
+
 void persist_compact_all(persist_t *p)
 {
     if (p == NULL) return;
@@ -1182,14 +1392,22 @@ void persist_compact_all(persist_t *p)
 const char *persist_errno_text(int e)
 {
     switch (e) {
-    case 0: return "";
-    case ENOSPC: return "ENOSPC No space left on device";
-    case EIO: return "EIO Input/output error";
-    case EDQUOT: return "EDQUOT Disk quota exceeded";
-    case EROFS: return "EROFS Read-only file system";
-    case EFBIG: return "EFBIG File too large";
-    case ENOMEM: return "ENOMEM Cannot allocate memory";
-    default: return errno_name(e);
+    case 0:
+        return "";
+    case ENOSPC:
+        return "ENOSPC No space left on device";
+    case EIO:
+        return "EIO Input/output error";
+    case EDQUOT:
+        return "EDQUOT Disk quota exceeded";
+    case EROFS:
+        return "EROFS Read-only file system";
+    case EFBIG:
+        return "EFBIG File too large";
+    case ENOMEM:
+        return "ENOMEM Cannot allocate memory";
+    default:
+        return errno_name(e);
     }
 }
 
@@ -1250,6 +1468,7 @@ void persist_close(persist_t *p)
         free(p->sh);
     }
     manifest_destroy(&p->man);
+    txlog_free(p->tx);
     if (p->lock_fd >= 0) close(p->lock_fd); /* releases the directory */
     pthread_mutex_destroy(&p->man_lock);
     pthread_mutex_destroy(&p->sync_lock);
@@ -1348,5 +1567,5 @@ static void log_db(void *ctx, uint32_t shard, unsigned db)
     (void)wal_append_db(ctx, db);
 }
 
-const shard_log_ops persist_wal_log_ops = {log_put,  log_del,    log_clear,
-                                           log_hset, log_hdel, log_expire, log_db};
+const shard_log_ops persist_wal_log_ops = {log_put,  log_del,    log_clear, log_hset,
+                                           log_hdel, log_expire, log_db};

@@ -94,9 +94,9 @@ void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap);
 #define PERSIST_SLICE_MIN_US 50
 
 typedef struct persist_tick_opts {
-    int64_t budget_us;          /* longest slice; 0: no scanning this time */
-    int may_begin;              /* a compaction of this shard may start */
-    int (*yield)(void *ctx);    /* non-zero: requests wait, cut the slice short */
+    int64_t budget_us;       /* longest slice; 0: no scanning this time */
+    int may_begin;           /* a compaction of this shard may start */
+    int (*yield)(void *ctx); /* non-zero: requests wait, cut the slice short */
     void *yield_ctx;
 } persist_tick_opts;
 
@@ -129,6 +129,23 @@ int persist_compact_pick(persist_t *p, unsigned first, unsigned stride);
  * threshold (compact it unpaced), 2 when past PERSIST_LOG_HARD x and a
  * compaction can make progress (take no requests until it has). */
 int persist_log_pressure(persist_t *p, uint32_t shard);
+
+/* Transactions over several shards (docs/persistence.md, "Transactions in
+ * the log"). The actor running a frozen run, with every involved shard's
+ * owner parked - the involved shards are those s with inv[s % stride] set
+ * (stride: the number of actors) - calls persist_tx_begin before the run
+ * and persist_tx_end after it. When the run wrote to two or more shards,
+ * each of them gets a TX record (a new transaction id, the participants)
+ * in front of its records, so recovery applies all of them or none; one
+ * shard's records need nothing. p NULL: nothing. */
+void persist_tx_begin(persist_t *p, const uint8_t *inv, unsigned stride);
+void persist_tx_end(persist_t *p, const uint8_t *inv, unsigned stride);
+/* The same for a run on one actor's shards first, first + stride, ...
+ * (a script): the owner actor. Returns 0 when they are in a transaction
+ * already (a script inside a MULTI: its writes are part of the EXEC's):
+ * then do not call persist_tx_end_actor. */
+int persist_tx_begin_actor(persist_t *p, unsigned first, unsigned stride);
+void persist_tx_end_actor(persist_t *p, unsigned first, unsigned stride);
 
 /* Any thread: schedules a compaction of every shard. */
 void persist_compact_all(persist_t *p);

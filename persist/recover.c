@@ -31,6 +31,10 @@ typedef struct rec_ctx {
     int hdr_stop; /* keep_prefix: the header pass stopped after segs[n-1] */
     int has_db;   /* a DB record came: the next record is about database db */
     unsigned db;
+    uint64_t part_end; /* file offset where the open transaction part ends; 0: none */
+    int part_skip;     /* replay: the open part is not applied */
+    wal_rec part;      /* scan_only: the open part's TX record (parts copied to part_buf) */
+    char *part_buf;
     char path[4096];
 } rec_ctx;
 
@@ -159,6 +163,7 @@ static int scan_headers(rec_ctx *c)
              * name); under interval it is within the interval's loss.
              * (A segment up to last_seq had a durable header: not this.)
              * Moved aside, not deleted: recovery never deletes a segment. */
+            if (c->o->scan_only) break; /* the replay pass moves it */
             if (persist__discard(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
             persist__err(c->res->msg, sizeof c->res->msg,
@@ -201,6 +206,57 @@ static int check_last_seq(rec_ctx *c)
     return 0;
 }
 
+/* The transaction bookkeeping of one decoded record (end: the offset after
+ * it), then the record applied unless it is in a part being skipped.
+ * Returns NULL, or why the record is corrupt here. *rc: a callback's error. */
+static const char *on_record(rec_ctx *c, const seg_info *s, const wal_rec *r, uint64_t end, int *rc)
+{
+    const recover_tx_ops *tx = c->o->tx;
+    c->res->records++;
+    if (c->part_end && end > c->part_end) return "record crosses the end of its transaction part";
+    switch (r->op) {
+    case WAL_OP_TX:
+        if (c->part_end) return "transaction part inside another";
+        if (r->part_bytes == 0) return "empty transaction part";
+        c->part_end = end + r->part_bytes;
+        c->part_skip = 0;
+        if (c->o->scan_only) {
+            char *b = realloc(c->part_buf, r->parts.len + 1);
+            if (b == NULL) {
+                *rc = KV_ENOMEM;
+                return NULL;
+            }
+            memcpy(b, r->parts.p, r->parts.len);
+            c->part_buf = b;
+            c->part = *r;
+            c->part.parts.p = b;
+        } else if (tx && tx->keep) {
+            c->part_skip = !tx->keep(tx->ctx, c->o->shard, r);
+            c->res->tx_skipped += c->part_skip;
+        }
+        return NULL;
+    case WAL_OP_TXFLOOR:
+        if (c->o->scan_only && tx && tx->floor && s->seq == c->o->snap_seq)
+            *rc = tx->floor(tx->ctx, c->o->shard, r->txid);
+        break;
+    case WAL_OP_TXABORT:
+        if (c->o->scan_only && tx && tx->abort) *rc = tx->abort(tx->ctx, c->o->shard, r->txid);
+        break;
+    default:
+        if (c->part_end && c->part_skip)
+            c->res->tx_skipped_records++;
+        else if (!c->o->scan_only)
+            *rc = apply(c, r);
+        break;
+    }
+    if (c->part_end && end == c->part_end) {
+        c->part_end = 0;
+        if (c->o->scan_only && tx && tx->part && *rc == 0)
+            *rc = tx->part(tx->ctx, c->o->shard, &c->part);
+    }
+    return NULL;
+}
+
 /* Replays segment i. Returns 0 (and sets *stop when keep_prefix stopped
  * here), KV_EPROTO, KV_EIO or a callback error. */
 static int replay_seg(rec_ctx *c, size_t i, int *stop)
@@ -236,7 +292,8 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
     persist__reader rd;
     int rc = persist__reader_init(&rd, fd, WAL_SEG_HEADER, limit);
     uint64_t off = WAL_SEG_HEADER;
-    c->has_db = 0; /* a DB record and its record are never split across files */
+    c->has_db = 0;   /* a DB record and its record are never split across files */
+    c->part_end = 0; /* nor is a transaction part */
     while (!rc) {
         wal_rec r;
         const char *why = NULL;
@@ -247,9 +304,9 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
             why = "snapshot record in a WAL segment";
         }
         if (n > 0) {
-            rc = apply(c, &r);
-            c->res->records++;
-            continue;
+            why = on_record(c, s, &r, off + (uint64_t)n, &rc);
+            if (why == NULL) continue;
+            n = KV_EPROTO;
         }
         if (n != KV_EAGAIN && n != KV_EPROTO) {
             rc = (int)n;
@@ -260,6 +317,7 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
             rc = KV_EIO;
             break;
         }
+        if (last && (n == KV_EAGAIN || zero) && c->o->scan_only) break; /* replay cuts it */
         if (last && (n == KV_EAGAIN || zero)) {
             /* The writer died mid-append: cut the torn tail. */
             rc = cut_file(c->path, off);
@@ -312,7 +370,7 @@ int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, reco
     if (!o || !ops || !o->shard_dir || o->first_seq == 0) return KV_EINVAL;
     rec_ctx c = {.o = o, .ops = ops, .ctx = ctx, .res = res};
     int rc = 0;
-    if (o->snap_seq) {
+    if (o->snap_seq && !o->scan_only) {
         rc = snap_load(o->shard_dir, o->shard, o->snap_seq, snap_put, &c, &res->snap_entries,
                        res->msg, sizeof res->msg);
         if (rc) return rc;
@@ -330,7 +388,7 @@ int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, reco
             stop = 1;
         }
     }
-    if (!rc && stop) rc = discard_after(&c, c.n ? c.segs[c.n - 1].seq : 0);
+    if (!rc && stop && !o->scan_only) rc = discard_after(&c, c.n ? c.segs[c.n - 1].seq : 0);
     if (!rc) {
         if (c.n) {
             seg_info *l = &c.segs[c.n - 1];
@@ -343,5 +401,6 @@ int recover_shard(const recover_opts *o, const recover_ops *ops, void *ctx, reco
         for (size_t j = 0; j < c.n; j++) res->log_bytes += c.segs[j].size;
     }
     free(c.segs);
+    free(c.part_buf);
     return rc;
 }

@@ -52,30 +52,51 @@ typedef struct recover_ops {
     int (*clear_db)(void *ctx, unsigned db);
 } recover_ops;
 
+/* Transactions over several shards (docs/persistence.md, "Transactions in
+ * the log"). A TX record starts a shard's part of transaction txid: the
+ * part_bytes bytes after it. The caller runs every shard once with
+ * scan_only (nothing applied, nothing cut or renamed), collecting parts,
+ * aborts and floors, decides, then replays with keep. */
+typedef struct recover_tx_ops {
+    /* scan_only: TX record r and every byte of its part are in the log */
+    int (*part)(void *ctx, uint32_t shard, const wal_rec *r);
+    /* scan_only: a TXABORT record */
+    int (*abort)(void *ctx, uint32_t shard, uint64_t txid);
+    /* scan_only: a TXFLOOR record in the segment the snapshot starts (snap_seq) */
+    int (*floor)(void *ctx, uint32_t shard, uint64_t floor);
+    /* replay: 1 to apply the part TX record r starts, 0 to skip it */
+    int (*keep)(void *ctx, uint32_t shard, const wal_rec *r);
+    void *ctx;
+} recover_tx_ops;
+
 typedef struct recover_opts {
     const char *shard_dir;
     uint32_t shard;
-    uint64_t snap_seq;  /* manifest: live snapshot, 0 = none */
-    uint64_t first_seq; /* manifest: first live segment (>= 1) */
-    uint64_t last_seq;  /* manifest: newest segment created durably; 0 = unknown */
-    int keep_prefix;    /* stop at the first bad record instead of failing */
+    uint64_t snap_seq;        /* manifest: live snapshot, 0 = none */
+    uint64_t first_seq;       /* manifest: first live segment (>= 1) */
+    uint64_t last_seq;        /* manifest: newest segment created durably; 0 = unknown */
+    int keep_prefix;          /* stop at the first bad record instead of failing */
+    int scan_only;            /* pre-pass: no snapshot, no ops, nothing cut or renamed */
+    const recover_tx_ops *tx; /* NULL: every part is applied */
 } recover_opts;
 
 typedef struct recover_result {
-    uint64_t snap_entries; /* entries loaded from the snapshot */
-    uint64_t records;      /* WAL records replayed */
-    uint64_t segments;     /* segments replayed */
-    uint64_t next_seq;     /* pass to wal_open as seq */
-    uint64_t prev_end;     /* pass to wal_open as prev_end */
-    uint64_t log_bytes;    /* bytes of live segments: wal_opts.initial_log_bytes */
-    uint64_t cut_bytes;    /* torn tail removed */
-    int stopped;           /* keep_prefix: replay stopped at a bad record */
-    uint64_t discarded;    /* keep_prefix: later segments renamed aside */
-    uint64_t bad_seq;      /* corruption (or keep_prefix stop): segment... */
-    uint64_t bad_offset;   /* ...and byte offset of the bad record */
-    uint64_t missing_from; /* keep_prefix: segments missing_from..missing_to, */
-    uint64_t missing_to;   /* which last_seq says existed, are gone (0: none) */
-    char msg[600];         /* the error, the cut or the stop, for the log */
+    uint64_t snap_entries;       /* entries loaded from the snapshot */
+    uint64_t records;            /* WAL records replayed */
+    uint64_t segments;           /* segments replayed */
+    uint64_t next_seq;           /* pass to wal_open as seq */
+    uint64_t prev_end;           /* pass to wal_open as prev_end */
+    uint64_t log_bytes;          /* bytes of live segments: wal_opts.initial_log_bytes */
+    uint64_t cut_bytes;          /* torn tail removed */
+    int stopped;                 /* keep_prefix: replay stopped at a bad record */
+    uint64_t discarded;          /* keep_prefix: later segments renamed aside */
+    uint64_t bad_seq;            /* corruption (or keep_prefix stop): segment... */
+    uint64_t bad_offset;         /* ...and byte offset of the bad record */
+    uint64_t missing_from;       /* keep_prefix: segments missing_from..missing_to, */
+    uint64_t missing_to;         /* which last_seq says existed, are gone (0: none) */
+    uint64_t tx_skipped;         /* transaction parts not applied (tx->keep said 0) */
+    uint64_t tx_skipped_records; /* records in them */
+    char msg[600];               /* the error, the cut or the stop, for the log */
 } recover_result;
 
 /* Recovers one shard. Returns 0, KV_EPROTO (corrupt; res->msg names file and

@@ -275,8 +275,7 @@ static int mark_push(wal_t *w, uint64_t seq)
  * it is synced. Fresh (lazy rotation): nothing is, the segment holds the
  * header and then exactly w->unsynced, which stays in memory until a
  * wal_sync covers it. */
-static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len, int durable,
-                       uint64_t prev_end)
+static void seg_switch(wal_t *w, int fd, uint64_t seq, uint64_t len, int durable, uint64_t prev_end)
 {
     pthread_mutex_lock(&w->lock);
     int old = w->fd;
@@ -409,6 +408,37 @@ int wal_append_expire(wal_t *w, const kv_str *key, int64_t expire_ms)
 size_t wal_pending(const wal_t *w)
 {
     return w->pending.len;
+}
+
+int wal_insert_tx(wal_t *w, size_t at, uint64_t txid, const uint32_t *shards, uint32_t n)
+{
+    if (at > w->pending.len) return append_result(w, KV_EINVAL);
+    size_t part = w->pending.len - at;
+    int rc = wal_record_tx(&w->pending, txid, part, shards, n); /* appended at the end... */
+    if (rc) return append_result(w, rc);
+    size_t rlen = w->pending.len - at - part;
+    char hdr[512]; /* a TX record of up to ~90 participants; more: the heap */
+    char *tmp = rlen <= sizeof hdr ? hdr : malloc(rlen);
+    if (tmp == NULL) {
+        w->pending.len = at + part;
+        return append_result(w, KV_ENOMEM);
+    }
+    /* ...then rotated in front of the part */
+    memcpy(tmp, w->pending.data + at + part, rlen);
+    memmove(w->pending.data + at + rlen, w->pending.data + at, part);
+    memcpy(w->pending.data + at, tmp, rlen);
+    if (tmp != hdr) free(tmp);
+    return 0;
+}
+
+int wal_append_txfloor(wal_t *w, uint64_t floor)
+{
+    return append_result(w, wal_record_txfloor(&w->pending, floor));
+}
+
+int wal_append_txabort(wal_t *w, uint64_t txid)
+{
+    return append_result(w, wal_record_txabort(&w->pending, txid));
 }
 
 /* ---- commit, sync, rotation ---- */

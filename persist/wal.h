@@ -107,6 +107,14 @@ int wal_append_hdel(wal_t *w, const kv_str *key, const kv_str *field);
 int wal_append_expire(wal_t *w, const kv_str *key, int64_t expire_ms);
 /* Bytes appended and not yet written. Actor only. */
 size_t wal_pending(const wal_t *w);
+/* Transactions (docs/persistence.md): a TX record inserted at pending
+ * offset at, in front of the records appended since (this shard's part of
+ * transaction txid over shards[0..n), increasing, n >= 2); a TXFLOOR; a
+ * TXABORT. The owner actor, or the actor running a frozen run while the
+ * owner is parked. Same results as the other appends (sticky on failure). */
+int wal_insert_tx(wal_t *w, size_t at, uint64_t txid, const uint32_t *shards, uint32_t n);
+int wal_append_txfloor(wal_t *w, uint64_t floor);
+int wal_append_txabort(wal_t *w, uint64_t txid);
 
 /* Writes the pending batch to the current segment with one write() and
  * rotates if the segment reached segment_max (syncing the old one first).

@@ -246,6 +246,56 @@ int wal_record_snap_end(wal_buf *b, uint64_t count)
     return 0;
 }
 
+int wal_record_tx(wal_buf *b, uint64_t txid, uint64_t part_bytes, const uint32_t *shards,
+                  uint32_t n)
+{
+    int rc;
+    if (n < 2 || n > 65536) return KV_EINVAL;
+    size_t len = 8 + varint_len(part_bytes) + varint_len(n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i && shards[i] <= shards[i - 1]) return KV_EINVAL;
+        len += varint_len(shards[i]);
+    }
+    char *p = frame_open(b, len, &rc);
+    if (!p) return rc;
+    persist__put64(p, txid);
+    p = varint_put(p + 8, part_bytes);
+    p = varint_put(p, n);
+    for (uint32_t i = 0; i < n; i++) p = varint_put(p, shards[i]);
+    frame_close(b, WAL_OP_TX, len);
+    return 0;
+}
+
+static int record_u64(wal_buf *b, uint8_t op, uint64_t v)
+{
+    int rc;
+    char *p = frame_open(b, 8, &rc);
+    if (!p) return rc;
+    persist__put64(p, v);
+    frame_close(b, op, 8);
+    return 0;
+}
+
+int wal_record_txfloor(wal_buf *b, uint64_t floor)
+{
+    return record_u64(b, WAL_OP_TXFLOOR, floor);
+}
+
+int wal_record_txabort(wal_buf *b, uint64_t txid)
+{
+    return record_u64(b, WAL_OP_TXABORT, txid);
+}
+
+void wal_record_tx_shards(const wal_rec *r, uint32_t *out)
+{
+    size_t off = 0;
+    for (uint32_t i = 0; i < r->nparts; i++) {
+        uint64_t v = 0;
+        (void)varint_get((const unsigned char *)r->parts.p, r->parts.len, &off, &v);
+        out[i] = (uint32_t)v;
+    }
+}
+
 /* ---- decoding ---- */
 
 static int take_bytes(const unsigned char *p, size_t n, size_t *off, kv_str *out)
@@ -312,6 +362,30 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
         r->db = (uint32_t)db;
         break;
     }
+    case WAL_OP_TX: {
+        uint64_t np, prev = 0, v;
+        if (n < 8) return "short TX";
+        r->txid = persist__get64(p);
+        off = 8;
+        if (varint_get(p, n, &off, &r->part_bytes) || r->part_bytes > ((uint64_t)1 << 62))
+            return "bad TX part length";
+        if (varint_get(p, n, &off, &np) || np < 2 || np > 65536) return "bad TX participant count";
+        r->nparts = (uint32_t)np;
+        r->parts.p = (const char *)p + off;
+        for (uint64_t i = 0; i < np; i++) {
+            if (varint_get(p, n, &off, &v) || v > UINT32_MAX || (i && v <= prev))
+                return "bad TX participant";
+            prev = v;
+        }
+        r->parts.len = (size_t)((const char *)p + off - r->parts.p);
+        break;
+    }
+    case WAL_OP_TXFLOOR:
+    case WAL_OP_TXABORT:
+        if (n < 8) return "short TXFLOOR/TXABORT";
+        r->txid = persist__get64(p);
+        off = 8;
+        break;
     case WAL_OP_SNAP_END:
         if (n < 8) return "short SNAP_END";
         r->count = persist__get64(p);

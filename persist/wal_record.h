@@ -33,8 +33,13 @@ enum wal_op {
     WAL_OP_EXPIRE = 6,    /* set/clear only the expiry (key, optional expiry) */
     WAL_OP_DB = 7,        /* the next record is about database `db` (varint), not 0;
                            * a CLEAR after it empties that database only */
+    WAL_OP_TX = 8,        /* the next part_bytes bytes are this shard's part of a
+                           * transaction over several shards (txid, participants) */
+    WAL_OP_TXFLOOR = 9,   /* first record of a compaction's segment: every transaction
+                           * below txid with a part here is in the snapshot */
+    WAL_OP_TXABORT = 10,  /* recovery dropped transaction txid: never apply it */
     WAL_OP_SNAP_END = 64, /* snapshot trailer: entry count; never in a WAL */
-    /* 7..63 reserved for data records, 65..255 for file-structure records.
+    /* 11..63 reserved for data records, 65..255 for file-structure records.
      * The decoder rejects every type it does not know as corrupt: a reader
      * must never skip a redo record it cannot apply. */
 };
@@ -48,14 +53,18 @@ enum {
 /* A decoded record. key/val/field point into the buffer passed to
  * wal_record_decode and stay valid as long as that buffer does. */
 typedef struct wal_rec {
-    uint8_t op;        /* enum wal_op */
-    uint8_t vtype;     /* PUT: enum kv_type of the value */
-    int64_t expire_ms; /* PUT: absolute expiry in ms since the epoch, -1 = none */
-    uint64_t count;    /* SNAP_END: number of entries in the snapshot */
-    uint32_t db;       /* DB: the database of the next record */
-    kv_str key;        /* PUT, DEL, HSET, HDEL, EXPIRE */
-    kv_str val;        /* PUT, HSET */
-    kv_str field;      /* HSET, HDEL */
+    uint8_t op;          /* enum wal_op */
+    uint8_t vtype;       /* PUT: enum kv_type of the value */
+    int64_t expire_ms;   /* PUT: absolute expiry in ms since the epoch, -1 = none */
+    uint64_t count;      /* SNAP_END: number of entries in the snapshot */
+    uint32_t db;         /* DB: the database of the next record */
+    uint64_t txid;       /* TX, TXABORT: the transaction; TXFLOOR: the floor */
+    uint64_t part_bytes; /* TX: bytes of this shard's part after the TX record */
+    uint32_t nparts;     /* TX: participant shards (>= 2) */
+    kv_str parts;        /* TX: their ids, varints, strictly increasing (wal_record_tx_shards) */
+    kv_str key;          /* PUT, DEL, HSET, HDEL, EXPIRE */
+    kv_str val;          /* PUT, HSET */
+    kv_str field;        /* HSET, HDEL */
 } wal_rec;
 
 /* A growable byte buffer; data[0..len) is valid. Owner: one thread. */
@@ -86,6 +95,15 @@ int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv
 int wal_record_hdel(wal_buf *b, const kv_str *key, const kv_str *field);
 int wal_record_expire(wal_buf *b, const kv_str *key, int64_t expire_ms);
 int wal_record_snap_end(wal_buf *b, uint64_t count);
+/* TX: shards[0..n) strictly increasing, 2 <= n <= 65536. */
+int wal_record_tx(wal_buf *b, uint64_t txid, uint64_t part_bytes, const uint32_t *shards,
+                  uint32_t n);
+int wal_record_txfloor(wal_buf *b, uint64_t floor);
+int wal_record_txabort(wal_buf *b, uint64_t txid);
+
+/* The participant shards of a decoded TX record into out[0..r->nparts)
+ * (the caller sizes out; the decoder has checked the list). */
+void wal_record_tx_shards(const wal_rec *r, uint32_t *out);
 
 /* Decodes the record at the start of p[0..n). Returns the bytes it takes
  * (> 0) and fills *out, KV_EAGAIN if p ends inside it, or KV_EPROTO if it

@@ -6,6 +6,7 @@
  * could not have written, field for field. Any failure aborts. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "fuzz_util.h"
 #include "kv.h"
@@ -44,6 +45,20 @@ static int reencode(wal_buf *b, const wal_rec *r)
         return wal_record_expire(b, &r->key, r->expire_ms) == 0;
     case WAL_OP_SNAP_END:
         return wal_record_snap_end(b, r->count) == 0;
+    case WAL_OP_DB:
+        return wal_record_db(b, r->db) == 0;
+    case WAL_OP_TX: {
+        uint32_t *sh = malloc(r->nparts * sizeof *sh);
+        CHECK(sh != NULL);
+        wal_record_tx_shards(r, sh);
+        int ok = wal_record_tx(b, r->txid, r->part_bytes, sh, r->nparts) == 0;
+        free(sh);
+        return ok;
+    }
+    case WAL_OP_TXFLOOR:
+        return wal_record_txfloor(b, r->txid) == 0;
+    case WAL_OP_TXABORT:
+        return wal_record_txabort(b, r->txid) == 0;
     default:
         return 0;
     }
@@ -65,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *rec = data + off;
         size_t n = (size_t)got;
         CHECK(inside(&r.key, rec, n) && inside(&r.val, rec, n) && inside(&r.field, rec, n));
-        CHECK(r.op >= WAL_OP_PUT && (r.op <= WAL_OP_EXPIRE || r.op == WAL_OP_SNAP_END));
+        CHECK(inside(&r.parts, rec, n));
+        CHECK(r.op >= WAL_OP_PUT && (r.op <= WAL_OP_TXABORT || r.op == WAL_OP_SNAP_END));
 
         wal_buf b;
         wal_buf_init(&b);
@@ -78,6 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r.op == WAL_OP_PUT) CHECK(r2.vtype == r.vtype && r2.expire_ms == r.expire_ms);
         if (r.op == WAL_OP_EXPIRE) CHECK(r2.expire_ms == r.expire_ms);
         if (r.op == WAL_OP_SNAP_END) CHECK(r2.count == r.count);
+        if (r.op == WAL_OP_DB) CHECK(r2.db == r.db);
+        CHECK(r2.txid == r.txid && r2.part_bytes == r.part_bytes && r2.nparts == r.nparts &&
+              same(&r2.parts, &r.parts));
         wal_buf_destroy(&b);
         off += n;
     }
