@@ -6,6 +6,7 @@
 #include "cmdtab.h"
 
 cmd_local_fn local_ping, local_echo, local_quit, local_select, local_hello, local_client,
-    local_command, local_config, local_time, local_auth, local_compact, local_shutdown;
+    local_command, local_config, local_time, local_auth, local_compact, local_shutdown,
+    local_slowlog, local_latency, local_monitor;
 
 #endif

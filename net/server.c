@@ -294,6 +294,10 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     atomic_store(&s->timeout, cfg->timeout);
     s->stop_efd = -1;
     pthread_mutex_init(&s->fz_lock, NULL);
+    slowlog_conf_init(&s->slow, cfg->slowlog_slower_than, cfg->slowlog_max_len);
+    latency_init(&s->lat, cfg->latency_threshold);
+    monitor_hub_init(&s->mon);
+    server_watch_update(s);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
     /* glibc raises its mmap threshold whenever a large block is freed (up to
@@ -442,5 +446,7 @@ void server_free(server_t *s)
     auth_destroy(&s->auth);
     evict_limits_destroy(&s->limits);
     pthread_mutex_destroy(&s->fz_lock);
+    monitor_hub_destroy(&s->mon);
+    latency_destroy(&s->lat);
     free(s);
 }
