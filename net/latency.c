@@ -1,6 +1,7 @@
 /* latency.c - the latency monitor (see latency.h). */
 #include "latency.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -212,10 +213,13 @@ void latency_command(latency_mon *m, int argc, const kv_str *argv, kvbuf *out)
     else if (arg_is(sub, "help") && argc == 2)
         reply_help(out);
     else if (arg_is(sub, "latest") || arg_is(sub, "history") || arg_is(sub, "doctor") ||
-             arg_is(sub, "help"))
-        reply_errorf(out, "ERR wrong number of arguments for 'latency|%.*s' command", (int)sub->len,
-                     sub->p);
-    else
+             arg_is(sub, "help")) {
+        char name[8];
+        for (size_t i = 0; i < sub->len && i < sizeof name - 1; i++)
+            name[i] = (char)tolower((unsigned char)sub->p[i]);
+        name[sub->len < sizeof name - 1 ? sub->len : sizeof name - 1] = '\0';
+        reply_errorf(out, "ERR wrong number of arguments for 'latency|%s' command", name);
+    } else
         reply_errorf(out, "ERR unknown subcommand '%.*s'. Try LATENCY HELP.",
                      (int)(sub->len > 128 ? 128 : sub->len), sub->p);
     pthread_mutex_unlock(&m->lock);

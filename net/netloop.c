@@ -334,19 +334,17 @@ static int64_t pause_left(server_t *s)
  * to end: then it stays unparsed in c's input and c is held. A command
  * with big arguments read into buffers of their own cannot be put back:
  * it runs (docs/observability.md). */
-static int conn_pause_hold(netthr *t, conn *c, int parsed)
+static int conn_pause_hold(netthr *t, conn *c)
 {
     server_t *s = t->srv;
     int64_t left = pause_left(s);
     if (left == 0) return 0;
-    if (parsed) {
-        if (!atomic_load_explicit(&s->pause_writes, memory_order_relaxed)) return 0; /* below */
-        const cmd_def *d = cmdtab_lookup(c->ps.argv[0].p, c->ps.argv[0].len);
-        if (d == NULL || !((d->flags & CMD_WRITE) || d->route == ROUTE_SCRIPT)) return 0;
-        if (parse_nbig(&c->ps) > 0) return 0;
-    } else if (atomic_load_explicit(&s->pause_writes, memory_order_relaxed)) {
-        return 0; /* WRITE: decided once the command is parsed */
-    }
+    const cmd_def *d = cmdtab_lookup(c->ps.argv[0].p, c->ps.argv[0].len);
+    if (d == NULL) return 0; /* unknown: its error, at once */
+    if (atomic_load_explicit(&s->pause_writes, memory_order_relaxed) &&
+        !((d->flags & CMD_WRITE) || d->route == ROUTE_SCRIPT))
+        return 0;
+    if (parse_nbig(&c->ps) > 0) return 0;
     c->held = 1;
     t->nheld++;
     if (!ev_is_active(&t->pause_w)) {
@@ -387,14 +385,11 @@ static void conn_process_input(netthr *t, conn *c)
 {
     uint64_t now = 0; /* commands parsed in one pass share a timestamp */
     while (conn_can_parse(t, c) && c->in_off < c->in.len) {
-        if (atomic_load_explicit(&t->srv->pause_until_ms, memory_order_relaxed) &&
-            conn_pause_hold(t, c, 0))
-            break;
         long r = parse_next(&c->ps, c->in.data + c->in_off, c->in.len - c->in_off);
         if (r == PARSE_AGAIN) break;
         if (r > 0 && c->ps.argc > 0 &&
             atomic_load_explicit(&t->srv->pause_until_ms, memory_order_relaxed) &&
-            conn_pause_hold(t, c, 1))
+            conn_pause_hold(t, c))
             break; /* in_off not advanced: parsed again once the pause ends */
         if (r == PARSE_BAD) {
             kv_slot *sl = route_error_slot(c, c->ps.err);
@@ -407,9 +402,12 @@ static void conn_process_input(netthr *t, conn *c)
         if (c->ps.argc == 0) continue;
         obs_count(&t->stats.commands, 1);
         if (now == 0) now = hist_clock_ns();
-        if (monitor_active(&t->srv->mon)) monitor_feed(&t->srv->mon, c, c->ps.argc, c->ps.argv);
         route_dispatch(t, c);
         c->tail->t_parse = now; /* every dispatch queues exactly one slot */
+        /* after the dispatch, as Redis feeds monitors after the call: a
+         * SELECT shows its new database */
+        if (monitor_active(&t->srv->mon))
+            monitor_feed(&t->srv->mon, c, c->tail->argc, c->tail->argv);
         c->tail->mute = c->reply_off || c->reply_skip;
         if (c->reply_skip) c->reply_skip--;
     }

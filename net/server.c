@@ -284,6 +284,12 @@ static int adjust_maxclients(kv_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* An actor's latency event (actor_pool_opts.event). Actor threads. */
+static void server_latency_event(void *ctx, const char *name, uint64_t us)
+{
+    latency_add(&((server_t *)ctx)->lat, name, us);
+}
+
 server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen)
 {
     server_t *s = kv_xcalloc(1, sizeof *s);
@@ -358,6 +364,9 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .limits = &s->limits,
         .max_string = cfg->proto_max_bulk_len,
         .databases = cfg->databases,
+        .event = server_latency_event,
+        .event_ctx = s,
+        .event_ms = &s->lat.threshold_ms,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
