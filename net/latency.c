@@ -62,15 +62,31 @@ void latency_add(latency_mon *m, const char *event, uint64_t us)
     pthread_mutex_unlock(&m->lock);
 }
 
-void latency_counts(latency_mon *m, unsigned *events, uint64_t *samples)
+void latency_prometheus(latency_mon *m, kvbuf *b)
 {
-    uint64_t n = 0;
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"memkv_latency_spike_last_seconds", "gauge",
+         "LATENCY LATEST: the latest spike of each event (over latency-monitor-threshold)."},
+        {"memkv_latency_spike_max_seconds", "gauge",
+         "LATENCY LATEST: the highest spike of each event since the last LATENCY RESET."},
+        {"memkv_latency_spike_samples", "gauge",
+         "LATENCY HISTORY: seconds with a spike kept for each event (at most 160)."},
+    };
     pthread_mutex_lock(&m->lock);
-    *events = m->nev;
-    for (unsigned i = 0; i < m->nev; i++)
-        for (unsigned k = 0; k < LATENCY_HISTORY; k++) n += m->ev[i].hist[k].unix_s != 0;
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        kvbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name,
+                     fam[f].type);
+        for (unsigned i = 0; i < m->nev; i++) {
+            const latency_event *e = &m->ev[i];
+            unsigned n = 0;
+            for (unsigned k = 0; k < LATENCY_HISTORY; k++) n += e->hist[k].unix_s != 0;
+            double v = f == 0 ? event_latest(e)->ms / 1000.0 : f == 1 ? e->max_ms / 1000.0 : n;
+            kvbuf_printf(b, "%s{event=\"%s\"} %.3f\n", fam[f].name, e->name, v);
+        }
+    }
     pthread_mutex_unlock(&m->lock);
-    *samples = n;
 }
 
 static int arg_is(const kv_str *a, const char *s)

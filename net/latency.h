@@ -56,7 +56,8 @@ void latency_add(latency_mon *m, const char *event, uint64_t us);
  * DOCTOR, HELP. Any thread. */
 void latency_command(latency_mon *m, int argc, const kv_str *argv, kvbuf *out);
 
-/* Events kept now, and the samples over all of them (for /metrics). */
-void latency_counts(latency_mon *m, unsigned *events, uint64_t *samples);
+/* The Prometheus families of the events kept now: per event the latest
+ * and highest spike (seconds) and the samples in its history. Any thread. */
+void latency_prometheus(latency_mon *m, kvbuf *b);
 
 #endif

@@ -542,6 +542,40 @@ def client_reply_and_no_evict(ctx):
     expect_same(ctx, "CLIENT", "NO-EVICT")
 
 
+@R.test
+def metrics_slowlog_and_latency(ctx):
+    """/metrics has the slowlog length and the latency events; promtool
+    accepts the page when installed."""
+    memkv_only()
+    import subprocess
+    import urllib.request
+    from harness import pick_port
+    mport = pick_port()
+    srv = R.add_server(Server(args.server, "memkv", args.server_arg + [
+        "--metrics-port", str(mport), "--persistence", "off",
+        "--latency-monitor-threshold", "1", "--slowlog-log-slower-than", "0"],
+        name="toolkit-metrics").start())
+    with RespConn(srv.port) as c:
+        c.call("SET", "a", "1")
+        fill(c, 20000)
+        c.call("KEYS", "nomatch*")
+        lat = c.call("LATENCY", "LATEST")
+        n = c.call("SLOWLOG", "LEN")
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read()
+    m = re.search(rb"^memkv_slowlog_length (\d+)$", body, re.M)
+    assert m and int(m.group(1)) >= min(n, 3), body[-2000:]
+    assert re.search(rb"^memkv_slowlog_entries_total \d+$", body, re.M), body[-2000:]
+    for e in lat:
+        assert re.search(rb'^memkv_latency_spike_max_seconds\{event="%s"\} ' % e[0], body,
+                         re.M), (e, body[-2000:])
+    assert b"# TYPE memkv_latency_spike_last_seconds gauge" in body
+    promtool = shutil.which("promtool")
+    if promtool:
+        r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
 def setup(runner):
     if is_real_redis(args):
         srv = runner.add_server(Server(args.server if os.path.sep in args.server else
