@@ -43,7 +43,7 @@ void monitor_add(monitor_hub *h, conn *c)
     pthread_mutex_lock(&h->lock);
     s->next = h->subs;
     h->subs = s;
-    c->mon = s;
+    __atomic_store_n(&c->mon, s, __ATOMIC_RELAXED); /* CLIENT LIST reads it */
     atomic_fetch_add_explicit(&h->n, 1, memory_order_relaxed);
     pthread_mutex_unlock(&h->lock);
 }
@@ -60,7 +60,7 @@ void monitor_remove(monitor_hub *h, conn *c)
         }
     atomic_fetch_sub_explicit(&h->n, 1, memory_order_relaxed);
     pthread_mutex_unlock(&h->lock);
-    c->mon = NULL;
+    __atomic_store_n(&c->mon, NULL, __ATOMIC_RELAXED);
     kvbuf_destroy(&s->pending);
     free(s);
 }

@@ -298,7 +298,8 @@ static void conn_service(netthr *t, conn *c)
     int drained = conn_out_pending(c) == 0;
     /* After QUIT or a protocol error, once its reply is out; after the
      * peer's EOF, once everything it sent has been answered. */
-    if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused))) conn_close(t, c);
+    if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused && !c->held)))
+        conn_close(t, c);
 }
 
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
