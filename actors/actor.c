@@ -658,6 +658,24 @@ static void actor_expire_tick(actor_t *a, int64_t now_us)
     actor_full_publish(a);
 }
 
+/* The latency monitor's start time for a piece of work, or 0 when it is
+ * off (one relaxed load). Owner actor. */
+static int64_t actor_ev_begin(const actor_pool_t *p)
+{
+    if (p->o.event == NULL || atomic_load_explicit(p->o.event_ms, memory_order_relaxed) <= 0)
+        return 0;
+    return kv_mono_us();
+}
+
+/* Reports the work begun at t0 (actor_ev_begin) if it took the threshold. */
+static void actor_ev_end(const actor_pool_t *p, const char *name, int64_t t0)
+{
+    if (t0 == 0) return;
+    int64_t us = kv_mono_us() - t0;
+    int64_t ms = atomic_load_explicit(p->o.event_ms, memory_order_relaxed);
+    if (ms > 0 && us >= ms * 1000) p->o.event(p->o.event_ctx, name, (uint64_t)us);
+}
+
 /* One drain round: local (a batch of the hosting thread, may be NULL) and
  * up to ACTOR_MAX_DRAIN batches from the mailbox are run, committed (one
  * group commit) and handed back. Returns the number of batches. */
@@ -684,7 +702,9 @@ static int actor_round(actor_t *a, kv_batch *local)
      * the policy never promised them durable yet; every later write to the
      * shard is refused (-MISCONF) before it runs. With fsync always they
      * wait (actor_must_park). */
+    int64_t t0 = p->o.persist ? actor_ev_begin(p) : 0;
     int failed = persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+    actor_ev_end(p, p->o.fsync_always ? "aof-fsync-always" : "aof-write", t0);
     int park = failed > 0 && p->o.fsync_always;
     /* before the replies leave: a client that got its DEL's reply must find
      * a multi-shard write admitted by the network thread's view of `full` */
@@ -705,18 +725,28 @@ static void actor_between(actor_t *a, int64_t now_us)
 {
     actor_pool_t *p = a->pool;
     if (a->nparked) actor_release_parked(a);
+    int64_t t0;
     if (now_us >= a->next_tick_us) {
+        t0 = actor_ev_begin(p);
         actor_expire_tick(a, now_us);
+        actor_ev_end(p, "expire-cycle", t0);
         /* active expiry logged deletes: write (and sync) them like a batch */
         persist_batch_commit(p->o.persist, a->id, p->o.nactors);
+        t0 = actor_ev_begin(p);
         a->persist_busy = actor_persist_tick(a, now_us);
+        actor_ev_end(p, "compaction-slice", t0);
     } else {
-        if (a->persist_busy || a->log_stall) /* a paced slice per round */
+        if (a->persist_busy || a->log_stall) { /* a paced slice per round */
+            t0 = actor_ev_begin(p);
             a->persist_busy = actor_persist_tick(a, now_us);
+            actor_ev_end(p, "compaction-slice", t0);
+        }
         if (a->evict_busy) {
             /* eviction left over: a time-boxed slice per round, and its DELs
              * committed like a batch's */
+            t0 = actor_ev_begin(p);
             a->evict_busy = actor_evict_tick(a);
+            actor_ev_end(p, "eviction-cycle", t0);
             persist_batch_commit(p->o.persist, a->id, p->o.nactors);
         }
     }

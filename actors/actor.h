@@ -12,6 +12,7 @@
 #ifndef MEMKV_ACTOR_H
 #define MEMKV_ACTOR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,14 @@ typedef struct actor_pool_opts {
     evict_limits *limits; /* --maxmemory settings, shared; NULL: no limit */
     int64_t max_string;   /* --proto-max-bulk-len for APPEND/SETRANGE; 0: 512 MB */
     int databases;        /* --databases (MOVE's range); 0: 16 */
+    /* The latency monitor (LATENCY): while *event_ms > 0, work between and
+     * around rounds (expiry cycle, eviction, compaction slice, the log's
+     * write and fsync) is timed and event(event_ctx, name, us) is called
+     * for what took at least *event_ms milliseconds. Called on the actor's
+     * thread; must not block for long. NULL: nothing is timed. */
+    void (*event)(void *ctx, const char *name, uint64_t us);
+    void *event_ctx;
+    const _Atomic int64_t *event_ms;
 } actor_pool_opts;
 
 /* Creates the pool and its shards (threads not started). NULL on OOM.

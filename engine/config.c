@@ -140,6 +140,14 @@ static const struct opt {
      "keys sampled per eviction by the LRU, LFU and TTL policies (default 5; at most 64 used)"},
     {"lua-time-limit", OPT_INT, 0, INT_MAX, offsetof(kv_config, lua_time_limit), NULL, "MS",
      "stop a Lua script (EVAL) with an error after it ran this long (default 5000; 0 = never)"},
+    {"slowlog-log-slower-than", OPT_INT, INT_MIN, INT_MAX, offsetof(kv_config, slowlog_slower_than),
+     NULL, "US",
+     "SLOWLOG keeps commands that took at least this many microseconds (default 10000; 0 = "
+     "every command, negative = none)"},
+    {"slowlog-max-len", OPT_INT, 0, INT_MAX, offsetof(kv_config, slowlog_max_len), NULL, "N",
+     "entries SLOWLOG keeps (default 128)"},
+    {"latency-monitor-threshold", OPT_INT, 0, INT_MAX, offsetof(kv_config, latency_threshold), NULL,
+     "MS", "LATENCY records events that took at least this many milliseconds (default 0: off)"},
 };
 
 void config_defaults(kv_config *c)
@@ -171,6 +179,8 @@ void config_defaults(kv_config *c)
     c->maxmemory_policy = EVICT_NOEVICTION;
     c->maxmemory_samples = 5;
     c->lua_time_limit = 5000;
+    c->slowlog_slower_than = 10000;
+    c->slowlog_max_len = 128;
 }
 
 /* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),
@@ -673,9 +683,6 @@ static const struct compat {
     {"maxmemory-eviction-tenacity", COMPAT_TUNE, NULL},
     {"maxmemory-clients", COMPAT_TUNE, NULL},
     {"io-threads-do-reads", COMPAT_TUNE, NULL},
-    {"slowlog-log-slower-than", COMPAT_TUNE, NULL},
-    {"slowlog-max-len", COMPAT_TUNE, NULL},
-    {"latency-monitor-threshold", COMPAT_TUNE, NULL},
     {"latency-tracking", COMPAT_TUNE, NULL},
     {"latency-tracking-info-percentiles", COMPAT_TUNE, NULL},
     {"lua-time-limit", COMPAT_TUNE, NULL},

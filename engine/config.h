@@ -59,6 +59,9 @@ typedef struct kv_config {
     int maxmemory_policy;                /* --maxmemory-policy: enum evict_policy */
     int maxmemory_samples;               /* --maxmemory-samples */
     int lua_time_limit;                  /* --lua-time-limit: ms a script may run, 0 = no limit */
+    int slowlog_slower_than;             /* --slowlog-log-slower-than: us, < 0 off, 0 all */
+    int slowlog_max_len;                 /* --slowlog-max-len: entries kept */
+    int latency_threshold;               /* --latency-monitor-threshold: ms, 0 = off */
     int help;                            /* --help was given */
     int version;                         /* --version was given */
     char warnings[4096]; /* set by parsing: lines for the log, one each, '\n'-ended */

@@ -80,6 +80,38 @@ static void show_protected(struct server *s, char *buf, size_t len)
     snprintf(buf, len, "%s", atomic_load(&s->protected_mode) ? "yes" : "no");
 }
 
+static void apply_slowlog_slower(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->slow.slower_than_us, c->slowlog_slower_than);
+    server_watch_update(s);
+}
+
+static void show_slowlog_slower(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)atomic_load(&s->slow.slower_than_us));
+}
+
+static void apply_slowlog_len(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->slow.max_len, c->slowlog_max_len);
+}
+
+static void show_slowlog_len(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)atomic_load(&s->slow.max_len));
+}
+
+static void apply_latency(struct server *s, const kv_config *c)
+{
+    atomic_store(&s->lat.threshold_ms, c->latency_threshold);
+    server_watch_update(s);
+}
+
+static void show_latency(struct server *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)atomic_load(&s->lat.threshold_ms));
+}
+
 static const confset_row rows[] = {
     {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory},
     {"maxmemory-policy",
@@ -92,6 +124,9 @@ static const confset_row rows[] = {
     {"timeout", "argument must be between 0 and 2147483647 inclusive", 1, apply_timeout,
      show_timeout},
     {"protected-mode", "argument must be 'yes' or 'no'", 0, apply_protected, show_protected},
+    {"slowlog-log-slower-than", NULL, 1, apply_slowlog_slower, show_slowlog_slower},
+    {"slowlog-max-len", NULL, 1, apply_slowlog_len, show_slowlog_len},
+    {"latency-monitor-threshold", NULL, 1, apply_latency, show_latency},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

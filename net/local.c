@@ -2,6 +2,7 @@
  * and the INFO/STATS gatherers that add server-wide figures to the shards'. */
 #include "local.h"
 
+#include <ctype.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "confset.h"
@@ -84,7 +86,7 @@ void local_select(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     else if (db < 0 || db >= t->srv->cfg.databases)
         reply_error(out, KV_ERR_DBINDEX);
     else {
-        c->db = (uint8_t)db;
+        __atomic_store_n(&c->db, (uint8_t)db, __ATOMIC_RELAXED); /* CLIENT LIST reads it */
         reply_ok(out);
     }
 }
@@ -139,16 +141,217 @@ static int name_ok(const kv_str *n)
     return 1;
 }
 
-static void client_info_line(const conn *c, kvbuf *out, int64_t now_ms)
+/* One CLIENT LIST / CLIENT INFO line for x. own: x belongs to the calling
+ * thread (its buffers may be read); otherwise the caller holds x's
+ * thread's conns_lock and only fields safe to read from another thread are
+ * shown (qbuf and omem as 0). */
+static void client_info_line(const conn *x, int own, kvbuf *out, int64_t now_ms)
 {
+    char flags[4];
+    int nf = 0;
+    if (__atomic_load_n(&x->mon, __ATOMIC_RELAXED)) flags[nf++] = 'O';
+    if (__atomic_load_n(&x->no_evict, __ATOMIC_RELAXED)) flags[nf++] = 'e';
+    if (nf == 0) flags[nf++] = 'N';
+    flags[nf] = '\0';
     kvbuf_printf(out,
-                 "id=%llu addr=%s laddr=? fd=%d name=%s age=%lld idle=0 flags=N db=%u "
+                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 flags=%s db=%u "
                  "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
                  "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
                  "user=default redir=-1 resp=2\n",
-                 (unsigned long long)c->id, c->addr, c->fd, c->name,
-                 (long long)((now_ms - c->created_ms) / 1000), (unsigned)c->db,
-                 c->in.len - c->in_off, conn_out_pending(c));
+                 (unsigned long long)x->id, x->addr, x->laddr, x->fd, x->name,
+                 (long long)((now_ms - x->created_ms) / 1000), flags,
+                 (unsigned)__atomic_load_n(&x->db, __ATOMIC_RELAXED),
+                 own ? x->in.len - x->in_off : 0, own ? conn_out_pending(x) : 0);
+}
+
+/* CLIENT LIST [ID id ...]: the connections of every network thread. */
+static void client_list(netthr *t, int argc, const kv_str *argv, kvbuf *out)
+{
+    int64_t ids[64];
+    int nids = 0;
+    if (argc > 2) {
+        if (!arg_is(&argv[2], "id") || argc < 4 || argc - 3 > 64) {
+            reply_error(out, KV_ERR_SYNTAX);
+            return;
+        }
+        for (int i = 3; i < argc; i++)
+            if (kv_parse_i64(argv[i].p, argv[i].len, &ids[nids++]) != 0 || ids[nids - 1] <= 0) {
+                reply_error(out, "ERR Invalid client ID");
+                return;
+            }
+    }
+    kvbuf lines;
+    kvbuf_init(&lines);
+    int64_t now = kv_time_ms();
+    server_t *s = t->srv;
+    for (unsigned i = 0; i < s->nnet; i++) {
+        netthr *o = &s->net[i];
+        pthread_mutex_lock(&o->conns_lock);
+        for (conn *x = o->conns; x; x = x->next) {
+            int want = nids == 0;
+            for (int k = 0; k < nids && !want; k++) want = (uint64_t)ids[k] == x->id;
+            if (want) client_info_line(x, o == t, &lines, now);
+        }
+        pthread_mutex_unlock(&o->conns_lock);
+    }
+    reply_bulk(out, lines.data, lines.len);
+    kvbuf_destroy(&lines);
+}
+
+/* "host:port" a client gave, compared with a connection's address. */
+static int addr_is(const kv_str *a, const char *addr)
+{
+    return a->len == strlen(addr) && memcmp(a->p, addr, a->len) == 0;
+}
+
+typedef struct kill_filter {
+    int64_t id;          /* 0: any */
+    const kv_str *addr;  /* NULL: any */
+    const kv_str *laddr; /* NULL: any */
+    int skipme;          /* the calling connection is not killed */
+    int user_other;      /* USER names a user no connection has */
+} kill_filter;
+
+/* CLIENT KILL's filters (new form, from argv[2]); 0 or -1 with the error
+ * replied. */
+static int kill_parse(int argc, const kv_str *argv, kill_filter *f, kvbuf *out)
+{
+    memset(f, 0, sizeof *f);
+    f->skipme = 1;
+    if ((argc - 2) % 2 != 0) {
+        reply_error(out, KV_ERR_SYNTAX);
+        return -1;
+    }
+    for (int i = 2; i < argc; i += 2) {
+        const kv_str *k = &argv[i], *v = &argv[i + 1];
+        if (arg_is(k, "id")) {
+            if (kv_parse_i64(v->p, v->len, &f->id) != 0 || f->id <= 0) {
+                reply_error(out, "ERR client-id should be greater than 0");
+                return -1;
+            }
+        } else if (arg_is(k, "addr")) {
+            f->addr = v;
+        } else if (arg_is(k, "laddr")) {
+            f->laddr = v;
+        } else if (arg_is(k, "user")) {
+            if (!arg_is(v, "default")) {
+                reply_errorf(out, "ERR No such user '%.*s'", (int)(v->len > 128 ? 128 : v->len),
+                             v->p);
+                return -1;
+            }
+        } else if (arg_is(k, "skipme")) {
+            if (arg_is(v, "yes"))
+                f->skipme = 1;
+            else if (arg_is(v, "no"))
+                f->skipme = 0;
+            else {
+                reply_error(out, KV_ERR_SYNTAX);
+                return -1;
+            }
+        } else {
+            reply_error(out, KV_ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Marks the connections f matches (on every thread) for closing; returns
+ * how many. The calling connection c closes after this reply. */
+static int64_t kill_apply(netthr *t, conn *c, const kill_filter *f)
+{
+    server_t *s = t->srv;
+    int64_t n = 0;
+    for (unsigned i = 0; i < s->nnet; i++) {
+        netthr *o = &s->net[i];
+        int marked = 0;
+        pthread_mutex_lock(&o->conns_lock);
+        for (conn *x = o->conns; x; x = x->next) {
+            if (f->id && (uint64_t)f->id != x->id) continue;
+            if (f->addr && !addr_is(f->addr, x->addr)) continue;
+            if (f->laddr && !addr_is(f->laddr, x->laddr)) continue;
+            if (x == c && f->skipme) continue;
+            n++;
+            if (x == c) {
+                c->closing = 1; /* after this reply, as QUIT */
+                continue;
+            }
+            atomic_store_explicit(&x->kill, 1, memory_order_relaxed);
+            marked = 1;
+        }
+        pthread_mutex_unlock(&o->conns_lock);
+        if (marked) {
+            atomic_store_explicit(&o->kill_pending, 1, memory_order_release);
+            ev_async_send(o->loop, &o->wake_w);
+        }
+    }
+    return n;
+}
+
+static void client_kill(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    kill_filter f;
+    if (argc == 3) { /* old form: CLIENT KILL addr:port */
+        memset(&f, 0, sizeof f);
+        f.addr = &argv[2];
+        if (kill_apply(t, c, &f) == 0)
+            reply_error(out, "ERR No such client");
+        else
+            reply_ok(out);
+        return;
+    }
+    if (kill_parse(argc, argv, &f, out) != 0) return;
+    reply_int(out, kill_apply(t, c, &f));
+}
+
+/* CLIENT PAUSE timeout [WRITE|ALL] */
+static void client_pause(netthr *t, int argc, const kv_str *argv, kvbuf *out)
+{
+    int64_t ms;
+    if (argc < 3 || argc > 4) {
+        reply_error(out, "ERR wrong number of arguments for 'client|pause' command");
+        return;
+    }
+    if (kv_parse_i64(argv[2].p, argv[2].len, &ms) != 0) {
+        reply_error(out, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_error(out, "ERR timeout is negative");
+        return;
+    }
+    int writes = 0;
+    if (argc == 4) {
+        if (arg_is(&argv[3], "write"))
+            writes = 1;
+        else if (!arg_is(&argv[3], "all")) {
+            reply_error(out, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    server_pause(t->srv, kv_time_ms() + ms, writes);
+    reply_ok(out);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP: applied to the slots from this command on
+ * (conn_process_input tags them). */
+static void client_reply(conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    if (argc != 3) {
+        reply_error(out, "ERR wrong number of arguments for 'client|reply' command");
+    } else if (arg_is(&argv[2], "on")) {
+        c->reply_off = 0;
+        c->reply_skip = 0;
+        reply_ok(out);
+    } else if (arg_is(&argv[2], "off")) {
+        c->reply_off = 1;
+        reply_ok(out); /* dropped: this slot is tagged muted */
+    } else if (arg_is(&argv[2], "skip")) {
+        if (!c->reply_off) c->reply_skip = 2; /* this command's reply and the next one's */
+        reply_ok(out);
+    } else {
+        reply_error(out, KV_ERR_SYNTAX);
+    }
 }
 
 void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
@@ -162,8 +365,10 @@ void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
                              "characters.");
         } else {
             size_t n = argv[2].len < sizeof c->name - 1 ? argv[2].len : sizeof c->name - 1;
+            pthread_mutex_lock(&t->conns_lock); /* CLIENT LIST on other threads reads it */
             memcpy(c->name, argv[2].p, n);
             c->name[n] = '\0';
+            pthread_mutex_unlock(&t->conns_lock);
             reply_ok(out);
         }
     } else if (arg_is(sub, "getname")) {
@@ -188,17 +393,35 @@ void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     } else if (arg_is(sub, "info")) {
         kvbuf line;
         kvbuf_init(&line);
-        client_info_line(c, &line, kv_time_ms());
+        client_info_line(c, 1, &line, kv_time_ms());
         reply_bulk(out, line.data, line.len);
         kvbuf_destroy(&line);
     } else if (arg_is(sub, "list")) {
-        /* Connections of this network thread: each thread owns its own. */
-        kvbuf lines;
-        kvbuf_init(&lines);
-        int64_t now = kv_time_ms();
-        for (conn *x = t->conns; x; x = x->next) client_info_line(x, &lines, now);
-        reply_bulk(out, lines.data, lines.len);
-        kvbuf_destroy(&lines);
+        client_list(t, argc, argv, out);
+    } else if (arg_is(sub, "kill")) {
+        if (argc < 3)
+            reply_error(out, "ERR wrong number of arguments for 'client|kill' command");
+        else
+            client_kill(t, c, argc, argv, out);
+    } else if (arg_is(sub, "pause")) {
+        client_pause(t, argc, argv, out);
+    } else if (arg_is(sub, "unpause")) {
+        if (argc != 2) {
+            reply_error(out, "ERR wrong number of arguments for 'client|unpause' command");
+        } else {
+            server_pause(t->srv, 0, 0);
+            reply_ok(out);
+        }
+    } else if (arg_is(sub, "no-evict")) {
+        if (argc != 3)
+            reply_error(out, "ERR wrong number of arguments for 'client|no-evict' command");
+        else if (arg_is(&argv[2], "on") || arg_is(&argv[2], "off")) {
+            __atomic_store_n(&c->no_evict, (uint8_t)arg_is(&argv[2], "on"), __ATOMIC_RELAXED);
+            reply_ok(out);
+        } else
+            reply_error(out, KV_ERR_SYNTAX);
+    } else if (arg_is(sub, "reply")) {
+        client_reply(c, argc, argv, out);
     } else if (arg_is(sub, "help")) {
         static const char *help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -208,12 +431,35 @@ void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
             "    Return the ID of the current connection.",
             "INFO",
             "    Return information about the current client connection.",
-            "LIST",
-            "    Return information about client connections of this network thread.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [ID <client-id> ...]",
+            "    Return information about client connections (of every network thread).",
+            "NO-EVICT (ON|OFF)",
+            "    Protect the current client connection from eviction (a flag only: mem-kv",
+            "    never evicts clients).",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr (lib-name, lib-ver).",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
         };
         reply_array(out, sizeof help / sizeof help[0]);
         for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) reply_status(out, help[i]);
@@ -269,8 +515,10 @@ void local_hello(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     }
     if (name != NULL) {
         size_t n = name->len < sizeof c->name - 1 ? name->len : sizeof c->name - 1;
+        pthread_mutex_lock(&t->conns_lock);
         memcpy(c->name, name->p, n);
         c->name[n] = '\0';
+        pthread_mutex_unlock(&t->conns_lock);
     }
     reply_array(out, 14);
     reply_bulk_cstr(out, "server");
@@ -287,6 +535,94 @@ void local_hello(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
     reply_bulk_cstr(out, "master");
     reply_bulk_cstr(out, "modules");
     reply_array(out, 0);
+}
+
+/* ---- SLOWLOG, LATENCY, MONITOR ------------------------------------------ */
+
+void server_watch_update(server_t *s)
+{
+    int64_t slow = atomic_load(&s->slow.slower_than_us);
+    int64_t lat = atomic_load(&s->lat.threshold_ms);
+    uint64_t ns = UINT64_MAX;
+    if (slow >= 0) ns = (uint64_t)slow * 1000;
+    if (lat > 0 && (uint64_t)lat * 1000000 < ns) ns = (uint64_t)lat * 1000000;
+    atomic_store_explicit(&s->watch_ns, ns, memory_order_relaxed);
+}
+
+void local_slow(conn *c, const kv_slot *sl, uint64_t ns)
+{
+    server_t *s = c->t->srv;
+    int64_t us = (int64_t)(ns / 1000);
+    if (slowlog_wanted(&s->slow, us) && sl->argc > 0)
+        slowlog_add(&s->slow, &c->t->slow, sl->argc, sl->argv, us, (int64_t)time(NULL), c->addr,
+                    c->name);
+    latency_add(&s->lat, sl->def->flags & CMD_FAST ? "fast-command" : "command", ns / 1000);
+}
+
+/* The network threads' SLOWLOG rings, for slowlog.c. */
+static slowlog_ring **slow_rings(server_t *s)
+{
+    slowlog_ring **r = kv_xcalloc(s->nnet, sizeof *r);
+    for (unsigned i = 0; i < s->nnet; i++) r[i] = &s->net[i].slow;
+    return r;
+}
+
+void local_slowlog(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    server_t *s = t->srv;
+    const kv_str *sub = &argv[1];
+    slowlog_ring **rings = slow_rings(s);
+    if (arg_is(sub, "get") && argc <= 3) {
+        int64_t count = 10;
+        if (argc == 3 && (kv_parse_i64(argv[2].p, argv[2].len, &count) != 0 || count < -1))
+            reply_error(out, "ERR count should be greater than or equal to -1");
+        else
+            slowlog_reply_get(&s->slow, rings, s->nnet, count, out);
+    } else if (arg_is(sub, "len") && argc == 2) {
+        reply_int(out, slowlog_len(&s->slow, rings, s->nnet));
+    } else if (arg_is(sub, "reset") && argc == 2) {
+        slowlog_reset(rings, s->nnet);
+        reply_ok(out);
+    } else if (arg_is(sub, "help") && argc == 2) {
+        static const char *help[] = {
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        };
+        reply_array(out, sizeof help / sizeof help[0]);
+        for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) reply_status(out, help[i]);
+    } else if (arg_is(sub, "get") || arg_is(sub, "len") || arg_is(sub, "reset") ||
+               arg_is(sub, "help")) {
+        char name[8];
+        size_t n = sub->len < sizeof name - 1 ? sub->len : sizeof name - 1;
+        for (size_t i = 0; i < n; i++) name[i] = (char)tolower((unsigned char)sub->p[i]);
+        name[n] = '\0';
+        reply_errorf(out, "ERR wrong number of arguments for 'slowlog|%s' command", name);
+    } else {
+        reply_errorf(out, "ERR unknown subcommand '%.*s'. Try SLOWLOG HELP.",
+                     (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+    }
+    free(rings);
+}
+
+void local_latency(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    latency_command(&t->srv->lat, argc, argv, out);
+}
+
+void local_monitor(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
+{
+    monitor_add(&t->srv->mon, c);
+    reply_ok(out);
 }
 
 /* ---- COMMAND ---------------------------------------------------------- */

@@ -197,6 +197,25 @@ static int tok_eq(const char *p, size_t n, const char *s)
     return n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
+/* The SLOWLOG and LATENCY families (net/slowlog.h, net/latency.h). */
+static void metrics_toolkit(kvbuf *b, server_t *s)
+{
+    slowlog_ring **rings = kv_xcalloc(s->nnet, sizeof *rings);
+    for (unsigned i = 0; i < s->nnet; i++) rings[i] = &s->net[i].slow;
+    int64_t len = slowlog_len(&s->slow, rings, s->nnet);
+    free(rings);
+    kvbuf_printf(b,
+                 "# HELP memkv_slowlog_length Entries SLOWLOG GET -1 would show.\n"
+                 "# TYPE memkv_slowlog_length gauge\n"
+                 "memkv_slowlog_length %lld\n"
+                 "# HELP memkv_slowlog_entries_total Commands logged by SLOWLOG since start "
+                 "(its next id).\n"
+                 "# TYPE memkv_slowlog_entries_total counter\n"
+                 "memkv_slowlog_entries_total %llu\n",
+                 (long long)len, (unsigned long long)atomic_load(&s->slow.next_id));
+    latency_prometheus(&s->lat, b);
+}
+
 /* Answers the request whose head is m->in[0..inlen) (complete). */
 static void mconn_handle(mconn *m)
 {
@@ -247,6 +266,7 @@ static void mconn_handle(mconn *m)
     kvbuf_init(&body);
     obs_prometheus(&body, m->t->srv);
     metrics_more(&body, m->t->srv);
+    metrics_toolkit(&body, m->t->srv);
     mconn_respond(m, 200, "OK", &body, head);
     kvbuf_destroy(&body);
 }

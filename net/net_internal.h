@@ -16,12 +16,15 @@
 #include "cmdtab.h"
 #include "config.h"
 #include "hash.h"
+#include "latency.h"
 #include "mbox.h"
+#include "monitor.h"
 #include "msg.h"
 #include "obs.h"
 #include "parse.h"
 #include "persist.h"
 #include "server.h"
+#include "slowlog.h"
 
 /* Replies a connection may have pending before it stops parsing input. */
 #define CONN_MAX_SLOTS 1024
@@ -51,6 +54,7 @@ typedef struct kv_slot {
     uint8_t close_after; /* close the connection once this reply is out */
     uint8_t stage;       /* staged commands: current step */
     uint8_t db;          /* the database its parts run in (the client's SELECT) */
+    uint8_t mute;        /* CLIENT REPLY OFF/SKIP: the reply is dropped, not sent */
     uint32_t pending;    /* parts not yet completed */
     kvbuf reply;         /* the final RESP reply */
     int argc;            /* the command's own copy of its arguments */
@@ -117,9 +121,16 @@ typedef struct conn {
     uint8_t db;          /* SELECTed database */
     struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
-    struct conn *prev, *next; /* the thread's connection list */
-    char name[64];            /* CLIENT SETNAME */
-    char addr[64];            /* peer address, for CLIENT INFO */
+    struct conn *prev, *next; /* the thread's connection list; changed under t->conns_lock */
+    char name[64];            /* CLIENT SETNAME; written under t->conns_lock */
+    char addr[64];            /* ro: peer address, for CLIENT INFO */
+    char laddr[64];           /* ro: local address the client connected to */
+    struct monitor_sub *mon;  /* MONITOR: its entry in the server's hub, or NULL */
+    uint8_t reply_off;        /* CLIENT REPLY OFF */
+    uint8_t reply_skip;       /* CLIENT REPLY SKIP: commands whose reply to drop */
+    uint8_t no_evict;         /* CLIENT NO-EVICT ON (a flag only: no client eviction) */
+    uint8_t held;             /* CLIENT PAUSE: its next command waits (not parsed yet) */
+    _Atomic uint8_t kill;     /* CLIENT KILL from another thread: close at its next wake-up */
     int64_t created_ms;
     /* limits and access (climit.c): */
     uint8_t authed;        /* AUTH done, or no password when it connected */
@@ -180,7 +191,14 @@ typedef struct netthr {
     kv_batch *free_batches;
     kv_slot *slot_cache; /* freed slots of SLOT_ROOM, linked by next */
     unsigned nslot_cache;
-    conn *conns; /* all open connections */
+    conn *conns; /* all open connections; changed under conns_lock */
+    /* Guards the list and the names of conns, for CLIENT LIST/KILL from
+     * other threads; the owner takes it only to change them. */
+    pthread_mutex_t conns_lock;
+    _Atomic int kill_pending; /* some connection's kill flag is set */
+    slowlog_ring slow;        /* SLOWLOG entries of this thread's commands */
+    ev_timer pause_w;         /* CLIENT PAUSE: resumes held connections when it ends */
+    unsigned nheld;           /* owner: this thread: connections held by a pause */
     conn *dirty; /* connections with output to write */
     int paused;  /* out of credit towards some actor */
     int stalls;  /* owner: this thread: some connection is stalled */
@@ -238,6 +256,16 @@ struct server {
     _Atomic int protected_mode; /* --protected-mode */
     _Atomic int timeout;        /* --timeout, seconds */
     struct script_env *scripts; /* ro after start: EVAL/EVALSHA (net/scripting.c) */
+    slowlog_conf slow;          /* SLOWLOG settings and ids */
+    latency_mon lat;            /* LATENCY events */
+    /* Least time (ns) a command must take to matter to SLOWLOG or LATENCY
+     * (UINT64_MAX: to neither); kept by server_watch_update. */
+    _Atomic uint64_t watch_ns;
+    monitor_hub mon; /* MONITOR connections */
+    /* CLIENT PAUSE: until this kv_time_ms() commands (writes only if
+     * pause_writes) wait; 0 = not paused. */
+    _Atomic int64_t pause_until_ms;
+    _Atomic int pause_writes;
 };
 
 /* netloop.c: network threads. */
@@ -285,6 +313,12 @@ static inline void obs_unknown(netthr *t)
  * this loop iteration. */
 void conn_mark_dirty(netthr *t, conn *c);
 
+/* local.c: a command took ns (parse to reply): SLOWLOG and LATENCY. Its
+ * network thread. */
+void local_slow(conn *c, const kv_slot *sl, uint64_t ns);
+/* local.c: recomputes server.watch_ns from the settings. Any thread. */
+void server_watch_update(struct server *s);
+
 /* local.c: gathered replies that need the server (INFO, STATS). */
 void local_info_join(netthr *t, kv_slot *sl);
 void local_stats_join(netthr *t, kv_slot *sl);
@@ -322,6 +356,10 @@ void climit_authed(netthr *t, conn *c);
  * no tick walks 10 000 of them at once (about 1 ms). */
 #define CLIMIT_CRON_HZ 10
 void climit_cron(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* netloop.c: CLIENT PAUSE until until_ms (kv_time_ms; 0 = UNPAUSE), of
+ * write commands only if writes; wakes every network thread. Any thread. */
+void server_pause(struct server *s, int64_t until_ms, int writes);
 
 /* netloop.c: closes c's socket (the memory goes once no part is in flight). */
 void conn_close(netthr *t, conn *c);

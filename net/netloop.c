@@ -79,12 +79,15 @@ void conn_close(netthr *t, conn *c)
     c->closed = 1;
     c->closing = 1;
     if (t->cron_next == c) t->cron_next = c->next; /* climit_cron's place moves on */
+    monitor_remove(&t->srv->mon, c);
+    pthread_mutex_lock(&t->conns_lock);
     if (c->prev)
         c->prev->next = c->next;
     else
         t->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    pthread_mutex_unlock(&t->conns_lock);
     atomic_fetch_sub_explicit(&t->stats.clients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->srv->clients, 1, memory_order_relaxed);
     multi_conn_close(t, c); /* its watched keys */
@@ -113,8 +116,8 @@ static int net_stalled(const netthr *t)
 /* Whether c may parse more commands now. */
 static int conn_can_parse(const netthr *t, const conn *c)
 {
-    return !c->closing && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS && !net_stalled(t) &&
-           conn_out_pending(c) < CONN_MAX_OUT;
+    return !c->closing && !c->held && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS &&
+           !net_stalled(t) && conn_out_pending(c) < CONN_MAX_OUT;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -134,9 +137,14 @@ static void conn_collect_replies(conn *c)
         if (sl->def) {
             if (now == 0) now = hist_clock_ns();
             obs_record(&c->t->obs, sl->def, now - sl->t_parse, failed);
+            if (now - sl->t_parse >=
+                atomic_load_explicit(&c->t->srv->watch_ns, memory_order_relaxed))
+                local_slow(c, sl, now - sl->t_parse);
         }
         if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
-        if (sl->proto == PARSE_PLAIN)
+        if (sl->mute)
+            ; /* CLIENT REPLY OFF/SKIP */
+        else if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
         else if (sl->reply.len >= CONN_OUT_SEG_MIN)
             conn_queue_seg(c, &sl->reply);
@@ -149,6 +157,7 @@ static void conn_collect_replies(conn *c)
         slot_free(sl);
         if (c->close_ready) break;
     }
+    if (c->mon && c->head == NULL) monitor_take(&c->t->srv->mon, c);
 }
 
 /* Queues a big reply as it is: takes reply's buffer (leaving it empty). */
@@ -289,7 +298,8 @@ static void conn_service(netthr *t, conn *c)
     int drained = conn_out_pending(c) == 0;
     /* After QUIT or a protocol error, once its reply is out; after the
      * peer's EOF, once everything it sent has been answered. */
-    if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused))) conn_close(t, c);
+    if (drained && (c->close_ready || (c->eof && c->nslots == 0 && !t->paused && !c->held)))
+        conn_close(t, c);
 }
 
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -303,12 +313,85 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- input ------------------------------------------------------------ */
 
+/* ---- CLIENT PAUSE ------------------------------------------------------ */
+
+void server_pause(server_t *s, int64_t until_ms, int writes)
+{
+    atomic_store(&s->pause_writes, writes);
+    atomic_store(&s->pause_until_ms, until_ms);
+    for (unsigned i = 0; i < s->nnet; i++) ev_async_send(s->net[i].loop, &s->net[i].wake_w);
+}
+
+/* Milliseconds the pause still lasts, 0 if none. Any thread. */
+static int64_t pause_left(server_t *s)
+{
+    int64_t until = atomic_load_explicit(&s->pause_until_ms, memory_order_relaxed);
+    if (until == 0) return 0;
+    int64_t left = until - kv_time_ms();
+    return left > 0 ? left : 0;
+}
+
+/* Whether the command just parsed on c (r bytes) must wait for the pause
+ * to end: then it stays unparsed in c's input and c is held. A command
+ * with big arguments read into buffers of their own cannot be put back:
+ * it runs (docs/observability.md). */
+static int conn_pause_hold(netthr *t, conn *c)
+{
+    server_t *s = t->srv;
+    int64_t left = pause_left(s);
+    if (left == 0) return 0;
+    const cmd_def *d = cmdtab_lookup(c->ps.argv[0].p, c->ps.argv[0].len);
+    if (d == NULL) return 0; /* unknown: its error, at once */
+    if (atomic_load_explicit(&s->pause_writes, memory_order_relaxed) &&
+        !((d->flags & CMD_WRITE) || d->route == ROUTE_SCRIPT))
+        return 0;
+    if (parse_nbig(&c->ps) > 0) return 0;
+    c->held = 1;
+    t->nheld++;
+    if (!ev_is_active(&t->pause_w)) {
+        ev_timer_set(&t->pause_w, (double)left / 1000.0 + 0.001, 0.);
+        ev_timer_start(t->loop, &t->pause_w);
+    }
+    return 1;
+}
+
+/* The pause ended (or was lifted): held connections parse again. */
+static void net_pause_check(netthr *t)
+{
+    if (t->nheld == 0) return;
+    int64_t left = pause_left(t->srv);
+    if (left > 0) {
+        ev_timer_stop(t->loop, &t->pause_w);
+        ev_timer_set(&t->pause_w, (double)left / 1000.0 + 0.001, 0.);
+        ev_timer_start(t->loop, &t->pause_w);
+        return;
+    }
+    ev_timer_stop(t->loop, &t->pause_w);
+    t->nheld = 0;
+    for (conn *c = t->conns; c; c = c->next)
+        if (c->held) {
+            c->held = 0;
+            conn_mark_dirty(t, c); /* conn_service parses its input */
+        }
+}
+
+static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    net_pause_check(w->data);
+}
+
 static void conn_process_input(netthr *t, conn *c)
 {
     uint64_t now = 0; /* commands parsed in one pass share a timestamp */
     while (conn_can_parse(t, c) && c->in_off < c->in.len) {
         long r = parse_next(&c->ps, c->in.data + c->in_off, c->in.len - c->in_off);
         if (r == PARSE_AGAIN) break;
+        if (r > 0 && c->ps.argc > 0 &&
+            atomic_load_explicit(&t->srv->pause_until_ms, memory_order_relaxed) &&
+            conn_pause_hold(t, c))
+            break; /* in_off not advanced: parsed again once the pause ends */
         if (r == PARSE_BAD) {
             kv_slot *sl = route_error_slot(c, c->ps.err);
             sl->close_after = 1;
@@ -322,6 +405,12 @@ static void conn_process_input(netthr *t, conn *c)
         if (now == 0) now = hist_clock_ns();
         route_dispatch(t, c);
         c->tail->t_parse = now; /* every dispatch queues exactly one slot */
+        /* after the dispatch, as Redis feeds monitors after the call: a
+         * SELECT shows its new database */
+        if (monitor_active(&t->srv->mon))
+            monitor_feed(&t->srv->mon, c, c->tail->argc, c->tail->argv);
+        c->tail->mute = c->reply_off || c->reply_skip;
+        if (c->reply_skip) c->reply_skip--;
     }
     /* Keep only unparsed bytes; the parser's state is relative to in_off. */
     if (c->in_off == c->in.len) {
@@ -389,13 +478,16 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- accept ----------------------------------------------------------- */
 
-static void peer_name(int fd, char *buf, size_t len)
+/* "host:port" of fd's peer, or of its local end if local. */
+static void peer_name(int fd, int local, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    int rc = local ? getsockname(fd, (struct sockaddr *)&ss, &sl)
+                   : getpeername(fd, (struct sockaddr *)&ss, &sl);
+    if (rc == 0) {
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
             inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
@@ -444,7 +536,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         c->fd = fd;
         c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
         c->created_ms = kv_time_ms();
-        peer_name(fd, c->addr, sizeof c->addr);
+        peer_name(fd, 0, c->addr, sizeof c->addr);
+        peer_name(fd, 1, c->laddr, sizeof c->laddr);
         if (tls && tls_conn_attach(s->tls, c) != 0) {
             close(fd);
             conn_free(t, c);
@@ -454,9 +547,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
         c->rw.data = c->ww.data = c;
+        pthread_mutex_lock(&t->conns_lock);
         c->next = t->conns;
         if (t->conns) t->conns->prev = c;
         t->conns = c;
+        pthread_mutex_unlock(&t->conns_lock);
         atomic_fetch_add_explicit(&t->stats.connections, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&t->stats.clients, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->clients, 1, memory_order_relaxed);
@@ -553,12 +648,29 @@ static int net_idle(const netthr *t)
     return 1;
 }
 
+/* Closes the connections another thread's CLIENT KILL marked. Network
+ * thread t. */
+static void net_kill_marked(netthr *t)
+{
+    atomic_store_explicit(&t->kill_pending, 0, memory_order_relaxed);
+    conn *c = t->conns, *n;
+    for (; c; c = n) {
+        n = c->next;
+        if (atomic_load_explicit(&c->kill, memory_order_relaxed)) {
+            conn_close(t, c); /* freed once its parts are back */
+        }
+    }
+}
+
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     netthr *t = w->data;
     kv_batch *b;
     (void)revents;
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
+    monitor_poll(&t->srv->mon, t);
+    net_pause_check(t);
+    if (atomic_load_explicit(&t->kill_pending, memory_order_acquire)) net_kill_marked(t);
     if (atomic_load(&t->stop) && !t->accept_stopped) {
         t->accept_stopped = 1;
         for (unsigned i = 0; i < NET_MAX_LISTEN; i++) {
@@ -698,6 +810,8 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     t->inflight = kv_xcalloc(s->nactors, sizeof *t->inflight);
     if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
     if (obs_net_init(&t->obs) != 0) return KV_ENOMEM;
+    if (pthread_mutex_init(&t->conns_lock, NULL) != 0 || slowlog_ring_init(&t->slow) != 0)
+        return KV_ENOMEM;
     hist_st(&t->obs.gen, atomic_load(&s->stats_gen));
     /* Every listener (plain and TLS, each bind address) is served by every
      * network thread. */
@@ -721,6 +835,8 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_timer_init(&t->cron_w, climit_cron, 1.0 / CLIMIT_CRON_HZ, 1.0 / CLIMIT_CRON_HZ);
     t->cron_w.data = t;
     ev_timer_start(t->loop, &t->cron_w);
+    ev_init(&t->pause_w, pause_cb);
+    t->pause_w.data = t;
     if (id == 0) metrics_thread_init(t);
     return 0;
 }
@@ -748,6 +864,8 @@ void netthr_destroy(netthr *t)
     free(t->inflight);
     mbox_destroy(&t->done);
     obs_net_destroy(&t->obs);
+    slowlog_ring_destroy(&t->slow);
+    pthread_mutex_destroy(&t->conns_lock);
     if (t->loop) ev_loop_destroy(t->loop);
     t->loop = NULL;
 }

@@ -284,6 +284,12 @@ static int adjust_maxclients(kv_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* An actor's latency event (actor_pool_opts.event). Actor threads. */
+static void server_latency_event(void *ctx, const char *name, uint64_t us)
+{
+    latency_add(&((server_t *)ctx)->lat, name, us);
+}
+
 server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errlen)
 {
     server_t *s = kv_xcalloc(1, sizeof *s);
@@ -294,6 +300,10 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     atomic_store(&s->timeout, cfg->timeout);
     s->stop_efd = -1;
     pthread_mutex_init(&s->fz_lock, NULL);
+    slowlog_conf_init(&s->slow, cfg->slowlog_slower_than, cfg->slowlog_max_len);
+    latency_init(&s->lat, cfg->latency_threshold);
+    monitor_hub_init(&s->mon);
+    server_watch_update(s);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
     /* glibc raises its mmap threshold whenever a large block is freed (up to
@@ -354,6 +364,9 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
         .limits = &s->limits,
         .max_string = cfg->proto_max_bulk_len,
         .databases = cfg->databases,
+        .event = server_latency_event,
+        .event_ctx = s,
+        .event_ms = &s->lat.threshold_ms,
     };
     s->actors = actor_pool_new(&ao);
     if (s->actors == NULL) {
@@ -442,5 +455,7 @@ void server_free(server_t *s)
     auth_destroy(&s->auth);
     evict_limits_destroy(&s->limits);
     pthread_mutex_destroy(&s->fz_lock);
+    monitor_hub_destroy(&s->mon);
+    latency_destroy(&s->lat);
     free(s);
 }

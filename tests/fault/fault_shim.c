@@ -21,6 +21,13 @@
  * makes getpeername() fail on every socket (the protected-mode test of
  * tests/integration/test_peer_fault.py).
  *
+ * A line
+ *
+ *     fsync-delay 300   (fsync and fdatasync of WAL files take 300 ms more)
+ *
+ * makes them slow instead of failing: an fsync stall (the LATENCY test of
+ * tests/integration/test_toolkit.py).
+ *
  * Each change of the injected error is reported on stderr ("fault_shim: ...").
  *
  * Under ASan, load libasan first: LD_PRELOAD=<libasan.so>:<this .so>. ASan's
@@ -40,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef ssize_t (*write_fn)(int, const void *, size_t);
@@ -127,6 +135,31 @@ static int fault_for(const char *op)
     return 0;
 }
 
+/* fsync-delay: milliseconds a WAL fsync is to take longer, or 0. */
+static long delay_ms(void)
+{
+    const char *ctl = getenv("MEMKV_FAULT_CTL");
+    if (ctl == NULL || *ctl == 0) return 0;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, ctl, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[512];
+    ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *k = strstr(buf, "fsync-delay ");
+    return k && (k == buf || k[-1] == '\n') ? strtol(k + 12, NULL, 10) : 0;
+}
+
+static void stall(int fd)
+{
+    if (!is_wal_fd(fd)) return;
+    long ms = delay_ms();
+    if (ms <= 0) return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static int inject(int fd, const char *op)
 {
     if (!is_wal_fd(fd)) return 0;
@@ -171,6 +204,7 @@ int fsync(int fd)
         errno = e;
         return -1;
     }
+    stall(fd);
     return real_fsync(fd);
 }
 
@@ -182,6 +216,7 @@ int fdatasync(int fd)
         errno = e;
         return -1;
     }
+    stall(fd);
     return real_fdatasync(fd);
 }
 
