@@ -1122,6 +1122,16 @@ void config_resolve_threads(kv_config *c, int ncpu)
         threads_warning(c, ncpu, explicit_counts, asked_actors);
         return;
     }
+    /* Two CPUs or fewer, nothing asked for: one thread that reads sockets
+     * and owns every shard (--threads 1). A request then costs no mailbox
+     * hand-off and no cross-thread wake-up (a futex wake of the actor and an
+     * eventfd write back, each a context switch when the peer slept), and
+     * the other CPU stays free for the clients and the kernel's network
+     * work; measured in docs/benchmarks.md (issue 14). */
+    if (!explicit_counts && ncpu <= 2) {
+        c->threads = c->io_threads = c->actor_threads = 1;
+        return;
+    }
     /* Never more busy threads than cores: half the cores read sockets, the
      * rest own shards, at least one of each. Measured defaults come with the
      * performance issue. */
