@@ -51,13 +51,14 @@ static const struct opt {
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
      "number of keyspace shards (default 16)"},
     {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
-     "threads that own shards (default: from the CPU count; 0 = auto)"},
+     "threads that own shards (default: from the CPU count, none of their own on 2 CPUs or "
+     "fewer: see --threads; 0 = auto)"},
     {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), NULL, "N",
      "network threads (default: from the CPU count; 0 = auto)"},
     {"threads", OPT_INT, 0, 256, offsetof(kv_config, threads), NULL, "N",
      "N threads that each read sockets AND own shards: a command for a shard of its own "
-     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = off, "
-     "the default)"},
+     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, the "
+     "default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
     {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
      "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
