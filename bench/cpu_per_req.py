@@ -13,7 +13,9 @@ machine load than requests per second do.
 Usage: bench/cpu_per_req.py [--memkv build/mem-kv-server] [--redis redis-server]
                             [--memkv-args "--threads 1"] [--rounds 3] [--values]
 Prints a markdown table: us of server CPU and of client CPU per request
-(medians of the rounds), and the throughput redis-benchmark saw.
+(medians of the rounds), the throughput and the closed-loop p99 that
+redis-benchmark saw. Both servers run at once and every round alternates
+which of them goes first.
 
 --values: large values instead (issue 20): SET and GET of 4 KB, 16 KB,
 256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1.
@@ -80,19 +82,22 @@ def start(cmd):
     return proc, port
 
 
-def bench(port, extra, n):
-    """Runs redis-benchmark; returns (client CPU s, requests/s)."""
+def bench(port, extra, n, with_p99=False):
+    """Runs redis-benchmark; returns (client CPU s, requests/s), and the
+    closed-loop p99 in ms as a third value if with_p99."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
-                          "-r", str(KEYS), "-q"] + extra,
+                          "-r", str(KEYS), "--csv"] + extra,
                          capture_output=True, text=True, check=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    rps = 0.0
-    for part in out.replace("\r", "\n").split("\n"):
-        if "requests per second" in part:
-            rps = float(part.split("requests per second")[0].rsplit(":", 1)[1].split()[0])
-    return client, rps
+    rps, p99 = 0.0, 0.0
+    rows = [line.split('","') for line in out.splitlines() if line.startswith('"')]
+    if len(rows) >= 2:  # header, then one row: test, rps, avg, min, p50, p95, p99, max
+        row = dict(zip([h.strip('"') for h in rows[0]], [v.strip('"') for v in rows[-1]]))
+        rps = float(row.get("rps", 0))
+        p99 = float(row.get("p99_latency_ms", 0))
+    return (client, rps, p99) if with_p99 else (client, rps)
 
 
 # --values: (id, label, value bytes, keys, requests); 64 MB of values a size
@@ -168,24 +173,30 @@ def values_main(memkv, redis, rounds):
     return 0
 
 
-def measure(cmd, rounds):
-    proc, port = start(cmd)
+def measure(memkv, redis, rounds):
+    """Both servers up at once; every round of every workload runs on each,
+    the one that goes first alternating, so that a change in the machine's
+    load hits both alike. Returns {who: {workload: (server us/req, client
+    us/req, req/s, p99 ms)}}, medians of the rounds."""
+    procs = {"m": start(memkv), "r": start(redis)}
     try:
-        bench(port, ["-t", "set"], KEYS * 2)  # load every key
-        res = {}
+        for who in procs:
+            bench(procs[who][1], ["-t", "set"], KEYS * 2)  # load every key
+        raw = {who: {w[0]: [] for w in WORKLOADS} for who in procs}
         for wid, _, extra, n in WORKLOADS:
-            srv, cli, rps = [], [], []
-            for _ in range(rounds):
-                s0 = cpu_seconds(proc.pid)
-                c, r = bench(port, extra, n)
-                srv.append((cpu_seconds(proc.pid) - s0) * 1e6 / n)
-                cli.append(c * 1e6 / n)
-                rps.append(r)
-            res[wid] = (statistics.median(srv), statistics.median(cli), statistics.median(rps))
-        return res
+            for i in range(rounds):
+                for who in (("m", "r") if i % 2 == 0 else ("r", "m")):
+                    proc, port = procs[who]
+                    s0 = cpu_seconds(proc.pid)
+                    c, rps, p99 = bench(port, extra, n, with_p99=True)
+                    raw[who][wid].append(((cpu_seconds(proc.pid) - s0) * 1e6 / n, c * 1e6 / n,
+                                          rps, p99))
+        return {who: {wid: tuple(statistics.median(x[k] for x in runs) for k in range(4))
+                      for wid, runs in per.items()} for who, per in raw.items()}
     finally:
-        proc.terminate()
-        proc.wait()
+        for proc, _ in procs.values():
+            proc.terminate()
+            proc.wait()
 
 
 def main():
@@ -201,19 +212,20 @@ def main():
     redis = [a.redis, "--save", "", "--appendonly", "no"]
     if a.values:
         return values_main(memkv, redis, a.rounds)
-    m = measure(memkv, a.rounds)
-    r = measure(redis, a.rounds)
-    print("# %s, %d CPUs, mem-kv %s, %d rounds, 50 clients, %d keys" % (
-        time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
-        " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
+    res = measure(memkv, redis, a.rounds)
+    m, r = res["m"], res["r"]
+    print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 50 clients, %d keys; "
+          "medians" % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
+                       " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
     print("| workload | mem-kv server us/req | Redis server us/req | ratio | "
-          "client us/req (mem-kv / Redis) | mem-kv req/s | Redis req/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "client us/req (mem-kv / Redis) | mem-kv req/s | Redis req/s | "
+          "p99 ms (mem-kv / Redis) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for wid, label, _, _ in WORKLOADS:
-        ms, mc, mr = m[wid]
-        rs, rc, rr = r[wid]
-        print("| %s | %.2f | %.2f | %.2f | %.2f / %.2f | %.0f | %.0f |" % (
-            label, ms, rs, ms / rs, mc, rc, mr, rr))
+        ms, mc, mr, mp = m[wid]
+        rs, rc, rr, rp = r[wid]
+        print("| %s | %.2f | %.2f | %.2f | %.2f / %.2f | %.0f | %.0f | %.2f / %.2f |" % (
+            label, ms, rs, ms / rs, mc, rc, mr, rr, mp, rp))
     return 0
 
 
