@@ -1,4 +1,8 @@
-/* crc32c.c - CRC32C with an SSE4.2 path and a byte-table fallback. */
+/* crc32c.c - CRC32C: the SSE4.2 crc32 instruction on x86, the ARMv8 CRC32
+ * instructions on aarch64 (both detected at run time), a byte table
+ * everywhere else and as the fallback. The base build needs neither: the
+ * hardware functions alone are compiled for the extension (target
+ * attribute), and only called after the run-time check. */
 #include "crc32c.h"
 
 #include <string.h>
@@ -7,6 +11,14 @@
 #define CRC32C_X86 1
 #include <cpuid.h>
 #include <nmmintrin.h>
+#elif defined(__aarch64__) && defined(__linux__) && defined(__GNUC__) &&                           \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CRC32C_ARM64 1
+#include <arm_acle.h>
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7) /* arch/arm64/include/uapi/asm/hwcap.h */
+#endif
 #endif
 
 /* crc32c_table[i] = CRC of the byte i, reflected polynomial 0x82F63B78.
@@ -99,6 +111,64 @@ int crc32c_hw_available(void)
     }
     return v == 2;
 }
+const char *crc32c_hw_name(void)
+{
+    return "sse4.2";
+}
+#elif defined(CRC32C_ARM64)
+/* The ARMv8 CRC32C instructions (crc32cb/h/w/x): optional in ARMv8.0,
+ * mandatory from ARMv8.1; every Graviton, Ampere and Apple core has them.
+ * "+crc" enables them for this function only, the rest stays armv8-a. */
+__attribute__((target("+crc"))) uint32_t crc32c_hw_extend(uint32_t crc, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint32_t c = ~crc;
+    while (n > 0 && ((uintptr_t)s & 7)) {
+        c = __crc32cb(c, *s++);
+        n--;
+    }
+    while (n >= 8) {
+        uint64_t w; /* little-endian: the first byte in the low bits, as CRC32C wants */
+        memcpy(&w, s, 8);
+        c = __crc32cd(c, w);
+        s += 8;
+        n -= 8;
+    }
+    if (n >= 4) {
+        uint32_t w;
+        memcpy(&w, s, 4);
+        c = __crc32cw(c, w);
+        s += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        uint16_t w;
+        memcpy(&w, s, 2);
+        c = __crc32ch(c, w);
+        s += 2;
+        n -= 2;
+    }
+    if (n) c = __crc32cb(c, *s);
+    return ~c;
+}
+
+int crc32c_hw_available(void)
+{
+    /* As on x86: a cached fact about the CPU, relaxed atomics suffice.
+     * The kernel reports the instructions in AT_HWCAP (qemu-user too). */
+    static int cached;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = (getauxval(AT_HWCAP) & HWCAP_CRC32) ? 2 : 1;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v == 2;
+}
+
+const char *crc32c_hw_name(void)
+{
+    return "armv8-crc32";
+}
 #else
 uint32_t crc32c_hw_extend(uint32_t crc, const void *p, size_t n)
 {
@@ -107,6 +177,10 @@ uint32_t crc32c_hw_extend(uint32_t crc, const void *p, size_t n)
 int crc32c_hw_available(void)
 {
     return 0;
+}
+const char *crc32c_hw_name(void)
+{
+    return "none";
 }
 #endif
 

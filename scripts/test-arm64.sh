@@ -2,8 +2,8 @@
 # Cross-builds mem-kv for linux/arm64 and tests it under qemu-user on an
 # amd64 machine: the cmocka unit tests (ctest, through the toolchain file's
 # CMAKE_CROSSCOMPILING_EMULATOR) and a smoke run of the server (PING,
-# SET/GET/MGET with redis-cli, then integration scripts against the arm64
-# server, kill -9 recovery included). docs/arm64.md explains what this
+# SET/GET/MGET with redis-cli, a kill -9 recovery with --fsync always, a
+# short redis-benchmark, then integration scripts against the arm64 server). docs/arm64.md explains what this
 # proves and what it cannot (qemu runs arm64 code with the host's x86
 # memory ordering).
 #
@@ -86,14 +86,23 @@ chmod +x "$wrapper"
 
 tmp=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
-"$wrapper" --port "$port" --bind 127.0.0.1 --dir "$tmp/data" >"$tmp/log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 300); do
-  [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && break
-  kill -0 $pid 2>/dev/null || { cat "$tmp/log"; exit 1; }
-  sleep 0.1
-done
+pid=
+trap 'if [ -n "$pid" ]; then kill -9 $pid 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
+start_server() { # start_server LOG extra-args...: the arm64 server on $port, $tmp/data
+  local log=$1
+  shift
+  "$wrapper" --port "$port" --bind 127.0.0.1 --dir "$tmp/data" "$@" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do
+    [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && return 0
+    kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+  done
+  echo "test-arm64.sh: the server did not answer PING in 30 s" >&2
+  cat "$log"
+  exit 1
+}
+start_server "$tmp/log"
 smoke() { # smoke EXPECTED redis-cli args...
   local want=$1 got
   shift
@@ -109,14 +118,63 @@ smoke OK SET f 10.6
 smoke 5010.60000000000000009 INCRBYFLOAT f 5000 # amd64's (x87) reply on arm64 too
 kill $pid
 wait $pid || { echo "test-arm64.sh: the server did not stop cleanly" >&2; exit 1; }
-trap - EXIT
-rm -rf "$tmp"
+pid=
 echo "test-arm64.sh: smoke (PING, SET/GET, MSET/MGET, INCRBYFLOAT, SIGTERM) passed"
 
+# kill -9 recovery: with --fsync always every acknowledged write is in the
+# WAL (its CRC32C on the arm64 path) before the reply, so all of them are
+# back after a restart (a fresh data directory: only these keys).
+rm -rf "$tmp/data"
+start_server "$tmp/log2" --fsync always
+{
+  for i in $(seq 1 300); do echo "SET key:$i val:$i"; done
+  for _ in $(seq 1 100); do echo "INCR counter"; done
+  echo "HSET h f1 v1 f2 v2"
+} | redis-cli -p "$port" >"$tmp/writes"
+[ "$(grep -c -v -e '^OK$' -e '^[0-9]*$' "$tmp/writes")" = 0 ] ||
+  { echo "test-arm64.sh: a write failed:" >&2; grep -v -e '^OK$' -e '^[0-9]*$' "$tmp/writes" >&2; exit 1; }
+kill -9 $pid
+wait $pid 2>/dev/null || true
+pid=
+start_server "$tmp/log3" --fsync always
+smoke 302 DBSIZE
+smoke val:1 GET key:1
+smoke val:300 GET key:300
+smoke 100 GET counter
+smoke $'f1\nv1\nf2\nv2' HGETALL h
+echo "test-arm64.sh: kill -9 recovery (--fsync always, 302 keys) passed"
+
+kill $pid
+wait $pid || { echo "test-arm64.sh: the server did not stop cleanly" >&2; exit 1; }
+
+# A short redis-benchmark against the arm64 server (pipelined and not; the
+# default --fsync, as --fsync always would make it a disk test), then the
+# recovered keys are still there. Throughput under qemu means nothing; this
+# checks the replies and that the server stays up.
+start_server "$tmp/log4"
+smoke 302 DBSIZE
+redis-benchmark -h 127.0.0.1 -p "$port" -t set,get,incr,mset -n 2000 -c 8 -r 1000 -q \
+  </dev/null >"$tmp/bench" 2>&1
+redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n 4000 -c 4 -P 16 -q </dev/null >>"$tmp/bench" 2>&1
+tr '\r' '\n' <"$tmp/bench" | grep "requests per second" | sed 's/^ *//'
+[ "$(tr '\r' '\n' <"$tmp/bench" | grep -c "requests per second")" = 6 ] &&
+  ! grep -qiE "error|could not|refused|reset" "$tmp/bench" ||
+  { echo "test-arm64.sh: redis-benchmark failed:" >&2; cat "$tmp/bench" >&2; exit 1; }
+smoke val:300 GET key:300
+smoke 100 GET counter
+kill $pid
+wait $pid || { echo "test-arm64.sh: the server did not stop cleanly" >&2; exit 1; }
+pid=
+trap - EXIT
+rm -rf "$tmp"
+echo "test-arm64.sh: redis-benchmark passed"
+
 # The integration scripts against the arm64 server (same scripts as the
-# native suite, --server being the qemu wrapper).
+# native suite, --server being the qemu wrapper). test_bench_smoke.py is
+# not among them: the short redis-benchmark above covers it in a fraction
+# of its time (it took 77 s of the stage under qemu on a loaded machine).
 if [ "${MEMKV_ARM64_INTEG:-1}" != 0 ]; then
-  for s in test_cli.py test_plain.py test_bench_smoke.py; do
+  for s in test_cli.py test_plain.py; do
     echo "test-arm64.sh: tests/integration/$s under qemu-aarch64"
     PYTHONDONTWRITEBYTECODE=1 timeout 600 /usr/bin/python3 "tests/integration/$s" --server "$wrapper"
   done
