@@ -22,7 +22,15 @@
 enum kv_type {
     KV_TYPE_STRING = 0,
     KV_TYPE_HASH = 1, /* the value is a hobj_t pointer (entry_hobj) */
+    KV_TYPE_LIST = 2, /* the value is a lobj_t pointer (entry_lobj) */
+    KV_TYPE_SET = 3,  /* the value is a sobj_t pointer (entry_sobj) */
 };
+
+/* True for the types whose value is a pointer to an object the entry owns. */
+static inline int kv_type_is_obj(unsigned type)
+{
+    return type == KV_TYPE_HASH || type == KV_TYPE_LIST || type == KV_TYPE_SET;
+}
 
 enum {
     KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
@@ -33,6 +41,8 @@ enum {
 #define KV_MAX_DBS 256
 
 struct hobj;
+struct lobj;
+struct sobj;
 
 typedef struct kv_entry {
     struct kv_entry *next; /* private: hash chain, owner: table */
@@ -54,7 +64,10 @@ kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen,
                        size_t vlen, int64_t expire_ms);
 /* A new hash entry owning h (no expiry). Aborts on OOM. */
 kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h);
-/* Frees e and, for a hash, its hobj. Accepts NULL. */
+/* A new entry of type (KV_TYPE_LIST or KV_TYPE_SET) owning obj (no
+ * expiry). Aborts on OOM. */
+kv_entry *entry_new_obj(uint64_t hash, const char *key, size_t klen, unsigned type, void *obj);
+/* Frees e and, for a hash, list or set, its object. Accepts NULL. */
 void entry_free(kv_entry *e);
 /* Frees e but not the hobj it points to (the hobj moved to another entry). */
 void entry_free_shell(kv_entry *e);
@@ -107,6 +120,32 @@ static inline struct hobj *entry_hobj(kv_entry *e)
     memcpy(&h, entry_val(e), sizeof h);
     return h;
 }
+
+/* The object of a KV_TYPE_LIST / KV_TYPE_SET entry. */
+static inline struct lobj *entry_lobj(kv_entry *e)
+{
+    struct lobj *l;
+    memcpy(&l, entry_val(e), sizeof l);
+    return l;
+}
+static inline struct sobj *entry_sobj(kv_entry *e)
+{
+    struct sobj *o;
+    memcpy(&o, entry_val(e), sizeof o);
+    return o;
+}
+/* Bytes last charged to the shard for an object entry's object (the
+ * object's own record: hobj_charged and its kin), and setting it. */
+size_t entry_obj_charged(kv_entry *e);
+void entry_obj_set_charged(kv_entry *e, size_t bytes);
+
+struct kvbuf;
+/* Appends the serialized value of a hash, list or set entry (hobj_encode,
+ * lobj_encode, sobj_encode). */
+void entry_obj_encode(kv_entry *e, struct kvbuf *out);
+/* A new non-empty list or set (type) from those bytes, or NULL if they are
+ * malformed or empty; secret keys a set's table. */
+void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t n);
 
 /* Returns an entry like e with the value replaced (vlen bytes copied from
  * val, which may point into e), and the expiry set to expire_ms (<0: none).

@@ -75,8 +75,8 @@ static multi_conn *mx_of(conn *c)
 {
     if (c->mx == NULL) {
         c->mx = kv_xcalloc(1, sizeof *c->mx);
-        c->mx->idlen = (size_t)snprintf(c->mx->id, sizeof c->mx->id, "%llu",
-                                        (unsigned long long)c->id);
+        c->mx->idlen =
+            (size_t)snprintf(c->mx->id, sizeof c->mx->id, "%llu", (unsigned long long)c->id);
     }
     return c->mx;
 }
@@ -156,7 +156,8 @@ static unsigned mx_send_keys(netthr *t, kv_slot *sl, cmd_fn *fn, const uint32_t 
     for (unsigned i = 0; i < n; i++) {
         if (done[i]) continue;
         int count = 0;
-        for (unsigned j = i; j < n; j++) count += !done[j] && shard[j] == shard[i] && db[j] == db[i];
+        for (unsigned j = i; j < n; j++)
+            count += !done[j] && shard[j] == shard[i] && db[j] == db[i];
         kv_str *av;
         kv_req *r = route_part_new(sl, fn, shard[i], 2 + count, &av);
         av[0] = sl->argv[0];
@@ -289,7 +290,8 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
         int nkeys = (q->argc - 1) / 2;
         q->key_sub = kv_xmalloc((size_t)nkeys * sizeof *q->key_sub);
         for (int k = 0; k < nkeys; k++)
-            q->key_sub[k] = (uint16_t)route_shard(t->srv, q->argv[1 + 2 * k].p, q->argv[1 + 2 * k].len);
+            q->key_sub[k] =
+                (uint16_t)route_shard(t->srv, q->argv[1 + 2 * k].p, q->argv[1 + 2 * k].len);
         q->stage = MX_MSETNX;
         return;
     }
@@ -305,6 +307,11 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
     t->capturing = 1;
     int rc = route_parts(t, q);
     t->capturing = 0;
+    if (rc != 0 && def->route != ROUTE_RENAME) { /* LMOVE, SMOVE, SINTER... across shards */
+        reply_errorf(&q->reply, "ERR '%s' across shards is not supported inside MULTI", def->name);
+        q->stage = MX_READY;
+        return;
+    }
     if (rc != 0) { /* RENAME across shards */
         uint64_t a = route_shard(t->srv, q->argv[1].p, q->argv[1].len);
         uint64_t b = route_shard(t->srv, q->argv[2].p, q->argv[2].len);
@@ -595,8 +602,8 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
     kvbuf rep;
     kvbuf_init(&rep);
     while (shard < tx->nshards) {
-        av[1] = (kv_str){digits, (size_t)snprintf(digits, sizeof digits, "%llu",
-                                                  (unsigned long long)tcur)};
+        av[1] = (kv_str){digits,
+                         (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)tcur)};
         kvbuf_reset(&rep);
         mx_call(fz, q, cmd_scan, shard, q->argc, av, 0, &rep);
         if (rep.len == 0 || rep.data[0] != '*') break;
@@ -613,7 +620,7 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
             tcur = 0;
             continue;
         }
-        unsigned long long next = next_t != 0            ? (next_t << bits) | shard
+        unsigned long long next = next_t != 0               ? (next_t << bits) | shard
                                   : shard + 1 < tx->nshards ? shard + 1
                                                             : 0;
         reply_array(&q->reply, 2);

@@ -21,6 +21,8 @@
 #include "entry.h"
 #include "hist.h"
 #include "hobj.h"
+#include "lobj.h"
+#include "sobj.h"
 #include "manifest.h"
 #include "persist_internal.h"
 #include "recover.h"
@@ -107,12 +109,12 @@ struct persist {
     _Atomic uint64_t batches, writes, max_writes, bytes, fsyncs, fsync_us_total, fsync_us_max,
         failures, compactions;
     /* the log's outage state, kept by the shards' actors (persist_note) */
-    _Atomic int nfailing;          /* shards whose log fails now */
-    _Atomic int64_t outage_ms;     /* wall-clock start of the current outage, 0: none */
-    _Atomic int64_t fail_log_us;   /* when the last failure line was logged */
-    _Atomic int outage_logged;     /* the current outage's failure line was logged */
+    _Atomic int nfailing;           /* shards whose log fails now */
+    _Atomic int64_t outage_ms;      /* wall-clock start of the current outage, 0: none */
+    _Atomic int64_t fail_log_us;    /* when the last failure line was logged */
+    _Atomic int outage_logged;      /* the current outage's failure line was logged */
     _Atomic uint64_t fail_unlogged; /* failures not logged since the last line */
-    _Atomic int last_errno;        /* errno of the newest failure */
+    _Atomic int last_errno;         /* errno of the newest failure */
 };
 
 /* At most one "the log fails" line per this many microseconds. */
@@ -156,7 +158,7 @@ static void persist_note(persist_t *p, pshard *ps, int failed)
     int64_t since = atomic_exchange(&p->outage_ms, 0);
     if (atomic_exchange(&p->outage_logged, 0))
         kv_log_warn("The WAL in %s is writable again after %.1f s; writes are accepted.", p->dir,
-               since ? (double)(kv_time_ms() - since) / 1000.0 : 0.0);
+                    since ? (double)(kv_time_ms() - since) / 1000.0 : 0.0);
 }
 
 static void counter_max(_Atomic uint64_t *c, uint64_t v)
@@ -433,10 +435,30 @@ static int rec_put_hash(shard_t *s, const wal_rec *r)
     return 0;
 }
 
+/* A list or set PUT: the whole value (lobj_encode / sobj_encode bytes). */
+static int rec_put_obj(shard_t *s, const wal_rec *r)
+{
+    void *obj = entry_obj_decode(s->secret, r->vtype, r->val.p, r->val.len);
+    if (obj == NULL) return KV_EPROTO;
+    kv_entry *old = rec_find(s, &r->key);
+    if (old != NULL) shard_remove(s, old);
+    if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
+        /* expired while we were down */
+        if (r->vtype == KV_TYPE_LIST)
+            lobj_free(obj);
+        else
+            sobj_free(obj);
+        return 0;
+    }
+    shard_obj_put(s, r->key.p, r->key.len, r->vtype, obj, r->expire_ms);
+    return 0;
+}
+
 static int rec_put(void *ctx, const wal_rec *r)
 {
     shard_t *s = ctx;
     if (r->vtype == KV_TYPE_HASH) return rec_put_hash(s, r);
+    if (r->vtype == KV_TYPE_LIST || r->vtype == KV_TYPE_SET) return rec_put_obj(s, r);
     if (r->vtype != KV_TYPE_STRING) return KV_EPROTO;
     if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
         shard_del(s, r->key.p, r->key.len); /* expired while we were down */
@@ -737,7 +759,7 @@ static void *worker_main(void *arg)
         for (uint32_t s = 0; s < p->nshards; s++) {
             pshard *ps = &p->sh[s];
             switch (atomic_load(&ps->state)) {
-            case C_SCANNING: /* the actor feeds it: write what it queued */
+            case C_SCANNING:                       /* the actor feeds it: write what it queued */
                 (void)snap_write_queued(ps->snap); /* an error stops the feeder */
                 break;
             case C_FINISHING:
@@ -1014,9 +1036,17 @@ static void slice_add(void *arg, kv_entry *e)
         return;
     }
     if (c->db) c->rc = snap_add_db(c->snap, c->db);
-    if (c->rc == 0)
+    if (c->rc == 0 && kv_type_is_obj(e->type)) { /* a list or set: its whole encoding */
+        kvbuf enc;
+        kvbuf_init(&enc);
+        entry_obj_encode(e, &enc);
+        c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, enc.data, enc.len,
+                               entry_expire(e));
+        kvbuf_destroy(&enc);
+    } else if (c->rc == 0) {
         c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
-                           entry_expire(e));
+                               entry_expire(e));
+    }
 }
 
 static void compact_begin(persist_t *p, pshard *ps)
@@ -1030,8 +1060,8 @@ static void compact_begin(persist_t *p, pshard *ps)
     }
     if (snap_begin(&ps->snap, ps->dir, ps->id, seq) != 0) {
         if (ps->compact_fail_us == 0)
-            kv_log_warn("shard %u: compaction not started: cannot create the snapshot: %s",
-                        ps->id, strerror(errno));
+            kv_log_warn("shard %u: compaction not started: cannot create the snapshot: %s", ps->id,
+                        strerror(errno));
         ps->compact_fail_us = kv_mono_us();
         return;
     }
@@ -1045,7 +1075,7 @@ static void compact_begin(persist_t *p, pshard *ps)
  * only PERSIST_SLICE_MIN_US once t->yield says requests are waiting. */
 static void compact_slice(pshard *ps, shard_t *s, const persist_tick_opts *t)
 {
-    if (t->budget_us <= 0) return;                                  /* paced: no credit */
+    if (t->budget_us <= 0) return;                                /* paced: no credit */
     if (snap_queued(ps->snap) >= PERSIST_SNAP_MAX_QUEUED) return; /* the disk is behind */
     slice_ctx c = {s, ps->snap, 0, 0};
     int64_t now = kv_mono_us();
@@ -1182,14 +1212,22 @@ void persist_compact_all(persist_t *p)
 const char *persist_errno_text(int e)
 {
     switch (e) {
-    case 0: return "";
-    case ENOSPC: return "ENOSPC No space left on device";
-    case EIO: return "EIO Input/output error";
-    case EDQUOT: return "EDQUOT Disk quota exceeded";
-    case EROFS: return "EROFS Read-only file system";
-    case EFBIG: return "EFBIG File too large";
-    case ENOMEM: return "ENOMEM Cannot allocate memory";
-    default: return errno_name(e);
+    case 0:
+        return "";
+    case ENOSPC:
+        return "ENOSPC No space left on device";
+    case EIO:
+        return "EIO Input/output error";
+    case EDQUOT:
+        return "EDQUOT Disk quota exceeded";
+    case EROFS:
+        return "EROFS Read-only file system";
+    case EFBIG:
+        return "EFBIG File too large";
+    case ENOMEM:
+        return "ENOMEM Cannot allocate memory";
+    default:
+        return errno_name(e);
     }
 }
 
@@ -1308,6 +1346,15 @@ static void log_put(void *ctx, uint32_t shard, const kv_entry *e)
         return;
     }
     const char *k = entry_key_c(e);
+    if (kv_type_is_obj(
+            e->type)) { /* a list or set: its whole encoding (the db record came first) */
+        kvbuf enc;
+        kvbuf_init(&enc);
+        entry_obj_encode((kv_entry *)(uintptr_t)e, &enc);
+        (void)wal_append_put(ctx, e->type, k, e->klen, enc.data, enc.len, entry_expire(e));
+        kvbuf_destroy(&enc);
+        return;
+    }
     (void)wal_append_put(ctx, e->type, k, e->klen, k + e->klen, e->vlen, entry_expire(e));
 }
 
@@ -1348,5 +1395,5 @@ static void log_db(void *ctx, uint32_t shard, unsigned db)
     (void)wal_append_db(ctx, db);
 }
 
-const shard_log_ops persist_wal_log_ops = {log_put,  log_del,    log_clear,
-                                           log_hset, log_hdel, log_expire, log_db};
+const shard_log_ops persist_wal_log_ops = {log_put,  log_del,    log_clear, log_hset,
+                                           log_hdel, log_expire, log_db};
