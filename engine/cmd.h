@@ -75,6 +75,13 @@ cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scar
  * (absent: *0), or WRONGTYPE alone. */
 cmd_fn cmd_smembers_part;
 
+/* Replay of the log's list and set change records (PUT records of type
+ * KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, value p[0..n)) on key in
+ * database s->db, without lazy expiry and without logging: 0, or -1 if the
+ * record is malformed. Recovery only. */
+int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n);
+int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n);
+
 /* Set algebra, shared by the shard commands and the network thread's
  * gather (any thread, on objects it owns). */
 enum { SETOP_INTER, SETOP_UNION, SETOP_DIFF, SETOP_INTERCARD };

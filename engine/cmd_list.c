@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "cmd_internal.h"
+#include "hobj.h"
 #include "lobj.h"
 #include "reply.h"
 #include "shard.h"
@@ -64,6 +65,120 @@ static int list_range(int64_t len, int64_t *start, int64_t *stop)
     return 1;
 }
 
+/* ---- the log's list records (docs/persistence.md) ---------------------------
+ * A PUT record of type KV_TYPE_LIST_DELTA: u8 op, varint version (the
+ * list's version after the change), then by op:
+ *   LPUSH/RPUSH: varint n, n x (varint len, bytes), pushed in that order;
+ *   LPOP/RPOP:   varint n (elements removed);
+ *   LSET:        varint index, varint len, bytes.
+ * Replay applies a record only to a list at version - 1 (an absent key is
+ * at version 0), so a record already in a fuzzy snapshot is skipped. */
+enum { LDELTA_LPUSH = 1, LDELTA_RPUSH, LDELTA_LPOP, LDELTA_RPOP, LDELTA_LSET };
+
+/* Starts the record of a change to l (and bumps l's version). */
+static void delta_begin(kvbuf *d, lobj_t *l, int op)
+{
+    char b = (char)op;
+    kvbuf_init(d);
+    kvbuf_append(d, &b, 1);
+    lobj_set_version(l, lobj_version(l) + 1);
+    hobj_encode_varint(d, lobj_version(l));
+}
+
+static void delta_elem(kvbuf *d, const char *p, size_t n)
+{
+    hobj_encode_varint(d, n);
+    kvbuf_append(d, p, n);
+}
+
+/* Ends the change of e with record d (then freed). */
+static void delta_end(shard_t *s, kv_entry *e, kvbuf *d)
+{
+    shard_obj_end_delta(s, e, KV_TYPE_LIST_DELTA, d->data, d->len);
+    kvbuf_destroy(d);
+}
+
+static int get_varint(const char *p, size_t n, size_t *off, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*off >= n) return -1;
+        unsigned char b = (unsigned char)p[(*off)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int get_elem(const char *p, size_t n, size_t *off, kv_str *out)
+{
+    uint64_t len;
+    if (get_varint(p, n, off, &len) != 0 || len > n - *off) return -1;
+    out->p = p + *off;
+    out->len = (size_t)len;
+    *off += (size_t)len;
+    return 0;
+}
+
+int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
+{
+    size_t off = 1;
+    uint64_t version, count, idx;
+    kv_str v;
+    if (n < 1 || get_varint(p, n, &off, &version) != 0) return -1;
+    int op = (unsigned char)p[0];
+    if (op < LDELTA_LPUSH || op > LDELTA_LSET || version == 0) return -1;
+    kv_entry *e = ht_find_db(&s->table, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
+    if (e != NULL && e->type != KV_TYPE_LIST) return 0; /* a later record replaces it */
+    uint64_t cur = e ? lobj_version(entry_lobj(e)) : 0;
+    if (version != cur + 1) return 0; /* already applied (or an older list's) */
+    if (e == NULL && op != LDELTA_LPUSH && op != LDELTA_RPUSH) return 0;
+    if (e == NULL)
+        e = shard_obj_add(s, key->p, key->len, KV_TYPE_LIST);
+    else
+        shard_obj_begin(s, e);
+    lobj_t *l = entry_lobj(e);
+    int rc = 0;
+    switch (op) {
+    case LDELTA_LPUSH:
+    case LDELTA_RPUSH:
+        if (get_varint(p, n, &off, &count) != 0 || count > n) {
+            rc = -1;
+            break;
+        }
+        for (uint64_t i = 0; i < count && rc == 0; i++) {
+            if (get_elem(p, n, &off, &v) != 0)
+                rc = -1;
+            else
+                lobj_push(l, op == LDELTA_LPUSH ? LOBJ_HEAD : LOBJ_TAIL, v.p, v.len);
+        }
+        break;
+    case LDELTA_LPOP:
+    case LDELTA_RPOP: {
+        if (get_varint(p, n, &off, &count) != 0) {
+            rc = -1;
+            break;
+        }
+        size_t len = lobj_len(l), k = count < len ? (size_t)count : len;
+        lobj_delete(l, op == LDELTA_LPOP ? 0 : len - k, k);
+        break;
+    }
+    case LDELTA_LSET:
+        if (get_varint(p, n, &off, &idx) != 0 || get_elem(p, n, &off, &v) != 0)
+            rc = -1;
+        else if (idx < lobj_len(l))
+            lobj_set(l, (size_t)idx, v.p, v.len);
+        break;
+    }
+    if (rc == 0 && off != n) rc = -1;
+    lobj_set_version(l, version);
+    shard_obj_end_delta(s, e, 0, NULL, 0); /* replay: nothing to log */
+    return rc;
+}
+
 /* ---- pushes ---------------------------------------------------------------- */
 
 static void push_generic(shard_t *s, const cmd_call *c, int where, int only_existing)
@@ -81,9 +196,15 @@ static void push_generic(shard_t *s, const cmd_call *c, int where, int only_exis
     else
         shard_obj_begin(s, e);
     lobj_t *l = entry_lobj(e);
-    for (int i = 2; i < c->argc; i++) lobj_push(l, where, c->argv[i].p, c->argv[i].len);
+    kvbuf d;
+    delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
+    hobj_encode_varint(&d, (uint64_t)(c->argc - 2));
+    for (int i = 2; i < c->argc; i++) {
+        lobj_push(l, where, c->argv[i].p, c->argv[i].len);
+        delta_elem(&d, c->argv[i].p, c->argv[i].len);
+    }
     int64_t len = (int64_t)lobj_len(l);
-    shard_obj_end(s, e, 1);
+    delta_end(s, e, &d);
     reply_int(c->out, len);
 }
 
@@ -145,7 +266,10 @@ static void pop_generic(shard_t *s, const cmd_call *c, int where)
     for (size_t i = 0; i < n && lobj_iter_next(&it, &v); i++) reply_bulk(c->out, v.p, v.len);
     lobj_iter_done(&it);
     lobj_delete(l, where == LOBJ_HEAD ? 0 : len - n, n);
-    shard_obj_end(s, e, 1);
+    kvbuf d;
+    delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPOP : LDELTA_RPOP);
+    hobj_encode_varint(&d, n);
+    delta_end(s, e, &d);
 }
 
 void cmd_lpop(shard_t *s, const cmd_call *c)
@@ -240,7 +364,11 @@ void cmd_lset(shard_t *s, const cmd_call *c)
     }
     shard_obj_begin(s, e);
     lobj_set(entry_lobj(e), at, c->argv[3].p, c->argv[3].len);
-    shard_obj_end(s, e, 1);
+    kvbuf d;
+    delta_begin(&d, entry_lobj(e), LDELTA_LSET);
+    hobj_encode_varint(&d, at);
+    delta_elem(&d, c->argv[3].p, c->argv[3].len);
+    delta_end(s, e, &d);
     reply_ok(c->out);
 }
 
@@ -328,6 +456,7 @@ void cmd_lrem(shard_t *s, const cmd_call *c)
         return;
     }
     shard_obj_begin(s, e);
+    lobj_set_version(keep, lobj_version(l));
     lobj_free(l);
     memcpy(entry_val(e), &keep, sizeof keep);
     shard_obj_end(s, e, 1);
@@ -479,17 +608,23 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
         lobj_push(l, to, copy, n);
         shard_obj_end(s, src, 1);
     } else {
+        kvbuf d;
         shard_obj_begin(s, src);
         lobj_delete(l, from == LOBJ_HEAD ? 0 : len - 1, 1);
-        shard_obj_end(s, src, 1);
-        /* the source's removal may have moved nothing else: look dst up again */
+        delta_begin(&d, l, from == LOBJ_HEAD ? LDELTA_LPOP : LDELTA_RPOP);
+        hobj_encode_varint(&d, 1);
+        delta_end(s, src, &d);
+        /* the source may be gone: look dst up again */
         dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
         if (dst == NULL)
             dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_LIST);
         else
             shard_obj_begin(s, dst);
         lobj_push(entry_lobj(dst), to, copy, n);
-        shard_obj_end(s, dst, 1);
+        delta_begin(&d, entry_lobj(dst), to == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
+        hobj_encode_varint(&d, 1);
+        delta_elem(&d, copy, n);
+        delta_end(s, dst, &d);
     }
     reply_bulk(c->out, copy, n);
     free(copy);

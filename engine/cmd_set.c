@@ -10,6 +10,8 @@
 #include "cmd.h"
 #include "cmd_internal.h"
 #include "glob.h"
+#include "hobj.h"
+#include "table.h"
 #include "reply.h"
 #include "shard.h"
 #include "sobj.h"
@@ -46,6 +48,98 @@ static uint64_t set_rand(shard_t *s)
     x ^= x << 17;
     s->rng = x;
     return x;
+}
+
+/* ---- the log's set records (docs/persistence.md) -----------------------------
+ * A PUT record of type KV_TYPE_SET_DELTA: u8 op (1: add, 2: remove), varint
+ * n, n x (varint len, member). Idempotent, as HSET/HDEL: adding to a key
+ * that is absent or not a set makes it a new set first; removing the last
+ * member removes the key. */
+enum { SDELTA_ADD = 1, SDELTA_REM = 2 };
+
+typedef struct sdelta {
+    kvbuf body; /* the members */
+    uint64_t n;
+} sdelta;
+
+static void sdelta_add(sdelta *d, const char *p, size_t n)
+{
+    hobj_encode_varint(&d->body, n);
+    kvbuf_append(&d->body, p, n);
+    d->n++;
+}
+
+/* Ends the change of e, logging d (op) if it holds members; frees d. */
+static int sdelta_end(shard_t *s, kv_entry *e, sdelta *d, int op)
+{
+    int gone;
+    if (d->n == 0) {
+        gone = shard_obj_end(s, e, 0);
+    } else {
+        kvbuf rec;
+        char b = (char)op;
+        kvbuf_init(&rec);
+        kvbuf_append(&rec, &b, 1);
+        hobj_encode_varint(&rec, d->n);
+        kvbuf_append(&rec, d->body.data, d->body.len);
+        gone = shard_obj_end_delta(s, e, KV_TYPE_SET_DELTA, rec.data, rec.len);
+        kvbuf_destroy(&rec);
+    }
+    kvbuf_destroy(&d->body);
+    return gone;
+}
+
+static int sget_varint(const char *p, size_t n, size_t *off, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*off >= n) return -1;
+        unsigned char b = (unsigned char)p[(*off)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
+{
+    size_t off = 1;
+    uint64_t count, len;
+    if (n < 1 || sget_varint(p, n, &off, &count) != 0 || count > n) return -1;
+    int op = (unsigned char)p[0];
+    if (op != SDELTA_ADD && op != SDELTA_REM) return -1;
+    /* check the whole record before any change */
+    size_t first = off;
+    for (uint64_t i = 0; i < count; i++) {
+        if (sget_varint(p, n, &off, &len) != 0 || len > n - off) return -1;
+        off += (size_t)len;
+    }
+    if (off != n) return -1;
+    kv_entry *e = ht_find_db(&s->table, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
+    if (e != NULL && e->type != KV_TYPE_SET) {
+        if (op == SDELTA_REM) return 0;
+        shard_remove(s, e);
+        e = NULL;
+    }
+    if (e == NULL && op == SDELTA_REM) return 0;
+    if (e == NULL)
+        e = shard_obj_add(s, key->p, key->len, KV_TYPE_SET);
+    else
+        shard_obj_begin(s, e);
+    off = first;
+    for (uint64_t i = 0; i < count; i++) {
+        sget_varint(p, n, &off, &len);
+        if (op == SDELTA_ADD)
+            sobj_add(entry_sobj(e), p + off, (size_t)len);
+        else
+            sobj_rem(entry_sobj(e), p + off, (size_t)len);
+        off += (size_t)len;
+    }
+    shard_obj_end(s, e, 0); /* replay: nothing to log */
+    return 0;
 }
 
 /* ---- SADD, SREM, reads ------------------------------------------------------- */
@@ -179,15 +273,16 @@ void cmd_spop(shard_t *s, const cmd_call *c)
     if (c->argc == 3) reply_array(c->out, (int64_t)n);
     if (n == 0) return;
     shard_obj_begin(s, e);
+    sdelta d = {{0}, 0};
     for (size_t i = 0; i < n; i++) {
         kv_str m;
         sobj_random(o, &s->rng, &m);
+        sdelta_add(&d, m.p, m.len); /* m points into o: copied before the removal */
         reply_bulk(c->out, m.p, m.len);
-        /* m points into o: copied to the reply before the removal */
         const char *last = c->out->data + c->out->len - 2 - m.len;
         sobj_rem(o, last, m.len);
     }
-    shard_obj_end(s, e, 1);
+    sdelta_end(s, e, &d, SDELTA_REM);
 }
 
 typedef struct collect {
@@ -278,16 +373,20 @@ void cmd_smove(shard_t *s, const cmd_call *c)
         reply_int(c->out, 1);
         return;
     }
+    sdelta d = {{0}, 0};
     shard_obj_begin(s, src);
     sobj_rem(entry_sobj(src), m->p, m->len);
-    shard_obj_end(s, src, 1);
+    sdelta_add(&d, m->p, m->len);
+    sdelta_end(s, src, &d, SDELTA_REM);
     dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
     if (dst == NULL)
         dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_SET);
     else
         shard_obj_begin(s, dst);
-    int added = sobj_add(entry_sobj(dst), m->p, m->len);
-    shard_obj_end(s, dst, added);
+    kvbuf_init(&d.body);
+    d.n = 0;
+    if (sobj_add(entry_sobj(dst), m->p, m->len)) sdelta_add(&d, m->p, m->len);
+    sdelta_end(s, dst, &d, SDELTA_ADD);
     reply_int(c->out, 1);
 }
 

@@ -24,6 +24,10 @@ enum kv_type {
     KV_TYPE_HASH = 1, /* the value is a hobj_t pointer (entry_hobj) */
     KV_TYPE_LIST = 2, /* the value is a lobj_t pointer (entry_lobj) */
     KV_TYPE_SET = 3,  /* the value is a sobj_t pointer (entry_sobj) */
+    /* log-only types, never held by a table entry: PUT records that carry
+     * one list or set change (cmd_list_replay, cmd_set_replay) */
+    KV_TYPE_LIST_DELTA = 4,
+    KV_TYPE_SET_DELTA = 5,
 };
 
 /* True for the types whose value is a pointer to an object the entry owns. */

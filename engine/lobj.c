@@ -21,6 +21,7 @@ struct lobj {
     size_t nodes;   /* nodes in the chain */
     size_t mem;     /* allocator bytes of the nodes and their buffers */
     size_t charged; /* owner: shard accounting */
+    uint64_t version;
 };
 
 /* ---- varints and elements ------------------------------------------------ */
@@ -259,6 +260,16 @@ void lobj_set_charged(lobj_t *l, size_t bytes)
     l->charged = bytes;
 }
 
+uint64_t lobj_version(const lobj_t *l)
+{
+    return l->version;
+}
+
+void lobj_set_version(lobj_t *l, uint64_t v)
+{
+    l->version = v;
+}
+
 void lobj_push(lobj_t *l, int where, const char *p, size_t n)
 {
     size_t sz = varint_size(n) + n;
@@ -393,6 +404,7 @@ void lobj_iter_done(lobj_iter *it)
 void lobj_encode(lobj_t *l, kvbuf *out)
 {
     char tmp[10];
+    kvbuf_append(out, tmp, varint_put(tmp, l->version));
     kvbuf_append(out, tmp, varint_put(tmp, l->len));
     for (lnode_t *nd = l->head; nd; nd = nd->next) kvbuf_append(out, nd->buf, nd->used);
 }
@@ -400,9 +412,11 @@ void lobj_encode(lobj_t *l, kvbuf *out)
 lobj_t *lobj_decode(const char *p, size_t n)
 {
     size_t off = 0;
-    uint64_t count, len;
+    uint64_t version, count, len;
+    if (varint_get(p, n, &off, &version) != 0) return NULL;
     if (varint_get(p, n, &off, &count) != 0 || count > n) return NULL;
     lobj_t *l = lobj_new();
+    l->version = version;
     for (uint64_t i = 0; i < count; i++) {
         if (varint_get(p, n, &off, &len) != 0 || len > n - off) {
             lobj_free(l);

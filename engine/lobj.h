@@ -41,6 +41,12 @@ int lobj_is_packed(const lobj_t *l);
 size_t lobj_charged(const lobj_t *l);
 void lobj_set_charged(lobj_t *l, size_t bytes);
 
+/* The list's change counter: the shard bumps it at each command that
+ * changes the list; the log's list records carry it, so replay applies
+ * each record exactly once (docs/persistence.md). A new list has 0. */
+uint64_t lobj_version(const lobj_t *l);
+void lobj_set_version(lobj_t *l, uint64_t v);
+
 /* Adds an element at the head or the tail (LOBJ_HEAD / LOBJ_TAIL). */
 void lobj_push(lobj_t *l, int where, const char *p, size_t n);
 /* Inserts an element so that it gets index idx (0 <= idx <= len). */
@@ -71,7 +77,8 @@ int lobj_iter_next(lobj_iter *it, kv_str *out);
 void lobj_iter_done(lobj_iter *it);
 
 /* Serialization (cross-shard RENAME, WAL and snapshot PUT records): varint
- * count, then per element varint length and bytes (LEB128, as hobj.h).
+ * version, varint count, then per element varint length and bytes (LEB128,
+ * as hobj.h).
  * lobj_decode returns a new list, or NULL if p[0..n) is malformed. */
 void lobj_encode(lobj_t *l, kvbuf *out);
 lobj_t *lobj_decode(const char *p, size_t n);

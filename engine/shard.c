@@ -488,6 +488,13 @@ static size_t shard_obj_len(kv_entry *e)
 
 int shard_obj_end(shard_t *s, kv_entry *e, int changed)
 {
+    if (changed && e->type == KV_TYPE_LIST && shard_obj_len(e) > 0)
+        lobj_set_version(entry_lobj(e), lobj_version(entry_lobj(e)) + 1);
+    return shard_obj_end_delta(s, e, changed ? KV_TYPE_STRING : 0, NULL, 0);
+}
+
+int shard_obj_end_delta(shard_t *s, kv_entry *e, unsigned dtype, const char *d, size_t n)
+{
     if (shard_obj_len(e) == 0) {
         kv_entry *got = ht_remove_db(&s->table, e->hash, entry_db(e), entry_key(e), e->klen);
         assert(got == e);
@@ -498,6 +505,18 @@ int shard_obj_end(shard_t *s, kv_entry *e, int changed)
         return 1;
     }
     shard_account(s, e, 1);
-    if (changed) shard_written(s, e);
+    if (dtype == KV_TYPE_STRING) { /* the whole value */
+        shard_written(s, e);
+        return 0;
+    }
+    if (dtype == 0) return 0; /* unchanged */
+    if (s->watch) watch_touch(s, entry_db(e), entry_key(e), e->klen);
+    if (s->log == NULL || s->log->put == NULL) return 0;
+    /* the change travels as a PUT record of a log-only type */
+    kv_entry *rec = entry_new_db(e->hash, entry_db(e), entry_key(e), e->klen, d, n, -1);
+    rec->type = (uint8_t)dtype;
+    shard_log_db(s, entry_db(e), 0);
+    s->log->put(s->log_ctx, s->id, rec);
+    free(rec);
     return 0;
 }

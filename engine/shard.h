@@ -171,8 +171,9 @@ kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, s
 
 /* ---- lists and sets (lobj.h, sobj.h) ----
  * A change brackets its object edits with shard_obj_begin/shard_obj_end,
- * which keep entry_bytes right and log the key's whole new value as a PUT
- * (see docs/persistence.md: O(size) log bytes per change). */
+ * which keep entry_bytes right and log the change: the key's whole new
+ * value as a PUT, or (shard_obj_end_delta) a record of the change alone
+ * (see docs/persistence.md). */
 
 /* Inserts key, which must be absent, as an empty list or set (type) without
  * expiry, then runs shard_obj_begin on it: the caller adds elements and
@@ -188,6 +189,11 @@ void shard_obj_begin(shard_t *s, kv_entry *e);
 /* After: an empty object removes the key (logged as a DEL) and returns 1
  * (e is freed); else re-charges it, logs its value if changed, returns 0. */
 int shard_obj_end(shard_t *s, kv_entry *e, int changed);
+/* The same after a change that the log carries as the delta d[0..n) of
+ * log-only type dtype (KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, see
+ * cmd_list_replay and cmd_set_replay) instead of the whole value. The
+ * caller sets a list's new version itself. */
+int shard_obj_end_delta(shard_t *s, kv_entry *e, unsigned dtype, const char *d, size_t n);
 
 /* Active expiry (expire.c), Redis's slow cycle over the keys with a TTL:
  * loops of 20 sampled keys, repeated while more than 10 % of a loop had

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "entry.h"
 #include "hist.h"
 #include "hobj.h"
@@ -459,6 +460,10 @@ static int rec_put(void *ctx, const wal_rec *r)
     shard_t *s = ctx;
     if (r->vtype == KV_TYPE_HASH) return rec_put_hash(s, r);
     if (r->vtype == KV_TYPE_LIST || r->vtype == KV_TYPE_SET) return rec_put_obj(s, r);
+    if (r->vtype == KV_TYPE_LIST_DELTA)
+        return cmd_list_replay(s, &r->key, r->val.p, r->val.len) ? KV_EPROTO : 0;
+    if (r->vtype == KV_TYPE_SET_DELTA)
+        return cmd_set_replay(s, &r->key, r->val.p, r->val.len) ? KV_EPROTO : 0;
     if (r->vtype != KV_TYPE_STRING) return KV_EPROTO;
     if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
         shard_del(s, r->key.p, r->key.len); /* expired while we were down */

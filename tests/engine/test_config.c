@@ -60,11 +60,9 @@ static void test_unbalanced_quotes(void **st)
     kv_config c;
     char err[KV_CONFIG_ERRLEN];
     const char *bad[] = {
-        "requirepass \"unterminated\n",
-        "requirepass 'unterminated\n",
+        "requirepass \"unterminated\n", "requirepass 'unterminated\n",
         "requirepass \"a\"b\n", /* a closing quote must end the word */
-        "requirepass 'a'b\n",
-        "requirepass \"ends with a backslash\\\"\n",
+        "requirepass 'a'b\n",           "requirepass \"ends with a backslash\\\"\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = load(&c, bad[i], err);
@@ -205,8 +203,7 @@ static void test_command_line_values(void **st)
     assert_int_equal(parse(&c, err, 5, "--tls-protocols", "TLSv1.2", "TLSv1.3", "--hz=20"), 0);
     assert_string_equal(c.tls_protocols, "TLSv1.2 TLSv1.3");
     assert_int_equal(c.hz, 20);
-    assert_int_equal(parse(&c, err, 6, "--client-output-buffer-limit", "normal", "0", "0", "0"),
-                     0);
+    assert_int_equal(parse(&c, err, 6, "--client-output-buffer-limit", "normal", "0", "0", "0"), 0);
     assert_int_equal(c.obl_hard, 0);
     assert_int_not_equal(parse(&c, err, 2, "--port"), 0);
     assert_non_null(strstr(err, "needs a value"));
@@ -220,9 +217,9 @@ static void test_thread_options_contradict(void **st)
     (void)st;
     kv_config c;
     char err[KV_CONFIG_ERRLEN];
-    assert_int_equal(parse(&c, err, 7, "--threads", "2", "--io-threads", "1", "--actor-threads",
-                           "3"),
-                     KV_EINVAL);
+    assert_int_equal(
+        parse(&c, err, 7, "--threads", "2", "--io-threads", "1", "--actor-threads", "3"),
+        KV_EINVAL);
     assert_non_null(strstr(err, "--threads 2 cannot be combined with --io-threads 1"));
     assert_int_equal(parse(&c, err, 5, "--actor-threads", "2", "--threads", "2"), KV_EINVAL);
     assert_int_equal(parse(&c, err, 5, "--threads", "2", "--io-threads", "0"), 0);
@@ -305,8 +302,9 @@ static void test_redis_conf_mapped(void **st)
     assert_string_equal(c.dir, "/srv/cache");
     assert_int_equal(c.loglevel, 2);
     /* what mem-kv does anyway: accepted without a word */
-    assert_int_equal(load(&c, "daemonize no\nlogfile \"\"\nsupervised no\ndatabases 1\n"
-                              "cluster-enabled no\nsyslog-enabled no\n",
+    assert_int_equal(load(&c,
+                          "daemonize no\nlogfile \"\"\nsupervised no\ndatabases 1\n"
+                          "cluster-enabled no\nsyslog-enabled no\n",
                           err),
                      0);
     assert_string_equal(c.warnings, "");
@@ -335,8 +333,9 @@ static void test_redis_conf_warned(void **st)
     assert_int_equal(load(&c, "supervised systemd\npidfile /run/redis.pid\n", err), 0);
     assert_non_null(strstr(c.warnings, "Type=simple"));
     assert_non_null(strstr(c.warnings, ":2: 'pidfile' has no effect"));
-    assert_int_equal(load(&c, "tcp-backlog 511\nlazyfree-lazy-eviction no\nhz 10\n"
-                              "hash-max-listpack-entries 128\ntcp-backlog 1\n",
+    assert_int_equal(load(&c,
+                          "tcp-backlog 511\nlazyfree-lazy-eviction no\nhz 10\n"
+                          "hash-max-listpack-entries 128\ntcp-backlog 1\n",
                           err),
                      0);
     assert_non_null(strstr(c.warnings, "Redis settings ignored (no effect in mem-kv): "

@@ -194,22 +194,27 @@ static void test_small_list_is_one_node(void **state)
 static void test_decode_rejects_bad_input(void **state)
 {
     (void)state;
+    /* varint version, varint count, then the elements */
+    static const char no_count[] = "\x07";
+    static const char short_count[] = "\x07\x02\x01"
+                                      "a";
+    static const char past_end[] = "\x07\x01\x05"
+                                   "ab";
+    static const char trailing[] = "\x07\x01\x01"
+                                   "ab";
+    static const char bad_varint[] = "\x07\xff\xff\xff";
+    static const char good[] = "\x87\x01\x02\x01"
+                               "a\x00"; /* version 135: "a", "" */
     assert_null(lobj_decode("", 0));
-    assert_null(lobj_decode("\x02\x01"
-                            "a",
-                            3)); /* count 2, one element */
-    assert_null(lobj_decode("\x01\x05"
-                            "ab",
-                            4)); /* element past the end */
-    assert_null(lobj_decode("\x01\x01"
-                            "ab",
-                            4));                 /* trailing bytes */
-    assert_null(lobj_decode("\xff\xff\xff", 3)); /* truncated varint */
-    lobj_t *l = lobj_decode("\x02\x01"
-                            "a\x00",
-                            4); /* "a" and "" */
+    assert_null(lobj_decode(no_count, sizeof no_count - 1));
+    assert_null(lobj_decode(short_count, sizeof short_count - 1));
+    assert_null(lobj_decode(past_end, sizeof past_end - 1));
+    assert_null(lobj_decode(trailing, sizeof trailing - 1));
+    assert_null(lobj_decode(bad_varint, sizeof bad_varint - 1));
+    lobj_t *l = lobj_decode(good, sizeof good - 1);
     assert_non_null(l);
     assert_int_equal(lobj_len(l), 2);
+    assert_int_equal(lobj_version(l), 135);
     lobj_free(l);
 }
 
