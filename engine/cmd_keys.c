@@ -510,7 +510,7 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
         }
         shard_del(s, key->p, key->len);
         shard_hash_put(s, key->p, key->len, h, pxat);
-    } else if (type == KV_TYPE_LIST || type == KV_TYPE_SET) {
+    } else if (type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET) {
         void *obj = entry_obj_decode(s->secret, (unsigned)type, val->p, val->len);
         if (obj == NULL) {
             reply_error(c->out, "ERR internal error: bad list or set in PUT");

@@ -50,6 +50,8 @@ const char *cmd_type_name(const kv_entry *e)
         return "list";
     case KV_TYPE_SET:
         return "set";
+    case KV_TYPE_ZSET:
+        return "zset";
     default:
         return "unknown";
     }

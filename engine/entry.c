@@ -9,6 +9,7 @@
 #include "hobj.h"
 #include "lobj.h"
 #include "sobj.h"
+#include "zobj.h"
 #include "kv.h"
 
 /* Bytes of an entry with these flags: the expiry and the database byte
@@ -80,6 +81,7 @@ void entry_free(kv_entry *e)
     if (e != NULL && e->type == KV_TYPE_HASH) hobj_free(entry_hobj(e));
     if (e != NULL && e->type == KV_TYPE_LIST) lobj_free(entry_lobj(e));
     if (e != NULL && e->type == KV_TYPE_SET) sobj_free(entry_sobj(e));
+    if (e != NULL && e->type == KV_TYPE_ZSET) zobj_free(entry_zobj(e));
     free(e);
 }
 
@@ -92,6 +94,8 @@ size_t entry_obj_charged(kv_entry *e)
         return lobj_charged(entry_lobj(e));
     case KV_TYPE_SET:
         return sobj_charged(entry_sobj(e));
+    case KV_TYPE_ZSET:
+        return zobj_charged(entry_zobj(e));
     }
     return 0;
 }
@@ -108,6 +112,9 @@ void entry_obj_set_charged(kv_entry *e, size_t bytes)
     case KV_TYPE_SET:
         sobj_set_charged(entry_sobj(e), bytes);
         break;
+    case KV_TYPE_ZSET:
+        zobj_set_charged(entry_zobj(e), bytes);
+        break;
     }
 }
 
@@ -123,6 +130,7 @@ size_t entry_mem(const kv_entry *e)
     if (e->type == KV_TYPE_HASH) m += hobj_mem(entry_hobj(m_e));
     if (e->type == KV_TYPE_LIST) m += lobj_mem(entry_lobj(m_e));
     if (e->type == KV_TYPE_SET) m += sobj_mem(entry_sobj(m_e));
+    if (e->type == KV_TYPE_ZSET) m += zobj_mem(entry_zobj(m_e));
     return m;
 }
 
@@ -206,6 +214,14 @@ void entry_obj_encode(kv_entry *e, struct kvbuf *out)
     if (e->type == KV_TYPE_HASH) hobj_encode(entry_hobj(e), out);
     if (e->type == KV_TYPE_LIST) lobj_encode(entry_lobj(e), out);
     if (e->type == KV_TYPE_SET) sobj_encode(entry_sobj(e), out);
+    if (e->type == KV_TYPE_ZSET) zobj_encode(entry_zobj(e), out);
+}
+
+void entry_obj_free(unsigned type, void *obj)
+{
+    if (type == KV_TYPE_LIST) lobj_free(obj);
+    if (type == KV_TYPE_SET) sobj_free(obj);
+    if (type == KV_TYPE_ZSET) zobj_free(obj);
 }
 
 void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t n)
@@ -217,6 +233,14 @@ void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t 
             l = NULL;
         }
         return l;
+    }
+    if (type == KV_TYPE_ZSET) {
+        zobj_t *z = zobj_decode(secret, p, n);
+        if (z != NULL && zobj_len(z) == 0) {
+            zobj_free(z);
+            z = NULL;
+        }
+        return z;
     }
     if (type == KV_TYPE_SET) {
         sobj_t *o = sobj_decode(secret, p, n);

@@ -28,12 +28,14 @@ enum kv_type {
      * one list or set change (cmd_list_replay, cmd_set_replay) */
     KV_TYPE_LIST_DELTA = 4,
     KV_TYPE_SET_DELTA = 5,
+    KV_TYPE_ZSET = 6, /* the value is a zobj_t pointer (entry_zobj) */
 };
 
 /* True for the types whose value is a pointer to an object the entry owns. */
 static inline int kv_type_is_obj(unsigned type)
 {
-    return type == KV_TYPE_HASH || type == KV_TYPE_LIST || type == KV_TYPE_SET;
+    return type == KV_TYPE_HASH || type == KV_TYPE_LIST || type == KV_TYPE_SET ||
+           type == KV_TYPE_ZSET;
 }
 
 enum {
@@ -47,6 +49,7 @@ enum {
 struct hobj;
 struct lobj;
 struct sobj;
+struct zobj;
 
 typedef struct kv_entry {
     struct kv_entry *next; /* private: hash chain, owner: table */
@@ -138,6 +141,12 @@ static inline struct sobj *entry_sobj(kv_entry *e)
     memcpy(&o, entry_val(e), sizeof o);
     return o;
 }
+static inline struct zobj *entry_zobj(kv_entry *e)
+{
+    struct zobj *z;
+    memcpy(&z, entry_val(e), sizeof z);
+    return z;
+}
 /* Bytes last charged to the shard for an object entry's object (the
  * object's own record: hobj_charged and its kin), and setting it. */
 size_t entry_obj_charged(kv_entry *e);
@@ -147,7 +156,9 @@ struct kvbuf;
 /* Appends the serialized value of a hash, list or set entry (hobj_encode,
  * lobj_encode, sobj_encode). */
 void entry_obj_encode(kv_entry *e, struct kvbuf *out);
-/* A new non-empty list or set (type) from those bytes, or NULL if they are
+/* Frees an object of type (list, set or sorted set) that no entry holds. */
+void entry_obj_free(unsigned type, void *obj);
+/* A new non-empty list, set or sorted set (type) from those bytes, or NULL if they are
  * malformed or empty; secret keys a set's table. */
 void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t n);
 

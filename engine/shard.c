@@ -10,6 +10,7 @@
 #include "kv.h"
 #include "lobj.h"
 #include "sobj.h"
+#include "zobj.h"
 #include "watch.h"
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
@@ -452,8 +453,10 @@ kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, s
 
 kv_entry *shard_obj_add(shard_t *s, const char *key, size_t klen, unsigned type)
 {
-    assert(type == KV_TYPE_LIST || type == KV_TYPE_SET);
-    void *obj = type == KV_TYPE_LIST ? (void *)lobj_new() : (void *)sobj_new(s->secret);
+    assert(type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET);
+    void *obj = type == KV_TYPE_LIST  ? (void *)lobj_new()
+                : type == KV_TYPE_SET ? (void *)sobj_new(s->secret)
+                                      : (void *)zobj_new(s->secret);
     kv_entry *e = entry_new_obj(shard_hash(s, key, klen), key, klen, type, obj);
     e = shard_entry_to_db(e, s->db);
     evict_touch_new(s, e);
@@ -477,12 +480,13 @@ kv_entry *shard_obj_put(shard_t *s, const char *key, size_t klen, unsigned type,
 
 void shard_obj_begin(shard_t *s, kv_entry *e)
 {
-    assert(e->type == KV_TYPE_LIST || e->type == KV_TYPE_SET);
+    assert(e->type == KV_TYPE_LIST || e->type == KV_TYPE_SET || e->type == KV_TYPE_ZSET);
     shard_account(s, e, -1);
 }
 
 static size_t shard_obj_len(kv_entry *e)
 {
+    if (e->type == KV_TYPE_ZSET) return zobj_len(entry_zobj(e));
     return e->type == KV_TYPE_LIST ? lobj_len(entry_lobj(e)) : sobj_len(entry_sobj(e));
 }
 

@@ -444,11 +444,7 @@ static int rec_put_obj(shard_t *s, const wal_rec *r)
     kv_entry *old = rec_find(s, &r->key);
     if (old != NULL) shard_remove(s, old);
     if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
-        /* expired while we were down */
-        if (r->vtype == KV_TYPE_LIST)
-            lobj_free(obj);
-        else
-            sobj_free(obj);
+        entry_obj_free(r->vtype, obj); /* expired while we were down */
         return 0;
     }
     shard_obj_put(s, r->key.p, r->key.len, r->vtype, obj, r->expire_ms);
@@ -459,7 +455,8 @@ static int rec_put(void *ctx, const wal_rec *r)
 {
     shard_t *s = ctx;
     if (r->vtype == KV_TYPE_HASH) return rec_put_hash(s, r);
-    if (r->vtype == KV_TYPE_LIST || r->vtype == KV_TYPE_SET) return rec_put_obj(s, r);
+    if (r->vtype == KV_TYPE_LIST || r->vtype == KV_TYPE_SET || r->vtype == KV_TYPE_ZSET)
+        return rec_put_obj(s, r);
     if (r->vtype == KV_TYPE_LIST_DELTA)
         return cmd_list_replay(s, &r->key, r->val.p, r->val.len) ? KV_EPROTO : 0;
     if (r->vtype == KV_TYPE_SET_DELTA)

@@ -11,7 +11,10 @@ persistence:
   two shards get mem-kv's documented error and are not sent to Redis;
 - SINTER/SUNION/SDIFF(+STORE)/SINTERCARD over keys spread on many shards
   (gathered on the network thread) against Redis;
-- lists and sets survive kill -9: from the WAL, then from a snapshot.
+- the sorted-set subset (ZADD options, ZINCRBY, ZRANGE by index, ZPOP...)
+  by a fixed script and a random sequence against Redis;
+- lists, sets and sorted sets survive kill -9: from the WAL, then from a
+  snapshot.
 
   --seed N     first random seed (default: random, printed)
 """
@@ -372,8 +375,88 @@ def collections_cross_shard_move_refused(ctx):
         assert c.call("EXISTS", dst, d) == 0
 
 
-def state(c, lkeys, skeys):
+ZSCRIPT = [
+    ["ZADD", "z", "1", "a", "2", "b", "1.1", "c", "inf", "d", "-inf", "e"], ["ZADD", "z", "1", "a"],
+    ["ZCARD", "z"], ["ZCARD", "noz"], ["ZSCORE", "z", "c"], ["ZSCORE", "z", "q"],
+    ["ZSCORE", "noz", "a"], ["ZMSCORE", "z", "a", "q", "d"], ["ZMSCORE", "noz", "a"],
+    ["ZRANGE", "z", "0", "-1"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZRANGE", "z", "1", "2", "REV"], ["ZRANGE", "z", "-2", "100", "WITHSCORES"],
+    ["ZRANGE", "z", "5", "1"], ["ZRANGE", "noz", "0", "-1"], ["ZRANGE", "z", "x", "1"],
+    ["ZRANGE", "z", "0", "1", "FOO"],
+    ["ZRANK", "z", "b"], ["ZRANK", "z", "q"], ["ZREVRANK", "z", "b"], ["ZRANK", "noz", "a"],
+    ["ZCOUNT", "z", "-inf", "+inf"], ["ZCOUNT", "z", "1", "2"], ["ZCOUNT", "z", "(1", "2"],
+    ["ZCOUNT", "z", "1", "(2"], ["ZCOUNT", "z", "x", "2"], ["ZCOUNT", "noz", "0", "1"],
+    ["ZADD", "z", "NX", "5", "a", "5", "n"], ["ZADD", "z", "XX", "5", "a", "5", "x"],
+    ["ZADD", "z", "XX", "CH", "6", "a", "6", "x"], ["ZADD", "z", "GT", "CH", "1", "a", "9", "b"],
+    ["ZADD", "z", "LT", "CH", "100", "a", "0.5", "b"], ["ZADD", "z", "INCR", "2.5", "a"],
+    ["ZADD", "z", "INCR", "NX", "1", "a"], ["ZADD", "noz", "XX", "1", "a"],
+    ["ZADD", "noz", "XX", "INCR", "1", "a"], ["EXISTS", "noz"],
+    ["ZADD", "z", "NX", "XX", "1", "a"], ["ZADD", "z", "GT", "LT", "1", "a"],
+    ["ZADD", "z", "GT", "NX", "1", "a"], ["ZADD", "z", "INCR", "1", "a", "2", "b"],
+    ["ZADD", "z", "1"], ["ZADD", "z", "1", "a", "2"], ["ZADD", "z", "abc", "a"],
+    ["ZADD", "z", "nan", "a"], ["ZADD", "z", "INCR", "-inf", "d"],
+    ["ZINCRBY", "z", "1.5", "b"], ["ZINCRBY", "z", "1", "new"], ["ZINCRBY", "z", "x", "b"],
+    ["ZINCRBY", "z", "-inf", "d"], ["ZINCRBY", "noz2", "0.1", "m"],
+    ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZREM", "z", "a", "q"], ["ZREM", "noz", "a"], ["ZPOPMIN", "z"], ["ZPOPMAX", "z"],
+    ["ZPOPMIN", "z", "2"], ["ZPOPMAX", "z", "0"], ["ZPOPMIN", "z", "-1"], ["ZPOPMIN", "noz"],
+    ["ZPOPMIN", "noz", "3"], ["ZPOPMIN", "z", "100"], ["EXISTS", "z"],
+    ["SET", "str", "v"], ["ZADD", "str", "1", "a"], ["ZSCORE", "str", "a"], ["ZRANGE", "str", "0", "1"],
+    ["ZADD", "zz", "1", "a"], ["TYPE", "zz"], ["GET", "zz"], ["LPUSH", "zz", "a"],
+    ["RENAME", "zz", "zz2"], ["ZRANGE", "zz2", "0", "-1", "WITHSCORES"], ["DEL", "zz2"],
+]
+
+
+@R.test
+def zset_script_exact(ctx):
+    """The sorted-set subset: every reply of the fixed script equals Redis's."""
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, [tuple(c) for c in ZSCRIPT]))
+
+
+@R.test
+def zset_random_differential(ctx):
+    """Random ZADD/ZINCRBY/ZREM/ZPOP/ZRANGE/ZRANK/ZCOUNT over a few keys."""
+    rng = random.Random(SEED + 11)
+    scores = ["0", "1", "-1", "1.5", "2.25", "1e3", "-0.5", "3", "10", "inf", "-inf"]
+    cmds = []
+    for _ in range(args.ops):
+        k = rng.choice(["za", "zb"])
+        m = "m%d" % rng.randint(0, 30)
+        r = rng.random()
+        if r < 0.35:
+            opts = tuple(o for o in ("NX", "XX", "GT", "CH") if rng.random() < 0.15)
+            if "NX" in opts and "GT" in opts:
+                opts = ("NX",)
+            cmds.append(("ZADD", k) + opts + tuple(x for _ in range(rng.randint(1, 4))
+                                                   for x in (rng.choice(scores), "m%d" % rng.randint(0, 30))))
+        elif r < 0.45:
+            cmds.append(("ZINCRBY", k, rng.choice(scores[:9]), m))
+        elif r < 0.55:
+            cmds.append(("ZREM", k, m, "m%d" % rng.randint(0, 30)))
+        elif r < 0.62:
+            cmds.append((rng.choice(["ZPOPMIN", "ZPOPMAX"]), k, str(rng.randint(0, 3))))
+        elif r < 0.75:
+            cmds.append(("ZRANGE", k, str(rng.randint(-10, 10)), str(rng.randint(-10, 10)),
+                         "WITHSCORES"))
+        elif r < 0.85:
+            cmds.append((rng.choice(["ZRANK", "ZREVRANK", "ZSCORE"]), k, m))
+        else:
+            cmds.append(("ZCOUNT", k, rng.choice(["-inf", "(0", "1", "(1.5"]),
+                         rng.choice(["+inf", "3", "(10", "1e3"])))
+    cmds += [("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ("za", "zb")]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, cmds))
+
+
+def state(c, lkeys, skeys, zkeys=()):
     out = {}
+    for k in zkeys:
+        out[k] = (c.call("ZRANGE", k, "0", "-1", "WITHSCORES"), c.call("PEXPIRETIME", k))
     for k in lkeys:
         out[k] = (c.call("LRANGE", k, "0", "-1"), c.call("PEXPIRETIME", k))
     for k in skeys:
@@ -419,13 +502,22 @@ def collections_survive_kill9(ctx):
         c.call("SUNIONSTORE", b"ps:store", *skeys[6:12])
         lkeys.append(lkeys[5] + b"-r")
         skeys += [skeys[5] + b"-r", b"ps:store"]
+        zkeys = [b"pz:%d" % i for i in range(6)]
+        for i, k in enumerate(zkeys):
+            c.call("ZADD", k, *[x for j in range(1 + 40 * i) for x in (str(j * 0.5), b"m%d" % j)])
+            c.call("ZINCRBY", k, "1.25", b"m0")
+            c.call("ZREM", k, b"m1")
+        c.call("ZPOPMIN", zkeys[2])
+        c.call("EXPIRE", zkeys[3], "1000")
+        c.call("RENAME", zkeys[4], b"pz:renamed")
+        zkeys[4] = b"pz:renamed"
         time.sleep(0.01)
-        want = state(c, lkeys, skeys)
+        want = state(c, lkeys, skeys, zkeys)
     assert want[lkeys[2]] == ([], -2)
     srv.kill()                                   # the WAL
     srv.start()
     with srv.conn() as c:
-        got = state(c, lkeys, skeys)
+        got = state(c, lkeys, skeys, zkeys)
     bad = [k for k in want if got[k] != want[k]]
     assert not bad, "after WAL replay %d keys differ, e.g. %r" % (len(bad), bad[:2])
     with srv.conn() as c:
@@ -434,7 +526,7 @@ def collections_survive_kill9(ctx):
     srv.kill()
     srv.start()                                  # a snapshot
     with srv.conn() as c:
-        got = state(c, lkeys, skeys)
+        got = state(c, lkeys, skeys, zkeys)
         assert c.call("TYPE", lkeys[0]) == Status("list")
         assert c.call("TYPE", skeys[0]) == Status("set")
     bad = [k for k in want if got[k] != want[k]]
