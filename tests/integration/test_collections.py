@@ -13,6 +13,7 @@ persistence:
   (gathered on the network thread) against Redis;
 - the sorted-set subset (ZADD options, ZINCRBY, ZRANGE by index, ZPOP...)
   by a fixed script and a random sequence against Redis;
+- redis-benchmark's default suite (no -t) runs to the end;
 - lists, sets and sorted sets survive kill -9: from the WAL, then from a
   snapshot.
 
@@ -451,6 +452,25 @@ def zset_random_differential(ctx):
         a.call("FLUSHALL")
         b.call("FLUSHALL")
         check(run_both(a, b, cmds))
+
+
+@R.test
+def redis_benchmark_default_suite(ctx):
+    """redis-benchmark with no -t (its whole default suite, lists, sets and
+    ZADD/ZPOPMIN included) runs to the end without an error reply."""
+    import shutil
+    import subprocess
+    exe = shutil.which("redis-benchmark")
+    if exe is None:
+        from harness import Skip
+        raise Skip("redis-benchmark not installed")
+    p = subprocess.run([exe, "-h", "127.0.0.1", "-p", str(ctx["srv"].port), "-q", "-n", "300"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
+    out = p.stdout.decode("utf-8", "replace").replace("\r", "\n")
+    assert p.returncode == 0, "exit %d: %s" % (p.returncode, out[-500:])
+    assert "rror" not in out, out[out.find("rror") - 100:][:400]
+    for name in ("LPUSH", "SADD", "SPOP", "ZADD", "ZPOPMIN", "LRANGE_600", "MSET"):
+        assert "\n%s" % name in "\n" + out, "%s missing from: %s" % (name, out[-800:])
 
 
 def state(c, lkeys, skeys, zkeys=()):
