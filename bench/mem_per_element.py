@@ -20,6 +20,8 @@ with RespConn(port, timeout=120) as c:
         ("small lists (10k keys x 10 elems of 10 B)", [("RPUSH", "sl:%d" % k) + tuple("e%09d" % j for j in range(10)) for k in range(10000)], 100000),
         ("one big list (1M elems of 10 B)", [("RPUSH", "bl") + tuple("e%09d" % j for j in range(i, i+1000)) for i in range(0, 1000000, 1000)], 1000000),
         ("small sets (10k keys x 10 members of 10 B)", [("SADD", "ss:%d" % k) + tuple("m%09d" % j for j in range(10)) for k in range(10000)], 100000),
+        ("small sorted sets (10k keys x 10 members)", [("ZADD", "sz:%d" % k) + tuple(x for j in range(10) for x in (str(j), "m%09d" % j)) for k in range(10000)], 100000),
+        ("one big sorted set (200k members of 10 B)", [("ZADD", "bz") + tuple(x for j in range(i, i+1000) for x in (str(j), "m%09d" % j)) for i in range(0, 200000, 1000)], 200000),
         ("one big set (200k members of 10 B)", [("SADD", "bs") + tuple("m%09d" % j for j in range(i, i+1000)) for i in range(0, 200000, 1000)], 200000),
     ]:
         c.call("FLUSHALL"); time.sleep(0.3)
