@@ -204,7 +204,7 @@ static const cmd_def commands[] = {
      "Synchronously save the dataset to disk and then shut down the server"},
     {"sinter", -2, R, ROUTE_SETOP, JOIN_SINGLE, cmd_sinter, NULL, 1, -1, 1, "set", "1.0.0",
      "Intersect multiple sets"},
-    {"sintercard", -3, R, ROUTE_SETOP, JOIN_SINGLE, cmd_sintercard, NULL, 2, -1, 1, "set", "7.0.0",
+    {"sintercard", -3, R, ROUTE_SETOP, JOIN_SINGLE, cmd_sintercard, NULL, 0, 0, 0, "set", "7.0.0",
      "Intersect multiple sets and return the cardinality of the result"},
     {"sinterstore", -3, W | M, ROUTE_SETOP, JOIN_SINGLE, cmd_sinterstore, NULL, 1, -1, 1, "set",
      "1.0.0", "Intersect multiple sets and store the resulting set in a key"},
