@@ -77,7 +77,8 @@ cmd_fn cmd_smembers_part;
 
 /* sorted sets (cmd_zset.c), a first subset */
 cmd_fn cmd_zadd, cmd_zincrby, cmd_zscore, cmd_zmscore, cmd_zcard, cmd_zrem, cmd_zrank, cmd_zrevrank,
-    cmd_zcount, cmd_zrange, cmd_zpopmin, cmd_zpopmax;
+    cmd_zcount, cmd_zrange, cmd_zpopmin, cmd_zpopmax, cmd_zrevrange, cmd_zrangebyscore,
+    cmd_zrevrangebyscore, cmd_zremrangebyscore, cmd_zremrangebyrank;
 
 /* Replay of the log's list and set change records (PUT records of type
  * KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, value p[0..n)) on key in

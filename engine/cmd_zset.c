@@ -299,26 +299,85 @@ void cmd_zcount(shard_t *s, const cmd_call *c)
     reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
 }
 
-void cmd_zrange(shard_t *s, const cmd_call *c)
+/* Emits elements [lo, hi) of z (reversed if rev) after skipping offset,
+ * at most count (< 0: all). */
+static void emit_range(kvbuf *out, zobj_t *z, size_t lo, size_t hi, int rev, int withscores,
+                       int64_t offset, int64_t count)
 {
-    int64_t start, stop;
-    int withscores = 0, rev = 0, wrong;
+    size_t n = hi > lo ? hi - lo : 0;
+    if (offset < 0 || (uint64_t)offset >= n) {
+        reply_array(out, 0);
+        return;
+    }
+    n -= (size_t)offset;
+    if (count >= 0 && (uint64_t)count < n) n = (size_t)count;
+    reply_array(out, (int64_t)n * (withscores ? 2 : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t at = rev ? hi - 1 - (size_t)offset - i : lo + (size_t)offset + i;
+        kv_str m;
+        double d;
+        zobj_at(z, at, &m, &d);
+        reply_bulk(out, m.p, m.len);
+        if (withscores) reply_score(out, d);
+    }
+}
+
+/* ZRANGE key a b [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the older
+ * forms through `byscore`/`rev` preset (ZRANGEBYSCORE, ZREVRANGE...). */
+static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, int old_form)
+{
+    int withscores = 0, limit = 0, wrong;
+    int64_t offset = 0, count = -1;
     s->stats.commands++;
     for (int i = 4; i < c->argc; i++) {
-        if (cmd_is(&c->argv[i], "withscores"))
+        const kv_str *a = &c->argv[i];
+        if (cmd_is(a, "withscores")) {
             withscores = 1;
-        else if (cmd_is(&c->argv[i], "rev"))
+        } else if (cmd_is(a, "limit") && i + 2 < c->argc && (byscore || !old_form)) {
+            if (cmd_get_i64(c, &c->argv[i + 1], &offset) != 0 ||
+                cmd_get_i64(c, &c->argv[i + 2], &count) != 0)
+                return;
+            limit = 1;
+            i += 2;
+        } else if (!old_form && cmd_is(a, "byscore")) {
+            byscore = 1;
+        } else if (!old_form && cmd_is(a, "rev")) {
             rev = 1;
-        else if (cmd_is(&c->argv[i], "byscore") || cmd_is(&c->argv[i], "bylex") ||
-                 cmd_is(&c->argv[i], "limit")) {
-            reply_error(c->out,
-                        "ERR ZRANGE BYSCORE, BYLEX and LIMIT are not supported by mem-kv yet");
+        } else if (!old_form && cmd_is(a, "bylex")) {
+            reply_error(c->out, "ERR ZRANGE BYLEX is not supported by mem-kv yet");
             return;
         } else {
             reply_error(c->out, KV_ERR_SYNTAX);
             return;
         }
     }
+    if (limit && !byscore) {
+        reply_error(c->out,
+                    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE "
+                    "or BYLEX");
+        return;
+    }
+    if (byscore) {
+        double min, max;
+        int minx, maxx;
+        /* REV (and ZREVRANGEBYSCORE) take max first */
+        const kv_str *amin = &c->argv[rev ? 3 : 2], *amax = &c->argv[rev ? 2 : 3];
+        if (parse_bound(amin, &min, &minx) != 0 || parse_bound(amax, &max, &maxx) != 0) {
+            reply_error(c->out, "ERR min or max is not a float");
+            return;
+        }
+        kv_entry *e = zget(s, c, 1, &wrong);
+        if (wrong) return;
+        if (e == NULL) {
+            reply_array(c->out, 0);
+            return;
+        }
+        zobj_t *z = entry_zobj(e);
+        size_t lo = zobj_first_ge(z, min, minx), hi = zobj_first_ge(z, max, !maxx);
+        emit_range(c->out, z, lo, hi, rev, withscores, offset, count);
+        return;
+    }
+    int64_t start, stop;
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
@@ -331,14 +390,91 @@ void cmd_zrange(shard_t *s, const cmd_call *c)
         return;
     }
     if (stop >= len) stop = len - 1;
-    reply_array(c->out, (stop - start + 1) * (withscores ? 2 : 1));
-    for (int64_t i = start; i <= stop; i++) {
+    /* ranks counted from the end when reversed */
+    size_t lo = rev ? (size_t)(len - 1 - stop) : (size_t)start;
+    size_t hi = rev ? (size_t)(len - start) : (size_t)stop + 1;
+    emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, 0, -1);
+}
+
+void cmd_zrange(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 0, 0, 0);
+}
+
+void cmd_zrevrange(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 0, 1, 1);
+}
+
+void cmd_zrangebyscore(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 1, 0, 1);
+}
+
+void cmd_zrevrangebyscore(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 1, 1, 1);
+}
+
+/* Removes ranks [lo, hi) of e's sorted set; replies the count. */
+static void remove_ranks(shard_t *s, const cmd_call *c, kv_entry *e, size_t lo, size_t hi)
+{
+    if (hi <= lo) {
+        reply_int(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    shard_obj_begin(s, e);
+    for (size_t i = hi; i > lo; i--) {
         kv_str m;
         double d;
-        zobj_at(entry_zobj(e), (size_t)(rev ? len - 1 - i : i), &m, &d);
-        reply_bulk(c->out, m.p, m.len);
-        if (withscores) reply_score(c->out, d);
+        zobj_at(z, i - 1, &m, &d);
+        char *tmp = kv_xmalloc(m.len ? m.len : 1);
+        memcpy(tmp, m.p, m.len);
+        zobj_rem(z, tmp, m.len);
+        free(tmp);
     }
+    shard_obj_end(s, e, 1);
+    reply_int(c->out, (int64_t)(hi - lo));
+}
+
+void cmd_zremrangebyscore(shard_t *s, const cmd_call *c)
+{
+    double min, max;
+    int minx, maxx, wrong;
+    s->stats.commands++;
+    if (parse_bound(&c->argv[2], &min, &minx) != 0 || parse_bound(&c->argv[3], &max, &maxx) != 0) {
+        reply_error(c->out, "ERR min or max is not a float");
+        return;
+    }
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    remove_ranks(s, c, e, zobj_first_ge(z, min, minx), zobj_first_ge(z, max, !maxx));
+}
+
+void cmd_zremrangebyrank(shard_t *s, const cmd_call *c)
+{
+    int64_t start, stop;
+    int wrong;
+    s->stats.commands++;
+    if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
+    if (start < 0) start += len;
+    if (stop < 0) stop += len;
+    if (start < 0) start = 0;
+    if (e == NULL || start > stop || start >= len) {
+        reply_int(c->out, 0);
+        return;
+    }
+    if (stop >= len) stop = len - 1;
+    remove_ranks(s, c, e, (size_t)start, (size_t)stop + 1);
 }
 
 static void pop_generic(shard_t *s, const cmd_call *c, int max)

@@ -389,6 +389,21 @@ ZSCRIPT = [
     ["ZRANGE", "z", "1", "2", "REV"], ["ZRANGE", "z", "-2", "100", "WITHSCORES"],
     ["ZRANGE", "z", "5", "1"], ["ZRANGE", "noz", "0", "-1"], ["ZRANGE", "z", "x", "1"],
     ["ZRANGE", "z", "0", "1", "FOO"],
+    ["ZRANGE", "z", "1", "2", "BYSCORE"], ["ZRANGE", "z", "(1", "+inf", "BYSCORE", "WITHSCORES"],
+    ["ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV"], ["ZRANGE", "z", "2", "1", "BYSCORE", "REV"],
+    ["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2"],
+    ["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "-1", "WITHSCORES"],
+    ["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "REV", "LIMIT", "0", "2"],
+    ["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"],
+    ["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"], ["ZRANGE", "z", "x", "2", "BYSCORE"],
+    ["ZRANGE", "z", "0", "-1", "REV", "WITHSCORES"], ["ZRANGE", "z", "0", "1", "REV"],
+    ["ZRANGEBYSCORE", "z", "-inf", "(2"], ["ZRANGEBYSCORE", "z", "1", "2", "WITHSCORES"],
+    ["ZRANGEBYSCORE", "z", "-inf", "+inf", "LIMIT", "2", "2"], ["ZRANGEBYSCORE", "z", "1", "x"],
+    ["ZRANGEBYSCORE", "z", "1", "2", "REV"], ["ZRANGEBYSCORE", "noz", "1", "2"],
+    ["ZREVRANGEBYSCORE", "z", "+inf", "1"], ["ZREVRANGEBYSCORE", "z", "2", "(1", "WITHSCORES"],
+    ["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "1", "3"],
+    ["ZREVRANGE", "z", "0", "1"], ["ZREVRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZREVRANGE", "z", "-2", "-1"], ["ZREVRANGE", "noz", "0", "1"],
     ["ZRANK", "z", "b"], ["ZRANK", "z", "q"], ["ZREVRANK", "z", "b"], ["ZRANK", "noz", "a"],
     ["ZCOUNT", "z", "-inf", "+inf"], ["ZCOUNT", "z", "1", "2"], ["ZCOUNT", "z", "(1", "2"],
     ["ZCOUNT", "z", "1", "(2"], ["ZCOUNT", "z", "x", "2"], ["ZCOUNT", "noz", "0", "1"],
@@ -404,6 +419,12 @@ ZSCRIPT = [
     ["ZINCRBY", "z", "1.5", "b"], ["ZINCRBY", "z", "1", "new"], ["ZINCRBY", "z", "x", "b"],
     ["ZINCRBY", "z", "-inf", "d"], ["ZINCRBY", "noz2", "0.1", "m"],
     ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZADD", "zr", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"],
+    ["ZREMRANGEBYSCORE", "zr", "(1", "2"], ["ZREMRANGEBYSCORE", "zr", "x", "2"],
+    ["ZREMRANGEBYSCORE", "zr", "10", "20"], ["ZREMRANGEBYRANK", "zr", "-1", "-1"],
+    ["ZREMRANGEBYRANK", "zr", "5", "1"], ["ZREMRANGEBYRANK", "zr", "x", "1"],
+    ["ZRANGE", "zr", "0", "-1", "WITHSCORES"], ["ZREMRANGEBYRANK", "zr", "0", "-1"],
+    ["EXISTS", "zr"], ["ZREMRANGEBYSCORE", "noz", "0", "1"], ["ZREMRANGEBYRANK", "noz", "0", "1"],
     ["ZREM", "z", "a", "q"], ["ZREM", "noz", "a"], ["ZPOPMIN", "z"], ["ZPOPMAX", "z"],
     ["ZPOPMIN", "z", "2"], ["ZPOPMAX", "z", "0"], ["ZPOPMIN", "z", "-1"], ["ZPOPMIN", "noz"],
     ["ZPOPMIN", "noz", "3"], ["ZPOPMIN", "z", "100"], ["EXISTS", "z"],
@@ -447,8 +468,16 @@ def zset_random_differential(ctx):
         elif r < 0.75:
             cmds.append(("ZRANGE", k, str(rng.randint(-10, 10)), str(rng.randint(-10, 10)),
                          "WITHSCORES"))
-        elif r < 0.85:
+        elif r < 0.80:
             cmds.append((rng.choice(["ZRANK", "ZREVRANK", "ZSCORE"]), k, m))
+        elif r < 0.85:
+            lo, hi = rng.choice(["-inf", "(0", "1", "(1.5"]), rng.choice(["+inf", "3", "(10"])
+            cmds.append(rng.choice([("ZRANGEBYSCORE", k, lo, hi, "WITHSCORES"),
+                                    ("ZREVRANGEBYSCORE", k, hi, lo, "LIMIT", "1", "3"),
+                                    ("ZRANGE", k, hi, lo, "BYSCORE", "REV", "WITHSCORES"),
+                                    ("ZREVRANGE", k, "0", str(rng.randint(-3, 5))),
+                                    ("ZREMRANGEBYSCORE", k, lo, rng.choice(["(0", "1", "(2"])),
+                                    ("ZREMRANGEBYRANK", k, "0", "0")]))
         else:
             cmds.append(("ZCOUNT", k, rng.choice(["-inf", "(0", "1", "(1.5"]),
                          rng.choice(["+inf", "3", "(10", "1e3"])))
