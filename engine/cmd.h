@@ -67,6 +67,47 @@ cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hd
     cmd_hexists, cmd_hkeys, cmd_hvals, cmd_hincrby, cmd_hincrbyfloat, cmd_hstrlen, cmd_hrandfield,
     cmd_hscan;
 
+/* lists (cmd_list.c); LMOVE/RPOPLPUSH get both keys in this shard */
+cmd_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen, cmd_lrange,
+    cmd_lindex, cmd_lset, cmd_linsert, cmd_lrem, cmd_ltrim, cmd_lpos, cmd_lmove, cmd_rpoplpush;
+
+/* sets (cmd_set.c); SMOVE and the set algebra commands run here when all
+ * their keys are in this shard (net/route.c gathers them otherwise) */
+cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scard, cmd_spop,
+    cmd_srandmember, cmd_smove, cmd_sscan, cmd_sinter, cmd_sunion, cmd_sdiff, cmd_sinterstore,
+    cmd_sunionstore, cmd_sdiffstore, cmd_sintercard;
+/* smembers part: argv = name, keys of this shard -> per key *n members
+ * (absent: *0), or WRONGTYPE alone. */
+cmd_fn cmd_smembers_part;
+
+/* sorted sets (cmd_zset.c), a first subset */
+cmd_fn cmd_zadd, cmd_zincrby, cmd_zscore, cmd_zmscore, cmd_zcard, cmd_zrem, cmd_zrank, cmd_zrevrank,
+    cmd_zcount, cmd_zrange, cmd_zpopmin, cmd_zpopmax, cmd_zrevrange, cmd_zrangebyscore,
+    cmd_zrevrangebyscore, cmd_zremrangebyscore, cmd_zremrangebyrank;
+
+/* Replay of the log's list and set change records (PUT records of type
+ * KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, value p[0..n)) on key in
+ * database s->db, without lazy expiry and without logging: 0, or -1 if the
+ * record is malformed. Recovery only. */
+int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n);
+int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n);
+
+/* Set algebra, shared by the shard commands and the network thread's
+ * gather (any thread, on objects it owns). */
+enum { SETOP_INTER, SETOP_UNION, SETOP_DIFF, SETOP_INTERCARD };
+struct sobj;
+/* A new set: op (INTER, UNION or DIFF) over sets[0..n) (NULL: empty). */
+struct sobj *cmd_setop(int op, struct sobj *const *sets, unsigned n, const kv_hash_secret *secret);
+/* SINTERCARD numkeys key... [LIMIT l]: 0, or -1 with Redis's error in *err. */
+int cmd_sintercard_args(int argc, const kv_str *argv, int64_t *numkeys, int64_t *limit,
+                        const char **err);
+/* The client's reply for result: SINTERCARD's count (capped by limit > 0),
+ * a STORE's cardinality, or the members. */
+void cmd_setop_reply(kvbuf *out, int op, struct sobj *result, int store, int64_t limit);
+/* Parses one *n array of bulks at *p (smembers part reply) into a new set
+ * and moves *p past it; NULL if malformed. */
+struct sobj *cmd_setop_parse(const char **p, const char *end, const kv_hash_secret *secret);
+
 /* cmd_info_part replies *N integers: CMD_INFO_NFIELDS in the order of enum
  * cmd_info_field (over every database), which the gatherer sums over
  * shards (EXPIRE_STALE, a share in hundredths of a percent, it then

@@ -510,10 +510,10 @@ void cmd_take_part(shard_t *s, const cmd_call *c)
         return;
     }
     reply_array(c->out, 3);
-    if (e->type == KV_TYPE_HASH) {
+    if (kv_type_is_obj(e->type)) {
         kvbuf enc;
         kvbuf_init(&enc);
-        hobj_encode(entry_hobj(e), &enc);
+        entry_obj_encode(e, &enc);
         reply_bulk(c->out, enc.data, enc.len);
         kvbuf_destroy(&enc);
     } else {
@@ -542,6 +542,14 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
         }
         shard_del(s, key->p, key->len);
         shard_hash_put(s, key->p, key->len, h, pxat);
+    } else if (type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET) {
+        void *obj = entry_obj_decode(s->secret, (unsigned)type, val->p, val->len);
+        if (obj == NULL) {
+            reply_error(c->out, "ERR internal error: bad list or set in PUT");
+            return;
+        }
+        shard_del(s, key->p, key->len);
+        shard_obj_put(s, key->p, key->len, (unsigned)type, obj, pxat);
     } else {
         shard_put(s, key->p, key->len, val->p, val->len, pxat);
     }

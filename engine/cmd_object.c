@@ -11,7 +11,9 @@
 #include <stdatomic.h>
 
 #include "cmd_internal.h"
+#include "lobj.h"
 #include "shard.h"
+#include "sobj.h"
 
 /* key in s->db without an access: NULL if absent or expired (then
  * removed). Valid until the next change to s. */
@@ -72,6 +74,27 @@ static const char *object_string_encoding(kv_entry *e)
     return e->vlen <= 44 ? "embstr" : "raw";
 }
 
+/* The encoding name of e's value, as Redis names the equivalent form: a
+ * one-buffer (packed) collection is "listpack"; the big forms are Redis's
+ * "quicklist" (our chain of packed nodes), "hashtable" (hashes and sets)
+ * and "skiplist" (our sorted array with a member table has no compact form
+ * yet: it is always the big one). */
+static const char *object_encoding(kv_entry *e)
+{
+    switch (e->type) {
+    case KV_TYPE_HASH:
+        return hobj_is_packed(entry_hobj(e)) ? "listpack" : "hashtable";
+    case KV_TYPE_LIST:
+        return lobj_is_packed(entry_lobj(e)) ? "listpack" : "quicklist";
+    case KV_TYPE_SET:
+        return sobj_is_packed(entry_sobj(e)) ? "listpack" : "hashtable";
+    case KV_TYPE_ZSET:
+        return "skiplist";
+    default:
+        return object_string_encoding(e);
+    }
+}
+
 static int object_lfu(const shard_t *s)
 {
     int p = s->limits ? atomic_load_explicit(&s->limits->policy, memory_order_relaxed)
@@ -96,10 +119,7 @@ void cmd_object(shard_t *s, const cmd_call *c)
         return;
     }
     if (cmd_is(sub, "encoding")) {
-        if (e->type == KV_TYPE_HASH)
-            reply_bulk_cstr(c->out, hobj_is_packed(entry_hobj(e)) ? "listpack" : "hashtable");
-        else
-            reply_bulk_cstr(c->out, object_string_encoding(e));
+        reply_bulk_cstr(c->out, object_encoding(e));
     } else if (cmd_is(sub, "refcount")) {
         reply_int(c->out, 1); /* values are never shared */
     } else if (cmd_is(sub, "idletime")) {

@@ -46,6 +46,12 @@ const char *cmd_type_name(const kv_entry *e)
         return "string";
     case KV_TYPE_HASH:
         return "hash";
+    case KV_TYPE_LIST:
+        return "list";
+    case KV_TYPE_SET:
+        return "set";
+    case KV_TYPE_ZSET:
+        return "zset";
     default:
         return "unknown";
     }

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "hobj.h"
+#include "lobj.h"
+#include "sobj.h"
+#include "zobj.h"
 #include "kv.h"
 
 /* Bytes of an entry with these flags: the expiry and the database byte
@@ -66,10 +69,53 @@ kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hob
     return e;
 }
 
+kv_entry *entry_new_obj(uint64_t hash, const char *key, size_t klen, unsigned type, void *obj)
+{
+    kv_entry *e = entry_new(hash, key, klen, (const char *)&obj, sizeof obj, -1);
+    e->type = (uint8_t)type;
+    return e;
+}
+
 void entry_free(kv_entry *e)
 {
     if (e != NULL && e->type == KV_TYPE_HASH) hobj_free(entry_hobj(e));
+    if (e != NULL && e->type == KV_TYPE_LIST) lobj_free(entry_lobj(e));
+    if (e != NULL && e->type == KV_TYPE_SET) sobj_free(entry_sobj(e));
+    if (e != NULL && e->type == KV_TYPE_ZSET) zobj_free(entry_zobj(e));
     free(e);
+}
+
+size_t entry_obj_charged(kv_entry *e)
+{
+    switch (e->type) {
+    case KV_TYPE_HASH:
+        return hobj_charged(entry_hobj(e));
+    case KV_TYPE_LIST:
+        return lobj_charged(entry_lobj(e));
+    case KV_TYPE_SET:
+        return sobj_charged(entry_sobj(e));
+    case KV_TYPE_ZSET:
+        return zobj_charged(entry_zobj(e));
+    }
+    return 0;
+}
+
+void entry_obj_set_charged(kv_entry *e, size_t bytes)
+{
+    switch (e->type) {
+    case KV_TYPE_HASH:
+        hobj_set_charged(entry_hobj(e), bytes);
+        break;
+    case KV_TYPE_LIST:
+        lobj_set_charged(entry_lobj(e), bytes);
+        break;
+    case KV_TYPE_SET:
+        sobj_set_charged(entry_sobj(e), bytes);
+        break;
+    case KV_TYPE_ZSET:
+        zobj_set_charged(entry_zobj(e), bytes);
+        break;
+    }
 }
 
 void entry_free_shell(kv_entry *e)
@@ -80,7 +126,11 @@ void entry_free_shell(kv_entry *e)
 size_t entry_mem(const kv_entry *e)
 {
     size_t m = malloc_usable_size((void *)(uintptr_t)e);
-    if (e->type == KV_TYPE_HASH) m += hobj_mem(entry_hobj((kv_entry *)(uintptr_t)e));
+    kv_entry *m_e = (kv_entry *)(uintptr_t)e;
+    if (e->type == KV_TYPE_HASH) m += hobj_mem(entry_hobj(m_e));
+    if (e->type == KV_TYPE_LIST) m += lobj_mem(entry_lobj(m_e));
+    if (e->type == KV_TYPE_SET) m += sobj_mem(entry_sobj(m_e));
+    if (e->type == KV_TYPE_ZSET) m += zobj_mem(entry_zobj(m_e));
     return m;
 }
 
@@ -157,4 +207,48 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     e->vlen = (uint32_t)vlen;
     if (ttl) entry_set_ttl_slot(e, slot);
     return e;
+}
+
+void entry_obj_encode(kv_entry *e, struct kvbuf *out)
+{
+    if (e->type == KV_TYPE_HASH) hobj_encode(entry_hobj(e), out);
+    if (e->type == KV_TYPE_LIST) lobj_encode(entry_lobj(e), out);
+    if (e->type == KV_TYPE_SET) sobj_encode(entry_sobj(e), out);
+    if (e->type == KV_TYPE_ZSET) zobj_encode(entry_zobj(e), out);
+}
+
+void entry_obj_free(unsigned type, void *obj)
+{
+    if (type == KV_TYPE_LIST) lobj_free(obj);
+    if (type == KV_TYPE_SET) sobj_free(obj);
+    if (type == KV_TYPE_ZSET) zobj_free(obj);
+}
+
+void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t n)
+{
+    if (type == KV_TYPE_LIST) {
+        lobj_t *l = lobj_decode(p, n);
+        if (l != NULL && lobj_len(l) == 0) {
+            lobj_free(l);
+            l = NULL;
+        }
+        return l;
+    }
+    if (type == KV_TYPE_ZSET) {
+        zobj_t *z = zobj_decode(secret, p, n);
+        if (z != NULL && zobj_len(z) == 0) {
+            zobj_free(z);
+            z = NULL;
+        }
+        return z;
+    }
+    if (type == KV_TYPE_SET) {
+        sobj_t *o = sobj_decode(secret, p, n);
+        if (o != NULL && sobj_len(o) == 0) {
+            sobj_free(o);
+            o = NULL;
+        }
+        return o;
+    }
+    return NULL;
 }

@@ -22,7 +22,21 @@
 enum kv_type {
     KV_TYPE_STRING = 0,
     KV_TYPE_HASH = 1, /* the value is a hobj_t pointer (entry_hobj) */
+    KV_TYPE_LIST = 2, /* the value is a lobj_t pointer (entry_lobj) */
+    KV_TYPE_SET = 3,  /* the value is a sobj_t pointer (entry_sobj) */
+    /* log-only types, never held by a table entry: PUT records that carry
+     * one list or set change (cmd_list_replay, cmd_set_replay) */
+    KV_TYPE_LIST_DELTA = 4,
+    KV_TYPE_SET_DELTA = 5,
+    KV_TYPE_ZSET = 6, /* the value is a zobj_t pointer (entry_zobj) */
 };
+
+/* True for the types whose value is a pointer to an object the entry owns. */
+static inline int kv_type_is_obj(unsigned type)
+{
+    return type == KV_TYPE_HASH || type == KV_TYPE_LIST || type == KV_TYPE_SET ||
+           type == KV_TYPE_ZSET;
+}
 
 enum {
     KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
@@ -33,6 +47,9 @@ enum {
 #define KV_MAX_DBS 256
 
 struct hobj;
+struct lobj;
+struct sobj;
+struct zobj;
 
 typedef struct kv_entry {
     struct kv_entry *next; /* private: hash chain, owner: table */
@@ -54,7 +71,10 @@ kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen,
                        size_t vlen, int64_t expire_ms);
 /* A new hash entry owning h (no expiry). Aborts on OOM. */
 kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h);
-/* Frees e and, for a hash, its hobj. Accepts NULL. */
+/* A new entry of type (KV_TYPE_LIST or KV_TYPE_SET) owning obj (no
+ * expiry). Aborts on OOM. */
+kv_entry *entry_new_obj(uint64_t hash, const char *key, size_t klen, unsigned type, void *obj);
+/* Frees e and, for a hash, list or set, its object. Accepts NULL. */
 void entry_free(kv_entry *e);
 /* Frees e but not the hobj it points to (the hobj moved to another entry). */
 void entry_free_shell(kv_entry *e);
@@ -107,6 +127,40 @@ static inline struct hobj *entry_hobj(kv_entry *e)
     memcpy(&h, entry_val(e), sizeof h);
     return h;
 }
+
+/* The object of a KV_TYPE_LIST / KV_TYPE_SET entry. */
+static inline struct lobj *entry_lobj(kv_entry *e)
+{
+    struct lobj *l;
+    memcpy(&l, entry_val(e), sizeof l);
+    return l;
+}
+static inline struct sobj *entry_sobj(kv_entry *e)
+{
+    struct sobj *o;
+    memcpy(&o, entry_val(e), sizeof o);
+    return o;
+}
+static inline struct zobj *entry_zobj(kv_entry *e)
+{
+    struct zobj *z;
+    memcpy(&z, entry_val(e), sizeof z);
+    return z;
+}
+/* Bytes last charged to the shard for an object entry's object (the
+ * object's own record: hobj_charged and its kin), and setting it. */
+size_t entry_obj_charged(kv_entry *e);
+void entry_obj_set_charged(kv_entry *e, size_t bytes);
+
+struct kvbuf;
+/* Appends the serialized value of a hash, list or set entry (hobj_encode,
+ * lobj_encode, sobj_encode). */
+void entry_obj_encode(kv_entry *e, struct kvbuf *out);
+/* Frees an object of type (list, set or sorted set) that no entry holds. */
+void entry_obj_free(unsigned type, void *obj);
+/* A new non-empty list, set or sorted set (type) from those bytes, or NULL if they are
+ * malformed or empty; secret keys a set's table. */
+void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t n);
 
 /* Returns an entry like e with the value replaced (vlen bytes copied from
  * val, which may point into e), and the expiry set to expire_ms (<0: none).

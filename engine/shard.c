@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 #include "kv.h"
+#include "lobj.h"
+#include "sobj.h"
+#include "zobj.h"
 #include "watch.h"
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
@@ -87,11 +90,11 @@ static void shard_account(shard_t *s, const kv_entry *e, int sign)
 {
     size_t mem;
     int ttl = (e->flags & KV_ENTRY_TTL) != 0;
-    if (e->type == KV_TYPE_HASH) {
-        /* a hash's memory can move on reads: uncharge what was charged */
-        hobj_t *h = entry_hobj((kv_entry *)(uintptr_t)e);
-        if (sign > 0) hobj_set_charged(h, entry_mem(e));
-        mem = hobj_charged(h);
+    if (kv_type_is_obj(e->type)) {
+        /* an object's memory can move on reads: uncharge what was charged */
+        kv_entry *m = (kv_entry *)(uintptr_t)e;
+        if (sign > 0) entry_obj_set_charged(m, entry_mem(e));
+        mem = entry_obj_charged(m);
     } else {
         mem = entry_mem(e);
     }
@@ -224,8 +227,8 @@ kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, in
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
     shard_index_moved(s, had, pos, n);
-    if (n->type == KV_TYPE_HASH)
-        shard_log_expire(s, n); /* only the expiry of a hash can change here */
+    if (kv_type_is_obj(n->type))
+        shard_log_expire(s, n); /* only the expiry of an object can change here */
     else
         shard_written(s, n);
     return n;
@@ -444,4 +447,80 @@ kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, s
     shard_index_moved(s, had, pos, n); /* n takes e's place in the index */
     shard_written(s, n);
     return n;
+}
+
+/* ---- lists and sets ------------------------------------------------------------ */
+
+kv_entry *shard_obj_add(shard_t *s, const char *key, size_t klen, unsigned type)
+{
+    assert(type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET);
+    void *obj = type == KV_TYPE_LIST  ? (void *)lobj_new()
+                : type == KV_TYPE_SET ? (void *)sobj_new(s->secret)
+                                      : (void *)zobj_new(s->secret);
+    kv_entry *e = entry_new_obj(shard_hash(s, key, klen), key, klen, type, obj);
+    e = shard_entry_to_db(e, s->db);
+    evict_touch_new(s, e);
+    ht_insert(&s->table, e); /* not charged: shard_obj_end charges it */
+    return e;
+}
+
+kv_entry *shard_obj_put(shard_t *s, const char *key, size_t klen, unsigned type, void *obj,
+                        int64_t expire_ms)
+{
+    kv_entry *e = entry_new_obj(shard_hash(s, key, klen), key, klen, type, obj);
+    e = shard_entry_to_db(e, s->db);
+    if (expire_ms >= 0) e = entry_rebuild(e, entry_val(e), e->vlen, expire_ms);
+    evict_touch_new(s, e);
+    ht_insert(&s->table, e);
+    shard_account(s, e, 1);
+    shard_index_add(s, e);
+    shard_written(s, e);
+    return e;
+}
+
+void shard_obj_begin(shard_t *s, kv_entry *e)
+{
+    assert(e->type == KV_TYPE_LIST || e->type == KV_TYPE_SET || e->type == KV_TYPE_ZSET);
+    shard_account(s, e, -1);
+}
+
+static size_t shard_obj_len(kv_entry *e)
+{
+    if (e->type == KV_TYPE_ZSET) return zobj_len(entry_zobj(e));
+    return e->type == KV_TYPE_LIST ? lobj_len(entry_lobj(e)) : sobj_len(entry_sobj(e));
+}
+
+int shard_obj_end(shard_t *s, kv_entry *e, int changed)
+{
+    if (changed && e->type == KV_TYPE_LIST && shard_obj_len(e) > 0)
+        lobj_set_version(entry_lobj(e), lobj_version(entry_lobj(e)) + 1);
+    return shard_obj_end_delta(s, e, changed ? KV_TYPE_STRING : 0, NULL, 0);
+}
+
+int shard_obj_end_delta(shard_t *s, kv_entry *e, unsigned dtype, const char *d, size_t n)
+{
+    if (shard_obj_len(e) == 0) {
+        kv_entry *got = ht_remove_db(&s->table, e->hash, entry_db(e), entry_key(e), e->klen);
+        assert(got == e);
+        (void)got;
+        shard_index_del(s, e);
+        shard_log_del(s, e);
+        entry_free(e);
+        return 1;
+    }
+    shard_account(s, e, 1);
+    if (dtype == KV_TYPE_STRING) { /* the whole value */
+        shard_written(s, e);
+        return 0;
+    }
+    if (dtype == 0) return 0; /* unchanged */
+    if (s->watch) watch_touch(s, entry_db(e), entry_key(e), e->klen);
+    if (s->log == NULL || s->log->put == NULL) return 0;
+    /* the change travels as a PUT record of a log-only type */
+    kv_entry *rec = entry_new_db(e->hash, entry_db(e), entry_key(e), e->klen, d, n, -1);
+    rec->type = (uint8_t)dtype;
+    shard_log_db(s, entry_db(e), 0);
+    s->log->put(s->log_ctx, s->id, rec);
+    free(rec);
+    return 0;
 }

@@ -85,9 +85,9 @@ typedef struct shard {
     /* owner: actor, around one command: the database (SELECT) its keys are
      * in; 0 between commands */
     uint8_t db;
-    uint16_t ndbs;            /* ro after start: --databases (shard_init: 16) */
-    shard_db_count *dbs;      /* private: KV_MAX_DBS counts (databases 1..), NULL until used */
-    struct watch_set *watch;  /* private: keys clients WATCH (watch.c), NULL if none */
+    uint16_t ndbs;           /* ro after start: --databases (shard_init: 16) */
+    shard_db_count *dbs;     /* private: KV_MAX_DBS counts (databases 1..), NULL until used */
+    struct watch_set *watch; /* private: keys clients WATCH (watch.c), NULL if none */
 } shard_t;
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);
@@ -168,6 +168,32 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
 kv_entry *shard_move(shard_t *s, kv_entry *e, const char *dst, size_t dlen);
 /* The same with dst in database db (MOVE). */
 kv_entry *shard_move_db(shard_t *s, kv_entry *e, unsigned db, const char *dst, size_t dlen);
+
+/* ---- lists and sets (lobj.h, sobj.h) ----
+ * A change brackets its object edits with shard_obj_begin/shard_obj_end,
+ * which keep entry_bytes right and log the change: the key's whole new
+ * value as a PUT, or (shard_obj_end_delta) a record of the change alone
+ * (see docs/persistence.md). */
+
+/* Inserts key, which must be absent, as an empty list or set (type) without
+ * expiry, then runs shard_obj_begin on it: the caller adds elements and
+ * calls shard_obj_end in the same command. */
+kv_entry *shard_obj_add(shard_t *s, const char *key, size_t klen, unsigned type);
+/* Inserts key (which must be absent) holding obj (a lobj_t or sobj_t of
+ * type, owned from now on, not empty) with expiry expire_ms (<0: none), and
+ * logs it whole. */
+kv_entry *shard_obj_put(shard_t *s, const char *key, size_t klen, unsigned type, void *obj,
+                        int64_t expire_ms);
+/* Before changing the object of list/set entry e (found by shard_lookup). */
+void shard_obj_begin(shard_t *s, kv_entry *e);
+/* After: an empty object removes the key (logged as a DEL) and returns 1
+ * (e is freed); else re-charges it, logs its value if changed, returns 0. */
+int shard_obj_end(shard_t *s, kv_entry *e, int changed);
+/* The same after a change that the log carries as the delta d[0..n) of
+ * log-only type dtype (KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, see
+ * cmd_list_replay and cmd_set_replay) instead of the whole value. The
+ * caller sets a list's new version itself. */
+int shard_obj_end_delta(shard_t *s, kv_entry *e, unsigned dtype, const char *d, size_t n);
 
 /* Active expiry (expire.c), Redis's slow cycle over the keys with a TTL:
  * loops of 20 sampled keys, repeated while more than 10 % of a loop had

@@ -308,6 +308,11 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
     t->capturing = 1;
     int rc = route_parts(t, q);
     t->capturing = 0;
+    if (rc != 0 && def->route != ROUTE_RENAME) { /* LMOVE, SMOVE, SINTER... across shards */
+        reply_errorf(&q->reply, "ERR '%s' across shards is not supported inside MULTI", def->name);
+        q->stage = MX_READY;
+        return;
+    }
     if (rc != 0) { /* RENAME across shards */
         uint64_t a = route_shard(t->srv, q->argv[1].p, q->argv[1].len);
         uint64_t b = route_shard(t->srv, q->argv[2].p, q->argv[2].len);

@@ -7,6 +7,7 @@
 #include "join.h"
 #include "reply.h"
 #include "scripting.h"
+#include "sobj.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
@@ -453,7 +454,9 @@ enum {
     STAGE_RN_PUT,
     STAGE_NX_CHECK,
     STAGE_NX_SET,
-    STAGE_SCAN
+    STAGE_SCAN,
+    STAGE_SET_GATHER,
+    STAGE_SET_STORE
 };
 
 static kv_req **staged_grave(kv_slot *sl)
@@ -525,6 +528,120 @@ static void msetnx_start(netthr *t, kv_slot *sl)
     sl->stage = STAGE_NX_CHECK;
 }
 
+/* ---- set algebra across shards: gather the members, combine, store -------- */
+
+/* The set operation of sl's command and where its source keys are
+ * (argv[*first], *n of them); *store for the STORE forms. -1 if SINTERCARD's
+ * arguments are bad (its shard handler then gives the error). */
+static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *limit)
+{
+    const char *name = sl->def->name;
+    size_t len = strlen(name);
+    *store = len > 5 && strcmp(name + len - 5, "store") == 0;
+    *first = *store ? 2 : 1;
+    *n = sl->argc - *first;
+    *limit = 0;
+    if (strcmp(name, "sintercard") == 0) {
+        int64_t numkeys;
+        const char *err;
+        if (cmd_sintercard_args(sl->argc, sl->argv, &numkeys, limit, &err) != 0) return -1;
+        *first = 2;
+        *n = (int)numkeys;
+        return SETOP_INTERCARD;
+    }
+    if (strncmp(name, "sinter", 6) == 0) return SETOP_INTER;
+    if (strncmp(name, "sunion", 6) == 0) return SETOP_UNION;
+    return SETOP_DIFF;
+}
+
+/* The one shard of every key of a set command, or -1 if they span several. */
+static int64_t setop_shard(netthr *t, const kv_slot *sl)
+{
+    int first, n, store;
+    int64_t limit;
+    if (setop_of(sl, &first, &n, &store, &limit) < 0) /* bad SINTERCARD: its error */
+        return route_shard(t->srv, sl->argv[2].p, sl->argv[2].len);
+    uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+    if (first == 2 && !store) sh = route_shard(t->srv, sl->argv[2].p, sl->argv[2].len);
+    for (int i = first; i < first + n; i++)
+        if (route_shard(t->srv, sl->argv[i].p, sl->argv[i].len) != sh) return -1;
+    return sh;
+}
+
+/* Stage 1: an SMEMBERS part per shard touched by the source keys. */
+static void setop_start(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    int64_t limit;
+    setop_of(sl, &first, &n, &store, &limit);
+    int argc = sl->argc;
+    sl->argc = first + n; /* route_split takes the keys up to argc: not LIMIT */
+    route_split(t, sl, cmd_smembers_part, first, 1, 1, 1);
+    sl->argc = argc;
+    sl->stage = STAGE_SET_GATHER;
+}
+
+/* Stage 2: combines the gathered members; a STORE queues the PUT (or DEL)
+ * of the result. Returns 1 if a part was queued. */
+static int setop_gathered(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    int64_t limit;
+    int op = setop_of(sl, &first, &n, &store, &limit);
+    kvbuf *out = &sl->reply;
+    const char **pos = kv_xmalloc(sl->nsub * sizeof *pos);
+    for (unsigned i = 0; i < sl->nsub; i++) pos[i] = sl->subs[i]->reply.data;
+    sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
+    int bad = 0;
+    for (int k = 0; k < n && !bad; k++) {
+        const kvbuf *r = &sl->subs[sl->key_sub[k]]->reply;
+        sets[k] = cmd_setop_parse(&pos[sl->key_sub[k]], r->data + r->len, &t->srv->secret);
+        if (sets[k] == NULL) bad = 1;
+    }
+    sobj_t *res = bad ? NULL
+                      : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
+                                  &t->srv->secret);
+    for (int k = 0; k < n; k++) sobj_free(sets[k]);
+    free(sets);
+    free(pos);
+    if (res == NULL) {
+        reply_error(out, "ERR internal error in set gather");
+        return 0;
+    }
+    if (!store) {
+        cmd_setop_reply(out, op, res, 0, limit);
+        sobj_free(res);
+        return 0;
+    }
+    sl->aux = (int64_t)sobj_len(res);
+    slot_bury_parts(sl, staged_grave(sl));
+    const kv_str *dst = &sl->argv[1];
+    uint32_t sh = route_shard(t->srv, dst->p, dst->len);
+    kv_str *av;
+    kv_req *r;
+    if (sl->aux == 0) {
+        r = part_new(sl, cmd_del_part, sh, 2, &av);
+        av[0] = (kv_str){"del", 3};
+        av[1] = *dst;
+    } else {
+        kvbuf_reset(out); /* holds the encoded set until the last stage */
+        sobj_encode(res, out);
+        r = part_new(sl, cmd_put_part, sh, 5, &av);
+        av[0] = (kv_str){"put", 3};
+        av[1] = *dst;
+        av[2] = (kv_str){out->data, out->len};
+        av[3] = (kv_str){"-1", 2};
+        av[4] = (kv_str){"3", 1}; /* KV_TYPE_SET */
+    }
+    sobj_free(res);
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = r;
+    slot_set_parts(sl, subs, 1);
+    sl->stage = STAGE_SET_STORE;
+    route_queue(t, r);
+    return 1;
+}
+
 /* Runs the next step of a staged command whose parts all completed.
  * Returns 1 if new parts were queued, 0 if sl->reply is final. */
 static int staged_step(netthr *t, kv_slot *sl)
@@ -586,6 +703,12 @@ static int staged_step(netthr *t, kv_slot *sl)
         return 1;
     case STAGE_NX_SET:
         reply_int(out, 1);
+        return 0;
+    case STAGE_SET_GATHER:
+        return setop_gathered(t, sl);
+    case STAGE_SET_STORE:
+        kvbuf_reset(out);
+        reply_int(out, sl->aux);
         return 0;
     }
     reply_error(out, "ERR internal error in staged command");
@@ -684,7 +807,7 @@ static void arity_error(conn *c, const cmd_def *def)
 static int route_multi_shard(int route, int argc)
 {
     return route == ROUTE_PAIRS || route == ROUTE_MSETNX || route == ROUTE_ALL ||
-           route == ROUTE_RENAME || (route == ROUTE_KEYS && argc > 2);
+           route == ROUTE_RENAME || route == ROUTE_SETOP || (route == ROUTE_KEYS && argc > 2);
 }
 
 int route_parts(netthr *t, kv_slot *sl)
@@ -709,11 +832,18 @@ int route_parts(netthr *t, kv_slot *sl)
     case ROUTE_ALL:
         route_all(t, sl, def->fn);
         return 0;
-    case ROUTE_RENAME: {
+    case ROUTE_RENAME:
+    case ROUTE_TWO: {
         uint32_t a = route_shard(s, sl->argv[1].p, sl->argv[1].len);
         uint32_t b = route_shard(s, sl->argv[2].p, sl->argv[2].len);
         if (a != b) return -1;
         route_single(t, sl, def->fn, a);
+        return 0;
+    }
+    case ROUTE_SETOP: {
+        int64_t sh = setop_shard(t, sl);
+        if (sh < 0) return -1;
+        route_single(t, sl, def->fn, (uint32_t)sh);
         return 0;
     }
     default:
@@ -812,6 +942,22 @@ void route_dispatch(netthr *t, conn *c)
     case ROUTE_MSETNX:
         msetnx_start(t, sl);
         c->blocker = sl;
+        break;
+    case ROUTE_TWO:
+        if (route_parts(t, sl) != 0) {
+            reply_errorf(&sl->reply,
+                         "ERR '%s' needs both keys in one shard: these two keys are in different "
+                         "shards",
+                         def->name);
+            sl->ready = 1;
+            conn_mark_dirty(t, c);
+        }
+        break;
+    case ROUTE_SETOP:
+        if (route_parts(t, sl) != 0) {
+            setop_start(t, sl);
+            c->blocker = sl;
+        }
         break;
     case ROUTE_SCRIPT:
         script_route(t, c, sl);

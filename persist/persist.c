@@ -18,9 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "entry.h"
 #include "hist.h"
 #include "hobj.h"
+#include "lobj.h"
+#include "sobj.h"
 #include "manifest.h"
 #include "persist_internal.h"
 #include "recover.h"
@@ -445,10 +448,31 @@ static int rec_put_hash(shard_t *s, const wal_rec *r)
     return 0;
 }
 
+/* A list or set PUT: the whole value (lobj_encode / sobj_encode bytes). */
+static int rec_put_obj(shard_t *s, const wal_rec *r)
+{
+    void *obj = entry_obj_decode(s->secret, r->vtype, r->val.p, r->val.len);
+    if (obj == NULL) return KV_EPROTO;
+    kv_entry *old = rec_find(s, &r->key);
+    if (old != NULL) shard_remove(s, old);
+    if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
+        entry_obj_free(r->vtype, obj); /* expired while we were down */
+        return 0;
+    }
+    shard_obj_put(s, r->key.p, r->key.len, r->vtype, obj, r->expire_ms);
+    return 0;
+}
+
 static int rec_put(void *ctx, const wal_rec *r)
 {
     shard_t *s = ctx;
     if (r->vtype == KV_TYPE_HASH) return rec_put_hash(s, r);
+    if (r->vtype == KV_TYPE_LIST || r->vtype == KV_TYPE_SET || r->vtype == KV_TYPE_ZSET)
+        return rec_put_obj(s, r);
+    if (r->vtype == KV_TYPE_LIST_DELTA)
+        return cmd_list_replay(s, &r->key, r->val.p, r->val.len) ? KV_EPROTO : 0;
+    if (r->vtype == KV_TYPE_SET_DELTA)
+        return cmd_set_replay(s, &r->key, r->val.p, r->val.len) ? KV_EPROTO : 0;
     if (r->vtype != KV_TYPE_STRING) return KV_EPROTO;
     if (r->expire_ms >= 0 && r->expire_ms <= s->now_ms) {
         shard_del(s, r->key.p, r->key.len); /* expired while we were down */
@@ -1142,9 +1166,17 @@ static void slice_add(void *arg, kv_entry *e)
         return;
     }
     if (c->db) c->rc = snap_add_db(c->snap, c->db);
-    if (c->rc == 0)
+    if (c->rc == 0 && kv_type_is_obj(e->type)) { /* a list or set: its whole encoding */
+        kvbuf enc;
+        kvbuf_init(&enc);
+        entry_obj_encode(e, &enc);
+        c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, enc.data, enc.len,
+                               entry_expire(e));
+        kvbuf_destroy(&enc);
+    } else if (c->rc == 0) {
         c->rc = snap_add_entry(c->snap, e->type, entry_key(e), e->klen, entry_val(e), e->vlen,
                                entry_expire(e));
+    }
 }
 
 static void compact_begin(persist_t *p, pshard *ps)
@@ -1527,6 +1559,15 @@ static void log_put(void *ctx, uint32_t shard, const kv_entry *e)
         return;
     }
     const char *k = entry_key_c(e);
+    if (kv_type_is_obj(
+            e->type)) { /* a list or set: its whole encoding (the db record came first) */
+        kvbuf enc;
+        kvbuf_init(&enc);
+        entry_obj_encode((kv_entry *)(uintptr_t)e, &enc);
+        (void)wal_append_put(ctx, e->type, k, e->klen, enc.data, enc.len, entry_expire(e));
+        kvbuf_destroy(&enc);
+        return;
+    }
     (void)wal_append_put(ctx, e->type, k, e->klen, k + e->klen, e->vlen, entry_expire(e));
 }
 

@@ -425,14 +425,20 @@ static void test_time_box(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_share),        cmocka_unit_test(test_borrow),
+        cmocka_unit_test(test_share),
+        cmocka_unit_test(test_borrow),
         cmocka_unit_test(test_borrow_noeviction),
         cmocka_unit_test(test_oom_only_when_nothing_evictable),
-        cmocka_unit_test(test_publish),      cmocka_unit_test(test_lru_clock),
-        cmocka_unit_test(test_lfu_counter),  cmocka_unit_test(test_noeviction),
-        cmocka_unit_test(test_allkeys_lru),  cmocka_unit_test(test_allkeys_lfu),
-        cmocka_unit_test(test_volatile_lru), cmocka_unit_test(test_volatile_rare),
-        cmocka_unit_test(test_volatile_ttl), cmocka_unit_test(test_random),
+        cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_lru_clock),
+        cmocka_unit_test(test_lfu_counter),
+        cmocka_unit_test(test_noeviction),
+        cmocka_unit_test(test_allkeys_lru),
+        cmocka_unit_test(test_allkeys_lfu),
+        cmocka_unit_test(test_volatile_lru),
+        cmocka_unit_test(test_volatile_rare),
+        cmocka_unit_test(test_volatile_ttl),
+        cmocka_unit_test(test_random),
         cmocka_unit_test(test_time_box),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,530 @@
+/* cmd_zset.c - sorted-set commands against one shard, with Redis 7.0's
+ * replies (t_zset.c) for the subset built so far: ZADD, ZINCRBY, ZSCORE,
+ * ZMSCORE, ZCARD, ZREM, ZRANK, ZREVRANK, ZCOUNT, ZRANGE by index, ZPOPMIN,
+ * ZPOPMAX. Scores print as Redis 7.0 does ("%.17g"). Every change logs the
+ * whole sorted set (shard_obj_end). Owner actor thread only. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "cmd_internal.h"
+#include "reply.h"
+#include "shard.h"
+#include "zobj.h"
+
+#define ERR_FLOAT "ERR value is not a valid float"
+
+static kv_entry *zget(shard_t *s, const cmd_call *c, int read, int *wrong)
+{
+    const kv_str *key = &c->argv[1];
+    kv_entry *e = read ? cmd_lookup_read(s, key) : shard_lookup(s, key->p, key->len);
+    *wrong = 0;
+    if (e != NULL && e->type != KV_TYPE_ZSET) {
+        reply_error(c->out, KV_ERR_WRONGTYPE);
+        *wrong = 1;
+        return NULL;
+    }
+    return e;
+}
+
+/* Parses a score as Redis's strtod-based check: 0, or -1 (NaN, junk). */
+static int parse_score(const kv_str *a, double *out)
+{
+    char buf[128];
+    if (a->len == 0 || a->len >= sizeof buf) return -1;
+    memcpy(buf, a->p, a->len);
+    buf[a->len] = '\0';
+    if (buf[0] == ' ' || buf[0] == '\t') return -1;
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end != '\0' || isnan(d)) return -1;
+    *out = d;
+    return 0;
+}
+
+static void reply_score(kvbuf *out, double d)
+{
+    char buf[64];
+    int n;
+    if (isinf(d))
+        n = snprintf(buf, sizeof buf, "%s", d > 0 ? "inf" : "-inf");
+    else
+        n = snprintf(buf, sizeof buf, "%.17g", d);
+    reply_bulk(out, buf, (size_t)n);
+}
+
+enum { ZF_NX = 1, ZF_XX = 2, ZF_GT = 4, ZF_LT = 8, ZF_CH = 16, ZF_INCR = 32 };
+
+void cmd_zadd(shard_t *s, const cmd_call *c)
+{
+    int flags = 0, i = 2, wrong;
+    s->stats.commands++;
+    for (; i < c->argc; i++) {
+        const kv_str *a = &c->argv[i];
+        int f = cmd_is(a, "nx")     ? ZF_NX
+                : cmd_is(a, "xx")   ? ZF_XX
+                : cmd_is(a, "gt")   ? ZF_GT
+                : cmd_is(a, "lt")   ? ZF_LT
+                : cmd_is(a, "ch")   ? ZF_CH
+                : cmd_is(a, "incr") ? ZF_INCR
+                                    : 0;
+        if (!f) break;
+        flags |= f;
+    }
+    int pairs = c->argc - i;
+    if (pairs == 0 || pairs % 2 != 0) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    pairs /= 2;
+    if ((flags & ZF_NX) && (flags & ZF_XX)) {
+        reply_error(c->out, "ERR XX and NX options at the same time are not compatible");
+        return;
+    }
+    if (((flags & ZF_GT) && (flags & ZF_LT)) || ((flags & (ZF_GT | ZF_LT)) && (flags & ZF_NX))) {
+        reply_error(c->out, "ERR GT, LT, and/or NX options at the same time are not compatible");
+        return;
+    }
+    if ((flags & ZF_INCR) && pairs > 1) {
+        reply_error(c->out, "ERR INCR option supports a single increment-element pair");
+        return;
+    }
+    double *scores = kv_xmalloc((size_t)pairs * sizeof *scores);
+    for (int k = 0; k < pairs; k++) {
+        if (parse_score(&c->argv[i + 2 * k], &scores[k]) != 0) {
+            free(scores);
+            reply_error(c->out, ERR_FLOAT);
+            return;
+        }
+    }
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) {
+        free(scores);
+        return;
+    }
+    if (e == NULL && (flags & ZF_XX)) {
+        free(scores);
+        if (flags & ZF_INCR)
+            reply_nil(c->out);
+        else
+            reply_int(c->out, 0);
+        return;
+    }
+    if (e == NULL)
+        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
+    else
+        shard_obj_begin(s, e);
+    zobj_t *z = entry_zobj(e);
+    int64_t added = 0, changed = 0;
+    int incr_done = 0, nan_err = 0;
+    double incr_result = 0;
+    for (int k = 0; k < pairs; k++) {
+        const kv_str *m = &c->argv[i + 2 * k + 1];
+        double cur, sc = scores[k];
+        int had = zobj_score(z, m->p, m->len, &cur);
+        if ((had && (flags & ZF_NX)) || (!had && (flags & ZF_XX))) continue;
+        if (flags & ZF_INCR) {
+            sc = had ? cur + sc : sc;
+            if (isnan(sc)) {
+                nan_err = 1;
+                break;
+            }
+        }
+        if (had && (((flags & ZF_GT) && !(sc > cur)) || ((flags & ZF_LT) && !(sc < cur)))) continue;
+        incr_done = 1;
+        incr_result = sc;
+        if (!had) {
+            zobj_set(z, m->p, m->len, sc);
+            added++;
+        } else if (cur != sc) {
+            zobj_set(z, m->p, m->len, sc);
+            changed++;
+        }
+    }
+    free(scores);
+    shard_obj_end(s, e, added + changed > 0);
+    if (nan_err) {
+        reply_error(c->out, "ERR resulting score is not a number (NaN)");
+        return;
+    }
+    if (flags & ZF_INCR) {
+        if (incr_done)
+            reply_score(c->out, incr_result);
+        else
+            reply_nil(c->out);
+        return;
+    }
+    reply_int(c->out, (flags & ZF_CH) ? added + changed : added);
+}
+
+void cmd_zincrby(shard_t *s, const cmd_call *c)
+{
+    double by, cur = 0;
+    int wrong;
+    s->stats.commands++;
+    if (parse_score(&c->argv[2], &by) != 0) {
+        reply_error(c->out, ERR_FLOAT);
+        return;
+    }
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    const kv_str *m = &c->argv[3];
+    if (e != NULL && zobj_score(entry_zobj(e), m->p, m->len, &cur) && isnan(cur + by)) {
+        reply_error(c->out, "ERR resulting score is not a number (NaN)");
+        return;
+    }
+    if (e == NULL)
+        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
+    else
+        shard_obj_begin(s, e);
+    zobj_set(entry_zobj(e), m->p, m->len, cur + by);
+    shard_obj_end(s, e, 1);
+    reply_score(c->out, cur + by);
+}
+
+void cmd_zscore(shard_t *s, const cmd_call *c)
+{
+    double d;
+    int wrong;
+    s->stats.commands++;
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    if (e && zobj_score(entry_zobj(e), c->argv[2].p, c->argv[2].len, &d))
+        reply_score(c->out, d);
+    else
+        reply_nil(c->out);
+}
+
+void cmd_zmscore(shard_t *s, const cmd_call *c)
+{
+    double d;
+    int wrong;
+    s->stats.commands++;
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    reply_array(c->out, c->argc - 2);
+    for (int i = 2; i < c->argc; i++) {
+        if (e && zobj_score(entry_zobj(e), c->argv[i].p, c->argv[i].len, &d))
+            reply_score(c->out, d);
+        else
+            reply_nil(c->out);
+    }
+}
+
+void cmd_zcard(shard_t *s, const cmd_call *c)
+{
+    int wrong;
+    s->stats.commands++;
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    reply_int(c->out, e ? (int64_t)zobj_len(entry_zobj(e)) : 0);
+}
+
+void cmd_zrem(shard_t *s, const cmd_call *c)
+{
+    int wrong;
+    s->stats.commands++;
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    shard_obj_begin(s, e);
+    int64_t n = 0;
+    for (int i = 2; i < c->argc; i++) n += zobj_rem(entry_zobj(e), c->argv[i].p, c->argv[i].len);
+    shard_obj_end(s, e, n > 0);
+    reply_int(c->out, n);
+}
+
+static void rank_generic(shard_t *s, const cmd_call *c, int rev)
+{
+    int wrong;
+    s->stats.commands++;
+    if (c->argc > 3) { /* WITHSCORE is Redis 7.2 */
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    int64_t r = e ? zobj_rank(entry_zobj(e), c->argv[2].p, c->argv[2].len) : -1;
+    if (r < 0)
+        reply_nil(c->out);
+    else
+        reply_int(c->out, rev ? (int64_t)zobj_len(entry_zobj(e)) - 1 - r : r);
+}
+
+void cmd_zrank(shard_t *s, const cmd_call *c)
+{
+    rank_generic(s, c, 0);
+}
+
+void cmd_zrevrank(shard_t *s, const cmd_call *c)
+{
+    rank_generic(s, c, 1);
+}
+
+/* Parses a ZCOUNT bound: [(]score, -inf/+inf. */
+static int parse_bound(const kv_str *a, double *v, int *excl)
+{
+    kv_str b = *a;
+    *excl = 0;
+    if (b.len > 0 && b.p[0] == '(') {
+        *excl = 1;
+        b.p++;
+        b.len--;
+    }
+    return parse_score(&b, v);
+}
+
+void cmd_zcount(shard_t *s, const cmd_call *c)
+{
+    double min, max;
+    int minx, maxx, wrong;
+    s->stats.commands++;
+    if (parse_bound(&c->argv[2], &min, &minx) != 0 || parse_bound(&c->argv[3], &max, &maxx) != 0) {
+        reply_error(c->out, "ERR min or max is not a float");
+        return;
+    }
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    size_t lo = zobj_first_ge(z, min, minx), hi = zobj_first_ge(z, max, !maxx);
+    reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
+}
+
+/* Emits elements [lo, hi) of z (reversed if rev) after skipping offset,
+ * at most count (< 0: all). */
+static void emit_range(kvbuf *out, zobj_t *z, size_t lo, size_t hi, int rev, int withscores,
+                       int64_t offset, int64_t count)
+{
+    size_t n = hi > lo ? hi - lo : 0;
+    if (offset < 0 || (uint64_t)offset >= n) {
+        reply_array(out, 0);
+        return;
+    }
+    n -= (size_t)offset;
+    if (count >= 0 && (uint64_t)count < n) n = (size_t)count;
+    reply_array(out, (int64_t)n * (withscores ? 2 : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t at = rev ? hi - 1 - (size_t)offset - i : lo + (size_t)offset + i;
+        kv_str m;
+        double d;
+        zobj_at(z, at, &m, &d);
+        reply_bulk(out, m.p, m.len);
+        if (withscores) reply_score(out, d);
+    }
+}
+
+/* ZRANGE key a b [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the older
+ * forms through `byscore`/`rev` preset (ZRANGEBYSCORE, ZREVRANGE...). */
+static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, int old_form)
+{
+    int withscores = 0, limit = 0, wrong;
+    int64_t offset = 0, count = -1;
+    s->stats.commands++;
+    for (int i = 4; i < c->argc; i++) {
+        const kv_str *a = &c->argv[i];
+        if (cmd_is(a, "withscores")) {
+            withscores = 1;
+        } else if (cmd_is(a, "limit") && i + 2 < c->argc && (byscore || !old_form)) {
+            if (cmd_get_i64(c, &c->argv[i + 1], &offset) != 0 ||
+                cmd_get_i64(c, &c->argv[i + 2], &count) != 0)
+                return;
+            limit = 1;
+            i += 2;
+        } else if (!old_form && cmd_is(a, "byscore")) {
+            byscore = 1;
+        } else if (!old_form && cmd_is(a, "rev")) {
+            rev = 1;
+        } else if (!old_form && cmd_is(a, "bylex")) {
+            reply_error(c->out, "ERR ZRANGE BYLEX is not supported by mem-kv yet");
+            return;
+        } else {
+            reply_error(c->out, KV_ERR_SYNTAX);
+            return;
+        }
+    }
+    if (limit && !byscore) {
+        reply_error(c->out,
+                    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE "
+                    "or BYLEX");
+        return;
+    }
+    if (byscore) {
+        double min, max;
+        int minx, maxx;
+        /* REV (and ZREVRANGEBYSCORE) take max first */
+        const kv_str *amin = &c->argv[rev ? 3 : 2], *amax = &c->argv[rev ? 2 : 3];
+        if (parse_bound(amin, &min, &minx) != 0 || parse_bound(amax, &max, &maxx) != 0) {
+            reply_error(c->out, "ERR min or max is not a float");
+            return;
+        }
+        kv_entry *e = zget(s, c, 1, &wrong);
+        if (wrong) return;
+        if (e == NULL) {
+            reply_array(c->out, 0);
+            return;
+        }
+        zobj_t *z = entry_zobj(e);
+        size_t lo = zobj_first_ge(z, min, minx), hi = zobj_first_ge(z, max, !maxx);
+        emit_range(c->out, z, lo, hi, rev, withscores, offset, count);
+        return;
+    }
+    int64_t start, stop;
+    if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
+    kv_entry *e = zget(s, c, 1, &wrong);
+    if (wrong) return;
+    int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
+    if (start < 0) start += len;
+    if (stop < 0) stop += len;
+    if (start < 0) start = 0;
+    if (e == NULL || start > stop || start >= len) {
+        reply_array(c->out, 0);
+        return;
+    }
+    if (stop >= len) stop = len - 1;
+    /* ranks counted from the end when reversed */
+    size_t lo = rev ? (size_t)(len - 1 - stop) : (size_t)start;
+    size_t hi = rev ? (size_t)(len - start) : (size_t)stop + 1;
+    emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, 0, -1);
+}
+
+void cmd_zrange(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 0, 0, 0);
+}
+
+void cmd_zrevrange(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 0, 1, 1);
+}
+
+void cmd_zrangebyscore(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 1, 0, 1);
+}
+
+void cmd_zrevrangebyscore(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, 1, 1, 1);
+}
+
+/* Removes ranks [lo, hi) of e's sorted set; replies the count. */
+static void remove_ranks(shard_t *s, const cmd_call *c, kv_entry *e, size_t lo, size_t hi)
+{
+    if (hi <= lo) {
+        reply_int(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    shard_obj_begin(s, e);
+    for (size_t i = hi; i > lo; i--) {
+        kv_str m;
+        double d;
+        zobj_at(z, i - 1, &m, &d);
+        char *tmp = kv_xmalloc(m.len ? m.len : 1);
+        memcpy(tmp, m.p, m.len);
+        zobj_rem(z, tmp, m.len);
+        free(tmp);
+    }
+    shard_obj_end(s, e, 1);
+    reply_int(c->out, (int64_t)(hi - lo));
+}
+
+void cmd_zremrangebyscore(shard_t *s, const cmd_call *c)
+{
+    double min, max;
+    int minx, maxx, wrong;
+    s->stats.commands++;
+    if (parse_bound(&c->argv[2], &min, &minx) != 0 || parse_bound(&c->argv[3], &max, &maxx) != 0) {
+        reply_error(c->out, "ERR min or max is not a float");
+        return;
+    }
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    remove_ranks(s, c, e, zobj_first_ge(z, min, minx), zobj_first_ge(z, max, !maxx));
+}
+
+void cmd_zremrangebyrank(shard_t *s, const cmd_call *c)
+{
+    int64_t start, stop;
+    int wrong;
+    s->stats.commands++;
+    if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
+    if (start < 0) start += len;
+    if (stop < 0) stop += len;
+    if (start < 0) start = 0;
+    if (e == NULL || start > stop || start >= len) {
+        reply_int(c->out, 0);
+        return;
+    }
+    if (stop >= len) stop = len - 1;
+    remove_ranks(s, c, e, (size_t)start, (size_t)stop + 1);
+}
+
+static void pop_generic(shard_t *s, const cmd_call *c, int max)
+{
+    int64_t count = 1;
+    int wrong;
+    s->stats.commands++;
+    if (c->argc > 3) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 3) {
+        if (cmd_get_i64(c, &c->argv[2], &count) != 0) return;
+        if (count < 0) {
+            reply_error(c->out, "ERR value is out of range, must be positive");
+            return;
+        }
+    }
+    kv_entry *e = zget(s, c, 0, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_array(c->out, 0);
+        return;
+    }
+    zobj_t *z = entry_zobj(e);
+    size_t n = (uint64_t)count < zobj_len(z) ? (size_t)count : zobj_len(z);
+    reply_array(c->out, (int64_t)n * 2);
+    if (n == 0) return;
+    shard_obj_begin(s, e);
+    for (size_t i = 0; i < n; i++) {
+        kv_str m;
+        double d;
+        zobj_at(z, max ? zobj_len(z) - 1 : 0, &m, &d);
+        reply_bulk(c->out, m.p, m.len);
+        reply_score(c->out, d);
+        size_t mlen = m.len;
+        char *tmp = kv_xmalloc(mlen ? mlen : 1);
+        memcpy(tmp, m.p, mlen);
+        zobj_rem(z, tmp, mlen);
+        free(tmp);
+    }
+    shard_obj_end(s, e, 1);
+}
+
+void cmd_zpopmin(shard_t *s, const cmd_call *c)
+{
+    pop_generic(s, c, 0);
+}
+
+void cmd_zpopmax(shard_t *s, const cmd_call *c)
+{
+    pop_generic(s, c, 1);
+}
