@@ -281,6 +281,9 @@ class RespConn:
     """Raw socket RESP client.  read_reply() parses one reply; with raw=True
     it returns (value, exact_bytes_of_the_reply)."""
 
+    mark = None  # start of the raw reply being read (read_reply); subclasses
+                 # that set buf and pos themselves get it from here
+
     def __init__(self, port, host=LOOPBACK, timeout=10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -309,9 +312,14 @@ class RespConn:
         chunk = self.sock.recv(1 << 20)
         if not chunk:
             raise ConnectionClosed("server closed the connection")
-        if self.pos > 1 << 20 and self.pos > len(self.buf) // 2:
-            del self.buf[:self.pos]
-            self.pos = 0
+        # drop parsed bytes once they are many, but never those of the raw
+        # reply being read (read_reply's mark)
+        base = self.pos if self.mark is None else self.mark
+        if base > 1 << 20 and base > len(self.buf) // 2:
+            del self.buf[:base]
+            self.pos -= base
+            if self.mark is not None:
+                self.mark = 0
         self.buf += chunk
 
     def _line(self):
@@ -357,11 +365,14 @@ class RespConn:
         raise ValueError("bad reply type byte %r in line %r" % (t, line[:80]))
 
     def read_reply(self, raw=False):
-        start = self.pos
-        value = self._parse()
-        if raw:
-            return value, bytes(self.buf[start:self.pos])
-        return value
+        if not raw:
+            return self._parse()
+        self.mark = self.pos
+        try:
+            value = self._parse()
+            return value, bytes(self.buf[self.mark:self.pos])
+        finally:
+            self.mark = None
 
     def call(self, *args, raw=False):
         self.send(encode(*args))
