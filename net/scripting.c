@@ -15,6 +15,12 @@
 
 #define ERR_NOSCRIPT "NOSCRIPT No matching script. Please use EVAL."
 
+/* A script on a hosted thread (--threads) older than this lets that
+ * thread's connections be served (SCRIPT KILL, BUSY replies): a script
+ * running this long blocks the thread's other clients anyway. mem-kv's
+ * lua-time-limit stops the script, so it cannot be the threshold. */
+#define SCRIPT_BUSY_AFTER_MS 100
+
 /* One script known by its SHA1. */
 typedef struct script_entry {
     struct script_entry *next;
@@ -276,6 +282,21 @@ static script_vm *actor_vm(script_env *e, script_actor *sa)
     return sa->vm;
 }
 
+/* What a hosted thread's busy hook needs. */
+typedef struct script_busy {
+    netthr *t;
+    script_actor *sa;
+} script_busy;
+
+/* The count hook of a long script on a hosted thread: one round of its
+ * loop in busy mode; a stopping server (SHUTDOWN NOSAVE, SIGTERM) stops the
+ * script even if it wrote, as Redis's SHUTDOWN NOSAVE does. Hosting thread. */
+static void script_hosted_busy(void *arg)
+{
+    script_busy *b = arg;
+    if (netthr_script_busy(b->t)) atomic_store(&b->sa->kill, 1);
+}
+
 /* Runs the script of c (EVAL/EVALSHA[_RO] body-or-sha numkeys keys... args...)
  * on the actor owning shard s; c->env is the script_env. Owner actor. */
 void script_part(shard_t *s, const cmd_call *c)
@@ -309,6 +330,12 @@ void script_part(shard_t *s, const cmd_call *c)
                     .time_limit_ms = e->srv->cfg.lua_time_limit,
                     .kill = &sa->kill,
                     .out = c->out};
+    script_busy busy = {e->srv->net ? &e->srv->net[a] : NULL, sa};
+    if (e->srv->hosted && busy.t) { /* hosted actor a runs on network thread a */
+        r.busy = script_hosted_busy;
+        r.busy_ctx = &busy;
+        r.busy_after_ms = SCRIPT_BUSY_AFTER_MS;
+    }
     atomic_store(&sa->kill, 0);
     atomic_store(&sa->wrote, 0);
     atomic_store(&sa->running, 1);
