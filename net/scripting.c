@@ -282,9 +282,10 @@ static script_vm *actor_vm(script_env *e, script_actor *sa)
     return sa->vm;
 }
 
-/* What a hosted thread's busy hook needs. */
+/* What the script hook needs once the run is busy (r.busy). */
 typedef struct script_busy {
-    netthr *t;
+    struct server *srv;
+    netthr *t; /* the hosting network thread; NULL: an actor thread of its own */
     script_actor *sa;
 } script_busy;
 
@@ -295,6 +296,16 @@ static void script_hosted_busy(void *arg)
 {
     script_busy *b = arg;
     if (netthr_script_busy(b->t)) atomic_store(&b->sa->kill, 1);
+}
+
+/* The same on an actor thread of its own (the network threads serve the
+ * sockets meanwhile): only stops the script once the server is stopping,
+ * else SIGTERM would wait for a script without a time limit forever.
+ * Actor thread. */
+static void script_actor_busy(void *arg)
+{
+    script_busy *b = arg;
+    if (atomic_load(&b->srv->stop)) atomic_store(&b->sa->kill, 1);
 }
 
 /* Runs the script of c (EVAL/EVALSHA[_RO] body-or-sha numkeys keys... args...)
@@ -330,12 +341,11 @@ void script_part(shard_t *s, const cmd_call *c)
                     .time_limit_ms = e->srv->cfg.lua_time_limit,
                     .kill = &sa->kill,
                     .out = c->out};
-    script_busy busy = {e->srv->net ? &e->srv->net[a] : NULL, sa};
-    if (e->srv->hosted && busy.t) { /* hosted actor a runs on network thread a */
-        r.busy = script_hosted_busy;
-        r.busy_ctx = &busy;
-        r.busy_after_ms = SCRIPT_BUSY_AFTER_MS;
-    }
+    /* hosted actor a runs on network thread a */
+    script_busy busy = {e->srv, e->srv->hosted && e->srv->net ? &e->srv->net[a] : NULL, sa};
+    r.busy = busy.t ? script_hosted_busy : script_actor_busy;
+    r.busy_ctx = &busy;
+    r.busy_after_ms = SCRIPT_BUSY_AFTER_MS;
     atomic_store(&sa->kill, 0);
     atomic_store(&sa->wrote, 0);
     atomic_store(&sa->running, 1);
