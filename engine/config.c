@@ -51,13 +51,14 @@ static const struct opt {
     {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
      "number of keyspace shards (default 16)"},
     {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
-     "threads that own shards (default: from the CPU count; 0 = auto)"},
+     "threads that own shards (default: from the CPU count, none of their own on 2 CPUs or "
+     "fewer: see --threads; 0 = auto)"},
     {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), NULL, "N",
      "network threads (default: from the CPU count; 0 = auto)"},
     {"threads", OPT_INT, 0, 256, offsetof(kv_config, threads), NULL, "N",
      "N threads that each read sockets AND own shards: a command for a shard of its own "
-     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = off, "
-     "the default)"},
+     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, the "
+     "default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
     {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
      "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
@@ -1127,6 +1128,16 @@ void config_resolve_threads(kv_config *c, int ncpu)
         if (c->threads > c->shards) c->threads = c->shards;
         c->io_threads = c->actor_threads = c->threads;
         threads_warning(c, ncpu, explicit_counts, asked_actors);
+        return;
+    }
+    /* Two CPUs or fewer, nothing asked for: one thread that reads sockets
+     * and owns every shard (--threads 1). A request then costs no mailbox
+     * hand-off and no cross-thread wake-up (a futex wake of the actor and an
+     * eventfd write back, each a context switch when the peer slept), and
+     * the other CPU stays free for the clients and the kernel's network
+     * work; measured in docs/benchmarks.md (issue 14). */
+    if (!explicit_counts && ncpu <= 2) {
+        c->threads = c->io_threads = c->actor_threads = 1;
         return;
     }
     /* Never more busy threads than cores: half the cores read sockets, the

@@ -93,7 +93,8 @@ int config_load_file(kv_config *c, const char *path, char *err, size_t errlen);
  * ends with it. */
 int config_check(const kv_config *c, char *err, size_t errlen);
 
-/* Fills actor_threads / io_threads left at 0 from the CPU count, caps the
+/* Fills actor_threads / io_threads left at 0 from the CPU count (on 2 CPUs
+ * or fewer with no count given: threads = 1, hosted actors), caps the
  * actors at the shard count, and adds a line to c->warnings when counts
  * that were given ask for more busy threads than ncpu (or were capped). */
 void config_resolve_threads(kv_config *c, int ncpu);

@@ -25,6 +25,7 @@ struct script_vm {
     const script_run *run; /* the run in progress, or NULL */
     unsigned flags;        /* its enum script_flag */
     int64_t deadline_us;   /* kv_mono_us() after which the run is stopped; 0: none */
+    int64_t busy_us;       /* kv_mono_us() after which the hook calls run->busy */
     const char *stopping;  /* the run is being stopped, with this error */
     kvbuf args;            /* scratch: redis.call's arguments, copied */
     kvbuf reply;           /* scratch: the reply of redis.call's command */
@@ -764,9 +765,10 @@ static int vm_function(script_vm *vm, const script_run *r)
 
 /* ---- running ---------------------------------------------------------- */
 
-/* Every SCRIPT_HOOK_COUNT instructions: past the deadline or when killed,
- * raises an error, and again at every line after that (a script's own
- * pcall must not swallow it). */
+/* Every SCRIPT_HOOK_COUNT instructions: lets the thread serve its sockets
+ * once the run is busy (run->busy, which may set *kill); past the deadline
+ * or when killed, raises an error, and again at every line after that (a
+ * script's own pcall must not swallow it). */
 static void vm_hook(lua_State *L, lua_Debug *ar)
 {
     void *ud;
@@ -774,6 +776,7 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
     script_vm *vm = ud;
     const script_run *r = vm->run;
     if (!vm->stopping) {
+        if (r->busy && kv_mono_us() >= vm->busy_us) r->busy(r->busy_ctx);
         if (r->kill && atomic_load_explicit(r->kill, memory_order_relaxed))
             vm->stopping = "Script killed by user with SCRIPT KILL...";
         else if (vm->deadline_us && kv_mono_us() >= vm->deadline_us)
@@ -845,7 +848,9 @@ int script_vm_run(script_vm *vm, const script_run *r)
     vm->run = r;
     vm->stopping = NULL;
     vm->deadline_us = r->time_limit_ms > 0 ? kv_mono_us() + r->time_limit_ms * 1000 : 0;
-    if (vm->deadline_us || r->kill) lua_sethook(L, vm_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
+    vm->busy_us = kv_mono_us() + r->busy_after_ms * 1000;
+    if (vm->deadline_us || r->kill || r->busy)
+        lua_sethook(L, vm_hook, LUA_MASKCOUNT, SCRIPT_HOOK_COUNT);
     if (lua_pcall(L, 0, 1, base + 1) != 0)
         vm_error_reply(L, r);
     else

@@ -39,7 +39,14 @@ typedef struct script_run {
     void *ctx;
     int64_t time_limit_ms; /* stop the script with an error after this; 0: never */
     _Atomic int *kill;     /* set by another thread to stop the script (SCRIPT KILL), or NULL */
-    kvbuf *out;            /* the script's RESP2 reply is appended here */
+    /* Called from the count hook, on the thread running the script, once the
+     * run is busy_after_ms old (and at every hook after that): lets that
+     * thread serve its sockets meanwhile (a hosted thread: SCRIPT KILL, BUSY
+     * replies). It may set *kill. NULL: none. */
+    void (*busy)(void *busy_ctx);
+    void *busy_ctx;
+    int64_t busy_after_ms;
+    kvbuf *out; /* the script's RESP2 reply is appended here */
 } script_run;
 
 enum script_result {

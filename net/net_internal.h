@@ -103,22 +103,22 @@ typedef struct conn {
     kvbuf in;         /* owner: net thread */
     size_t in_off;    /* parsed bytes at the front of in */
     parse_state ps;
-    kvbuf out;            /* replies ready to send */
-    size_t out_off;       /* bytes of out already sent */
+    kvbuf out;                        /* replies ready to send */
+    size_t out_off;                   /* bytes of out already sent */
     conn_outseg *seg_head, *seg_tail; /* big replies, in order with out's bytes */
     size_t seg_bytes;                 /* their bytes not yet sent */
-    struct tls_conn *tls; /* TLS port: its TLS state (tls.c); else NULL */
-    kv_slot *head, *tail; /* reply FIFO */
+    struct tls_conn *tls;             /* TLS port: its TLS state (tls.c); else NULL */
+    kv_slot *head, *tail;             /* reply FIFO */
     unsigned nslots;
-    kv_slot *blocker;    /* a staged command in progress: nothing after it runs */
-    uint8_t eof;         /* peer closed its side: answer, then close */
-    uint8_t closing;     /* parse nothing more */
-    uint8_t close_ready; /* the last reply (QUIT, protocol error) is queued */
-    uint8_t closed;      /* fd closed; freed when the last slot completes */
-    uint8_t dirty;       /* on the thread's dirty list */
-    uint8_t reading;     /* read watcher started */
-    uint8_t stalled;     /* on the thread's stalled list */
-    uint8_t db;          /* SELECTed database */
+    kv_slot *blocker;      /* a staged command in progress: nothing after it runs */
+    uint8_t eof;           /* peer closed its side: answer, then close */
+    uint8_t closing;       /* parse nothing more */
+    uint8_t close_ready;   /* the last reply (QUIT, protocol error) is queued */
+    uint8_t closed;        /* fd closed; freed when the last slot completes */
+    uint8_t dirty;         /* on the thread's dirty list */
+    uint8_t reading;       /* read watcher started */
+    uint8_t stalled;       /* on the thread's stalled list */
+    uint8_t db;            /* SELECTed database */
     struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
     struct conn *prev, *next; /* the thread's connection list; changed under t->conns_lock */
@@ -175,19 +175,19 @@ typedef struct net_listeners {
 } net_listeners;
 
 typedef struct netthr {
-    struct server *srv;   /* ro */
-    unsigned id;          /* ro */
-    struct ev_loop *loop; /* owner: this thread */
+    struct server *srv;                 /* ro */
+    unsigned id;                        /* ro */
+    struct ev_loop *loop;               /* owner: this thread */
     ev_io accept_w[NET_MAX_LISTEN];     /* one per server.listen socket */
     ev_io tls_accept_w[NET_MAX_LISTEN]; /* one per server.tls_listen socket */
     int accept_stopped;                 /* stopping: the accept watchers are stopped */
-    ev_async wake_w;    /* completions and stop requests */
-    ev_prepare flush_w; /* end of loop iteration: publish and write */
-    ev_timer cron_w;    /* CLIMIT_CRON_HZ: idle timeout, soft output limit */
-    struct conn *cron_next; /* climit_cron's place in conns; NULL: start over */
-    mbox_t done;        /* completed batches from actors (MPSC) */
-    kv_batch **out;     /* batch being filled per actor, or NULL */
-    unsigned *inflight; /* batches in flight per actor */
+    ev_async wake_w;                    /* completions and stop requests */
+    ev_prepare flush_w;                 /* end of loop iteration: publish and write */
+    ev_timer cron_w;                    /* CLIMIT_CRON_HZ: idle timeout, soft output limit */
+    struct conn *cron_next;             /* climit_cron's place in conns; NULL: start over */
+    mbox_t done;                        /* completed batches from actors (MPSC) */
+    kv_batch **out;                     /* batch being filled per actor, or NULL */
+    unsigned *inflight;                 /* batches in flight per actor */
     kv_batch *free_batches;
     kv_slot *slot_cache; /* freed slots of SLOT_ROOM, linked by next */
     unsigned nslot_cache;
@@ -199,24 +199,25 @@ typedef struct netthr {
     slowlog_ring slow;        /* SLOWLOG entries of this thread's commands */
     ev_timer pause_w;         /* CLIENT PAUSE: resumes held connections when it ends */
     unsigned nheld;           /* owner: this thread: connections held by a pause */
-    conn *dirty; /* connections with output to write */
-    int paused;  /* out of credit towards some actor */
-    int stalls;  /* owner: this thread: some connection is stalled */
+    conn *dirty;              /* connections with output to write */
+    int paused;               /* out of credit towards some actor */
+    int stalls;               /* owner: this thread: some connection is stalled */
     /* bytes of slots bigger than SLOT_ROOM alive on this thread; written by
      * this thread, read by the server's memory measure */
     _Atomic int64_t inflight_bytes;
-    int capturing;  /* route_queue keeps parts off the batches (EXEC builds them) */
+    int capturing;       /* route_queue keeps parts off the batches (EXEC builds them) */
     int ordered_pending; /* some batch in out is ordered */
     uint64_t rng;
     net_stats stats;
-    obs_net obs;          /* command statistics; owner: this thread */
+    obs_net obs;                     /* command statistics; owner: this thread */
     ev_io metrics_w[NET_MAX_LISTEN]; /* thread 0 with --metrics-port: the HTTP listeners */
-    struct mconn *mconns; /* open /metrics connections */
+    struct mconn *mconns;            /* open /metrics connections */
     unsigned nmconns;
     /* --threads: this thread also hosts actor `id` (server.hosted) */
     ev_timer tick_w; /* the hosted actor's next expiry tick */
     ev_idle more_w;  /* the hosted actor has more work: do not block */
     int done_flag;   /* owner: this thread: counted in server.nnet_done */
+    int busy;        /* owner: this thread: its hosted actor runs a script (netthr_script_busy) */
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -235,7 +236,7 @@ struct server {
     net_listeners tls_listen;     /* --tls-port, or none */
     struct tls_ctx *tls;          /* ro after start; NULL without --tls-port */
     net_listeners metrics_listen; /* --metrics-port, or none */
-    _Atomic uint64_t stats_gen; /* CONFIG RESETSTAT generation */
+    _Atomic uint64_t stats_gen;   /* CONFIG RESETSTAT generation */
     int64_t start_ms;
     char run_id[41];
     _Atomic uint64_t next_client_id;
@@ -283,6 +284,14 @@ void netthr_join(netthr *t);
 void netthr_wake_actor(void *srv, unsigned id);
 /* Called by actors (any actor thread) for each completed batch. */
 void netthr_post_done(void *srv, kv_batch *b);
+/* Busy mode (docs/architecture.md): runs one non-blocking iteration of t's
+ * loop while t's hosted actor is inside a long Lua script, without running
+ * any actor: replies of other actors are written, new connections accepted,
+ * and each command read is answered -BUSY except SCRIPT KILL and SHUTDOWN
+ * NOSAVE; a connection with a command in flight (the script's own) is not
+ * parsed. Returns 1 once the server is stopping (the caller stops the
+ * script). Only network thread t, from its hosted actor's script hook. */
+int netthr_script_busy(netthr *t);
 
 /* server.c: non-blocking listening sockets on port at every address of
  * bind_list (kv_config.bind); 0, or -1 with err set and nothing left open.

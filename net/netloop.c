@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -116,6 +117,7 @@ static int net_stalled(const netthr *t)
 /* Whether c may parse more commands now. */
 static int conn_can_parse(const netthr *t, const conn *c)
 {
+    if (t->busy && c->head != NULL) return 0; /* busy: only replies wait; see net_busy_dispatch */
     return !c->closing && !c->held && c->blocker == NULL && c->nslots < CONN_MAX_SLOTS &&
            !net_stalled(t) && conn_out_pending(c) < CONN_MAX_OUT;
 }
@@ -205,7 +207,8 @@ static int conn_out_iov(const conn *c, struct iovec *iov)
         }
         iov[n++] = (struct iovec){g->buf.data + g->off, g->buf.len - g->off};
     }
-    if (g == NULL && c->out.len > pos) iov[n++] = (struct iovec){c->out.data + pos, c->out.len - pos};
+    if (g == NULL && c->out.len > pos)
+        iov[n++] = (struct iovec){c->out.data + pos, c->out.len - pos};
     return n;
 }
 
@@ -382,6 +385,31 @@ static void pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
     net_pause_check(w->data);
 }
 
+#define NET_BUSY_ERR                                                                               \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+
+static int argv_is(const kv_str *a, const char *s)
+{
+    return a->len == strlen(s) && strncasecmp(a->p, s, a->len) == 0;
+}
+
+/* Busy mode: SCRIPT KILL and SHUTDOWN NOSAVE run as usual, anything else is
+ * answered BUSY (and fails a transaction being queued), as Redis does during
+ * a script. Network thread t. */
+static void net_busy_dispatch(netthr *t, conn *c)
+{
+    int argc = c->ps.argc;
+    const kv_str *argv = c->ps.argv;
+    if (argc == 2 && ((argv_is(&argv[0], "script") && argv_is(&argv[1], "kill")) ||
+                      (argv_is(&argv[0], "shutdown") && argv_is(&argv[1], "nosave")))) {
+        route_dispatch(t, c);
+        return;
+    }
+    route_error_slot(c, NET_BUSY_ERR);
+    multi_flag_error(c);
+    conn_mark_dirty(t, c);
+}
+
 static void conn_process_input(netthr *t, conn *c)
 {
     uint64_t now = 0; /* commands parsed in one pass share a timestamp */
@@ -403,7 +431,10 @@ static void conn_process_input(netthr *t, conn *c)
         if (c->ps.argc == 0) continue;
         obs_count(&t->stats.commands, 1);
         if (now == 0) now = hist_clock_ns();
-        route_dispatch(t, c);
+        if (t->busy)
+            net_busy_dispatch(t, c);
+        else
+            route_dispatch(t, c);
         c->tail->t_parse = now; /* every dispatch queues exactly one slot */
         /* after the dispatch, as Redis feeds monitors after the call: a
          * SELECT shows its new database */
@@ -783,6 +814,10 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     netthr *t = w->data;
     (void)revents;
+    if (t->busy) { /* inside a script of the hosted actor: no actor, no exit */
+        net_service(t);
+        return;
+    }
     obs_net_sync(t);
     if (t->paused) net_publish(t);
     net_resume_stalled(t);
@@ -794,6 +829,21 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     }
     net_publish(t);
     if (net_may_exit(t)) ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- busy mode: a long script on the hosted actor ---------------------- */
+
+int netthr_script_busy(netthr *t)
+{
+    server_t *s = t->srv;
+    if (!t->busy) {
+        /* libev allows ev_run from a callback: the hook runs inside this
+         * thread's flush_cb (net_host) */
+        t->busy = 1;
+        ev_run(t->loop, EVRUN_NOWAIT);
+        t->busy = 0;
+    }
+    return atomic_load(&s->stop) || atomic_load(&t->stop);
 }
 
 /* ---- thread ----------------------------------------------------------- */

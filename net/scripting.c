@@ -15,6 +15,12 @@
 
 #define ERR_NOSCRIPT "NOSCRIPT No matching script. Please use EVAL."
 
+/* A script on a hosted thread (--threads) older than this lets that
+ * thread's connections be served (SCRIPT KILL, BUSY replies): a script
+ * running this long blocks the thread's other clients anyway. mem-kv's
+ * lua-time-limit stops the script, so it cannot be the threshold. */
+#define SCRIPT_BUSY_AFTER_MS 100
+
 /* One script known by its SHA1. */
 typedef struct script_entry {
     struct script_entry *next;
@@ -276,6 +282,32 @@ static script_vm *actor_vm(script_env *e, script_actor *sa)
     return sa->vm;
 }
 
+/* What the script hook needs once the run is busy (r.busy). */
+typedef struct script_busy {
+    struct server *srv;
+    netthr *t; /* the hosting network thread; NULL: an actor thread of its own */
+    script_actor *sa;
+} script_busy;
+
+/* The count hook of a long script on a hosted thread: one round of its
+ * loop in busy mode; a stopping server (SHUTDOWN NOSAVE, SIGTERM) stops the
+ * script even if it wrote, as Redis's SHUTDOWN NOSAVE does. Hosting thread. */
+static void script_hosted_busy(void *arg)
+{
+    script_busy *b = arg;
+    if (netthr_script_busy(b->t)) atomic_store(&b->sa->kill, 1);
+}
+
+/* The same on an actor thread of its own (the network threads serve the
+ * sockets meanwhile): only stops the script once the server is stopping,
+ * else SIGTERM would wait for a script without a time limit forever.
+ * Actor thread. */
+static void script_actor_busy(void *arg)
+{
+    script_busy *b = arg;
+    if (atomic_load(&b->srv->stop)) atomic_store(&b->sa->kill, 1);
+}
+
 /* Runs the script of c (EVAL/EVALSHA[_RO] body-or-sha numkeys keys... args...)
  * on the actor owning shard s; c->env is the script_env. Owner actor. */
 void script_part(shard_t *s, const cmd_call *c)
@@ -309,6 +341,11 @@ void script_part(shard_t *s, const cmd_call *c)
                     .time_limit_ms = e->srv->cfg.lua_time_limit,
                     .kill = &sa->kill,
                     .out = c->out};
+    /* hosted actor a runs on network thread a */
+    script_busy busy = {e->srv, e->srv->hosted && e->srv->net ? &e->srv->net[a] : NULL, sa};
+    r.busy = busy.t ? script_hosted_busy : script_actor_busy;
+    r.busy_ctx = &busy;
+    r.busy_after_ms = SCRIPT_BUSY_AFTER_MS;
     atomic_store(&sa->kill, 0);
     atomic_store(&sa->wrote, 0);
     atomic_store(&sa->running, 1);

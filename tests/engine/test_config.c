@@ -251,12 +251,41 @@ static void test_threads_over_cpus_warn(void **st)
     config_resolve_threads(&c, 2);
     assert_string_equal(c.warnings, "");
     config_defaults(&c);
-    config_resolve_threads(&c, 1); /* 1 + 1 on one CPU: the defaults' floor */
+    config_resolve_threads(&c, 1); /* one hosted thread on one CPU */
+    assert_int_equal(c.threads, 1);
     assert_string_equal(c.warnings, "");
     config_defaults(&c);
     config_resolve_threads(&c, 8);
     assert_int_equal(c.io_threads + c.actor_threads, 8);
+    assert_int_equal(c.threads, 0);
     assert_string_equal(c.warnings, "");
+}
+
+/* Issue 14: on 2 CPUs or fewer, with no count given, one thread reads the
+ * sockets and owns every shard (hosted, as --threads 1); any count given
+ * keeps its layout. */
+static void test_threads_default_small_cpu(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    config_defaults(&c);
+    config_resolve_threads(&c, 2);
+    assert_int_equal(c.threads, 1);
+    assert_int_equal(c.io_threads, 1);
+    assert_int_equal(c.actor_threads, 1);
+    assert_int_equal(parse(&c, err, 3, "--io-threads", "1"), 0);
+    config_resolve_threads(&c, 2);
+    assert_int_equal(c.threads, 0); /* separate pools, as asked */
+    assert_int_equal(c.actor_threads, 1);
+    assert_int_equal(parse(&c, err, 3, "--threads", "2"), 0);
+    config_resolve_threads(&c, 2);
+    assert_int_equal(c.threads, 2);
+    config_defaults(&c);
+    config_resolve_threads(&c, 4);
+    assert_int_equal(c.threads, 0);
+    assert_int_equal(c.io_threads, 2);
+    assert_int_equal(c.actor_threads, 2);
 }
 
 static void test_bind_lists(void **st)
@@ -436,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_thread_options_contradict),
         cmocka_unit_test(test_threads_over_cpus_warn),
+        cmocka_unit_test(test_threads_default_small_cpu),
         cmocka_unit_test(test_bind_lists),
         cmocka_unit_test(test_redis_conf_mapped),
         cmocka_unit_test(test_redis_conf_warned),

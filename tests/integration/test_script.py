@@ -336,9 +336,23 @@ def time_limit_stops_a_script(ctx):
         expect_eq(c.call("EVAL", "return 'still fine'", "0"), b"still fine")
 
 
+BUSY = (b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+        b"SHUTDOWN NOSAVE.\r\n")
+
+
+def server_opt(name):
+    """The value of --name in the server's arguments, or None."""
+    a = args.server_arg
+    for i, x in enumerate(a[:-1]):
+        if x == name:
+            return a[i + 1]
+    return None
+
+
 @R.test
 def script_kill(ctx):
     memkv_only(ctx)
+    hosted_one = server_opt("--threads") == "1"
     srv = R.add_server(Server(args.server, "memkv",
                               args.server_arg + ["--persistence", "off",
                                                  "--lua-time-limit", "0"],
@@ -356,8 +370,17 @@ def script_kill(ctx):
     th.start()
     time.sleep(0.5)
     with RespConn(srv.port) as c:
+        # another client during the script: a hosted thread (--threads 1, the
+        # default on <= 2 CPUs) answers BUSY as Redis; with separate actor
+        # threads the network thread answers as usual
+        got = c.call("PING", raw=True)[1]
+        assert got in (b"+PONG\r\n", BUSY), got
+        if hosted_one:
+            expect_eq(got, BUSY)
+            expect_eq(c.call("SET", "other", "1", raw=True)[1], BUSY)
         expect_eq(c.call("SCRIPT", "KILL"), "OK")
     th.join(10)
+    assert not th.is_alive(), "the script was not stopped"
     assert out["kk"].startswith(b"-ERR Script killed by user with SCRIPT KILL... script: "), out
     # a script that wrote cannot be killed (Redis's UNKILLABLE); the time limit is 0
     th = threading.Thread(target=busy, args=(
@@ -370,6 +393,45 @@ def script_kill(ctx):
     th.join(10)
     assert got.startswith(b"-UNKILLABLE") or got.startswith(b"-NOTBUSY"), got
     expect_eq(out["kw"], b"$4\r\ndone\r\n")
+    with RespConn(srv.port) as c:  # out of busy mode: commands run again
+        expect_eq(c.call("GET", "kw"), b"x")
+
+
+@R.test
+def stop_during_script(ctx):
+    """SIGTERM and SHUTDOWN NOSAVE stop a server whose script never ends
+    (no time limit), even one that wrote (a hosted thread serves them)."""
+    memkv_only(ctx)
+    body = "redis.call('set', KEYS[1], 'x'); while true do end"
+    for how in ("sigterm", "shutdown"):
+        srv = Server(args.server, "memkv", args.server_arg + ["--persistence", "off",
+                                                              "--lua-time-limit", "0"],
+                     name="stop-%s(mem-kv)" % how).start()
+        out = {}
+
+        def run():
+            try:
+                with RespConn(srv.port, timeout=30) as c:
+                    out["r"] = c.call("EVAL", body, "1", "k", raw=True)
+            except Exception as e:  # the server closes the connection
+                out["r"] = e
+
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        time.sleep(0.4)
+        if how == "shutdown":
+            with RespConn(srv.port, timeout=10) as c:
+                try:
+                    c.call("SHUTDOWN", "NOSAVE", raw=True)
+                except Exception:
+                    pass  # no reply: the connection closes
+            deadline = time.monotonic() + 10
+            while srv.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not srv.alive(), "SHUTDOWN NOSAVE did not stop the server"
+        clean, msg = srv.stop(timeout=10)
+        assert "killed" not in msg, msg
+        th.join(10)
 
 
 @R.test
