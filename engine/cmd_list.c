@@ -115,7 +115,7 @@ static int get_varint(const char *p, size_t n, size_t *off, uint64_t *out)
 
 static int get_elem(const char *p, size_t n, size_t *off, kv_str *out)
 {
-    uint64_t len;
+    uint64_t len = 0;
     if (get_varint(p, n, off, &len) != 0 || len > n - *off) return -1;
     out->p = p + *off;
     out->len = (size_t)len;

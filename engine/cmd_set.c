@@ -107,7 +107,7 @@ static int sget_varint(const char *p, size_t n, size_t *off, uint64_t *out)
 int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 {
     size_t off = 1;
-    uint64_t count, len;
+    uint64_t count = 0, len = 0;
     if (n < 1 || sget_varint(p, n, &off, &count) != 0 || count > n) return -1;
     int op = (unsigned char)p[0];
     if (op != SDELTA_ADD && op != SDELTA_REM) return -1;

@@ -67,7 +67,7 @@ static int varint_get(const char *p, size_t n, size_t *off, uint64_t *out)
  * *out and returns its total size in bytes. */
 static size_t elem_at(const lnode_t *nd, size_t off, kv_str *out)
 {
-    uint64_t len;
+    uint64_t len = 0;
     size_t o = off;
     int rc = varint_get(nd->buf, nd->used, &o, &len);
     assert(rc == 0);
@@ -412,7 +412,7 @@ void lobj_encode(lobj_t *l, kvbuf *out)
 lobj_t *lobj_decode(const char *p, size_t n)
 {
     size_t off = 0;
-    uint64_t version, count, len;
+    uint64_t version = 0, count = 0, len = 0;
     if (varint_get(p, n, &off, &version) != 0) return NULL;
     if (varint_get(p, n, &off, &count) != 0 || count > n) return NULL;
     lobj_t *l = lobj_new();

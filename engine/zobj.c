@@ -204,7 +204,7 @@ static int zvarint(const char *p, size_t n, size_t *off, uint64_t *out)
 zobj_t *zobj_decode(const kv_hash_secret *secret, const char *p, size_t n)
 {
     size_t off = 0;
-    uint64_t count, len;
+    uint64_t count = 0, len = 0;
     if (zvarint(p, n, &off, &count) != 0 || count > n) return NULL;
     zobj_t *z = zobj_new(secret);
     for (uint64_t i = 0; i < count; i++) {
