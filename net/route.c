@@ -292,13 +292,16 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
     unsigned nshards = (unsigned)s->cfg.shards;
     int nkeys = (sl->argc - first) / step;
     uint32_t *shard_of = kv_xmalloc((size_t)nkeys * sizeof *shard_of);
+    uint32_t *hash_of = kv_xmalloc((size_t)nkeys * sizeof *hash_of);
     int *count = kv_xcalloc(nshards, sizeof *count);
     int *sub_of = kv_xmalloc(nshards * sizeof *sub_of);
     unsigned nsub = 0;
 
     for (int k = 0; k < nkeys; k++) {
         const kv_str *key = &sl->argv[first + k * step];
-        shard_of[k] = route_shard(s, key->p, key->len);
+        uint64_t h = kv_hash(&s->secret, key->p, key->len);
+        hash_of[k] = (uint32_t)h;
+        shard_of[k] = kv_hash_shard(h, nshards);
         if (count[shard_of[k]]++ == 0) nsub++;
     }
     kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
@@ -316,6 +319,10 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
     if (want_key_sub) sl->key_sub = kv_xmalloc((size_t)nkeys * sizeof *sl->key_sub);
     for (int k = 0; k < nkeys; k++) {
         int i = sub_of[shard_of[k]];
+        if (fill[i] == 1) { /* a part's argv[1] is its first key: the actor's hint */
+            subs[i]->key_hash = hash_of[k];
+            subs[i]->has_hash = 1;
+        }
         for (int j = 0; j < take; j++) av[i][fill[i]++] = sl->argv[first + k * step + j];
         if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
     }
@@ -323,6 +330,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
     route_order_parts(t, subs, nsub);
     for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
     free(shard_of);
+    free(hash_of);
     free(count);
     free(sub_of);
     free(av);
