@@ -28,6 +28,13 @@ kv_entry *cmd_lookup_type(shard_t *s, const cmd_call *c, const kv_str *key, unsi
     return e;
 }
 
+kv_entry *cmd_obj_open(shard_t *s, kv_entry *e, const kv_str *key, unsigned type)
+{
+    if (e == NULL) return shard_obj_add(s, key->p, key->len, type);
+    shard_obj_begin(s, e);
+    return e;
+}
+
 int cmd_index_range(int64_t len, int64_t *start, int64_t *stop)
 {
     if (*start < 0) *start += len;

@@ -45,6 +45,11 @@ int cmd_check_type(const cmd_call *c, const kv_entry *e, unsigned type);
 kv_entry *cmd_lookup_type(shard_t *s, const cmd_call *c, const kv_str *key, unsigned type, int read,
                           int *wrong);
 
+/* Begins a change of e (shard_obj_begin), or when e is NULL adds an empty
+ * object of type at key (shard_obj_add, which begins its change). Returns
+ * the entry to change; the caller ends it with shard_obj_end*. */
+kv_entry *cmd_obj_open(shard_t *s, kv_entry *e, const kv_str *key, unsigned type);
+
 /* Normalizes a Redis index range [*start, *stop] over len elements; 0 if it
  * is empty, else 1 with 0 <= *start <= *stop < len. */
 int cmd_index_range(int64_t len, int64_t *start, int64_t *stop);

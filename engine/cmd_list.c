@@ -77,10 +77,7 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
     uint64_t cur = e ? lobj_version(entry_lobj(e)) : 0;
     if (version != cur + 1) return 0; /* already applied (or an older list's) */
     if (e == NULL && op != LDELTA_LPUSH && op != LDELTA_RPUSH) return 0;
-    if (e == NULL)
-        e = shard_obj_add(s, key->p, key->len, KV_TYPE_LIST);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, key, KV_TYPE_LIST);
     lobj_t *l = entry_lobj(e);
     int rc = 0;
     switch (op) {
@@ -132,10 +129,7 @@ static void push_generic(shard_t *s, const cmd_call *c, int where, int only_exis
         reply_int(c->out, 0);
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_LIST);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_LIST);
     lobj_t *l = entry_lobj(e);
     kvbuf d;
     delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
@@ -557,10 +551,7 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
         delta_end(s, src, &d);
         /* the source may be gone: look dst up again */
         dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
-        if (dst == NULL)
-            dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_LIST);
-        else
-            shard_obj_begin(s, dst);
+        dst = cmd_obj_open(s, dst, &c->argv[2], KV_TYPE_LIST);
         lobj_push(entry_lobj(dst), to, copy, n);
         delta_begin(&d, entry_lobj(dst), to == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
         hobj_encode_varint(&d, 1);

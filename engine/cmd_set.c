@@ -94,10 +94,7 @@ int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
         e = NULL;
     }
     if (e == NULL && op == SDELTA_REM) return 0;
-    if (e == NULL)
-        e = shard_obj_add(s, key->p, key->len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, key, KV_TYPE_SET);
     off = first;
     for (uint64_t i = 0; i < count; i++) {
         cmd_read_varint(p, n, &off, &len);
@@ -119,10 +116,7 @@ void cmd_sadd(shard_t *s, const cmd_call *c)
     s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_SET);
     int64_t added = 0;
     for (int i = 2; i < c->argc; i++)
         added += sobj_add(entry_sobj(e), c->argv[i].p, c->argv[i].len);
@@ -222,6 +216,16 @@ static int parse_count(const cmd_call *c, int64_t *count, int allow_negative)
     return 0;
 }
 
+/* SPOP/SRANDMEMBER on an absent key: an empty array with a count, nil
+ * without. */
+static void reply_absent(const cmd_call *c)
+{
+    if (c->argc == 3)
+        reply_array(c->out, 0);
+    else
+        reply_nil(c->out);
+}
+
 void cmd_spop(shard_t *s, const cmd_call *c)
 {
     int64_t count = 1;
@@ -231,10 +235,7 @@ void cmd_spop(shard_t *s, const cmd_call *c)
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
     if (e == NULL) {
-        if (c->argc == 3)
-            reply_array(c->out, 0);
-        else
-            reply_nil(c->out);
+        reply_absent(c);
         return;
     }
     sobj_t *o = entry_sobj(e);
@@ -275,10 +276,7 @@ void cmd_srandmember(shard_t *s, const cmd_call *c)
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     if (e == NULL) {
-        if (c->argc == 3)
-            reply_array(c->out, 0);
-        else
-            reply_nil(c->out);
+        reply_absent(c);
         return;
     }
     sobj_t *o = entry_sobj(e);
@@ -348,10 +346,7 @@ void cmd_smove(shard_t *s, const cmd_call *c)
     sdelta_add(&d, m->p, m->len);
     sdelta_end(s, src, &d, SDELTA_REM);
     dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
-    if (dst == NULL)
-        dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, dst);
+    dst = cmd_obj_open(s, dst, &c->argv[2], KV_TYPE_SET);
     kvbuf_init(&d.body);
     d.n = 0;
     if (sobj_add(entry_sobj(dst), m->p, m->len)) sdelta_add(&d, m->p, m->len);

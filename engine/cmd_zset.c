@@ -104,10 +104,7 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
             reply_int(c->out, 0);
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
     zobj_t *z = entry_zobj(e);
     int64_t added = 0, changed = 0;
     int incr_done = 0, nan_err = 0;
@@ -167,10 +164,7 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
         reply_error(c->out, "ERR resulting score is not a number (NaN)");
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
     zobj_set(entry_zobj(e), m->p, m->len, cur + by);
     shard_obj_end(s, e, 1);
     reply_score(c->out, cur + by);
