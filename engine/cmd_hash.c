@@ -21,11 +21,7 @@
 /* Replies WRONGTYPE and returns 0 if e holds no hash; 1 otherwise. */
 static int check_hash(const cmd_call *c, const kv_entry *e)
 {
-    if (e->type != KV_TYPE_HASH) {
-        reply_error(c->out, KV_ERR_WRONGTYPE);
-        return 0;
-    }
-    return 1;
+    return cmd_check_type(c, e, KV_TYPE_HASH);
 }
 
 /* Looks key up for a read command: NULL with the reply `missing` appended
@@ -431,31 +427,11 @@ void cmd_hscan(shard_t *s, const cmd_call *c)
         return;
     }
     if (!check_hash(c, e)) return;
-    for (int i = 3; i < c->argc; i += 2) {
-        const kv_str *a = &c->argv[i];
-        int more = c->argc - i >= 2;
-        if (more && cmd_is(a, "count")) {
-            if (cmd_get_i64(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_error(c->out, KV_ERR_SYNTAX);
-                return;
-            }
-        } else if (more && cmd_is(a, "match")) {
-            const kv_str *p = &c->argv[i + 1];
-            pattern = (p->len == 1 && p->p[0] == '*') ? NULL : p;
-        } else {
-            reply_error(c->out, KV_ERR_SYNTAX);
-            return;
-        }
-    }
+    if (cmd_scan_opts(c, 3, &count, &pattern) != 0) return;
     kvbuf items;
     kvbuf_init(&items);
     emit_ctx x = {&items, WANT_FIELDS | WANT_VALUES, pattern, 0};
     cursor = hobj_scan(entry_hobj(e), cursor, count, emit, &x);
-    char num[24];
-    reply_array(c->out, 2);
-    reply_bulk(c->out, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor));
-    reply_array(c->out, x.n);
-    kvbuf_append(c->out, items.data, items.len);
+    cmd_reply_scan(c->out, cursor, &items, x.n);
     kvbuf_destroy(&items);
 }

@@ -34,4 +34,39 @@ int cmd_parse_cursor(const kv_str *a, uint64_t *out);
 /* The name of e's type as TYPE says it. */
 const char *cmd_type_name(const kv_entry *e);
 
+/* ---- cmd_coll.c: shared by the collection commands (owner actor thread) ---- */
+
+/* Replies WRONGTYPE and returns 0 if e's type is not type; 1 otherwise. */
+int cmd_check_type(const cmd_call *c, const kv_entry *e, unsigned type);
+
+/* The entry of the given type at key (read: counts hit/miss, as
+ * cmd_lookup_read); NULL if absent (*wrong = 0) or after WRONGTYPE
+ * (*wrong = 1). Valid until the next change to s. */
+kv_entry *cmd_lookup_type(shard_t *s, const cmd_call *c, const kv_str *key, unsigned type, int read,
+                          int *wrong);
+
+/* Begins a change of e (shard_obj_begin), or when e is NULL adds an empty
+ * object of type at key (shard_obj_add, which begins its change). Returns
+ * the entry to change; the caller ends it with shard_obj_end*. */
+kv_entry *cmd_obj_open(shard_t *s, kv_entry *e, const kv_str *key, unsigned type);
+
+/* Normalizes a Redis index range [*start, *stop] over len elements; 0 if it
+ * is empty, else 1 with 0 <= *start <= *stop < len. */
+int cmd_index_range(int64_t len, int64_t *start, int64_t *stop);
+
+/* Reads a LEB128 varint of p[*off..n) and moves *off past it; 0, or -1 if
+ * truncated or too long. */
+int cmd_read_varint(const char *p, size_t n, size_t *off, uint64_t *out);
+
+/* Reads a varint length and that many bytes; out points into p. 0 or -1. */
+int cmd_read_elem(const char *p, size_t n, size_t *off, kv_str *out);
+
+/* Parses the [MATCH pattern] [COUNT count] options of a *SCAN from
+ * argv[first]; *pattern stays NULL for "*". 0, or -1 after the error reply.
+ * *pattern points into c's arguments. */
+int cmd_scan_opts(const cmd_call *c, int first, int64_t *count, const kv_str **pattern);
+
+/* Appends a *SCAN reply: the next cursor, then n items already encoded. */
+void cmd_reply_scan(kvbuf *out, uint64_t cursor, const kvbuf *items, int64_t n);
+
 #endif

@@ -18,51 +18,17 @@
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use "   \
     "negative to start from the end of the list"
 
-/* Replies WRONGTYPE and returns 0 if e holds no list; 1 otherwise. */
-static int check_list(const cmd_call *c, const kv_entry *e)
-{
-    if (e->type != KV_TYPE_LIST) {
-        reply_error(c->out, KV_ERR_WRONGTYPE);
-        return 0;
-    }
-    return 1;
-}
-
 /* The list at key for a read: NULL when absent (wrong set to 0) or after
  * WRONGTYPE (wrong set to 1). */
 static kv_entry *list_read(shard_t *s, const cmd_call *c, const kv_str *key, int *wrong)
 {
-    kv_entry *e = cmd_lookup_read(s, key);
-    *wrong = 0;
-    if (e != NULL && !check_list(c, e)) {
-        *wrong = 1;
-        return NULL;
-    }
-    return e;
+    return cmd_lookup_type(s, c, key, KV_TYPE_LIST, 1, wrong);
 }
 
 /* The same for a write (no hit/miss counted). */
 static kv_entry *list_write(shard_t *s, const cmd_call *c, const kv_str *key, int *wrong)
 {
-    kv_entry *e = shard_lookup(s, key->p, key->len);
-    *wrong = 0;
-    if (e != NULL && !check_list(c, e)) {
-        *wrong = 1;
-        return NULL;
-    }
-    return e;
-}
-
-/* Normalizes a Redis range [*start, *stop] over len elements; returns 0 if
- * it is empty, else 1 with 0 <= *start <= *stop < len. */
-static int list_range(int64_t len, int64_t *start, int64_t *stop)
-{
-    if (*start < 0) *start += len;
-    if (*stop < 0) *stop += len;
-    if (*start < 0) *start = 0;
-    if (*start > *stop || *start >= len) return 0;
-    if (*stop >= len) *stop = len - 1;
-    return 1;
+    return cmd_lookup_type(s, c, key, KV_TYPE_LIST, 0, wrong);
 }
 
 /* ---- the log's list records (docs/persistence.md) ---------------------------
@@ -98,37 +64,12 @@ static void delta_end(shard_t *s, kv_entry *e, kvbuf *d)
     kvbuf_destroy(d);
 }
 
-static int get_varint(const char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char b = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int get_elem(const char *p, size_t n, size_t *off, kv_str *out)
-{
-    uint64_t len = 0;
-    if (get_varint(p, n, off, &len) != 0 || len > n - *off) return -1;
-    out->p = p + *off;
-    out->len = (size_t)len;
-    *off += (size_t)len;
-    return 0;
-}
-
 int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 {
     size_t off = 1;
     uint64_t version, count, idx;
     kv_str v;
-    if (n < 1 || get_varint(p, n, &off, &version) != 0) return -1;
+    if (n < 1 || cmd_read_varint(p, n, &off, &version) != 0) return -1;
     int op = (unsigned char)p[0];
     if (op < LDELTA_LPUSH || op > LDELTA_LSET || version == 0) return -1;
     kv_entry *e = ht_find_db(&s->table, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
@@ -136,21 +77,18 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
     uint64_t cur = e ? lobj_version(entry_lobj(e)) : 0;
     if (version != cur + 1) return 0; /* already applied (or an older list's) */
     if (e == NULL && op != LDELTA_LPUSH && op != LDELTA_RPUSH) return 0;
-    if (e == NULL)
-        e = shard_obj_add(s, key->p, key->len, KV_TYPE_LIST);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, key, KV_TYPE_LIST);
     lobj_t *l = entry_lobj(e);
     int rc = 0;
     switch (op) {
     case LDELTA_LPUSH:
     case LDELTA_RPUSH:
-        if (get_varint(p, n, &off, &count) != 0 || count > n) {
+        if (cmd_read_varint(p, n, &off, &count) != 0 || count > n) {
             rc = -1;
             break;
         }
         for (uint64_t i = 0; i < count && rc == 0; i++) {
-            if (get_elem(p, n, &off, &v) != 0)
+            if (cmd_read_elem(p, n, &off, &v) != 0)
                 rc = -1;
             else
                 lobj_push(l, op == LDELTA_LPUSH ? LOBJ_HEAD : LOBJ_TAIL, v.p, v.len);
@@ -158,7 +96,7 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
         break;
     case LDELTA_LPOP:
     case LDELTA_RPOP: {
-        if (get_varint(p, n, &off, &count) != 0) {
+        if (cmd_read_varint(p, n, &off, &count) != 0) {
             rc = -1;
             break;
         }
@@ -167,7 +105,7 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
         break;
     }
     case LDELTA_LSET:
-        if (get_varint(p, n, &off, &idx) != 0 || get_elem(p, n, &off, &v) != 0)
+        if (cmd_read_varint(p, n, &off, &idx) != 0 || cmd_read_elem(p, n, &off, &v) != 0)
             rc = -1;
         else if (idx < lobj_len(l))
             lobj_set(l, (size_t)idx, v.p, v.len);
@@ -191,10 +129,7 @@ static void push_generic(shard_t *s, const cmd_call *c, int where, int only_exis
         reply_int(c->out, 0);
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_LIST);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_LIST);
     lobj_t *l = entry_lobj(e);
     kvbuf d;
     delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
@@ -301,7 +236,7 @@ void cmd_lrange(shard_t *s, const cmd_call *c)
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = list_read(s, c, &c->argv[1], &wrong);
     if (wrong) return;
-    if (e == NULL || !list_range((int64_t)lobj_len(entry_lobj(e)), &start, &stop)) {
+    if (e == NULL || !cmd_index_range((int64_t)lobj_len(entry_lobj(e)), &start, &stop)) {
         reply_array(c->out, 0);
         return;
     }
@@ -477,7 +412,7 @@ void cmd_ltrim(shard_t *s, const cmd_call *c)
     }
     lobj_t *l = entry_lobj(e);
     int64_t len = (int64_t)lobj_len(l);
-    int some = list_range(len, &start, &stop);
+    int some = cmd_index_range(len, &start, &stop);
     if (some && start == 0 && stop == len - 1) {
         reply_ok(c->out); /* keeps everything */
         return;
@@ -616,10 +551,7 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
         delta_end(s, src, &d);
         /* the source may be gone: look dst up again */
         dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
-        if (dst == NULL)
-            dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_LIST);
-        else
-            shard_obj_begin(s, dst);
+        dst = cmd_obj_open(s, dst, &c->argv[2], KV_TYPE_LIST);
         lobj_push(entry_lobj(dst), to, copy, n);
         delta_begin(&d, entry_lobj(dst), to == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
         hobj_encode_varint(&d, 1);

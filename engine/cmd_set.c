@@ -3,7 +3,6 @@
  * across shards run on the network thread (cmd_setop_*). Values live in
  * sobj.h objects; every change is bracketed by shard_obj_begin/_end. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,26 +17,11 @@
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 
-static int check_set(const cmd_call *c, const kv_entry *e)
-{
-    if (e->type != KV_TYPE_SET) {
-        reply_error(c->out, KV_ERR_WRONGTYPE);
-        return 0;
-    }
-    return 1;
-}
-
 /* The set at key (read: counts hit/miss); NULL if absent (*wrong = 0) or
  * after WRONGTYPE (*wrong = 1). */
 static kv_entry *set_get(shard_t *s, const cmd_call *c, const kv_str *key, int read, int *wrong)
 {
-    kv_entry *e = read ? cmd_lookup_read(s, key) : shard_lookup(s, key->p, key->len);
-    *wrong = 0;
-    if (e != NULL && !check_set(c, e)) {
-        *wrong = 1;
-        return NULL;
-    }
-    return e;
+    return cmd_lookup_type(s, c, key, KV_TYPE_SET, read, wrong);
 }
 
 static uint64_t set_rand(shard_t *s)
@@ -89,32 +73,17 @@ static int sdelta_end(shard_t *s, kv_entry *e, sdelta *d, int op)
     return gone;
 }
 
-static int sget_varint(const char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char b = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 {
     size_t off = 1;
     uint64_t count = 0, len = 0;
-    if (n < 1 || sget_varint(p, n, &off, &count) != 0 || count > n) return -1;
+    if (n < 1 || cmd_read_varint(p, n, &off, &count) != 0 || count > n) return -1;
     int op = (unsigned char)p[0];
     if (op != SDELTA_ADD && op != SDELTA_REM) return -1;
     /* check the whole record before any change */
     size_t first = off;
     for (uint64_t i = 0; i < count; i++) {
-        if (sget_varint(p, n, &off, &len) != 0 || len > n - off) return -1;
+        if (cmd_read_varint(p, n, &off, &len) != 0 || len > n - off) return -1;
         off += (size_t)len;
     }
     if (off != n) return -1;
@@ -125,13 +94,10 @@ int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
         e = NULL;
     }
     if (e == NULL && op == SDELTA_REM) return 0;
-    if (e == NULL)
-        e = shard_obj_add(s, key->p, key->len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, key, KV_TYPE_SET);
     off = first;
     for (uint64_t i = 0; i < count; i++) {
-        sget_varint(p, n, &off, &len);
+        cmd_read_varint(p, n, &off, &len);
         if (op == SDELTA_ADD)
             sobj_add(entry_sobj(e), p + off, (size_t)len);
         else
@@ -150,10 +116,7 @@ void cmd_sadd(shard_t *s, const cmd_call *c)
     s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_SET);
     int64_t added = 0;
     for (int i = 2; i < c->argc; i++)
         added += sobj_add(entry_sobj(e), c->argv[i].p, c->argv[i].len);
@@ -253,6 +216,16 @@ static int parse_count(const cmd_call *c, int64_t *count, int allow_negative)
     return 0;
 }
 
+/* SPOP/SRANDMEMBER on an absent key: an empty array with a count, nil
+ * without. */
+static void reply_absent(const cmd_call *c)
+{
+    if (c->argc == 3)
+        reply_array(c->out, 0);
+    else
+        reply_nil(c->out);
+}
+
 void cmd_spop(shard_t *s, const cmd_call *c)
 {
     int64_t count = 1;
@@ -262,10 +235,7 @@ void cmd_spop(shard_t *s, const cmd_call *c)
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
     if (e == NULL) {
-        if (c->argc == 3)
-            reply_array(c->out, 0);
-        else
-            reply_nil(c->out);
+        reply_absent(c);
         return;
     }
     sobj_t *o = entry_sobj(e);
@@ -306,10 +276,7 @@ void cmd_srandmember(shard_t *s, const cmd_call *c)
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     if (e == NULL) {
-        if (c->argc == 3)
-            reply_array(c->out, 0);
-        else
-            reply_nil(c->out);
+        reply_absent(c);
         return;
     }
     sobj_t *o = entry_sobj(e);
@@ -379,10 +346,7 @@ void cmd_smove(shard_t *s, const cmd_call *c)
     sdelta_add(&d, m->p, m->len);
     sdelta_end(s, src, &d, SDELTA_REM);
     dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
-    if (dst == NULL)
-        dst = shard_obj_add(s, c->argv[2].p, c->argv[2].len, KV_TYPE_SET);
-    else
-        shard_obj_begin(s, dst);
+    dst = cmd_obj_open(s, dst, &c->argv[2], KV_TYPE_SET);
     kvbuf_init(&d.body);
     d.n = 0;
     if (sobj_add(entry_sobj(dst), m->p, m->len)) sdelta_add(&d, m->p, m->len);
@@ -423,32 +387,12 @@ void cmd_sscan(shard_t *s, const cmd_call *c)
         kvbuf_append_str(c->out, "*2\r\n$1\r\n0\r\n*0\r\n");
         return;
     }
-    for (int i = 3; i < c->argc; i += 2) {
-        const kv_str *a = &c->argv[i];
-        int more = c->argc - i >= 2;
-        if (more && cmd_is(a, "count")) {
-            if (cmd_get_i64(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_error(c->out, KV_ERR_SYNTAX);
-                return;
-            }
-        } else if (more && cmd_is(a, "match")) {
-            const kv_str *p = &c->argv[i + 1];
-            pattern = (p->len == 1 && p->p[0] == '*') ? NULL : p;
-        } else {
-            reply_error(c->out, KV_ERR_SYNTAX);
-            return;
-        }
-    }
+    if (cmd_scan_opts(c, 3, &count, &pattern) != 0) return;
     kvbuf items;
     kvbuf_init(&items);
     scan_ctx x = {&items, pattern, 0};
     cursor = sobj_scan(entry_sobj(e), cursor, count, scan_member, &x);
-    char num[24];
-    reply_array(c->out, 2);
-    reply_bulk(c->out, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor));
-    reply_array(c->out, x.n);
-    kvbuf_append(c->out, items.data, items.len);
+    cmd_reply_scan(c->out, cursor, &items, x.n);
     kvbuf_destroy(&items);
 }
 
@@ -622,7 +566,7 @@ void cmd_smembers_part(shard_t *s, const cmd_call *c)
     s->stats.commands++;
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = shard_lookup(s, c->argv[i].p, c->argv[i].len);
-        if (e != NULL && !check_set(c, e)) return;
+        if (e != NULL && !cmd_check_type(c, e, KV_TYPE_SET)) return;
     }
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = set_get(s, c, &c->argv[i], 1, &wrong);

@@ -18,15 +18,7 @@
 
 static kv_entry *zget(shard_t *s, const cmd_call *c, int read, int *wrong)
 {
-    const kv_str *key = &c->argv[1];
-    kv_entry *e = read ? cmd_lookup_read(s, key) : shard_lookup(s, key->p, key->len);
-    *wrong = 0;
-    if (e != NULL && e->type != KV_TYPE_ZSET) {
-        reply_error(c->out, KV_ERR_WRONGTYPE);
-        *wrong = 1;
-        return NULL;
-    }
-    return e;
+    return cmd_lookup_type(s, c, &c->argv[1], KV_TYPE_ZSET, read, wrong);
 }
 
 /* Parses a score as Redis's strtod-based check: 0, or -1 (NaN, junk). */
@@ -112,10 +104,7 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
             reply_int(c->out, 0);
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
     zobj_t *z = entry_zobj(e);
     int64_t added = 0, changed = 0;
     int incr_done = 0, nan_err = 0;
@@ -175,10 +164,7 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
         reply_error(c->out, "ERR resulting score is not a number (NaN)");
         return;
     }
-    if (e == NULL)
-        e = shard_obj_add(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET);
-    else
-        shard_obj_begin(s, e);
+    e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
     zobj_set(entry_zobj(e), m->p, m->len, cur + by);
     shard_obj_end(s, e, 1);
     reply_score(c->out, cur + by);
@@ -279,23 +265,35 @@ static int parse_bound(const kv_str *a, double *v, int *excl)
     return parse_score(&b, v);
 }
 
-void cmd_zcount(shard_t *s, const cmd_call *c)
+/* Parses the score bounds amin and amax, then looks the sorted set up (read:
+ * counts hit/miss) and sets [*lo, *hi) to the ranks whose scores are within
+ * them (0, 0 when the key is absent). Returns the entry, or NULL when absent
+ * (*wrong = 0) or after an error reply (*wrong = 1). */
+static kv_entry *score_span(shard_t *s, const cmd_call *c, const kv_str *amin, const kv_str *amax,
+                            int read, size_t *lo, size_t *hi, int *wrong)
 {
     double min, max;
-    int minx, maxx, wrong;
-    s->stats.commands++;
-    if (parse_bound(&c->argv[2], &min, &minx) != 0 || parse_bound(&c->argv[3], &max, &maxx) != 0) {
+    int minx, maxx;
+    *lo = *hi = 0;
+    if (parse_bound(amin, &min, &minx) != 0 || parse_bound(amax, &max, &maxx) != 0) {
         reply_error(c->out, "ERR min or max is not a float");
-        return;
+        *wrong = 1;
+        return NULL;
     }
-    kv_entry *e = zget(s, c, 1, &wrong);
+    kv_entry *e = zget(s, c, read, wrong);
+    if (e == NULL) return NULL;
+    *lo = zobj_first_ge(entry_zobj(e), min, minx);
+    *hi = zobj_first_ge(entry_zobj(e), max, !maxx);
+    return e;
+}
+
+void cmd_zcount(shard_t *s, const cmd_call *c)
+{
+    size_t lo, hi;
+    int wrong;
+    s->stats.commands++;
+    score_span(s, c, &c->argv[2], &c->argv[3], 1, &lo, &hi, &wrong);
     if (wrong) return;
-    if (e == NULL) {
-        reply_int(c->out, 0);
-        return;
-    }
-    zobj_t *z = entry_zobj(e);
-    size_t lo = zobj_first_ge(z, min, minx), hi = zobj_first_ge(z, max, !maxx);
     reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
 }
 
@@ -358,23 +356,16 @@ static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, i
         return;
     }
     if (byscore) {
-        double min, max;
-        int minx, maxx;
+        size_t lo, hi;
         /* REV (and ZREVRANGEBYSCORE) take max first */
-        const kv_str *amin = &c->argv[rev ? 3 : 2], *amax = &c->argv[rev ? 2 : 3];
-        if (parse_bound(amin, &min, &minx) != 0 || parse_bound(amax, &max, &maxx) != 0) {
-            reply_error(c->out, "ERR min or max is not a float");
-            return;
-        }
-        kv_entry *e = zget(s, c, 1, &wrong);
+        kv_entry *e =
+            score_span(s, c, &c->argv[rev ? 3 : 2], &c->argv[rev ? 2 : 3], 1, &lo, &hi, &wrong);
         if (wrong) return;
         if (e == NULL) {
             reply_array(c->out, 0);
             return;
         }
-        zobj_t *z = entry_zobj(e);
-        size_t lo = zobj_first_ge(z, min, minx), hi = zobj_first_ge(z, max, !maxx);
-        emit_range(c->out, z, lo, hi, rev, withscores, offset, count);
+        emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, offset, count);
         return;
     }
     int64_t start, stop;
@@ -382,14 +373,10 @@ static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, i
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
     int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
-    if (start < 0) start += len;
-    if (stop < 0) stop += len;
-    if (start < 0) start = 0;
-    if (e == NULL || start > stop || start >= len) {
+    if (!cmd_index_range(len, &start, &stop)) {
         reply_array(c->out, 0);
         return;
     }
-    if (stop >= len) stop = len - 1;
     /* ranks counted from the end when reversed */
     size_t lo = rev ? (size_t)(len - 1 - stop) : (size_t)start;
     size_t hi = rev ? (size_t)(len - start) : (size_t)stop + 1;
@@ -416,6 +403,15 @@ void cmd_zrevrangebyscore(shard_t *s, const cmd_call *c)
     range_generic(s, c, 1, 1, 1);
 }
 
+/* Removes member m, which points into z itself (copied first). */
+static void zrem_own(zobj_t *z, const kv_str *m)
+{
+    char *tmp = kv_xmalloc(m->len ? m->len : 1);
+    memcpy(tmp, m->p, m->len);
+    zobj_rem(z, tmp, m->len);
+    free(tmp);
+}
+
 /* Removes ranks [lo, hi) of e's sorted set; replies the count. */
 static void remove_ranks(shard_t *s, const cmd_call *c, kv_entry *e, size_t lo, size_t hi)
 {
@@ -429,10 +425,7 @@ static void remove_ranks(shard_t *s, const cmd_call *c, kv_entry *e, size_t lo, 
         kv_str m;
         double d;
         zobj_at(z, i - 1, &m, &d);
-        char *tmp = kv_xmalloc(m.len ? m.len : 1);
-        memcpy(tmp, m.p, m.len);
-        zobj_rem(z, tmp, m.len);
-        free(tmp);
+        zrem_own(z, &m);
     }
     shard_obj_end(s, e, 1);
     reply_int(c->out, (int64_t)(hi - lo));
@@ -440,21 +433,16 @@ static void remove_ranks(shard_t *s, const cmd_call *c, kv_entry *e, size_t lo, 
 
 void cmd_zremrangebyscore(shard_t *s, const cmd_call *c)
 {
-    double min, max;
-    int minx, maxx, wrong;
+    size_t lo, hi;
+    int wrong;
     s->stats.commands++;
-    if (parse_bound(&c->argv[2], &min, &minx) != 0 || parse_bound(&c->argv[3], &max, &maxx) != 0) {
-        reply_error(c->out, "ERR min or max is not a float");
-        return;
-    }
-    kv_entry *e = zget(s, c, 0, &wrong);
+    kv_entry *e = score_span(s, c, &c->argv[2], &c->argv[3], 0, &lo, &hi, &wrong);
     if (wrong) return;
     if (e == NULL) {
         reply_int(c->out, 0);
         return;
     }
-    zobj_t *z = entry_zobj(e);
-    remove_ranks(s, c, e, zobj_first_ge(z, min, minx), zobj_first_ge(z, max, !maxx));
+    remove_ranks(s, c, e, lo, hi);
 }
 
 void cmd_zremrangebyrank(shard_t *s, const cmd_call *c)
@@ -465,15 +453,10 @@ void cmd_zremrangebyrank(shard_t *s, const cmd_call *c)
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = zget(s, c, 0, &wrong);
     if (wrong) return;
-    int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
-    if (start < 0) start += len;
-    if (stop < 0) stop += len;
-    if (start < 0) start = 0;
-    if (e == NULL || start > stop || start >= len) {
+    if (e == NULL || !cmd_index_range((int64_t)zobj_len(entry_zobj(e)), &start, &stop)) {
         reply_int(c->out, 0);
         return;
     }
-    if (stop >= len) stop = len - 1;
     remove_ranks(s, c, e, (size_t)start, (size_t)stop + 1);
 }
 
@@ -510,11 +493,7 @@ static void pop_generic(shard_t *s, const cmd_call *c, int max)
         zobj_at(z, max ? zobj_len(z) - 1 : 0, &m, &d);
         reply_bulk(c->out, m.p, m.len);
         reply_score(c->out, d);
-        size_t mlen = m.len;
-        char *tmp = kv_xmalloc(mlen ? mlen : 1);
-        memcpy(tmp, m.p, mlen);
-        zobj_rem(z, tmp, mlen);
-        free(tmp);
+        zrem_own(z, &m);
     }
     shard_obj_end(s, e, 1);
 }
