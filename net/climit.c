@@ -244,7 +244,8 @@ void climit_cron(struct ev_loop *loop, ev_timer *w, int revents)
     int64_t idle_ms = (int64_t)atomic_load_explicit(&t->srv->timeout, memory_order_relaxed) * 1000;
     /* a slice of the list per tick, resuming where the last one stopped
      * (conn_close moves t->cron_next past a connection it unlinks) */
-    int64_t budget = atomic_load_explicit(&t->stats.clients, memory_order_relaxed) / CLIMIT_CRON_HZ + 1;
+    int64_t budget =
+        atomic_load_explicit(&t->stats.clients, memory_order_relaxed) / CLIMIT_CRON_HZ + 1;
     conn *c = t->cron_next ? t->cron_next : t->conns;
     for (; c != NULL && budget-- > 0; c = t->cron_next) {
         t->cron_next = c->next;

@@ -41,11 +41,11 @@ typedef struct obs_err {
 } obs_err;
 
 typedef struct obs_net {
-    obs_cmd *cmds;           /* cmdtab_count() entries, by cmdtab index; owner: its thread */
-    hist_u64 gen;            /* reset generation applied; written by the owner */
+    obs_cmd *cmds; /* cmdtab_count() entries, by cmdtab index; owner: its thread */
+    hist_u64 gen;  /* reset generation applied; written by the owner */
     obs_err errs[OBS_ERR_KINDS];
-    _Atomic unsigned nerrs;  /* published error kinds; written by the owner (release) */
-    hist_u64 errors;         /* error replies, all kinds (total_error_replies) */
+    _Atomic unsigned nerrs; /* published error kinds; written by the owner (release) */
+    hist_u64 errors;        /* error replies, all kinds (total_error_replies) */
 } obs_net;
 
 /* Owner thread (or start-up): allocates / frees. init returns 0 or KV_ENOMEM. */
@@ -96,10 +96,10 @@ typedef struct obs_summary {
     size_t ncmd;
     obs_err errs[OBS_ERR_KINDS * 2]; /* error replies by kind, merged (counts plain) */
     size_t nerrs;
-    uint64_t errors;           /* error replies */
-    uint64_t unknown;          /* commands not in the table */
-    uint64_t rejected;         /* refused before running: rejected calls + unknown */
-    hist_t all; /* every command */
+    uint64_t errors;   /* error replies */
+    uint64_t unknown;  /* commands not in the table */
+    uint64_t rejected; /* refused before running: rejected calls + unknown */
+    hist_t all;        /* every command */
     actor_batch_stats batch;
     hist_t service; /* actor drain rounds, ns */
 } obs_summary;

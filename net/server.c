@@ -116,7 +116,7 @@ static int listen_word(net_listeners *l, const char *word, int port, int v6only,
 int net_listen(net_listeners *l, const char *bind_list, int port, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
-    char words[sizeof ((kv_config *)0)->bind];
+    char words[sizeof((kv_config *)0)->bind];
     snprintf(words, sizeof words, "%s", bind_list);
     int nwords = 0;
     for (const char *p = words; *p;) {
@@ -131,8 +131,8 @@ int net_listen(net_listeners *l, const char *bind_list, int port, char *err, siz
             return -1;
         }
     if (l->n == 0) {
-        snprintf(err, errlen, "no address of --bind '%s' can be listened on (port %d)",
-                 bind_list, port);
+        snprintf(err, errlen, "no address of --bind '%s' can be listened on (port %d)", bind_list,
+                 port);
         return -1;
     }
     return 0;
@@ -217,7 +217,7 @@ static int64_t server_overhead(server_t *s, int direct)
  * median is used: the shards' figures are up to 10 ms old (100 ms when
  * idle), so a measure taken while they move a lot (a FLUSHALL, a burst of
  * client buffers) is off, and one such outlier must not move the share. */
-#define SERVER_MEASURE_MS 250
+#define SERVER_MEASURE_MS   250
 #define SERVER_MEASURE_KEEP 5
 
 static void server_measure(server_t *s, int64_t *hist, unsigned *n)
@@ -306,14 +306,14 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     server_watch_update(s);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
-    /* glibc raises its mmap threshold whenever a large block is freed (up to
-     * 32 MB); from then on the log's and connections' big buffers come from
-     * the heap and leave holes that small entries fill, so RSS grows far
-     * past used_memory under eviction. A fixed threshold keeps big buffers
-     * in mappings of their own, unmapped when freed (measured: RSS 1.65x ->
-     * 1.13x of a 32 MB --maxmemory while evicting with persistence on).
-     * jemalloc (the default build) keeps large extents in size classes of
-     * their own and needs none of this (docs/memory.md#the-allocator). */
+        /* glibc raises its mmap threshold whenever a large block is freed (up to
+         * 32 MB); from then on the log's and connections' big buffers come from
+         * the heap and leave holes that small entries fill, so RSS grows far
+         * past used_memory under eviction. A fixed threshold keeps big buffers
+         * in mappings of their own, unmapped when freed (measured: RSS 1.65x ->
+         * 1.13x of a 32 MB --maxmemory while evicting with persistence on).
+         * jemalloc (the default build) keeps large extents in size classes of
+         * their own and needs none of this (docs/memory.md#the-allocator). */
 #ifndef MEMKV_JEMALLOC
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
@@ -376,8 +376,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     s->scripts = script_env_new(s);
     if (s->persist && server_recover(s, err, errlen) != 0) goto fail;
     /* Only now, after recovery, does the port accept connections. */
-    if (cfg->port > 0 && net_listen(&s->listen, cfg->bind, cfg->port, err, errlen) != 0)
-        goto fail;
+    if (cfg->port > 0 && net_listen(&s->listen, cfg->bind, cfg->port, err, errlen) != 0) goto fail;
     if (tls && net_listen(&s->tls_listen, cfg->bind, cfg->tls_port, err, errlen) != 0) goto fail;
     if (cfg->metrics_port > 0 &&
         net_listen(&s->metrics_listen, cfg->bind, cfg->metrics_port, err, errlen) != 0)

@@ -104,9 +104,8 @@ static int is_wal_fd(int fd)
 static const struct {
     const char *name;
     int err;
-} errnos[] = {
-    {"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EFBIG", EFBIG},
-    {"ENOTCONN", ENOTCONN}, {"ENOBUFS", ENOBUFS}};
+} errnos[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},           {"EDQUOT", EDQUOT},  {"EROFS", EROFS},
+              {"EFBIG", EFBIG},   {"ENOTCONN", ENOTCONN}, {"ENOBUFS", ENOBUFS}};
 
 /* The errno to inject for op ("write" or "fsync"), or 0. */
 static int fault_for(const char *op)

@@ -46,8 +46,8 @@ static void test_loopback_let_in(void **st)
 static void test_remote_refused(void **st)
 {
     (void)st;
-    const char *bad[] = {"10.0.0.1", "192.168.1.5", "128.0.0.1", "::2", "::ffff:10.0.0.1",
-                         "fe80::1"};
+    const char *bad[] = {"10.0.0.1", "192.168.1.5",     "128.0.0.1",
+                         "::2",      "::ffff:10.0.0.1", "fe80::1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct sockaddr_storage ss = addr(bad[i]);
         assert_int_equal(climit_peer_refused(0, &ss), 1);
