@@ -34,7 +34,9 @@ import subprocess
 import sys
 import time
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, cpu_seconds, wait_ping  # noqa: E402
+
 KEYS = 100000
 MGET10 = ["MGET"] + ["key:__rand_int__"] * 10
 # id, label, redis-benchmark arguments, requests
@@ -45,33 +47,6 @@ WORKLOADS = [
     ("get16", "GET, pipeline 16", ["-t", "get", "-P", "16"], 1000000),
     ("mget10", "MGET of 10 keys, pipeline 1", MGET10, 100000),
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def wait_ping(port):
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("server on port %d did not answer PING" % port)
 
 
 def start(cmd):
