@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "crc32c.h"
-#include "persist_internal.h"
+#include "codec.h"
+#include "fileio.h"
 
 static const char manifest_magic[8] = {'M', 'K', 'V', 'M', 'A', 'N', 'I', '\n'};
 
@@ -73,7 +74,7 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 1;
-        persist__err(err, errcap, "%s: %s", path, strerror(errno));
+        fileio_err(err, errcap, "%s: %s", path, strerror(errno));
         return KV_EIO;
     }
     struct stat st;
@@ -91,13 +92,13 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     rc = KV_ENOMEM;
     if (!(buf = malloc(size))) goto out;
     rc = KV_EIO;
-    if (persist__pread_all(fd, buf, size, 0) != (ssize_t)size) goto out;
+    if (fileio_pread_all(fd, buf, size, 0) != (ssize_t)size) goto out;
     rc = KV_EPROTO;
-    uint32_t nshards = persist__get32(buf + 12);
-    uint32_t version = persist__get32(buf + 8);
+    uint32_t nshards = codec_get32(buf + 12);
+    uint32_t version = codec_get32(buf + 8);
     if (memcmp(buf, manifest_magic, 8))
         why = "bad magic";
-    else if (crc32c_unmask(persist__get32(buf + size - 4)) != crc32c(buf, size - 4))
+    else if (crc32c_unmask(codec_get32(buf + size - 4)) != crc32c(buf, size - 4))
         why = "checksum mismatch";
     else if (version > MANIFEST_FORMAT_VERSION)
         why = "format version newer than this mem-kv-server supports: use a newer build";
@@ -106,26 +107,26 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errcap)
     else if (nshards == 0 || nshards > MANIFEST_MAX_SHARDS ||
              manifest_size(version, nshards) != size)
         why = "shard count does not match the size";
-    else if (persist__get32(buf + 40) || persist__get32(buf + 44))
+    else if (codec_get32(buf + 40) || codec_get32(buf + 44))
         why = "reserved bytes not zero";
     if (why) goto out;
     rc = manifest_init(m, nshards, NULL);
     if (rc) goto out;
     m->version = version;
     memcpy(m->secret.k, buf + 16, 16);
-    m->generation = persist__get64(buf + 32);
+    m->generation = codec_get64(buf + 32);
     for (uint32_t i = 0; i < nshards; i++) {
         const char *p = buf + MANIFEST_FIXED + (size_t)i * per_shard(version);
-        m->shards[i].snap_seq = persist__get64(p);
-        m->shards[i].first_seq = persist__get64(p + 8);
-        m->shards[i].last_seq = version == 1 ? 0 : persist__get64(p + 16);
+        m->shards[i].snap_seq = codec_get64(p);
+        m->shards[i].first_seq = codec_get64(p + 8);
+        m->shards[i].last_seq = version == 1 ? 0 : codec_get64(p + 16);
     }
     rc = (why = check_shards(m)) ? KV_EPROTO : 0;
 out:
     if (rc == KV_EPROTO)
-        persist__err(err, errcap, "%s: corrupt manifest: %s", path, why ? why : "?");
+        fileio_err(err, errcap, "%s: corrupt manifest: %s", path, why ? why : "?");
     else if (rc == KV_EIO)
-        persist__err(err, errcap, "%s: read error", path);
+        fileio_err(err, errcap, "%s: read error", path);
     if (rc) manifest_destroy(m);
     free(buf);
     close(fd);
@@ -143,22 +144,22 @@ int manifest_write(const char *dir, manifest *m)
     char *buf = calloc(1, size);
     if (!buf) return KV_ENOMEM;
     memcpy(buf, manifest_magic, 8);
-    persist__put32(buf + 8, MANIFEST_FORMAT_VERSION);
-    persist__put32(buf + 12, m->nshards);
+    codec_put32(buf + 8, MANIFEST_FORMAT_VERSION);
+    codec_put32(buf + 12, m->nshards);
     memcpy(buf + 16, m->secret.k, 16);
-    persist__put64(buf + 32, m->generation + 1);
+    codec_put64(buf + 32, m->generation + 1);
     for (uint32_t i = 0; i < m->nshards; i++) {
         char *p = buf + MANIFEST_FIXED + (size_t)i * MANIFEST_PER_SHARD;
-        persist__put64(p, m->shards[i].snap_seq);
-        persist__put64(p + 8, m->shards[i].first_seq);
-        persist__put64(p + 16, m->shards[i].last_seq);
+        codec_put64(p, m->shards[i].snap_seq);
+        codec_put64(p + 8, m->shards[i].first_seq);
+        codec_put64(p + 16, m->shards[i].last_seq);
     }
-    persist__put32(buf + size - 4, crc32c_mask(crc32c(buf, size - 4)));
+    codec_put32(buf + size - 4, crc32c_mask(crc32c(buf, size - 4)));
 
     int rc = KV_EIO;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto out;
-    int bad = persist__write_all(fd, buf, size, NULL) || fsync(fd);
+    int bad = fileio_write_all(fd, buf, size, NULL) || fsync(fd);
     bad |= close(fd) != 0;
     if (bad) {
         unlink(tmp);
@@ -168,7 +169,7 @@ int manifest_write(const char *dir, manifest *m)
         unlink(tmp);
         goto out;
     }
-    if (persist__fsync_dir(dir)) goto out;
+    if (fileio_fsync_dir(dir)) goto out;
     m->generation++;
     m->version = MANIFEST_FORMAT_VERSION;
     rc = 0;

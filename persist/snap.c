@@ -14,7 +14,10 @@
 #include <unistd.h>
 
 #include "crc32c.h"
-#include "persist_internal.h"
+#include "codec.h"
+#include "failpoint.h"
+#include "fileio.h"
+#include "wal_reader.h"
 
 static const char snap_magic[8] = {'M', 'K', 'V', 'S', 'N', 'A', 'P', '\n'};
 
@@ -49,12 +52,12 @@ int snap_path(char *buf, size_t cap, const char *shard_dir, uint64_t seq, int tm
 static void header_encode(char *out, uint32_t shard, uint64_t seq)
 {
     memcpy(out, snap_magic, 8);
-    persist__put32(out + 8, SNAP_FORMAT_VERSION);
-    persist__put32(out + 12, shard);
-    persist__put64(out + 16, seq);
-    persist__put64(out + 24, 0); /* reserved */
-    persist__put32(out + 32, 0); /* reserved */
-    persist__put32(out + 36, crc32c_mask(crc32c(out, 36)));
+    codec_put32(out + 8, SNAP_FORMAT_VERSION);
+    codec_put32(out + 12, shard);
+    codec_put64(out + 16, seq);
+    codec_put64(out + 24, 0); /* reserved */
+    codec_put32(out + 32, 0); /* reserved */
+    codec_put32(out + 36, crc32c_mask(crc32c(out, 36)));
 }
 
 static void writer_free(snap_writer_t *s, int remove_tmp)
@@ -92,7 +95,7 @@ int snap_begin(snap_writer_t **out, const char *shard_dir, uint32_t shard, uint6
     rc = KV_ENOMEM;
     if (!(s->dir = strdup(shard_dir))) goto fail;
     rc = KV_EIO;
-    if (persist__mkdir(shard_dir)) goto fail;
+    if (fileio_mkdir(shard_dir)) goto fail;
     s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd < 0) goto fail;
     rc = wal_buf_reserve(&s->buf, SNAP_HEADER);
@@ -134,7 +137,7 @@ static int queue_buf(snap_writer_t *s)
 static int write_buf(snap_writer_t *s, const wal_buf *b)
 {
     size_t done;
-    if (b->len && persist__write_all(s->fd, b->data, b->len, &done)) return KV_EIO;
+    if (b->len && fileio_write_all(s->fd, b->data, b->len, &done)) return KV_EIO;
     __atomic_add_fetch(&s->bytes, b->len, __ATOMIC_RELAXED);
     return 0;
 }
@@ -210,23 +213,23 @@ int snap_finish(snap_writer_t *s)
     int rc = snap_write_queued(s);
     if (!rc) rc = wal_record_snap_end(&s->buf, s->entries);
     if (!rc) rc = write_buf(s, &s->buf);
-    if (!rc) persist__failpoint("snap-written");
+    if (!rc) failpoint_hit("snap-written");
     /* fsync before rename: after a crash the final name must never refer
      * to a file whose data is not on disk. */
     if (!rc && fsync(s->fd)) rc = KV_EIO;
-    if (!rc) persist__failpoint("snap-fsynced");
+    if (!rc) failpoint_hit("snap-fsynced");
     if (!rc && close(s->fd)) rc = KV_EIO;
     if (!rc) s->fd = -1;
     if (!rc && rename(s->tmp, s->final)) rc = KV_EIO;
     if (!rc) {
-        persist__failpoint("snap-renamed");
+        failpoint_hit("snap-renamed");
         s->tmp[0] = 0; /* the name is gone; nothing to remove */
         /* If the rename is not durable the caller must not switch the
          * manifest; the complete file left under either name is harmless
          * (only the manifest makes a snapshot live) and snap_prune removes
          * it later. */
-        if (persist__fsync_dir(s->dir)) rc = KV_EIO;
-        if (!rc) persist__failpoint("snap-dir-fsynced");
+        if (fileio_fsync_dir(s->dir)) rc = KV_EIO;
+        if (!rc) failpoint_hit("snap-dir-fsynced");
     }
     writer_free(s, rc != 0);
     return rc;
@@ -242,7 +245,7 @@ void snap_abort(snap_writer_t *s)
 static int load_header(int fd, uint32_t shard, uint64_t seq, const char **why)
 {
     char h[SNAP_HEADER];
-    ssize_t n = persist__pread_all(fd, h, sizeof h, 0);
+    ssize_t n = fileio_pread_all(fd, h, sizeof h, 0);
     if (n < 0) return KV_EIO;
     if (n < SNAP_HEADER) {
         *why = "short snapshot header";
@@ -250,15 +253,15 @@ static int load_header(int fd, uint32_t shard, uint64_t seq, const char **why)
     }
     if (memcmp(h, snap_magic, 8))
         *why = "bad snapshot magic";
-    else if (crc32c_unmask(persist__get32(h + 36)) != crc32c(h, 36))
+    else if (crc32c_unmask(codec_get32(h + 36)) != crc32c(h, 36))
         *why = "snapshot header checksum mismatch";
-    else if (persist__get32(h + 8) != SNAP_FORMAT_VERSION)
+    else if (codec_get32(h + 8) != SNAP_FORMAT_VERSION)
         *why = "unsupported snapshot format version";
-    else if (persist__get32(h + 12) != shard)
+    else if (codec_get32(h + 12) != shard)
         *why = "snapshot belongs to another shard";
-    else if (persist__get64(h + 16) != seq)
+    else if (codec_get64(h + 16) != seq)
         *why = "snapshot seq does not match its name";
-    else if (persist__get64(h + 24) || persist__get32(h + 32))
+    else if (codec_get64(h + 24) || codec_get32(h + 32))
         *why = "reserved snapshot header bytes not zero";
     return *why ? KV_EPROTO : 0;
 }
@@ -270,19 +273,19 @@ int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn
     if (snap_path(path, sizeof path, shard_dir, seq, 0)) return KV_ERANGE;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        persist__err(err, errcap, "%s: %s", path, strerror(errno));
+        fileio_err(err, errcap, "%s: %s", path, strerror(errno));
         return KV_EIO;
     }
     struct stat st;
     const char *why = NULL;
     uint64_t off = 0, count = 0;
-    persist__reader rd = {.buf = NULL};
+    wal_reader rd = {.buf = NULL};
     int rc = fstat(fd, &st) ? KV_EIO : load_header(fd, shard, seq, &why);
-    if (!rc) rc = persist__reader_init(&rd, fd, SNAP_HEADER, (uint64_t)st.st_size);
+    if (!rc) rc = wal_reader_init(&rd, fd, SNAP_HEADER, (uint64_t)st.st_size);
     int ended = 0;
     while (!rc) {
         wal_rec r;
-        int64_t n = persist__reader_next(&rd, &r, &off, &why);
+        int64_t n = wal_reader_next(&rd, &r, &off, &why);
         if (n == 0) {
             if (!ended) {
                 why = "snapshot has no end record";
@@ -317,11 +320,11 @@ int snap_load(const char *shard_dir, uint32_t shard, uint64_t seq, snap_entry_fn
         }
     }
     if (rc == KV_EPROTO)
-        persist__err(err, errcap, "%s: corrupt at byte %" PRIu64 ": %s", path, off,
-                     why ? why : "bad record");
+        fileio_err(err, errcap, "%s: corrupt at byte %" PRIu64 ": %s", path, off,
+                   why ? why : "bad record");
     else if (rc == KV_EIO)
-        persist__err(err, errcap, "%s: read error", path);
-    persist__reader_destroy(&rd);
+        fileio_err(err, errcap, "%s: read error", path);
+    wal_reader_destroy(&rd);
     close(fd);
     if (!rc && entries) *entries = count;
     return rc;
@@ -358,11 +361,11 @@ static int snap_sweep(const char *shard_dir, uint64_t keep_seq, int discard)
         if (!tmp && seq == keep_seq && keep_seq) continue;
         if (snprintf(path, sizeof path, "%s/%s", shard_dir, de->d_name) >= (int)sizeof path)
             continue;
-        if (discard ? persist__discard(path) != 0 : unlink(path) && errno != ENOENT) rc = KV_EIO;
+        if (discard ? fileio_discard(path) != 0 : unlink(path) && errno != ENOENT) rc = KV_EIO;
         removed++;
     }
     closedir(d);
-    if (removed && persist__fsync_dir(shard_dir)) rc = KV_EIO;
+    if (removed && fileio_fsync_dir(shard_dir)) rc = KV_EIO;
     return rc;
 }
 

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #include "crc32c.h"
-#include "persist_internal.h"
+#include "codec.h"
+#include "fileio.h"
 #include "wal_record.h"
 
 static const char wal_magic[8] = {'M', 'K', 'V', 'W', 'A', 'L', '0', '\n'};
@@ -73,12 +74,12 @@ struct wal {
 void wal_seg_header_encode(char out[WAL_SEG_HEADER], const wal_seg_header *h)
 {
     memcpy(out, wal_magic, 8);
-    persist__put32(out + 8, h->version);
-    persist__put32(out + 12, h->shard);
-    persist__put64(out + 16, h->seq);
-    persist__put64(out + 24, h->prev_end);
-    persist__put32(out + 32, 0);
-    persist__put32(out + 36, crc32c_mask(crc32c(out, 36)));
+    codec_put32(out + 8, h->version);
+    codec_put32(out + 12, h->shard);
+    codec_put64(out + 16, h->seq);
+    codec_put64(out + 24, h->prev_end);
+    codec_put32(out + 32, 0);
+    codec_put32(out + 36, crc32c_mask(crc32c(out, 36)));
 }
 
 int wal_seg_header_decode(const void *p, size_t n, wal_seg_header *h, const char **why)
@@ -89,19 +90,19 @@ int wal_seg_header_decode(const void *p, size_t n, wal_seg_header *h, const char
         *why = "bad segment magic";
         return KV_EPROTO;
     }
-    if (crc32c_unmask(persist__get32(s + 36)) != crc32c(s, 36)) {
+    if (crc32c_unmask(codec_get32(s + 36)) != crc32c(s, 36)) {
         *why = "segment header checksum mismatch";
         return KV_EPROTO;
     }
-    h->version = persist__get32(s + 8);
-    h->shard = persist__get32(s + 12);
-    h->seq = persist__get64(s + 16);
-    h->prev_end = persist__get64(s + 24);
+    h->version = codec_get32(s + 8);
+    h->shard = codec_get32(s + 12);
+    h->seq = codec_get64(s + 16);
+    h->prev_end = codec_get64(s + 24);
     if (h->version != WAL_FORMAT_VERSION) {
         *why = "unsupported segment format version";
         return KV_EPROTO;
     }
-    if (persist__get32(s + 32) != 0) {
+    if (codec_get32(s + 32) != 0) {
         *why = "reserved segment header bytes not zero";
         return KV_EPROTO;
     }
@@ -189,7 +190,7 @@ int wal_prune(const char *shard_dir, uint64_t first_seq)
         removed++;
     }
     free(seqs);
-    if (removed && persist__fsync_dir(shard_dir)) rc = KV_EIO;
+    if (removed && fileio_fsync_dir(shard_dir)) rc = KV_EIO;
     return rc;
 }
 
@@ -249,7 +250,7 @@ static int seg_create(wal_t *w, uint64_t seq, uint64_t prev_end, const wal_buf *
     if (!rc && a && a->len) rc = io_write_all(w, fd, a->data, a->len);
     if (!rc && b && b->len) rc = io_write_all(w, fd, b->data, b->len);
     if (!rc && durable) rc = io_sync(w, fd);
-    if (!rc && durable) rc = persist__fsync_dir(w->dir);
+    if (!rc && durable) rc = fileio_fsync_dir(w->dir);
     if (rc) {
         close(fd);
         unlink(path);
@@ -337,7 +338,7 @@ int wal_open(wal_t **out, const char *shard_dir, uint32_t shard, uint64_t seq, u
     if (!w->dir || mark_push(w, 0)) goto fail; /* the segments before seq */
     w->cum_bytes = w->opts.initial_log_bytes;
     rc = KV_EIO;
-    if (persist__mkdir(shard_dir)) goto fail;
+    if (fileio_mkdir(shard_dir)) goto fail;
     int fd = seg_create(w, seq, prev_end, NULL, NULL, 1);
     if (fd < 0) goto fail;
     seg_switch(w, fd, seq, WAL_SEG_HEADER, 1, prev_end);
@@ -581,7 +582,7 @@ int wal_sync(wal_t *w)
         /* (a fresh segment has synced == 0) */
         int fresh = __atomic_load_n(&w->fresh, __ATOMIC_RELAXED);
         rc = io_sync(w, w->fd);
-        if (!rc && fresh) rc = persist__fsync_dir(w->dir) ? -EIO : 0;
+        if (!rc && fresh) rc = fileio_fsync_dir(w->dir) ? -EIO : 0;
         if (!rc && fresh) __atomic_store_n(&w->fresh, 0, __ATOMIC_RELAXED);
         if (rc) {
             __atomic_store_n(&w->broken, -rc, __ATOMIC_RELEASE);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "crc32c.h"
-#include "persist_internal.h"
 
 void wal_buf_init(wal_buf *b)
 {
@@ -50,47 +50,6 @@ void wal_buf_consume(wal_buf *b, size_t n)
     b->len -= n;
 }
 
-/* ---- little-endian fixed fields and LEB128 varints ---- */
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static char *varint_put(char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (char)v;
-    return p;
-}
-
-/* Reads a varint of at most 10 bytes from p[*off..n); returns 0 or -1 when it
- * runs past n or is over-long (a non-canonical encoding is corrupt too). */
-static int varint_get(const unsigned char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0, i = 0; i < 10; i++, shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char c = p[(*off)++];
-        if (i == 9 && c > 1) return -1;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            if (c == 0 && i > 0) return -1;
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* ---- framing ---- */
 
 /* Reserves header + payload_len bytes and returns where the payload goes;
@@ -109,17 +68,18 @@ static char *frame_open(wal_buf *b, size_t payload_len, int *rc)
 static void frame_close(wal_buf *b, uint8_t op, size_t payload_len)
 {
     char *h = b->data + b->len;
-    persist__put32(h + 4, (uint32_t)payload_len);
+    codec_put32(h + 4, (uint32_t)payload_len);
     h[8] = (char)op;
-    persist__put32(h, crc32c_mask(crc32c(h + 4, 5)));
+    codec_put32(h, crc32c_mask(crc32c(h + 4, 5)));
     uint32_t c = crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, payload_len);
-    persist__put32(h + 9, crc32c_mask(c));
+    codec_put32(h + 9, crc32c_mask(c));
     b->len += WAL_REC_HEADER + payload_len;
 }
 
 static size_t put_payload_len(size_t klen, size_t vlen, int64_t expire_ms)
 {
-    return 2 + (expire_ms >= 0 ? 8 : 0) + varint_len(klen) + klen + varint_len(vlen) + vlen;
+    return 2 + (expire_ms >= 0 ? 8 : 0) + codec_varint_len(klen) + klen + codec_varint_len(vlen) +
+           vlen;
 }
 
 size_t wal_record_put_size(size_t klen, size_t vlen, int64_t expire_ms)
@@ -138,12 +98,12 @@ int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, cons
     *p++ = (char)vtype;
     *p++ = (char)(expire_ms >= 0 ? WAL_PUT_HAS_EXPIRY : 0);
     if (expire_ms >= 0) {
-        persist__put64(p, (uint64_t)expire_ms);
+        codec_put64(p, (uint64_t)expire_ms);
         p += 8;
     }
-    p = varint_put(p, klen);
+    p = codec_varint_put(p, klen);
     if (klen) memcpy(p, key, klen);
-    p = varint_put(p + klen, vlen);
+    p = codec_varint_put(p + klen, vlen);
     if (vlen) memcpy(p, val, vlen);
     frame_close(b, WAL_OP_PUT, len);
     return 0;
@@ -153,10 +113,10 @@ int wal_record_del(wal_buf *b, const char *key, size_t klen)
 {
     int rc;
     if (klen > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
-    size_t len = varint_len(klen) + klen;
+    size_t len = codec_varint_len(klen) + klen;
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
-    p = varint_put(p, klen);
+    p = codec_varint_put(p, klen);
     if (klen) memcpy(p, key, klen);
     frame_close(b, WAL_OP_DEL, len);
     return 0;
@@ -164,14 +124,14 @@ int wal_record_del(wal_buf *b, const char *key, size_t klen)
 
 static char *bytes_put(char *p, const kv_str *s)
 {
-    p = varint_put(p, s->len);
+    p = codec_varint_put(p, s->len);
     if (s->len) memcpy(p, s->p, s->len);
     return p + s->len;
 }
 
 static size_t bytes_len(const kv_str *s)
 {
-    return varint_len(s->len) + s->len;
+    return codec_varint_len(s->len) + s->len;
 }
 
 int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv_str *val)
@@ -209,7 +169,7 @@ int wal_record_expire(wal_buf *b, const kv_str *key, int64_t expire_ms)
     if (!p) return rc;
     *p++ = (char)(expire_ms >= 0 ? WAL_PUT_HAS_EXPIRY : 0);
     if (expire_ms >= 0) {
-        persist__put64(p, (uint64_t)expire_ms);
+        codec_put64(p, (uint64_t)expire_ms);
         p += 8;
     }
     bytes_put(p, key);
@@ -228,10 +188,10 @@ int wal_record_clear(wal_buf *b)
 int wal_record_db(wal_buf *b, unsigned db)
 {
     int rc;
-    size_t len = varint_len(db);
+    size_t len = codec_varint_len(db);
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
-    varint_put(p, db);
+    codec_varint_put(p, db);
     frame_close(b, WAL_OP_DB, len);
     return 0;
 }
@@ -241,7 +201,7 @@ int wal_record_snap_end(wal_buf *b, uint64_t count)
     int rc;
     char *p = frame_open(b, 8, &rc);
     if (!p) return rc;
-    persist__put64(p, count);
+    codec_put64(p, count);
     frame_close(b, WAL_OP_SNAP_END, 8);
     return 0;
 }
@@ -251,17 +211,17 @@ int wal_record_tx(wal_buf *b, uint64_t txid, uint64_t part_bytes, const uint32_t
 {
     int rc;
     if (n < 2 || n > 65536) return KV_EINVAL;
-    size_t len = 8 + varint_len(part_bytes) + varint_len(n);
+    size_t len = 8 + codec_varint_len(part_bytes) + codec_varint_len(n);
     for (uint32_t i = 0; i < n; i++) {
         if (i && shards[i] <= shards[i - 1]) return KV_EINVAL;
-        len += varint_len(shards[i]);
+        len += codec_varint_len(shards[i]);
     }
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
-    persist__put64(p, txid);
-    p = varint_put(p + 8, part_bytes);
-    p = varint_put(p, n);
-    for (uint32_t i = 0; i < n; i++) p = varint_put(p, shards[i]);
+    codec_put64(p, txid);
+    p = codec_varint_put(p + 8, part_bytes);
+    p = codec_varint_put(p, n);
+    for (uint32_t i = 0; i < n; i++) p = codec_varint_put(p, shards[i]);
     frame_close(b, WAL_OP_TX, len);
     return 0;
 }
@@ -271,7 +231,7 @@ static int record_u64(wal_buf *b, uint8_t op, uint64_t v)
     int rc;
     char *p = frame_open(b, 8, &rc);
     if (!p) return rc;
-    persist__put64(p, v);
+    codec_put64(p, v);
     frame_close(b, op, 8);
     return 0;
 }
@@ -291,7 +251,7 @@ void wal_record_tx_shards(const wal_rec *r, uint32_t *out)
     size_t off = 0;
     for (uint32_t i = 0; i < r->nparts; i++) {
         uint64_t v = 0;
-        (void)varint_get((const unsigned char *)r->parts.p, r->parts.len, &off, &v);
+        (void)codec_varint_get((const unsigned char *)r->parts.p, r->parts.len, &off, &v);
         out[i] = (uint32_t)v;
     }
 }
@@ -301,7 +261,7 @@ void wal_record_tx_shards(const wal_rec *r, uint32_t *out)
 static int take_bytes(const unsigned char *p, size_t n, size_t *off, kv_str *out)
 {
     uint64_t len;
-    if (varint_get(p, n, off, &len) || len > n - *off) return -1;
+    if (codec_varint_get(p, n, off, &len) || len > n - *off) return -1;
     out->p = (const char *)p + *off;
     out->len = (size_t)len;
     *off += (size_t)len;
@@ -320,7 +280,7 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
         if (flags & ~WAL_PUT_HAS_EXPIRY) return "unknown PUT flags";
         if (flags & WAL_PUT_HAS_EXPIRY) {
             if (n - off < 8) return "short PUT expiry";
-            r->expire_ms = (int64_t)persist__get64(p + off);
+            r->expire_ms = (int64_t)codec_get64(p + off);
             if (r->expire_ms < 0) return "negative expiry";
             off += 8;
         }
@@ -349,7 +309,7 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
         if (flags & ~WAL_PUT_HAS_EXPIRY) return "unknown EXPIRE flags";
         if (flags & WAL_PUT_HAS_EXPIRY) {
             if (n - off < 8) return "short EXPIRE expiry";
-            r->expire_ms = (int64_t)persist__get64(p + off);
+            r->expire_ms = (int64_t)codec_get64(p + off);
             if (r->expire_ms < 0) return "negative expiry";
             off += 8;
         }
@@ -358,22 +318,23 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
     }
     case WAL_OP_DB: {
         uint64_t db;
-        if (varint_get(p, n, &off, &db) || db >= 256) return "bad DB index";
+        if (codec_varint_get(p, n, &off, &db) || db >= 256) return "bad DB index";
         r->db = (uint32_t)db;
         break;
     }
     case WAL_OP_TX: {
         uint64_t np, prev = 0, v;
         if (n < 8) return "short TX";
-        r->txid = persist__get64(p);
+        r->txid = codec_get64(p);
         off = 8;
-        if (varint_get(p, n, &off, &r->part_bytes) || r->part_bytes > ((uint64_t)1 << 62))
+        if (codec_varint_get(p, n, &off, &r->part_bytes) || r->part_bytes > ((uint64_t)1 << 62))
             return "bad TX part length";
-        if (varint_get(p, n, &off, &np) || np < 2 || np > 65536) return "bad TX participant count";
+        if (codec_varint_get(p, n, &off, &np) || np < 2 || np > 65536)
+            return "bad TX participant count";
         r->nparts = (uint32_t)np;
         r->parts.p = (const char *)p + off;
         for (uint64_t i = 0; i < np; i++) {
-            if (varint_get(p, n, &off, &v) || v > UINT32_MAX || (i && v <= prev))
+            if (codec_varint_get(p, n, &off, &v) || v > UINT32_MAX || (i && v <= prev))
                 return "bad TX participant";
             prev = v;
         }
@@ -383,12 +344,12 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
     case WAL_OP_TXFLOOR:
     case WAL_OP_TXABORT:
         if (n < 8) return "short TXFLOOR/TXABORT";
-        r->txid = persist__get64(p);
+        r->txid = codec_get64(p);
         off = 8;
         break;
     case WAL_OP_SNAP_END:
         if (n < 8) return "short SNAP_END";
-        r->count = persist__get64(p);
+        r->count = codec_get64(p);
         off = 8;
         break;
     default:
@@ -405,11 +366,11 @@ int64_t wal_record_decode(const void *buf, size_t n, wal_rec *out, const char **
     if (!why) why = &dummy;
     *why = NULL;
     if (n < 9) return KV_EAGAIN;
-    if (crc32c_unmask(persist__get32(h)) != crc32c(h + 4, 5)) {
+    if (crc32c_unmask(codec_get32(h)) != crc32c(h + 4, 5)) {
         *why = "header checksum mismatch";
         return KV_EPROTO;
     }
-    uint32_t len = persist__get32(h + 4);
+    uint32_t len = codec_get32(h + 4);
     uint8_t op = h[8];
     if (len > WAL_REC_MAX_PAYLOAD) {
         *why = "record length over the limit";
@@ -417,7 +378,7 @@ int64_t wal_record_decode(const void *buf, size_t n, wal_rec *out, const char **
     }
     if (n < (size_t)WAL_REC_HEADER + len) return KV_EAGAIN;
     uint32_t c = crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, len);
-    if (crc32c_unmask(persist__get32(h + 9)) != c) {
+    if (crc32c_unmask(codec_get32(h + 9)) != c) {
         *why = "record checksum mismatch";
         return KV_EPROTO;
     }

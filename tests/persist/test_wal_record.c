@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "crc32c.h"
-#include "persist_internal.h"
+#include "codec.h"
 #include "wal_record.h"
 
 /* Builds one of each record kind into b; returns the count. */
@@ -217,11 +217,11 @@ static void seal(wal_buf *b, uint8_t type, const void *payload, uint32_t len, ui
 {
     assert_int_equal(wal_buf_reserve(b, WAL_REC_HEADER + len), 0);
     char *h = b->data + b->len;
-    persist__put32(h + 4, hdr_len);
+    codec_put32(h + 4, hdr_len);
     h[8] = (char)type;
-    persist__put32(h, crc32c_mask(crc32c(h + 4, 5)));
+    codec_put32(h, crc32c_mask(crc32c(h + 4, 5)));
     memcpy(h + WAL_REC_HEADER, payload, len);
-    persist__put32(h + 9, crc32c_mask(crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, len)));
+    codec_put32(h + 9, crc32c_mask(crc32c_extend(crc32c(h + 8, 1), h + WAL_REC_HEADER, len)));
     b->len += WAL_REC_HEADER + len;
 }
 
