@@ -29,7 +29,7 @@
 #define ACTOR_PARKED_POLL_US 10000
 
 /* Redis's reply to a write over the limit. */
-#define ACTOR_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
+#define ACTOR_OOM_ERR SHARD_OOM_ERR
 
 /* One actor's batch statistics: single writer (the actor), relaxed
  * atomics so that STATS/INFO may read them live (see hist.h). */
@@ -164,7 +164,7 @@ void actor_pool_stats(actor_pool_t *p, actor_batch_stats *sum, hist_t *service)
     }
 }
 
-/* Publishes the shards' figures (as cmd_info_part computes them) for
+/* Publishes the shards' figures (shard_figures, as INFO reads them) for
  * readers on other threads (the /metrics page). Owner actor. */
 static void actor_stats_publish(actor_t *a, uint64_t now_ns)
 {
@@ -172,15 +172,10 @@ static void actor_stats_publish(actor_t *a, uint64_t now_ns)
     for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors) {
         shard_t *sh = &p->shards[s];
         hist_u64 *f = p->figs[s];
-        hist_st(&f[CMD_INFO_KEYS], ht_count(&sh->table));
-        hist_st(&f[CMD_INFO_EXPIRES], sh->volatile_keys);
-        hist_st(&f[CMD_INFO_MEMORY], shard_mem(sh));
-        hist_st(&f[CMD_INFO_HITS], sh->stats.hits);
-        hist_st(&f[CMD_INFO_MISSES], sh->stats.misses);
-        hist_st(&f[CMD_INFO_EXPIRED], sh->stats.expired);
-        hist_st(&f[CMD_INFO_COMMANDS], sh->stats.commands);
-        hist_st(&f[CMD_INFO_EVICTED], sh->stats.evicted);
-        hist_st(&f[CMD_INFO_EXPIRE_CYCLE_US], sh->expire_stats.cycle_ns / 1000);
+        int64_t v[CMD_INFO_NFIELDS];
+        shard_figures(sh, v);
+        for (int i = 0; i < CMD_INFO_NFIELDS; i++)
+            if (i != CMD_INFO_TTL_MS) hist_st(&f[i], (uint64_t)v[i]);
         hist_st(&p->logbuf[s], persist_shard_buffer_bytes(p->o.persist, s));
     }
     a->st.pub_ns = now_ns;
@@ -349,7 +344,7 @@ static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
         s->hint_hash = r->key_hash;
     }
     s->db = r->db;
-    r->fn(s, &c);
+    shard_call(s, r->fn, &c); /* counts it */
     s->db = 0;
     r->applied = r->write;
     kv_obl_count(r);

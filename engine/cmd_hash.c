@@ -83,7 +83,6 @@ static int64_t hset_pairs(shard_t *s, const cmd_call *c, int *err)
 void cmd_hset(shard_t *s, const cmd_call *c)
 {
     int err;
-    s->stats.commands++;
     int64_t added = hset_pairs(s, c, &err);
     if (!err) reply_int(c->out, added);
 }
@@ -91,7 +90,6 @@ void cmd_hset(shard_t *s, const cmd_call *c)
 void cmd_hmset(shard_t *s, const cmd_call *c)
 {
     int err;
-    s->stats.commands++;
     hset_pairs(s, c, &err);
     if (!err) reply_ok(c->out);
 }
@@ -100,7 +98,6 @@ void cmd_hsetnx(shard_t *s, const cmd_call *c)
 {
     int wrong;
     kv_str v;
-    s->stats.commands++;
     kv_entry *e = hash_write(s, c, 0, &wrong);
     if (wrong) return;
     if (e != NULL && hobj_get(entry_hobj(e), c->argv[2].p, c->argv[2].len, &v)) {
@@ -117,7 +114,6 @@ void cmd_hsetnx(shard_t *s, const cmd_call *c)
 void cmd_hget(shard_t *s, const cmd_call *c)
 {
     kv_str v;
-    s->stats.commands++;
     kv_entry *e = hash_read(s, c, reply_nil);
     if (e == NULL) return;
     if (hobj_get(entry_hobj(e), c->argv[2].p, c->argv[2].len, &v))
@@ -129,7 +125,6 @@ void cmd_hget(shard_t *s, const cmd_call *c)
 void cmd_hmget(shard_t *s, const cmd_call *c)
 {
     kv_str v;
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e != NULL && !check_hash(c, e)) return;
     reply_array(c->out, c->argc - 2);
@@ -144,7 +139,6 @@ void cmd_hmget(shard_t *s, const cmd_call *c)
 void cmd_hexists(shard_t *s, const cmd_call *c)
 {
     kv_str v;
-    s->stats.commands++;
     kv_entry *e = hash_read(s, c, reply_zero);
     if (e == NULL) return;
     reply_int(c->out, hobj_get(entry_hobj(e), c->argv[2].p, c->argv[2].len, &v));
@@ -153,7 +147,6 @@ void cmd_hexists(shard_t *s, const cmd_call *c)
 void cmd_hstrlen(shard_t *s, const cmd_call *c)
 {
     kv_str v;
-    s->stats.commands++;
     kv_entry *e = hash_read(s, c, reply_zero);
     if (e == NULL) return;
     int found = hobj_get(entry_hobj(e), c->argv[2].p, c->argv[2].len, &v);
@@ -162,7 +155,6 @@ void cmd_hstrlen(shard_t *s, const cmd_call *c)
 
 void cmd_hlen(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = hash_read(s, c, reply_zero);
     if (e == NULL) return;
     reply_int(c->out, (int64_t)hobj_len(entry_hobj(e)));
@@ -195,7 +187,6 @@ static void emit(void *arg, const kv_str *f, const kv_str *v)
 
 static void hash_dump(shard_t *s, const cmd_call *c, int want)
 {
-    s->stats.commands++;
     kv_entry *e = hash_read(s, c, reply_empty_array);
     if (e == NULL) return;
     hobj_t *h = entry_hobj(e);
@@ -224,7 +215,6 @@ void cmd_hdel(shard_t *s, const cmd_call *c)
 {
     int wrong, gone = 0;
     int64_t n = 0;
-    s->stats.commands++;
     kv_entry *e = hash_write(s, c, 0, &wrong);
     if (wrong) return;
     for (int i = 2; e != NULL && i < c->argc && !gone; i++)
@@ -247,7 +237,6 @@ void cmd_hincrby(shard_t *s, const cmd_call *c)
     int wrong;
     int64_t incr, v = 0;
     kv_str cur;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[3], &incr) != 0) return;
     kv_entry *e = hash_write(s, c, 0, &wrong);
     if (wrong) return;
@@ -273,7 +262,6 @@ void cmd_hincrbyfloat(shard_t *s, const cmd_call *c)
     int wrong;
     long double incr, v = 0;
     kv_str cur;
-    s->stats.commands++;
     if (kv_parse_ld(c->argv[3].p, c->argv[3].len, &incr) != 0) {
         reply_error(c->out, KV_ERR_NOTFLOAT);
         return;
@@ -372,7 +360,6 @@ static void hrandfield_count(shard_t *s, const cmd_call *c, int64_t l, int withv
 /* HRANDFIELD key [count [WITHVALUES]] */
 void cmd_hrandfield(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     if (c->argc >= 3) {
         int64_t l;
         if (cmd_get_i64(c, &c->argv[2], &l) != 0) return;
@@ -416,7 +403,6 @@ void cmd_hscan(shard_t *s, const cmd_call *c)
     int64_t count = 10;
     const kv_str *pattern = NULL;
 
-    s->stats.commands++;
     if (cmd_parse_cursor(&c->argv[2], &cursor) != 0) {
         reply_error(c->out, "ERR invalid cursor");
         return;

@@ -18,7 +18,6 @@
 void cmd_del_part(shard_t *s, const cmd_call *c)
 {
     int64_t n = 0;
-    s->stats.commands++;
     for (int i = 1; i < c->argc; i++) n += shard_del(s, c->argv[i].p, c->argv[i].len);
     reply_int(c->out, n);
 }
@@ -26,7 +25,6 @@ void cmd_del_part(shard_t *s, const cmd_call *c)
 void cmd_exists_part(shard_t *s, const cmd_call *c)
 {
     int64_t n = 0;
-    s->stats.commands++;
     for (int i = 1; i < c->argc; i++)
         if (cmd_lookup_read(s, &c->argv[i]) != NULL) n++;
     reply_int(c->out, n);
@@ -34,7 +32,6 @@ void cmd_exists_part(shard_t *s, const cmd_call *c)
 
 void cmd_type(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     reply_status(c->out, e ? cmd_type_name(e) : "none");
 }
@@ -50,7 +47,6 @@ static void expire_generic(shard_t *s, const cmd_call *c, int seconds, int64_t b
     int flags = 0;
     int64_t when;
 
-    s->stats.commands++;
     for (int j = 3; j < c->argc; j++) {
         const kv_str *a = &c->argv[j];
         if (cmd_is(a, "nx"))
@@ -126,7 +122,6 @@ void cmd_pexpireat(shard_t *s, const cmd_call *c)
  * rounded to the nearest, as Redis does. */
 static void ttl_generic(shard_t *s, const cmd_call *c, int ms, int absolute)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e == NULL) {
         reply_int(c->out, -2);
@@ -161,7 +156,6 @@ void cmd_pexpiretime(shard_t *s, const cmd_call *c)
 
 void cmd_persist(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
     if (e == NULL || entry_expire(e) < 0) {
         reply_int(c->out, 0);
@@ -206,7 +200,6 @@ static const kv_str *pattern_or_null(const kv_str *p)
 void cmd_keys_part(shard_t *s, const cmd_call *c)
 {
     key_filter f = {.s = s, .pattern = pattern_or_null(&c->argv[1])};
-    s->stats.commands++;
     kvbuf_init(&f.keys);
     ht_foreach(&s->table, key_filter_visit, &f);
     reply_array(c->out, f.n);
@@ -238,7 +231,6 @@ void cmd_scan(shard_t *s, const cmd_call *c)
     int64_t count = 10;
     key_filter f = {.s = s, .drop_expired = 1};
 
-    s->stats.commands++;
     if (cmd_parse_cursor(&c->argv[1], &cursor) != 0) {
         reply_error(c->out, "ERR invalid cursor");
         return;
@@ -310,7 +302,6 @@ static kv_entry *random_in_db(shard_t *s)
 
 void cmd_randomkey_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     for (int tries = 0;; tries++) {
         kv_entry *e = shard_db_keys(s, s->db) ? ht_random(&s->table, &s->rng) : NULL;
         if (e != NULL && !shard_in_db(s, e))
@@ -333,14 +324,12 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
 
 void cmd_dbsize_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     reply_int(c->out, (int64_t)shard_db_keys(s, s->db));
 }
 
 /* FLUSHDB [ASYNC|SYNC]: the keys of the command's database only. */
 void cmd_flushdb_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     if (c->argc > 2 ||
         (c->argc == 2 && !cmd_is(&c->argv[1], "sync") && !cmd_is(&c->argv[1], "async"))) {
         reply_error(c->out, KV_ERR_SYNTAX);
@@ -356,7 +345,6 @@ void cmd_move(shard_t *s, const cmd_call *c)
 {
     const kv_str *key = &c->argv[1];
     int64_t db;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &db) != 0) return;
     if (db < 0 || db >= (int64_t)s->ndbs) {
         reply_error(c->out, "ERR DB index is out of range");
@@ -386,7 +374,6 @@ void cmd_move(shard_t *s, const cmd_call *c)
 /* FLUSHALL [ASYNC|SYNC] (and FLUSHDB): both modes empty the shard now. */
 void cmd_flushall_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     if (c->argc > 2 ||
         (c->argc == 2 && !cmd_is(&c->argv[1], "sync") && !cmd_is(&c->argv[1], "async"))) {
         reply_error(c->out, KV_ERR_SYNTAX);
@@ -396,8 +383,6 @@ void cmd_flushall_part(shard_t *s, const cmd_call *c)
     reply_ok(c->out);
 }
 
-/* Not counted in stats.commands: INFO and STATS gather from every shard,
- * and counting each gather would inflate the figure by the shard count. */
 /* Estimates the sum of the remaining TTLs (ms) of the keys with a TTL,
  * per database (ttl[db], KV_MAX_DBS of them): exact up to
  * CMD_INFO_TTL_SAMPLES keys, else scaled from that many sampled ones.
@@ -430,17 +415,7 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
 {
     int64_t v[CMD_INFO_NFIELDS];
     int64_t *ttl = kv_xcalloc(KV_MAX_DBS, sizeof *ttl);
-    v[CMD_INFO_KEYS] = (int64_t)ht_count(&s->table);
-    v[CMD_INFO_EXPIRES] = (int64_t)s->volatile_keys;
-    v[CMD_INFO_MEMORY] = (int64_t)shard_mem(s);
-    v[CMD_INFO_HITS] = (int64_t)s->stats.hits;
-    v[CMD_INFO_MISSES] = (int64_t)s->stats.misses;
-    v[CMD_INFO_EXPIRED] = (int64_t)s->stats.expired;
-    v[CMD_INFO_COMMANDS] = (int64_t)s->stats.commands;
-    v[CMD_INFO_EVICTED] = (int64_t)s->stats.evicted;
-    v[CMD_INFO_EXPIRE_STALE] = (int64_t)shard_expire_stale_bp(s);
-    v[CMD_INFO_EXPIRE_CAPPED] = (int64_t)s->expire_stats.cap_reached;
-    v[CMD_INFO_EXPIRE_CYCLE_US] = (int64_t)(s->expire_stats.cycle_ns / 1000);
+    shard_figures(s, v);
     v[CMD_INFO_TTL_MS] = info_ttl_sums(s, s->now_ms, ttl);
     int ndbs = 0;
     for (unsigned db = 1; s->dbs && db < KV_MAX_DBS; db++) ndbs += s->dbs[db].keys > 0;
@@ -461,7 +436,6 @@ void cmd_info_part(shard_t *s, const cmd_call *c)
 static void rename_generic(shard_t *s, const cmd_call *c, int nx)
 {
     const kv_str *src = &c->argv[1], *dst = &c->argv[2];
-    s->stats.commands++;
     kv_entry *e = shard_lookup(s, src->p, src->len);
     if (e == NULL) {
         reply_error(c->out, KV_ERR_NOKEY);
@@ -503,7 +477,6 @@ void cmd_renamenx(shard_t *s, const cmd_call *c)
  * absent. A hash travels as its hobj_encode bytes. */
 void cmd_take_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
     if (e == NULL) {
         reply_nil(c->out);
@@ -529,7 +502,6 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
 {
     int64_t pxat, type;
     const kv_str *key = &c->argv[1], *val = &c->argv[2];
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[3], &pxat) != 0) return;
     if (cmd_get_i64(c, &c->argv[4], &type) != 0) return;
     if (pxat < 0) pxat = -1;

@@ -122,7 +122,6 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 static void push_generic(shard_t *s, const cmd_call *c, int where, int only_existing)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
     if (wrong) return;
     if (e == NULL && only_existing) {
@@ -169,7 +168,6 @@ static void pop_generic(shard_t *s, const cmd_call *c, int where)
 {
     int64_t count = 1;
     int wrong;
-    s->stats.commands++;
     if (c->argc > 3) {
         reply_error_arity(c->out, c->argv[0].p, c->argv[0].len);
         return;
@@ -222,7 +220,6 @@ void cmd_rpop(shard_t *s, const cmd_call *c)
 void cmd_llen(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = list_read(s, c, &c->argv[1], &wrong);
     if (wrong) return;
     reply_int(c->out, e ? (int64_t)lobj_len(entry_lobj(e)) : 0);
@@ -232,7 +229,6 @@ void cmd_lrange(shard_t *s, const cmd_call *c)
 {
     int64_t start, stop;
     int wrong;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = list_read(s, c, &c->argv[1], &wrong);
     if (wrong) return;
@@ -266,7 +262,6 @@ void cmd_lindex(shard_t *s, const cmd_call *c)
     int wrong;
     size_t at;
     kv_str v;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &idx) != 0) return;
     kv_entry *e = list_read(s, c, &c->argv[1], &wrong);
     if (wrong) return;
@@ -285,7 +280,6 @@ void cmd_lset(shard_t *s, const cmd_call *c)
     int64_t idx;
     int wrong;
     size_t at;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &idx) != 0) return;
     kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
     if (wrong) return;
@@ -328,7 +322,6 @@ static int64_t list_find(lobj_t *l, const kv_str *x)
 void cmd_linsert(shard_t *s, const cmd_call *c)
 {
     int after, wrong;
-    s->stats.commands++;
     if (cmd_is(&c->argv[2], "after"))
         after = 1;
     else if (cmd_is(&c->argv[2], "before"))
@@ -359,7 +352,6 @@ void cmd_lrem(shard_t *s, const cmd_call *c)
 {
     int64_t count;
     int wrong;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &count) != 0) return;
     kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
     if (wrong) return;
@@ -402,7 +394,6 @@ void cmd_ltrim(shard_t *s, const cmd_call *c)
 {
     int64_t start, stop;
     int wrong;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
     if (wrong) return;
@@ -434,7 +425,6 @@ void cmd_lpos(shard_t *s, const cmd_call *c)
 {
     int64_t rank = 1, count = -1, maxlen = 0;
     int wrong;
-    s->stats.commands++;
     for (int i = 3; i < c->argc; i++) {
         const kv_str *o = &c->argv[i];
         int last = i + 1 >= c->argc;
@@ -565,7 +555,6 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
 void cmd_lmove(shard_t *s, const cmd_call *c)
 {
     int from, to;
-    s->stats.commands++;
     if (parse_side(&c->argv[3], &from) != 0 || parse_side(&c->argv[4], &to) != 0) {
         reply_error(c->out, KV_ERR_SYNTAX);
         return;
@@ -575,6 +564,5 @@ void cmd_lmove(shard_t *s, const cmd_call *c)
 
 void cmd_rpoplpush(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
 }

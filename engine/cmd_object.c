@@ -40,7 +40,6 @@ static size_t object_usage(const shard_t *s, const kv_entry *e)
 
 void cmd_memory_usage(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     /* MEMORY USAGE key [SAMPLES n]: the figure is exact, n is checked and
      * otherwise unused */
     for (int i = 3; i < c->argc; i += 2) {
@@ -105,7 +104,6 @@ static int object_lfu(const shard_t *s)
 void cmd_object(shard_t *s, const cmd_call *c)
 {
     const kv_str *sub = &c->argv[1];
-    s->stats.commands++;
     if (c->argc != 3) {
         char name[16] = "";
         for (size_t i = 0; i < sub->len && i + 1 < sizeof name; i++) /* a known subcommand */

@@ -113,7 +113,6 @@ int cmd_set_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 void cmd_sadd(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
     e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_SET);
@@ -127,7 +126,6 @@ void cmd_sadd(shard_t *s, const cmd_call *c)
 void cmd_srem(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
     if (e == NULL) {
@@ -150,7 +148,6 @@ static void emit_member(void *arg, const kv_str *m)
 void cmd_smembers(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     if (e == NULL) {
@@ -164,7 +161,6 @@ void cmd_smembers(shard_t *s, const cmd_call *c)
 void cmd_sismember(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     reply_int(c->out, e ? sobj_has(entry_sobj(e), c->argv[2].p, c->argv[2].len) : 0);
@@ -173,7 +169,6 @@ void cmd_sismember(shard_t *s, const cmd_call *c)
 void cmd_smismember(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     reply_array(c->out, c->argc - 2);
@@ -184,7 +179,6 @@ void cmd_smismember(shard_t *s, const cmd_call *c)
 void cmd_scard(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
     reply_int(c->out, e ? (int64_t)sobj_len(entry_sobj(e)) : 0);
@@ -230,7 +224,6 @@ void cmd_spop(shard_t *s, const cmd_call *c)
 {
     int64_t count = 1;
     int wrong;
-    s->stats.commands++;
     if (parse_count(c, &count, 0) != 0) return;
     kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
@@ -271,7 +264,6 @@ void cmd_srandmember(shard_t *s, const cmd_call *c)
     int64_t count = 1;
     int wrong;
     kv_str m;
-    s->stats.commands++;
     if (parse_count(c, &count, 1) != 0) return;
     kv_entry *e = set_get(s, c, &c->argv[1], 1, &wrong);
     if (wrong) return;
@@ -327,7 +319,6 @@ void cmd_smove(shard_t *s, const cmd_call *c)
 {
     int wrong;
     const kv_str *m = &c->argv[3];
-    s->stats.commands++;
     kv_entry *src = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
     kv_entry *dst = set_get(s, c, &c->argv[2], 0, &wrong);
@@ -376,7 +367,6 @@ void cmd_sscan(shard_t *s, const cmd_call *c)
     int64_t count = 10;
     const kv_str *pattern = NULL;
     int wrong;
-    s->stats.commands++;
     if (cmd_parse_cursor(&c->argv[2], &cursor) != 0) {
         reply_error(c->out, "ERR invalid cursor");
         return;
@@ -494,7 +484,6 @@ static void setop_local(shard_t *s, const cmd_call *c, int op, int store)
 {
     int64_t numkeys, limit = 0;
     int first = store ? 2 : 1, wrong;
-    s->stats.commands++;
     if (op == SETOP_INTERCARD) {
         const char *err;
         if (cmd_sintercard_args(c->argc, c->argv, &numkeys, &limit, &err) != 0) {
@@ -563,7 +552,6 @@ void cmd_sintercard(shard_t *s, const cmd_call *c)
 void cmd_smembers_part(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = shard_lookup(s, c->argv[i].p, c->argv[i].len);
         if (e != NULL && !cmd_check_type(c, e, KV_TYPE_SET)) return;

@@ -170,7 +170,6 @@ static void string_store(shard_t *s, const kv_str *key, kv_entry *e, const kv_st
 
 void cmd_get(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e == NULL) {
         reply_nil(c->out);
@@ -188,7 +187,6 @@ void cmd_set(shard_t *s, const cmd_call *c)
     int64_t exp = -1;
     kv_entry *e;
 
-    s->stats.commands++;
     if (parse_string_opts(c, 3, 1, &flags, &expire) != 0) return;
     if (expire != NULL && expire_from_opts(s, c, flags, expire, &exp) != 0) return;
     if (flags & OPT_GET) {
@@ -212,7 +210,6 @@ void cmd_set(shard_t *s, const cmd_call *c)
 
 void cmd_setnx(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     if (shard_lookup(s, c->argv[1].p, c->argv[1].len) != NULL) {
         reply_int(c->out, 0);
         return;
@@ -224,7 +221,6 @@ void cmd_setnx(shard_t *s, const cmd_call *c)
 static void setex_generic(shard_t *s, const cmd_call *c, int seconds)
 {
     int64_t exp;
-    s->stats.commands++;
     if (expire_from_arg(s, c, &c->argv[2], seconds, 1, &exp) != 0) return;
     kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
     string_store(s, &c->argv[1], e, &c->argv[3], exp);
@@ -242,7 +238,6 @@ void cmd_psetex(shard_t *s, const cmd_call *c)
 
 void cmd_getset(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e != NULL && !cmd_check_string(c, e)) return;
     if (e == NULL)
@@ -254,7 +249,6 @@ void cmd_getset(shard_t *s, const cmd_call *c)
 
 void cmd_getdel(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e == NULL) {
         reply_nil(c->out);
@@ -272,7 +266,6 @@ void cmd_getex(shard_t *s, const cmd_call *c)
     int flags;
     int64_t exp = -1;
 
-    s->stats.commands++;
     if (parse_string_opts(c, 2, 0, &flags, &expire) != 0) return;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e == NULL) {
@@ -295,7 +288,6 @@ void cmd_getex(shard_t *s, const cmd_call *c)
 void cmd_append(shard_t *s, const cmd_call *c)
 {
     const kv_str *key = &c->argv[1], *add = &c->argv[2];
-    s->stats.commands++;
     kv_entry *e = shard_lookup(s, key->p, key->len);
     if (e == NULL) {
         shard_put(s, key->p, key->len, add->p, add->len, -1);
@@ -318,7 +310,6 @@ void cmd_append(shard_t *s, const cmd_call *c)
 
 void cmd_strlen(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
     if (e == NULL) {
         reply_int(c->out, 0);
@@ -358,20 +349,17 @@ static void incr_generic(shard_t *s, const cmd_call *c, int64_t incr)
 
 void cmd_incr(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     incr_generic(s, c, 1);
 }
 
 void cmd_decr(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     incr_generic(s, c, -1);
 }
 
 void cmd_incrby(shard_t *s, const cmd_call *c)
 {
     int64_t incr;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &incr) != 0) return;
     incr_generic(s, c, incr);
 }
@@ -379,7 +367,6 @@ void cmd_incrby(shard_t *s, const cmd_call *c)
 void cmd_decrby(shard_t *s, const cmd_call *c)
 {
     int64_t decr;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &decr) != 0) return;
     if (decr == INT64_MIN) {
         reply_error(c->out, "ERR decrement would overflow");
@@ -393,7 +380,6 @@ void cmd_incrbyfloat(shard_t *s, const cmd_call *c)
     const kv_str *key = &c->argv[1], *arg = &c->argv[2];
     long double v = 0, incr;
 
-    s->stats.commands++;
     kv_entry *e = shard_lookup(s, key->p, key->len);
     if (e != NULL) {
         if (!cmd_check_string(c, e)) return;
@@ -423,7 +409,6 @@ void cmd_incrbyfloat(shard_t *s, const cmd_call *c)
 void cmd_getrange(shard_t *s, const cmd_call *c)
 {
     int64_t start, end;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &start) != 0) return;
     if (cmd_get_i64(c, &c->argv[3], &end) != 0) return;
     kv_entry *e = cmd_lookup_read(s, &c->argv[1]);
@@ -454,7 +439,6 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
     const kv_str *key = &c->argv[1], *val = &c->argv[3];
     int64_t off;
 
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &off) != 0) return;
     if (off < 0) {
         reply_error(c->out, "ERR offset is out of range");
@@ -482,7 +466,6 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
 
 void cmd_mget_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = cmd_lookup_read(s, &c->argv[i]);
         if (e == NULL || e->type != KV_TYPE_STRING)
@@ -494,7 +477,6 @@ void cmd_mget_part(shard_t *s, const cmd_call *c)
 
 void cmd_mset_part(shard_t *s, const cmd_call *c)
 {
-    s->stats.commands++;
     if (c->argc < 3 || (c->argc - 1) % 2 != 0) {
         reply_error_arity(c->out, c->argv[0].p, c->argv[0].len);
         return;

@@ -52,7 +52,6 @@ enum { ZF_NX = 1, ZF_XX = 2, ZF_GT = 4, ZF_LT = 8, ZF_CH = 16, ZF_INCR = 32 };
 void cmd_zadd(shard_t *s, const cmd_call *c)
 {
     int flags = 0, i = 2, wrong;
-    s->stats.commands++;
     for (; i < c->argc; i++) {
         const kv_str *a = &c->argv[i];
         int f = cmd_is(a, "nx")     ? ZF_NX
@@ -152,7 +151,6 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
 {
     double by, cur = 0;
     int wrong;
-    s->stats.commands++;
     if (parse_score(&c->argv[2], &by) != 0) {
         reply_error(c->out, ERR_FLOAT);
         return;
@@ -174,7 +172,6 @@ void cmd_zscore(shard_t *s, const cmd_call *c)
 {
     double d;
     int wrong;
-    s->stats.commands++;
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
     if (e && zobj_score(entry_zobj(e), c->argv[2].p, c->argv[2].len, &d))
@@ -187,7 +184,6 @@ void cmd_zmscore(shard_t *s, const cmd_call *c)
 {
     double d;
     int wrong;
-    s->stats.commands++;
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
     reply_array(c->out, c->argc - 2);
@@ -202,7 +198,6 @@ void cmd_zmscore(shard_t *s, const cmd_call *c)
 void cmd_zcard(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
     reply_int(c->out, e ? (int64_t)zobj_len(entry_zobj(e)) : 0);
@@ -211,7 +206,6 @@ void cmd_zcard(shard_t *s, const cmd_call *c)
 void cmd_zrem(shard_t *s, const cmd_call *c)
 {
     int wrong;
-    s->stats.commands++;
     kv_entry *e = zget(s, c, 0, &wrong);
     if (wrong) return;
     if (e == NULL) {
@@ -228,7 +222,6 @@ void cmd_zrem(shard_t *s, const cmd_call *c)
 static void rank_generic(shard_t *s, const cmd_call *c, int rev)
 {
     int wrong;
-    s->stats.commands++;
     if (c->argc > 3) { /* WITHSCORE is Redis 7.2 */
         reply_error(c->out, KV_ERR_SYNTAX);
         return;
@@ -291,7 +284,6 @@ void cmd_zcount(shard_t *s, const cmd_call *c)
 {
     size_t lo, hi;
     int wrong;
-    s->stats.commands++;
     score_span(s, c, &c->argv[2], &c->argv[3], 1, &lo, &hi, &wrong);
     if (wrong) return;
     reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
@@ -326,7 +318,6 @@ static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, i
 {
     int withscores = 0, limit = 0, wrong;
     int64_t offset = 0, count = -1;
-    s->stats.commands++;
     for (int i = 4; i < c->argc; i++) {
         const kv_str *a = &c->argv[i];
         if (cmd_is(a, "withscores")) {
@@ -435,7 +426,6 @@ void cmd_zremrangebyscore(shard_t *s, const cmd_call *c)
 {
     size_t lo, hi;
     int wrong;
-    s->stats.commands++;
     kv_entry *e = score_span(s, c, &c->argv[2], &c->argv[3], 0, &lo, &hi, &wrong);
     if (wrong) return;
     if (e == NULL) {
@@ -449,7 +439,6 @@ void cmd_zremrangebyrank(shard_t *s, const cmd_call *c)
 {
     int64_t start, stop;
     int wrong;
-    s->stats.commands++;
     if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
     kv_entry *e = zget(s, c, 0, &wrong);
     if (wrong) return;
@@ -464,7 +453,6 @@ static void pop_generic(shard_t *s, const cmd_call *c, int max)
 {
     int64_t count = 1;
     int wrong;
-    s->stats.commands++;
     if (c->argc > 3) {
         reply_error(c->out, KV_ERR_SYNTAX);
         return;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdint.h>
 
+#include "cmd.h"
 #include "kv.h"
 #include "lobj.h"
 #include "sobj.h"
@@ -44,6 +45,29 @@ void shard_destroy(shard_t *s)
 size_t shard_mem(const shard_t *s)
 {
     return s->entry_bytes + ht_mem(&s->table) + expire_idx_mem(&s->expires) + evict_pool_mem(s);
+}
+
+void shard_call(shard_t *s, void (*fn)(shard_t *, const struct cmd_call *),
+                const struct cmd_call *c)
+{
+    s->stats.commands++;
+    fn(s, c);
+}
+
+void shard_figures(const shard_t *s, int64_t *v)
+{
+    v[CMD_INFO_KEYS] = (int64_t)ht_count(&s->table);
+    v[CMD_INFO_EXPIRES] = (int64_t)s->volatile_keys;
+    v[CMD_INFO_MEMORY] = (int64_t)shard_mem(s);
+    v[CMD_INFO_HITS] = (int64_t)s->stats.hits;
+    v[CMD_INFO_MISSES] = (int64_t)s->stats.misses;
+    v[CMD_INFO_EXPIRED] = (int64_t)s->stats.expired;
+    v[CMD_INFO_COMMANDS] = (int64_t)s->stats.commands;
+    v[CMD_INFO_EVICTED] = (int64_t)s->stats.evicted;
+    v[CMD_INFO_EXPIRE_STALE] = (int64_t)shard_expire_stale_bp(s);
+    v[CMD_INFO_EXPIRE_CAPPED] = (int64_t)s->expire_stats.cap_reached;
+    v[CMD_INFO_EXPIRE_CYCLE_US] = (int64_t)(s->expire_stats.cycle_ns / 1000);
+    v[CMD_INFO_TTL_MS] = 0;
 }
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)

@@ -22,7 +22,7 @@ typedef struct shard_stats {
     uint64_t hits;     /* reads that found a live key */
     uint64_t misses;   /* reads that found nothing */
     uint64_t expired;  /* keys removed because their TTL passed */
-    uint64_t commands; /* commands run on this shard */
+    uint64_t commands; /* commands run on this shard: counted by shard_call only */
     uint64_t evicted;  /* keys removed by eviction (--maxmemory) */
 } shard_stats;
 
@@ -95,6 +95,26 @@ void shard_destroy(shard_t *s);
 
 /* Bytes this shard holds: entries, table arrays and the eviction pool. */
 size_t shard_mem(const shard_t *s);
+
+struct cmd_call;
+/* Runs one command's handler fn (a cmd_fn of cmd.h) on s and counts it in
+ * s->stats.commands: the one place commands are counted, as Redis's
+ * call(). Every dispatch of a handler goes through it (the actor's
+ * requests, their parts, commands inside scripts). Owner actor. */
+void shard_call(shard_t *s, void (*fn)(shard_t *, const struct cmd_call *),
+                const struct cmd_call *c);
+
+/* The figures INFO, STATS and /metrics sum over the shards, into
+ * v[0..CMD_INFO_NFIELDS) in the order of enum cmd_info_field (cmd.h):
+ * every field but CMD_INFO_TTL_MS (a sample that cmd_info_part takes),
+ * which is set to 0. cmd_info_part and the actor's publication of the
+ * figures both read them here. Owner actor. */
+void shard_figures(const shard_t *s, int64_t *v);
+
+/* The error of a write refused because used memory is over --maxmemory and
+ * eviction cannot make room (--maxmemory-policy noeviction, or nothing left
+ * to evict): Redis's text, the same wherever the refusal happens. */
+#define SHARD_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
 
 /* Looks key up (in database s->db, as every call below that takes a key)
  * for a command: a key whose TTL has passed is deleted (and

@@ -10,7 +10,7 @@
 #include "sobj.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
-#define ROUTE_OOM_ERR "OOM command not allowed when used memory > 'maxmemory'."
+#define ROUTE_OOM_ERR SHARD_OOM_ERR
 #define ROUTE_MISCONF_ERR                                                                          \
     "MISCONF Errors writing to the write-ahead log: writes that touch several shards are refused \
 while one of them fails"

@@ -64,7 +64,7 @@ static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *
     cmd_call c = {.argc = argc, .argv = argv, .out = out, .env = NULL};
     unsigned saved = shard->db; /* the script's database, on every shard it touches */
     shard->db = x->db;
-    fn(shard, &c);
+    shard_call(shard, fn, &c); /* counts it */
     shard->db = saved;
 }
 

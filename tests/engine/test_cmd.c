@@ -60,7 +60,7 @@ static const char *run(fixture *f, cmd_fn *fn, const char *line)
     }
     cmd_call c = {.argc = argc, .argv = argv, .out = &f->out};
     kvbuf_reset(&f->out);
-    fn(&f->s, &c);
+    shard_call(&f->s, fn, &c); /* as the actor runs it: counted there */
     kvbuf_append(&f->out, "", 1);
     f->out.len--;
     return f->out.data;
@@ -593,11 +593,12 @@ static void test_info_part(void **state)
     EXPECT(cmd_get, "get zz", "$-1\r\n");
     run(f, cmd_info_part, "info");
     char want[256];
-    /* keys, expires, memory, hits, misses, expired, commands, evicted, the
+    /* keys, expires, memory, hits, misses, expired, commands (the INFO part
+     * too: shard_call counts every dispatch, before it runs), evicted, the
      * active cycle's stale share, time caps and time (none ran), and the
      * remaining TTLs' sum (a: 100 s, the clock has not moved) */
     snprintf(want, sizeof want,
-             "*12\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:4\r\n:0\r\n:0\r\n:0\r\n:0\r\n"
+             "*12\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:5\r\n:0\r\n:0\r\n:0\r\n:0\r\n"
              ":100000\r\n",
              shard_mem(&f->s));
     assert_string_equal(f->out.data, want);
@@ -667,6 +668,54 @@ static void test_hit_miss_stats(void **state)
                      (int)f->s.stats.misses, seq[i].hits, seq[i].misses);
     }
     assert_int_equal(f->s.stats.commands, sizeof seq / sizeof seq[0]);
+}
+
+/* Commands are counted in one place, shard_call (as Redis's call()): a
+ * handler run by itself counts nothing, and every dispatch through
+ * shard_call counts exactly one, whatever the handler (parts of multi-key
+ * commands, the INFO part, errors included). */
+static void test_count_once(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        cmd_fn *fn;
+        const char *line;
+    } cmds[] = {
+        {cmd_set, "set a 1"},          {cmd_get, "get a"},
+        {cmd_mget_part, "mget a b"},   {cmd_mset_part, "mset c 1 d 2"},
+        {cmd_incr, "incr n"},          {cmd_incr, "incr a b"},
+        {cmd_expire, "expire a 100"},  {cmd_ttl, "ttl a"},
+        {cmd_hset, "hset h f v"},      {cmd_hgetall, "hgetall h"},
+        {cmd_lpush, "lpush l x"},      {cmd_lpop, "lpop l"},
+        {cmd_sadd, "sadd s x"},        {cmd_zadd, "zadd z 1 m"},
+        {cmd_zrange, "zrange z 0 -1"}, {cmd_rename, "rename a b"},
+        {cmd_del_part, "del b c d"},   {cmd_dbsize_part, "dbsize"},
+        {cmd_info_part, "info"},       {cmd_set, "set x 1 badopt"},
+    };
+    size_t n = sizeof cmds / sizeof cmds[0];
+    for (size_t i = 0; i < n; i++) {
+        kv_str argv[8];
+        int argc = 0;
+        char copy[64];
+        snprintf(copy, sizeof copy, "%s", cmds[i].line);
+        for (char *p = strtok(copy, " "); p != NULL; p = strtok(NULL, " ")) {
+            argv[argc].p = p;
+            argv[argc].len = strlen(p);
+            argc++;
+        }
+        cmd_call c = {.argc = argc, .argv = argv, .out = &f->out};
+        kvbuf_reset(&f->out);
+        cmds[i].fn(&f->s, &c);
+        if (f->s.stats.commands != 0)
+            fail_msg("'%s' run by itself counted %llu commands", cmds[i].line,
+                     (unsigned long long)f->s.stats.commands);
+    }
+    for (size_t i = 0; i < n; i++) {
+        run(f, cmds[i].fn, cmds[i].line);
+        if (f->s.stats.commands != i + 1)
+            fail_msg("after '%s' through shard_call: %llu commands, want %zu", cmds[i].line,
+                     (unsigned long long)f->s.stats.commands, i + 1);
+    }
 }
 
 static void test_binary_safe(void **state)
@@ -970,6 +1019,7 @@ int main(void)
         T(test_info_part),
         T(test_object_part),
         T(test_hit_miss_stats),
+        T(test_count_once),
         T(test_binary_safe),
         T(test_big_append),
         T(test_hash_basic),

@@ -111,6 +111,46 @@ def info_sections(ctx):
 
 
 @R.test
+def commands_counted_once(ctx):
+    """N commands raise total_commands_processed by exactly N, and each
+    command's calls by its count, however many shards a command touches
+    (MSET/MGET/EXISTS/DEL over keys on every shard, DBSIZE) or runs inside
+    (MULTI/EXEC's queued commands): counted once per command, as Redis
+    counts them. (Not checked: Redis also counts the commands a script
+    runs with redis.call, mem-kv counts only the EVAL.)"""
+    keys = ["cnt:%d" % i for i in range(40)]
+
+    def calls(cs, name):
+        m = re.search(r"^cmdstat_%s:calls=(\d+)," % name, cs, re.M)
+        return int(m.group(1)) if m else 0
+
+    with RespConn(ctx["srv"].port) as c:
+        cs0 = c.call("INFO", "commandstats").decode()
+        before = info_fields(c.call("INFO", "stats"))  # itself counted in `after`
+        sent = [("MSET",) + tuple(x for k in keys for x in (k, "v")),
+                ("MGET",) + tuple(keys), ("EXISTS",) + tuple(keys), ("GET", keys[0]),
+                ("INCR", "cnt:n"), ("HSET", "cnt:h", "f", "1"), ("DBSIZE",),
+                ("DEL",) + tuple(keys)]
+        for cmd in sent:
+            c.call(*cmd)
+        assert c.call("MULTI") == "OK"
+        c.call("SET", "cnt:m", "1")
+        c.call("INCR", "cnt:m")
+        assert len(c.call("EXEC")) == 2
+        after = info_fields(c.call("INFO", "stats"))
+        cs1 = c.call("INFO", "commandstats").decode()
+    # the commands sent, MULTI + 2 + EXEC, and the first INFO stats
+    want = len(sent) + 4 + 1
+    delta = int(after["total_commands_processed"]) - int(before["total_commands_processed"])
+    assert delta == want, "total_commands_processed delta %d, want %d" % (delta, want)
+    for name, n in [("mset", 1), ("mget", 1), ("exists", 1), ("del", 1), ("dbsize", 1),
+                    ("hset", 1), ("multi", 1), ("exec", 1), ("get", 1), ("set", 1),
+                    ("incr", 2)]:
+        got = calls(cs1, name) - calls(cs0, name)
+        assert got == n, "cmdstat_%s: %d calls, want %d\n%s" % (name, got, n, cs1)
+
+
+@R.test
 def resetstat_zeroes(ctx):
     with RespConn(ctx["srv"].port) as c:
         for i in range(50):
