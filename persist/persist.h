@@ -1,10 +1,12 @@
 /* persist.h - persistence (write-ahead log, snapshots, recovery).
  *
- * The building blocks are in their own headers: crc32c.h, wal_record.h,
- * wal.h (one shard's log: append, group commit, sync, rotation),
- * snap.h (snapshots), manifest.h (the data directory's MANIFEST) and
- * recover.h (one shard's recovery). docs/persistence.md has the file
- * formats, the compaction order and the fsync-failure design.
+ * The building blocks are in their own headers: codec.h (byte encoding),
+ * crc32c.h, fileio.h (file operations), wal_record.h (records),
+ * wal_reader.h (reading them from a file), wal.h (one shard's log: append,
+ * group commit, sync, rotation), snap.h (snapshots), manifest.h (the data
+ * directory's MANIFEST), txlog.h and recover.h (one shard's recovery).
+ * docs/persistence.md has the file formats, the compaction order, the
+ * fsync-failure design and which file does what.
  *
  * This header is the orchestration the server uses:
  *   start-up thread: persist_open (reads or creates the MANIFEST and its hash
