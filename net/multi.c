@@ -68,6 +68,9 @@ typedef struct multi_tx {
     unsigned nshards; /* ro */
     uint8_t aborted;  /* written by the run: a watched key changed */
     uint8_t *inv;     /* ro: the involved actors (actor_fz_run.inv) */
+    kv_slot *group;   /* ro: multi_write_group's command (its parts run), or NULL */
+    kv_req **fzr;     /* multi_write_group: the run's requests (one per actor) */
+    unsigned nfzr;
 } multi_tx;
 
 /* ---- connection state --------------------------------------------------- */
@@ -679,6 +682,45 @@ static void multi_run(actor_fz *fz, void *arg)
     }
 }
 
+/* ---- a write over several shards outside MULTI --------------------------- */
+
+/* Actor thread, every involved shard frozen: the command's parts in order. */
+static void multi_group_run(actor_fz *fz, void *arg)
+{
+    multi_tx *tx = arg;
+    kv_slot *sl = tx->group;
+    for (unsigned i = 0; i < sl->nsub; i++) actor_fz_call(fz, sl->subs[i]);
+}
+
+void multi_write_group(netthr *t, kv_slot *sl)
+{
+    unsigned na = t->srv->nactors;
+    multi_tx *tx = kv_xcalloc(1, sizeof *tx);
+    uint8_t *inv = kv_xcalloc(na, 1);
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
+        sl->subs[i]->obl = &sl->conn->obl;
+    }
+    unsigned n = 0;
+    for (unsigned a = 0; a < na; a++) n += inv[a];
+    tx->group = sl;
+    tx->inv = inv;
+    tx->nshards = (unsigned)t->srv->cfg.shards;
+    tx->fzr = kv_xmalloc(n * sizeof *tx->fzr);
+    actor_fz_init(&tx->run, multi_group_run, tx, n, inv);
+    for (unsigned a = 0; a < na; a++) {
+        if (!inv[a]) continue;
+        kv_req *r = kv_xcalloc(1, sizeof *r);
+        r->fz = &tx->run;
+        r->shard = a; /* shard a belongs to actor a (a < actors <= shards) */
+        r->owner = sl;
+        tx->fzr[tx->nfzr++] = r;
+    }
+    sl->mx = tx;
+    sl->pending = n; /* the run's requests come back; the parts are joined */
+    for (unsigned i = 0; i < n; i++) route_queue(t, tx->fzr[i]);
+}
+
 /* ---- answers --------------------------------------------------------------- */
 
 /* The EXEC array: each command's reply as if it had run alone. Counts the
@@ -725,6 +767,11 @@ void multi_slot_free(kv_slot *sl)
     for (unsigned i = 0; i < tx->nq; i++) slot_free(tx->q[i]);
     free(tx->q);
     mx_keys_free(tx->w, tx->nw);
+    for (unsigned i = 0; i < tx->nfzr; i++) {
+        kvbuf_destroy(&tx->fzr[i]->reply);
+        free(tx->fzr[i]);
+    }
+    free(tx->fzr);
     free(tx->inv);
     free(tx);
 }

@@ -31,7 +31,15 @@ void multi_queue(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str 
 void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str *argv);
 /* JOIN_MULTI: builds the reply of a transaction command's slot. */
 void multi_join(netthr *t, kv_slot *sl);
-/* Frees the transaction of an EXEC slot (slot_free). */
+/* A write over two or more shards outside MULTI (MSET, DEL, UNLINK,
+ * FLUSHALL, MSETNX's set; route.c, with persistence on): sl's parts (its
+ * subs, made, not queued) run as one frozen run, one request per involved
+ * actor, so their records are logged as one transaction (a TX record in
+ * front of each shard's part) and recovery applies all or none of them.
+ * With one involved actor nothing waits. sl's join is unchanged. */
+void multi_write_group(netthr *t, kv_slot *sl);
+/* Frees the transaction of an EXEC slot, or the group of a write
+ * (slot_free). */
 void multi_slot_free(kv_slot *sl);
 /* c is closing: its watched keys are unwatched (a slot whose reply is
  * dropped). */

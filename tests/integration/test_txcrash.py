@@ -10,6 +10,11 @@ acknowledged one and at most the last sent. The log's "dropped ...
 transaction(s)" lines count the transactions recovery refused to apply
 half.
 
+With --plain the writers use no transaction at all: plain MSET of a group
+(and now and then DEL or UNLINK of it, version 0), which the server splits
+per shard like any multi-key write; the same all-or-nothing check holds.
+
+  --plain         plain MSET / DEL / UNLINK instead of MULTI/EXEC and EVAL
   --fsync MODE    always | interval | no (SIGKILL without power loss: every
                   mode must keep every acknowledged EXEC)
   --actors N      --actor-threads of the server (default 2; 1 adds EVAL)
@@ -34,6 +39,7 @@ def extra(p):
     p.add_argument("--actors", type=int, default=2)
     p.add_argument("--cycles", type=int, default=12)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--plain", action="store_true")
 
 
 args = parse_args(__doc__, extra)
@@ -75,11 +81,16 @@ class Writer:
         self.errors = []
 
     def _tx(self, g):
+        keys = self.groups[g]
+        if args.plain and self.rng.random() < 0.15:
+            self.hist[g].append(0)  # deleted: every key absent
+            return encode(self.rng.choice([b"DEL", b"UNLINK"]), *keys), 1
         ver = self.next_ver
         self.next_ver += 1
         self.hist[g].append(ver)
         val = value(b"w%d:g%03d" % (self.wid, g), ver)
-        keys = self.groups[g]
+        if args.plain:
+            return encode(b"MSET", *[x for k in keys for x in (k, val)]), 1
         if self.use_eval and self.rng.random() < 0.5:
             return encode(b"EVAL", EVAL_SRC, str(KEYS).encode(), *keys, val), 1
         cmd = encode(b"MULTI") + b"".join(encode(b"SET", k, val) for k in keys) + encode(b"EXEC")
@@ -102,6 +113,8 @@ class Writer:
                     for _ in range(nrep):
                         last = c.read_reply()
                     ok = last == KEYS or (isinstance(last, list) and len(last) == KEYS)
+                    if args.plain:  # MSET: OK; DEL/UNLINK: how many keys existed
+                        ok = last == "OK" or (isinstance(last, int) and 0 <= last <= KEYS)
                     if not ok:
                         self.errors.append("group %d: reply %r" % (g, last))
                         stop.set()
@@ -162,9 +175,11 @@ def txcrash_cycles(ctx):
     require_memkv(args)
     rng = random.Random(SEED)
     srv = R.add_server(PersistServer(args, SERVER_FLAGS,
-                                     name="txcrash-%s-%d" % (args.fsync, args.actors)))
+                                     name="txcrash-%s-%d%s" % (args.fsync, args.actors,
+                                                               "-plain" if args.plain else "")))
     srv.start()
-    writers = [Writer(i, random.Random(rng.random()), args.actors == 1) for i in range(WRITERS)]
+    writers = [Writer(i, random.Random(rng.random()), args.actors == 1 and not args.plain)
+               for i in range(WRITERS)]
     total_acks = total_inflight = total_dropped = 0
     for cycle in range(args.cycles):
         stop = threading.Event()
