@@ -13,6 +13,7 @@
  */
 #include "multi.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -694,6 +695,7 @@ static void multi_group_run(actor_fz *fz, void *arg)
 
 void multi_write_group(netthr *t, kv_slot *sl)
 {
+    assert(sl->mx == NULL && sl->nsub > 0); /* one group per slot (MSETNX: its set stage) */
     unsigned na = t->srv->nactors;
     multi_tx *tx = kv_xcalloc(1, sizeof *tx);
     uint8_t *inv = kv_xcalloc(na, 1);

@@ -270,8 +270,9 @@ static void route_order_parts(netthr *t, kv_req **subs, unsigned n)
  * none (docs/persistence.md, "Transactions in the log"). */
 static void route_queue_parts(netthr *t, kv_slot *sl)
 {
+    /* the command's own write (not MSETNX's EXISTS stage) */
     if (!t->capturing && sl->nsub > 1 && t->srv->persist != NULL && sl->def != NULL &&
-        (sl->def->flags & CMD_WRITE)) {
+        (sl->def->flags & CMD_WRITE) && sl->subs[0]->fn == sl->def->fn) {
         multi_write_group(t, sl);
         return;
     }
