@@ -693,23 +693,33 @@ static void multi_group_run(actor_fz *fz, void *arg)
     for (unsigned i = 0; i < sl->nsub; i++) actor_fz_call(fz, sl->subs[i]);
 }
 
-void multi_write_group(netthr *t, kv_slot *sl)
+/* Actor thread, both shards frozen: RENAME / RENAMENX across two shards in
+ * one step; its reply goes to the slot's one part, which JOIN_SINGLE
+ * answers. */
+static void multi_rename_run(actor_fz *fz, void *arg)
 {
-    assert(sl->mx == NULL && sl->nsub > 0); /* one group per slot (MSETNX: its set stage) */
+    multi_tx *tx = arg;
+    kv_slot *sl = tx->group;
+    mx_run_rename(fz, sl);
+    kvbuf tmp = sl->subs[0]->reply;
+    sl->subs[0]->reply = sl->reply;
+    sl->reply = tmp;
+}
+
+/* Sends sl (its parts set) as one frozen run of fn over the actors in inv
+ * (taken): one request per actor, which are what comes back. */
+static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
+{
+    assert(sl->mx == NULL); /* one group per slot (MSETNX: its set stage only) */
     unsigned na = t->srv->nactors;
-    multi_tx *tx = kv_xcalloc(1, sizeof *tx);
-    uint8_t *inv = kv_xcalloc(na, 1);
-    for (unsigned i = 0; i < sl->nsub; i++) {
-        inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
-        sl->subs[i]->obl = &sl->conn->obl;
-    }
     unsigned n = 0;
     for (unsigned a = 0; a < na; a++) n += inv[a];
+    multi_tx *tx = kv_xcalloc(1, sizeof *tx);
     tx->group = sl;
     tx->inv = inv;
     tx->nshards = (unsigned)t->srv->cfg.shards;
     tx->fzr = kv_xmalloc(n * sizeof *tx->fzr);
-    actor_fz_init(&tx->run, multi_group_run, tx, n, inv);
+    actor_fz_init(&tx->run, fn, tx, n, inv);
     for (unsigned a = 0; a < na; a++) {
         if (!inv[a]) continue;
         kv_req *r = kv_xcalloc(1, sizeof *r);
@@ -721,6 +731,34 @@ void multi_write_group(netthr *t, kv_slot *sl)
     sl->mx = tx;
     sl->pending = n; /* the run's requests come back; the parts are joined */
     for (unsigned i = 0; i < n; i++) route_queue(t, tx->fzr[i]);
+}
+
+void multi_write_group(netthr *t, kv_slot *sl)
+{
+    assert(sl->nsub > 0);
+    unsigned na = t->srv->nactors;
+    uint8_t *inv = kv_xcalloc(na, 1);
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
+        sl->subs[i]->obl = &sl->conn->obl;
+    }
+    mx_group_send(t, sl, inv, multi_group_run);
+}
+
+void multi_rename_group(netthr *t, kv_slot *sl)
+{
+    unsigned na = t->srv->nactors;
+    uint64_t a = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+    uint64_t b = route_shard(t->srv, sl->argv[2].p, sl->argv[2].len);
+    sl->aux = (int64_t)(a | (b << 32)); /* as mx_run_rename reads it */
+    kv_str *av;
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = route_part_new(sl, NULL, (uint32_t)a, 0, &av); /* never run: holds the reply */
+    slot_set_parts(sl, subs, 1);
+    uint8_t *inv = kv_xcalloc(na, 1);
+    inv[actor_of_shard((uint32_t)a, na)] = 1;
+    inv[actor_of_shard((uint32_t)b, na)] = 1;
+    mx_group_send(t, sl, inv, multi_rename_run);
 }
 
 /* ---- answers --------------------------------------------------------------- */

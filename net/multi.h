@@ -38,6 +38,11 @@ void multi_join(netthr *t, kv_slot *sl);
  * front of each shard's part) and recovery applies all or none of them.
  * With one involved actor nothing waits. sl's join is unchanged. */
 void multi_write_group(netthr *t, kv_slot *sl);
+/* RENAME / RENAMENX of sl across two shards outside MULTI (route.c, with
+ * persistence on): one frozen run over both shards, as in EXEC, so the
+ * key is never in neither place or both after a crash (the staged TAKE
+ * then PUT could lose it). */
+void multi_rename_group(netthr *t, kv_slot *sl);
 /* Frees the transaction of an EXEC slot, or the group of a write
  * (slot_free). */
 void multi_slot_free(kv_slot *sl);

@@ -957,7 +957,10 @@ void route_dispatch(netthr *t, conn *c)
     }
     case ROUTE_RENAME:
         if (route_parts(t, sl) != 0) {
-            rename_start(t, sl);
+            if (t->srv->persist != NULL)
+                multi_rename_group(t, sl); /* one step: whole after a crash */
+            else
+                rename_start(t, sl);
             c->blocker = sl;
         }
         break;

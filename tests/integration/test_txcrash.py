@@ -13,6 +13,8 @@ half.
 With --plain the writers use no transaction at all: plain MSET of a group
 (and now and then DEL or UNLINK of it, version 0), which the server splits
 per shard like any multi-key write; the same all-or-nothing check holds.
+A further thread moves tokens between two names by RENAME (usually across
+shards): after every restart each token is under exactly one name.
 
   --plain         plain MSET / DEL / UNLINK instead of MULTI/EXEC and EVAL
   --fsync MODE    always | interval | no (SIGKILL without power loss: every
@@ -151,6 +153,64 @@ class Writer:
         return inflight
 
 
+class Renamer:
+    """--plain: tokens that move between two names (usually on two shards)
+    by RENAME; after every restart each token is under exactly one of its
+    names: the acknowledged one, or the target of the RENAME in flight."""
+
+    TOKENS = 48
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.names = [(b"rn:%d:a" % i, b"rn:%d:b" % i) for i in range(self.TOKENS)]
+        self.pos = [0] * self.TOKENS        # acknowledged name (index)
+        self.sent = [None] * self.TOKENS    # target of the RENAME in flight
+        self.acks = 0
+        self.errors = []
+
+    def setup(self, c):
+        c.pipeline([(b"SET", n[0], b"token %d" % i) for i, n in enumerate(self.names)])
+
+    def run(self, port, stop):
+        from harness import RespConn
+        try:
+            c = RespConn(port, timeout=30)
+        except OSError as e:
+            self.errors.append("connect: %s" % e)
+            return
+        try:
+            while not stop.is_set():
+                toks = self.rng.sample(range(self.TOKENS), 8)
+                for i in toks:
+                    self.sent[i] = 1 - self.pos[i]
+                c.send(b"".join(encode(b"RENAME", self.names[i][self.pos[i]],
+                                       self.names[i][self.sent[i]]) for i in toks))
+                for i in toks:
+                    r = c.read_reply()
+                    if r != "OK":
+                        self.errors.append("token %d: RENAME replied %r" % (i, r))
+                        stop.set()
+                        return
+                    self.pos[i], self.sent[i] = self.sent[i], None
+                    self.acks += 1
+        except (ConnectionClosed, OSError, ValueError):
+            pass                      # the kill
+        finally:
+            c.close()
+
+    def check(self, c, where):
+        got = c.pipeline([(b"MGET",) + n for n in self.names])
+        bad = []
+        for i, vals in enumerate(got):
+            at = [k for k in (0, 1) if vals[k] == b"token %d" % i]
+            if len(at) != 1 or at[0] not in (self.pos[i], self.sent[i]):
+                bad.append("token %d: under %r (acknowledged under %d, in flight to %r): %r" % (
+                    i, at, self.pos[i], self.sent[i], vals))
+                continue
+            self.pos[i], self.sent[i] = at[0], None
+        assert not bad, "%s: RENAME (%d tokens):\n  %s" % (where, len(bad), "\n  ".join(bad[:10]))
+
+
 def compactor(port, stop, rng):
     from harness import RespConn
     try:
@@ -180,6 +240,10 @@ def txcrash_cycles(ctx):
     srv.start()
     writers = [Writer(i, random.Random(rng.random()), args.actors == 1 and not args.plain)
                for i in range(WRITERS)]
+    renamer = Renamer(random.Random(rng.random())) if args.plain else None
+    if renamer:
+        with srv.conn() as c:
+            renamer.setup(c)
     total_acks = total_inflight = total_dropped = 0
     for cycle in range(args.cycles):
         stop = threading.Event()
@@ -187,6 +251,9 @@ def txcrash_cycles(ctx):
                    for w in writers]
         threads.append(threading.Thread(target=compactor, args=(srv.port, stop,
                                         random.Random(rng.random())), daemon=True))
+        if renamer:
+            threads.append(threading.Thread(target=renamer.run, args=(srv.port, stop),
+                                            daemon=True))
         acks0 = sum(w.acks for w in writers)
         for t in threads:
             t.start()
@@ -198,10 +265,13 @@ def txcrash_cycles(ctx):
             assert not t.is_alive(), "a client hung after the kill"
         for w in writers:
             assert not w.errors, "writer %d: %s" % (w.wid, w.errors[:3])
+        assert not renamer or not renamer.errors, "renamer: %s" % renamer.errors[:3]
         srv.start()
         dropped = dropped_count(srv.log_since_start())
         with srv.conn() as c:
             inflight = sum(w.check(c, "cycle %d" % cycle) for w in writers)
+            if renamer:
+                renamer.check(c, "cycle %d" % cycle)
         acks = sum(w.acks for w in writers) - acks0
         total_acks += acks
         total_inflight += inflight
