@@ -11,7 +11,9 @@
  * several, the actors park together and the last one runs it, so no other
  * client sees a state between two of its commands, on any shard. WATCH
  * registers keys in their shards (engine/watch.h); EXEC checks them first
- * and answers a nil array if one changed.
+ * and answers a nil array if one changed. The same frozen run carries a
+ * plain write over several shards when the server logs (multi_write_group,
+ * multi_rename_group): a transaction of one command, whole after a crash.
  *
  * Network thread of the connection only (except multi_run, see multi.c).
  */
