@@ -13,6 +13,7 @@
  */
 #include "multi.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,9 @@ typedef struct multi_tx {
     unsigned nshards; /* ro */
     uint8_t aborted;  /* written by the run: a watched key changed */
     uint8_t *inv;     /* ro: the involved actors (actor_fz_run.inv) */
+    kv_slot *group;   /* ro: multi_write_group's command (its parts run), or NULL */
+    kv_req **fzr;     /* multi_write_group: the run's requests (one per actor) */
+    unsigned nfzr;
 } multi_tx;
 
 /* ---- connection state --------------------------------------------------- */
@@ -679,6 +683,92 @@ static void multi_run(actor_fz *fz, void *arg)
     }
 }
 
+/* ---- a write over several shards outside MULTI --------------------------- */
+
+/* Actor thread, every involved shard frozen: the command's parts in order.
+ * Their first keys' buckets are prefetched first (slots, then chains), as
+ * the actor does a few requests ahead in a batch: a run is one request, so
+ * without this every part's lookup is a cache miss after the other's. */
+static void multi_group_run(actor_fz *fz, void *arg)
+{
+    multi_tx *tx = arg;
+    kv_slot *sl = tx->group;
+    for (int deep = 0; deep < 2; deep++)
+        for (unsigned i = 0; i < sl->nsub; i++) {
+            const kv_req *r = sl->subs[i];
+            if (r->has_hash) ht_prefetch(&actor_fz_shard(fz, r->shard)->table, r->key_hash, deep);
+        }
+    for (unsigned i = 0; i < sl->nsub; i++) actor_fz_call(fz, sl->subs[i]);
+}
+
+/* Actor thread, both shards frozen: RENAME / RENAMENX across two shards in
+ * one step; its reply goes to the slot's one part, which JOIN_SINGLE
+ * answers. */
+static void multi_rename_run(actor_fz *fz, void *arg)
+{
+    multi_tx *tx = arg;
+    kv_slot *sl = tx->group;
+    mx_run_rename(fz, sl);
+    kvbuf tmp = sl->subs[0]->reply;
+    sl->subs[0]->reply = sl->reply;
+    sl->reply = tmp;
+}
+
+/* Sends sl (its parts set) as one frozen run of fn over the actors in inv
+ * (taken): one request per actor, which are what comes back. */
+static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
+{
+    assert(sl->mx == NULL); /* one group per slot (MSETNX: its set stage only) */
+    unsigned na = t->srv->nactors;
+    unsigned n = 0;
+    for (unsigned a = 0; a < na; a++) n += inv[a];
+    multi_tx *tx = kv_xcalloc(1, sizeof *tx);
+    tx->group = sl;
+    tx->inv = inv;
+    tx->nshards = (unsigned)t->srv->cfg.shards;
+    tx->fzr = kv_xmalloc(n * sizeof *tx->fzr);
+    actor_fz_init(&tx->run, fn, tx, n, inv);
+    for (unsigned a = 0; a < na; a++) {
+        if (!inv[a]) continue;
+        kv_req *r = kv_xcalloc(1, sizeof *r);
+        r->fz = &tx->run;
+        r->shard = a; /* shard a belongs to actor a (a < actors <= shards) */
+        r->owner = sl;
+        tx->fzr[tx->nfzr++] = r;
+    }
+    sl->mx = tx;
+    sl->pending = n; /* the run's requests come back; the parts are joined */
+    for (unsigned i = 0; i < n; i++) route_queue(t, tx->fzr[i]);
+}
+
+void multi_write_group(netthr *t, kv_slot *sl)
+{
+    assert(sl->nsub > 0);
+    unsigned na = t->srv->nactors;
+    uint8_t *inv = kv_xcalloc(na, 1);
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
+        sl->subs[i]->obl = &sl->conn->obl;
+    }
+    mx_group_send(t, sl, inv, multi_group_run);
+}
+
+void multi_rename_group(netthr *t, kv_slot *sl)
+{
+    unsigned na = t->srv->nactors;
+    uint64_t a = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+    uint64_t b = route_shard(t->srv, sl->argv[2].p, sl->argv[2].len);
+    sl->aux = (int64_t)(a | (b << 32)); /* as mx_run_rename reads it */
+    kv_str *av;
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = route_part_new(sl, NULL, (uint32_t)a, 0, &av); /* never run: holds the reply */
+    slot_set_parts(sl, subs, 1);
+    uint8_t *inv = kv_xcalloc(na, 1);
+    inv[actor_of_shard((uint32_t)a, na)] = 1;
+    inv[actor_of_shard((uint32_t)b, na)] = 1;
+    mx_group_send(t, sl, inv, multi_rename_run);
+}
+
 /* ---- answers --------------------------------------------------------------- */
 
 /* The EXEC array: each command's reply as if it had run alone. Counts the
@@ -725,6 +815,11 @@ void multi_slot_free(kv_slot *sl)
     for (unsigned i = 0; i < tx->nq; i++) slot_free(tx->q[i]);
     free(tx->q);
     mx_keys_free(tx->w, tx->nw);
+    for (unsigned i = 0; i < tx->nfzr; i++) {
+        kvbuf_destroy(&tx->fzr[i]->reply);
+        free(tx->fzr[i]);
+    }
+    free(tx->fzr);
     free(tx->inv);
     free(tx);
 }

@@ -11,7 +11,9 @@
  * several, the actors park together and the last one runs it, so no other
  * client sees a state between two of its commands, on any shard. WATCH
  * registers keys in their shards (engine/watch.h); EXEC checks them first
- * and answers a nil array if one changed.
+ * and answers a nil array if one changed. The same frozen run carries a
+ * plain write over several shards when the server logs (multi_write_group,
+ * multi_rename_group): a transaction of one command, whole after a crash.
  *
  * Network thread of the connection only (except multi_run, see multi.c).
  */
@@ -31,7 +33,20 @@ void multi_queue(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str 
 void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str *argv);
 /* JOIN_MULTI: builds the reply of a transaction command's slot. */
 void multi_join(netthr *t, kv_slot *sl);
-/* Frees the transaction of an EXEC slot (slot_free). */
+/* A write over two or more shards outside MULTI (MSET, DEL, UNLINK,
+ * FLUSHALL, MSETNX's set; route.c, with persistence on): sl's parts (its
+ * subs, made, not queued) run as one frozen run, one request per involved
+ * actor, so their records are logged as one transaction (a TX record in
+ * front of each shard's part) and recovery applies all or none of them.
+ * With one involved actor nothing waits. sl's join is unchanged. */
+void multi_write_group(netthr *t, kv_slot *sl);
+/* RENAME / RENAMENX of sl across two shards outside MULTI (route.c, with
+ * persistence on): one frozen run over both shards, as in EXEC, so the
+ * key is never in neither place or both after a crash (the staged TAKE
+ * then PUT could lose it). */
+void multi_rename_group(netthr *t, kv_slot *sl);
+/* Frees the transaction of an EXEC slot, or the group of a write
+ * (slot_free). */
 void multi_slot_free(kv_slot *sl);
 /* c is closing: its watched keys are unwatched (a slot whose reply is
  * dropped). */

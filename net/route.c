@@ -264,6 +264,22 @@ static void route_order_parts(netthr *t, kv_req **subs, unsigned n)
     for (i = 0; i < n; i++) subs[i]->ordered = 1;
 }
 
+/* Queues the parts of sl (set by slot_set_parts). A write over two or more
+ * shards goes as one group when the server logs (multi_write_group): its
+ * parts are logged as one transaction, so a crash keeps all of them or
+ * none (docs/persistence.md, "Transactions in the log"). */
+static void route_queue_parts(netthr *t, kv_slot *sl)
+{
+    /* the command's own write (not MSETNX's EXISTS stage) */
+    if (!t->capturing && sl->nsub > 1 && t->srv->persist != NULL && sl->def != NULL &&
+        (sl->def->flags & CMD_WRITE) && sl->subs[0]->fn == sl->def->fn) {
+        multi_write_group(t, sl);
+        return;
+    }
+    route_order_parts(t, sl->subs, sl->nsub);
+    for (unsigned i = 0; i < sl->nsub; i++) route_queue(t, sl->subs[i]);
+}
+
 /* The single part of a one-shard command, with the slot's own arguments. */
 static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
 {
@@ -327,8 +343,7 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
         if (want_key_sub) sl->key_sub[k] = (uint16_t)i;
     }
     slot_set_parts(sl, subs, nsub);
-    route_order_parts(t, subs, nsub);
-    for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
+    route_queue_parts(t, sl);
     free(shard_of);
     free(hash_of);
     free(count);
@@ -348,8 +363,7 @@ static void route_all(netthr *t, kv_slot *sl, cmd_fn *fn)
         memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
     }
     slot_set_parts(sl, subs, n);
-    route_order_parts(t, subs, n);
-    for (unsigned sh = 0; sh < n; sh++) route_queue(t, subs[sh]);
+    route_queue_parts(t, sl);
 }
 
 /* ---- SCAN: the cursor names a shard (low bits) and a table position ---- */
@@ -943,7 +957,10 @@ void route_dispatch(netthr *t, conn *c)
     }
     case ROUTE_RENAME:
         if (route_parts(t, sl) != 0) {
-            rename_start(t, sl);
+            if (t->srv->persist != NULL)
+                multi_rename_group(t, sl); /* one step: whole after a crash */
+            else
+                rename_start(t, sl);
             c->blocker = sl;
         }
         break;

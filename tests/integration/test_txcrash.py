@@ -10,6 +10,13 @@ acknowledged one and at most the last sent. The log's "dropped ...
 transaction(s)" lines count the transactions recovery refused to apply
 half.
 
+With --plain the writers use no transaction at all: plain MSET of a group
+(and now and then DEL or UNLINK of it, version 0), which the server splits
+per shard like any multi-key write; the same all-or-nothing check holds.
+A further thread moves tokens between two names by RENAME (usually across
+shards): after every restart each token is under exactly one name.
+
+  --plain         plain MSET / DEL / UNLINK instead of MULTI/EXEC and EVAL
   --fsync MODE    always | interval | no (SIGKILL without power loss: every
                   mode must keep every acknowledged EXEC)
   --actors N      --actor-threads of the server (default 2; 1 adds EVAL)
@@ -34,6 +41,7 @@ def extra(p):
     p.add_argument("--actors", type=int, default=2)
     p.add_argument("--cycles", type=int, default=12)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--plain", action="store_true")
 
 
 args = parse_args(__doc__, extra)
@@ -75,11 +83,16 @@ class Writer:
         self.errors = []
 
     def _tx(self, g):
+        keys = self.groups[g]
+        if args.plain and self.rng.random() < 0.15:
+            self.hist[g].append(0)  # deleted: every key absent
+            return encode(self.rng.choice([b"DEL", b"UNLINK"]), *keys), 1
         ver = self.next_ver
         self.next_ver += 1
         self.hist[g].append(ver)
         val = value(b"w%d:g%03d" % (self.wid, g), ver)
-        keys = self.groups[g]
+        if args.plain:
+            return encode(b"MSET", *[x for k in keys for x in (k, val)]), 1
         if self.use_eval and self.rng.random() < 0.5:
             return encode(b"EVAL", EVAL_SRC, str(KEYS).encode(), *keys, val), 1
         cmd = encode(b"MULTI") + b"".join(encode(b"SET", k, val) for k in keys) + encode(b"EXEC")
@@ -102,6 +115,8 @@ class Writer:
                     for _ in range(nrep):
                         last = c.read_reply()
                     ok = last == KEYS or (isinstance(last, list) and len(last) == KEYS)
+                    if args.plain:  # MSET: OK; DEL/UNLINK: how many keys existed
+                        ok = last == "OK" or (isinstance(last, int) and 0 <= last <= KEYS)
                     if not ok:
                         self.errors.append("group %d: reply %r" % (g, last))
                         stop.set()
@@ -138,6 +153,64 @@ class Writer:
         return inflight
 
 
+class Renamer:
+    """--plain: tokens that move between two names (usually on two shards)
+    by RENAME; after every restart each token is under exactly one of its
+    names: the acknowledged one, or the target of the RENAME in flight."""
+
+    TOKENS = 48
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.names = [(b"rn:%d:a" % i, b"rn:%d:b" % i) for i in range(self.TOKENS)]
+        self.pos = [0] * self.TOKENS        # acknowledged name (index)
+        self.sent = [None] * self.TOKENS    # target of the RENAME in flight
+        self.acks = 0
+        self.errors = []
+
+    def setup(self, c):
+        c.pipeline([(b"SET", n[0], b"token %d" % i) for i, n in enumerate(self.names)])
+
+    def run(self, port, stop):
+        from harness import RespConn
+        try:
+            c = RespConn(port, timeout=30)
+        except OSError as e:
+            self.errors.append("connect: %s" % e)
+            return
+        try:
+            while not stop.is_set():
+                toks = self.rng.sample(range(self.TOKENS), 8)
+                for i in toks:
+                    self.sent[i] = 1 - self.pos[i]
+                c.send(b"".join(encode(b"RENAME", self.names[i][self.pos[i]],
+                                       self.names[i][self.sent[i]]) for i in toks))
+                for i in toks:
+                    r = c.read_reply()
+                    if r != "OK":
+                        self.errors.append("token %d: RENAME replied %r" % (i, r))
+                        stop.set()
+                        return
+                    self.pos[i], self.sent[i] = self.sent[i], None
+                    self.acks += 1
+        except (ConnectionClosed, OSError, ValueError):
+            pass                      # the kill
+        finally:
+            c.close()
+
+    def check(self, c, where):
+        got = c.pipeline([(b"MGET",) + n for n in self.names])
+        bad = []
+        for i, vals in enumerate(got):
+            at = [k for k in (0, 1) if vals[k] == b"token %d" % i]
+            if len(at) != 1 or at[0] not in (self.pos[i], self.sent[i]):
+                bad.append("token %d: under %r (acknowledged under %d, in flight to %r): %r" % (
+                    i, at, self.pos[i], self.sent[i], vals))
+                continue
+            self.pos[i], self.sent[i] = at[0], None
+        assert not bad, "%s: RENAME (%d tokens):\n  %s" % (where, len(bad), "\n  ".join(bad[:10]))
+
+
 def compactor(port, stop, rng):
     from harness import RespConn
     try:
@@ -162,9 +235,15 @@ def txcrash_cycles(ctx):
     require_memkv(args)
     rng = random.Random(SEED)
     srv = R.add_server(PersistServer(args, SERVER_FLAGS,
-                                     name="txcrash-%s-%d" % (args.fsync, args.actors)))
+                                     name="txcrash-%s-%d%s" % (args.fsync, args.actors,
+                                                               "-plain" if args.plain else "")))
     srv.start()
-    writers = [Writer(i, random.Random(rng.random()), args.actors == 1) for i in range(WRITERS)]
+    writers = [Writer(i, random.Random(rng.random()), args.actors == 1 and not args.plain)
+               for i in range(WRITERS)]
+    renamer = Renamer(random.Random(rng.random())) if args.plain else None
+    if renamer:
+        with srv.conn() as c:
+            renamer.setup(c)
     total_acks = total_inflight = total_dropped = 0
     for cycle in range(args.cycles):
         stop = threading.Event()
@@ -172,6 +251,9 @@ def txcrash_cycles(ctx):
                    for w in writers]
         threads.append(threading.Thread(target=compactor, args=(srv.port, stop,
                                         random.Random(rng.random())), daemon=True))
+        if renamer:
+            threads.append(threading.Thread(target=renamer.run, args=(srv.port, stop),
+                                            daemon=True))
         acks0 = sum(w.acks for w in writers)
         for t in threads:
             t.start()
@@ -183,10 +265,13 @@ def txcrash_cycles(ctx):
             assert not t.is_alive(), "a client hung after the kill"
         for w in writers:
             assert not w.errors, "writer %d: %s" % (w.wid, w.errors[:3])
+        assert not renamer or not renamer.errors, "renamer: %s" % renamer.errors[:3]
         srv.start()
         dropped = dropped_count(srv.log_since_start())
         with srv.conn() as c:
             inflight = sum(w.check(c, "cycle %d" % cycle) for w in writers)
+            if renamer:
+                renamer.check(c, "cycle %d" % cycle)
         acks = sum(w.acks for w in writers) - acks0
         total_acks += acks
         total_inflight += inflight
