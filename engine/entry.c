@@ -14,11 +14,13 @@
 #include "kv.h"
 
 /* Bytes of an entry with these flags: the expiry and the database byte
- * before the key, and with a TTL the index trailer after the value. */
+ * before the key, the value (or, shared, its pointer), and with a TTL the
+ * index trailer after the value. */
 static size_t entry_size(unsigned flags, size_t klen, size_t vlen)
 {
     size_t trailer = (flags & KV_ENTRY_TTL) ? sizeof(uint32_t) : 0;
-    return sizeof(kv_entry) + entry_key_off(flags) + klen + vlen + trailer;
+    size_t room = (flags & KV_ENTRY_SHARED) ? sizeof(char *) : vlen;
+    return sizeof(kv_entry) + entry_key_off(flags) + klen + room + trailer;
 }
 
 /* ---- shared entries: a reference count before the header -------------- */
@@ -58,6 +60,22 @@ static kv_entry *entry_alloc_flags(unsigned flags, size_t size)
     return (kv_entry *)(r + 1);
 }
 
+/* Gives a shared entry (flags set, klen set) a value buffer of vlen bytes;
+ * returns it. */
+static char *entry_new_ext(kv_entry *e, size_t vlen)
+{
+    char *v = kv_xmalloc_pages(vlen);
+    memcpy(entry_key(e) + e->klen, &v, sizeof v);
+    return v;
+}
+
+/* Reallocates a shared entry's value buffer to cap bytes. */
+static void entry_realloc_ext(kv_entry *e, size_t cap)
+{
+    char *v = kv_xrealloc(entry_val(e), cap);
+    memcpy(entry_key(e) + e->klen, &v, sizeof v);
+}
+
 /* Whether someone besides the table holds e (its bytes must not change). */
 static int entry_pinned(const kv_entry *e)
 {
@@ -82,8 +100,10 @@ void entry_pin(kv_entry *e)
 void entry_unpin(kv_entry *e)
 {
     /* acq_rel: the last one frees what the others have finished reading */
-    if (atomic_fetch_sub_explicit(&entry_refs_of(e)->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&entry_refs_of(e)->refs, 1, memory_order_acq_rel) == 1) {
+        free(entry_val(e));
         free(entry_refs_of(e));
+    }
 }
 
 static int entry_has_ttl(const kv_entry *e)
@@ -124,7 +144,8 @@ kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen,
     entry_set_expire(e, expire_ms);
     entry_set_db(e, db);
     if (klen) memcpy(entry_key(e), key, klen);
-    if (vlen) memcpy(entry_val(e), val, vlen);
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(e, vlen) : entry_val(e);
+    if (vlen) memcpy(v, val, vlen);
     if (flags & KV_ENTRY_TTL) entry_set_ttl_slot(e, 0);
     return e;
 }
@@ -200,6 +221,7 @@ size_t entry_mem(const kv_entry *e)
 {
     size_t m = malloc_usable_size(entry_base(e));
     kv_entry *m_e = (kv_entry *)(uintptr_t)e;
+    if (e->flags & KV_ENTRY_SHARED) m += malloc_usable_size(entry_val(m_e));
     if (e->type == KV_TYPE_HASH) m += hobj_mem(entry_hobj(m_e));
     if (e->type == KV_TYPE_LIST) m += lobj_mem(entry_lobj(m_e));
     if (e->type == KV_TYPE_SET) m += sobj_mem(entry_sobj(m_e));
@@ -214,11 +236,32 @@ static size_t entry_alloc(const kv_entry *e)
     return malloc_usable_size(entry_base(e)) - pre;
 }
 
-/* True if p points inside the allocation of e. */
+/* True if p points inside the allocation of e or of its value. */
 static int entry_holds(const kv_entry *e, const char *p)
 {
     uintptr_t a = (uintptr_t)e, x = (uintptr_t)p;
-    return x >= a && x < a + entry_alloc(e);
+    if (x >= a && x < a + entry_alloc(e)) return 1;
+    if (!(e->flags & KV_ENTRY_SHARED)) return 0;
+    const char *v = entry_val((kv_entry *)(uintptr_t)e);
+    a = (uintptr_t)v;
+    return x >= a && x < a + malloc_usable_size((void *)(uintptr_t)v);
+}
+
+/* A fresh entry like e with these flags and a value of vlen bytes whose
+ * first keep bytes are copied from val (which may lie in e); e is left
+ * as it is. The caller sets the expiry and the trailer. */
+static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t keep, size_t vlen)
+{
+    kv_entry *n = entry_alloc_flags(flags, entry_size(flags, e->klen, vlen));
+    *n = *e;
+    n->next = e->next;
+    n->vlen = (uint32_t)vlen;
+    n->flags = (uint8_t)flags;
+    entry_set_db(n, entry_db(e));
+    memcpy(entry_key(n), entry_key(e), e->klen);
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(n, vlen) : entry_val(n);
+    if (keep) memcpy(v, val, keep);
+    return n;
 }
 
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
@@ -232,6 +275,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     uint32_t slot = had_ttl ? entry_ttl_slot(e) : 0;
     /* in place only when the layout stays and nobody else reads the bytes */
     int same = ttl == had_ttl && flags == e->flags && !entry_pinned(e);
+    int shared = (flags & KV_ENTRY_SHARED) != 0;
 
     if (same && val == entry_val(e) && vlen <= e->vlen) {
         /* a prefix of the current value (or only the expiry changes) */
@@ -242,7 +286,12 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
     }
     if (same && !(vlen && entry_holds(e, val))) {
         /* same layout, value from elsewhere: grow or shrink in place */
-        if (need > entry_alloc(e) || need < entry_alloc(e) / 2) e = entry_realloc(e, need);
+        if (shared) {
+            size_t cap = malloc_usable_size(entry_val(e));
+            if (vlen > cap || vlen < cap / 2) entry_realloc_ext(e, vlen);
+        } else if (need > entry_alloc(e) || need < entry_alloc(e) / 2) {
+            e = entry_realloc(e, need);
+        }
         e->vlen = (uint32_t)vlen;
         entry_set_expire(e, expire_ms);
         if (vlen) memcpy(entry_val(e), val, vlen);
@@ -250,14 +299,8 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
         return e;
     }
     /* the layout changes, the value lives in e or e is pinned: a fresh copy */
-    kv_entry *n = entry_alloc_flags(flags, need);
-    *n = *e;
-    n->vlen = (uint32_t)vlen;
-    n->flags = (uint8_t)flags;
+    kv_entry *n = entry_copy(e, flags, val, vlen, vlen);
     entry_set_expire(n, expire_ms);
-    entry_set_db(n, entry_db(e));
-    memcpy(entry_key(n), entry_key(e), e->klen);
-    if (vlen) memcpy(entry_val(n), val, vlen);
     if (ttl) entry_set_ttl_slot(n, slot);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
     return n;
@@ -270,24 +313,24 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     uint32_t slot = ttl ? entry_ttl_slot(e) : 0; /* before the growth covers it */
     unsigned flags = (e->flags & ~KV_ENTRY_SHARED) | entry_share_flag(e->type, vlen);
     size_t need = entry_size(flags, e->klen, vlen);
+    /* growth by appends: keep slack so repeated appends stay amortized
+     * O(1), as Redis's sds does (double, at most 1 MB extra) */
+    size_t slack = old == 0 ? 0 : vlen < (1u << 20) ? vlen : (1u << 20);
 
     if (flags != e->flags || entry_pinned(e)) {
-        /* the reference count comes or goes, or the bytes are being sent:
-         * a copy of the kept part */
-        kv_entry *n = entry_alloc_flags(flags, need);
-        *n = *e;
-        n->flags = (uint8_t)flags;
+        /* the value moves in or out of the entry, or its bytes are being
+         * sent: a copy of the kept part */
+        kv_entry *n = entry_copy(e, flags, entry_val(e), vlen < old ? vlen : old, vlen);
         entry_set_expire(n, entry_expire(e));
-        entry_set_db(n, entry_db(e));
-        memcpy(entry_key(n), entry_key(e), e->klen);
-        memcpy(entry_val(n), entry_val(e), vlen < old ? vlen : old);
         entry_free_shell(e);
         e = n;
+    } else if (flags & KV_ENTRY_SHARED) {
+        size_t cap = malloc_usable_size(entry_val(e));
+        if (vlen > cap)
+            entry_realloc_ext(e, vlen + slack);
+        else if (vlen < cap / 2)
+            entry_realloc_ext(e, vlen);
     } else if (need > entry_alloc(e)) {
-        /* growth by appends: keep slack so repeated appends stay amortized
-         * O(1), as Redis's sds does (double, at most 1 MB extra) */
-        size_t slack = vlen < (1u << 20) ? vlen : (1u << 20);
-        if (old == 0) slack = 0;
         e = entry_realloc(e, need + slack);
     } else if (need < entry_alloc(e) / 2) {
         e = entry_realloc(e, need);
