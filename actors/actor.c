@@ -331,7 +331,11 @@ static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
         reply_error(&r->reply, "ERR client output buffer limit reached");
         return;
     }
-    cmd_call c = {.argc = r->argc, .argv = r->argv, .out = &r->reply, .env = r->env};
+    cmd_call c = {.argc = r->argc,
+                  .argv = r->argv,
+                  .out = &r->reply,
+                  .env = r->env,
+                  .pin = r->may_pin ? &r->pin : NULL};
     s->now_ms = now_ms;
     if (r->denyoom && s->limits) {
         int room = actor_make_room(a, s, r, ACTOR_EVICT_US);

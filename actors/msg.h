@@ -61,6 +61,10 @@ typedef struct kv_req {
                                 fn, shard and argv are unused then */
     uint8_t ordered;         /* private to the network thread: a part of a command over
                                 several actors, published in the global order */
+    uint8_t may_pin;         /* ro for the actor: the reply may refer to a stored value
+                                (cmd_call.pin): a client's own GET, written as it is */
+    kv_pin pin;              /* written by the actor: the value the reply continues with
+                                (e NULL: none); the network thread unpins it */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */
@@ -88,8 +92,9 @@ static inline int kv_obl_over(kv_obl *o)
 static inline void kv_obl_count(kv_req *r)
 {
     r->obl_bytes = 0;
-    if (r->obl == NULL || r->reply.len < KV_OBL_MIN_REPLY) return;
-    r->obl_bytes = r->reply.len;
+    size_t len = r->reply.len + r->pin.len;
+    if (r->obl == NULL || len < KV_OBL_MIN_REPLY) return;
+    r->obl_bytes = len;
     atomic_fetch_add_explicit(&r->obl->inflight, (int64_t)r->obl_bytes, memory_order_relaxed);
 }
 

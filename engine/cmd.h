@@ -32,12 +32,25 @@
 #include "kv.h"
 #include "shard.h"
 
+/* A reply that continues with a stored value instead of a copy of it: the
+ * reply's first `at` bytes, then len bytes at p (the value of e, pinned
+ * with entry_pin), then the rest of the reply. The reader drops the
+ * reference with entry_unpin once the bytes are sent. */
+typedef struct kv_pin {
+    struct kv_entry *e; /* NULL: none */
+    const char *p;
+    size_t len;
+    size_t at;
+} kv_pin;
+
 typedef struct cmd_call {
     int argc;
     const kv_str *argv; /* argv[0] is the command name as the client sent it */
     kvbuf *out;         /* reply appended here */
     void *env;          /* what the request's sender passed along (kv_req.env): the
                            scripting context for EVAL; NULL for plain commands */
+    kv_pin *pin;        /* not NULL: GET may answer with a pinned value (a client's own
+                           GET, sent as it is); NULL: the reply holds every byte */
 } cmd_call;
 
 typedef void cmd_fn(shard_t *s, const cmd_call *c);

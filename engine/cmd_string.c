@@ -176,6 +176,14 @@ void cmd_get(shard_t *s, const cmd_call *c)
         return;
     }
     if (!cmd_check_string(c, e)) return;
+    if (c->pin != NULL && (e->flags & KV_ENTRY_SHARED)) {
+        /* a big value: the reply refers to it (kv_pin), no copy */
+        reply_bulk_len(c->out, e->vlen);
+        entry_pin(e);
+        *c->pin = (kv_pin){e, entry_val(e), e->vlen, c->out->len};
+        kvbuf_append(c->out, "\r\n", 2);
+        return;
+    }
     reply_value(c->out, e);
 }
 

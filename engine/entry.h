@@ -11,6 +11,17 @@
  * only entry.c changes. A hash entry's value is the pointer to its hobj_t
  * (hobj.h), which the entry owns. Entries belong to the shard that holds
  * them and are touched only by its actor.
+ *
+ * A string of at least ENTRY_SHARE_MIN bytes is KV_ENTRY_SHARED: its
+ * value lives in an allocation of its own, of its exact size (the entry
+ * holds a pointer to it where the value would be), so that a 16 KB value
+ * takes four pages and not five, and 8 bytes before the header hold a
+ * reference count, so that a GET's reply can be written to the socket
+ * from the stored bytes (entry_pin on the actor, entry_unpin on the
+ * network thread once the bytes are sent) instead of a copy. The table
+ * holds one reference; entry_free drops it. The value of a pinned entry
+ * never changes: entry_rebuild and entry_resize_val give a fresh copy
+ * while another reference exists.
  */
 #ifndef MEMKV_ENTRY_H
 #define MEMKV_ENTRY_H
@@ -39,9 +50,15 @@ static inline int kv_type_is_obj(unsigned type)
 }
 
 enum {
-    KV_ENTRY_TTL = 1u << 0, /* an expiry precedes the key */
-    KV_ENTRY_DB = 1u << 1,  /* a database byte (1..255) precedes the key */
+    KV_ENTRY_TTL = 1u << 0,    /* an expiry precedes the key */
+    KV_ENTRY_DB = 1u << 1,     /* a database byte (1..255) precedes the key */
+    KV_ENTRY_SHARED = 1u << 2, /* a reference count precedes the header */
 };
+
+/* Strings at least this long are KV_ENTRY_SHARED: from 16 KB, jemalloc's
+ * size classes are whole pages, and a value sharing its allocation with
+ * the header and key would take one page more (1.25x RSS at 16 KB). */
+#define ENTRY_SHARE_MIN (16u << 10)
 
 /* Databases a key may live in (SELECT 0..KV_MAX_DBS-1). */
 #define KV_MAX_DBS 256
@@ -74,8 +91,15 @@ kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hob
 /* A new entry of type (KV_TYPE_LIST or KV_TYPE_SET) owning obj (no
  * expiry). Aborts on OOM. */
 kv_entry *entry_new_obj(uint64_t hash, const char *key, size_t klen, unsigned type, void *obj);
-/* Frees e and, for a hash, list or set, its object. Accepts NULL. */
+/* Frees e and, for a hash, list or set, its object. Accepts NULL. A
+ * KV_ENTRY_SHARED entry is only unreferenced: the last entry_unpin frees it. */
 void entry_free(kv_entry *e);
+/* Takes a reference on a KV_ENTRY_SHARED entry, for a reply that sends
+ * its value later. Actor of e's shard. */
+void entry_pin(kv_entry *e);
+/* Drops a reference taken by entry_pin; frees e if it was the last one
+ * (the table let go of it meanwhile). Any thread. */
+void entry_unpin(kv_entry *e);
 /* Frees e but not the hobj it points to (the hobj moved to another entry). */
 void entry_free_shell(kv_entry *e);
 /* Bytes the allocator really holds for e (malloc_usable_size), a hash's
@@ -106,19 +130,26 @@ static inline unsigned entry_db(const kv_entry *e)
 }
 static inline char *entry_val(kv_entry *e)
 {
-    return entry_key(e) + e->klen;
+    char *v = entry_key(e) + e->klen;
+    if (e->flags & KV_ENTRY_SHARED) memcpy(&v, v, sizeof v); /* its own allocation */
+    return v;
+}
+/* Bytes the value takes inside the entry: the value, or its pointer. */
+static inline size_t entry_val_room(const kv_entry *e)
+{
+    return (e->flags & KV_ENTRY_SHARED) ? sizeof(char *) : e->vlen;
 }
 /* The trailer of an entry with KV_ENTRY_TTL: where the expiry index keeps
  * it (owner: the shard's expire_idx). */
 static inline uint32_t entry_ttl_slot(const kv_entry *e)
 {
     uint32_t pos;
-    memcpy(&pos, e->data + entry_key_off(e->flags) + e->klen + e->vlen, sizeof pos);
+    memcpy(&pos, e->data + entry_key_off(e->flags) + e->klen + entry_val_room(e), sizeof pos);
     return pos;
 }
 static inline void entry_set_ttl_slot(kv_entry *e, uint32_t pos)
 {
-    memcpy(e->data + entry_key_off(e->flags) + e->klen + e->vlen, &pos, sizeof pos);
+    memcpy(e->data + entry_key_off(e->flags) + e->klen + entry_val_room(e), &pos, sizeof pos);
 }
 /* The hobj of a KV_TYPE_HASH entry. */
 static inline struct hobj *entry_hobj(kv_entry *e)

@@ -38,6 +38,9 @@ typedef struct kv_str {
 /* Allocation helpers: abort with a message on out-of-memory, like Redis's
  * zmalloc. Any thread. */
 void *kv_xmalloc(size_t n);
+/* kv_xmalloc for a big value: whole pages, page-aligned under jemalloc (see
+ * util.c); freed with free(). Any thread. */
+void *kv_xmalloc_pages(size_t n);
 void *kv_xcalloc(size_t n, size_t size);
 void *kv_xrealloc(void *p, size_t n);
 char *kv_xstrndup(const char *s, size_t n);

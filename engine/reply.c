@@ -98,6 +98,11 @@ void reply_int(kvbuf *b, int64_t v)
     reply_prefixed_i64(b, ':', v);
 }
 
+void reply_bulk_len(kvbuf *b, size_t n)
+{
+    reply_prefixed_i64(b, '$', (int64_t)n);
+}
+
 void reply_bulk(kvbuf *b, const void *p, size_t n)
 {
     reply_prefixed_i64(b, '$', (int64_t)n);

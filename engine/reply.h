@@ -33,6 +33,7 @@ void reply_error_arity(kvbuf *b, const char *name, size_t len);
 void reply_error_expire(kvbuf *b, const char *name, size_t len);
 void reply_int(kvbuf *b, int64_t v);                /* :v */
 void reply_bulk(kvbuf *b, const void *p, size_t n); /* $n\r\n...\r\n */
+void reply_bulk_len(kvbuf *b, size_t n);            /* $n\r\n: a bulk's header only */
 void reply_bulk_cstr(kvbuf *b, const char *s);
 void reply_bulk_i64(kvbuf *b, int64_t v);
 void reply_bulk_ld(kvbuf *b, long double v); /* as INCRBYFLOAT prints */

@@ -47,6 +47,21 @@ void *kv_xmalloc(size_t n)
     return p;
 }
 
+void *kv_xmalloc_pages(size_t n)
+{
+#ifdef MEMKV_JEMALLOC
+    /* page-aligned: jemalloc then puts no random offset in front (its
+     * cache-oblivious placement), which would make a 16 KB block touch a
+     * fifth page */
+    size_t page = 4096, size = (n + page - 1) / page * page;
+    void *p = aligned_alloc(page, size ? size : page);
+#else
+    void *p = malloc(n ? n : 1); /* glibc: alignment would only waste */
+#endif
+    if (p == NULL) kv_oom(n);
+    return p;
+}
+
 void *kv_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);

@@ -72,6 +72,7 @@ typedef struct kv_slot {
     uint32_t nbigs;   /* arguments in buffers of their own (parse_take_big): */
     char **bigs;      /* their buffers (in the room), freed with the slot */
     size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
+    kv_pin pin;       /* the stored value reply continues with (JOIN_SINGLE of a GET) */
 } kv_slot;
 
 /* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is
@@ -86,9 +87,11 @@ typedef struct kv_slot {
  * it goes out after out's bytes up to mark. */
 typedef struct conn_outseg {
     struct conn_outseg *next;
-    size_t mark; /* offset in conn.out that precedes it */
-    size_t off;  /* bytes of buf already sent */
-    kvbuf buf;   /* the reply (taken from its slot) */
+    size_t mark;          /* offset in conn.out that precedes it */
+    size_t off;           /* bytes of buf already sent */
+    kvbuf buf;            /* the reply (taken from its slot), or with pin set the
+                             stored value's bytes (buf.data points into pin) */
+    struct kv_entry *pin; /* a pinned value (kv_pin): unpinned, not freed, when sent */
 } conn_outseg;
 
 /* Replies at least this long are queued as they are (conn_outseg). */

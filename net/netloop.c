@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "entry.h"
 #include "multi.h"
 #include "net_internal.h"
 #include "reply.h"
@@ -30,6 +31,7 @@
 
 static void conn_process_input(netthr *t, conn *c);
 static void conn_queue_seg(conn *c, kvbuf *reply);
+static void conn_queue_pinned(conn *c, kv_slot *sl);
 static void conn_free_segs(conn *c);
 
 /* read(2) and write(2) of a connection, through TLS on the TLS port. */
@@ -146,6 +148,8 @@ static void conn_collect_replies(conn *c)
         if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
         if (sl->mute)
             ; /* CLIENT REPLY OFF/SKIP */
+        else if (sl->pin.e != NULL)
+            conn_queue_pinned(c, sl);
         else if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
         else if (sl->reply.len >= CONN_OUT_SEG_MIN)
@@ -162,15 +166,12 @@ static void conn_collect_replies(conn *c)
     if (c->mon && c->head == NULL) monitor_take(&c->t->srv->mon, c);
 }
 
-/* Queues a big reply as it is: takes reply's buffer (leaving it empty). */
-static void conn_queue_seg(conn *c, kvbuf *reply)
+/* Links g at the end of c's big replies, after out's bytes so far. */
+static void conn_link_seg(conn *c, conn_outseg *g)
 {
-    conn_outseg *g = kv_xmalloc(sizeof *g);
     g->next = NULL;
     g->mark = c->out.len;
     g->off = 0;
-    g->buf = *reply;
-    kvbuf_init(reply);
     if (c->seg_tail)
         c->seg_tail->next = g;
     else
@@ -179,13 +180,47 @@ static void conn_queue_seg(conn *c, kvbuf *reply)
     c->seg_bytes += g->buf.len;
 }
 
+/* Queues a big reply as it is: takes reply's buffer (leaving it empty). */
+static void conn_queue_seg(conn *c, kvbuf *reply)
+{
+    conn_outseg *g = kv_xmalloc(sizeof *g);
+    g->buf = *reply;
+    g->pin = NULL;
+    kvbuf_init(reply);
+    conn_link_seg(c, g);
+}
+
+/* Queues a reply that continues with a pinned value (kv_pin): its bytes
+ * before the value into out, the value as a segment that holds the
+ * reference (taken from the slot), then the rest of the reply. */
+static void conn_queue_pinned(conn *c, kv_slot *sl)
+{
+    kv_pin *pin = &sl->pin;
+    kvbuf_append(&c->out, sl->reply.data, pin->at);
+    conn_outseg *g = kv_xmalloc(sizeof *g);
+    g->buf = (kvbuf){.data = (char *)(uintptr_t)pin->p, .len = pin->len, .cap = pin->len};
+    g->pin = pin->e;
+    conn_link_seg(c, g);
+    kvbuf_append(&c->out, sl->reply.data + pin->at, sl->reply.len - pin->at);
+    *pin = (kv_pin){0};
+}
+
+/* Frees a segment sent or dropped: its buffer, or its reference. */
+static void conn_seg_free(conn_outseg *g)
+{
+    if (g->pin != NULL)
+        entry_unpin(g->pin);
+    else
+        kvbuf_destroy(&g->buf);
+    free(g);
+}
+
 static void conn_free_segs(conn *c)
 {
     conn_outseg *g;
     while ((g = c->seg_head) != NULL) {
         c->seg_head = g->next;
-        kvbuf_destroy(&g->buf);
-        free(g);
+        conn_seg_free(g);
     }
     c->seg_tail = NULL;
     c->seg_bytes = 0;
@@ -233,8 +268,7 @@ static void conn_out_sent(conn *c, size_t n)
         if (g->off == g->buf.len) {
             c->seg_head = g->next;
             if (c->seg_head == NULL) c->seg_tail = NULL;
-            kvbuf_destroy(&g->buf);
-            free(g);
+            conn_seg_free(g);
         }
     }
 }

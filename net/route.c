@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "entry.h"
 #include "join.h"
 #include "reply.h"
 #include "scripting.h"
@@ -109,8 +110,16 @@ kv_slot *slot_new(conn *c, const cmd_def *def, int argc, const kv_str *argv)
     return sl;
 }
 
+/* Drops a reply's reference on a stored value, if it holds one. */
+static void pin_release(kv_pin *pin)
+{
+    if (pin->e != NULL) entry_unpin(pin->e);
+    *pin = (kv_pin){0};
+}
+
 static void req_release(kv_req *r, kv_slot *sl)
 {
+    pin_release(&r->pin);
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
     free(r);
@@ -148,6 +157,7 @@ void slot_free(kv_slot *sl)
     }
     free(sl->key_sub);
     if (sl->mx) multi_slot_free(sl);
+    pin_release(&sl->pin);
     netthr *t = sl->conn->t;
     if (sl->nbigs) {
         for (uint32_t k = 0; k < sl->nbigs; k++) free(sl->bigs[k]);
@@ -292,6 +302,8 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->db = sl->db;
     r->write = (sl->def->flags & CMD_WRITE) != 0;
     r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
+    /* a RESP GET's big value goes to the socket from the stored bytes */
+    r->may_pin = fn == cmd_get && sl->proto != PARSE_PLAIN;
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);
@@ -747,6 +759,8 @@ void slot_join(netthr *t, kv_slot *sl)
         kvbuf tmp = *out;
         *out = sl->subs[0]->reply;
         sl->subs[0]->reply = tmp;
+        sl->pin = sl->subs[0]->pin;
+        sl->subs[0]->pin = (kv_pin){0};
         break;
     }
     case JOIN_MGET:

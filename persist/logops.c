@@ -130,7 +130,8 @@ static void log_put(void *ctx, uint32_t shard, const kv_entry *e)
         kvbuf_destroy(&enc);
         return;
     }
-    (void)wal_append_put(ctx, e->type, k, e->klen, k + e->klen, e->vlen, entry_expire(e));
+    (void)wal_append_put(ctx, e->type, k, e->klen, entry_val((kv_entry *)(uintptr_t)e), e->vlen,
+                         entry_expire(e));
 }
 
 static void log_hset(void *ctx, uint32_t shard, const kv_str *key, const kv_str *field,
