@@ -460,6 +460,14 @@ static void frame_message(kvbuf *f, const char *word, const kv_str *pat, const k
     reply_bulk(f, msg->p, msg->len);
 }
 
+/* Redis 7.0's stringmatchlen() matches nothing against an empty name but
+ * an empty pattern ("*" does not match channel ""): the same here. */
+static int ps_match(const char *pat, size_t plen, const char *name, size_t len)
+{
+    if (len == 0) return plen == 0;
+    return kv_glob_match(pat, plen, name, len, 0);
+}
+
 /* Delivers msg to the subscribers of ch (and, for channels, of the
  * patterns matching it); returns their count. Network thread t. */
 static int64_t ps_publish(netthr *t, int kind, const kv_str *ch, const kv_str *msg)
@@ -481,7 +489,7 @@ static int64_t ps_publish(netthr *t, int kind, const kv_str *ch, const kv_str *m
     ps_map *pm = &h->map[PS_PAT];
     for (size_t b = 0; kind == PS_CHAN && b < pm->nb; b++)
         for (ps_ent *pe = pm->b[b]; pe; pe = pe->next) {
-            if (!kv_glob_match(pe->key, pe->len, ch->p, ch->len, 0)) continue;
+            if (!ps_match(pe->key, pe->len, ch->p, ch->len)) continue;
             kv_str pat = {pe->key, pe->len};
             frame_message(&f, "pmessage", &pat, ch, msg);
             for (size_t i = 0; i < pe->nsubs; i++) ps_deliver(pe->subs[i], &f, hard, &w);
@@ -579,7 +587,7 @@ static void ps_channels(pubsub_hub *h, int kind, int argc, const kv_str *argv, k
     ps_map *m = &h->map[kind];
     for (size_t b = 0; b < m->nb; b++)
         for (ps_ent *e = m->b[b]; e; e = e->next)
-            if (argc < 3 || kv_glob_match(argv[2].p, argv[2].len, e->key, e->len, 0)) {
+            if (argc < 3 || ps_match(argv[2].p, argv[2].len, e->key, e->len)) {
                 reply_bulk(&body, e->key, e->len);
                 n++;
             }

@@ -146,6 +146,40 @@ def messages_across_connections_like_redis(ctx):
     assert a[0] == [4, 2, 0, 1, 1], a[0]
 
 
+PATTERNS = ["h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "x\\*y", "*", "[", "a\\",
+            "\\[x]", "*c*c*c*"]
+CHANNELS = ["hello", "hallo", "hxllo", "hllo", "heeeello", "x*y", "xzy", "[", "a\\", "[x]",
+            "acbcbc", "HELLO", ""]
+
+
+def glob_counts(port):
+    """PUBLISH counts and the (sorted) pmessages of one subscriber to many
+    glob patterns: Redis's glob semantics, engine/glob.c here."""
+    s = subscriber(port, ["PSUBSCRIBE"] + PATTERNS)
+    with RespConn(port) as p:
+        counts = [p.call("PUBLISH", ch, "m") for ch in CHANNELS]
+    got = sorted((m[1], m[2]) for m in (s.read_reply() for _ in range(sum(counts))))
+    s.close()
+    return counts, got
+
+
+@R.test
+def glob_patterns_like_redis(ctx):
+    a, b = glob_counts(ctx["srv"].port), glob_counts(ctx["ref"].port)
+    assert a == b, "mem-kv %r\nredis  %r" % (a, b)
+    # PUBSUB CHANNELS with the same patterns, channel "" included
+    def chans(port):
+        subs = [subscriber(port, ["SUBSCRIBE"] + CHANNELS)]
+        with RespConn(port) as p:
+            mine = {ch.encode() for ch in CHANNELS}  # not earlier tests' closing ones
+            out = [sorted(set(p.call("PUBSUB", "CHANNELS", pat)) & mine)
+                   for pat in PATTERNS + [""]]
+        subs[0].close()
+        return out
+    a, b = chans(ctx["srv"].port), chans(ctx["ref"].port)
+    assert a == b, "mem-kv %r\nredis  %r" % (a, b)
+
+
 @R.test
 def publish_order_and_counts_over_threads(ctx):
     """Six subscribers (on both network threads with --threads 2), two
