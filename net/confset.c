@@ -19,8 +19,6 @@ typedef struct confset_row {
     int integer;     /* a value that is no integer gets Redis's parse message */
     void (*apply)(struct server *s, const kv_config *parsed);
     void (*show)(struct server *s, char *buf, size_t len);
-    /* NULL, or why the parsed value cannot be applied while running */
-    const char *(*veto)(struct server *s, const kv_config *parsed);
 } confset_row;
 
 static void apply_maxmemory(struct server *s, const kv_config *c)
@@ -145,23 +143,23 @@ static void show_obl(struct server *s, char *buf, size_t len)
 }
 
 static const confset_row rows[] = {
-    {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory, NULL},
+    {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory},
     {"maxmemory-policy",
      "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
      "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
-     0, apply_policy, show_policy, NULL},
+     0, apply_policy, show_policy},
     {"maxmemory-samples", "argument must be between 1 and 2147483647 inclusive", 1, apply_samples,
-     show_samples, NULL},
-    {"requirepass", NULL, 0, apply_requirepass, show_requirepass, NULL},
+     show_samples},
+    {"requirepass", NULL, 0, apply_requirepass, show_requirepass},
     {"timeout", "argument must be between 0 and 2147483647 inclusive", 1, apply_timeout,
-     show_timeout, NULL},
-    {"protected-mode", "argument must be 'yes' or 'no'", 0, apply_protected, show_protected, NULL},
-    {"slowlog-log-slower-than", NULL, 1, apply_slowlog_slower, show_slowlog_slower, NULL},
-    {"slowlog-max-len", NULL, 1, apply_slowlog_len, show_slowlog_len, NULL},
-    {"latency-monitor-threshold", NULL, 1, apply_latency, show_latency, NULL},
+     show_timeout},
+    {"protected-mode", "argument must be 'yes' or 'no'", 0, apply_protected, show_protected},
+    {"slowlog-log-slower-than", NULL, 1, apply_slowlog_slower, show_slowlog_slower},
+    {"slowlog-max-len", NULL, 1, apply_slowlog_len, show_slowlog_len},
+    {"latency-monitor-threshold", NULL, 1, apply_latency, show_latency},
     {"client-output-buffer-limit",
      "Error in hard, soft or soft_seconds setting in buffer limit configuration.", 0, apply_obl,
-     show_obl, veto_obl},
+     show_obl},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -216,7 +214,8 @@ static int confset_check(struct server *s, const confset_row *row, const kv_str 
         memcpy(val, value->p, value->len);
         val[value->len] = '\0';
         if (config_set(scratch, row->name, val, err, sizeof err) == 0) {
-            const char *veto = row->veto ? row->veto(s, scratch) : NULL;
+            /* a value that parses but cannot be applied while running */
+            const char *veto = row->apply == apply_obl ? veto_obl(s, scratch) : NULL;
             if (veto == NULL) return 0;
             reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                          row->name, veto);
