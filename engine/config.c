@@ -74,9 +74,9 @@ static const struct opt {
      offsetof(kv_config, client_query_buffer_limit), NULL, "BYTES",
      "most unparsed input bytes a client may have buffered, a whole request included "
      "(default 1gb)"},
-    {"client-output-buffer-limit", OPT_OBL, 0, 0, 0, NULL, "'normal HARD SOFT SECS'",
+    {"client-output-buffer-limit", OPT_OBL, 0, 0, 0, NULL, "'normal|pubsub HARD SOFT SECS'",
      "close a client whose queued replies pass HARD bytes, or stay over SOFT bytes for SECS "
-     "seconds (default 'normal 64mb 16mb 60'; 0 = no limit)"},
+     "seconds (default 'normal 64mb 16mb 60 pubsub 32mb 8mb 60'; 0 = no limit)"},
     {"requirepass", OPT_PASS, 0, sizeof(((kv_config *)0)->requirepass),
      offsetof(kv_config, requirepass), NULL, "PASSWORD",
      "clients must AUTH with this password first (default: none)"},
@@ -165,6 +165,9 @@ void config_defaults(kv_config *c)
     c->obl_hard = 64ll << 20;
     c->obl_soft = 16ll << 20;
     c->obl_soft_seconds = 60;
+    c->obl_pubsub_hard = 32ll << 20; /* Redis's pubsub class */
+    c->obl_pubsub_soft = 8ll << 20;
+    c->obl_pubsub_soft_seconds = 60;
     c->protected_mode = 1;
     c->hz = 10;
     c->loglevel = 1;
@@ -219,6 +222,8 @@ static int parse_obl(kv_config *c, const char *value)
         w[n++] = tok;
     }
     long long hard = c->obl_hard, soft = c->obl_soft, secs = c->obl_soft_seconds;
+    long long phard = c->obl_pubsub_hard, psoft = c->obl_pubsub_soft;
+    long long psecs = c->obl_pubsub_soft_seconds;
     int bare = n == 3;
     if (!bare && (n == 0 || n % 4 != 0)) return -1;
     for (int i = 0; i < n; i += 4) {
@@ -237,12 +242,19 @@ static int parse_obl(kv_config *c, const char *value)
             hard = h;
             soft = s;
             secs = sec;
+        } else if (strcasecmp(w[i], "pubsub") == 0) {
+            phard = h;
+            psoft = s;
+            psecs = sec;
         }
         if (bare) break;
     }
     c->obl_hard = hard;
     c->obl_soft = soft;
     c->obl_soft_seconds = (int)secs;
+    c->obl_pubsub_hard = phard;
+    c->obl_pubsub_soft = psoft;
+    c->obl_pubsub_soft_seconds = (int)psecs;
     return 0;
 }
 
@@ -278,9 +290,10 @@ static int parse_addrs(char *out, size_t len, const char *value)
 
 void config_format_obl(const kv_config *c, char *buf, size_t len)
 {
-    /* Redis lists every class; the others are Redis's defaults, unused here. */
-    snprintf(buf, len, "normal %lld %lld %d slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-             c->obl_hard, c->obl_soft, c->obl_soft_seconds);
+    /* Redis lists every class; slave's are Redis's defaults, unused here. */
+    snprintf(buf, len, "normal %lld %lld %d slave 268435456 67108864 60 pubsub %lld %lld %d",
+             c->obl_hard, c->obl_soft, c->obl_soft_seconds, c->obl_pubsub_hard, c->obl_pubsub_soft,
+             c->obl_pubsub_soft_seconds);
 }
 
 static const struct opt *opt_find(const char *name)

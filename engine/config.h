@@ -33,6 +33,9 @@ typedef struct kv_config {
     long long obl_hard;                  /* --client-output-buffer-limit normal HARD ... */
     long long obl_soft;                  /* ... SOFT ... */
     int obl_soft_seconds;                /* ... SECONDS */
+    long long obl_pubsub_hard;           /* --client-output-buffer-limit pubsub HARD ... */
+    long long obl_pubsub_soft;           /* ... SOFT ... */
+    int obl_pubsub_soft_seconds;         /* ... SECONDS */
     char requirepass[512];               /* --requirepass, "" = none */
     int protected_mode;                  /* --protected-mode yes|no */
     int hz;                              /* --hz: active expiry ticks per second */
@@ -78,9 +81,9 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
 
 /* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
  * CONFIG SET parses its values with it too (on a scratch copy). */
-/* client-output-buffer-limit: "normal HARD SOFT SECONDS" (classes replica,
- * slave and pubsub are accepted and ignored, as mem-kv has no such
- * clients) or "HARD SOFT SECONDS". */
+/* client-output-buffer-limit: "normal HARD SOFT SECONDS" and "pubsub HARD
+ * SOFT SECONDS" (classes replica and slave are accepted and ignored, as
+ * mem-kv has no such clients), or "HARD SOFT SECONDS" (normal). */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Reads a config file (and the files it includes); returns 0 or

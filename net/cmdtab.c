@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "local.h"
+#include "pubsub.h"
 #include "scripting.h"
 
 #define W CMD_WRITE
@@ -28,6 +29,11 @@
     {                                                                                              \
         n, -3, CMD_NOSCRIPT | CMD_STALE, ROUTE_SCRIPT, JOIN_SINGLE, script_part, NULL, 0, 0, 0,    \
             "scripting", ver, sum                                                                  \
+    }
+/* Pub/Sub: answered by the network thread (net/pubsub.c). */
+#define PSCMD(n, ar, fl, handler, ver, sum)                                                        \
+    {                                                                                              \
+        n, ar, fl, ROUTE_LOCAL, JOIN_SINGLE, NULL, handler, 0, 0, 0, "pubsub", ver, sum            \
     }
 #define MULTICMD(n, ar, fl, ver, sum)                                                              \
     {                                                                                              \
@@ -166,11 +172,19 @@ static const cmd_def commands[] = {
            "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
     KEYCMD("pexpiretime", 2, R | F, cmd_pexpiretime, "generic", "7.0.0",
            "Get the expiration Unix timestamp for a key in milliseconds"),
-    LOCALCMD("ping", -1, F, local_ping, "1.0.0", "Ping the server"),
+    LOCALCMD("ping", -1, F, pubsub_ping, "1.0.0", "Ping the server"),
     KEYCMD("psetex", 4, W | M, cmd_psetex, "string", "2.6.0",
            "Set the value and expiration in milliseconds of a key"),
+    PSCMD("psubscribe", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_psubscribe, "2.0.0",
+          "Listen for messages published to channels matching the given patterns"),
     KEYCMD("pttl", 2, R | F, cmd_pttl, "generic", "2.6.0",
            "Get the time to live for a key in milliseconds"),
+    PSCMD("publish", 3, CMD_LOADING | CMD_STALE | F, pubsub_publish, "2.0.0",
+          "Post a message to a channel"),
+    PSCMD("pubsub", -2, CMD_LOADING | CMD_STALE, pubsub_pubsub, "2.8.0",
+          "A container for Pub/Sub commands"),
+    PSCMD("punsubscribe", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_punsubscribe, "2.0.0",
+          "Stop listening for messages posted to channels matching the given patterns"),
     LOCALCMD("quit", -1, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_quit,
              "1.0.0", "Close the connection"),
     {"randomkey", 1, R, ROUTE_ALL, JOIN_RANDOM, cmd_randomkey_part, NULL, 0, 0, 0, "generic",
@@ -227,20 +241,28 @@ static const cmd_def commands[] = {
      "Move a member from one set to another (both keys in one shard)"},
     KEYCMD("spop", -2, W | F, cmd_spop, "set", "1.0.0",
            "Remove and return one or multiple random members from a set"),
+    PSCMD("spublish", 3, CMD_LOADING | CMD_STALE | F, pubsub_spublish, "7.0.0",
+          "Post a message to a shard channel"),
     KEYCMD("srandmember", -2, R, cmd_srandmember, "set", "1.0.0",
            "Get one or multiple random members from a set"),
     KEYCMD("srem", -3, W | F, cmd_srem, "set", "1.0.0", "Remove one or more members from a set"),
     KEYCMD("sscan", -3, R, cmd_sscan, "set", "2.8.0", "Incrementally iterate Set elements"),
+    PSCMD("ssubscribe", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_ssubscribe, "7.0.0",
+          "Listen for messages published to the given shard channels"),
     {"stats", 1, 0, ROUTE_ALL, JOIN_STATS, cmd_info_part, NULL, 0, 0, 0, "server", "mem-kv",
      "Server statistics as one JSON object"},
     KEYCMD("strlen", 2, R | F, cmd_strlen, "string", "2.2.0",
            "Get the length of the value stored in a key"),
+    PSCMD("subscribe", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_subscribe, "2.0.0",
+          "Listen for messages published to the given channels"),
     KEYCMD("substr", 4, R, cmd_getrange, "string", "1.0.0",
            "Get a substring of the string stored at a key"),
     {"sunion", -2, R, ROUTE_SETOP, JOIN_SINGLE, cmd_sunion, NULL, 1, -1, 1, "set", "1.0.0",
      "Add multiple sets"},
     {"sunionstore", -3, W | M, ROUTE_SETOP, JOIN_SINGLE, cmd_sunionstore, NULL, 1, -1, 1, "set",
      "1.0.0", "Add multiple sets and store the resulting set in a key"},
+    PSCMD("sunsubscribe", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_sunsubscribe, "7.0.0",
+          "Stop listening for messages posted to the given shard channels"),
     LOCALCMD("time", 1, F | CMD_LOADING | CMD_STALE, local_time, "2.6.0",
              "Return the current server time"),
     {"touch", -2, R | F, ROUTE_KEYS, JOIN_SUM, cmd_exists_part, NULL, 1, -1, 1, "generic", "3.2.1",
@@ -251,6 +273,8 @@ static const cmd_def commands[] = {
     {"unlink", -2, W | F, ROUTE_KEYS, JOIN_SUM, cmd_del_part, NULL, 1, -1, 1, "generic", "4.0.0",
      "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
      "blocking."},
+    PSCMD("unsubscribe", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, pubsub_unsubscribe, "2.0.0",
+          "Stop listening for messages posted to the given channels"),
     MULTICMD("unwatch", 1, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",
              "Forget about all watched keys"),
     MULTICMD("watch", -2, F | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "2.2.0",

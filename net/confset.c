@@ -10,6 +10,7 @@
 #include "config.h"
 #include "evict.h"
 #include "net_internal.h"
+#include "pubsub.h"
 #include "reply.h"
 
 typedef struct confset_row {
@@ -112,6 +113,35 @@ static void show_latency(struct server *s, char *buf, size_t len)
     snprintf(buf, len, "%lld", (long long)atomic_load(&s->lat.threshold_ms));
 }
 
+/* client-output-buffer-limit: the pubsub class changes while running; the
+ * normal class is read by connections as they are set up, so it may only
+ * be given again with its current values. */
+static const char *veto_obl(struct server *s, const kv_config *c)
+{
+    if (c->obl_hard != s->cfg.obl_hard || c->obl_soft != s->cfg.obl_soft ||
+        c->obl_soft_seconds != s->cfg.obl_soft_seconds)
+        return "only the pubsub class can change while running";
+    return NULL;
+}
+
+static void apply_obl(struct server *s, const kv_config *c)
+{
+    pubsub_limits_set(s->pubsub, c->obl_pubsub_hard, c->obl_pubsub_soft,
+                      c->obl_pubsub_soft_seconds);
+}
+
+static void show_obl(struct server *s, char *buf, size_t len)
+{
+    kv_config c = s->cfg;
+    int64_t hard, soft;
+    int secs;
+    pubsub_limits_get(s->pubsub, &hard, &soft, &secs);
+    c.obl_pubsub_hard = hard;
+    c.obl_pubsub_soft = soft;
+    c.obl_pubsub_soft_seconds = secs;
+    config_format_obl(&c, buf, len);
+}
+
 static const confset_row rows[] = {
     {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory},
     {"maxmemory-policy",
@@ -127,6 +157,9 @@ static const confset_row rows[] = {
     {"slowlog-log-slower-than", NULL, 1, apply_slowlog_slower, show_slowlog_slower},
     {"slowlog-max-len", NULL, 1, apply_slowlog_len, show_slowlog_len},
     {"latency-monitor-threshold", NULL, 1, apply_latency, show_latency},
+    {"client-output-buffer-limit",
+     "Error in hard, soft or soft_seconds setting in buffer limit configuration.", 0, apply_obl,
+     show_obl},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -173,14 +206,21 @@ static void confset_unknown(struct server *s, const kv_str *name, kvbuf *out)
 
 /* Checks one value into the scratch configuration; replies the error and
  * returns -1 if it is not acceptable. */
-static int confset_check(const confset_row *row, const kv_str *value, kv_config *scratch,
-                         kvbuf *out)
+static int confset_check(struct server *s, const confset_row *row, const kv_str *value,
+                         kv_config *scratch, kvbuf *out)
 {
     char val[512], err[KV_CONFIG_ERRLEN];
     if (value->len < sizeof val && memchr(value->p, '\0', value->len) == NULL) {
         memcpy(val, value->p, value->len);
         val[value->len] = '\0';
-        if (config_set(scratch, row->name, val, err, sizeof err) == 0) return 0;
+        if (config_set(scratch, row->name, val, err, sizeof err) == 0) {
+            /* a value that parses but cannot be applied while running */
+            const char *veto = row->apply == apply_obl ? veto_obl(s, scratch) : NULL;
+            if (veto == NULL) return 0;
+            reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                         row->name, veto);
+            return -1;
+        }
     } else {
         snprintf(err, sizeof err, "invalid value");
     }
@@ -208,7 +248,7 @@ void confset_set(struct server *s, int argc, const kv_str *argv, kvbuf *out)
             confset_unknown(s, &argv[2 + 2 * i], out);
             return;
         }
-        if (confset_check(row, &argv[3 + 2 * i], &scratch, out) != 0) return;
+        if (confset_check(s, row, &argv[3 + 2 * i], &scratch, out) != 0) return;
         for (int j = 0; j < i && j < (int)NROWS; j++)
             if (seen[j] == row) {
                 reply_errorf(out,

@@ -147,21 +147,23 @@ static int name_ok(const kv_str *n)
  * shown (qbuf and omem as 0). */
 static void client_info_line(const conn *x, int own, kvbuf *out, int64_t now_ms)
 {
-    char flags[4];
+    char flags[5];
     int nf = 0;
     if (__atomic_load_n(&x->mon, __ATOMIC_RELAXED)) flags[nf++] = 'O';
     if (__atomic_load_n(&x->no_evict, __ATOMIC_RELAXED)) flags[nf++] = 'e';
+    if (pubsub_conn_nsub(x) + pubsub_conn_npsub(x) + pubsub_conn_nssub(x)) flags[nf++] = 'P';
     if (nf == 0) flags[nf++] = 'N';
     flags[nf] = '\0';
     kvbuf_printf(out,
                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 flags=%s db=%u "
-                 "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
+                 "sub=%u psub=%u ssub=%u multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 "
                  "multi-mem=0 obl=0 oll=0 omem=%zu tot-mem=0 events=r cmd=client "
                  "user=default redir=-1 resp=2\n",
                  (unsigned long long)x->id, x->addr, x->laddr, x->fd, x->name,
                  (long long)((now_ms - x->created_ms) / 1000), flags,
-                 (unsigned)__atomic_load_n(&x->db, __ATOMIC_RELAXED),
-                 own ? x->in.len - x->in_off : 0, own ? conn_out_pending(x) : 0);
+                 (unsigned)__atomic_load_n(&x->db, __ATOMIC_RELAXED), pubsub_conn_nsub(x),
+                 pubsub_conn_npsub(x), pubsub_conn_nssub(x), own ? x->in.len - x->in_off : 0,
+                 own ? conn_out_pending(x) : 0);
 }
 
 /* CLIENT LIST [ID id ...]: the connections of every network thread. */
@@ -741,8 +743,7 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         reply_error(out, "ERR wrong number of arguments for 'config|get' command");
         return;
     }
-    char num[12][24], obl[160];
-    config_format_obl(cfg, obl, sizeof obl);
+    char num[12][24];
     snprintf(num[7], 24, "%d", cfg->tcp_keepalive);
     snprintf(num[8], 24, "%lld", cfg->proto_max_bulk_len);
     snprintf(num[9], 24, "%lld", cfg->client_query_buffer_limit);
@@ -772,7 +773,6 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         {"tcp-keepalive", num[7]},
         {"proto-max-bulk-len", num[8]},
         {"client-query-buffer-limit", num[9]},
-        {"client-output-buffer-limit", obl},
     };
     size_t nfixed = sizeof params / sizeof params[0];
     /* the settings CONFIG SET may change come with their live values */
@@ -1078,6 +1078,12 @@ void local_info_join(netthr *t, kv_slot *sl)
                          "memkv_unknown_commands:%llu\r\nmemkv_rejected_commands:%llu\r\n",
                          (unsigned long long)m->errors, (unsigned long long)m->unknown,
                          (unsigned long long)m->rejected);
+        uint64_t ps_chans, ps_pats, ps_shards;
+        pubsub_counts(s->pubsub, &ps_chans, &ps_pats, &ps_shards);
+        kvbuf_printf(
+            &b, "pubsub_channels:%llu\r\npubsub_patterns:%llu\r\npubsubshard_channels:%llu\r\n",
+            (unsigned long long)ps_chans, (unsigned long long)ps_pats,
+            (unsigned long long)ps_shards);
         info_tls(&b, s);
         kvbuf_printf(&b, "\r\n");
     }

@@ -23,6 +23,7 @@
 #include "obs.h"
 #include "parse.h"
 #include "persist.h"
+#include "pubsub.h"
 #include "server.h"
 #include "slowlog.h"
 
@@ -141,6 +142,10 @@ typedef struct conn {
     int64_t last_ms;       /* last input or output, for --timeout */
     int64_t soft_since_ms; /* queued replies over the soft limit since, or 0 */
     kv_obl obl;            /* output budget shared with the actors */
+    /* Pub/Sub (pubsub.c): */
+    struct ps_conn *pubsub; /* its subscriptions, NULL if it never subscribed; owner: net thread */
+    uint32_t ps_n[3];       /* channels, patterns, shard channels: written by the owner,
+                             * read relaxed by CLIENT LIST on any thread */
 } conn;
 
 /* Bytes of replies queued on c and not yet sent. */
@@ -221,6 +226,9 @@ typedef struct netthr {
     ev_idle more_w;  /* the hosted actor has more work: do not block */
     int done_flag;   /* owner: this thread: counted in server.nnet_done */
     int busy;        /* owner: this thread: its hosted actor runs a script (netthr_script_busy) */
+    /* Pub/Sub: subscribers of this thread with new messages (pubsub.c) */
+    pthread_mutex_t ps_lock;  /* guards ps_ready and those subscribers' pending bytes */
+    struct ps_conn *ps_ready; /* guarded by ps_lock */
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -265,7 +273,8 @@ struct server {
     /* Least time (ns) a command must take to matter to SLOWLOG or LATENCY
      * (UINT64_MAX: to neither); kept by server_watch_update. */
     _Atomic uint64_t watch_ns;
-    monitor_hub mon; /* MONITOR connections */
+    monitor_hub mon;           /* MONITOR connections */
+    struct pubsub_hub *pubsub; /* Pub/Sub registry (pubsub.h) */
     /* CLIENT PAUSE: until this kv_time_ms() commands (writes only if
      * pause_writes) wait; 0 = not paused. */
     _Atomic int64_t pause_until_ms;

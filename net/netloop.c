@@ -64,6 +64,7 @@ static void conn_free(netthr *t, conn *c)
         sl = n;
     }
     multi_conn_free(c);
+    pubsub_conn_close(c);
     parse_destroy(&c->ps);
     kvbuf_destroy(&c->in);
     kvbuf_destroy(&c->out);
@@ -83,6 +84,7 @@ void conn_close(netthr *t, conn *c)
     c->closing = 1;
     if (t->cron_next == c) t->cron_next = c->next; /* climit_cron's place moves on */
     monitor_remove(&t->srv->mon, c);
+    pubsub_conn_close(c); /* unsubscribed now: PUBLISH no longer counts it */
     pthread_mutex_lock(&t->conns_lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -164,6 +166,7 @@ static void conn_collect_replies(conn *c)
         if (c->close_ready) break;
     }
     if (c->mon && c->head == NULL) monitor_take(&c->t->srv->mon, c);
+    if (c->pubsub && c->head == NULL) pubsub_take(c);
 }
 
 /* Links g at the end of c's big replies, after out's bytes so far. */
@@ -467,6 +470,8 @@ static void conn_process_input(netthr *t, conn *c)
         if (now == 0) now = hist_clock_ns();
         if (t->busy)
             net_busy_dispatch(t, c);
+        else if (c->pubsub && pubsub_refuse(t, c))
+            ; /* subscribed: only (P|S)(UN)SUBSCRIBE, PING, QUIT */
         else
             route_dispatch(t, c);
         c->tail->t_parse = now; /* every dispatch queues exactly one slot */
@@ -734,6 +739,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     (void)revents;
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
     monitor_poll(&t->srv->mon, t);
+    pubsub_poll(t);
     net_pause_check(t);
     if (atomic_load_explicit(&t->kill_pending, memory_order_acquire)) net_kill_marked(t);
     if (atomic_load(&t->stop) && !t->accept_stopped) {
@@ -894,7 +900,8 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     t->inflight = kv_xcalloc(s->nactors, sizeof *t->inflight);
     if (mbox_init(&t->done, s->nactors * NET_MAX_INFLIGHT + 1) != 0) return KV_ENOMEM;
     if (obs_net_init(&t->obs) != 0) return KV_ENOMEM;
-    if (pthread_mutex_init(&t->conns_lock, NULL) != 0 || slowlog_ring_init(&t->slow) != 0)
+    if (pthread_mutex_init(&t->conns_lock, NULL) != 0 || slowlog_ring_init(&t->slow) != 0 ||
+        pubsub_thr_init(t) != 0)
         return KV_ENOMEM;
     hist_st(&t->obs.gen, atomic_load(&s->stats_gen));
     /* Every listener (plain and TLS, each bind address) is served by every
@@ -950,6 +957,7 @@ void netthr_destroy(netthr *t)
     obs_net_destroy(&t->obs);
     slowlog_ring_destroy(&t->slow);
     pthread_mutex_destroy(&t->conns_lock);
+    pubsub_thr_destroy(t);
     if (t->loop) ev_loop_destroy(t->loop);
     t->loop = NULL;
 }

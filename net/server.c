@@ -303,6 +303,12 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     slowlog_conf_init(&s->slow, cfg->slowlog_slower_than, cfg->slowlog_max_len);
     latency_init(&s->lat, cfg->latency_threshold);
     monitor_hub_init(&s->mon);
+    s->pubsub = pubsub_hub_new(&s->secret, cfg->obl_pubsub_hard, cfg->obl_pubsub_soft,
+                               cfg->obl_pubsub_soft_seconds);
+    if (s->pubsub == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     server_watch_update(s);
     s->start_ms = kv_time_ms();
     if (adjust_maxclients(&s->cfg, err, errlen) != 0) goto fail;
@@ -455,6 +461,7 @@ void server_free(server_t *s)
     evict_limits_destroy(&s->limits);
     pthread_mutex_destroy(&s->fz_lock);
     monitor_hub_destroy(&s->mon);
+    pubsub_hub_free(s->pubsub); /* after the network threads closed every connection */
     latency_destroy(&s->lat);
     free(s);
 }

@@ -122,6 +122,13 @@ static void test_one_value_per_setting(void **st)
     assert_int_equal(c.obl_hard, 1 << 20);
     assert_int_equal(c.obl_soft, 512 << 10);
     assert_int_equal(c.obl_soft_seconds, 5);
+    assert_int_equal(c.obl_pubsub_hard, 32 << 20); /* Redis's pubsub default, untouched */
+    assert_int_equal(load(&c, "client-output-buffer-limit pubsub 2mb 1mb 7 normal 0 0 0\n", err),
+                     0);
+    assert_int_equal(c.obl_pubsub_hard, 2 << 20);
+    assert_int_equal(c.obl_pubsub_soft, 1 << 20);
+    assert_int_equal(c.obl_pubsub_soft_seconds, 7);
+    assert_int_equal(c.obl_hard, 0);
 }
 
 static void test_nul_bytes(void **st)
