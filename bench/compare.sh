@@ -145,7 +145,9 @@ if [ "$PERSIST" = 1 ]; then
   MEMKV_ARGS+=(--persistence on --fsync interval --dir "$WORK/memkv-data")
   MEMKV_PERSIST="--fsync interval"
   REDIS_PERSIST=(--save '' --appendonly yes --appendfsync everysec)
-elif "$MEMKV" --help 2>&1 | grep -q -- '--persistence'; then
+elif [[ $("$MEMKV" --help 2>&1 || true) == *--persistence* ]]; then
+  # (not "| grep -q": grep exits at the first match, --help may then die of
+  # SIGPIPE and pipefail would call the option missing)
   MEMKV_ARGS+=(--persistence off)
   MEMKV_PERSIST="--persistence off"
 else
@@ -259,7 +261,7 @@ echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${ELAPSED}s; load average (1 m
   "$(sort -g "$LOADS" | awk '{a[NR]=$1} END {printf "%s-%s, median %s", a[1], a[NR], a[int((NR+1)/2)]}')"
 if [ "$MAIN" = 1 ]; then
   echo "mem-kv: $MEMKV ($MEMKV_PERSIST; defaults otherwise) on port $PORT_A"
-  echo "Redis: $("$REDIS" --version | awk '{print $3}' | sed 's/^v=//') (${REDIS_PERSIST[*]}) on port $PORT_B"
+  echo "Redis: $("$REDIS" --version | awk '{print $3}' | sed 's/^v=//') ($(printf '%q ' "${REDIS_PERSIST[@]}" | sed 's/ $//')) on port $PORT_B"
   echo "$ROUNDS rounds, A B A B order, medians; ${DUR}s mem-kv-bench runs (2 threads x 25 connections);"
   echo "redis-benchmark -c 50 -n $RB_P1 (pipeline 1) / $RB_P16 (pipeline 16); $KEYS keys, 32-byte values;"
   echo "open loop at ${RATE:-?} req/s; latency in ms; ratio = mem-kv / Redis (latency: lower is better)"

@@ -180,7 +180,7 @@ def main():
                 fill(port, label, fills[ttl], a)
             time.sleep(a.settle)
             idle = idle_cpu(servers, a)
-            print("| server | keys | EX | idle CPU, %% of a core over %.0f s | "
+            print("| server | keys | EX | idle CPU, %% of a core over %g s | "
                   "expire_cycle_cpu_milliseconds over it |" % a.idle)
             print("| --- | --- | --- | --- | --- |")
             for s in servers:
