@@ -31,7 +31,7 @@
 #   --ttl-duration S   seconds of each open-loop GET run of the ttl workload,
 #                      and of its idle CPU measure (10; --quick 2)
 #   --cpu-scale F      scale of cpu_per_req.py's request counts (1; --quick 0.25)
-#   default     3 rounds, 4 s runs, 10 s TTL runs (about 15 minutes on 2 cores)
+#   default     3 rounds, 4 s runs, 10 s TTL runs (about 17 minutes on 2 cores)
 # Needs python3 (for JSON), redis-server, redis-benchmark. Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
