@@ -1,6 +1,8 @@
 """Helpers the bench/*.py scripts share: a free loopback port, a server's
-CPU time and RSS from /proc, waiting for a server to answer PING."""
+CPU time and RSS from /proc, waiting for a server to answer PING, the load
+average, writing a --json result file."""
 
+import json
 import os
 import socket
 import time
@@ -44,3 +46,19 @@ def wait_ping(port, tries=400):
             pass
         time.sleep(0.05)
     raise SystemExit("server on port %d did not answer PING" % port)
+
+
+def loadavg():
+    """The 1-minute load average (/proc/loadavg), as a float."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def write_json(path, obj):
+    """Writes obj as JSON to path (a --json FILE), replacing it whole: a
+    reader never sees a half-written file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)

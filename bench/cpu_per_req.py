@@ -12,10 +12,14 @@ machine load than requests per second do.
 
 Usage: bench/cpu_per_req.py [--memkv build/mem-kv-server] [--redis redis-server]
                             [--memkv-args "--threads 1"] [--rounds 3] [--values]
+                            [--only set1,get1,...] [--scale 0.25] [--json FILE]
 Prints a markdown table: us of server CPU and of client CPU per request
 (medians of the rounds), the throughput and the closed-loop p99 that
 redis-benchmark saw. Both servers run at once and every round alternates
-which of them goes first.
+which of them goes first. Workload ids: set1, get1, set16, get16, mget10,
+mget10p16 (`--only` picks some); `--scale` multiplies every request count
+(0.25: a quick run); `--json FILE` also writes every round's figures and
+the medians there (bench/compare.sh reads it).
 
 --values: large values instead (issue 20): SET and GET of 4 KB, 16 KB,
 256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1.
@@ -35,7 +39,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, cpu_seconds, wait_ping  # noqa: E402
+from benchlib import free_port, cpu_seconds, wait_ping, write_json  # noqa: E402
 
 KEYS = 100000
 MGET10 = ["MGET"] + ["key:__rand_int__"] * 10
@@ -46,6 +50,7 @@ WORKLOADS = [
     ("set16", "SET, pipeline 16", ["-t", "set", "-P", "16"], 1000000),
     ("get16", "GET, pipeline 16", ["-t", "get", "-P", "16"], 1000000),
     ("mget10", "MGET of 10 keys, pipeline 1", MGET10, 100000),
+    ("mget10p16", "MGET of 10 keys, pipeline 16", ["-P", "16"] + MGET10, 300000),
 ]
 
 
@@ -148,17 +153,19 @@ def values_main(memkv, redis, rounds):
     return 0
 
 
-def measure(memkv, redis, rounds):
+def measure(memkv, redis, rounds, workloads, scale):
     """Both servers up at once; every round of every workload runs on each,
     the one that goes first alternating, so that a change in the machine's
-    load hits both alike. Returns {who: {workload: (server us/req, client
-    us/req, req/s, p99 ms)}}, medians of the rounds."""
+    load hits both alike. Returns (medians, raw): medians is {who: {workload:
+    (server us/req, client us/req, req/s, p99 ms)}}, raw the same with a
+    list of every round's tuple in place of each tuple."""
     procs = {"m": start(memkv), "r": start(redis)}
     try:
         for who in procs:
-            bench(procs[who][1], ["-t", "set"], KEYS * 2)  # load every key
-        raw = {who: {w[0]: [] for w in WORKLOADS} for who in procs}
-        for wid, _, extra, n in WORKLOADS:
+            bench(procs[who][1], ["-t", "set", "-P", "16"], KEYS * 2)  # load the keys
+        raw = {who: {w[0]: [] for w in workloads} for who in procs}
+        for wid, _, extra, n in workloads:
+            n = max(1000, int(n * scale))
             for i in range(rounds):
                 for who in (("m", "r") if i % 2 == 0 else ("r", "m")):
                     proc, port = procs[who]
@@ -166,8 +173,9 @@ def measure(memkv, redis, rounds):
                     c, rps, p99 = bench(port, extra, n, with_p99=True)
                     raw[who][wid].append(((cpu_seconds(proc.pid) - s0) * 1e6 / n, c * 1e6 / n,
                                           rps, p99))
-        return {who: {wid: tuple(statistics.median(x[k] for x in runs) for k in range(4))
-                      for wid, runs in per.items()} for who, per in raw.items()}
+        med = {who: {wid: tuple(statistics.median(x[k] for x in runs) for k in range(4))
+                     for wid, runs in per.items()} for who, per in raw.items()}
+        return med, raw
     finally:
         for proc, _ in procs.values():
             proc.terminate()
@@ -182,25 +190,47 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--values", action="store_true",
                     help="large values: 4 KB to 1 MB, 20 clients, pipeline 1")
+    ap.add_argument("--only", default="",
+                    help="comma-separated workload ids (%s)" % ",".join(w[0] for w in WORKLOADS))
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiply every workload's request count (e.g. 0.25)")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     a = ap.parse_args()
     memkv = [a.memkv, "--persistence", "off"] + shlex.split(a.memkv_args)
     redis = [a.redis, "--save", "", "--appendonly", "no"]
     if a.values:
         return values_main(memkv, redis, a.rounds)
-    res = measure(memkv, redis, a.rounds)
+    only = [x for x in a.only.split(",") if x]
+    unknown = [x for x in only if x not in [w[0] for w in WORKLOADS]]
+    if unknown or a.rounds < 1 or a.scale <= 0:
+        ap.error("unknown workload id %s" % ",".join(unknown) if unknown
+                 else "--rounds and --scale must be positive")
+    workloads = [w for w in WORKLOADS if not only or w[0] in only]
+    stamp = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
+    res, raw = measure(memkv, redis, a.rounds, workloads, a.scale)
     m, r = res["m"], res["r"]
     print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 50 clients, %d keys; "
-          "medians" % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
-                       " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
+          "medians" % (stamp, os.cpu_count(), " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
     print("| workload | mem-kv server us/req | Redis server us/req | ratio | "
           "client us/req (mem-kv / Redis) | mem-kv req/s | Redis req/s | "
           "p99 ms (mem-kv / Redis) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for wid, label, _, _ in WORKLOADS:
+    for wid, label, _, _ in workloads:
         ms, mc, mr, mp = m[wid]
         rs, rc, rr, rp = r[wid]
         print("| %s | %.2f | %.2f | %.2f | %.2f / %.2f | %.0f | %.0f | %.2f / %.2f |" % (
             label, ms, rs, ms / rs, mc, rc, mr, rr, mp, rp))
+    if a.json:
+        names = ("server_us", "client_us", "rps", "p99_ms")
+        out = {"date": stamp, "cpus": os.cpu_count(), "memkv": memkv, "redis": redis,
+               "rounds": a.rounds, "clients": 50, "keys": KEYS, "workloads": []}
+        for wid, label, _, n in workloads:
+            w = {"id": wid, "label": label, "requests": max(1000, int(n * a.scale))}
+            for who, name in (("m", "memkv"), ("r", "redis")):
+                w[name] = dict(zip(names, res[who][wid]))
+                w[name]["rounds"] = [dict(zip(names, x)) for x in raw[who][wid]]
+            out["workloads"].append(w)
+        write_json(a.json, out)
     return 0
 
 

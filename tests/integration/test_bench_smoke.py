@@ -6,7 +6,10 @@ mem-kv-bench over time (issue 16): a short real run's per-second series in
 the JSON, --csv, --hlog (decoded here: HdrHistogram V2 compressed encoding),
 the per-second progress line, --svg-log/--svg-time, the warning and
 --strict-rate exit when an open-loop run falls short of --rate, `compare`,
-the error when no server answers, and output paths checked before the run."""
+the error when no server answers, and output paths checked before the run.
+
+bench/compare.sh's issue-14 scorecard at toy size (--only ttl): the TTL
+workload's figures reach the table, ratios and targets included."""
 
 import os
 import re
@@ -23,7 +26,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 
-from harness import RespConn, expect_eq, parse_args, Runner, start_under_test  # noqa: E402
+from harness import (RespConn, expect_eq, is_real_redis, parse_args, Runner,  # noqa: E402
+                     start_under_test)
 
 
 def extra(p):
@@ -287,6 +291,48 @@ def memkv_bench_unwritable_output(ctx):
         expect_eq(p.out, "", "%s: no run, no table" % opt)
     with RespConn(port) as c:
         expect_eq(c.call("DBSIZE"), before, "no SET was sent")
+
+
+COMPARE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                       "compare.sh")
+NUM = r"([0-9]+(?:\.[0-9]+)?)"
+
+
+@R.test
+def compare_sh_ttl_scorecard(ctx):
+    """compare.sh --only ttl, 2000 keys, 0.5 s runs (~5 s): three servers of
+    its own (mem-kv with and without EX, Redis), one table row per figure."""
+    if MKB is None or is_real_redis(args):
+        print("  SKIP: needs mem-kv-server and mem-kv-bench")
+        return
+    p = subprocess.run([COMPARE, "--memkv", args.server, "--bench", MKB, "--only", "ttl",
+                        "--ttl-keys", "2000", "--ttl-rates", "500", "--rounds", "1",
+                        "--ttl-duration", "0.5"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0 and "failed" not in p.stderr, (p.returncode, p.stderr, p.stdout)
+    assert "### Issue 14 scorecard" in p.stdout and "| workload |" not in p.stdout, p.stdout
+    assert "2000 keys (16-byte keys, 32-byte values) set with EX 86400" in p.stdout, p.stdout
+    m = re.search(r"^\| idle CPU, %% of a core \| %s \| %s \| %s \| .* \| <= 1 %% of a core \| "
+                  r"(\*\*yes\*\*|no) \|$" % (NUM, NUM, NUM), p.stdout, re.M)
+    assert m, p.stdout
+    m = re.search(r"^\| GET at 500 req/s: achieved req/s \| %s \| %s \| %s \|" % (NUM, NUM, NUM),
+                  p.stdout, re.M)
+    assert m and all(float(x) > 0 for x in m.groups()), p.stdout
+    for pct in ("p50", "p99", "p99.9"):
+        m = re.search(r"^\| GET at 500 req/s: %s \| %s \| %s \| %s \| %s \| %s \|"
+                      % (re.escape(pct), NUM, NUM, NUM, NUM, NUM), p.stdout, re.M)
+        assert m, (pct, p.stdout)
+        ttl, plain, redis, r1, r2 = (float(x) for x in m.groups())
+        assert ttl > 0 and plain > 0 and redis > 0, m.group(0)
+        # ratios as printed: 2 decimals (3 below 0.1)
+        for shown, exact in ((r1, ttl / redis), (r2, ttl / plain)):
+            assert abs(shown - exact) <= 0.006 + 0.005 * exact, (m.group(0), exact)
+    assert re.search(r"^\| GET at 500 req/s: p99 \|.*\| <= 1.00x Redis, <= 1.20x no TTL \| "
+                     r"(\*\*yes\*\*|no) \|$", p.stdout, re.M), p.stdout
+    p = subprocess.run([COMPARE, "--memkv", args.server, "--bench", MKB, "--only", "ttl,nosuch"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    expect_eq(p.returncode, 2, "exit status for an unknown id (stderr %r)" % p.stderr)
+    assert "unknown workload id nosuch" in p.stderr, p.stderr
 
 
 def setup(runner):
