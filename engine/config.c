@@ -780,7 +780,6 @@ static const struct compat {
     {"io-threads-do-reads", COMPAT_TUNE, NULL},
     {"latency-tracking", COMPAT_TUNE, NULL},
     {"latency-tracking-info-percentiles", COMPAT_TUNE, NULL},
-    {"lua-time-limit", COMPAT_TUNE, NULL},
     {"busy-reply-threshold", COMPAT_TUNE, NULL},
     {"hash-max-*", COMPAT_TUNE, NULL},
     {"list-max-*", COMPAT_TUNE, NULL},

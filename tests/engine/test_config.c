@@ -692,33 +692,77 @@ static void doc_row(char *line, unsigned char *seen)
     if (names == 0) fail_msg("a line without an option: %s", line);
 }
 
+/* Checks one line of the "redis.conf lines" table: a name that is a mem-kv
+ * option is one (`dir`) or is mapped (`loglevel debug`), never "ignored". */
+static void doc_compat_row(char *line)
+{
+    char *cells[4];
+    if (md_cells(line, cells, 4) != 2) fail_msg("not 2 cells: %s", line);
+    if (strstr(cells[1], "mem-kv option") || strstr(cells[1], "mapped to")) return;
+    for (const char *p = cells[0]; (p = strchr(p, '`')) != NULL; p++) {
+        char name[64];
+        size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        snprintf(name, sizeof name, "%.*s", (int)n, p + 1);
+        if (n > 0 && config_setting_find(name) != NULL)
+            fail_msg("docs/operations.md's redis.conf lines say '%s' is not an option: %s", name,
+                     cells[1]);
+        p = strchr(p + 1, '`'); /* the closing backtick */
+        if (p == NULL) break;
+    }
+}
+
+/* Reads docs/operations.md; calls row() on each line of the table whose
+ * header line is header. Returns the number of lines. */
+static int doc_table(const char *header, void (*row)(char *line, unsigned char *seen),
+                     unsigned char *seen)
+{
+    FILE *f = fopen(MEMKV_DOCS_DIR "/operations.md", "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    int in_table = 0, rows = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n') line[--len] = '\0';
+        if (strcmp(line, header) == 0) {
+            in_table = 1;
+            continue;
+        }
+        if (!in_table) continue;
+        if (line[0] != '|') break;
+        if (strncmp(line, "| ---", 5) != 0) {
+            row(line, seen);
+            rows++;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rows;
+}
+
+static void compat_row(char *line, unsigned char *seen)
+{
+    (void)seen;
+    doc_compat_row(line);
+}
+
+/* The redis.conf lines that mem-kv ignores or refuses are no options of its
+ * own (lua-time-limit was listed as ignored, but is one). */
+static void test_docs_redis_conf_lines(void **st)
+{
+    (void)st;
+    assert_true(doc_table("| line | what mem-kv does |", compat_row, NULL) > 10);
+}
+
 /* docs/operations.md's options table: one line for every option of the
  * table (and for nothing else but --config, --help, --version), with its
  * default and what CONFIG GET/SET do with it. */
 static void test_docs_options_table(void **st)
 {
     (void)st;
-    FILE *f = fopen(MEMKV_DOCS_DIR "/operations.md", "r");
-    assert_non_null(f);
     unsigned char seen[256] = {0};
     assert_true(config_setting_count() <= sizeof seen);
-    char *line = NULL;
-    size_t cap = 0;
-    int in_table = 0, found = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n') line[--len] = '\0';
-        if (strcmp(line, "| option | default | `CONFIG` | meaning |") == 0) {
-            in_table = found = 1;
-            continue;
-        }
-        if (!in_table) continue;
-        if (line[0] != '|') break;
-        if (strncmp(line, "| ---", 5) != 0) doc_row(line, seen);
-    }
-    free(line);
-    fclose(f);
-    assert_true(found);
+    assert_true(doc_table("| option | default | `CONFIG` | meaning |", doc_row, seen) > 0);
     for (size_t i = 0; i < config_setting_count(); i++) {
         const config_setting *r = config_setting_at(i);
         if (!(r->flags & CONFIG_VIEW) && !seen[i])
@@ -750,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_settings_format),
         cmocka_unit_test(test_settings_help),
         cmocka_unit_test(test_docs_options_table),
+        cmocka_unit_test(test_docs_redis_conf_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
