@@ -198,7 +198,7 @@ size_t config_setting_count(void)
 const config_setting *config_setting_at(size_t i)
 {
     assert(i < NSETTINGS);
-    return &settings[i];
+    return i < NSETTINGS ? &settings[i] : NULL;
 }
 
 const config_setting *config_setting_find(const char *name)

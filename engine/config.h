@@ -119,7 +119,8 @@ typedef struct config_setting {
                                  the message of config_setting_set */
 } config_setting;
 
-/* The rows in table order (the order of --help and CONFIG GET). */
+/* The rows in table order (the order of --help and CONFIG GET); at(i) is
+ * NULL for i >= count. The pointers are static. */
 size_t config_setting_count(void);
 const config_setting *config_setting_at(size_t i);
 
