@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,180 +13,218 @@
 #include "evict.h"
 #include "kv.h"
 
-/* OPT_WORDS: a string that may be given as several words (joined with one
- * space): `tls-protocols TLSv1.2 TLSv1.3`. OPT_ADDRS: 1 to
- * KV_CONFIG_MAX_BIND addresses or host names, kept joined the same way. */
-enum opt_kind {
-    OPT_INT,
-    OPT_STR,
-    OPT_WORDS,
-    OPT_ADDRS,
-    OPT_LOGLEVEL,
-    OPT_CHOICE,
-    OPT_BYTES,
-    OPT_OBL,
-    OPT_PASS
-};
-
-/* Words of OPT_CHOICE settings, by value; NULL-terminated. */
-static const char *const onoff_words[] = {"off", "on", NULL};
+/* Words of the CONFIG_BOOL and CONFIG_ENUM settings, by value; NULL-ended.
+ * An alt list gives another word for the value of the same index. */
+static const char *const bool_words[] = {"no", "yes", NULL};
+static const char *const bool_alt[] = {"off", "on", NULL};
 static const char *const fsync_words[] = {"no", "interval", "always", NULL};
 static const char *const recover_words[] = {"strict", "keep-prefix", NULL};
 static const char *const tls_auth_words[] = {"no", "yes", "optional", NULL};
+static const char *const loglevel_words[] = {"warning", "notice", "verbose", NULL};
+static const char *const loglevel_alt[] = {NULL, NULL, "debug", NULL}; /* Redis's level */
+/* appendfsync: Redis's words for the --fsync policies (enum wal_fsync) */
+static const char *const appendfsync_words[] = {"no", "everysec", "always", NULL};
 
-/* The one table of settings: name, kind, limits, where it lives, help. */
-static const struct opt {
-    const char *name;
-    enum opt_kind kind;
-    long long min, max; /* OPT_STR: max is the buffer size */
-    size_t off;
-    const char *const *words; /* OPT_CHOICE */
-    const char *arg;
-    const char *help;
-} opts[] = {
-    {"port", OPT_INT, 0, 65535, offsetof(kv_config, port), NULL, "N",
-     "TCP port to listen on (default 8080; 0 = no plain-text port, with --tls-port)"},
-    {"bind", OPT_ADDRS, 0, sizeof(((kv_config *)0)->bind), offsetof(kv_config, bind), NULL,
-     "ADDR...",
-     "addresses or host names to listen on, up to 16 (default 127.0.0.1); '-ADDR': skipped if "
-     "the host lacks it; '*' = 0.0.0.0, '::*' = ::"},
-    {"shards", OPT_INT, 1, 1024, offsetof(kv_config, shards), NULL, "N",
-     "number of keyspace shards (default 16)"},
-    {"actor-threads", OPT_INT, 0, 256, offsetof(kv_config, actor_threads), NULL, "N",
-     "threads that own shards (default: from the CPU count, none of their own on 2 CPUs or "
-     "fewer: see --threads; 0 = auto)"},
-    {"io-threads", OPT_INT, 0, 256, offsetof(kv_config, io_threads), NULL, "N",
-     "network threads (default: from the CPU count; 0 = auto)"},
-    {"threads", OPT_INT, 0, 256, offsetof(kv_config, threads), NULL, "N",
-     "N threads that each read sockets AND own shards: a command for a shard of its own "
-     "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, the "
-     "default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
-    {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
-     "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
-    {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
-     "most client connections at once (default 10000)"},
-    {"timeout", OPT_INT, 0, INT_MAX, offsetof(kv_config, timeout), NULL, "SECONDS",
-     "close a client idle for this many seconds (default 0: never)"},
-    {"tcp-keepalive", OPT_INT, 0, INT_MAX, offsetof(kv_config, tcp_keepalive), NULL, "SECONDS",
-     "TCP keepalive probes on idle client connections after this many seconds (default 300; "
-     "0 = off)"},
-    {"proto-max-bulk-len", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, proto_max_bulk_len),
-     NULL, "BYTES", "longest single argument of a request (default 512mb)"},
-    {"client-query-buffer-limit", OPT_BYTES, 1 << 20, 1ll << 40,
-     offsetof(kv_config, client_query_buffer_limit), NULL, "BYTES",
-     "most unparsed input bytes a client may have buffered, a whole request included "
-     "(default 1gb)"},
-    {"client-output-buffer-limit", OPT_OBL, 0, 0, 0, NULL, "'normal|pubsub HARD SOFT SECS'",
-     "close a client whose queued replies pass HARD bytes, or stay over SOFT bytes for SECS "
-     "seconds (default 'normal 64mb 16mb 60 pubsub 32mb 8mb 60'; 0 = no limit)"},
-    {"requirepass", OPT_PASS, 0, sizeof(((kv_config *)0)->requirepass),
-     offsetof(kv_config, requirepass), NULL, "PASSWORD",
-     "clients must AUTH with this password first (default: none)"},
-    {"protected-mode", OPT_CHOICE, 0, 1, offsetof(kv_config, protected_mode), onoff_words, "yes|no",
-     "with no requirepass, refuse clients not on the loopback interface (default yes)"},
-    {"hz", OPT_INT, 1, 500, offsetof(kv_config, hz), NULL, "N",
-     "active expiry cycles per second in each actor (default 10)"},
-    {"metrics-port", OPT_INT, 0, 65535, offsetof(kv_config, metrics_port), NULL, "N",
-     "serve Prometheus metrics at http://BIND:N/metrics (default 0: off)"},
-    {"loglevel", OPT_LOGLEVEL, 0, 2, offsetof(kv_config, loglevel), NULL, "LEVEL",
-     "warning, notice (default) or verbose"},
-    {"dir", OPT_STR, 0, sizeof(((kv_config *)0)->dir), offsetof(kv_config, dir), NULL, "PATH",
-     "data directory for the write-ahead log and snapshots (default ./data)"},
-    {"persistence", OPT_CHOICE, 0, 1, offsetof(kv_config, persistence), onoff_words, "on|off",
-     "keep data across restarts (default on); off: a pure cache, no files"},
-    {"fsync", OPT_CHOICE, 0, 2, offsetof(kv_config, fsync), fsync_words, "always|interval|no",
-     "when the log is synced: before each reply, every --fsync-interval-ms (default), or never"},
-    {"fsync-interval-ms", OPT_INT, 1, 60000, offsetof(kv_config, fsync_interval_ms), NULL, "MS",
-     "with --fsync interval: most milliseconds of acknowledged writes a power loss may lose (100)"},
-    {"recover-mode", OPT_CHOICE, 0, 1, offsetof(kv_config, keep_prefix), recover_words,
-     "strict|keep-prefix",
-     "a corrupt log record stops start-up (strict, default) or start-up keeps what precedes it"},
-    {"wal-segment-size", OPT_BYTES, 1 << 20, 1ll << 40, offsetof(kv_config, wal_segment_bytes),
-     NULL, "BYTES", "rotate a shard's log segment at this size (default 64mb)"},
-    {"compact-log-size", OPT_BYTES, 0, 1ll << 50, offsetof(kv_config, compact_log_bytes), NULL,
-     "BYTES",
-     "compact when the logs total this much and a shard's log is over twice its snapshot "
-     "(default 100mb; 0 = only on COMPACT)"},
-    {"compact-cpu", OPT_INT, 1, 100, offsetof(kv_config, compact_cpu), NULL, "PCT",
-     "most of an actor's time a compaction's scan may take, in percent (default 5; 100 = "
-     "unpaced)"},
-#define TLS_STR(f) 0, sizeof(((kv_config *)0)->f), offsetof(kv_config, f), NULL
-    {"tls-port", OPT_INT, 0, 65535, offsetof(kv_config, tls_port), NULL, "N",
-     "also accept TLS connections on this port (default 0: off); needs --tls-cert-file and "
-     "--tls-key-file"},
-    {"tls-cert-file", OPT_STR, TLS_STR(tls_cert_file), "PATH",
-     "the server's certificate (PEM, may include the chain)"},
-    {"tls-key-file", OPT_STR, TLS_STR(tls_key_file), "PATH",
-     "the private key of --tls-cert-file (PEM, unencrypted)"},
-    {"tls-ca-cert-file", OPT_STR, TLS_STR(tls_ca_cert_file), "PATH",
-     "CA certificates (PEM) that client certificates are verified against"},
-    {"tls-auth-clients", OPT_CHOICE, 0, 2, offsetof(kv_config, tls_auth_clients), tls_auth_words,
-     "yes|no|optional",
-     "clients must present a certificate signed by --tls-ca-cert-file (yes, default), need "
-     "not (no), or may (optional: verified if sent)"},
-    {"tls-protocols", OPT_WORDS, TLS_STR(tls_protocols), "'LIST'",
-     "TLS versions to accept, e.g. 'TLSv1.2 TLSv1.3' (default: both)"},
-    {"tls-ciphers", OPT_STR, TLS_STR(tls_ciphers), "LIST",
-     "OpenSSL cipher list for TLSv1.2 (default: OpenSSL's)"},
-    {"tls-ciphersuites", OPT_STR, TLS_STR(tls_ciphersuites), "LIST",
-     "OpenSSL ciphersuites for TLSv1.3 (default: OpenSSL's)"},
-    {"tls-handshake-timeout-ms", OPT_INT, 1, 3600000, offsetof(kv_config, tls_hs_timeout_ms), NULL,
-     "MS", "close a TLS connection whose handshake is not done after MS (default 10000)"},
-#undef TLS_STR
-    {"maxmemory", OPT_BYTES, 0, 1ll << 50, offsetof(kv_config, maxmemory), NULL, "BYTES",
-     "memory limit for the data (e.g. 1gb; default 0: no limit); see --maxmemory-policy"},
-    {"maxmemory-policy", OPT_CHOICE, 0, 7, offsetof(kv_config, maxmemory_policy),
-     evict_policy_names, "POLICY",
-     "at the limit: noeviction (default: writes get -OOM), allkeys-lru, volatile-lru, "
-     "allkeys-lfu, volatile-lfu, allkeys-random, volatile-random or volatile-ttl"},
-    {"maxmemory-samples", OPT_INT, 1, INT_MAX, offsetof(kv_config, maxmemory_samples), NULL, "N",
-     "keys sampled per eviction by the LRU, LFU and TTL policies (default 5; at most 64 used)"},
-    {"lua-time-limit", OPT_INT, 0, INT_MAX, offsetof(kv_config, lua_time_limit), NULL, "MS",
-     "stop a Lua script (EVAL) with an error after it ran this long (default 5000; 0 = never)"},
-    {"slowlog-log-slower-than", OPT_INT, INT_MIN, INT_MAX, offsetof(kv_config, slowlog_slower_than),
-     NULL, "US",
-     "SLOWLOG keeps commands that took at least this many microseconds (default 10000; 0 = "
-     "every command, negative = none)"},
-    {"slowlog-max-len", OPT_INT, 0, INT_MAX, offsetof(kv_config, slowlog_max_len), NULL, "N",
-     "entries SLOWLOG keeps (default 128)"},
-    {"latency-monitor-threshold", OPT_INT, 0, INT_MAX, offsetof(kv_config, latency_threshold), NULL,
-     "MS", "LATENCY records events that took at least this many milliseconds (default 0: off)"},
+/* The start of a row of each type: name, field of kv_config, bounds, default. */
+#define FIELD(f) .off = offsetof(kv_config, f)
+#define ROW_INT(n, f, lo, hi, d)                                                                   \
+    .name = n, .type = CONFIG_INT, FIELD(f), .min = lo, .max = hi, .def = d
+#define ROW_SIZE(n, f, lo, hi, d)                                                                  \
+    .name = n, .type = CONFIG_SIZE, FIELD(f), .min = lo, .max = hi, .def = d
+#define ROW_BOOL(n, f, d)                                                                          \
+    .name = n, .type = CONFIG_BOOL, FIELD(f), .words = bool_words, .alt = bool_alt, .def = d
+#define ROW_ENUM(n, f, w, d) .name = n, .type = CONFIG_ENUM, FIELD(f), .words = w, .def = d
+#define ROW_STR(n, t, f, d)                                                                        \
+    .name = n, .type = t, FIELD(f), .max = sizeof(((kv_config *)0)->f), .def = d
+
+/* The settings table: every setting of mem-kv, one row each (see
+ * config_setting in config.h for the fields).
+ *
+ * Adding a setting is one row here, plus the kv_config field that the code
+ * using it reads. For example
+ *
+ *   {ROW_ENUM("io-backend", io_backend, io_backend_words, "epoll"),
+ *    .arg = "epoll|uring", .help = "how the network threads wait (default epoll)"},
+ *
+ * gives --io-backend, `io-backend` in a config file, its --help line and its
+ * default in config_defaults. Add .flags = CONFIG_GET for CONFIG GET to
+ * answer it; CONFIG_LIVE (and a hook in net/confset.c's hooks[], which
+ * stores the value where the running threads read it) for CONFIG SET.
+ * test_config checks that docs/operations.md's options table has a line
+ * for it with its default. The row's place is its place in --help and in
+ * CONFIG GET's reply. */
+static const config_setting settings[] = {
+    {ROW_INT("port", port, 0, 65535, "8080"), .flags = CONFIG_GET, .arg = "N",
+     .help = "TCP port to listen on (default 8080; 0 = no plain-text port, with --tls-port)"},
+    {ROW_STR("bind", CONFIG_ADDRS, bind, "127.0.0.1"), .flags = CONFIG_GET, .arg = "ADDR...",
+     .help = "addresses or host names to listen on, up to 16 (default 127.0.0.1); '-ADDR': "
+             "skipped if the host lacks it; '*' = 0.0.0.0, '::*' = ::"},
+    {ROW_INT("shards", shards, 1, 1024, "16"), .flags = CONFIG_GET, .arg = "N",
+     .help = "number of keyspace shards (default 16)"},
+    {ROW_INT("actor-threads", actor_threads, 0, 256, "0"), .flags = CONFIG_GET, .arg = "N",
+     .help = "threads that own shards (default: from the CPU count, none of their own on 2 CPUs "
+             "or fewer: see --threads; 0 = auto)"},
+    {ROW_INT("io-threads", io_threads, 0, 256, "0"), .flags = CONFIG_GET, .arg = "N",
+     .help = "network threads (default: from the CPU count; 0 = auto)"},
+    {ROW_INT("threads", threads, 0, 256, "0"), .arg = "N",
+     .help = "N threads that each read sockets AND own shards: a command for a shard of its own "
+             "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, "
+             "the default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
+    {ROW_INT("databases", databases, 1, 256, "16"), .flags = CONFIG_GET, .arg = "N",
+     .help = "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
+    {ROW_INT("maxclients", maxclients, 1, 1000000, "10000"), .flags = CONFIG_GET, .arg = "N",
+     .help = "most client connections at once (default 10000)"},
+    {ROW_INT("timeout", timeout, 0, INT_MAX, "0"), .flags = CONFIG_LIVE, .arg = "SECONDS",
+     .help = "close a client idle for this many seconds (default 0: never)",
+     .set_error = "argument must be between 0 and 2147483647 inclusive"},
+    {ROW_INT("tcp-keepalive", tcp_keepalive, 0, INT_MAX, "300"), .flags = CONFIG_GET,
+     .arg = "SECONDS",
+     .help = "TCP keepalive probes on idle client connections after this many seconds (default "
+             "300; 0 = off)"},
+    {ROW_SIZE("proto-max-bulk-len", proto_max_bulk_len, 1 << 20, 1ll << 40, "512mb"),
+     .flags = CONFIG_GET, .arg = "BYTES",
+     .help = "longest single argument of a request (default 512mb)"},
+    {ROW_SIZE("client-query-buffer-limit", client_query_buffer_limit, 1 << 20, 1ll << 40, "1gb"),
+     .flags = CONFIG_GET, .arg = "BYTES",
+     .help = "most unparsed input bytes a client may have buffered, a whole request included "
+             "(default 1gb)"},
+    {.name = "client-output-buffer-limit",
+     .type = CONFIG_OBL,
+     .def = "normal 64mb 16mb 60 pubsub 32mb 8mb 60",
+     .flags = CONFIG_GET | CONFIG_LIVE,
+     .arg = "'normal|pubsub HARD SOFT SECS'",
+     .set_error = "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+     .help = "close a client whose queued replies pass HARD bytes, or stay over SOFT bytes for "
+             "SECS seconds (default 'normal 64mb 16mb 60 pubsub 32mb 8mb 60'; 0 = no limit)"},
+    {ROW_STR("requirepass", CONFIG_SECRET, requirepass, ""), .flags = CONFIG_LIVE,
+     .arg = "PASSWORD", .help = "clients must AUTH with this password first (default: none)"},
+    {ROW_BOOL("protected-mode", protected_mode, "yes"), .flags = CONFIG_LIVE, .arg = "yes|no",
+     .help = "with no requirepass, refuse clients not on the loopback interface (default yes)",
+     .set_error = "argument must be 'yes' or 'no'"},
+    {ROW_INT("hz", hz, 1, 500, "10"), .flags = CONFIG_GET, .arg = "N",
+     .help = "active expiry cycles per second in each actor (default 10)"},
+    {ROW_INT("metrics-port", metrics_port, 0, 65535, "0"), .arg = "N",
+     .help = "serve Prometheus metrics at http://BIND:N/metrics (default 0: off)"},
+    {ROW_ENUM("loglevel", loglevel, loglevel_words, "notice"), .alt = loglevel_alt, .arg = "LEVEL",
+     .expect = "warning, notice or verbose", .help = "warning, notice (default) or verbose"},
+    {ROW_STR("dir", CONFIG_STRING, dir, "./data"), .arg = "PATH",
+     .help = "data directory for the write-ahead log and snapshots (default ./data)"},
+    {ROW_BOOL("persistence", persistence, "on"), .arg = "on|off",
+     .help = "keep data across restarts (default on); off: a pure cache, no files"},
+    {ROW_ENUM("fsync", fsync, fsync_words, "interval"), .arg = "always|interval|no",
+     .help = "when the log is synced: before each reply, every --fsync-interval-ms (default), or "
+             "never"},
+    {ROW_INT("fsync-interval-ms", fsync_interval_ms, 1, 60000, "100"), .arg = "MS",
+     .help = "with --fsync interval: most milliseconds of acknowledged writes a power loss may "
+             "lose (100)"},
+    {ROW_ENUM("recover-mode", keep_prefix, recover_words, "strict"), .arg = "strict|keep-prefix",
+     .help = "a corrupt log record stops start-up (strict, default) or start-up keeps what "
+             "precedes it"},
+    {ROW_SIZE("wal-segment-size", wal_segment_bytes, 1 << 20, 1ll << 40, "64mb"), .arg = "BYTES",
+     .help = "rotate a shard's log segment at this size (default 64mb)"},
+    {ROW_SIZE("compact-log-size", compact_log_bytes, 0, 1ll << 50, "100mb"), .arg = "BYTES",
+     .help = "compact when the logs total this much and a shard's log is over twice its "
+             "snapshot (default 100mb; 0 = only on COMPACT)"},
+    {ROW_INT("compact-cpu", compact_cpu, 1, 100, "5"), .arg = "PCT",
+     .help = "most of an actor's time a compaction's scan may take, in percent (default 5; 100 "
+             "= unpaced)"},
+    {ROW_INT("tls-port", tls_port, 0, 65535, "0"), .arg = "N",
+     .help = "also accept TLS connections on this port (default 0: off); needs --tls-cert-file "
+             "and --tls-key-file"},
+    {ROW_STR("tls-cert-file", CONFIG_STRING, tls_cert_file, NULL), .arg = "PATH",
+     .help = "the server's certificate (PEM, may include the chain)"},
+    {ROW_STR("tls-key-file", CONFIG_STRING, tls_key_file, NULL), .arg = "PATH",
+     .help = "the private key of --tls-cert-file (PEM, unencrypted)"},
+    {ROW_STR("tls-ca-cert-file", CONFIG_STRING, tls_ca_cert_file, NULL), .arg = "PATH",
+     .help = "CA certificates (PEM) that client certificates are verified against"},
+    {ROW_ENUM("tls-auth-clients", tls_auth_clients, tls_auth_words, "yes"),
+     .arg = "yes|no|optional",
+     .help = "clients must present a certificate signed by --tls-ca-cert-file (yes, default), "
+             "need not (no), or may (optional: verified if sent)"},
+    {ROW_STR("tls-protocols", CONFIG_WORDS, tls_protocols, NULL), .arg = "'LIST'",
+     .help = "TLS versions to accept, e.g. 'TLSv1.2 TLSv1.3' (default: both)"},
+    {ROW_STR("tls-ciphers", CONFIG_STRING, tls_ciphers, NULL), .arg = "LIST",
+     .help = "OpenSSL cipher list for TLSv1.2 (default: OpenSSL's)"},
+    {ROW_STR("tls-ciphersuites", CONFIG_STRING, tls_ciphersuites, NULL), .arg = "LIST",
+     .help = "OpenSSL ciphersuites for TLSv1.3 (default: OpenSSL's)"},
+    {ROW_INT("tls-handshake-timeout-ms", tls_hs_timeout_ms, 1, 3600000, "10000"), .arg = "MS",
+     .help = "close a TLS connection whose handshake is not done after MS (default 10000)"},
+    {ROW_SIZE("maxmemory", maxmemory, 0, 1ll << 50, "0"), .flags = CONFIG_LIVE, .arg = "BYTES",
+     .help = "memory limit for the data (e.g. 1gb; default 0: no limit); see --maxmemory-policy",
+     .set_error = "argument must be a memory value"},
+    {ROW_ENUM("maxmemory-policy", maxmemory_policy, evict_policy_names, "noeviction"),
+     .flags = CONFIG_LIVE, .arg = "POLICY", .expect = "a policy (see --help)",
+     .help = "at the limit: noeviction (default: writes get -OOM), allkeys-lru, volatile-lru, "
+             "allkeys-lfu, volatile-lfu, allkeys-random, volatile-random or volatile-ttl",
+     .set_error = "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                  "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+                  "noeviction"},
+    {ROW_INT("maxmemory-samples", maxmemory_samples, 1, INT_MAX, "5"), .flags = CONFIG_LIVE,
+     .arg = "N",
+     .help = "keys sampled per eviction by the LRU, LFU and TTL policies (default 5; at most 64 "
+             "used)",
+     .set_error = "argument must be between 1 and 2147483647 inclusive"},
+    {ROW_INT("lua-time-limit", lua_time_limit, 0, INT_MAX, "5000"), .arg = "MS",
+     .help = "stop a Lua script (EVAL) with an error after it ran this long (default 5000; 0 = "
+             "never)"},
+    {ROW_INT("slowlog-log-slower-than", slowlog_slower_than, INT_MIN, INT_MAX, "10000"),
+     .flags = CONFIG_LIVE, .arg = "US",
+     .help = "SLOWLOG keeps commands that took at least this many microseconds (default 10000; "
+             "0 = every command, negative = none)"},
+    {ROW_INT("slowlog-max-len", slowlog_max_len, 0, INT_MAX, "128"), .flags = CONFIG_LIVE,
+     .arg = "N", .help = "entries SLOWLOG keeps (default 128)"},
+    {ROW_INT("latency-monitor-threshold", latency_threshold, 0, INT_MAX, "0"), .flags = CONFIG_LIVE,
+     .arg = "MS",
+     .help = "LATENCY records events that took at least this many milliseconds (default 0: off)"},
+    /* Redis's names that clients ask CONFIG GET for; not options (the config
+     * file maps them, see compat[] below) */
+    {.name = "save", .type = CONFIG_CONST, .def = "", .flags = CONFIG_VIEW},
+    /* as INFO's aof_enabled (redis-benchmark prints "appendonly: yes/no") */
+    {ROW_BOOL("appendonly", persistence, NULL), .flags = CONFIG_VIEW},
+    {ROW_ENUM("appendfsync", fsync, appendfsync_words, NULL), .flags = CONFIG_VIEW},
 };
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+#undef ROW_STR
+#undef ROW_ENUM
+#undef ROW_BOOL
+#undef ROW_SIZE
+#undef ROW_INT
+#undef FIELD
+
+size_t config_setting_count(void)
+{
+    return NSETTINGS;
+}
+
+const config_setting *config_setting_at(size_t i)
+{
+    assert(i < NSETTINGS);
+    return i < NSETTINGS ? &settings[i] : NULL;
+}
+
+const config_setting *config_setting_find(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const config_setting *st = &settings[i];
+        if (st->flags & CONFIG_VIEW) continue;
+        if (strcasecmp(st->name, name) == 0 || (st->alias && strcasecmp(st->alias, name) == 0))
+            return st;
+    }
+    return NULL;
+}
 
 void config_defaults(kv_config *c)
 {
     memset(c, 0, sizeof *c);
-    strcpy(c->bind, "127.0.0.1");
-    c->port = 8080;
-    c->shards = 16;
-    c->maxclients = 10000;
-    c->databases = 16;
-    c->tcp_keepalive = 300;
-    c->proto_max_bulk_len = 512ll << 20;
-    c->client_query_buffer_limit = 1ll << 30;
-    c->obl_hard = 64ll << 20;
-    c->obl_soft = 16ll << 20;
-    c->obl_soft_seconds = 60;
-    c->obl_pubsub_hard = 32ll << 20; /* Redis's pubsub class */
-    c->obl_pubsub_soft = 8ll << 20;
-    c->obl_pubsub_soft_seconds = 60;
-    c->protected_mode = 1;
-    c->hz = 10;
-    c->loglevel = 1;
-    strcpy(c->dir, "./data");
-    c->persistence = 1;
-    c->fsync = 1;
-    c->fsync_interval_ms = 100;
-    c->wal_segment_bytes = 64ll << 20;
-    c->compact_log_bytes = 100ll << 20;
-    c->compact_cpu = 5;
-    c->tls_auth_clients = 1;
-    c->tls_hs_timeout_ms = 10000;
-    c->maxmemory_policy = EVICT_NOEVICTION;
-    c->maxmemory_samples = 5;
-    c->lua_time_limit = 5000;
-    c->slowlog_slower_than = 10000;
-    c->slowlog_max_len = 128;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const config_setting *st = &settings[i];
+        char err[KV_CONFIG_ERRLEN];
+        if ((st->flags & CONFIG_VIEW) || st->def == NULL || st->def[0] == '\0') continue;
+        int rc = config_setting_set(c, st, st->def, err, sizeof err);
+        assert(rc == 0 && "a default that its own row refuses");
+        (void)rc;
+    }
 }
 
 /* Parses a size as redis.conf does: "123", "64k" (1000s), "64kb" (1024s),
@@ -288,114 +328,167 @@ static int parse_addrs(char *out, size_t len, const char *value)
     return 0;
 }
 
-void config_format_obl(const kv_config *c, char *buf, size_t len)
+/* Redis lists every class; slave's are Redis's defaults, unused here. */
+static void format_obl(const kv_config *c, char *buf, size_t len)
 {
-    /* Redis lists every class; slave's are Redis's defaults, unused here. */
     snprintf(buf, len, "normal %lld %lld %d slave 268435456 67108864 60 pubsub %lld %lld %d",
              c->obl_hard, c->obl_soft, c->obl_soft_seconds, c->obl_pubsub_hard, c->obl_pubsub_soft,
              c->obl_pubsub_soft_seconds);
 }
 
-static const struct opt *opt_find(const char *name)
+/* The value of word for an enum or bool row, or -1. */
+static int enum_value(const config_setting *st, const char *word)
 {
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        if (strcasecmp(opts[i].name, name) == 0) return &opts[i];
-    return NULL;
+    for (int i = 0; st->words[i] != NULL; i++)
+        if (strcasecmp(word, st->words[i]) == 0 ||
+            (st->alt && st->alt[i] && strcasecmp(word, st->alt[i]) == 0))
+            return i;
+    return -1;
 }
 
-int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen)
+static int set_int(const config_setting *st, void *field, const char *value, char *err,
+                   size_t errlen)
 {
-    const struct opt *o = opt_find(key);
-    if (o == NULL) {
-        snprintf(err, errlen, "unknown option '%s'", key);
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || v < st->min || v > st->max) {
+        snprintf(err, errlen, "invalid value '%s' for '%s': expected an integer from %lld to %lld",
+                 value, st->name, st->min, st->max);
         return KV_EINVAL;
     }
-    char *field = (char *)c + o->off;
-    switch (o->kind) {
-    case OPT_INT: {
-        char *end;
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (errno || end == value || *end != '\0' || v < o->min || v > o->max) {
-            snprintf(err, errlen,
-                     "invalid value '%s' for '%s': expected an integer from %lld to %lld", value,
-                     o->name, o->min, o->max);
-            return KV_EINVAL;
-        }
-        *(int *)field = (int)v;
-        return 0;
-    }
-    case OPT_CHOICE:
-        for (int i = 0; o->words[i] != NULL; i++)
-            if (strcasecmp(value, o->words[i]) == 0 ||
-                (o->words == onoff_words && strcasecmp(value, i ? "yes" : "no") == 0)) {
-                *(int *)field = i;
-                return 0;
-            }
-        snprintf(err, errlen, "invalid value '%s' for '%s': expected %s", value, o->name,
-                 o->words == evict_policy_names ? "a policy (see --help)" : o->arg);
+    *(int *)field = (int)v;
+    return 0;
+}
+
+static int set_size(const config_setting *st, void *field, const char *value, char *err,
+                    size_t errlen)
+{
+    long long v;
+    if (parse_bytes(value, &v) != 0 || v < st->min || v > st->max) {
+        snprintf(err, errlen,
+                 "invalid value '%s' for '%s': expected a size in bytes (e.g. 64mb) from %lld to "
+                 "%lld",
+                 value, st->name, st->min, st->max);
         return KV_EINVAL;
-    case OPT_BYTES: {
-        long long v;
-        if (parse_bytes(value, &v) != 0 || v < o->min || v > o->max) {
-            snprintf(err, errlen,
-                     "invalid value '%s' for '%s': expected a size in bytes (e.g. 64mb) from %lld "
-                     "to %lld",
-                     value, o->name, o->min, o->max);
+    }
+    *(long long *)field = v;
+    return 0;
+}
+
+/* CONFIG_STRING, CONFIG_WORDS, CONFIG_SECRET and CONFIG_ADDRS. */
+static int set_text(const config_setting *st, char *field, const char *value, char *err,
+                    size_t errlen)
+{
+    switch (st->type) {
+    case CONFIG_SECRET:
+        if (strlen(value) >= (size_t)st->max) {
+            snprintf(err, errlen, "'%s' is longer than %lld bytes", st->name, st->max - 1);
             return KV_EINVAL;
         }
-        *(long long *)field = v;
+        strcpy(field, value);
+        return 0;
+    case CONFIG_ADDRS:
+        if (parse_addrs(field, (size_t)st->max, value) != 0) {
+            snprintf(err, errlen,
+                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names", value,
+                     st->name, KV_CONFIG_MAX_BIND);
+            return KV_EINVAL;
+        }
+        return 0;
+    default: /* CONFIG_STRING, CONFIG_WORDS */
+        if (strlen(value) >= (size_t)st->max || value[0] == '\0') {
+            snprintf(err, errlen, "invalid value '%s' for '%s'", value, st->name);
+            return KV_EINVAL;
+        }
+        strcpy(field, value);
         return 0;
     }
-    case OPT_OBL:
+}
+
+int config_setting_set(kv_config *c, const config_setting *st, const char *value, char *err,
+                       size_t errlen)
+{
+    char *field = (char *)c + st->off;
+    switch (st->type) {
+    case CONFIG_INT:
+        return set_int(st, field, value, err, errlen);
+    case CONFIG_SIZE:
+        return set_size(st, field, value, err, errlen);
+    case CONFIG_BOOL:
+    case CONFIG_ENUM: {
+        int v = enum_value(st, value);
+        if (v < 0) {
+            snprintf(err, errlen, "invalid value '%s' for '%s': expected %s", value, st->name,
+                     st->expect ? st->expect : st->arg);
+            return KV_EINVAL;
+        }
+        *(int *)field = v;
+        return 0;
+    }
+    case CONFIG_OBL:
         if (parse_obl(c, value) != 0) {
             snprintf(err, errlen,
                      "invalid value '%s' for '%s': expected 'normal HARD SOFT SECONDS' "
                      "(sizes like 64mb)",
-                     value, o->name);
+                     value, st->name);
             return KV_EINVAL;
         }
         return 0;
-    case OPT_PASS:
-        if (strlen(value) >= (size_t)o->max) {
-            snprintf(err, errlen, "'%s' is longer than %lld bytes", o->name, o->max - 1);
-            return KV_EINVAL;
-        }
-        strcpy(field, value);
-        return 0;
-    case OPT_ADDRS:
-        if (parse_addrs(field, (size_t)o->max, value) != 0) {
-            snprintf(err, errlen,
-                     "invalid value '%s' for '%s': expected 1 to %d addresses or host names", value,
-                     o->name, KV_CONFIG_MAX_BIND);
-            return KV_EINVAL;
-        }
-        return 0;
-    case OPT_STR:
-    case OPT_WORDS:
-        if (strlen(value) >= (size_t)o->max || value[0] == '\0') {
-            snprintf(err, errlen, "invalid value '%s' for '%s'", value, o->name);
-            return KV_EINVAL;
-        }
-        strcpy(field, value);
-        return 0;
-    case OPT_LOGLEVEL: {
-        static const char *levels[] = {"warning", "notice", "verbose"};
-        for (int i = 0; i < 3; i++)
-            if (strcasecmp(value, levels[i]) == 0) {
-                *(int *)field = i;
-                return 0;
-            }
-        if (strcasecmp(value, "debug") == 0) { /* Redis's level above verbose */
-            *(int *)field = 2;
-            return 0;
-        }
-        snprintf(err, errlen,
-                 "invalid value '%s' for 'loglevel': expected warning, notice or verbose", value);
+    case CONFIG_STRING:
+    case CONFIG_WORDS:
+    case CONFIG_ADDRS:
+    case CONFIG_SECRET:
+        return set_text(st, field, value, err, errlen);
+    case CONFIG_CONST:
+        break;
+    }
+    snprintf(err, errlen, "'%s' cannot be set", st->name);
+    return KV_EINVAL;
+}
+
+void config_setting_format(const kv_config *c, const config_setting *st, char *buf, size_t len)
+{
+    const char *field = (const char *)c + st->off;
+    assert(len > 0);
+    switch (st->type) {
+    case CONFIG_INT:
+        snprintf(buf, len, "%d", *(const int *)field);
+        return;
+    case CONFIG_SIZE:
+        snprintf(buf, len, "%lld", *(const long long *)field);
+        return;
+    case CONFIG_BOOL:
+    case CONFIG_ENUM: {
+        int v = *(const int *)field, n = 0;
+        while (st->words[n] != NULL) n++;
+        snprintf(buf, len, "%s", v >= 0 && v < n ? st->words[v] : "");
+        return;
+    }
+    case CONFIG_OBL:
+        format_obl(c, buf, len);
+        return;
+    case CONFIG_STRING:
+    case CONFIG_WORDS:
+    case CONFIG_ADDRS:
+    case CONFIG_SECRET:
+        snprintf(buf, len, "%s", field);
+        return;
+    case CONFIG_CONST:
+        snprintf(buf, len, "%s", st->def ? st->def : "");
+        return;
+    }
+    buf[0] = '\0';
+}
+
+int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const config_setting *st = config_setting_find(key);
+    if (st == NULL) {
+        snprintf(err, errlen, "unknown option '%s'", key);
         return KV_EINVAL;
     }
-    }
-    return KV_EINVAL;
+    return config_setting_set(c, st, value, err, errlen);
 }
 
 /* ---- directives: the config file and the command line ---------------- */
@@ -574,13 +667,13 @@ static int join_words(char *buf, size_t len, int argc, char **argv, int from)
 
 /* Settings whose value is a list of words (a config line `bind a b`, or
  * several arguments after the flag); the others take exactly one value. */
-static int opt_takes_words(const struct opt *o)
+static int opt_takes_words(const config_setting *st)
 {
-    return o->kind == OPT_OBL || o->kind == OPT_WORDS || o->kind == OPT_ADDRS;
+    return st->type == CONFIG_OBL || st->type == CONFIG_WORDS || st->type == CONFIG_ADDRS;
 }
 
 /* A mem-kv setting from a directive. */
-static int cfg_native(cfg_ctx *x, const struct opt *o, int argc, char **argv, char *err,
+static int cfg_native(cfg_ctx *x, const config_setting *o, int argc, char **argv, char *err,
                       size_t errlen)
 {
     char joined[1024], sub[KV_CONFIG_ERRLEN];
@@ -595,7 +688,7 @@ static int cfg_native(cfg_ctx *x, const struct opt *o, int argc, char **argv, ch
             return cfg_fail(x, err, errlen, "the value of '%s' is too long", o->name);
         value = joined;
     }
-    if (config_set(x->c, o->name, value, sub, sizeof sub) != 0)
+    if (config_setting_set(x->c, o, value, sub, sizeof sub) != 0)
         return cfg_fail(x, err, errlen, "%s", sub);
     return 0;
 }
@@ -699,7 +792,6 @@ static const struct compat {
     {"io-threads-do-reads", COMPAT_TUNE, NULL},
     {"latency-tracking", COMPAT_TUNE, NULL},
     {"latency-tracking-info-percentiles", COMPAT_TUNE, NULL},
-    {"lua-time-limit", COMPAT_TUNE, NULL},
     {"busy-reply-threshold", COMPAT_TUNE, NULL},
     {"hash-max-*", COMPAT_TUNE, NULL},
     {"list-max-*", COMPAT_TUNE, NULL},
@@ -926,7 +1018,7 @@ static int cfg_include(cfg_ctx *x, int argc, char **argv, char *err, size_t errl
 /* Applies one directive: argv[0] is its name, then its values. */
 static int cfg_apply(cfg_ctx *x, int argc, char **argv, char *err, size_t errlen)
 {
-    const struct opt *o = opt_find(argv[0]);
+    const config_setting *o = config_setting_find(argv[0]);
     const struct compat *k = o ? NULL : compat_find(argv[0]);
     if (o == NULL && k == NULL && strcasecmp(argv[0], "include") != 0)
         return cfg_fail(x, err, errlen, "unknown option '%s'", argv[0]);
@@ -1041,8 +1133,8 @@ static int arg_directive(cfg_ctx *x, int argc, char **argv, int i, char *err, si
     } else if (i + 1 < argc) {
         words[n++] = argv[++i];
     } else {
-        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 && opt_find(name) == NULL &&
-            compat_find(name) == NULL)
+        if (strcmp(name, "config") != 0 && strcmp(name, "include") != 0 &&
+            config_setting_find(name) == NULL && compat_find(name) == NULL)
             snprintf(err, errlen, "unknown option '--%s'", name);
         else
             snprintf(err, errlen, "option '--%s' needs a value", name);
@@ -1171,13 +1263,15 @@ void config_usage(FILE *out, const char *prog)
             "Redis client libraries) and the mem-kv plain-text protocol (nc).\n\n"
             "Options (each also works as `OPTION VALUE` in the config file):\n",
             prog);
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const config_setting *st = &settings[i];
         char left[64];
-        snprintf(left, sizeof left, "--%s %s", opts[i].name, opts[i].arg);
+        if (st->flags & CONFIG_VIEW) continue;
+        snprintf(left, sizeof left, "--%s %s", st->name, st->arg);
         if (strlen(left) > 24)
-            fprintf(out, "  %s\n  %-24s %s\n", left, "", opts[i].help);
+            fprintf(out, "  %s\n  %-24s %s\n", left, "", st->help);
         else
-            fprintf(out, "  %-24s %s\n", left, opts[i].help);
+            fprintf(out, "  %-24s %s\n", left, st->help);
     }
     fprintf(out, "  %-24s %s\n", "--config FILE",
             "read settings from FILE (`key value` lines, # comments)");

@@ -5,7 +5,9 @@
  * "..." and '...' quoting as redis.conf, `include FILE`). Later settings
  * win; flags given after --config override the file. redis.conf lines that
  * are not mem-kv options are mapped, accepted with a warning, or refused
- * (docs/operations.md, "redis.conf lines"). Start-up thread only.
+ * (docs/operations.md, "redis.conf lines"). Parsing argv and files:
+ * start-up thread only; the settings table's functions (config_setting_*)
+ * work on the caller's kv_config from any thread.
  */
 #ifndef MEMKV_CONFIG_H
 #define MEMKV_CONFIG_H
@@ -70,6 +72,77 @@ typedef struct kv_config {
     char warnings[4096]; /* set by parsing: lines for the log, one each, '\n'-ended */
 } kv_config;
 
+/* ---- the settings table ---------------------------------------------------
+ *
+ * One row per setting (config.c, `settings[]`) says everything about it:
+ * its name, type, bounds, default, whether CONFIG GET answers it and CONFIG
+ * SET may change it, its --help line and Redis's CONFIG SET message for a
+ * bad value. The command line, the config file, --help, CONFIG GET and
+ * CONFIG SET (net/confset.c) all read it, and a unit test checks the
+ * options table of docs/operations.md against it. */
+
+/* How a setting's value is written and stored. */
+typedef enum config_type {
+    CONFIG_INT,    /* int field, decimal, min..max */
+    CONFIG_SIZE,   /* long long field, bytes with redis.conf's units (64mb), min..max */
+    CONFIG_BOOL,   /* int field 0/1: yes|no or on|off; CONFIG GET says yes/no */
+    CONFIG_ENUM,   /* int field: the index of its word in words (or alt) */
+    CONFIG_STRING, /* char[max] field, not empty */
+    CONFIG_WORDS,  /* char[max] field, one or more words joined by one space */
+    CONFIG_ADDRS,  /* char[max] field: 1 to KV_CONFIG_MAX_BIND addresses or host names */
+    CONFIG_SECRET, /* char[max] field, may be empty (requirepass) */
+    CONFIG_OBL,    /* client-output-buffer-limit: obl_hard, obl_soft, obl_soft_seconds and
+                      the pubsub class's obl_pubsub_* */
+    CONFIG_CONST,  /* no field: CONFIG GET answers def (Redis's `save`) */
+} config_type;
+
+/* Flags of a row. */
+enum {
+    CONFIG_GET = 1,  /* CONFIG GET answers it (the value the server started with) */
+    CONFIG_LIVE = 2, /* CONFIG SET may change it while running; CONFIG GET answers
+                        the live value (net/confset.c keeps both halves) */
+    CONFIG_VIEW = 4, /* not an option, only a Redis name that CONFIG GET answers from a
+                        field (appendonly from persistence): --help, the config file,
+                        CONFIG SET and docs/operations.md skip it */
+};
+
+typedef struct config_setting {
+    const char *name;
+    const char *alias; /* another name accepted for it, or NULL */
+    config_type type;
+    unsigned flags;     /* CONFIG_GET, CONFIG_LIVE, CONFIG_VIEW */
+    long long min, max; /* INT, SIZE: bounds; STRING, WORDS, ADDRS, SECRET: the field's size */
+    size_t off;         /* the field in kv_config */
+    const char *const *words; /* ENUM, BOOL: the word of each value, NULL-ended; CONFIG GET's */
+    const char *const *alt;   /* ENUM, BOOL: another word for each value (NULL: none), or NULL */
+    const char *def;          /* the default, written as in a config file; NULL: 0 or empty */
+    const char *arg;          /* --help: the value (N, BYTES, yes|no) */
+    const char *expect;       /* ENUM: what a bad value's message expects; NULL: arg */
+    const char *help;         /* --help: one line */
+    const char *set_error;    /* CONFIG SET's message for a bad value (Redis's text); NULL:
+                                 the message of config_setting_set */
+} config_setting;
+
+/* The rows in table order (the order of --help and CONFIG GET); at(i) is
+ * NULL for i >= count. The pointers are static. */
+size_t config_setting_count(void);
+const config_setting *config_setting_at(size_t i);
+
+/* The option (not a CONFIG_VIEW row) whose name or alias is name, in any
+ * case; NULL if none. The pointer is static. */
+const config_setting *config_setting_find(const char *name);
+
+/* Parses value as st says and stores it into c; returns 0, or KV_EINVAL
+ * with err set and c unchanged. Any thread, on its own c. */
+int config_setting_set(kv_config *c, const config_setting *st, const char *value, char *err,
+                       size_t errlen);
+
+/* Writes st's value in c as CONFIG GET shows it (Redis's format: numbers in
+ * decimal, sizes in bytes, yes/no, the word of an enum). Any thread, on a c
+ * no one writes meanwhile. */
+void config_setting_format(const kv_config *c, const config_setting *st, char *buf, size_t len);
+
+/* Every setting at its default (each row's def). */
 void config_defaults(kv_config *c);
 
 /* Applies argv (argv[0] is the program name). On a bad option, or
@@ -79,11 +152,11 @@ void config_defaults(kv_config *c);
  * (ignored redis.conf lines) are added to c->warnings. */
 int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t errlen);
 
-/* Applies one `key value` setting; returns 0 or KV_EINVAL with err set.
- * CONFIG SET parses its values with it too (on a scratch copy). */
-/* client-output-buffer-limit: "normal HARD SOFT SECONDS" and "pubsub HARD
- * SOFT SECONDS" (classes replica and slave are accepted and ignored, as
- * mem-kv has no such clients), or "HARD SOFT SECONDS" (normal). */
+/* Applies one `key value` setting (config_setting_find, then
+ * config_setting_set); returns 0 or KV_EINVAL with err set.
+ * client-output-buffer-limit: "normal HARD SOFT SECONDS" (classes replica,
+ * slave and pubsub are accepted and ignored, as mem-kv has no such
+ * clients) or "HARD SOFT SECONDS". */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Reads a config file (and the files it includes); returns 0 or
@@ -102,10 +175,7 @@ int config_check(const kv_config *c, char *err, size_t errlen);
  * that were given ask for more busy threads than ncpu (or were capped). */
 void config_resolve_threads(kv_config *c, int ncpu);
 
-/* Formats the client-output-buffer-limit value as CONFIG GET shows it. */
-void config_format_obl(const kv_config *c, char *buf, size_t len);
-
-/* Prints the --help text. */
+/* Prints the --help text: one line per option of the settings table. */
 void config_usage(FILE *out, const char *prog);
 
 #endif

@@ -1,4 +1,4 @@
-/* confset.c - the CONFIG SET table (see confset.h). */
+/* confset.c - CONFIG GET and CONFIG SET (see confset.h). */
 #include "confset.h"
 
 #include <stdatomic.h>
@@ -8,27 +8,30 @@
 
 #include "auth.h"
 #include "config.h"
-#include "evict.h"
+#include "glob.h"
 #include "net_internal.h"
 #include "pubsub.h"
 #include "reply.h"
 
-typedef struct confset_row {
-    const char *name;
-    const char *bad; /* Redis's message for a bad value; NULL: config_set's */
-    int integer;     /* a value that is no integer gets Redis's parse message */
+/* The run-time half of a CONFIG_LIVE setting. */
+typedef struct confset_hook {
+    const char *name; /* the row of the settings table */
+    /* stores parsed's value where the running threads read it */
     void (*apply)(struct server *s, const kv_config *parsed);
-    void (*show)(struct server *s, char *buf, size_t len);
-} confset_row;
+    /* reads the running value back into live's field */
+    void (*load)(struct server *s, kv_config *live);
+    /* NULL, or the reason a value that parses cannot be applied while running */
+    const char *(*veto)(struct server *s, const kv_config *parsed);
+} confset_hook;
 
 static void apply_maxmemory(struct server *s, const kv_config *c)
 {
     atomic_store(&s->limits.maxmemory, (int64_t)c->maxmemory);
 }
 
-static void show_maxmemory(struct server *s, char *buf, size_t len)
+static void load_maxmemory(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%lld", (long long)atomic_load(&s->limits.maxmemory));
+    c->maxmemory = (long long)atomic_load(&s->limits.maxmemory);
 }
 
 static void apply_policy(struct server *s, const kv_config *c)
@@ -36,9 +39,9 @@ static void apply_policy(struct server *s, const kv_config *c)
     atomic_store(&s->limits.policy, c->maxmemory_policy);
 }
 
-static void show_policy(struct server *s, char *buf, size_t len)
+static void load_policy(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%s", evict_policy_names[atomic_load(&s->limits.policy)]);
+    c->maxmemory_policy = atomic_load(&s->limits.policy);
 }
 
 static void apply_samples(struct server *s, const kv_config *c)
@@ -46,9 +49,9 @@ static void apply_samples(struct server *s, const kv_config *c)
     atomic_store(&s->limits.samples, c->maxmemory_samples);
 }
 
-static void show_samples(struct server *s, char *buf, size_t len)
+static void load_samples(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%d", atomic_load(&s->limits.samples));
+    c->maxmemory_samples = atomic_load(&s->limits.samples);
 }
 
 static void apply_requirepass(struct server *s, const kv_config *c)
@@ -56,9 +59,9 @@ static void apply_requirepass(struct server *s, const kv_config *c)
     auth_set(&s->auth, c->requirepass, strlen(c->requirepass));
 }
 
-static void show_requirepass(struct server *s, char *buf, size_t len)
+static void load_requirepass(struct server *s, kv_config *c)
 {
-    auth_get(&s->auth, buf, len);
+    auth_get(&s->auth, c->requirepass, sizeof c->requirepass);
 }
 
 static void apply_timeout(struct server *s, const kv_config *c)
@@ -66,9 +69,9 @@ static void apply_timeout(struct server *s, const kv_config *c)
     atomic_store(&s->timeout, c->timeout);
 }
 
-static void show_timeout(struct server *s, char *buf, size_t len)
+static void load_timeout(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%d", atomic_load(&s->timeout));
+    c->timeout = atomic_load(&s->timeout);
 }
 
 static void apply_protected(struct server *s, const kv_config *c)
@@ -76,9 +79,9 @@ static void apply_protected(struct server *s, const kv_config *c)
     atomic_store(&s->protected_mode, c->protected_mode);
 }
 
-static void show_protected(struct server *s, char *buf, size_t len)
+static void load_protected(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%s", atomic_load(&s->protected_mode) ? "yes" : "no");
+    c->protected_mode = atomic_load(&s->protected_mode) != 0;
 }
 
 static void apply_slowlog_slower(struct server *s, const kv_config *c)
@@ -87,9 +90,9 @@ static void apply_slowlog_slower(struct server *s, const kv_config *c)
     server_watch_update(s);
 }
 
-static void show_slowlog_slower(struct server *s, char *buf, size_t len)
+static void load_slowlog_slower(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%lld", (long long)atomic_load(&s->slow.slower_than_us));
+    c->slowlog_slower_than = (int)atomic_load(&s->slow.slower_than_us);
 }
 
 static void apply_slowlog_len(struct server *s, const kv_config *c)
@@ -97,9 +100,9 @@ static void apply_slowlog_len(struct server *s, const kv_config *c)
     atomic_store(&s->slow.max_len, c->slowlog_max_len);
 }
 
-static void show_slowlog_len(struct server *s, char *buf, size_t len)
+static void load_slowlog_len(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%lld", (long long)atomic_load(&s->slow.max_len));
+    c->slowlog_max_len = (int)atomic_load(&s->slow.max_len);
 }
 
 static void apply_latency(struct server *s, const kv_config *c)
@@ -108,11 +111,12 @@ static void apply_latency(struct server *s, const kv_config *c)
     server_watch_update(s);
 }
 
-static void show_latency(struct server *s, char *buf, size_t len)
+static void load_latency(struct server *s, kv_config *c)
 {
-    snprintf(buf, len, "%lld", (long long)atomic_load(&s->lat.threshold_ms));
+    c->latency_threshold = (int)atomic_load(&s->lat.threshold_ms);
 }
 
+/* One per CONFIG_LIVE row (confset_check_hooks, test_confset). */
 /* client-output-buffer-limit: the pubsub class changes while running; the
  * normal class is read by connections as they are set up, so it may only
  * be given again with its current values. */
@@ -126,79 +130,129 @@ static const char *veto_obl(struct server *s, const kv_config *c)
 
 static void apply_obl(struct server *s, const kv_config *c)
 {
+    if (s->pubsub == NULL) return; /* a server without Pub/Sub (unit tests) */
     pubsub_limits_set(s->pubsub, c->obl_pubsub_hard, c->obl_pubsub_soft,
                       c->obl_pubsub_soft_seconds);
 }
 
-static void show_obl(struct server *s, char *buf, size_t len)
+static void load_obl(struct server *s, kv_config *c)
 {
-    kv_config c = s->cfg;
     int64_t hard, soft;
     int secs;
+    if (s->pubsub == NULL) return;
     pubsub_limits_get(s->pubsub, &hard, &soft, &secs);
-    c.obl_pubsub_hard = hard;
-    c.obl_pubsub_soft = soft;
-    c.obl_pubsub_soft_seconds = secs;
-    config_format_obl(&c, buf, len);
+    c->obl_pubsub_hard = hard;
+    c->obl_pubsub_soft = soft;
+    c->obl_pubsub_soft_seconds = secs;
 }
 
-static const confset_row rows[] = {
-    {"maxmemory", "argument must be a memory value", 0, apply_maxmemory, show_maxmemory},
-    {"maxmemory-policy",
-     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
-     "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
-     0, apply_policy, show_policy},
-    {"maxmemory-samples", "argument must be between 1 and 2147483647 inclusive", 1, apply_samples,
-     show_samples},
-    {"requirepass", NULL, 0, apply_requirepass, show_requirepass},
-    {"timeout", "argument must be between 0 and 2147483647 inclusive", 1, apply_timeout,
-     show_timeout},
-    {"protected-mode", "argument must be 'yes' or 'no'", 0, apply_protected, show_protected},
-    {"slowlog-log-slower-than", NULL, 1, apply_slowlog_slower, show_slowlog_slower},
-    {"slowlog-max-len", NULL, 1, apply_slowlog_len, show_slowlog_len},
-    {"latency-monitor-threshold", NULL, 1, apply_latency, show_latency},
-    {"client-output-buffer-limit",
-     "Error in hard, soft or soft_seconds setting in buffer limit configuration.", 0, apply_obl,
-     show_obl},
+static const confset_hook hooks[] = {
+    {"maxmemory", apply_maxmemory, load_maxmemory, NULL},
+    {"maxmemory-policy", apply_policy, load_policy, NULL},
+    {"maxmemory-samples", apply_samples, load_samples, NULL},
+    {"requirepass", apply_requirepass, load_requirepass, NULL},
+    {"timeout", apply_timeout, load_timeout, NULL},
+    {"protected-mode", apply_protected, load_protected, NULL},
+    {"slowlog-log-slower-than", apply_slowlog_slower, load_slowlog_slower, NULL},
+    {"slowlog-max-len", apply_slowlog_len, load_slowlog_len, NULL},
+    {"latency-monitor-threshold", apply_latency, load_latency, NULL},
+    {"client-output-buffer-limit", apply_obl, load_obl, veto_obl},
 };
-#define NROWS (sizeof rows / sizeof rows[0])
+#define NHOOKS (sizeof hooks / sizeof hooks[0])
 
-size_t confset_count(void)
+static const confset_hook *hook_find(const config_setting *st)
 {
-    return NROWS;
-}
-
-const char *confset_get(struct server *s, size_t i, char *buf, size_t len)
-{
-    rows[i].show(s, buf, len);
-    return rows[i].name;
-}
-
-static const confset_row *row_find(const kv_str *name)
-{
-    for (size_t i = 0; i < NROWS; i++)
-        if (strlen(rows[i].name) == name->len && strncasecmp(rows[i].name, name->p, name->len) == 0)
-            return &rows[i];
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (strcmp(hooks[i].name, st->name) == 0) return &hooks[i];
     return NULL;
+}
+
+int confset_check_hooks(char *err, size_t errlen)
+{
+    for (size_t i = 0; i < config_setting_count(); i++) {
+        const config_setting *st = config_setting_at(i);
+        if ((st->flags & CONFIG_LIVE) && hook_find(st) == NULL) {
+            snprintf(err, errlen, "CONFIG_LIVE setting '%s' has no hook", st->name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < NHOOKS; i++) {
+        const config_setting *st = config_setting_find(hooks[i].name);
+        if (st == NULL || !(st->flags & CONFIG_LIVE)) {
+            snprintf(err, errlen, "hook '%s' names no CONFIG_LIVE setting", hooks[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- CONFIG GET ---------------------------------------------------------- */
+
+/* 1 if one of the patterns argv[2..argc) matches name. */
+static int any_match(int argc, const kv_str *argv, const char *name)
+{
+    for (int i = 2; i < argc; i++)
+        if (kv_glob_match(argv[i].p, argv[i].len, name, strlen(name), 1)) return 1;
+    return 0;
+}
+
+/* Appends the pairs of the settings the patterns match (reply != 0), or
+ * only counts them; returns the count. A setting with an alias answers
+ * under each name that matches, as Redis does. */
+static int64_t get_pairs(const kv_config *live, int argc, const kv_str *argv, kvbuf *out, int reply)
+{
+    char val[1024];
+    int64_t count = 0;
+    for (size_t i = 0; i < config_setting_count(); i++) {
+        const config_setting *st = config_setting_at(i);
+        if (!(st->flags & (CONFIG_GET | CONFIG_LIVE | CONFIG_VIEW))) continue;
+        const char *names[2] = {st->name, st->alias};
+        for (int k = 0; k < 2; k++) {
+            if (names[k] == NULL || !any_match(argc, argv, names[k])) continue;
+            count++;
+            if (!reply) continue;
+            config_setting_format(live, st, val, sizeof val);
+            reply_bulk_cstr(out, names[k]);
+            reply_bulk_cstr(out, val);
+        }
+    }
+    return count;
+}
+
+void confset_get(struct server *s, int argc, const kv_str *argv, kvbuf *out)
+{
+    if (argc < 3) {
+        reply_error(out, "ERR wrong number of arguments for 'config|get' command");
+        return;
+    }
+    kv_config live = s->cfg; /* ro after start; the live settings from their atomics */
+    for (size_t i = 0; i < NHOOKS; i++) hooks[i].load(s, &live);
+    reply_array(out, get_pairs(&live, argc, argv, out, 0) * 2);
+    get_pairs(&live, argc, argv, out, 1);
+}
+
+/* ---- CONFIG SET ---------------------------------------------------------- */
+
+/* The setting named name (a row name or alias), or NULL. */
+static const config_setting *setting_find(const kv_str *name)
+{
+    char key[64];
+    if (name->len >= sizeof key || memchr(name->p, '\0', name->len) != NULL) return NULL;
+    memcpy(key, name->p, name->len);
+    key[name->len] = '\0';
+    return config_setting_find(key);
 }
 
 /* Replies the error for a name that is no live setting: a start-up option
  * that cannot change while running, or an unknown one. */
-static void confset_unknown(struct server *s, const kv_str *name, kvbuf *out)
+static void confset_refuse(const config_setting *st, const kv_str *name, kvbuf *out)
 {
-    char key[64], err[KV_CONFIG_ERRLEN];
-    if (name->len < sizeof key && memchr(name->p, '\0', name->len) == NULL) {
-        memcpy(key, name->p, name->len);
-        key[name->len] = '\0';
-        kv_config probe = s->cfg;
-        if (config_set(&probe, key, "", err, sizeof err) != 0 &&
-            strncmp(err, "unknown option", 14) != 0) {
-            reply_errorf(out,
-                         "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
-                         "immutable config",
-                         key);
-            return;
-        }
+    if (st != NULL) {
+        reply_errorf(out,
+                     "ERR CONFIG SET failed (possibly related to argument '%.*s') - can't set "
+                     "immutable config",
+                     (int)name->len, name->p);
+        return;
     }
     reply_errorf(out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
                  name->len > 128 ? 128 : (int)name->len, name->p);
@@ -206,29 +260,28 @@ static void confset_unknown(struct server *s, const kv_str *name, kvbuf *out)
 
 /* Checks one value into the scratch configuration; replies the error and
  * returns -1 if it is not acceptable. */
-static int confset_check(struct server *s, const confset_row *row, const kv_str *value,
-                         kv_config *scratch, kvbuf *out)
+static int confset_check(struct server *s, const config_setting *st, const confset_hook *hook,
+                         const kv_str *value, kv_config *scratch, kvbuf *out)
 {
     char val[512], err[KV_CONFIG_ERRLEN];
     if (value->len < sizeof val && memchr(value->p, '\0', value->len) == NULL) {
         memcpy(val, value->p, value->len);
         val[value->len] = '\0';
-        if (config_set(scratch, row->name, val, err, sizeof err) == 0) {
-            /* a value that parses but cannot be applied while running */
-            const char *veto = row->apply == apply_obl ? veto_obl(s, scratch) : NULL;
+        if (config_setting_set(scratch, st, val, err, sizeof err) == 0) {
+            const char *veto = hook->veto ? hook->veto(s, scratch) : NULL;
             if (veto == NULL) return 0;
             reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                         row->name, veto);
+                         st->name, veto);
             return -1;
         }
     } else {
         snprintf(err, sizeof err, "invalid value");
     }
     int64_t n;
-    const char *why = row->bad ? row->bad : err;
-    if (row->integer && kv_parse_i64(value->p, value->len, &n) != 0)
+    const char *why = st->set_error ? st->set_error : err;
+    if (st->type == CONFIG_INT && kv_parse_i64(value->p, value->len, &n) != 0)
         why = "argument couldn't be parsed into an integer";
-    reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", row->name,
+    reply_errorf(out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", st->name,
                  why);
     return -1;
 }
@@ -240,24 +293,25 @@ void confset_set(struct server *s, int argc, const kv_str *argv, kvbuf *out)
         return;
     }
     int npairs = (argc - 2) / 2;
-    const confset_row *seen[NROWS];
+    const confset_hook *seen[NHOOKS];
     kv_config scratch = s->cfg;
     for (int i = 0; i < npairs; i++) {
-        const confset_row *row = row_find(&argv[2 + 2 * i]);
-        if (row == NULL) {
-            confset_unknown(s, &argv[2 + 2 * i], out);
+        const config_setting *st = setting_find(&argv[2 + 2 * i]);
+        const confset_hook *hook = st && (st->flags & CONFIG_LIVE) ? hook_find(st) : NULL;
+        if (hook == NULL) {
+            confset_refuse(st, &argv[2 + 2 * i], out);
             return;
         }
-        if (confset_check(s, row, &argv[3 + 2 * i], &scratch, out) != 0) return;
-        for (int j = 0; j < i && j < (int)NROWS; j++)
-            if (seen[j] == row) {
+        if (confset_check(s, st, hook, &argv[3 + 2 * i], &scratch, out) != 0) return;
+        for (int j = 0; j < i && j < (int)NHOOKS; j++)
+            if (seen[j] == hook) {
                 reply_errorf(out,
                              "ERR CONFIG SET failed (possibly related to argument '%s') - "
                              "duplicate parameter",
-                             row->name);
+                             st->name);
                 return;
             }
-        if (i < (int)NROWS) seen[i] = row; /* past NROWS a repeat was found above */
+        if (i < (int)NHOOKS) seen[i] = hook; /* past NHOOKS a repeat was found above */
     }
     for (int i = 0; i < npairs; i++) seen[i]->apply(s, &scratch);
     reply_ok(out);

@@ -1,13 +1,16 @@
-/* confset.h - settings that CONFIG SET may change while the server runs.
+/* confset.h - CONFIG GET and CONFIG SET over engine/config.c's settings
+ * table.
  *
- * One table row per setting (confset.c): its name, Redis's message for a
- * bad value, how to apply a parsed value and how to show the current one.
- * Values are parsed by engine/config.c's option table (config_set on a
- * scratch copy of the configuration), so the command line, the config file
- * and CONFIG SET accept the same words. Applying stores into atomics of the
- * server context that the other threads read (evict_limits for the memory
- * settings); a row for a new setting needs its own atomic (or another
- * thread-safe hand-over) and nothing else. Network thread.
+ * The table (config_setting rows) says which settings CONFIG GET answers
+ * (CONFIG_GET, CONFIG_LIVE, CONFIG_VIEW), which CONFIG SET may change
+ * (CONFIG_LIVE), how a value is parsed (the same words as the command line
+ * and the config file) and shown, and Redis's message for a bad value.
+ * This module adds the run-time half of each CONFIG_LIVE row, a hook keyed
+ * by the row's name (confset.c, hooks[]): apply stores a checked value into
+ * atomics of the server context that the other threads read (evict_limits
+ * for the memory settings), load reads it back for CONFIG GET. A new live
+ * setting needs its row, its atomic (or another thread-safe hand-over) and
+ * its hook. Network thread.
  */
 #ifndef MEMKV_CONFSET_H
 #define MEMKV_CONFSET_H
@@ -24,9 +27,15 @@ struct server;
  * +OK or Redis's error to out. */
 void confset_set(struct server *s, int argc, const kv_str *argv, kvbuf *out);
 
-/* Number of live settings, and the i-th one's name (static) and current
- * value (written to buf) for CONFIG GET. */
-size_t confset_count(void);
-const char *confset_get(struct server *s, size_t i, char *buf, size_t len);
+/* CONFIG GET pattern [pattern ...]: appends the name and value of every
+ * setting that CONFIG GET answers and that some pattern (a glob, in any
+ * case) matches, once each, in the table's order; the live value for the
+ * CONFIG SET settings, the start-up value for the others. */
+void confset_get(struct server *s, int argc, const kv_str *argv, kvbuf *out);
+
+/* 0 if every CONFIG_LIVE row of the settings table has a hook and every
+ * hook names a CONFIG_LIVE row; else -1 with err naming the first that
+ * does not (for tests). Any thread. */
+int confset_check_hooks(char *err, size_t errlen);
 
 #endif

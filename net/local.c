@@ -719,14 +719,13 @@ void local_command(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 
 void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
-    const kv_config *cfg = &t->srv->cfg;
     const kv_str *sub = &argv[1];
     if (arg_is(sub, "resetstat")) {
         if (argc != 2) {
             reply_error(out, "ERR wrong number of arguments for 'config|resetstat' command");
             return;
         }
-        obs_reset(t); /* every thread clears its own figures */
+        obs_reset(t); /* every thread clears its own figures; no setting changes */
         reply_ok(out);
         return;
     }
@@ -734,75 +733,12 @@ void local_config(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
         confset_set(t->srv, argc, argv, out);
         return;
     }
-    if (!arg_is(sub, "get")) {
-        reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
-                     (int)(sub->len > 128 ? 128 : sub->len), sub->p);
+    if (arg_is(sub, "get")) {
+        confset_get(t->srv, argc, argv, out);
         return;
     }
-    if (argc < 3) {
-        reply_error(out, "ERR wrong number of arguments for 'config|get' command");
-        return;
-    }
-    char num[12][24];
-    snprintf(num[7], 24, "%d", cfg->tcp_keepalive);
-    snprintf(num[8], 24, "%lld", cfg->proto_max_bulk_len);
-    snprintf(num[9], 24, "%lld", cfg->client_query_buffer_limit);
-    snprintf(num[0], 24, "%d", cfg->port);
-    snprintf(num[1], 24, "%d", cfg->maxclients);
-    snprintf(num[2], 24, "%d", cfg->hz);
-    snprintf(num[3], 24, "%d", cfg->io_threads);
-    snprintf(num[4], 24, "%d", cfg->shards);
-    snprintf(num[5], 24, "%d", cfg->actor_threads);
-    snprintf(num[6], 24, "%d", cfg->databases);
-    const char *params[][2] = {
-        {"save", ""},
-        /* as INFO's aof_enabled, and Redis's names for the fsync policy
-         * (redis-benchmark prints "appendonly: yes/no" from this) */
-        {"appendonly", cfg->persistence ? "yes" : "no"},
-        {"appendfsync", cfg->fsync == WAL_FSYNC_ALWAYS ? "always"
-                        : cfg->fsync == WAL_FSYNC_NO   ? "no"
-                                                       : "everysec"},
-        {"databases", num[6]},
-        {"port", num[0]},
-        {"bind", cfg->bind},
-        {"maxclients", num[1]},
-        {"hz", num[2]},
-        {"io-threads", num[3]},
-        {"shards", num[4]},
-        {"actor-threads", num[5]},
-        {"tcp-keepalive", num[7]},
-        {"proto-max-bulk-len", num[8]},
-        {"client-query-buffer-limit", num[9]},
-    };
-    size_t nfixed = sizeof params / sizeof params[0];
-    /* the settings CONFIG SET may change come with their live values */
-    enum { MAXLIVE = 16 };
-    char live[MAXLIVE][AUTH_PASS_MAX]; /* the longest: requirepass */
-    const char *names[sizeof params / sizeof params[0] + MAXLIVE];
-    const char *values[sizeof params / sizeof params[0] + MAXLIVE];
-    size_t np = 0;
-    for (size_t p = 0; p < nfixed; p++, np++) {
-        names[np] = params[p][0];
-        values[np] = params[p][1];
-    }
-    for (size_t i = 0; i < confset_count() && i < MAXLIVE; i++, np++) {
-        names[np] = confset_get(t->srv, i, live[i], sizeof live[i]);
-        values[np] = live[i];
-    }
-    int hit[sizeof params / sizeof params[0] + MAXLIVE] = {0};
-    int64_t count = 0;
-    for (int i = 2; i < argc; i++)
-        for (size_t p = 0; p < np; p++)
-            if (!hit[p] && kv_glob_match(argv[i].p, argv[i].len, names[p], strlen(names[p]), 1)) {
-                hit[p] = 1;
-                count++;
-            }
-    reply_array(out, count * 2);
-    for (size_t p = 0; p < np; p++)
-        if (hit[p]) {
-            reply_bulk_cstr(out, names[p]);
-            reply_bulk_cstr(out, values[p]);
-        }
+    reply_errorf(out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                 (int)(sub->len > 128 ? 128 : sub->len), sub->p);
 }
 
 /* ---- INFO and STATS ---------------------------------------------------- */

@@ -1,6 +1,8 @@
 /* Tests for engine/config.c: the config file's words (quotes and escapes
  * as Redis's sdssplitargs), errors naming file and line, one value per
- * setting, the command line's values. */
+ * setting, the command line's values; the settings table (its rows, the
+ * defaults, CONFIG GET's format, --help) and docs/operations.md's options
+ * table against it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "evict.h"
 #include "kv.h"
 
 static char conf_path[64];
@@ -460,6 +463,320 @@ static void test_redis_conf_command_line(void **st)
     assert_non_null(strstr(err, "foreground"));
 }
 
+/* ---- the settings table ------------------------------------------------ */
+
+/* The row called name, CONFIG_VIEW rows included. */
+static const config_setting *row_named(const char *name)
+{
+    for (size_t i = 0; i < config_setting_count(); i++)
+        if (strcmp(config_setting_at(i)->name, name) == 0) return config_setting_at(i);
+    fail_msg("no row '%s'", name);
+    return NULL;
+}
+
+/* CONFIG GET's text of the setting name in c. */
+static const char *shown(const kv_config *c, const char *name)
+{
+    static char buf[1024];
+    config_setting_format(c, row_named(name), buf, sizeof buf);
+    return buf;
+}
+
+static void test_settings_rows(void **st)
+{
+    (void)st;
+    size_t n = config_setting_count();
+    assert_true(n >= 40);
+    for (size_t i = 0; i < n; i++) {
+        const config_setting *r = config_setting_at(i);
+        assert_non_null(r->name);
+        for (size_t j = 0; j < i; j++) {
+            const config_setting *o = config_setting_at(j);
+            if (strcmp(o->name, r->name) == 0 || (o->alias && strcmp(o->alias, r->name) == 0) ||
+                (r->alias && strcmp(o->name, r->alias) == 0))
+                fail_msg("two rows named '%s'", r->name);
+        }
+        if (r->type == CONFIG_ENUM || r->type == CONFIG_BOOL) assert_non_null(r->words);
+        if (r->flags & CONFIG_VIEW) { /* not an option: the config file maps these names */
+            assert_null(config_setting_find(r->name));
+            assert_false(r->flags & CONFIG_LIVE);
+            continue;
+        }
+        assert_ptr_equal(config_setting_find(r->name), r);
+        if (r->alias) assert_ptr_equal(config_setting_find(r->alias), r);
+        if (r->arg == NULL || r->help == NULL) fail_msg("'%s' has no --help text", r->name);
+        if (r->def == NULL || r->def[0] == '\0') continue;
+        /* the default is accepted by its own row, and --help names it */
+        kv_config c, d;
+        char err[KV_CONFIG_ERRLEN], a[1024], b[1024];
+        config_defaults(&c);
+        config_defaults(&d);
+        if (config_setting_set(&c, r, r->def, err, sizeof err) != 0)
+            fail_msg("default of '%s': %s", r->name, err);
+        config_setting_format(&c, r, a, sizeof a);
+        config_setting_format(&d, r, b, sizeof b);
+        assert_string_equal(a, b);
+        if (strstr(r->help, r->def) == NULL)
+            fail_msg("--help of '%s' does not say its default %s", r->name, r->def);
+    }
+}
+
+/* The defaults that config_defaults set one by one before the table. */
+static void test_settings_defaults(void **st)
+{
+    (void)st;
+    kv_config c;
+    memset(&c, 0x5a, sizeof c);
+    config_defaults(&c);
+    assert_string_equal(c.bind, "127.0.0.1");
+    assert_int_equal(c.port, 8080);
+    assert_int_equal(c.shards, 16);
+    assert_int_equal(c.actor_threads + c.io_threads + c.threads, 0);
+    assert_int_equal(c.maxclients, 10000);
+    assert_int_equal(c.databases, 16);
+    assert_int_equal(c.timeout, 0);
+    assert_int_equal(c.tcp_keepalive, 300);
+    assert_int_equal(c.proto_max_bulk_len, 512ll << 20);
+    assert_int_equal(c.client_query_buffer_limit, 1ll << 30);
+    assert_int_equal(c.obl_hard, 64ll << 20);
+    assert_int_equal(c.obl_soft, 16ll << 20);
+    assert_int_equal(c.obl_soft_seconds, 60);
+    assert_string_equal(c.requirepass, "");
+    assert_int_equal(c.protected_mode, 1);
+    assert_int_equal(c.hz, 10);
+    assert_int_equal(c.loglevel, 1);
+    assert_int_equal(c.metrics_port, 0);
+    assert_string_equal(c.dir, "./data");
+    assert_int_equal(c.persistence, 1);
+    assert_int_equal(c.fsync, 1);
+    assert_int_equal(c.fsync_interval_ms, 100);
+    assert_int_equal(c.keep_prefix, 0);
+    assert_int_equal(c.wal_segment_bytes, 64ll << 20);
+    assert_int_equal(c.compact_log_bytes, 100ll << 20);
+    assert_int_equal(c.compact_cpu, 5);
+    assert_int_equal(c.tls_port, 0);
+    assert_string_equal(c.tls_cert_file, "");
+    assert_string_equal(c.tls_key_file, "");
+    assert_string_equal(c.tls_ca_cert_file, "");
+    assert_int_equal(c.tls_auth_clients, 1);
+    assert_string_equal(c.tls_protocols, "");
+    assert_string_equal(c.tls_ciphers, "");
+    assert_string_equal(c.tls_ciphersuites, "");
+    assert_int_equal(c.tls_hs_timeout_ms, 10000);
+    assert_int_equal(c.maxmemory, 0);
+    assert_int_equal(c.maxmemory_policy, EVICT_NOEVICTION);
+    assert_int_equal(c.maxmemory_samples, 5);
+    assert_int_equal(c.lua_time_limit, 5000);
+    assert_int_equal(c.slowlog_slower_than, 10000);
+    assert_int_equal(c.slowlog_max_len, 128);
+    assert_int_equal(c.latency_threshold, 0);
+    assert_int_equal(c.help + c.version, 0);
+    assert_string_equal(c.warnings, "");
+}
+
+/* CONFIG GET's words: Redis's (sizes in bytes, yes/no, the enum's word). */
+static void test_settings_format(void **st)
+{
+    (void)st;
+    kv_config c;
+    char err[KV_CONFIG_ERRLEN];
+    config_defaults(&c);
+    assert_string_equal(shown(&c, "port"), "8080");
+    assert_string_equal(shown(&c, "proto-max-bulk-len"), "536870912");
+    assert_string_equal(shown(&c, "protected-mode"), "yes");
+    assert_string_equal(shown(&c, "maxmemory-policy"), "noeviction");
+    assert_string_equal(shown(&c, "loglevel"), "notice");
+    assert_string_equal(shown(&c, "client-output-buffer-limit"),
+                        "normal 67108864 16777216 60 slave 268435456 67108864 60 pubsub "
+                        "33554432 8388608 60");
+    assert_string_equal(shown(&c, "save"), "");
+    assert_string_equal(shown(&c, "appendonly"), "yes");
+    assert_string_equal(shown(&c, "appendfsync"), "everysec");
+    assert_int_equal(config_set(&c, "persistence", "OFF", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "fsync", "always", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "Protected-Mode", "off", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "loglevel", "debug", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "maxmemory", "1gb", err, sizeof err), 0);
+    assert_string_equal(shown(&c, "appendonly"), "no");
+    assert_string_equal(shown(&c, "appendfsync"), "always");
+    assert_string_equal(shown(&c, "protected-mode"), "no");
+    assert_string_equal(shown(&c, "loglevel"), "verbose");
+    assert_string_equal(shown(&c, "maxmemory"), "1073741824");
+    /* Redis's names CONFIG GET answers are not options */
+    assert_int_equal(config_set(&c, "appendfsync", "no", err, sizeof err), KV_EINVAL);
+    assert_string_equal(err, "unknown option 'appendfsync'");
+    /* the messages of a bad value, as before the table */
+    assert_int_equal(config_set(&c, "protected-mode", "maybe", err, sizeof err), KV_EINVAL);
+    assert_string_equal(err, "invalid value 'maybe' for 'protected-mode': expected yes|no");
+    assert_int_equal(config_set(&c, "maxmemory-policy", "lru", err, sizeof err), KV_EINVAL);
+    assert_string_equal(err, "invalid value 'lru' for 'maxmemory-policy': expected a policy (see "
+                             "--help)");
+    assert_int_equal(config_set(&c, "loglevel", "loud", err, sizeof err), KV_EINVAL);
+    assert_string_equal(err,
+                        "invalid value 'loud' for 'loglevel': expected warning, notice or verbose");
+    assert_int_equal(config_set(&c, "hz", "501", err, sizeof err), KV_EINVAL);
+    assert_string_equal(err, "invalid value '501' for 'hz': expected an integer from 1 to 500");
+}
+
+/* --help: a line for every option, none for Redis's CONFIG GET names. */
+static void test_settings_help(void **st)
+{
+    (void)st;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    config_usage(f, "mem-kv-server");
+    fclose(f);
+    for (size_t i = 0; i < config_setting_count(); i++) {
+        const config_setting *r = config_setting_at(i);
+        char want[128];
+        snprintf(want, sizeof want, "  --%s %s", r->name, r->arg ? r->arg : "");
+        if ((strstr(text, want) != NULL) != !(r->flags & CONFIG_VIEW))
+            fail_msg("--help and '%s' disagree", r->name);
+    }
+    free(text);
+}
+
+/* Splits a markdown table row into its cells (a '|' after '\' is text);
+ * returns the number of cells, each trimmed, in cells[]. */
+static int md_cells(char *row, char **cells, int max)
+{
+    int n = 0;
+    char *p = row + 1; /* after the leading '|' */
+    while (*p && n < max) {
+        char *end = p;
+        while (*end && !(*end == '|' && end[-1] != '\\')) end++;
+        if (*end == '\0') break;
+        *end = '\0';
+        while (*p == ' ') p++;
+        for (char *q = end - 1; q >= p && *q == ' '; q--) *q = '\0';
+        cells[n++] = p;
+        p = end + 1;
+    }
+    return n;
+}
+
+/* A default cell says def: the same words, or the same words then " ..."
+ * ("0 = never"); backticks do not count. */
+static int doc_default_ok(const char *cell, const char *def)
+{
+    char plain[512];
+    size_t k = 0;
+    for (const char *p = cell; *p && k + 1 < sizeof plain; p++)
+        if (*p != '`') plain[k++] = *p;
+    plain[k] = '\0';
+    size_t n = strlen(def);
+    return strncmp(plain, def, n) == 0 && (plain[n] == '\0' || plain[n] == ' ');
+}
+
+/* Checks one line of the options table; marks the settings it names. */
+static void doc_row(char *line, unsigned char *seen)
+{
+    char *cells[8];
+    if (md_cells(line, cells, 8) != 4) fail_msg("not 4 cells: %s", line);
+    int names = 0;
+    for (const char *p = cells[0]; (p = strstr(p, "`--")) != NULL; names++) {
+        char name[64];
+        p += 3;
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        if (!strcmp(name, "config") || !strcmp(name, "help") || !strcmp(name, "version")) continue;
+        const config_setting *r = config_setting_find(name);
+        if (r == NULL) fail_msg("docs/operations.md lists --%s: no such setting", name);
+        size_t i = 0;
+        while (config_setting_at(i) != r) i++;
+        if (seen[i]++) fail_msg("docs/operations.md lists --%s twice", name);
+        if (r->def && r->def[0] && !doc_default_ok(cells[1], r->def))
+            fail_msg("docs/operations.md: --%s's default is %s, not '%s'", name, r->def, cells[1]);
+        const char *want = (r->flags & CONFIG_LIVE)  ? "GET, SET"
+                           : (r->flags & CONFIG_GET) ? "GET"
+                                                     : "";
+        if (strcmp(cells[2], want) != 0)
+            fail_msg("docs/operations.md: --%s's CONFIG column is '%s', not '%s'", name, cells[2],
+                     want);
+    }
+    if (names == 0) fail_msg("a line without an option: %s", line);
+}
+
+/* Checks one line of the "redis.conf lines" table: a name that is a mem-kv
+ * option is one (`dir`) or is mapped (`loglevel debug`), never "ignored". */
+static void doc_compat_row(char *line)
+{
+    char *cells[4];
+    if (md_cells(line, cells, 4) != 2) fail_msg("not 2 cells: %s", line);
+    if (strstr(cells[1], "mem-kv option") || strstr(cells[1], "mapped to")) return;
+    for (const char *p = cells[0]; (p = strchr(p, '`')) != NULL; p++) {
+        char name[64];
+        size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        snprintf(name, sizeof name, "%.*s", (int)n, p + 1);
+        if (n > 0 && config_setting_find(name) != NULL)
+            fail_msg("docs/operations.md's redis.conf lines say '%s' is not an option: %s", name,
+                     cells[1]);
+        p = strchr(p + 1, '`'); /* the closing backtick */
+        if (p == NULL) break;
+    }
+}
+
+/* Reads docs/operations.md; calls row() on each line of the table whose
+ * header line is header. Returns the number of lines. */
+static int doc_table(const char *header, void (*row)(char *line, unsigned char *seen),
+                     unsigned char *seen)
+{
+    FILE *f = fopen(MEMKV_DOCS_DIR "/operations.md", "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    int in_table = 0, rows = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] == '\n') line[--len] = '\0';
+        if (strcmp(line, header) == 0) {
+            in_table = 1;
+            continue;
+        }
+        if (!in_table) continue;
+        if (line[0] != '|') break;
+        if (strncmp(line, "| ---", 5) != 0) {
+            row(line, seen);
+            rows++;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rows;
+}
+
+static void compat_row(char *line, unsigned char *seen)
+{
+    (void)seen;
+    doc_compat_row(line);
+}
+
+/* The redis.conf lines that mem-kv ignores or refuses are no options of its
+ * own (lua-time-limit was listed as ignored, but is one). */
+static void test_docs_redis_conf_lines(void **st)
+{
+    (void)st;
+    assert_true(doc_table("| line | what mem-kv does |", compat_row, NULL) > 10);
+}
+
+/* docs/operations.md's options table: one line for every option of the
+ * table (and for nothing else but --config, --help, --version), with its
+ * default and what CONFIG GET/SET do with it. */
+static void test_docs_options_table(void **st)
+{
+    (void)st;
+    unsigned char seen[256] = {0};
+    assert_true(config_setting_count() <= sizeof seen);
+    assert_true(doc_table("| option | default | `CONFIG` | meaning |", doc_row, seen) > 0);
+    for (size_t i = 0; i < config_setting_count(); i++) {
+        const config_setting *r = config_setting_at(i);
+        if (!(r->flags & CONFIG_VIEW) && !seen[i])
+            fail_msg("docs/operations.md's options table lacks --%s", r->name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +796,12 @@ int main(void)
         cmocka_unit_test(test_redis_conf_refused),
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_redis_conf_command_line),
+        cmocka_unit_test(test_settings_rows),
+        cmocka_unit_test(test_settings_defaults),
+        cmocka_unit_test(test_settings_format),
+        cmocka_unit_test(test_settings_help),
+        cmocka_unit_test(test_docs_options_table),
+        cmocka_unit_test(test_docs_redis_conf_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
