@@ -147,10 +147,11 @@ static int name_ok(const kv_str *n)
  * shown (qbuf and omem as 0). */
 static void client_info_line(const conn *x, int own, kvbuf *out, int64_t now_ms)
 {
-    char flags[4];
+    char flags[5];
     int nf = 0;
     if (__atomic_load_n(&x->mon, __ATOMIC_RELAXED)) flags[nf++] = 'O';
     if (__atomic_load_n(&x->no_evict, __ATOMIC_RELAXED)) flags[nf++] = 'e';
+    if (atomic_load_explicit(&x->blocked, memory_order_relaxed)) flags[nf++] = 'b';
     if (nf == 0) flags[nf++] = 'N';
     flags[nf] = '\0';
     kvbuf_printf(out,
@@ -993,10 +994,12 @@ void local_info_join(netthr *t, kv_slot *sl)
                      s->cfg.actor_threads, s->cfg.io_threads, s->cfg.threads);
     }
     if (info_wants(sl, "clients", 1)) {
-        kvbuf_printf(&b,
-                     "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%d\r\nblocked_clients:0\r\n"
-                     "tracking_clients:0\r\n\r\n",
-                     (long long)f.clients, s->cfg.maxclients);
+        kvbuf_printf(
+            &b,
+            "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%d\r\nblocked_clients:%lld\r\n"
+            "tracking_clients:0\r\n\r\n",
+            (long long)f.clients, s->cfg.maxclients,
+            (long long)atomic_load_explicit(&s->blocked, memory_order_relaxed));
     }
     if (info_wants(sl, "memory", 1)) {
         char used_h[32], rss_h[32];

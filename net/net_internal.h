@@ -43,6 +43,8 @@
 #define NET_INFLIGHT_MAX_BYTES (4 << 20)
 
 struct netthr;
+struct nblk;
+struct blk_token;
 
 /* One client reply in request order. */
 typedef struct kv_slot {
@@ -72,6 +74,7 @@ typedef struct kv_slot {
     uint32_t nbigs;   /* arguments in buffers of their own (parse_take_big): */
     char **bigs;      /* their buffers (in the room), freed with the slot */
     size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
+    struct nblk *blk; /* a blocking command still waiting (blocking.c), else NULL */
 } kv_slot;
 
 /* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is
@@ -131,6 +134,7 @@ typedef struct conn {
     uint8_t no_evict;         /* CLIENT NO-EVICT ON (a flag only: no client eviction) */
     uint8_t held;             /* CLIENT PAUSE: its next command waits (not parsed yet) */
     _Atomic uint8_t kill;     /* CLIENT KILL from another thread: close at its next wake-up */
+    _Atomic uint8_t blocked;  /* written by its thread: waits in BLPOP & co. (CLIENT LIST b) */
     int64_t created_ms;
     /* limits and access (climit.c): */
     uint8_t authed;        /* AUTH done, or no password when it connected */
@@ -218,6 +222,11 @@ typedef struct netthr {
     ev_idle more_w;  /* the hosted actor has more work: do not block */
     int done_flag;   /* owner: this thread: counted in server.nnet_done */
     int busy;        /* owner: this thread: its hosted actor runs a script (netthr_script_busy) */
+    /* blocking commands (blocking.c): tokens served by actors, a stack
+     * pushed by any actor and taken whole by this thread; and the blocked
+     * commands of this thread not answered yet */
+    _Atomic(struct blk_token *) blk_done;
+    unsigned blk_live; /* owner: this thread */
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -267,6 +276,7 @@ struct server {
      * pause_writes) wait; 0 = not paused. */
     _Atomic int64_t pause_until_ms;
     _Atomic int pause_writes;
+    _Atomic int64_t blocked; /* clients waiting in a blocking command (INFO blocked_clients) */
 };
 
 /* netloop.c: network threads. */
