@@ -240,7 +240,7 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
     blk_token_init(&nb->tok, nblk_deliver);
     nb->t = t;
     nb->sl = sl;
-    nb->array = !(move || rpl);
+    nb->array = 1; /* Redis 7.0 answers every timed-out list block with *-1, BLMOVE too */
     sl->blk = nb;
     t->blk_live++;
     if (move || rpl) {
