@@ -14,14 +14,15 @@
  * its last reference frees the whole struct. */
 typedef struct nblk {
     blk_token tok;
-    netthr *t;       /* ro */
-    kv_slot *sl;     /* owner: t; NULL once answered */
-    ev_timer tm;     /* the timeout, when not 0 */
-    uint8_t timer;   /* tm started */
-    uint8_t parts;   /* every part completed */
-    uint8_t got;     /* an actor's delivery arrived: tok.reply is the answer */
-    uint8_t counted; /* in blocked_clients */
-    uint8_t array;   /* BLPOP/BRPOP: nil is *-1; BLMOVE: $-1 */
+    netthr *t;         /* ro */
+    kv_slot *sl;       /* owner: t; NULL once answered */
+    ev_timer tm;       /* the timeout, when not 0 */
+    uint8_t timer;     /* tm started */
+    uint8_t parts;     /* every part completed */
+    uint8_t got;       /* an actor's delivery arrived: tok.reply is the answer */
+    uint8_t counted;   /* in blocked_clients */
+    uint8_t array;     /* BLPOP/BRPOP: nil is *-1; BLMOVE: $-1 */
+    uint8_t unblocked; /* CLIENT UNBLOCK ... ERROR: the answer is the UNBLOCKED error */
 } nblk;
 
 /* Any thread (the serving actor): hands tok to its network thread. */
@@ -46,7 +47,9 @@ static void nblk_finish(netthr *t, nblk *nb, const kvbuf *reply)
     if (nb->timer) ev_timer_stop(t->loop, &nb->tm);
     if (nb->counted) atomic_fetch_sub_explicit(&t->srv->blocked, 1, memory_order_relaxed);
     kvbuf_reset(&sl->reply);
-    if (reply != NULL)
+    if (reply == NULL && nb->unblocked)
+        reply_error(&sl->reply, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    else if (reply != NULL)
         kvbuf_append(&sl->reply, reply->data, reply->len);
     else if (nb->array)
         reply_nil_array(&sl->reply);
@@ -76,6 +79,15 @@ static void nblk_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     nb->timer = 0;
     nblk_give_up(nb->t, nb);
+}
+
+void block_unblock(netthr *t, conn *c, int error)
+{
+    if (!block_waiting(c)) return;
+    nblk *nb = c->blocker->blk;
+    if (blk_token_state(&nb->tok) != BLK_WAITING) return;
+    nb->unblocked = (uint8_t)error;
+    nblk_give_up(t, nb);
 }
 
 void block_conn_closed(netthr *t, conn *c)

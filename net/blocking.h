@@ -27,6 +27,9 @@ void block_parts_done(netthr *t, kv_slot *sl);
 void block_collect(netthr *t);
 /* c is closing: its blocked command, if any, gives up. */
 void block_conn_closed(netthr *t, conn *c);
+/* CLIENT UNBLOCK: c's blocked command, if any, ends as on a timeout, or
+ * with the UNBLOCKED error if error. */
+void block_unblock(netthr *t, conn *c, int error);
 /* 1 if c waits in a blocking command: its input is still read (a
  * disconnect must be seen) though not parsed. */
 static inline int block_waiting(const conn *c)

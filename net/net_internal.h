@@ -135,6 +135,8 @@ typedef struct conn {
     uint8_t held;             /* CLIENT PAUSE: its next command waits (not parsed yet) */
     _Atomic uint8_t kill;     /* CLIENT KILL from another thread: close at its next wake-up */
     _Atomic uint8_t blocked;  /* written by its thread: waits in BLPOP & co. (CLIENT LIST b) */
+    _Atomic uint8_t unblock;  /* CLIENT UNBLOCK from any thread: 1 TIMEOUT, 2 ERROR; taken
+                                 with the kill flags (kill_pending) */
     int64_t created_ms;
     /* limits and access (climit.c): */
     uint8_t authed;        /* AUTH done, or no password when it connected */

@@ -695,6 +695,8 @@ static void net_kill_marked(netthr *t)
     conn *c = t->conns, *n;
     for (; c; c = n) {
         n = c->next;
+        uint8_t u = atomic_exchange_explicit(&c->unblock, 0, memory_order_relaxed);
+        if (u) block_unblock(t, c, u == 2); /* CLIENT UNBLOCK */
         if (atomic_load_explicit(&c->kill, memory_order_relaxed)) {
             conn_close(t, c); /* freed once its parts are back */
         }

@@ -242,6 +242,31 @@ def blocking_blmove_served(ctx):
     check_same(got, want)
 
 
+def unblock(port):
+    out = []
+    with RespConn(port) as a, RespConn(port) as b:
+        b.call("FLUSHALL")
+        aid = a.call("CLIENT", "ID")
+        out.append(raw(b, "CLIENT", "UNBLOCK", str(aid)))  # not blocked: 0
+        for how in ([], ["TIMEOUT"], ["ERROR"]):
+            a.send(encode("BLPOP", "uq", "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "CLIENT", "UNBLOCK", str(aid), *how))
+            out.append(a.read_reply(raw=True)[1])
+            wait_blocked(b, 0)
+        out += [raw(b, "CLIENT", "UNBLOCK", "abc"), raw(b, "CLIENT", "UNBLOCK", str(aid), "NOW"),
+                raw(b, "RPUSH", "uq", "x"), raw(b, "LLEN", "uq")]
+    return out
+
+
+@R.test
+def blocking_client_unblock(ctx):
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR] ends a wait as a timeout or with the
+    UNBLOCKED error, as Redis; the unblocked client takes no element."""
+    got, want = both(ctx, unblock)
+    check_same(got, want)
+
+
 # ---------------------------------------------------------------- mem-kv
 
 @R.test
