@@ -153,7 +153,7 @@ void block_collect(netthr *t)
     }
 }
 
-/* The command's keys: argv[*first .. *first + *n). */
+/* BLMOVE (argv: src dst from to timeout). */
 static int block_is_move(const kv_slot *sl)
 {
     return sl->def->name[1] == 'l' && sl->def->name[2] == 'm'; /* blmove */
