@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "block.h"
 #include "kv.h"
 #include "mbox.h"
 #include "reply.h"
@@ -59,7 +60,8 @@ typedef struct actor {
     unsigned nparked, capparked;
     kv_batch **held; /* owner: actor: the hosting thread's batches not run yet (stall) */
     unsigned nheld, capheld;
-    char pad[64]; /* keep actors' hot fields on separate lines */
+    int blk_served; /* owner: actor: blocked clients were served this round (cmd_list_serve) */
+    char pad[64];   /* keep actors' hot fields on separate lines */
 } actor_t;
 
 struct actor_pool {
@@ -418,6 +420,40 @@ static void actor_fz_enter(actor_t *a, actor_fz_run *run, int64_t now_ms)
     atomic_store_explicit(&run->done, 1, memory_order_release);
 }
 
+/* Serves the blocked clients of shard s whose keys got elements. */
+static void actor_blk_serve_shard(actor_t *a, shard_t *s)
+{
+    if (s->blk == NULL || s->blk->ready == NULL) return;
+    if (persist_shard_failed(a->pool->o.persist, s->id)) return; /* no pop it cannot log */
+    s->now_ms = kv_time_ms();
+    if (cmd_list_serve(s)) a->blk_served = 1;
+}
+
+/* After request r: the clients blocked on keys it gave elements to are
+ * served now, before the next request (as Redis serves them after the
+ * command, EXEC or script that pushed). A transaction or a script may
+ * have written any shard of this actor. */
+static void actor_blk_serve(actor_t *a, const kv_req *r)
+{
+    actor_pool_t *p = a->pool;
+    if (r->fz == NULL && r->env == NULL) {
+        actor_blk_serve_shard(a, &p->shards[r->shard]);
+        return;
+    }
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
+        actor_blk_serve_shard(a, &p->shards[s]);
+}
+
+/* After the round's commit: the served clients' answers go to their
+ * network threads (their pops are in the log now). */
+static void actor_blk_deliver(actor_t *a)
+{
+    actor_pool_t *p = a->pool;
+    a->blk_served = 0;
+    for (unsigned s = a->id; s < p->o.nshards; s += p->o.nactors)
+        if (p->shards[s].blk) blk_reg_deliver(p->shards[s].blk);
+}
+
 /* Runs every request of one batch on its shard. */
 static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
 {
@@ -433,6 +469,7 @@ static void actor_run_batch(actor_t *a, kv_batch *b, int64_t now_ms)
             actor_fz_enter(a, r->fz, now_ms);
         } else
             actor_run_req(a, r, now_ms);
+        actor_blk_serve(a, r);
     }
 }
 
@@ -705,6 +742,7 @@ static int actor_round(actor_t *a, kv_batch *local)
     int failed = persist_batch_commit(p->o.persist, a->id, p->o.nactors);
     actor_ev_end(p, p->o.fsync_always ? "aof-fsync-always" : "aof-write", t0);
     int park = failed > 0 && p->o.fsync_always;
+    if (a->blk_served) actor_blk_deliver(a);
     /* before the replies leave: a client that got its DEL's reply must find
      * a multi-shard write admitted by the network thread's view of `full` */
     actor_full_publish(a);

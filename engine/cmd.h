@@ -84,6 +84,23 @@ cmd_fn cmd_hset, cmd_hmset, cmd_hsetnx, cmd_hget, cmd_hmget, cmd_hgetall, cmd_hd
 cmd_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_llen, cmd_lrange,
     cmd_lindex, cmd_lset, cmd_linsert, cmd_lrem, cmd_ltrim, cmd_lpos, cmd_lmove, cmd_rpoplpush;
 
+/* Blocking lists (cmd_list.c). The table's handlers never block (MULTI):
+ * BLPOP/BRPOP key... timeout, BLMOVE src dst from to timeout, BRPOPLPUSH
+ * src dst timeout pop or answer nil. The _try parts run for a blocked
+ * client (c->env is its blk_token, block.h): BLPOP/BRPOP part argv = name
+ * and this shard's keys; BLMOVE part argv = name src dst from to (one
+ * shard). They reply the answer after claiming the token, an error, or
+ * nothing at all (the client was registered on the keys, or is served
+ * elsewhere). */
+cmd_fn cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_bpop_try, cmd_blmove_try;
+/* Serves the clients blocked on this shard's keys that got elements (in
+ * FIFO order per key), each pop logged like LPOP; the served tokens wait
+ * in s->blk for delivery after the log's commit. Returns how many. */
+unsigned cmd_list_serve(shard_t *s);
+/* Parses a blocking timeout in seconds (a float, 0 = forever) into ms:
+ * 0, or -1 with Redis's error text in *err. Any thread. */
+int cmd_block_timeout(const kv_str *a, int64_t *ms, const char **err);
+
 /* sets (cmd_set.c); SMOVE and the set algebra commands run here when all
  * their keys are in this shard (net/route.c gathers them otherwise) */
 cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scard, cmd_spop,

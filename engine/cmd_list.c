@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "cmd.h"
 #include "cmd_internal.h"
 #include "hobj.h"
@@ -119,6 +120,14 @@ int cmd_list_replay(shard_t *s, const kv_str *key, const char *p, size_t n)
 
 /* ---- pushes ---------------------------------------------------------------- */
 
+/* key (database s->db) got elements: its blocked clients, if any, are
+ * served after the current command (cmd_list_serve). */
+static void list_signal(shard_t *s, const kv_str *key)
+{
+    if (s->blk == NULL) return;
+    blk_reg_signal(s->blk, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
+}
+
 static void push_generic(shard_t *s, const cmd_call *c, int where, int only_existing)
 {
     int wrong;
@@ -139,6 +148,7 @@ static void push_generic(shard_t *s, const cmd_call *c, int where, int only_exis
     }
     int64_t len = (int64_t)lobj_len(l);
     delta_end(s, e, &d);
+    list_signal(s, &c->argv[1]);
     reply_int(c->out, len);
 }
 
@@ -508,17 +518,12 @@ static int parse_side(const kv_str *a, int *where)
     return 0;
 }
 
-static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
+/* Moves one element of the non-empty list src (at key skey) to the list at
+ * dkey (absent or a list: checked by the caller), logging both changes;
+ * replies the element as a bulk. */
+static void move_one(shard_t *s, kv_entry *src, const kv_str *skey, const kv_str *dkey, int from,
+                     int to, kvbuf *out)
 {
-    int wrong;
-    kv_entry *src = list_write(s, c, &c->argv[1], &wrong);
-    if (wrong) return;
-    if (src == NULL) {
-        reply_nil(c->out);
-        return;
-    }
-    kv_entry *dst = list_write(s, c, &c->argv[2], &wrong);
-    if (wrong) return;
     /* the element is copied out before the pop may free the source */
     lobj_t *l = entry_lobj(src);
     size_t len = lobj_len(l);
@@ -527,7 +532,8 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
     char *copy = kv_xmalloc(v.len ? v.len : 1);
     memcpy(copy, v.p, v.len);
     size_t n = v.len;
-    if (src == dst) {
+    int same = skey->len == dkey->len && memcmp(skey->p, dkey->p, skey->len) == 0;
+    if (same) {
         shard_obj_begin(s, src);
         lobj_delete(l, from == LOBJ_HEAD ? 0 : len - 1, 1);
         lobj_push(l, to, copy, n);
@@ -540,16 +546,31 @@ static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
         hobj_encode_varint(&d, 1);
         delta_end(s, src, &d);
         /* the source may be gone: look dst up again */
-        dst = shard_lookup(s, c->argv[2].p, c->argv[2].len);
-        dst = cmd_obj_open(s, dst, &c->argv[2], KV_TYPE_LIST);
+        kv_entry *dst = shard_lookup(s, dkey->p, dkey->len);
+        dst = cmd_obj_open(s, dst, dkey, KV_TYPE_LIST);
         lobj_push(entry_lobj(dst), to, copy, n);
         delta_begin(&d, entry_lobj(dst), to == LOBJ_HEAD ? LDELTA_LPUSH : LDELTA_RPUSH);
         hobj_encode_varint(&d, 1);
         delta_elem(&d, copy, n);
         delta_end(s, dst, &d);
     }
-    reply_bulk(c->out, copy, n);
+    list_signal(s, dkey);
+    reply_bulk(out, copy, n);
     free(copy);
+}
+
+static void move_generic(shard_t *s, const cmd_call *c, int from, int to)
+{
+    int wrong;
+    kv_entry *src = list_write(s, c, &c->argv[1], &wrong);
+    if (wrong) return;
+    if (src == NULL) {
+        reply_nil(c->out);
+        return;
+    }
+    list_write(s, c, &c->argv[2], &wrong);
+    if (wrong) return;
+    move_one(s, src, &c->argv[1], &c->argv[2], from, to, c->out);
 }
 
 void cmd_lmove(shard_t *s, const cmd_call *c)
@@ -565,4 +586,204 @@ void cmd_lmove(shard_t *s, const cmd_call *c)
 void cmd_rpoplpush(shard_t *s, const cmd_call *c)
 {
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
+}
+
+/* ---- blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) --------------------------
+ * cmd_blpop & co. are the table's handlers: they never block (MULTI runs
+ * them so, as Redis does in a transaction). The network thread runs the
+ * _try forms with a token (block.h): they pop when they can, else register
+ * the client on this shard's keys; cmd_list_serve serves the registered
+ * clients once their key gets elements. */
+
+int cmd_block_timeout(const kv_str *a, int64_t *ms, const char **err)
+{
+    long double v;
+    if (kv_parse_ld(a->p, a->len, &v) != 0) {
+        *err = "ERR timeout is not a float or out of range";
+        return -1;
+    }
+    long double t = v * 1000.0L;
+    if (t >= 9.2e18L || t <= -9.2e18L) {
+        *err = t < 0 ? "ERR timeout is negative" : "ERR timeout is out of range";
+        return -1;
+    }
+    *ms = (int64_t)t; /* truncated as Redis does: -0.0001 is 0, forever */
+    if (*ms < 0) {
+        *err = "ERR timeout is negative";
+        return -1;
+    }
+    return 0;
+}
+
+/* Pops one element of the non-empty list e at key from where, logged as
+ * LPOP/RPOP, and appends [key, element] to out. */
+static void pop_one(shard_t *s, kv_entry *e, const kv_str *key, int where, kvbuf *out)
+{
+    lobj_t *l = entry_lobj(e);
+    size_t len = lobj_len(l);
+    kv_str v;
+    lobj_get(l, where == LOBJ_HEAD ? 0 : len - 1, &v);
+    reply_array(out, 2);
+    reply_bulk(out, key->p, key->len);
+    reply_bulk(out, v.p, v.len);
+    shard_obj_begin(s, e);
+    lobj_delete(l, where == LOBJ_HEAD ? 0 : len - 1, 1);
+    kvbuf d;
+    delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPOP : LDELTA_RPOP);
+    hobj_encode_varint(&d, 1);
+    delta_end(s, e, &d);
+}
+
+static int timeout_ok(const cmd_call *c, const kv_str *a)
+{
+    int64_t ms;
+    const char *err;
+    if (cmd_block_timeout(a, &ms, &err) == 0) return 1;
+    reply_error(c->out, err);
+    return 0;
+}
+
+/* The non-blocking form: keys argv[1..argc-2], timeout last. */
+static void bpop_now(shard_t *s, const cmd_call *c, int where)
+{
+    int wrong;
+    if (!timeout_ok(c, &c->argv[c->argc - 1])) return;
+    for (int i = 1; i < c->argc - 1; i++) {
+        kv_entry *e = list_write(s, c, &c->argv[i], &wrong);
+        if (wrong) return;
+        if (e != NULL) {
+            pop_one(s, e, &c->argv[i], where, c->out);
+            return;
+        }
+    }
+    reply_nil_array(c->out);
+}
+
+void cmd_blpop(shard_t *s, const cmd_call *c)
+{
+    bpop_now(s, c, LOBJ_HEAD);
+}
+
+void cmd_brpop(shard_t *s, const cmd_call *c)
+{
+    bpop_now(s, c, LOBJ_TAIL);
+}
+
+void cmd_blmove(shard_t *s, const cmd_call *c)
+{
+    int from, to;
+    if (parse_side(&c->argv[3], &from) != 0 || parse_side(&c->argv[4], &to) != 0) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    if (!timeout_ok(c, &c->argv[5])) return;
+    move_generic(s, c, from, to);
+}
+
+void cmd_brpoplpush(shard_t *s, const cmd_call *c)
+{
+    if (!timeout_ok(c, &c->argv[3])) return;
+    move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
+}
+
+static blk_reg *shard_blk(shard_t *s)
+{
+    if (s->blk == NULL) s->blk = blk_reg_new();
+    return s->blk;
+}
+
+/* BLPOP/BRPOP part: argv = name, this shard's keys in the client's order;
+ * c->env the token. Replies [key, element] after claiming the token, an
+ * error, or nothing (registered, or served elsewhere). */
+void cmd_bpop_try(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    int where = (c->argv[0].len > 1 && (c->argv[0].p[1] | 0x20) == 'r') ? LOBJ_TAIL : LOBJ_HEAD;
+    int wrong;
+    for (int i = 1; i < c->argc; i++) {
+        kv_entry *e = list_write(s, c, &c->argv[i], &wrong);
+        if (wrong) return;
+        if (e != NULL) {
+            if (blk_token_claim(tok, BLK_SERVED)) pop_one(s, e, &c->argv[i], where, c->out);
+            return;
+        }
+    }
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    for (int i = 1; i < c->argc; i++) {
+        const kv_str *k = &c->argv[i];
+        blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok, where, 0,
+                    0, NULL);
+    }
+}
+
+/* BLMOVE part: argv = name, src, dst, wherefrom, whereto (checked by the
+ * network thread; both keys in this shard); c->env the token. */
+void cmd_blmove_try(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    int from = LOBJ_HEAD, to = LOBJ_HEAD, wrong;
+    if (parse_side(&c->argv[3], &from) != 0 || parse_side(&c->argv[4], &to) != 0) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    kv_entry *src = list_write(s, c, &c->argv[1], &wrong);
+    if (wrong) return;
+    if (src != NULL) {
+        list_write(s, c, &c->argv[2], &wrong);
+        if (wrong) return;
+        if (blk_token_claim(tok, BLK_SERVED))
+            move_one(s, src, &c->argv[1], &c->argv[2], from, to, c->out);
+        return;
+    }
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    const kv_str *k = &c->argv[1];
+    blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok, from, to, 1,
+                &c->argv[2]);
+}
+
+/* Serves the first waiting client of ready key k (database s->db) if its
+ * list has an element; returns 1 if it served one (or answered it
+ * WRONGTYPE), 0 if the list is empty or nobody waits. *gone is set when k
+ * was freed. */
+static int serve_one(shard_t *s, blk_key *k, int *gone)
+{
+    blk_reg *r = s->blk;
+    blk_wait *w = blk_key_front(r, k);
+    *gone = 0;
+    if (w == NULL) {
+        *gone = blk_key_pop(r, k, 0);
+        return 0;
+    }
+    kv_str key = {k->key, k->klen};
+    kv_entry *e = shard_lookup(s, key.p, key.len);
+    if (e == NULL || e->type != KV_TYPE_LIST) return 0;
+    kv_entry *dst = NULL;
+    if (w->move) dst = shard_lookup(s, w->dst.p, w->dst.len);
+    if (!blk_token_claim(w->tok, BLK_SERVED)) return 1; /* front drops it next time */
+    blk_token *tok = w->tok;
+    kvbuf_reset(&tok->reply);
+    if (dst != NULL && dst->type != KV_TYPE_LIST)
+        reply_error(&tok->reply, KV_ERR_WRONGTYPE); /* as Redis: answered, nothing moved */
+    else if (w->move)
+        move_one(s, e, &key, &w->dst, w->from, w->to, &tok->reply);
+    else
+        pop_one(s, e, &key, w->from, &tok->reply);
+    *gone = blk_key_pop(r, k, 1); /* its reference goes with the delivery */
+    blk_reg_served(r, tok);
+    return 1;
+}
+
+unsigned cmd_list_serve(shard_t *s)
+{
+    if (s->blk == NULL || s->blk->ready == NULL) return 0;
+    unsigned n = 0;
+    uint8_t db = s->db;
+    blk_key *k;
+    while ((k = blk_reg_next_ready(s->blk)) != NULL) {
+        s->db = k->db;
+        int gone = 0;
+        while (!gone && serve_one(s, k, &gone)) n++;
+    }
+    s->db = db;
+    return n;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "block.h"
 #include "kv.h"
 #include "lobj.h"
 #include "sobj.h"
@@ -36,6 +37,8 @@ void shard_destroy(shard_t *s)
     expire_idx_destroy(&s->expires);
     evict_pool_free(s);
     watch_free(s);
+    blk_reg_free(s->blk);
+    s->blk = NULL;
     free(s->dbs);
     s->dbs = NULL;
     s->volatile_keys = 0;

@@ -88,6 +88,7 @@ typedef struct shard {
     uint16_t ndbs;           /* ro after start: --databases (shard_init: 16) */
     shard_db_count *dbs;     /* private: KV_MAX_DBS counts (databases 1..), NULL until used */
     struct watch_set *watch; /* private: keys clients WATCH (watch.c), NULL if none */
+    struct blk_reg *blk;     /* owner: actor: blocked clients' waiters (block.h), NULL if none */
 } shard_t;
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret);

@@ -45,6 +45,16 @@ static const cmd_def commands[] = {
     KEYCMD("append", 3, W | M, cmd_append, "string", "2.0.0", "Append a value to a key"),
     LOCALCMD("auth", -2, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth,
              "1.0.0", "Authenticate to the server"),
+    {"blmove", 6, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blmove, NULL, 1, 2, 1, "list", "6.2.0",
+     "Pop an element from a list, push it to another list and return it; or block until one is "
+     "available (both keys in one shard)"},
+    {"blpop", -3, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blpop, NULL, 1, -2, 1, "list", "2.0.0",
+     "Remove and get the first element in a list, or block until one is available"},
+    {"brpop", -3, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpop, NULL, 1, -2, 1, "list", "2.0.0",
+     "Remove and get the last element in a list, or block until one is available"},
+    {"brpoplpush", 4, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpoplpush, NULL, 1, 2, 1, "list", "2.2.0",
+     "Pop an element from a list, push it to another list and return it; or block until one is "
+     "available (both keys in one shard)"},
     LOCALCMD("client", -2, 0, local_client, "2.4.0", "A container for client connection commands"),
     LOCALCMD("command", -1, CMD_LOADING | CMD_STALE, local_command, "2.8.13",
              "Get array of command details"),

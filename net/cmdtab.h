@@ -23,6 +23,7 @@ typedef enum cmd_route {
     ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
     ROUTE_TWO,    /* argv[1] and argv[2] in one shard; refused across shards (LMOVE, SMOVE) */
     ROUTE_SETOP,  /* SINTER/SUNION/SDIFF(+STORE)/SINTERCARD: one shard, or gathered */
+    ROUTE_BLOCK,  /* BLPOP, BRPOP, BLMOVE, BRPOPLPUSH: may wait for a push (net/block.c) */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */

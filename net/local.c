@@ -147,11 +147,12 @@ static int name_ok(const kv_str *n)
  * shown (qbuf and omem as 0). */
 static void client_info_line(const conn *x, int own, kvbuf *out, int64_t now_ms)
 {
-    char flags[5];
+    char flags[6];
     int nf = 0;
     if (__atomic_load_n(&x->mon, __ATOMIC_RELAXED)) flags[nf++] = 'O';
     if (__atomic_load_n(&x->no_evict, __ATOMIC_RELAXED)) flags[nf++] = 'e';
     if (pubsub_conn_nsub(x) + pubsub_conn_npsub(x) + pubsub_conn_nssub(x)) flags[nf++] = 'P';
+    if (atomic_load_explicit(&x->blocked, memory_order_relaxed)) flags[nf++] = 'b';
     if (nf == 0) flags[nf++] = 'N';
     flags[nf] = '\0';
     kvbuf_printf(out,
@@ -290,6 +291,46 @@ static int64_t kill_apply(netthr *t, conn *c, const kill_filter *f)
     return n;
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client waits in a blocking
+ * command (its thread ends the wait at its next wake-up), else 0. */
+static void client_unblock(netthr *t, int argc, const kv_str *argv, kvbuf *out)
+{
+    int64_t id;
+    uint8_t how = 1;
+    if (kv_parse_i64(argv[2].p, argv[2].len, &id) != 0) {
+        reply_error(out, KV_ERR_NOTINT);
+        return;
+    }
+    if (argc == 4) {
+        if (arg_is(&argv[3], "error"))
+            how = 2;
+        else if (!arg_is(&argv[3], "timeout")) {
+            reply_error(out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    server_t *s = t->srv;
+    int found = 0;
+    for (unsigned i = 0; i < s->nnet && !found; i++) {
+        netthr *o = &s->net[i];
+        pthread_mutex_lock(&o->conns_lock);
+        for (conn *x = o->conns; x; x = x->next) {
+            if (x->id != (uint64_t)id) continue;
+            if (atomic_load_explicit(&x->blocked, memory_order_relaxed)) {
+                atomic_store_explicit(&x->unblock, how, memory_order_relaxed);
+                found = 1;
+            }
+            break;
+        }
+        pthread_mutex_unlock(&o->conns_lock);
+        if (found) {
+            atomic_store_explicit(&o->kill_pending, 1, memory_order_release);
+            ev_async_send(o->loop, &o->wake_w);
+        }
+    }
+    reply_int(out, found);
+}
+
 static void client_kill(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 {
     kill_filter f;
@@ -405,6 +446,11 @@ void local_client(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
             reply_error(out, "ERR wrong number of arguments for 'client|kill' command");
         else
             client_kill(t, c, argc, argv, out);
+    } else if (arg_is(sub, "unblock")) {
+        if (argc != 3 && argc != 4)
+            reply_error(out, "ERR wrong number of arguments for 'client|unblock' command");
+        else
+            client_unblock(t, argc, argv, out);
     } else if (arg_is(sub, "pause")) {
         client_pause(t, argc, argv, out);
     } else if (arg_is(sub, "unpause")) {
@@ -929,10 +975,12 @@ void local_info_join(netthr *t, kv_slot *sl)
                      s->cfg.actor_threads, s->cfg.io_threads, s->cfg.threads);
     }
     if (info_wants(sl, "clients", 1)) {
-        kvbuf_printf(&b,
-                     "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%d\r\nblocked_clients:0\r\n"
-                     "tracking_clients:0\r\n\r\n",
-                     (long long)f.clients, s->cfg.maxclients);
+        kvbuf_printf(
+            &b,
+            "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%d\r\nblocked_clients:%lld\r\n"
+            "tracking_clients:0\r\n\r\n",
+            (long long)f.clients, s->cfg.maxclients,
+            (long long)atomic_load_explicit(&s->blocked, memory_order_relaxed));
     }
     if (info_wants(sl, "memory", 1)) {
         char used_h[32], rss_h[32];

@@ -44,6 +44,8 @@
 #define NET_INFLIGHT_MAX_BYTES (4 << 20)
 
 struct netthr;
+struct nblk;
+struct blk_token;
 
 /* One client reply in request order. */
 typedef struct kv_slot {
@@ -74,6 +76,7 @@ typedef struct kv_slot {
     char **bigs;      /* their buffers (in the room), freed with the slot */
     size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
     kv_pin pin;       /* the stored value reply continues with (JOIN_SINGLE of a GET) */
+    struct nblk *blk; /* a blocking command still waiting (blocking.c), else NULL */
 } kv_slot;
 
 /* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is
@@ -135,6 +138,9 @@ typedef struct conn {
     uint8_t no_evict;         /* CLIENT NO-EVICT ON (a flag only: no client eviction) */
     uint8_t held;             /* CLIENT PAUSE: its next command waits (not parsed yet) */
     _Atomic uint8_t kill;     /* CLIENT KILL from another thread: close at its next wake-up */
+    _Atomic uint8_t blocked;  /* written by its thread: waits in BLPOP & co. (CLIENT LIST b) */
+    _Atomic uint8_t unblock;  /* CLIENT UNBLOCK from any thread: 1 TIMEOUT, 2 ERROR; taken
+                                 with the kill flags (kill_pending) */
     int64_t created_ms;
     /* limits and access (climit.c): */
     uint8_t authed;        /* AUTH done, or no password when it connected */
@@ -229,6 +235,11 @@ typedef struct netthr {
     /* Pub/Sub: subscribers of this thread with new messages (pubsub.c) */
     pthread_mutex_t ps_lock;  /* guards ps_ready and those subscribers' pending bytes */
     struct ps_conn *ps_ready; /* guarded by ps_lock */
+    /* blocking commands (blocking.c): tokens served by actors, a stack
+     * pushed by any actor and taken whole by this thread; and the blocked
+     * commands of this thread not answered yet */
+    _Atomic(struct blk_token *) blk_done;
+    unsigned blk_live; /* owner: this thread */
     pthread_t thread;
     int started;
     _Atomic int stop;
@@ -279,6 +290,7 @@ struct server {
      * pause_writes) wait; 0 = not paused. */
     _Atomic int64_t pause_until_ms;
     _Atomic int pause_writes;
+    _Atomic int64_t blocked; /* clients waiting in a blocking command (INFO blocked_clients) */
 };
 
 /* netloop.c: network threads. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "entry.h"
+#include "blocking.h"
 #include "multi.h"
 #include "net_internal.h"
 #include "reply.h"
@@ -82,6 +83,7 @@ void conn_close(netthr *t, conn *c)
     close(c->fd);
     c->closed = 1;
     c->closing = 1;
+    block_conn_closed(t, c);                       /* a blocked command gives up */
     if (t->cron_next == c) t->cron_next = c->next; /* climit_cron's place moves on */
     monitor_remove(&t->srv->mon, c);
     pubsub_conn_close(c); /* unsubscribed now: PUBLISH no longer counts it */
@@ -144,7 +146,8 @@ static void conn_collect_replies(conn *c)
             if (now == 0) now = hist_clock_ns();
             obs_record(&c->t->obs, sl->def, now - sl->t_parse, failed);
             if (now - sl->t_parse >=
-                atomic_load_explicit(&c->t->srv->watch_ns, memory_order_relaxed))
+                    atomic_load_explicit(&c->t->srv->watch_ns, memory_order_relaxed) &&
+                sl->def->route != ROUTE_BLOCK) /* time spent blocked is not work */
                 local_slow(c, sl, now - sl->t_parse);
         }
         if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
@@ -491,7 +494,8 @@ static void conn_process_input(netthr *t, conn *c)
         c->in_off = 0;
     }
     if (net_stalled(t) && !c->closing) c->stalled = t->stalls = 1;
-    conn_set_reading(t, c, conn_can_parse(t, c) && !c->eof);
+    /* a blocked client is still read (buffered, not run): its close is seen */
+    conn_set_reading(t, c, (conn_can_parse(t, c) || block_waiting(c)) && !c->eof);
 }
 
 /* Reads into c's input buffer or, inside a big bulk, straight into the
@@ -533,6 +537,10 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
         climit_input_over(t, c);
+        return;
+    }
+    if (n == 0 && block_waiting(c)) { /* as Redis: a blocked client that leaves is gone */
+        conn_close(t, c);
         return;
     }
     if (n == 0) {
@@ -726,6 +734,8 @@ static void net_kill_marked(netthr *t)
     conn *c = t->conns, *n;
     for (; c; c = n) {
         n = c->next;
+        uint8_t u = atomic_exchange_explicit(&c->unblock, 0, memory_order_relaxed);
+        if (u) block_unblock(t, c, u == 2); /* CLIENT UNBLOCK */
         if (atomic_load_explicit(&c->kill, memory_order_relaxed)) {
             conn_close(t, c); /* freed once its parts are back */
         }
@@ -738,6 +748,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
     kv_batch *b;
     (void)revents;
     while ((b = mbox_pop_sc(&t->done)) != NULL) net_complete(t, b);
+    block_collect(t); /* clients served by actors */
     monitor_poll(&t->srv->mon, t);
     pubsub_poll(t);
     net_pause_check(t);
@@ -815,8 +826,8 @@ static int net_may_exit(netthr *t)
 {
     server_t *s = t->srv;
     if (!(atomic_load(&t->stop) && t->conns == NULL && t->dirty == NULL)) return 0;
-    actor_pool_net_closed(s->actors, t->id); /* nobody is left for a parked reply */
-    if (!net_idle(t)) return 0;
+    actor_pool_net_closed(s->actors, t->id);   /* nobody is left for a parked reply */
+    if (!net_idle(t) || t->blk_live) return 0; /* blk_live: a served client's delivery */
     if (!s->hosted) return 1;
     if (!t->done_flag) {
         t->done_flag = 1;

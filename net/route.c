@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "entry.h"
+#include "blocking.h"
 #include "join.h"
 #include "reply.h"
 #include "scripting.h"
@@ -796,6 +797,10 @@ void slot_join(netthr *t, kv_slot *sl)
 
 void slot_finish(netthr *t, kv_slot *sl)
 {
+    if (sl->blk != NULL) { /* a blocking command: answered now or later (blocking.c) */
+        block_parts_done(t, sl);
+        return;
+    }
     if (sl->stage != STAGE_NONE) {
         int more = staged_step(t, sl);
         if (sl->stage == STAGE_SCAN && !more && sl->subs) {
@@ -874,6 +879,12 @@ int route_parts(netthr *t, kv_slot *sl)
         uint32_t b = route_shard(s, sl->argv[2].p, sl->argv[2].len);
         if (a != b) return -1;
         route_single(t, sl, def->fn, a);
+        return 0;
+    }
+    case ROUTE_BLOCK: { /* in MULTI: the non-blocking handler, on one shard */
+        int64_t sh = block_one_shard(t, sl);
+        if (sh < 0) return -1;
+        route_single(t, sl, def->fn, (uint32_t)sh);
         return 0;
     }
     case ROUTE_SETOP: {
@@ -1000,6 +1011,9 @@ void route_dispatch(netthr *t, conn *c)
         break;
     case ROUTE_SCRIPT:
         script_route(t, c, sl);
+        break;
+    case ROUTE_BLOCK:
+        block_route(t, c, sl);
         break;
     default:
         route_parts(t, sl);

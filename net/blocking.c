@@ -1,0 +1,282 @@
+/* blocking.c - blocked clients on the network thread (blocking.h). */
+#include "blocking.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "block.h"
+#include "reply.h"
+#include "route.h"
+
+/* The network thread's side of a blocked command. The token comes first:
+ * its last reference frees the whole struct. */
+typedef struct nblk {
+    blk_token tok;
+    netthr *t;         /* ro */
+    kv_slot *sl;       /* owner: t; NULL once answered */
+    ev_timer tm;       /* the timeout, when not 0 */
+    uint8_t timer;     /* tm started */
+    uint8_t parts;     /* every part completed */
+    uint8_t got;       /* an actor's delivery arrived: tok.reply is the answer */
+    uint8_t counted;   /* in blocked_clients */
+    uint8_t array;     /* BLPOP/BRPOP: nil is *-1; BLMOVE: $-1 */
+    uint8_t unblocked; /* CLIENT UNBLOCK ... ERROR: the answer is the UNBLOCKED error */
+} nblk;
+
+/* Any thread (the serving actor): hands tok to its network thread. */
+static void nblk_deliver(blk_token *tok)
+{
+    nblk *nb = (nblk *)tok;
+    netthr *t = nb->t;
+    blk_token *head = atomic_load_explicit(&t->blk_done, memory_order_relaxed);
+    do {
+        atomic_store_explicit(&tok->next_done, head, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&t->blk_done, &head, tok, memory_order_release,
+                                                    memory_order_relaxed));
+    ev_async_send(t->loop, &t->wake_w);
+}
+
+/* Answers the blocked slot with reply (NULL: the timeout's nil) and drops
+ * the thread's reference. */
+static void nblk_finish(netthr *t, nblk *nb, const kvbuf *reply)
+{
+    kv_slot *sl = nb->sl;
+    conn *c = sl->conn;
+    if (nb->timer) ev_timer_stop(t->loop, &nb->tm);
+    if (nb->counted) atomic_fetch_sub_explicit(&t->srv->blocked, 1, memory_order_relaxed);
+    kvbuf_reset(&sl->reply);
+    if (reply == NULL && nb->unblocked)
+        reply_error(&sl->reply, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    else if (reply != NULL)
+        kvbuf_append(&sl->reply, reply->data, reply->len);
+    else if (nb->array)
+        reply_nil_array(&sl->reply);
+    else
+        reply_nil(&sl->reply);
+    sl->blk = NULL;
+    nb->sl = NULL;
+    t->blk_live--;
+    atomic_store_explicit(&c->blocked, 0, memory_order_relaxed);
+    blk_token_unref(&nb->tok);
+    sl->ready = 1;
+    if (c->blocker == sl) c->blocker = NULL;
+    conn_mark_dirty(t, c);
+}
+
+/* Timeout or close: the client gives up unless an actor served it first
+ * (then its delivery answers). */
+static void nblk_give_up(netthr *t, nblk *nb)
+{
+    if (blk_token_claim(&nb->tok, BLK_GONE) && nb->parts) nblk_finish(t, nb, NULL);
+}
+
+static void nblk_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    nblk *nb = w->data;
+    (void)loop;
+    (void)revents;
+    nb->timer = 0;
+    nblk_give_up(nb->t, nb);
+}
+
+void block_unblock(netthr *t, conn *c, int error)
+{
+    if (!block_waiting(c)) return;
+    nblk *nb = c->blocker->blk;
+    if (blk_token_state(&nb->tok) != BLK_WAITING) return;
+    nb->unblocked = (uint8_t)error;
+    nblk_give_up(t, nb);
+}
+
+void block_conn_closed(netthr *t, conn *c)
+{
+    if (c->blocker == NULL || c->blocker->blk == NULL) return;
+    nblk_give_up(t, c->blocker->blk);
+}
+
+void block_parts_done(netthr *t, kv_slot *sl)
+{
+    nblk *nb = sl->blk;
+    const kvbuf *err = NULL;
+    nb->parts = 1;
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        const kvbuf *r = &sl->subs[i]->reply;
+        if (r->len == 0) continue;
+        if (r->data[0] != '-') { /* this part claimed the token and popped */
+            nblk_finish(t, nb, r);
+            return;
+        }
+        if (err == NULL) err = r;
+    }
+    if (nb->got) {
+        nblk_finish(t, nb, &nb->tok.reply);
+        return;
+    }
+    if (err != NULL) {
+        /* WRONGTYPE, MISCONF...: the answer, unless a push served it already */
+        if (blk_token_claim(&nb->tok, BLK_GONE) || blk_token_state(&nb->tok) == BLK_GONE)
+            nblk_finish(t, nb, err);
+        return;
+    }
+    int st = blk_token_state(&nb->tok);
+    if (st == BLK_GONE) { /* timed out (or closed) before the parts came back */
+        nblk_finish(t, nb, NULL);
+        return;
+    }
+    if (st == BLK_WAITING) {
+        nb->counted = 1;
+        atomic_fetch_add_explicit(&t->srv->blocked, 1, memory_order_relaxed);
+        atomic_store_explicit(&sl->conn->blocked, 1, memory_order_relaxed);
+    }
+    /* BLK_SERVED: its delivery is on the way */
+}
+
+void block_collect(netthr *t)
+{
+    blk_token *list = atomic_exchange_explicit(&t->blk_done, NULL, memory_order_acquire);
+    blk_token *rev = NULL;
+    while (list) { /* a stack: reversed into delivery order */
+        blk_token *n = atomic_load_explicit(&list->next_done, memory_order_relaxed);
+        atomic_store_explicit(&list->next_done, rev, memory_order_relaxed);
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        blk_token *n = atomic_load_explicit(&rev->next_done, memory_order_relaxed);
+        nblk *nb = (nblk *)rev;
+        nb->got = 1;
+        if (nb->sl != NULL && nb->parts) nblk_finish(t, nb, &nb->tok.reply);
+        blk_token_unref(rev); /* the delivery's reference */
+        rev = n;
+    }
+}
+
+/* BLMOVE (argv: src dst from to timeout). */
+static int block_is_move(const kv_slot *sl)
+{
+    return sl->def->name[1] == 'l' && sl->def->name[2] == 'm'; /* blmove */
+}
+
+static int block_is_rpoplpush(const kv_slot *sl)
+{
+    return strcmp(sl->def->name, "brpoplpush") == 0;
+}
+
+int64_t block_one_shard(netthr *t, const kv_slot *sl)
+{
+    int first = 1, last = sl->argc - 2;
+    if (block_is_move(sl) || block_is_rpoplpush(sl)) last = 2;
+    uint32_t sh = route_shard(t->srv, sl->argv[first].p, sl->argv[first].len);
+    for (int i = first + 1; i <= last; i++)
+        if (route_shard(t->srv, sl->argv[i].p, sl->argv[i].len) != sh) return -1;
+    return sh;
+}
+
+static int side_ok(const kv_str *a)
+{
+    return (a->len == 4 && strncasecmp(a->p, "left", 4) == 0) ||
+           (a->len == 5 && strncasecmp(a->p, "right", 5) == 0);
+}
+
+static void block_error(netthr *t, kv_slot *sl, const char *msg)
+{
+    kvbuf_reset(&sl->reply);
+    reply_error(&sl->reply, msg);
+    sl->ready = 1;
+    conn_mark_dirty(t, sl->conn);
+}
+
+/* Parts of a BLPOP/BRPOP: one per shard, with its keys in client order. */
+static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb)
+{
+    unsigned nshards = (unsigned)t->srv->cfg.shards;
+    int nkeys = sl->argc - 2;
+    uint32_t *shard_of = kv_xmalloc((size_t)nkeys * sizeof *shard_of);
+    int *count = kv_xcalloc(nshards, sizeof *count);
+    int *sub_of = kv_xmalloc(nshards * sizeof *sub_of);
+    unsigned nsub = 0;
+    for (int k = 0; k < nkeys; k++) {
+        shard_of[k] = route_shard(t->srv, sl->argv[1 + k].p, sl->argv[1 + k].len);
+        if (count[shard_of[k]]++ == 0) nsub++;
+    }
+    kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
+    kv_str **av = kv_xmalloc(nsub * sizeof *av);
+    int *fill = kv_xcalloc(nsub, sizeof *fill);
+    unsigned next = 0;
+    for (unsigned sh = 0; sh < nshards; sh++) {
+        if (count[sh] == 0) continue;
+        sub_of[sh] = (int)next;
+        subs[next] = route_part_new(sl, cmd_bpop_try, sh, 1 + count[sh], &av[next]);
+        subs[next]->env = &nb->tok;
+        av[next][0] = sl->argv[0];
+        fill[next++] = 1;
+    }
+    for (int k = 0; k < nkeys; k++) {
+        int i = sub_of[shard_of[k]];
+        av[i][fill[i]++] = sl->argv[1 + k];
+    }
+    slot_set_parts(sl, subs, nsub);
+    for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
+    free(shard_of);
+    free(count);
+    free(sub_of);
+    free(av);
+    free(fill);
+}
+
+void block_route(netthr *t, conn *c, kv_slot *sl)
+{
+    int move = block_is_move(sl), rpl = block_is_rpoplpush(sl);
+    const kv_str *tmo = &sl->argv[sl->argc - 1];
+    if (move && (!side_ok(&sl->argv[3]) || !side_ok(&sl->argv[4]))) {
+        block_error(t, sl, KV_ERR_SYNTAX);
+        return;
+    }
+    int64_t ms;
+    const char *err;
+    if (cmd_block_timeout(tmo, &ms, &err) != 0) {
+        block_error(t, sl, err);
+        return;
+    }
+    if ((move || rpl) && block_one_shard(t, sl) < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "ERR '%s' needs both keys in one shard: these two keys are in different shards",
+                 sl->def->name);
+        block_error(t, sl, msg);
+        return;
+    }
+    nblk *nb = kv_xcalloc(1, sizeof *nb);
+    blk_token_init(&nb->tok, nblk_deliver);
+    nb->t = t;
+    nb->sl = sl;
+    nb->array = 1; /* Redis 7.0 answers every timed-out list block with *-1, BLMOVE too */
+    sl->blk = nb;
+    t->blk_live++;
+    if (move || rpl) {
+        kv_str *av;
+        uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+        kv_req *r = route_part_new(sl, cmd_blmove_try, sh, 5, &av);
+        r->env = &nb->tok;
+        av[0] = sl->argv[0];
+        av[1] = sl->argv[1];
+        av[2] = sl->argv[2];
+        av[3] = move ? sl->argv[3] : (kv_str){"right", 5};
+        av[4] = move ? sl->argv[4] : (kv_str){"left", 4};
+        kv_req **subs = kv_xmalloc(sizeof *subs);
+        subs[0] = r;
+        slot_set_parts(sl, subs, 1);
+        route_queue(t, r);
+    } else {
+        block_pop_parts(t, sl, nb);
+    }
+    c->blocker = sl;
+    if (ms > 0) {
+        ev_timer_init(&nb->tm, nblk_timeout_cb, (double)ms / 1000.0, 0.);
+        nb->tm.data = nb;
+        ev_timer_start(t->loop, &nb->tm);
+        nb->timer = 1;
+    }
+}
