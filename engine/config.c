@@ -31,6 +31,7 @@ static const char *const onoff_words[] = {"off", "on", NULL};
 static const char *const fsync_words[] = {"no", "interval", "always", NULL};
 static const char *const recover_words[] = {"strict", "keep-prefix", NULL};
 static const char *const tls_auth_words[] = {"no", "yes", "optional", NULL};
+static const char *const io_backend_words[] = {"auto", "epoll", "uring", NULL};
 
 /* The one table of settings: name, kind, limits, where it lives, help. */
 static const struct opt {
@@ -59,6 +60,11 @@ static const struct opt {
      "N threads that each read sockets AND own shards: a command for a shard of its own "
      "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, the "
      "default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
+    {"io-backend", OPT_CHOICE, 0, 2, offsetof(kv_config, io_backend), io_backend_words,
+     "auto|epoll|uring",
+     "how network threads send and read: io_uring (one io_uring_enter per loop iteration) "
+     "or epoll + read/write; auto (default) = uring if this build and the kernel allow it "
+     "(plain TCP; TLS connections always use read/write)"},
     {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
      "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",

@@ -25,6 +25,7 @@
 #include "reply.h"
 #include "route.h"
 #include "tls.h"
+#include "uring.h"
 
 #define READ_CHUNK (16 * 1024)
 
@@ -248,9 +249,27 @@ static ssize_t conn_out_write(conn *c)
     return writev(c->fd, iov, n);
 }
 
-/* Writes what it can; returns -1 if the connection broke. */
+/* All of c's output was sent: the buffer is reset, EPOLLOUT unwatched. */
+static void conn_out_drained(netthr *t, conn *c)
+{
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
+    if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
+}
+
+/* Writes what it can; returns -1 if the connection broke. With io_uring
+ * (plain TCP) the output waits on t->sendq for net_send_flush, the end of
+ * the loop iteration's service. */
 static int conn_write(netthr *t, conn *c)
 {
+    if (t->ur != NULL && c->tls == NULL) {
+        if (conn_out_pending(c) > 0 && !c->sendq) {
+            c->sendq = 1;
+            c->next_send = t->sendq;
+            t->sendq = c;
+        }
+        return 0;
+    }
     while (conn_out_pending(c) > 0) {
         ssize_t n = conn_out_write(c);
         if (n > 0) {
@@ -266,10 +285,70 @@ static int conn_write(netthr *t, conn *c)
         }
         return -1;
     }
-    c->out.len = c->out_off = 0;
-    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
-    if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
+    conn_out_drained(t, c);
     return 0;
+}
+
+/* One send's completion (net_uring_submit): as conn_write's loop does
+ * with write(2)'s result. What a short send left goes in the next round
+ * (which finds EAGAIN if the socket is full: then EPOLLOUT is awaited, as
+ * on the epoll path). A connection that may have to close or resume
+ * parsing now that its output is out is serviced again. */
+static void conn_send_done(void *arg, void *ud, int res)
+{
+    netthr *t = arg;
+    conn *c = ud;
+    if (c->closed) return;
+    if (res > 0) {
+        conn_out_sent(c, (size_t)res);
+        c->last_ms = (int64_t)(ev_now(t->loop) * 1000.0);
+        obs_count(&t->stats.net_out, (uint64_t)res);
+        if (conn_out_pending(c) == 0) {
+            conn_out_drained(t, c);
+            if (c->close_ready || c->eof || c->obl_over || !c->reading) conn_mark_dirty(t, c);
+        } else
+            conn_mark_dirty(t, c); /* the rest */
+        return;
+    }
+    if (res == -EINTR) {
+        conn_mark_dirty(t, c);
+        return;
+    }
+    if (res == -EAGAIN || res == -EWOULDBLOCK) {
+        if (!ev_is_active(&c->ww)) ev_io_start(t->loop, &c->ww);
+        return;
+    }
+    conn_close(t, c); /* the peer is gone (or 0 bytes taken: as write(2) returning 0) */
+}
+
+/* Sends the output of every connection on t->sendq, one io_uring_enter
+ * per 256 connections, and handles the results. Returns whether some
+ * connection was marked dirty (net_service goes round again). Network
+ * thread t. */
+static int net_send_flush(netthr *t)
+{
+    int again = 0;
+    while (t->sendq != NULL) {
+        unsigned room = net_uring_room(t->ur);
+        conn *c;
+        while (room > 0 && (c = t->sendq) != NULL) {
+            t->sendq = c->next_send;
+            c->sendq = 0;
+            if (c->closed) { /* conn_service frees it now that it is off the list */
+                conn_mark_dirty(t, c);
+                again = 1;
+                continue;
+            }
+            struct iovec iov[CONN_IOV_MAX];
+            int n = conn_out_iov(c, iov);
+            if (n == 0) continue;
+            net_uring_send(t->ur, c->fd, iov, n, c);
+            room--;
+        }
+        net_uring_submit(t->ur, conn_send_done, t);
+        if (t->dirty != NULL) again = 1;
+    }
+    return again;
 }
 
 /* Writes replies, closes when done, resumes parsing when allowed. */
@@ -284,7 +363,7 @@ static void conn_service(netthr *t, conn *c)
             c->nslots--;
             slot_free(sl);
         }
-        if (c->nslots == 0) conn_free(t, c);
+        if (c->nslots == 0 && !c->sendq) conn_free(t, c);
         return;
     }
     if (climit_output_check(t, c)) return; /* an actor refused its reads: close now */
@@ -805,8 +884,10 @@ static int net_resume_stalled(netthr *t)
  * parsing only adds bytes, which come back with completions. */
 static void net_service(netthr *t)
 {
-    net_service_dirty(t);
-    while (net_resume_stalled(t)) net_service_dirty(t);
+    do {
+        net_service_dirty(t);
+        while (net_resume_stalled(t)) net_service_dirty(t);
+    } while (t->sendq != NULL && net_send_flush(t)); /* io_uring: all sends, one enter */
 }
 
 /* End of a loop iteration: write replies, resume stalled input, publish. */
@@ -888,6 +969,7 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_init(&t->pause_w, pause_cb);
     t->pause_w.data = t;
     if (id == 0) metrics_thread_init(t);
+    if (s->uring && (t->ur = net_uring_new()) == NULL) return KV_ENOMEM;
     return 0;
 }
 
@@ -918,6 +1000,8 @@ void netthr_destroy(netthr *t)
     pthread_mutex_destroy(&t->conns_lock);
     if (t->loop) ev_loop_destroy(t->loop);
     t->loop = NULL;
+    net_uring_free(t->ur);
+    t->ur = NULL;
 }
 
 static void *netthr_main(void *arg)
