@@ -119,10 +119,13 @@ typedef struct conn {
     uint8_t reading;       /* read watcher started */
     uint8_t stalled;       /* on the thread's stalled list */
     uint8_t sendq;         /* on the thread's io_uring send list (netthr.sendq) */
+    uint8_t recvq;         /* on the thread's io_uring read list (netthr.recvq) */
     uint8_t db;            /* SELECTed database */
     struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
     struct conn *next_send;   /* the thread's io_uring send list */
+    struct conn *next_recv;   /* the thread's io_uring read list */
+    size_t recv_room;         /* io_uring read in flight: its direct piece's size */
     struct conn *prev, *next; /* the thread's connection list; changed under t->conns_lock */
     char name[64];            /* CLIENT SETNAME; written under t->conns_lock */
     char addr[64];            /* ro: peer address, for CLIENT INFO */
@@ -204,6 +207,7 @@ typedef struct netthr {
     conn *dirty;              /* connections with output to write */
     struct net_uring *ur;     /* owner: this thread: its ring with --io-backend uring, or NULL */
     conn *sendq;              /* owner: this thread: connections whose output goes in ur next */
+    conn *recvq;              /* owner: this thread: readable connections ur reads next */
     int paused;               /* out of credit towards some actor */
     int stalls;               /* owner: this thread: some connection is stalled */
     /* bytes of slots bigger than SLOT_ROOM alive on this thread; written by

@@ -32,13 +32,9 @@
 static void conn_process_input(netthr *t, conn *c);
 static void conn_queue_seg(conn *c, kvbuf *reply);
 static void conn_free_segs(conn *c);
+static void net_recv_flush(netthr *t);
 
-/* read(2) and write(2) of a connection, through TLS on the TLS port. */
-static ssize_t conn_io_read(conn *c, void *buf, size_t len)
-{
-    return c->tls ? tls_read(c, buf, len) : read(c->fd, buf, len);
-}
-
+/* write(2) of a connection, through TLS on the TLS port. */
 static ssize_t conn_io_write(conn *c, const void *buf, size_t len)
 {
     return c->tls ? tls_write(c, buf, len) : write(c->fd, buf, len);
@@ -363,7 +359,7 @@ static void conn_service(netthr *t, conn *c)
             c->nslots--;
             slot_free(sl);
         }
-        if (c->nslots == 0 && !c->sendq) conn_free(t, c);
+        if (c->nslots == 0 && !c->sendq && !c->recvq) conn_free(t, c);
         return;
     }
     if (climit_output_check(t, c)) return; /* an actor refused its reads: close now */
@@ -534,41 +530,55 @@ static void conn_process_input(netthr *t, conn *c)
     conn_set_reading(t, c, conn_can_parse(t, c) && !c->eof);
 }
 
-/* Reads into c's input buffer or, inside a big bulk, straight into the
- * argument's own buffer (parse_direct; on plain TCP with one readv that also
- * takes what follows into the input buffer). Returns read(2)'s result. */
-static ssize_t conn_read(conn *c)
+/* Where c's next read goes: c's input buffer or, inside a big bulk,
+ * straight into the argument's own buffer (parse_direct; on plain TCP with
+ * the input buffer as a second piece that takes what follows). Fills iov
+ * (1 or 2 pieces) and *room (the direct piece's size, 0 if none); the
+ * pointers stay valid until c's input or parser changes. */
+static int conn_read_iov(conn *c, struct iovec *iov, size_t *room)
 {
-    size_t room = 0;
-    char *direct = parse_direct(&c->ps, c->in.len - c->in_off, &room);
+    *room = 0;
+    char *direct = parse_direct(&c->ps, c->in.len - c->in_off, room);
     char *p = kvbuf_reserve(&c->in, READ_CHUNK);
     if (direct == NULL) {
-        ssize_t n = conn_io_read(c, p, READ_CHUNK);
-        if (n > 0) c->in.len += (size_t)n;
-        return n;
+        *room = 0;
+        iov[0] = (struct iovec){p, READ_CHUNK};
+        return 1;
     }
-    ssize_t n;
-    if (c->tls) {
-        n = tls_read(c, direct, room);
-    } else {
-        struct iovec iov[2] = {{direct, room}, {p, READ_CHUNK}};
-        n = readv(c->fd, iov, 2);
-    }
-    if (n > 0) {
-        size_t d = (size_t)n < room ? (size_t)n : room;
-        parse_direct_done(&c->ps, d);
-        c->in.len += (size_t)n - d;
-    }
-    return n;
+    iov[0] = (struct iovec){direct, *room};
+    iov[1] = (struct iovec){p, READ_CHUNK};
+    return 2;
 }
 
-static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* n bytes were read into conn_read_iov's pieces (room: its *room). */
+static void conn_read_got(conn *c, size_t n, size_t room)
 {
-    conn *c = w->data;
-    netthr *t = c->t;
-    (void)loop;
-    (void)revents;
-    ssize_t n = conn_read(c);
+    size_t d = n < room ? n : room;
+    if (room > 0) parse_direct_done(&c->ps, d);
+    c->in.len += n - d;
+}
+
+/* Reads into c's input (conn_read_iov): read(2)'s result. */
+static ssize_t conn_read(conn *c)
+{
+    struct iovec iov[2];
+    size_t room;
+    int n = conn_read_iov(c, iov, &room);
+    ssize_t r;
+    if (c->tls)
+        r = tls_read(c, iov[0].iov_base, iov[0].iov_len); /* one piece at a time */
+    else if (n == 1)
+        r = read(c->fd, iov[0].iov_base, iov[0].iov_len);
+    else
+        r = readv(c->fd, iov, n);
+    if (r > 0) conn_read_got(c, (size_t)r, room);
+    return r;
+}
+
+/* What a read returned (n bytes, or 0 at EOF, or -1 with err) does to c:
+ * its input is parsed, EOF half-closes, an error closes. */
+static void conn_read_result(netthr *t, conn *c, ssize_t n, int err)
+{
     if (n > 0) {
         obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
@@ -582,8 +592,61 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_mark_dirty(t, c);
         return;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
     conn_close(t, c);
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    conn *c = w->data;
+    netthr *t = c->t;
+    (void)loop;
+    (void)revents;
+    if (t->ur != NULL && c->tls == NULL) {
+        /* io_uring: read with the others at the end of the iteration */
+        if (!c->recvq) {
+            c->recvq = 1;
+            c->next_recv = t->recvq;
+            t->recvq = c;
+        }
+        return;
+    }
+    ssize_t n = conn_read(c);
+    conn_read_result(t, c, n, n < 0 ? errno : 0);
+}
+
+/* One read's completion (net_uring_submit). */
+static void conn_recv_done(void *arg, void *ud, int res)
+{
+    netthr *t = arg;
+    conn *c = ud;
+    if (c->closed) return;
+    if (res > 0) conn_read_got(c, (size_t)res, c->recv_room);
+    conn_read_result(t, c, res < 0 ? -1 : res, res < 0 ? -res : 0);
+}
+
+/* Reads every connection on t->recvq (EPOLLIN seen this iteration) with
+ * one io_uring_enter per 256 of them, then parses what came. Network
+ * thread t. */
+static void net_recv_flush(netthr *t)
+{
+    while (t->recvq != NULL) {
+        unsigned room = net_uring_room(t->ur);
+        conn *c;
+        while (room > 0 && (c = t->recvq) != NULL) {
+            t->recvq = c->next_recv;
+            c->recvq = 0;
+            if (c->closed) { /* conn_service frees it now that it is off the list */
+                conn_mark_dirty(t, c);
+                continue;
+            }
+            struct iovec iov[2];
+            int n = conn_read_iov(c, iov, &c->recv_room);
+            net_uring_read(t->ur, c->fd, iov, n, c);
+            room--;
+        }
+        net_uring_submit(t->ur, conn_recv_done, t);
+    }
 }
 
 /* ---- accept ----------------------------------------------------------- */
@@ -884,6 +947,7 @@ static int net_resume_stalled(netthr *t)
  * parsing only adds bytes, which come back with completions. */
 static void net_service(netthr *t)
 {
+    if (t->recvq != NULL) net_recv_flush(t); /* io_uring: all reads, one enter */
     do {
         net_service_dirty(t);
         while (net_resume_stalled(t)) net_service_dirty(t);
