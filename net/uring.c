@@ -104,26 +104,40 @@ int net_uring_read(net_uring *u, int fd, const struct iovec *iov, int n, void *u
 
 unsigned net_uring_submit(net_uring *u, void (*done)(void *arg, void *ud, int res), void *arg)
 {
-    unsigned want = u->queued, got = 0;
-    if (want == 0) return 0;
-    /* one io_uring_enter: submits and, the operations being non-blocking,
-     * finds their completions posted on return */
-    int rc;
-    do rc = io_uring_submit_and_wait(&u->ring, want);
-    while (rc == -EINTR);
-    while (got < want) {
-        struct io_uring_cqe *cqe;
-        if (io_uring_peek_cqe(&u->ring, &cqe) != 0) {
-            /* not posted yet (never seen): wait for the rest */
-            if (io_uring_wait_cqe(&u->ring, &cqe) != 0) break;
-        }
-        void *ud = io_uring_cqe_get_data(cqe);
-        int res = cqe->res;
-        io_uring_cqe_seen(&u->ring, cqe);
-        got++;
-        done(arg, ud, res);
-    }
+    unsigned left = u->queued, inflight = 0, got = 0;
+    if (left == 0) return 0;
+    /* Once submitted, the kernel has taken the iovecs and headers: done()
+     * may queue new operations into the freed slots. */
     u->queued = 0;
+    while (left > 0 || inflight > 0) {
+        if (left > 0) {
+            /* one io_uring_enter; operations that complete at once (all of
+             * ours: MSG_DONTWAIT) have their completions posted on return */
+            int rc = io_uring_submit(&u->ring);
+            if (rc > 0) {
+                left -= (unsigned)rc < left ? (unsigned)rc : left;
+                inflight += (unsigned)rc;
+            } else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && inflight == 0) {
+                /* the ring itself is unusable (can't happen: a bug) */
+                kv_log_warn("io_uring_submit: %s", strerror(-rc));
+                abort();
+            }
+        }
+        struct io_uring_cqe *cqe;
+        while (inflight > 0 && io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+            void *ud = io_uring_cqe_get_data(cqe);
+            int res = cqe->res;
+            io_uring_cqe_seen(&u->ring, cqe);
+            inflight--;
+            got++;
+            done(arg, ud, res);
+        }
+        /* not posted yet (not seen in practice): wait for one */
+        if (left == 0 && inflight > 0) {
+            int w = io_uring_wait_cqe(&u->ring, &cqe);
+            if (w != 0 && w != -EINTR) break;
+        }
+    }
     return got;
 }
 
