@@ -289,7 +289,8 @@ static int conn_write(netthr *t, conn *c)
  * with write(2)'s result. What a short send left goes in the next round
  * (which finds EAGAIN if the socket is full: then EPOLLOUT is awaited, as
  * on the epoll path). A connection that may have to close or resume
- * parsing now that its output is out is serviced again. */
+ * parsing now that its output is out is serviced again. Network thread t,
+ * inside net_send_flush. */
 static void conn_send_done(void *arg, void *ud, int res)
 {
     netthr *t = arg;
@@ -302,12 +303,17 @@ static void conn_send_done(void *arg, void *ud, int res)
         if (conn_out_pending(c) == 0) {
             conn_out_drained(t, c);
             if (c->close_ready || c->eof || c->obl_over || !c->reading) conn_mark_dirty(t, c);
-        } else
-            conn_mark_dirty(t, c); /* the rest */
-        return;
+            return;
+        }
     }
-    if (res == -EINTR) {
-        conn_mark_dirty(t, c);
+    if (res > 0 || res == -EINTR) {
+        /* the rest, in net_send_flush's next round: as conn_write's loop,
+         * without servicing (parsing) the connection again meanwhile */
+        if (!c->sendq) {
+            c->sendq = 1;
+            c->next_send = t->sendq;
+            t->sendq = c;
+        }
         return;
     }
     if (res == -EAGAIN || res == -EWOULDBLOCK) {
