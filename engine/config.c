@@ -62,9 +62,10 @@ static const struct opt {
      "default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
     {"io-backend", OPT_CHOICE, 0, 2, offsetof(kv_config, io_backend), io_backend_words,
      "auto|epoll|uring",
-     "how network threads send and read: io_uring (one io_uring_enter per loop iteration) "
-     "or epoll + read/write; auto (default) = uring if this build and the kernel allow it "
-     "(plain TCP; TLS connections always use read/write)"},
+     "how network threads read and send: uring = all reads of a loop iteration in one "
+     "io_uring_enter, all replies in another; epoll = read/write per connection; auto "
+     "(default) = uring if this build and the kernel allow it, else epoll (TLS connections "
+     "always use read/write)"},
     {"databases", OPT_INT, 1, 256, offsetof(kv_config, databases), NULL, "N",
      "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {"maxclients", OPT_INT, 1, 1000000, offsetof(kv_config, maxclients), NULL, "N",
