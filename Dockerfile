@@ -17,7 +17,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       build-essential cmake pkg-config libck-dev libev-dev libcmocka-dev libssl-dev \
-      liblua5.1-0-dev libjemalloc-dev \
+      liblua5.1-0-dev libjemalloc-dev liburing-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -34,12 +34,13 @@ RUN echo "building mem-kv for $(uname -m)" \
  && strip mem-kv-server mem-kv-bench
 
 FROM debian:bookworm-slim
-# libev4, libssl3 (TLS), liblua5.1-0 (EVAL) and libjemalloc2 (the allocator,
-# docs/memory.md#the-allocator): the shared libraries the binaries need
+# libev4, libssl3 (TLS), liblua5.1-0 (EVAL), libjemalloc2 (the allocator,
+# docs/memory.md#the-allocator) and liburing2 (--io-backend uring; Docker's
+# default seccomp profile blocks io_uring, then auto uses epoll): the shared libraries the binaries need
 # beyond libc (ck's ring is header-only code here; `ldd build/mem-kv-server` shows the list).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libev4 libssl3 liblua5.1-0 \
-      libjemalloc2 \
+      libjemalloc2 liburing2 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && useradd --system --uid 999 --user-group --home-dir /data --no-create-home \

@@ -24,6 +24,8 @@ static const char *const loglevel_words[] = {"warning", "notice", "verbose", NUL
 static const char *const loglevel_alt[] = {NULL, NULL, "debug", NULL}; /* Redis's level */
 /* appendfsync: Redis's words for the --fsync policies (enum wal_fsync) */
 static const char *const appendfsync_words[] = {"no", "everysec", "always", NULL};
+/* --io-backend (enum net_io_backend, net/uring.h) */
+static const char *const io_backend_words[] = {"auto", "epoll", "uring", NULL};
 
 /* The start of a row of each type: name, field of kv_config, bounds, default. */
 #define FIELD(f) .off = offsetof(kv_config, f)
@@ -70,6 +72,12 @@ static const config_setting settings[] = {
      .help = "N threads that each read sockets AND own shards: a command for a shard of its own "
              "thread runs without a hand-off (replaces --io-threads/--actor-threads; 0 = auto, "
              "the default: 1 on 2 CPUs or fewer if neither of those is given, else off)"},
+    {ROW_ENUM("io-backend", io_backend, io_backend_words, "auto"), .flags = CONFIG_GET,
+     .arg = "auto|epoll|uring",
+     .help = "how network threads read and send: uring = all reads of a loop iteration in one "
+             "io_uring_enter, all replies in another; epoll = read/write per connection; auto "
+             "(default) = uring if this build and the kernel allow it, else epoll (TLS "
+             "connections always use read/write); CONFIG GET shows the one in use"},
     {ROW_INT("databases", databases, 1, 256, "16"), .flags = CONFIG_GET, .arg = "N",
      .help = "number of databases, SELECT 0..N-1 (default 16, as Redis)"},
     {ROW_INT("maxclients", maxclients, 1, 1000000, "10000"), .flags = CONFIG_GET, .arg = "N",

@@ -26,6 +26,7 @@ typedef struct kv_config {
     int actor_threads;            /* --actor-threads, 0 = from the CPU count */
     int io_threads;               /* --io-threads, 0 = from the CPU count */
     int threads;                  /* --threads: hosted actors; 0 = separate pools */
+    int io_backend;               /* --io-backend: 0 auto, 1 epoll, 2 uring (net/uring.h) */
     int maxclients;               /* --maxclients */
     int databases;                /* --databases: SELECT 0..N-1 */
     int timeout;                  /* --timeout: idle seconds before a client is closed, 0 = never */

@@ -20,6 +20,7 @@
 #include "glob.h"
 #include "join.h"
 #include "net_internal.h"
+#include "uring.h"
 #include "reply.h"
 #include "tls.h"
 
@@ -967,12 +968,13 @@ void local_info_join(netthr *t, kv_slot *sl)
                      "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:epoll\r\n"
                      "process_id:%ld\r\nrun_id:%s\r\ntcp_port:%d\r\nuptime_in_seconds:%lld\r\n"
                      "uptime_in_days:%lld\r\nhz:%d\r\nshards:%d\r\nactor_threads:%d\r\n"
-                     "io_threads:%d\r\nhosted_threads:%d\r\n\r\n",
+                     "io_threads:%d\r\nhosted_threads:%d\r\nio_backend:%s\r\n\r\n",
                      MEMKV_REDIS_COMPAT, MEMKV_VERSION, un.sysname, un.release, un.machine,
                      (int)(8 * sizeof(void *)), (long)getpid(), s->run_id, s->cfg.port,
                      (long long)((now - s->start_ms) / 1000),
                      (long long)((now - s->start_ms) / 86400000), s->cfg.hz, s->cfg.shards,
-                     s->cfg.actor_threads, s->cfg.io_threads, s->cfg.threads);
+                     s->cfg.actor_threads, s->cfg.io_threads, s->cfg.threads,
+                     net_io_backend_name(s));
     }
     if (info_wants(sl, "clients", 1)) {
         kvbuf_printf(

@@ -125,9 +125,14 @@ typedef struct conn {
     uint8_t dirty;         /* on the thread's dirty list */
     uint8_t reading;       /* read watcher started */
     uint8_t stalled;       /* on the thread's stalled list */
+    uint8_t sendq;         /* on the thread's io_uring send list (netthr.sendq) */
+    uint8_t recvq;         /* on the thread's io_uring read list (netthr.recvq) */
     uint8_t db;            /* SELECTed database */
     struct multi_conn *mx; /* MULTI / WATCH state (multi.c), NULL if never used */
     struct conn *next_dirty;
+    struct conn *next_send;   /* the thread's io_uring send list */
+    struct conn *next_recv;   /* the thread's io_uring read list */
+    size_t recv_room;         /* io_uring read in flight: its direct piece's size */
     struct conn *prev, *next; /* the thread's connection list; changed under t->conns_lock */
     char name[64];            /* CLIENT SETNAME; written under t->conns_lock */
     char addr[64];            /* ro: peer address, for CLIENT INFO */
@@ -214,6 +219,9 @@ typedef struct netthr {
     ev_timer pause_w;         /* CLIENT PAUSE: resumes held connections when it ends */
     unsigned nheld;           /* owner: this thread: connections held by a pause */
     conn *dirty;              /* connections with output to write */
+    struct net_uring *ur;     /* owner: this thread: its ring with --io-backend uring, or NULL */
+    conn *sendq;              /* owner: this thread: connections whose output goes in ur next */
+    conn *recvq;              /* owner: this thread: readable connections ur reads next */
     int paused;               /* out of credit towards some actor */
     int stalls;               /* owner: this thread: some connection is stalled */
     /* bytes of slots bigger than SLOT_ROOM alive on this thread; written by
@@ -266,6 +274,7 @@ struct server {
     _Atomic int stop;
     int stop_efd; /* eventfd that wakes server_run */
     int hosted;   /* ro: --threads: network thread i also runs actor i */
+    int uring;    /* ro: the network threads send through io_uring (net/uring.h) */
     /* Network threads publish the batches holding parts of commands over
      * several actors (multi-actor frozen runs, MGET, MSET, DEL, KEYS, ...)
      * under this lock, all of a thread's at once, so every actor receives

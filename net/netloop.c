@@ -27,6 +27,7 @@
 #include "reply.h"
 #include "route.h"
 #include "tls.h"
+#include "uring.h"
 
 #define READ_CHUNK (16 * 1024)
 
@@ -34,13 +35,9 @@ static void conn_process_input(netthr *t, conn *c);
 static void conn_queue_seg(conn *c, kvbuf *reply);
 static void conn_queue_pinned(conn *c, kv_slot *sl);
 static void conn_free_segs(conn *c);
+static void net_recv_flush(netthr *t);
 
-/* read(2) and write(2) of a connection, through TLS on the TLS port. */
-static ssize_t conn_io_read(conn *c, void *buf, size_t len)
-{
-    return c->tls ? tls_read(c, buf, len) : read(c->fd, buf, len);
-}
-
+/* write(2) of a connection, through TLS on the TLS port. */
 static ssize_t conn_io_write(conn *c, const void *buf, size_t len)
 {
     return c->tls ? tls_write(c, buf, len) : write(c->fd, buf, len);
@@ -288,9 +285,27 @@ static ssize_t conn_out_write(conn *c)
     return writev(c->fd, iov, n);
 }
 
-/* Writes what it can; returns -1 if the connection broke. */
+/* All of c's output was sent: the buffer is reset, EPOLLOUT unwatched. */
+static void conn_out_drained(netthr *t, conn *c)
+{
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
+    if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
+}
+
+/* Writes what it can; returns -1 if the connection broke. With io_uring
+ * (plain TCP) the output waits on t->sendq for net_send_flush, the end of
+ * the loop iteration's service. */
 static int conn_write(netthr *t, conn *c)
 {
+    if (t->ur != NULL && c->tls == NULL) {
+        if (conn_out_pending(c) > 0 && !c->sendq) {
+            c->sendq = 1;
+            c->next_send = t->sendq;
+            t->sendq = c;
+        }
+        return 0;
+    }
     while (conn_out_pending(c) > 0) {
         ssize_t n = conn_out_write(c);
         if (n > 0) {
@@ -306,10 +321,76 @@ static int conn_write(netthr *t, conn *c)
         }
         return -1;
     }
-    c->out.len = c->out_off = 0;
-    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
-    if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
+    conn_out_drained(t, c);
     return 0;
+}
+
+/* One send's completion (net_uring_submit): as conn_write's loop does
+ * with write(2)'s result. What a short send left goes in the next round
+ * (which finds EAGAIN if the socket is full: then EPOLLOUT is awaited, as
+ * on the epoll path). A connection that may have to close or resume
+ * parsing now that its output is out is serviced again. Network thread t,
+ * inside net_send_flush. */
+static void conn_send_done(void *arg, void *ud, int res)
+{
+    netthr *t = arg;
+    conn *c = ud;
+    if (c->closed) return;
+    if (res > 0) {
+        conn_out_sent(c, (size_t)res);
+        c->last_ms = (int64_t)(ev_now(t->loop) * 1000.0);
+        obs_count(&t->stats.net_out, (uint64_t)res);
+        if (conn_out_pending(c) == 0) {
+            conn_out_drained(t, c);
+            if (c->close_ready || c->eof || c->obl_over || !c->reading) conn_mark_dirty(t, c);
+            return;
+        }
+    }
+    if (res > 0 || res == -EINTR) {
+        /* the rest, in net_send_flush's next round: as conn_write's loop,
+         * without servicing (parsing) the connection again meanwhile */
+        if (!c->sendq) {
+            c->sendq = 1;
+            c->next_send = t->sendq;
+            t->sendq = c;
+        }
+        return;
+    }
+    if (res == -EAGAIN || res == -EWOULDBLOCK) {
+        if (!ev_is_active(&c->ww)) ev_io_start(t->loop, &c->ww);
+        return;
+    }
+    conn_close(t, c); /* the peer is gone (or 0 bytes taken: as write(2) returning 0) */
+}
+
+/* Sends the output of every connection on t->sendq, one io_uring_enter
+ * per 256 connections, and handles the results. Returns whether some
+ * connection was marked dirty (net_service goes round again). Network
+ * thread t. */
+static int net_send_flush(netthr *t)
+{
+    int again = 0;
+    while (t->sendq != NULL) {
+        unsigned room = net_uring_room(t->ur);
+        conn *c;
+        while (room > 0 && (c = t->sendq) != NULL) {
+            t->sendq = c->next_send;
+            c->sendq = 0;
+            if (c->closed) { /* conn_service frees it now that it is off the list */
+                conn_mark_dirty(t, c);
+                again = 1;
+                continue;
+            }
+            struct iovec iov[CONN_IOV_MAX];
+            int n = conn_out_iov(c, iov);
+            if (n == 0) continue;
+            net_uring_send(t->ur, c->fd, iov, n, c);
+            room--;
+        }
+        net_uring_submit(t->ur, conn_send_done, t);
+        if (t->dirty != NULL) again = 1;
+    }
+    return again;
 }
 
 /* Writes replies, closes when done, resumes parsing when allowed. */
@@ -324,7 +405,7 @@ static void conn_service(netthr *t, conn *c)
             c->nslots--;
             slot_free(sl);
         }
-        if (c->nslots == 0) conn_free(t, c);
+        if (c->nslots == 0 && !c->sendq && !c->recvq) conn_free(t, c);
         return;
     }
     if (climit_output_check(t, c)) return; /* an actor refused its reads: close now */
@@ -498,41 +579,55 @@ static void conn_process_input(netthr *t, conn *c)
     conn_set_reading(t, c, (conn_can_parse(t, c) || block_waiting(c)) && !c->eof);
 }
 
-/* Reads into c's input buffer or, inside a big bulk, straight into the
- * argument's own buffer (parse_direct; on plain TCP with one readv that also
- * takes what follows into the input buffer). Returns read(2)'s result. */
-static ssize_t conn_read(conn *c)
+/* Where c's next read goes: c's input buffer or, inside a big bulk,
+ * straight into the argument's own buffer (parse_direct; on plain TCP with
+ * the input buffer as a second piece that takes what follows). Fills iov
+ * (1 or 2 pieces) and *room (the direct piece's size, 0 if none); the
+ * pointers stay valid until c's input or parser changes. */
+static int conn_read_iov(conn *c, struct iovec *iov, size_t *room)
 {
-    size_t room = 0;
-    char *direct = parse_direct(&c->ps, c->in.len - c->in_off, &room);
+    *room = 0;
+    char *direct = parse_direct(&c->ps, c->in.len - c->in_off, room);
     char *p = kvbuf_reserve(&c->in, READ_CHUNK);
     if (direct == NULL) {
-        ssize_t n = conn_io_read(c, p, READ_CHUNK);
-        if (n > 0) c->in.len += (size_t)n;
-        return n;
+        *room = 0;
+        iov[0] = (struct iovec){p, READ_CHUNK};
+        return 1;
     }
-    ssize_t n;
-    if (c->tls) {
-        n = tls_read(c, direct, room);
-    } else {
-        struct iovec iov[2] = {{direct, room}, {p, READ_CHUNK}};
-        n = readv(c->fd, iov, 2);
-    }
-    if (n > 0) {
-        size_t d = (size_t)n < room ? (size_t)n : room;
-        parse_direct_done(&c->ps, d);
-        c->in.len += (size_t)n - d;
-    }
-    return n;
+    iov[0] = (struct iovec){direct, *room};
+    iov[1] = (struct iovec){p, READ_CHUNK};
+    return 2;
 }
 
-static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* n bytes were read into conn_read_iov's pieces (room: its *room). */
+static void conn_read_got(conn *c, size_t n, size_t room)
 {
-    conn *c = w->data;
-    netthr *t = c->t;
-    (void)loop;
-    (void)revents;
-    ssize_t n = conn_read(c);
+    size_t d = n < room ? n : room;
+    if (room > 0) parse_direct_done(&c->ps, d);
+    c->in.len += n - d;
+}
+
+/* Reads into c's input (conn_read_iov): read(2)'s result. */
+static ssize_t conn_read(conn *c)
+{
+    struct iovec iov[2];
+    size_t room;
+    int n = conn_read_iov(c, iov, &room);
+    ssize_t r;
+    if (c->tls)
+        r = tls_read(c, iov[0].iov_base, iov[0].iov_len); /* one piece at a time */
+    else if (n == 1)
+        r = read(c->fd, iov[0].iov_base, iov[0].iov_len);
+    else
+        r = readv(c->fd, iov, n);
+    if (r > 0) conn_read_got(c, (size_t)r, room);
+    return r;
+}
+
+/* What a read returned (n bytes, or 0 at EOF, or -1 with err) does to c:
+ * its input is parsed, EOF half-closes, an error closes. */
+static void conn_read_result(netthr *t, conn *c, ssize_t n, int err)
+{
     if (n > 0) {
         obs_count(&t->stats.net_in, (uint64_t)n);
         conn_process_input(t, c);
@@ -550,8 +645,61 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_mark_dirty(t, c);
         return;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
     conn_close(t, c);
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    conn *c = w->data;
+    netthr *t = c->t;
+    (void)loop;
+    (void)revents;
+    if (t->ur != NULL && c->tls == NULL) {
+        /* io_uring: read with the others at the end of the iteration */
+        if (!c->recvq) {
+            c->recvq = 1;
+            c->next_recv = t->recvq;
+            t->recvq = c;
+        }
+        return;
+    }
+    ssize_t n = conn_read(c);
+    conn_read_result(t, c, n, n < 0 ? errno : 0);
+}
+
+/* One read's completion (net_uring_submit). */
+static void conn_recv_done(void *arg, void *ud, int res)
+{
+    netthr *t = arg;
+    conn *c = ud;
+    if (c->closed) return;
+    if (res > 0) conn_read_got(c, (size_t)res, c->recv_room);
+    conn_read_result(t, c, res < 0 ? -1 : res, res < 0 ? -res : 0);
+}
+
+/* Reads every connection on t->recvq (EPOLLIN seen this iteration) with
+ * one io_uring_enter per 256 of them, then parses what came. Network
+ * thread t. */
+static void net_recv_flush(netthr *t)
+{
+    while (t->recvq != NULL) {
+        unsigned room = net_uring_room(t->ur);
+        conn *c;
+        while (room > 0 && (c = t->recvq) != NULL) {
+            t->recvq = c->next_recv;
+            c->recvq = 0;
+            if (c->closed) { /* conn_service frees it now that it is off the list */
+                conn_mark_dirty(t, c);
+                continue;
+            }
+            struct iovec iov[2];
+            int n = conn_read_iov(c, iov, &c->recv_room);
+            net_uring_read(t->ur, c->fd, iov, n, c);
+            room--;
+        }
+        net_uring_submit(t->ur, conn_recv_done, t);
+    }
 }
 
 /* ---- accept ----------------------------------------------------------- */
@@ -856,8 +1004,11 @@ static int net_resume_stalled(netthr *t)
  * parsing only adds bytes, which come back with completions. */
 static void net_service(netthr *t)
 {
-    net_service_dirty(t);
-    while (net_resume_stalled(t)) net_service_dirty(t);
+    if (t->recvq != NULL) net_recv_flush(t); /* io_uring: all reads, one enter */
+    do {
+        net_service_dirty(t);
+        while (net_resume_stalled(t)) net_service_dirty(t);
+    } while (t->sendq != NULL && net_send_flush(t)); /* io_uring: all sends, one enter */
 }
 
 /* End of a loop iteration: write replies, resume stalled input, publish. */
@@ -940,6 +1091,7 @@ int netthr_init(netthr *t, server_t *s, unsigned id)
     ev_init(&t->pause_w, pause_cb);
     t->pause_w.data = t;
     if (id == 0) metrics_thread_init(t);
+    if (s->uring && (t->ur = net_uring_new()) == NULL) return KV_ENOMEM;
     return 0;
 }
 
@@ -971,6 +1123,8 @@ void netthr_destroy(netthr *t)
     pubsub_thr_destroy(t);
     if (t->loop) ev_loop_destroy(t->loop);
     t->loop = NULL;
+    net_uring_free(t->ur);
+    t->ur = NULL;
 }
 
 static void *netthr_main(void *arg)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "uring.h"
 #include "scripting.h"
 #include "tls.h"
 
@@ -387,6 +388,7 @@ server_t *server_new(const kv_config *cfg, tls_ctx *tls, char *err, size_t errle
     if (cfg->metrics_port > 0 &&
         net_listen(&s->metrics_listen, cfg->bind, cfg->metrics_port, err, errlen) != 0)
         goto fail;
+    if (net_uring_resolve(s, err, errlen) != 0) goto fail; /* --io-backend */
     s->net = kv_xcalloc(s->nnet, sizeof *s->net);
     for (unsigned i = 0; i < s->nnet; i++)
         if (netthr_init(&s->net[i], s, i) != 0) {

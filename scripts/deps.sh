@@ -9,6 +9,7 @@ pkgs=(
   libssl-dev openssl                       # TLS (--tls-port); openssl makes test certificates
   liblua5.1-0-dev                          # Lua 5.1 for EVAL/EVALSHA (as Redis's scripting)
   libjemalloc-dev                          # the allocator (-DMEMKV_ALLOCATOR=jemalloc, the default)
+  liburing-dev                             # io_uring network backend (-DMEMKV_URING, --io-backend)
   redis-server redis-tools                 # differential tests, redis-cli, redis-benchmark
   python3 python3-redis netcat-openbsd     # integration tests: client library, nc
   procps                                   # ps/pkill for scripts
