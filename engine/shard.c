@@ -548,6 +548,6 @@ int shard_obj_end_delta(shard_t *s, kv_entry *e, unsigned dtype, const char *d, 
     rec->type = (uint8_t)dtype;
     shard_log_db(s, entry_db(e), 0);
     s->log->put(s->log_ctx, s->id, rec);
-    free(rec);
+    entry_free_shell(rec); /* a big delta is a shared entry: not free() */
     return 0;
 }
