@@ -8,21 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "entry.h"
 #include "hobj.h"
+#include "table.h"
 
 /* ---- the big form: a B+tree ordered by (score, member) ----
  *
- * Leaves hold (score, member pointer) pairs and are linked both ways;
- * inner nodes hold, per child, its pointer, the number of elements under
- * it (for ranks) and its smallest key (for the descent). A member is its
- * own allocation (4 bytes of length, then the bytes) that never moves while
- * the member is in the set, so a separator key may point at it. Node sizes
+ * Leaves hold (score, member entry) pairs and are linked both ways; inner
+ * nodes hold, per child, its pointer, the number of elements under it (for
+ * ranks) and its smallest key (for the descent). A member is one entry
+ * (entry.h: the member as its key, the 8 bytes of score as its value) of
+ * the member table (table.h), which never moves while the member is in the
+ * set: the tree and the separator keys point at it, so the member's bytes
+ * are stored once, and ZSCORE is one table lookup. Node sizes
  * are chosen to fill a 512-byte allocator class, one slot kept spare so an
  * insert can land before the split. */
 
 typedef struct zel {
     double score;
-    char *m; /* 4 bytes of length, then the bytes */
+    kv_entry *m; /* in the member table */
 } zel;
 
 #define LEAF_SLOTS 30 /* 24 + 30 * 16 = 504 bytes */
@@ -70,7 +74,7 @@ struct zobj {
         } p;
         struct {
             void *root;
-            hobj_t *dict; /* member -> 8 bytes of score */
+            ht_t *dict; /* member -> 8 bytes of score, in entries */
             size_t member_bytes, node_bytes;
             const zleaf *fleaf; /* finger for zobj_at: fleaf's first rank is fbase */
             size_t fbase;
@@ -78,11 +82,9 @@ struct zobj {
     } u;
 };
 
-static uint32_t mlen(const char *m)
+static uint32_t member_hash(const zobj_t *z, const char *m, size_t n)
 {
-    uint32_t l;
-    memcpy(&l, m, 4);
-    return l;
+    return (uint32_t)kv_hash(z->secret, m, n);
 }
 
 /* Order of (s, m[0..n)) against e: <0, 0, >0. */
@@ -90,8 +92,8 @@ static int zcmp(double s, const char *m, size_t n, const zel *e)
 {
     if (s < e->score) return -1;
     if (s > e->score) return 1;
-    size_t l = mlen(e->m), k = n < l ? n : l;
-    int c = k ? memcmp(m, e->m + 4, k) : 0;
+    size_t l = e->m->klen, k = n < l ? n : l;
+    int c = k ? memcmp(m, entry_key(e->m), k) : 0;
     if (c) return c;
     return (n > l) - (n < l);
 }
@@ -106,10 +108,8 @@ zobj_t *zobj_new(const kv_hash_secret *secret)
 
 static void node_free(void *node, uint32_t height)
 {
-    if (height == 0) {
-        zleaf *l = node;
-        for (uint32_t i = 0; i < l->n; i++) free(l->e[i].m);
-        free(l);
+    if (height == 0) { /* the members go with the table */
+        free(node);
         return;
     }
     zinner *in = node;
@@ -124,7 +124,8 @@ void zobj_free(zobj_t *z)
         free(z->u.p.buf);
     } else {
         if (z->u.b.root) node_free(z->u.b.root, z->height);
-        hobj_free(z->u.b.dict);
+        ht_destroy(z->u.b.dict);
+        free(z->u.b.dict);
     }
     free(z);
 }
@@ -143,7 +144,8 @@ size_t zobj_mem(const zobj_t *z)
 {
     size_t m = malloc_usable_size((void *)(uintptr_t)z);
     if (z->packed) return m + (z->u.p.buf ? malloc_usable_size(z->u.p.buf) : 0);
-    return m + z->u.b.node_bytes + z->u.b.member_bytes + hobj_mem(z->u.b.dict);
+    return m + z->u.b.node_bytes + z->u.b.member_bytes + malloc_usable_size(z->u.b.dict) +
+           ht_mem(z->u.b.dict);
 }
 
 size_t zobj_charged(const zobj_t *z)
@@ -371,11 +373,11 @@ static void split(zobj_t *z, zinner *parent, uint32_t idx, void *node, uint32_t 
     parent->c[idx + 1] = (zchild){right, node_count(right, height), node_first(right, height)};
 }
 
-static void big_insert(zobj_t *z, char *mem, double score)
+static void big_insert(zobj_t *z, kv_entry *mem, double score)
 {
     zpath pa;
-    const char *m = mem + 4;
-    size_t n = mlen(mem);
+    const char *m = entry_key(mem);
+    size_t n = mem->klen;
     zleaf *l = descend(z, score, m, n, &pa, NULL);
     uint32_t pos = leaf_lower(l, score, m, n);
     memmove(l->e + pos + 1, l->e + pos, (l->n - pos) * sizeof *l->e);
@@ -471,14 +473,14 @@ merged:
 }
 
 /* Removes the element (score, m) that must be in the tree; returns its
- * member allocation for the caller to free. */
-static char *big_remove(zobj_t *z, double score, const char *m, size_t n)
+ * member entry (still in the member table). */
+static kv_entry *big_remove(zobj_t *z, double score, const char *m, size_t n)
 {
     zpath pa;
     zleaf *l = descend(z, score, m, n, &pa, NULL);
     uint32_t pos = leaf_lower(l, score, m, n);
     assert(pos < l->n);
-    char *mem = l->e[pos].m;
+    kv_entry *mem = l->e[pos].m;
     memmove(l->e + pos, l->e + pos + 1, (l->n - pos - 1) * sizeof *l->e);
     l->n--;
     z->n--;
@@ -509,18 +511,16 @@ static void big_init(zobj_t *z)
     z->height = 0;
     memset(&z->u, 0, sizeof z->u);
     z->u.b.root = node_alloc(z, sizeof(zleaf));
-    z->u.b.dict = hobj_new(z->secret);
+    z->u.b.dict = kv_xmalloc(sizeof *z->u.b.dict);
+    ht_init(z->u.b.dict);
 }
 
 static void big_add(zobj_t *z, const char *m, size_t n, double score)
 {
-    char *copy = kv_xmalloc(4 + (n ? n : 1));
-    uint32_t l = (uint32_t)n;
-    memcpy(copy, &l, 4);
-    if (n) memcpy(copy + 4, m, n);
-    z->u.b.member_bytes += malloc_usable_size(copy);
-    big_insert(z, copy, score);
-    hobj_set(z->u.b.dict, m, n, (const char *)&score, sizeof score);
+    kv_entry *e = entry_new(member_hash(z, m, n), m, n, (const char *)&score, sizeof score, -1);
+    ht_insert(z->u.b.dict, e);
+    z->u.b.member_bytes += entry_mem(e);
+    big_insert(z, e, score);
 }
 
 /* The packed form to the big one, for good (as Redis: never back). */
@@ -549,9 +549,9 @@ int zobj_score(zobj_t *z, const char *m, size_t n, double *score)
         *score = pk_score(z->u.p.buf + off);
         return 1;
     }
-    kv_str v;
-    if (!hobj_get(z->u.b.dict, m, n, &v)) return 0;
-    memcpy(score, v.p, sizeof *score);
+    kv_entry *e = ht_find(z->u.b.dict, member_hash(z, m, n), m, n);
+    if (e == NULL) return 0;
+    memcpy(score, entry_val(e), sizeof *score);
     return 1;
 }
 
@@ -577,9 +577,9 @@ int zobj_set(zobj_t *z, const char *m, size_t n, double score)
     z->u.b.fleaf = NULL;
     if (had) {
         if (old == score) return 0;
-        char *mem = big_remove(z, old, m, n);
-        big_insert(z, mem, score);
-        hobj_set(z->u.b.dict, m, n, (const char *)&score, sizeof score);
+        kv_entry *e = big_remove(z, old, m, n);
+        memcpy(entry_val(e), &score, sizeof score); /* in place: 8 bytes stay 8 */
+        big_insert(z, e, score);
         return 0;
     }
     big_add(z, m, n, score);
@@ -595,13 +595,14 @@ int zobj_rem(zobj_t *z, const char *m, size_t n)
         pk_remove(z, (size_t)off);
         return 1;
     }
+    kv_entry *e = ht_remove(z->u.b.dict, member_hash(z, m, n), m, n);
+    if (e == NULL) return 0;
     double old;
-    if (!zobj_score(z, m, n, &old)) return 0;
+    memcpy(&old, entry_val(e), sizeof old);
     z->u.b.fleaf = NULL;
-    char *mem = big_remove(z, old, m, n);
-    hobj_del(z->u.b.dict, m, n);
-    z->u.b.member_bytes -= malloc_usable_size(mem);
-    free(mem);
+    big_remove(z, old, entry_key(e), e->klen); /* e's bytes: m may be anywhere */
+    z->u.b.member_bytes -= entry_mem(e);
+    entry_free(e);
     return 1;
 }
 
@@ -653,8 +654,8 @@ void zobj_at(const zobj_t *z, size_t i, kv_str *member, double *score)
     zm->u.b.fleaf = l;
     zm->u.b.fbase = base;
     const zel *e = &l->e[i - base];
-    member->p = e->m + 4;
-    member->len = mlen(e->m);
+    member->p = entry_key(e->m);
+    member->len = e->m->klen;
     *score = e->score;
 }
 
