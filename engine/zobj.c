@@ -55,10 +55,23 @@ typedef struct zinner {
     zchild c[INNER_SLOTS];
 } zinner;
 
-/* The packed form: n entries of (1 byte length, member, 8 bytes score,
- * little endian) sorted by (score, member), in one allocation. */
-#define PK_HDR  1
-#define PK_TAIL 8
+/* The packed form: n entries sorted by (score, member), in one allocation.
+ * An entry is one byte of header (the member's length in the low 7 bits;
+ * the high bit set when the score is an integer in int16 range, not -0),
+ * the member, then the score: 2 bytes (that integer) or 8 (the IEEE 754
+ * double), little endian. Integer scores (counts, ranks, timestamps in
+ * small units) are the common case: 6 bytes saved per member. */
+#define PK_HDR   1
+#define PK_INT16 0x80
+
+/* The big form's state, apart so that a packed set's header stays small. */
+typedef struct zbig {
+    void *root;
+    ht_t dict; /* member -> 8 bytes of score, in entries */
+    size_t member_bytes, node_bytes;
+    const zleaf *fleaf; /* finger for zobj_at: fleaf's first rank is fbase */
+    size_t fbase;
+} zbig;
 
 struct zobj {
     uint8_t packed;
@@ -69,16 +82,10 @@ struct zobj {
     union {
         struct {
             char *buf;
-            size_t used;
-            size_t fi, foff; /* finger: entry fi starts at foff (fi <= n) */
+            uint32_t used;
+            uint16_t fi, foff; /* finger: entry fi starts at foff (fi <= n) */
         } p;
-        struct {
-            void *root;
-            ht_t *dict; /* member -> 8 bytes of score, in entries */
-            size_t member_bytes, node_bytes;
-            const zleaf *fleaf; /* finger for zobj_at: fleaf's first rank is fbase */
-            size_t fbase;
-        } b;
+        zbig *b;
     } u;
 };
 
@@ -123,9 +130,9 @@ void zobj_free(zobj_t *z)
     if (z->packed) {
         free(z->u.p.buf);
     } else {
-        if (z->u.b.root) node_free(z->u.b.root, z->height);
-        ht_destroy(z->u.b.dict);
-        free(z->u.b.dict);
+        if (z->u.b->root) node_free(z->u.b->root, z->height);
+        ht_destroy(&z->u.b->dict);
+        free(z->u.b);
     }
     free(z);
 }
@@ -144,8 +151,8 @@ size_t zobj_mem(const zobj_t *z)
 {
     size_t m = malloc_usable_size((void *)(uintptr_t)z);
     if (z->packed) return m + (z->u.p.buf ? malloc_usable_size(z->u.p.buf) : 0);
-    return m + z->u.b.node_bytes + z->u.b.member_bytes + malloc_usable_size(z->u.b.dict) +
-           ht_mem(z->u.b.dict);
+    return m + malloc_usable_size(z->u.b) + z->u.b->node_bytes + z->u.b->member_bytes +
+           ht_mem(&z->u.b->dict);
 }
 
 size_t zobj_charged(const zobj_t *z)
@@ -160,20 +167,30 @@ void zobj_set_charged(zobj_t *z, size_t bytes)
 
 /* ---- packed form ---- */
 
+static size_t pk_len(const char *e)
+{
+    return (unsigned char)e[0] & ~PK_INT16 & 0xff;
+}
+
 static double pk_score(const char *e)
 {
+    const unsigned char *p = (const unsigned char *)e + PK_HDR + pk_len(e);
+    if ((unsigned char)e[0] & PK_INT16) return (double)(int16_t)(uint16_t)(p[0] | p[1] << 8);
     uint64_t bits = 0;
-    unsigned l = (unsigned char)e[0];
-    for (int k = 0; k < 8; k++)
-        bits |= (uint64_t)(unsigned char)e[PK_HDR + l + (unsigned)k] << (8 * k);
+    for (int k = 0; k < 8; k++) bits |= (uint64_t)p[k] << (8 * k);
     double s;
     memcpy(&s, &bits, 8);
     return s;
 }
 
+static int pk_small_int(double s)
+{
+    return s >= -32768 && s <= 32767 && s == (double)(int16_t)s && !(s == 0 && signbit(s));
+}
+
 static size_t pk_size(const char *e)
 {
-    return PK_HDR + (unsigned char)e[0] + PK_TAIL;
+    return PK_HDR + pk_len(e) + ((unsigned char)e[0] & PK_INT16 ? 2 : 8);
 }
 
 /* Order of (s, m[0..n)) against the packed entry at e. */
@@ -182,7 +199,7 @@ static int pk_cmp(double s, const char *m, size_t n, const char *e)
     double es = pk_score(e);
     if (s < es) return -1;
     if (s > es) return 1;
-    size_t l = (unsigned char)e[0], k = n < l ? n : l;
+    size_t l = pk_len(e), k = n < l ? n : l;
     int c = k ? memcmp(m, e + PK_HDR, k) : 0;
     if (c) return c;
     return (n > l) - (n < l);
@@ -194,7 +211,7 @@ static long pk_find(const zobj_t *z, const char *m, size_t n, size_t *idx)
     size_t off = 0;
     for (size_t i = 0; i < z->n; i++) {
         const char *e = z->u.p.buf + off;
-        if ((unsigned char)e[0] == n && (n == 0 || memcmp(e + PK_HDR, m, n) == 0)) {
+        if (pk_len(e) == n && (n == 0 || memcmp(e + PK_HDR, m, n) == 0)) {
             *idx = i;
             return (long)off;
         }
@@ -207,7 +224,7 @@ static void pk_remove(zobj_t *z, size_t off)
 {
     size_t sz = pk_size(z->u.p.buf + off);
     memmove(z->u.p.buf + off, z->u.p.buf + off + sz, z->u.p.used - off - sz);
-    z->u.p.used -= sz;
+    z->u.p.used -= (uint32_t)sz;
     z->n--;
     z->u.p.fi = 0;
     z->u.p.foff = 0;
@@ -221,16 +238,24 @@ static void pk_insert(zobj_t *z, const char *m, size_t n, double score)
         if (pk_cmp(score, m, n, e) < 0) break;
         off += pk_size(e);
     }
-    size_t sz = PK_HDR + n + PK_TAIL;
+    int small = pk_small_int(score);
+    size_t sz = PK_HDR + n + (small ? 2 : 8);
     z->u.p.buf = kv_xrealloc(z->u.p.buf, z->u.p.used + sz);
     char *e = z->u.p.buf + off;
     memmove(e + sz, e, z->u.p.used - off);
-    e[0] = (char)(unsigned char)n;
+    e[0] = (char)(unsigned char)(n | (small ? PK_INT16 : 0));
     if (n) memcpy(e + PK_HDR, m, n);
-    uint64_t bits;
-    memcpy(&bits, &score, 8);
-    for (int k = 0; k < 8; k++) e[PK_HDR + n + (size_t)k] = (char)(unsigned char)(bits >> (8 * k));
-    z->u.p.used += sz;
+    unsigned char *p = (unsigned char *)e + PK_HDR + n;
+    if (small) {
+        uint16_t v = (uint16_t)(int16_t)score;
+        p[0] = (unsigned char)v;
+        p[1] = (unsigned char)(v >> 8);
+    } else {
+        uint64_t bits;
+        memcpy(&bits, &score, 8);
+        for (int k = 0; k < 8; k++) p[k] = (unsigned char)(bits >> (8 * k));
+    }
+    z->u.p.used += (uint32_t)sz;
     z->n++;
     z->u.p.fi = 0;
     z->u.p.foff = 0;
@@ -246,8 +271,8 @@ static size_t pk_seek(const zobj_t *zc, size_t i)
         off = z->u.p.foff;
     }
     for (; fi < i; fi++) off += pk_size(z->u.p.buf + off);
-    z->u.p.fi = i;
-    z->u.p.foff = off;
+    z->u.p.fi = (uint16_t)i;
+    z->u.p.foff = (uint16_t)off;
     return off;
 }
 
@@ -271,13 +296,13 @@ static uint64_t node_count(void *node, uint32_t height)
 static void *node_alloc(zobj_t *z, size_t size)
 {
     void *p = kv_xcalloc(1, size);
-    z->u.b.node_bytes += malloc_usable_size(p);
+    z->u.b->node_bytes += malloc_usable_size(p);
     return p;
 }
 
 static void node_release(zobj_t *z, void *p)
 {
-    z->u.b.node_bytes -= malloc_usable_size(p);
+    z->u.b->node_bytes -= malloc_usable_size(p);
     free(p);
 }
 
@@ -319,7 +344,7 @@ typedef struct zpath {
  * root); *rank gets the number of elements in leaves before it. */
 static zleaf *descend(const zobj_t *z, double s, const char *m, size_t n, zpath *pa, uint64_t *rank)
 {
-    void *node = z->u.b.root;
+    void *node = z->u.b->root;
     uint64_t r = 0;
     for (uint32_t lv = 0; lv < z->height; lv++) {
         zinner *in = node;
@@ -363,7 +388,7 @@ static void split(zobj_t *z, zinner *parent, uint32_t idx, void *node, uint32_t 
         root->n = 2;
         root->c[0] = (zchild){node, node_count(node, height), node_first(node, height)};
         root->c[1] = (zchild){right, node_count(right, height), node_first(right, height)};
-        z->u.b.root = root;
+        z->u.b->root = root;
         z->height++;
         return;
     }
@@ -496,9 +521,9 @@ static kv_entry *big_remove(zobj_t *z, double score, const char *m, size_t n)
         else
             p->c[i].key = node_first(child, h);
     }
-    while (z->height > 0 && ((zinner *)z->u.b.root)->n == 1) {
-        zinner *old = z->u.b.root;
-        z->u.b.root = old->c[0].p;
+    while (z->height > 0 && ((zinner *)z->u.b->root)->n == 1) {
+        zinner *old = z->u.b->root;
+        z->u.b->root = old->c[0].p;
         node_release(z, old);
         z->height--;
     }
@@ -509,17 +534,16 @@ static void big_init(zobj_t *z)
 {
     z->packed = 0;
     z->height = 0;
-    memset(&z->u, 0, sizeof z->u);
-    z->u.b.root = node_alloc(z, sizeof(zleaf));
-    z->u.b.dict = kv_xmalloc(sizeof *z->u.b.dict);
-    ht_init(z->u.b.dict);
+    z->u.b = kv_xcalloc(1, sizeof *z->u.b);
+    ht_init(&z->u.b->dict);
+    z->u.b->root = node_alloc(z, sizeof(zleaf));
 }
 
 static void big_add(zobj_t *z, const char *m, size_t n, double score)
 {
     kv_entry *e = entry_new(member_hash(z, m, n), m, n, (const char *)&score, sizeof score, -1);
-    ht_insert(z->u.b.dict, e);
-    z->u.b.member_bytes += entry_mem(e);
+    ht_insert(&z->u.b->dict, e);
+    z->u.b->member_bytes += entry_mem(e);
     big_insert(z, e, score);
 }
 
@@ -532,7 +556,7 @@ static void convert(zobj_t *z)
     big_init(z);
     for (size_t i = 0; i < cnt; i++) {
         const char *e = buf + off;
-        big_add(z, e + PK_HDR, (unsigned char)e[0], pk_score(e));
+        big_add(z, e + PK_HDR, pk_len(e), pk_score(e));
         off += pk_size(e);
     }
     free(buf);
@@ -549,7 +573,7 @@ int zobj_score(zobj_t *z, const char *m, size_t n, double *score)
         *score = pk_score(z->u.p.buf + off);
         return 1;
     }
-    kv_entry *e = ht_find(z->u.b.dict, member_hash(z, m, n), m, n);
+    kv_entry *e = ht_find(&z->u.b->dict, member_hash(z, m, n), m, n);
     if (e == NULL) return 0;
     memcpy(score, entry_val(e), sizeof *score);
     return 1;
@@ -574,7 +598,7 @@ int zobj_set(zobj_t *z, const char *m, size_t n, double score)
     }
     double old;
     int had = zobj_score(z, m, n, &old);
-    z->u.b.fleaf = NULL;
+    z->u.b->fleaf = NULL;
     if (had) {
         if (old == score) return 0;
         kv_entry *e = big_remove(z, old, m, n);
@@ -595,13 +619,13 @@ int zobj_rem(zobj_t *z, const char *m, size_t n)
         pk_remove(z, (size_t)off);
         return 1;
     }
-    kv_entry *e = ht_remove(z->u.b.dict, member_hash(z, m, n), m, n);
+    kv_entry *e = ht_remove(&z->u.b->dict, member_hash(z, m, n), m, n);
     if (e == NULL) return 0;
     double old;
     memcpy(&old, entry_val(e), sizeof old);
-    z->u.b.fleaf = NULL;
+    z->u.b->fleaf = NULL;
     big_remove(z, old, entry_key(e), e->klen); /* e's bytes: m may be anywhere */
-    z->u.b.member_bytes -= entry_mem(e);
+    z->u.b->member_bytes -= entry_mem(e);
     entry_free(e);
     return 1;
 }
@@ -625,13 +649,13 @@ void zobj_at(const zobj_t *z, size_t i, kv_str *member, double *score)
     if (z->packed) {
         const char *e = z->u.p.buf + pk_seek(z, i);
         member->p = e + PK_HDR;
-        member->len = (unsigned char)e[0];
+        member->len = pk_len(e);
         *score = pk_score(e);
         return;
     }
     zobj_t *zm = (zobj_t *)(uintptr_t)z; /* the finger is a cache */
-    const zleaf *l = z->u.b.fleaf;
-    size_t base = z->u.b.fbase;
+    const zleaf *l = z->u.b->fleaf;
+    size_t base = z->u.b->fbase;
     if (l && i >= base && i < base + l->n) {
         /* in the finger's leaf */
     } else if (l && i == base + l->n && l->next) {
@@ -641,7 +665,7 @@ void zobj_at(const zobj_t *z, size_t i, kv_str *member, double *score)
         l = l->prev;
         base -= l->n;
     } else {
-        const void *node = z->u.b.root;
+        const void *node = z->u.b->root;
         base = 0;
         for (uint32_t lv = 0; lv < z->height; lv++) {
             const zinner *in = node;
@@ -651,8 +675,8 @@ void zobj_at(const zobj_t *z, size_t i, kv_str *member, double *score)
         }
         l = node;
     }
-    zm->u.b.fleaf = l;
-    zm->u.b.fbase = base;
+    zm->u.b->fleaf = l;
+    zm->u.b->fbase = base;
     const zel *e = &l->e[i - base];
     member->p = entry_key(e->m);
     member->len = e->m->klen;
@@ -670,7 +694,7 @@ size_t zobj_first_ge(const zobj_t *z, double min, int excl)
         }
         return i;
     }
-    const void *node = z->u.b.root;
+    const void *node = z->u.b->root;
     size_t r = 0;
     for (uint32_t lv = 0; lv < z->height; lv++) {
         const zinner *in = node;

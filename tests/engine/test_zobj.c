@@ -318,6 +318,46 @@ static void test_empty_member_and_limits(void **state)
     zobj_free(z);
 }
 
+/* The packed form keeps integer scores in 2 bytes: every score must come
+ * back exactly, -0 with its sign, the int16 edges and beyond. */
+static void test_packed_scores_exact(void **state)
+{
+    (void)state;
+    const double v[] = {-0.0, 0.0,   1,       -1,        32767,      32768, -32768, -32769,
+                        0.5,  1e300, -1e-300, 1.0 / 0.0, -1.0 / 0.0, 12345, 65536,  -2.5};
+    size_t nv = sizeof v / sizeof v[0];
+    zobj_t *z = zobj_new(&secret);
+    char b[80];
+    for (size_t i = 0; i < nv; i++) zobj_set(z, b, (size_t)snprintf(b, 80, "k%zu", i), v[i]);
+    assert_true(zobj_is_packed(z));
+    for (size_t i = 0; i < nv; i++) {
+        double s;
+        assert_int_equal(zobj_score(z, b, (size_t)snprintf(b, 80, "k%zu", i), &s), 1);
+        assert_memory_equal(&s, &v[i], sizeof s); /* the bits, -0 included */
+    }
+    double prev = -1.0 / 0.0;
+    for (size_t r = 0; r < nv; r++) {
+        kv_str m;
+        double s;
+        zobj_at(z, r, &m, &s);
+        assert_true(s >= prev);
+        prev = s;
+    }
+    kvbuf e;
+    kvbuf_init(&e);
+    zobj_encode(z, &e);
+    zobj_t *d = zobj_decode(&secret, e.data, e.len);
+    assert_non_null(d);
+    for (size_t i = 0; i < nv; i++) {
+        double s;
+        assert_int_equal(zobj_score(d, b, (size_t)snprintf(b, 80, "k%zu", i), &s), 1);
+        assert_memory_equal(&s, &v[i], sizeof s);
+    }
+    zobj_free(d);
+    kvbuf_destroy(&e);
+    zobj_free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_in_order_then_removed),
         cmocka_unit_test(test_encoding_bytes),
         cmocka_unit_test(test_empty_member_and_limits),
+        cmocka_unit_test(test_packed_scores_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
