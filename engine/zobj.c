@@ -505,6 +505,7 @@ static kv_entry *big_remove(zobj_t *z, double score, const char *m, size_t n)
     zleaf *l = descend(z, score, m, n, &pa, NULL);
     uint32_t pos = leaf_lower(l, score, m, n);
     assert(pos < l->n);
+    if (pos >= l->n) return NULL; /* can't happen: the table and the tree agree */
     kv_entry *mem = l->e[pos].m;
     memmove(l->e + pos, l->e + pos + 1, (l->n - pos - 1) * sizeof *l->e);
     l->n--;
@@ -602,6 +603,7 @@ int zobj_set(zobj_t *z, const char *m, size_t n, double score)
     if (had) {
         if (old == score) return 0;
         kv_entry *e = big_remove(z, old, m, n);
+        if (e == NULL) return 0;
         memcpy(entry_val(e), &score, sizeof score); /* in place: 8 bytes stay 8 */
         big_insert(z, e, score);
         return 0;
