@@ -87,6 +87,7 @@ static const char *object_encoding(kv_entry *e)
     case KV_TYPE_LIST:
         return lobj_is_packed(entry_lobj(e)) ? "listpack" : "quicklist";
     case KV_TYPE_SET:
+        if (sobj_is_intset(entry_sobj(e))) return "intset";
         return sobj_is_packed(entry_sobj(e)) ? "listpack" : "hashtable";
     case KV_TYPE_ZSET:
         return zobj_is_packed(entry_zobj(e)) ? "listpack" : "skiplist";

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Sorted sets' two forms (issue 19 item 4) against a real redis-server:
+"""Sorted sets' two forms and intsets (issue 19 item 4) against a real
+redis-server. Sorted sets:
 OBJECT ENCODING across zset-max-listpack-entries (128) and
 zset-max-listpack-value (64 bytes), never back to "listpack" after
 removals, "listpack" again after a restart from the log; and one sorted set
@@ -127,6 +128,62 @@ def big_sorted_set_random_ops(ctx):
     for i, (a, b) in enumerate(zip(mine, ref)):
         assert a == b, "op %d %r: mem-kv %r redis %r" % (i, ops[i][:6], a, b)
     assert len(mine) == len(ref)
+
+
+@R.test
+def intset_like_redis(ctx):
+    """Sets of integers: "intset" up to set-max-intset-entries (512) as
+    Redis, members in ascending order, "hashtable" past the limit or on a
+    big set's first non-integer member, never back."""
+    def run(c):
+        c.call("FLUSHALL")
+        out = []
+        enc = lambda k: c.call("OBJECT", "ENCODING", k)  # noqa: E731
+        c.call("SADD", "i", "5", "-3", "100", "0", "9223372036854775807", "-9223372036854775808")
+        out.append(("small", enc("i"), c.call("SMEMBERS", "i")))
+        out.append(("has", c.call("SMISMEMBER", "i", "5", "05", "+5", "-0", "0", "6")))
+        c.call("SREM", "i", "100", "05")
+        out.append(("rem", enc("i"), c.call("SMEMBERS", "i"), c.call("SCARD", "i")))
+        c.call("SADD", "i512", *[str(j * 7 - 1000) for j in range(512)])
+        out.append(("512", enc("i512"), c.call("SCARD", "i512")))
+        c.call("SADD", "i512", "-1000")                  # there already
+        out.append(("512 again", enc("i512")))
+        c.call("SADD", "i512", "99999")                  # the 513th
+        out.append(("513", enc("i512"), c.call("SCARD", "i512")))
+        c.call("SREM", "i512", *[str(j * 7 - 1000) for j in range(400)])
+        out.append(("513 shrunk", enc("i512")))
+        c.call("SADD", "mix", *[str(j) for j in range(200)])
+        c.call("SADD", "mix", "x")
+        out.append(("non-int", enc("mix"), c.call("SCARD", "mix"), c.call("SISMEMBER", "mix", "7")))
+        c.call("SADD", "big", *[str(j) for j in range(150)])
+        c.call("SADD", "big", "18446744073709551616")     # past int64: a string
+        out.append(("2^64", enc("big")))
+        out.append(("sscan", c.call("SSCAN", "i", "0")))
+        out.append(("srandmember", sorted(c.call("SRANDMEMBER", "i", "100"))))
+        out.append(("sinter", sorted(c.call("SINTER", "i", "i"))))
+        c.call("SADD", "pop", "1", "2", "3")
+        out.append(("spop", sorted(c.call("SPOP", "pop", "3")), c.call("EXISTS", "pop")))
+        return out
+    mine, ref = both(ctx, run)
+    assert mine == ref, "mem-kv %r\nredis  %r" % (mine, ref)
+
+
+@R.test
+def intset_after_restart(ctx):
+    if is_real_redis(args):
+        raise Skip("mem-kv only")
+    srv = ctx["srv"]
+    with RespConn(srv.port) as c:
+        c.call("FLUSHALL")
+        c.call("SADD", "ri", "3", "1", "2")
+        c.call("SADD", "rh", *[str(j) for j in range(600)])
+        want = (c.call("SMEMBERS", "ri"), c.call("SCARD", "rh"))
+    srv.stop()
+    srv.start()
+    with RespConn(srv.port) as c:
+        assert (c.call("SMEMBERS", "ri"), c.call("SCARD", "rh")) == want
+        assert c.call("OBJECT", "ENCODING", "ri") == b"intset"
+        assert c.call("OBJECT", "ENCODING", "rh") == b"hashtable"
 
 
 def setup(runner):
