@@ -9,18 +9,21 @@
 
 #include "hobj.h"
 
-/* The intset: n int64 values in ascending order, then SOBJ_SCRATCH bytes
+/* The intset: n values in ascending order, each 2, 4 or 8 bytes (native
+ * order) as the widest value needs (as Redis's intset: a wider value
+ * rewrites the array at the new width, never back), then SOBJ_SCRATCH bytes
  * where sobj_random formats the member it hands out, in one allocation
- * resized to fit on every change (as Redis's intset). */
+ * resized to fit on every change. */
 #define SOBJ_SCRATCH 24
 
 struct sobj {
     union {
-        hobj_t *h;   /* !is_int */
-        int64_t *iv; /* is_int: NULL while empty */
+        hobj_t *h; /* !is_int */
+        char *iv;  /* is_int: NULL while empty */
     } u;
     uint32_t n; /* is_int: members */
     uint8_t is_int;
+    uint8_t width;                /* is_int: bytes per value, 2, 4 or 8 */
     const kv_hash_secret *secret; /* ro */
     size_t charged;               /* owner: shard accounting */
 };
@@ -30,6 +33,7 @@ sobj_t *sobj_new(const kv_hash_secret *secret)
     sobj_t *s = kv_xcalloc(1, sizeof *s);
     s->secret = secret;
     s->is_int = 1;
+    s->width = 2;
     return s;
 }
 
@@ -83,13 +87,51 @@ static int as_int(const char *m, size_t n, int64_t *v)
     return n <= 20 && kv_parse_i64(m, n, v) == 0;
 }
 
+static int64_t iget(const sobj_t *s, uint32_t i)
+{
+    const char *p = s->u.iv + (size_t)i * s->width;
+    if (s->width == 2) {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    if (s->width == 4) {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void iput(sobj_t *s, uint32_t i, int64_t v)
+{
+    char *p = s->u.iv + (size_t)i * s->width;
+    if (s->width == 2) {
+        int16_t w = (int16_t)v;
+        memcpy(p, &w, 2);
+    } else if (s->width == 4) {
+        int32_t w = (int32_t)v;
+        memcpy(p, &w, 4);
+    } else {
+        memcpy(p, &v, 8);
+    }
+}
+
+static uint8_t width_of(int64_t v)
+{
+    if (v >= INT16_MIN && v <= INT16_MAX) return 2;
+    return v >= INT32_MIN && v <= INT32_MAX ? 4 : 8;
+}
+
 /* The index of the first value >= v. */
 static uint32_t int_lower(const sobj_t *s, int64_t v)
 {
     uint32_t lo = 0, hi = s->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->u.iv[mid] < v)
+        if (iget(s, mid) < v)
             lo = mid + 1;
         else
             hi = mid;
@@ -99,8 +141,20 @@ static uint32_t int_lower(const sobj_t *s, int64_t v)
 
 static void int_resize(sobj_t *s, uint32_t n)
 {
-    s->u.iv = kv_xrealloc(s->u.iv, n * sizeof(int64_t) + SOBJ_SCRATCH);
+    s->u.iv = kv_xrealloc(s->u.iv, (size_t)n * s->width + SOBJ_SCRATCH);
     s->n = n;
+}
+
+/* Rewrites the values at width w (> the current one). */
+static void int_widen(sobj_t *s, uint8_t w)
+{
+    sobj_t wide = *s;
+    wide.width = w;
+    wide.u.iv = kv_xmalloc((size_t)s->n * w + SOBJ_SCRATCH);
+    for (uint32_t i = 0; i < s->n; i++) iput(&wide, i, iget(s, i));
+    free(s->u.iv);
+    s->u.iv = wide.u.iv;
+    s->width = w;
 }
 
 static size_t int_format(int64_t v, char *b)
@@ -113,7 +167,7 @@ static void int_to_hash(sobj_t *s)
 {
     hobj_t *h = hobj_new(s->secret);
     char b[SOBJ_SCRATCH];
-    for (uint32_t i = 0; i < s->n; i++) hobj_set(h, b, int_format(s->u.iv[i], b), "", 0);
+    for (uint32_t i = 0; i < s->n; i++) hobj_set(h, b, int_format(iget(s, i), b), "", 0);
     free(s->u.iv);
     s->u.h = h;
     s->n = 0;
@@ -130,11 +184,13 @@ int sobj_add(sobj_t *s, const char *m, size_t n)
             int_to_hash(s);
         } else {
             uint32_t i = int_lower(s, v);
-            if (i < s->n && s->u.iv[i] == v) return 0;
+            if (i < s->n && iget(s, i) == v) return 0;
             if (s->n < SOBJ_INTSET_ENTRIES) {
+                if (width_of(v) > s->width) int_widen(s, width_of(v));
                 int_resize(s, s->n + 1);
-                memmove(s->u.iv + i + 1, s->u.iv + i, (s->n - 1 - i) * sizeof(int64_t));
-                s->u.iv[i] = v;
+                size_t w = s->width;
+                memmove(s->u.iv + (i + 1) * w, s->u.iv + i * w, (s->n - 1 - i) * w);
+                iput(s, i, v);
                 return 1;
             }
             int_to_hash(s);
@@ -152,8 +208,9 @@ int sobj_rem(sobj_t *s, const char *m, size_t n)
     int64_t v;
     if (!as_int(m, n, &v)) return 0;
     uint32_t i = int_lower(s, v);
-    if (i >= s->n || s->u.iv[i] != v) return 0;
-    memmove(s->u.iv + i, s->u.iv + i + 1, (s->n - 1 - i) * sizeof(int64_t));
+    if (i >= s->n || iget(s, i) != v) return 0;
+    size_t w = s->width;
+    memmove(s->u.iv + i * w, s->u.iv + (i + 1) * w, (s->n - 1 - i) * w);
     if (s->n == 1) {
         free(s->u.iv);
         s->u.iv = NULL;
@@ -170,7 +227,7 @@ int sobj_has(sobj_t *s, const char *m, size_t n)
         int64_t v;
         if (!as_int(m, n, &v)) return 0;
         uint32_t i = int_lower(s, v);
-        return i < s->n && s->u.iv[i] == v;
+        return i < s->n && iget(s, i) == v;
     }
     kv_str old;
     return hobj_get(s->u.h, m, n, &old);
@@ -193,7 +250,7 @@ static void int_foreach(sobj_t *s, sobj_visit_fn *fn, void *arg)
 {
     char b[SOBJ_SCRATCH];
     for (uint32_t i = 0; i < s->n; i++) {
-        kv_str m = {b, int_format(s->u.iv[i], b)};
+        kv_str m = {b, int_format(iget(s, i), b)};
         fn(arg, &m);
     }
 }
@@ -230,9 +287,9 @@ static uint64_t sobj_rand(uint64_t *r)
 void sobj_random(sobj_t *s, uint64_t *rng, kv_str *member)
 {
     if (s->is_int) {
-        char *scratch = (char *)(s->u.iv + s->n);
+        char *scratch = s->u.iv + (size_t)s->n * s->width;
         member->p = scratch;
-        member->len = int_format(s->u.iv[sobj_rand(rng) % s->n], scratch);
+        member->len = int_format(iget(s, (uint32_t)(sobj_rand(rng) % s->n)), scratch);
         return;
     }
     kv_str v;

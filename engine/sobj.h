@@ -4,8 +4,8 @@
  * - intset (OBJECT ENCODING "intset"): while every member is an integer as
  *   Redis's string2ll reads it ("12", "-7"; not "012", "+1", " 1") and there
  *   are at most SOBJ_INTSET_ENTRIES of them (Redis's set-max-intset-entries
- *   512): one sorted array of int64, 8 bytes per member, searched by
- *   bisection, iterated in ascending order;
+ *   512): one sorted array of 2, 4 or 8 bytes per member (as the widest
+ *   member needs), searched by bisection, iterated in ascending order;
  * - otherwise a hash (hobj.h) whose fields are the members and whose
  *   values are empty, with the hash's two forms: packed (one buffer
  *   searched linearly, up to HOBJ_PACKED_ENTRIES members of at most

@@ -299,6 +299,51 @@ static void test_intset_encoding_bytes(void **state)
     sobj_free(o);
 }
 
+/* Values that need 2, 4 then 8 bytes, added in an order that widens the
+ * array between inserts at its start, middle and end. */
+static void test_intset_widths(void **state)
+{
+    (void)state;
+    const char *v[] = {"5",
+                       "-7",
+                       "32767",
+                       "-32768",
+                       "32768",
+                       "-2147483648",
+                       "2147483647",
+                       "2147483648",
+                       "-9223372036854775808",
+                       "9223372036854775807",
+                       "0",
+                       "100000"};
+    const long long want[] = {INT64_MIN, -2147483648ll, -32768,       -7,       0, 5, 32767, 32768,
+                              100000,    2147483647,    2147483648ll, INT64_MAX};
+    size_t nv = sizeof v / sizeof v[0];
+    sobj_t *o = sobj_new(&secret);
+    for (size_t i = 0; i < nv; i++) {
+        assert_int_equal(sobj_add(o, v[i], strlen(v[i])), 1);
+        for (size_t j = 0; j <= i; j++) assert_true(sobj_has(o, v[j], strlen(v[j])));
+        assert_false(sobj_has(o, "1", 1));
+    }
+    assert_true(sobj_is_intset(o));
+    kvbuf e;
+    kvbuf_init(&e);
+    sobj_encode(o, &e);
+    size_t off = 1;
+    for (size_t i = 0; i < nv; i++) { /* ascending: (len, digits, 0) each */
+        char b[32];
+        size_t l = (size_t)snprintf(b, sizeof b, "%lld", want[i]);
+        assert_int_equal((unsigned char)e.data[off], l);
+        assert_memory_equal(e.data + off + 1, b, l);
+        off += l + 2;
+    }
+    assert_int_equal(off, e.len);
+    kvbuf_destroy(&e);
+    for (size_t i = 0; i < nv; i++) assert_int_equal(sobj_rem(o, v[i], strlen(v[i])), 1);
+    assert_int_equal(sobj_len(o), 0);
+    sobj_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_setop_against_model),
         cmocka_unit_test(test_intset_against_model),
         cmocka_unit_test(test_intset_encoding_bytes),
+        cmocka_unit_test(test_intset_widths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
