@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Bytes of used_memory per list element and set member, on a running
+"""Bytes of used_memory per list element, set member and sorted-set member
+(small and big, integer sets too), on a running
 server (mem-kv or Redis): python3 bench/mem_per_element.py PORT.
 Fills with FLUSHALL between cases; docs/memory.md has the figures."""
 import os
@@ -22,6 +23,7 @@ with RespConn(port, timeout=120) as c:
         ("small sets (10k keys x 10 members of 10 B)", [("SADD", "ss:%d" % k) + tuple("m%09d" % j for j in range(10)) for k in range(10000)], 100000),
         ("small sorted sets (10k keys x 10 members)", [("ZADD", "sz:%d" % k) + tuple(x for j in range(10) for x in (str(j), "m%09d" % j)) for k in range(10000)], 100000),
         ("one big sorted set (200k members of 10 B)", [("ZADD", "bz") + tuple(x for j in range(i, i+1000) for x in (str(j), "m%09d" % j)) for i in range(0, 200000, 1000)], 200000),
+        ("sets of integers (1k keys x 500 members)", [("SADD", "is:%d" % k) + tuple(str(k * 1000 + j) for j in range(500)) for k in range(1000)], 500000),
         ("one big set (200k members of 10 B)", [("SADD", "bs") + tuple("m%09d" % j for j in range(i, i+1000)) for i in range(0, 200000, 1000)], 200000),
     ]:
         c.call("FLUSHALL"); time.sleep(0.3)

@@ -14,6 +14,7 @@
 #include "lobj.h"
 #include "shard.h"
 #include "sobj.h"
+#include "zobj.h"
 
 /* key in s->db without an access: NULL if absent or expired (then
  * removed). Valid until the next change to s. */
@@ -76,8 +77,8 @@ static const char *object_string_encoding(kv_entry *e)
 /* The encoding name of e's value, as Redis names the equivalent form: a
  * one-buffer (packed) collection is "listpack"; the big forms are Redis's
  * "quicklist" (our chain of packed nodes), "hashtable" (hashes and sets)
- * and "skiplist" (our sorted array with a member table has no compact form
- * yet: it is always the big one). */
+ * and "skiplist" (our B+tree with a member table, in Redis's place of a
+ * skip list with a dict). */
 static const char *object_encoding(kv_entry *e)
 {
     switch (e->type) {
@@ -86,9 +87,10 @@ static const char *object_encoding(kv_entry *e)
     case KV_TYPE_LIST:
         return lobj_is_packed(entry_lobj(e)) ? "listpack" : "quicklist";
     case KV_TYPE_SET:
+        if (sobj_is_intset(entry_sobj(e))) return "intset";
         return sobj_is_packed(entry_sobj(e)) ? "listpack" : "hashtable";
     case KV_TYPE_ZSET:
-        return "skiplist";
+        return zobj_is_packed(entry_zobj(e)) ? "listpack" : "skiplist";
     default:
         return object_string_encoding(e);
     }

@@ -253,10 +253,13 @@ typedef struct collect {
     size_t n;
 } collect;
 
+/* Copies m: a visited member lives for the visit only (sobj.h). */
 static void collect_member(void *arg, const kv_str *m)
 {
     collect *x = arg;
-    x->v[x->n++] = *m;
+    char *copy = kv_xmalloc(m->len ? m->len : 1);
+    memcpy(copy, m->p, m->len);
+    x->v[x->n++] = (kv_str){copy, m->len};
 }
 
 void cmd_srandmember(shard_t *s, const cmd_call *c)
@@ -299,6 +302,7 @@ void cmd_srandmember(shard_t *s, const cmd_call *c)
             x.v[j] = t;
             reply_bulk(c->out, x.v[i].p, x.v[i].len);
         }
+        for (size_t i = 0; i < x.n; i++) free((void *)(uintptr_t)x.v[i].p);
         free(x.v);
         return;
     }

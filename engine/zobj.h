@@ -1,13 +1,23 @@
 /* zobj.h - the value of a sorted-set key: members ordered by (score,
  * member bytes), each member once.
  *
- * First form, kept simple: one array of (score, member) sorted by score
- * then member, and a hash (hobj.h) from member to score for O(1) ZSCORE and
- * lookups. Rank reads and range reads are O(log n + k); an insert or
- * delete moves the array's tail (pointers, 16 bytes per element), so
- * writes to big sorted sets are O(n): a skip list or B+tree is the next
- * step (docs/protocol.md). Single-threaded: the actor owning the shard.
- * Member pointers stay valid until the next change.
+ * Two forms, as Redis's zset:
+ * - packed (OBJECT ENCODING "listpack"): one buffer of (member, score)
+ *   sorted, while the set has at most ZOBJ_PACKED_ENTRIES members of at
+ *   most ZOBJ_PACKED_BYTES bytes; every operation is a linear scan of it.
+ * - big ("skiplist"): a B+tree ordered by (score, member) whose inner nodes
+ *   count the elements under each child, so insert, delete, rank and the
+ *   element of rank i are O(log n); plus a hash (hobj.h) from member to
+ *   score for O(1) ZSCORE. docs/memory.md says why a B+tree and not a skip
+ *   list.
+ * A set goes to the big form when an add passes either limit, and never
+ * back (as Redis), except that zobj_decode builds the packed form again
+ * when the content fits (as Redis's RDB load).
+ *
+ * Single-threaded: the actor owning the shard (or a thread owning a private
+ * copy). Member pointers from zobj_at stay valid until the next change.
+ * zobj_at is a read but moves a cached finger inside z, so two threads may
+ * not read one set at once.
  */
 #ifndef MEMKV_ZOBJ_H
 #define MEMKV_ZOBJ_H
@@ -21,10 +31,16 @@
 
 typedef struct zobj zobj_t;
 
+/* Redis's zset-max-listpack-entries and zset-max-listpack-value. */
+#define ZOBJ_PACKED_ENTRIES 128
+#define ZOBJ_PACKED_BYTES   64
+
 zobj_t *zobj_new(const kv_hash_secret *secret);
 void zobj_free(zobj_t *z); /* accepts NULL */
 size_t zobj_len(const zobj_t *z);
 size_t zobj_mem(const zobj_t *z);
+/* 1 while z is in the packed form. */
+int zobj_is_packed(const zobj_t *z);
 size_t zobj_charged(const zobj_t *z);
 void zobj_set_charged(zobj_t *z, size_t bytes);
 
@@ -36,7 +52,8 @@ int zobj_set(zobj_t *z, const char *m, size_t n, double score);
 int zobj_rem(zobj_t *z, const char *m, size_t n);
 /* The rank of m (0 = lowest score), or -1 if m is no member. */
 int64_t zobj_rank(zobj_t *z, const char *m, size_t n);
-/* The element of rank i (< len). */
+/* The element of rank i (< len): O(1) next to the previous call's rank
+ * (a range read), else O(log n) (O(n) packed, from its start). */
 void zobj_at(const zobj_t *z, size_t i, kv_str *member, double *score);
 /* The first rank whose score is > min (excl) or >= min. */
 size_t zobj_first_ge(const zobj_t *z, double min, int excl);
