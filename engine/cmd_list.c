@@ -174,6 +174,8 @@ void cmd_rpushx(shard_t *s, const cmd_call *c)
 
 /* ---- pops -------------------------------------------------------------------- */
 
+static void pop_n(shard_t *s, const cmd_call *c, kv_entry *e, int where, size_t n);
+
 static void pop_generic(shard_t *s, const cmd_call *c, int where)
 {
     int64_t count = 1;
@@ -201,6 +203,14 @@ static void pop_generic(shard_t *s, const cmd_call *c, int where)
     size_t len = lobj_len(l);
     size_t n = (uint64_t)count < len ? (size_t)count : len;
     if (c->argc == 3) reply_array(c->out, (int64_t)n);
+    pop_n(s, c, e, where, n);
+}
+
+/* Pops n (<= its length) elements of list e at where, replying each. */
+static void pop_n(shard_t *s, const cmd_call *c, kv_entry *e, int where, size_t n)
+{
+    lobj_t *l = entry_lobj(e);
+    size_t len = lobj_len(l);
     if (n == 0) return;
     shard_obj_begin(s, e);
     kv_str v;
@@ -213,6 +223,32 @@ static void pop_generic(shard_t *s, const cmd_call *c, int where)
     delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPOP : LDELTA_RPOP);
     hobj_encode_varint(&d, n);
     delta_end(s, e, &d);
+}
+
+/* LMPOP numkeys key... LEFT|RIGHT [COUNT n]: every key in this shard. */
+void cmd_lmpop(shard_t *s, const cmd_call *c)
+{
+    int64_t numkeys, count;
+    int right, wrong;
+    const char *err;
+    if (cmd_mpop_args(c->argc, c->argv, 1, "left", "right", &numkeys, &right, &count, &err) != 0) {
+        reply_error(c->out, err);
+        return;
+    }
+    for (int64_t k = 0; k < numkeys; k++) {
+        const kv_str *key = &c->argv[2 + k];
+        kv_entry *e = list_write(s, c, key, &wrong);
+        if (wrong) return;
+        if (e == NULL) continue;
+        size_t len = lobj_len(entry_lobj(e));
+        size_t n = (uint64_t)count < len ? (size_t)count : len;
+        reply_array(c->out, 2);
+        reply_bulk(c->out, key->p, key->len);
+        reply_array(c->out, (int64_t)n);
+        pop_n(s, c, e, right ? LOBJ_TAIL : LOBJ_HEAD, n);
+        return;
+    }
+    reply_nil_array(c->out);
 }
 
 void cmd_lpop(shard_t *s, const cmd_call *c)
