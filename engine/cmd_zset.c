@@ -125,10 +125,10 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
         incr_done = 1;
         incr_result = sc;
         if (!had) {
-            zobj_set(z, m->p, m->len, sc);
+            zobj_set(z, m->p, m->len, cmd_zscore_stored(z, m->len, sc));
             added++;
         } else if (cur != sc) {
-            zobj_set(z, m->p, m->len, sc);
+            zobj_set(z, m->p, m->len, cmd_zscore_stored(z, m->len, sc));
             changed++;
         }
     }
@@ -164,7 +164,7 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
         return;
     }
     e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
-    zobj_set(entry_zobj(e), m->p, m->len, cur + by);
+    zobj_set(entry_zobj(e), m->p, m->len, cmd_zscore_stored(entry_zobj(e), m->len, cur + by));
     shard_obj_end(s, e, 1);
     cmd_zreply_score(c->out, cur + by);
 }
@@ -489,7 +489,7 @@ static void range_generic(shard_t *s, const cmd_call *c, int type, int rev, int 
             zobj_free(dst);
             return;
         }
-        store_result(s, c, &c->argv[1], dst);
+        store_result(s, c, &c->argv[1], cmd_zset_store_form(dst, s->secret));
         return;
     }
     if (e == NULL) {

@@ -42,6 +42,38 @@ static void emit_elem(kvbuf *out, const zobj_t *z, size_t i, int withscores)
     if (withscores) cmd_zreply_score(out, d);
 }
 
+#define ZSET_SMALL_LEN    128
+#define ZSET_SMALL_MEMBER 64
+
+double cmd_zscore_stored(const zobj_t *z, size_t mlen, double d)
+{
+    if (d == 0 && zobj_len(z) < ZSET_SMALL_LEN && mlen <= ZSET_SMALL_MEMBER) return 0.0;
+    return d;
+}
+
+zobj_t *cmd_zset_store_form(zobj_t *r, const kv_hash_secret *secret)
+{
+    if (r == NULL || zobj_len(r) > ZSET_SMALL_LEN) return r;
+    int neg0 = 0;
+    for (size_t i = 0; i < zobj_len(r); i++) {
+        kv_str m;
+        double d;
+        zobj_at(r, i, &m, &d);
+        if (m.len > ZSET_SMALL_MEMBER) return r;
+        neg0 |= d == 0 && signbit(d);
+    }
+    if (!neg0) return r;
+    zobj_t *c = zobj_new(secret);
+    for (size_t i = 0; i < zobj_len(r); i++) {
+        kv_str m;
+        double d;
+        zobj_at(r, i, &m, &d);
+        zobj_set(c, m.p, m.len, d == 0 ? 0.0 : d);
+    }
+    zobj_free(r);
+    return c;
+}
+
 /* ---- ZRANDMEMBER ---------------------------------------------------------------------------- */
 
 static void zrandmember_count(shard_t *s, const cmd_call *c, int64_t l, int withscores)
@@ -298,11 +330,7 @@ int cmd_zsetop_opts(int argc, const kv_str *argv, cmd_zsetop_spec *sp, double *w
             sp->withscores = 1;
             j++;
         } else if (card && left >= 2 && cmd_is(&argv[j], "limit")) {
-            if (kv_parse_i64(argv[j + 1].p, argv[j + 1].len, &sp->limit) != 0) {
-                *err = KV_ERR_NOTINT;
-                return -1;
-            }
-            if (sp->limit < 0) {
+            if (kv_parse_i64(argv[j + 1].p, argv[j + 1].len, &sp->limit) != 0 || sp->limit < 0) {
                 *err = "ERR LIMIT can't be negative";
                 return -1;
             }
@@ -328,9 +356,19 @@ static double weigh(double w, double score)
     return isnan(v) ? 0 : v; /* 0 * inf */
 }
 
+typedef struct zsrc {
+    zobj_t *z; /* NULL: an absent key */
+    double w;
+} zsrc;
+
+static size_t zsrc_len(const zsrc *x)
+{
+    return x->z ? zobj_len(x->z) : 0;
+}
+
 static int by_len(const void *a, const void *b)
 {
-    size_t x = zobj_len(*(zobj_t *const *)a), y = zobj_len(*(zobj_t *const *)b);
+    size_t x = zsrc_len(a), y = zsrc_len(b);
     return x < y ? -1 : x > y;
 }
 
@@ -339,19 +377,6 @@ zobj_t *cmd_zsetop(const cmd_zsetop_spec *sp, zobj_t *const *in, const double *w
 {
     size_t n = (size_t)sp->numkeys;
     zobj_t *r = zobj_new(secret);
-    if (sp->op == ZSETOP_UNION) {
-        for (size_t k = 0; k < n; k++) {
-            for (size_t i = 0; in[k] && i < zobj_len(in[k]); i++) {
-                kv_str m;
-                double d, cur, v;
-                zobj_at(in[k], i, &m, &d);
-                v = weigh(weights[k], d);
-                if (zobj_score(r, m.p, m.len, &cur)) v = agg(sp->agg, cur, v);
-                zobj_set(r, m.p, m.len, v);
-            }
-        }
-        return r;
-    }
     if (sp->op == ZSETOP_DIFF) {
         for (size_t i = 0; in[0] && i < zobj_len(in[0]); i++) {
             kv_str m;
@@ -363,37 +388,43 @@ zobj_t *cmd_zsetop(const cmd_zsetop_spec *sp, zobj_t *const *in, const double *w
         }
         return r;
     }
-    /* INTER: walk the smallest input; weights follow their inputs */
-    for (size_t k = 0; k < n; k++)
-        if (in[k] == NULL || zobj_len(in[k]) == 0) return r;
-    size_t *order = kv_xmalloc(n * sizeof *order);
-    zobj_t **sorted = kv_xmalloc(n * sizeof *sorted);
-    memcpy(sorted, in, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, by_len);
-    for (size_t k = 0; k < n; k++) { /* the input index of each sorted one */
-        for (size_t j = 0; j < n; j++) {
-            int used = 0;
-            for (size_t q = 0; q < k; q++) used |= order[q] == j;
-            if (!used && in[j] == sorted[k]) {
-                order[k] = j;
-                break;
+    /* Redis visits the inputs from the smallest (qsort by size): the order
+     * of aggregation shows in float sums and in MIN/MAX of 0 and -0 */
+    zsrc *src = kv_xmalloc(n * sizeof *src);
+    for (size_t k = 0; k < n; k++) src[k] = (zsrc){in[k], weights[k]};
+    qsort(src, n, sizeof *src, by_len);
+    if (sp->op == ZSETOP_UNION) {
+        for (size_t k = 0; k < n; k++) {
+            for (size_t i = 0; i < zsrc_len(&src[k]); i++) {
+                kv_str m;
+                double d, cur, v;
+                zobj_at(src[k].z, i, &m, &d);
+                v = weigh(src[k].w, d);
+                if (zobj_score(r, m.p, m.len, &cur)) {
+                    v = agg(sp->agg, cur, v);
+                    /* zobj_set keeps a score equal to the new one: -0 for 0 */
+                    if (v == cur && signbit(v) != signbit(cur)) zobj_rem(r, m.p, m.len);
+                }
+                zobj_set(r, m.p, m.len, v);
             }
         }
+        free(src);
+        return r;
     }
-    for (size_t i = 0; i < zobj_len(sorted[0]); i++) {
+    /* INTER: walk the smallest input */
+    for (size_t i = 0; i < zsrc_len(&src[0]); i++) {
         kv_str m;
         double d, x;
-        zobj_at(sorted[0], i, &m, &d);
-        double v = weigh(weights[order[0]], d);
+        zobj_at(src[0].z, i, &m, &d);
+        double v = weigh(src[0].w, d);
         size_t k = 1;
         for (; k < n; k++) {
-            if (!zobj_score(sorted[k], m.p, m.len, &x)) break;
-            v = agg(sp->agg, v, weigh(weights[order[k]], x));
+            if (!zobj_score(src[k].z, m.p, m.len, &x)) break;
+            v = agg(sp->agg, v, src[k].w * x); /* Redis: a NaN here is no 0 */
         }
         if (k == n) zobj_set(r, m.p, m.len, v);
     }
-    free(order);
-    free(sorted);
+    free(src);
     return r;
 }
 
@@ -490,6 +521,7 @@ static void zsetop_local(shard_t *s, const cmd_call *c)
         return;
     }
     cmd_zsetop_reply(c->out, &sp, r);
+    r = cmd_zset_store_form(r, s->secret);
     shard_del(s, c->argv[1].p, c->argv[1].len);
     if (zobj_len(r) == 0)
         zobj_free(r);

@@ -12,4 +12,14 @@ int cmd_zparse_score(const kv_str *a, double *out);
  * thread. */
 void cmd_zreply_score(kvbuf *out, double d);
 
+struct zobj;
+/* The score to store for a member of mlen bytes in z: Redis 7.0 keeps a
+ * small sorted set (listpack form: up to 128 members of up to 64 bytes) with
+ * its scores as text, where -0 becomes 0; mem-kv does the same for sets that
+ * small. Any thread. */
+double cmd_zscore_stored(const struct zobj *z, size_t mlen, double d);
+/* r, or a copy of it with -0 scores made 0 (r freed) when r is that small:
+ * a STORE result as Redis would keep it. Any thread, on r it owns. */
+struct zobj *cmd_zset_store_form(struct zobj *r, const kv_hash_secret *secret);
+
 #endif

@@ -11,6 +11,7 @@
 #include "scripting.h"
 #include "sobj.h"
 #include "zobj.h"
+#include "cmd_zset_internal.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR SHARD_OOM_ERR
@@ -773,6 +774,7 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
             reply_error(out, "ERR internal error in sorted set gather");
             return 0;
         }
+        z = cmd_zset_store_form(z, &t->srv->secret);
         sl->aux = (int64_t)zobj_len(z);
         kvbuf_reset(out);
         if (sl->aux > 0) zobj_encode(z, out);
@@ -810,6 +812,7 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
         zobj_free(res);
         return 0;
     }
+    res = cmd_zset_store_form(res, &t->srv->secret);
     sl->aux = (int64_t)zobj_len(res);
     kvbuf_reset(out);
     if (sl->aux > 0) zobj_encode(res, out);

@@ -1,0 +1,457 @@
+#!/usr/bin/python3
+"""The rest of the sorted-set commands and the multi-pops against a real
+redis-server (differential), issue 19 item 3:
+
+- a fixed script: lex ranges (ZRANGE BYLEX, ZRANGEBYLEX, ZREVRANGEBYLEX,
+  ZLEXCOUNT, ZREMRANGEBYLEX), ZRANGESTORE, ZUNION/ZINTER/ZDIFF(+STORE),
+  ZINTERCARD (WEIGHTS, AGGREGATE, WITHSCORES, sets as inputs, inf/NaN
+  corners), ZRANDMEMBER, ZSCAN, ZMPOP, LMPOP, their syntax errors and
+  WRONGTYPE, COMMAND INFO rows; replies byte for byte (random picks by
+  shape);
+- random sequences of every new command over a few keys (--ops), with
+  equal scores for the lex commands as Redis requires; ZMPOP/LMPOP whose
+  keys mem-kv holds in several shards get mem-kv's documented error and
+  are not sent to Redis;
+- the algebra over keys on many shards (gathered on the network thread);
+- ZSCAN over a big sorted set (several calls) returns every member once.
+
+  --seed N     random seed (default: random, printed)
+"""
+
+import os
+import random
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (RespConn, RespError, Runner, is_real_redis,  # noqa: E402
+                     parse_args, start_reference, start_under_test)
+
+
+def extra(p):
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--ops", type=int, default=2500)
+
+
+args = parse_args(__doc__, extra)
+R = Runner(args)
+SEED = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
+print("seed %d (re-run with --seed %d)" % (SEED, SEED))
+CROSS = b"needs all its keys in one shard"
+
+
+def name_of(cmd):
+    c = cmd[0]
+    return (c if isinstance(c, str) else c.decode()).upper()
+
+
+def pairs_sorted(v):
+    """A WITHSCORES-style flat reply as sorted (member, score) pairs."""
+    if not isinstance(v, list):
+        return v
+    return sorted(zip(v[0::2], v[1::2]))
+
+
+def loose(cmd):
+    """A normalizer for order-free or random replies, else None (bytes)."""
+    name = name_of(cmd)
+    up = [x.upper() if isinstance(x, str) else x for x in cmd]
+    if name == "COMMAND":  # flags and key specs differ: same name, arity, first key
+        return lambda v: [(e[0], e[1], e[3]) for e in v] if isinstance(v, list) else v
+    if name == "ZSCAN":
+        return lambda v: v if not isinstance(v, list) else [v[0], pairs_sorted(v[1])]
+    if name == "ZRANDMEMBER":
+        if len(cmd) == 2:   # one random member: its type
+            return lambda v: type(v).__name__
+        try:
+            n = int(cmd[2])
+        except ValueError:
+            return None
+        ws = "WITHSCORES" in up
+        if n < 0:
+            return lambda v: (type(v).__name__, len(v) if isinstance(v, list) else v)
+        if ws:
+            return pairs_sorted
+        return lambda v: sorted(v) if isinstance(v, list) else v
+    return None
+
+
+def run_both(a, b, cmds):
+    """Pipelines cmds on both connections; returns mismatches."""
+    ra = a.pipeline(cmds, raw=True)
+    rb = b.pipeline(cmds, raw=True)
+    bad = []
+    for cmd, (pa, xa), (pb, xb) in zip(cmds, ra, rb):
+        norm = loose(cmd)
+        if norm is not None:
+            if norm(pa) != norm(pb):
+                bad.append((cmd, pa, pb))
+        elif xa != xb:
+            bad.append((cmd, xa, xb))
+    return bad
+
+
+def check(bad):
+    assert not bad, "%d replies differ; first: %r\n  mem-kv: %r\n  redis:  %r" % (
+        len(bad), bad[0][0], bad[0][1], bad[0][2])
+
+
+def same_shard_keys(port, prefix, n):
+    """n keys that mem-kv holds in one shard (LMPOP over absent keys answers
+    nil there, the cross-shard error otherwise); plain names on Redis."""
+    keys = [prefix + "0"]
+    if is_real_redis(args):
+        return [prefix + str(i) for i in range(n)]
+    with RespConn(port) as c:
+        i = 1
+        while len(keys) < n:
+            k = prefix + str(i)
+            i += 1
+            got = c.call("LMPOP", "2", keys[0], k, "LEFT", raw=True)
+            if not isinstance(got[0], RespError):
+                keys.append(k)
+            assert i < 10000
+    return keys
+
+
+LEX = [["ZADD", "lx", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "ff", "0", "g",
+        "0", "", "0", "b\x00"]]
+LEX += [[c, "lx", lo, hi] for c in ("ZRANGEBYLEX", "ZLEXCOUNT")
+        for lo, hi in (("-", "+"), ("[b", "(e"), ("(b", "[e"), ("+", "-"), ("[e", "[b"),
+                       ("(a", "(a"), ("[a", "[a"), ("[", "+"), ("(", "[b"), ("-", "(b\x00"))]
+LEX += [
+    ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "1", "3"], ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "-1", "3"],
+    ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "2", "-1"], ["ZRANGEBYLEX", "lx", "b", "c"],
+    ["ZRANGEBYLEX", "lx", "[b", "c"], ["ZRANGEBYLEX", "lx", "-x", "+"], ["ZRANGEBYLEX", "lx", "-", "++"],
+    ["ZRANGEBYLEX", "lx", "-", "+", "WITHSCORES"], ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "1"],
+    ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "x", "1"], ["ZRANGEBYLEX", "lx", "-", "+", "REV"],
+    ["ZRANGEBYLEX", "nolx", "-", "+"], ["ZLEXCOUNT", "nolx", "-", "+"], ["ZLEXCOUNT", "lx", "x", "+"],
+    ["ZREVRANGEBYLEX", "lx", "+", "-"], ["ZREVRANGEBYLEX", "lx", "(e", "[b"],
+    ["ZREVRANGEBYLEX", "lx", "-", "+"], ["ZREVRANGEBYLEX", "lx", "+", "-", "LIMIT", "1", "2"],
+    ["ZRANGE", "lx", "[b", "[d", "BYLEX"], ["ZRANGE", "lx", "[d", "[b", "BYLEX", "REV"],
+    ["ZRANGE", "lx", "-", "+", "BYLEX", "LIMIT", "2", "2"],
+    ["ZRANGE", "lx", "+", "-", "BYLEX", "REV", "LIMIT", "0", "3"],
+    ["ZRANGE", "lx", "-", "+", "BYLEX", "WITHSCORES"], ["ZRANGE", "lx", "-", "+", "BYLEX", "BYSCORE"],
+    ["ZRANGE", "lx", "0", "-1", "REV", "REV"], ["ZRANGE", "lx", "a", "b", "BYLEX"],
+    ["ZRANGE", "lx", "0", "-1", "LIMIT", "0", "-1"],
+    ["ZREMRANGEBYLEX", "lx", "[f", "(g"], ["ZREMRANGEBYLEX", "lx", "x", "(g"],
+    ["ZREMRANGEBYLEX", "nolx", "-", "+"], ["ZRANGE", "lx", "0", "-1"],
+    ["ZREMRANGEBYLEX", "lx", "-", "+"], ["EXISTS", "lx"],
+]
+
+STORE = [
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"],
+    ["ZRANGESTORE", "dst", "z", "0", "2"], ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "z", "(1", "4", "BYSCORE", "LIMIT", "1", "2"],
+    ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "z", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "2"],
+    ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "z", "5", "9"], ["EXISTS", "dst"],
+    ["ZRANGESTORE", "dst", "z", "0", "1"], ["ZRANGESTORE", "dst", "noz", "0", "-1"], ["EXISTS", "dst"],
+    ["ZRANGESTORE", "dst", "z", "0", "1", "WITHSCORES"], ["ZRANGESTORE", "dst", "z", "0", "1", "FOO"],
+    ["ZRANGESTORE", "dst", "z", "a", "1"], ["ZRANGESTORE", "dst", "z", "0", "-1", "LIMIT", "0", "1"],
+    ["SET", "str", "v"], ["ZRANGESTORE", "dst", "str", "0", "1"],
+    ["ZRANGESTORE", "str", "z", "0", "1"], ["TYPE", "str"], ["ZRANGE", "str", "0", "-1"],
+    ["ZRANGESTORE", "z", "z", "1", "2"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "z"],
+]
+
+ALGEBRA = [
+    ["ZADD", "z1", "1", "a", "2", "b", "3", "c"], ["ZADD", "z2", "10", "b", "20", "c", "30", "d"],
+    ["SADD", "st", "a", "d", "x"], ["ZADD", "zi", "1", "a"], ["ZADD", "zn", "-inf", "a", "inf", "b"],
+    ["SET", "str", "v"],
+]
+for op in ("ZUNION", "ZINTER", "ZDIFF"):
+    ALGEBRA += [
+        [op, "2", "z1", "z2"], [op, "2", "z1", "z2", "WITHSCORES"], [op, "3", "z1", "z2", "st", "WITHSCORES"],
+        [op, "2", "z2", "st", "WITHSCORES"], [op, "1", "z1"], [op, "2", "z1", "noz", "withscores"],
+        [op, "2", "noz", "z1"], [op, "2", "z1", "str"], [op, "2", "str", "z1", "FOO"],
+        [op, "0", "z1"], [op, "-1", "z1"], [op, "x", "z1"], [op, "3", "z1", "z2"],
+        [op, "2", "z1", "z2", "WEIGHTS", "2", "3", "WITHSCORES"],
+        [op, "2", "z1", "z2", "WEIGHTS", "2", "x"], [op, "2", "z1", "z2", "WEIGHTS", "2"],
+        [op, "2", "z1", "z2", "AGGREGATE", "MIN", "WITHSCORES"],
+        [op, "2", "z1", "z2", "AGGREGATE", "max", "WITHSCORES"],
+        [op, "2", "z1", "z2", "AGGREGATE", "avg"], [op, "2", "z1", "z2", "AGGREGATE"],
+        [op, "2", "z1", "z2", "LIMIT", "1"],
+        [op, "2", "zi", "zi", "WEIGHTS", "inf", "-inf", "WITHSCORES"],
+        [op, "2", "zn", "zn", "WEIGHTS", "0", "1", "WITHSCORES"],
+        [op, "2", "zn", "zn", "WITHSCORES"],
+        [op, "1", "z1", "WEIGHTS", "1.5", "WITHSCORES"], [op, "1", "z1", "WEIGHTS", "nan"],
+        [op + "STORE", "out", "2", "z1", "z2"], ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+        [op + "STORE", "out", "2", "z1", "st", "WEIGHTS", "1", "5"],
+        ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+        [op + "STORE", "out", "2", "z1", "z2", "WITHSCORES"], [op + "STORE", "out", "0", "z1"],
+        [op + "STORE", "out", "2", "z1", "str"], [op + "STORE", "out", "2", "noz", "noz2"],
+        ["EXISTS", "out"], [op + "STORE", "str", "1", "z1"], ["TYPE", "str"], ["SET", "str", "v"],
+        [op + "STORE", "z2", "2", "z2", "z1"], ["ZRANGE", "z2", "0", "-1", "WITHSCORES"],
+        ["DEL", "z2"], ["ZADD", "z2", "10", "b", "20", "c", "30", "d"],
+    ]
+ALGEBRA += [
+    ["ZINTERCARD", "2", "z1", "z2"], ["ZINTERCARD", "2", "z1", "z2", "LIMIT", "1"],
+    ["ZINTERCARD", "2", "z1", "z2", "LIMIT", "0"], ["ZINTERCARD", "3", "z1", "z2", "st"],
+    ["ZINTERCARD", "0", "z1"], ["ZINTERCARD", "3", "z1"], ["ZINTERCARD", "x", "z1"],
+    ["ZINTERCARD", "2", "z1", "z2", "LIMIT", "-1"], ["ZINTERCARD", "2", "z1", "z2", "LIMIT", "x"],
+    ["ZINTERCARD", "2", "z1", "z2", "WITHSCORES"], ["ZINTERCARD", "2", "z1", "str"],
+    ["ZINTERCARD", "1", "noz"],
+    ["ZUNION", "1"], ["ZUNIONSTORE", "out", "1"], ["ZINTERCARD", "1"],
+]
+
+RANDSCAN = [
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["SET", "str", "v"],
+    ["ZRANDMEMBER", "noz"], ["ZRANDMEMBER", "noz", "5"], ["ZRANDMEMBER", "z", "0"],
+    ["ZRANDMEMBER", "z"], ["ZRANDMEMBER", "z", "5"], ["ZRANDMEMBER", "z", "5", "WITHSCORES"],
+    ["ZRANDMEMBER", "z", "-5"], ["ZRANDMEMBER", "z", "-5", "WITHSCORES"],
+    ["ZRANDMEMBER", "z", "x"], ["ZRANDMEMBER", "z", "1", "FOO"],
+    ["ZRANDMEMBER", "z", "1", "WITHSCORES", "x"], ["ZRANDMEMBER", "z", "-9223372036854775808"],
+    ["ZRANDMEMBER", "z", "-9223372036854775807", "WITHSCORES"], ["ZRANDMEMBER", "str"],
+    ["ZRANDMEMBER", "str", "1"],
+    ["ZSCAN", "z", "0"], ["ZSCAN", "z", "0", "MATCH", "a*"], ["ZSCAN", "z", "0", "COUNT", "1"],
+    ["ZSCAN", "z", "x"], ["ZSCAN", "z", "0", "COUNT", "0"], ["ZSCAN", "z", "0", "FOO"],
+    ["ZSCAN", "z", "0", "MATCH"], ["ZSCAN", "noz", "0"], ["ZSCAN", "str", "0"], ["ZSCAN", "z"],
+]
+
+MPOP = [  # one key each, or keys named "{k}N" found in one shard (see mpop_script)
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["SET", "str", "v"],
+    ["ZMPOP", "1", "z", "MIN"], ["ZMPOP", "1", "z", "max", "COUNT", "5"], ["EXISTS", "z"],
+    ["ZMPOP", "1", "z", "MIN"], ["ZMPOP", "0", "z", "MIN"], ["ZMPOP", "x", "z", "MIN"],
+    ["ZMPOP", "2", "z", "MIN"], ["ZMPOP", "1", "z", "FOO"], ["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
+    ["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "2"], ["ZMPOP", "1", "z", "MIN", "FOO"],
+    ["ZMPOP", "1", "z", "MIN", "COUNT"], ["ZMPOP", "1", "str", "MIN"], ["ZMPOP", "1", "z"],
+    ["RPUSH", "l", "a", "b", "c", "d"], ["LMPOP", "1", "l", "LEFT"],
+    ["LMPOP", "1", "l", "RIGHT", "COUNT", "2"], ["LMPOP", "1", "l", "left", "COUNT", "10"],
+    ["EXISTS", "l"], ["LMPOP", "1", "l", "LEFT"], ["LMPOP", "0", "l", "LEFT"],
+    ["LMPOP", "1", "l", "UP"], ["LMPOP", "1", "str", "LEFT"], ["LMPOP", "1", "l", "LEFT", "COUNT", "-1"],
+    ["LMPOP", "1", "l", "LEFT", "COUNT", "x"], ["LMPOP", "1", "l"], ["LMPOP", "x", "l", "LEFT"],
+    ["COMMAND", "INFO", "zrangebylex", "zrevrangebylex", "zlexcount", "zremrangebylex",
+     "zrangestore", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore",
+     "zintercard", "zrandmember", "zscan", "zmpop", "lmpop"],
+]
+
+
+@R.test
+def zset_more_script_exact(ctx):
+    """Every reply of the fixed scripts equals Redis's."""
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        for script in (LEX, STORE, ALGEBRA, RANDSCAN, MPOP):
+            a.call("FLUSHALL")
+            b.call("FLUSHALL")
+            check(run_both(a, b, [tuple(c) for c in script]))
+
+
+@R.test
+def zset_mpop_same_shard(ctx):
+    """ZMPOP/LMPOP over several keys of one shard: the first non-empty key,
+    WRONGTYPE when met first, nil when all are empty."""
+    zk = same_shard_keys(ctx["srv"].port, "mz", 3)
+    lk = same_shard_keys(ctx["srv"].port, "ml", 3)
+    cmds = [("ZADD", zk[1], "1", "a", "2", "b"), ("ZADD", zk[2], "5", "q"),
+            ("ZMPOP", "3") + tuple(zk) + ("MIN",), ("ZMPOP", "3") + tuple(zk) + ("MAX", "COUNT", "9"),
+            ("ZMPOP", "3") + tuple(zk) + ("MAX", "COUNT", "9"), ("ZMPOP", "3") + tuple(zk) + ("MIN",),
+            ("SET", zk[2], "v"), ("ZADD", zk[1], "1", "a"),
+            ("ZMPOP", "3") + tuple(zk) + ("MIN",), ("ZMPOP", "3") + tuple(zk) + ("MIN",),
+            ("RPUSH", lk[2], "a", "b", "c"), ("LMPOP", "3") + tuple(lk) + ("RIGHT", "COUNT", "2"),
+            ("LMPOP", "3") + tuple(lk) + ("LEFT",), ("LMPOP", "3") + tuple(lk) + ("LEFT",),
+            ("SET", lk[0], "v"), ("LMPOP", "3") + tuple(lk) + ("LEFT",)]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, cmds))
+
+
+@R.test
+def zset_mpop_cross_shard_refused(ctx):
+    """ZMPOP/LMPOP with keys in two shards: mem-kv's documented error, and
+    nothing popped."""
+    if is_real_redis(args):
+        return
+    with RespConn(ctx["srv"].port) as c:
+        c.call("FLUSHALL")
+        c.call("ZADD", "src", "1", "a")
+        for i in range(100):
+            v = c.call("ZMPOP", "2", "src", "other%d" % i, "MIN", raw=True)[1]
+            if CROSS in v:
+                break
+            c.call("ZADD", "src", "1", "a")
+        else:
+            raise AssertionError("no two keys in different shards among 100")
+        assert v == (b"-ERR 'zmpop' needs all its keys in one shard: these keys are in "
+                     b"different shards\r\n"), v
+        assert c.call("ZCARD", "src") == 1
+        c.call("RPUSH", "lsrc", "a")
+        got = c.call("LMPOP", "2", "lsrc", "other%d" % i, "LEFT", raw=True)[1]
+        assert CROSS in got or got.startswith(b"*2"), got
+
+
+# members up to 64 bytes and few of them: Redis keeps its listpack form, whose
+# ZSCAN answers whole in one call as mem-kv's does for small sets
+MEMBERS = ["a", "b", "c", "d", "e", "", "ab", "b\x00", "x" * 64, "m1", "m2", "m10"]
+SCORES = ["0", "1", "-1", "1.5", "2.25", "1e3", "-0.5", "3", "10", "inf", "-inf"]
+
+
+def gen_cmd(rng, lkeys, mkeys):
+    """One random command among the new ones (deterministic across servers)."""
+    zk = lambda: rng.choice(["za", "zb", "zc", "sa"])  # noqa: E731
+    m = lambda: rng.choice(MEMBERS)  # noqa: E731
+    lexb = lambda: rng.choice(["-", "+", "[a", "(a", "[b", "(ab", "[m1", "(m2", "[x", "(", "["])  # noqa
+    r = rng.random()
+    if r < 0.2:
+        k = rng.choice(lkeys)  # equal scores: lex ranges are defined
+        return ("ZADD", k) + tuple(x for _ in range(rng.randint(1, 4)) for x in ("0", m()))
+    if r < 0.3:
+        return ("ZADD", zk()) + tuple(x for _ in range(rng.randint(1, 4))
+                                      for x in (rng.choice(SCORES), m()))
+    if r < 0.33:
+        return ("SADD", "sa", m(), m())
+    if r < 0.45:
+        k = rng.choice(lkeys)
+        c = rng.choice(["ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX", "ZRANGE"])
+        lo, hi = lexb(), lexb()
+        if c == "ZRANGE":
+            cmd = (c, k, lo, hi, "BYLEX") + (("REV",) if rng.random() < 0.5 else ())
+        else:
+            cmd = (c, k, lo, hi)
+        if c not in ("ZLEXCOUNT", "ZREMRANGEBYLEX") and rng.random() < 0.4:
+            cmd += ("LIMIT", str(rng.randint(-1, 3)), str(rng.randint(-1, 4)))
+        return cmd
+    if r < 0.52:
+        dst, src = rng.choice(["za", "zb", "zc", "d1"]), rng.choice(["za", "zb", "zc", "sa"])
+        t = rng.random()
+        if t < 0.4:
+            return ("ZRANGESTORE", dst, src, str(rng.randint(-4, 4)), str(rng.randint(-4, 4)))
+        if t < 0.7:
+            return ("ZRANGESTORE", dst, src, rng.choice(["-inf", "(0", "1"]),
+                    rng.choice(["+inf", "3", "(10"]), "BYSCORE", "LIMIT", "0", str(rng.randint(1, 5)))
+        return ("ZRANGESTORE", dst, rng.choice(lkeys), lexb(), lexb(), "BYLEX")
+    if r < 0.72:
+        op = rng.choice(["ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE",
+                         "ZINTERCARD"])
+        ks = [rng.choice(["za", "zb", "zc", "sa", "noz"]) for _ in range(rng.randint(1, 3))]
+        cmd = (op,) + ((rng.choice(["za", "zb", "d1"]),) if op.endswith("STORE") else ())
+        cmd += (str(len(ks)),) + tuple(ks)
+        if op in ("ZDIFF", "ZDIFFSTORE", "ZINTERCARD"):
+            if op == "ZINTERCARD" and rng.random() < 0.5:
+                cmd += ("LIMIT", str(rng.randint(0, 3)))
+            if op == "ZDIFF" and rng.random() < 0.5:
+                cmd += ("WITHSCORES",)
+            return cmd
+        if rng.random() < 0.4:
+            cmd += ("WEIGHTS",) + tuple(rng.choice(["1", "2", "-1", "0.5", "0"]) for _ in ks)
+        if rng.random() < 0.4:
+            cmd += ("AGGREGATE", rng.choice(["SUM", "MIN", "MAX"]))
+        if not op.endswith("STORE") and rng.random() < 0.6:
+            cmd += ("WITHSCORES",)
+        return cmd
+    if r < 0.80:
+        k = rng.choice(["za", "zb", "zc"] + lkeys)
+        return rng.choice([("ZRANDMEMBER", k), ("ZRANDMEMBER", k, "100"),
+                           ("ZRANDMEMBER", k, "100", "WITHSCORES"), ("ZRANDMEMBER", k, "-3"),
+                           ("ZSCAN", k, "0", "COUNT", "1000"),
+                           ("ZSCAN", k, "0", "MATCH", rng.choice(["m*", "*b*", "?"]))])
+    if r < 0.92:
+        ks = mkeys[:rng.randint(1, len(mkeys))]
+        return ("ZMPOP", str(len(ks))) + tuple(ks) + (rng.choice(["MIN", "MAX"]),) + (
+            ("COUNT", str(rng.randint(1, 4))) if rng.random() < 0.5 else ())
+    if r < 0.96:
+        return ("ZADD", rng.choice(mkeys)) + tuple(x for _ in range(rng.randint(1, 4))
+                                                   for x in (rng.choice(SCORES), m()))
+    return ("ZCARD", zk())
+
+
+@R.test
+def zset_more_random_differential(ctx):
+    """Random sequences of every new command: the same replies as Redis."""
+    rng = random.Random(SEED)
+    lkeys = ["lx1", "lx2"]
+    mkeys = same_shard_keys(ctx["srv"].port, "mk", 3)
+    cmds = [gen_cmd(rng, lkeys, mkeys) for _ in range(args.ops)]
+    final = [("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ["za", "zb", "zc", "d1"] + lkeys + mkeys]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        for i in range(0, len(cmds), 64):
+            bad = run_both(a, b, cmds[i:i + 64])
+            if bad:
+                first = cmds.index(bad[0][0], i)
+                print("  op %d; the ops before it:\n    %s" % (
+                    first, "\n    ".join(repr(x) for x in cmds[max(0, first - 10):first])))
+            assert not bad, "seed %d near op %d: %r\n  mem-kv %r\n  redis  %r" % (
+                SEED, i, bad[0][0], bad[0][1], bad[0][2])
+        check(run_both(a, b, final))
+
+
+@R.test
+def zset_algebra_many_shards(ctx):
+    """ZUNION/ZINTER/ZDIFF(+STORE)/ZINTERCARD over 12 keys (many shards),
+    sets among them: Redis's results; WRONGTYPE anywhere fails the whole."""
+    rng = random.Random(SEED + 7)
+    keys = ["g%d" % i for i in range(12)]
+    setup = [("ZADD", k) + tuple(x for _ in range(30) for x in
+                                 (str(rng.randint(-5, 20)), "m%d" % rng.randint(0, 60)))
+             for k in keys[:10]]
+    setup += [("SADD", k) + tuple("m%d" % rng.randint(0, 60) for _ in range(30)) for k in keys[10:]]
+    setup += [("SET", "gstr", "x")]
+    cmds = []
+    for op in ("ZUNION", "ZINTER", "ZDIFF"):
+        for n in (2, 3, 6, 12):
+            ks = tuple(rng.sample(keys, n))
+            nk = (str(n),) + ks
+            cmds += [(op,) + nk + ("WITHSCORES",), (op, str(n + 1)) + ks + ("nokey", "WITHSCORES"),
+                     (op, str(n + 1)) + ks + ("gstr",), (op, str(n + 1)) + ks + ("gstr", "BAD")]
+            if op != "ZDIFF":
+                w = tuple(str(rng.randint(-2, 3)) for _ in ks)
+                cmds += [(op,) + nk + ("WEIGHTS",) + w + ("AGGREGATE", "MAX", "WITHSCORES"),
+                         (op,) + nk + ("WEIGHTS",) + w[:-1] + ("WITHSCORES",)]
+            d = "dst:%s%d" % (op, n)
+            cmds += [(op + "STORE", d) + nk, ("ZRANGE", d, "0", "-1", "WITHSCORES")]
+            cmds += [(op + "STORE", "gstr2", str(n + 1)) + ks + ("gstr",), ("EXISTS", "gstr2")]
+    cmds += [("ZINTERSTORE", "dst:ZUNION12", "2", "g0", "nokey"), ("EXISTS", "dst:ZUNION12")]
+    cmds += [("ZINTERCARD", "3", "g0", "g1", "g10"), ("ZINTERCARD", "2", "g0", "g1", "LIMIT", "2"),
+             ("ZINTERCARD", "2", "g0", "gstr"), ("ZUNIONSTORE", "gstr", "2", "g0", "g1"),
+             ("TYPE", "gstr"), ("ZCARD", "gstr")]
+    for i in range(12):  # ZRANGESTORE from one shard to another
+        cmds += [("ZRANGESTORE", "rs%d" % i, keys[i], "1", "-2"),
+                 ("ZRANGE", "rs%d" % i, "0", "-1", "WITHSCORES"),
+                 ("ZRANGESTORE", "rs%d" % i, keys[i], "(100", "+inf", "BYSCORE"),
+                 ("EXISTS", "rs%d" % i), ("ZRANGESTORE", "rs%d" % i, "gstr", "0", "1")]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, setup))
+        check(run_both(a, b, cmds))
+
+
+@R.test
+def zscan_big(ctx):
+    """ZSCAN over 1000 members with COUNT 37 (several calls): every member
+    once with its score; MATCH filters; the cursor ends at 0."""
+    for port in (ctx["srv"].port, ctx["ref"].port):
+        with RespConn(port) as c:
+            c.call("FLUSHALL")
+            c.call("ZADD", "big", *[x for i in range(1000) for x in (str(i * 0.5), "m%d" % i)])
+            cur, seen, calls = b"0", {}, 0
+            while True:
+                cur, items = c.call("ZSCAN", "big", cur, "COUNT", "37")
+                calls += 1
+                for mbr, sc in zip(items[0::2], items[1::2]):
+                    seen[mbr] = sc
+                if cur == b"0":
+                    break
+            assert calls > 5, calls
+            assert seen == {b"m%d" % i: (b"%g" % (i * 0.5)) for i in range(1000)}, port
+            cur, got = b"0", set()
+            while True:
+                cur, items = c.call("ZSCAN", "big", cur, "MATCH", "m99*", "COUNT", "100")
+                got.update(items[0::2])
+                if cur == b"0":
+                    break
+            assert got == {b"m99", b"m990", b"m991", b"m992", b"m993", b"m994", b"m995", b"m996",
+                           b"m997", b"m998", b"m999"}, (port, got)
+
+
+def setup(runner):
+    srv = runner.add_server(start_under_test(args))
+    ref = runner.add_server(start_reference(args))
+    return {"srv": srv, "ref": ref}
+
+
+sys.exit(R.run(setup=setup))
