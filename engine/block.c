@@ -125,8 +125,8 @@ static void key_prune(blk_reg *r, blk_key *k)
     k->tail = last;
 }
 
-void blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
-                 blk_token *tok, int from, int to, int move, const kv_str *dst)
+blk_wait *blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
+                      blk_token *tok, int from, int to, int move, const kv_str *dst)
 {
     blk_key **p = key_slot(r, hash, db, key, klen);
     blk_key *k = *p;
@@ -163,6 +163,7 @@ void blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t 
     k->tail = w;
     k->n++;
     r->nwaits++;
+    return w;
 }
 
 void blk_reg_signal(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen)

@@ -127,6 +127,20 @@ cmd_fn cmd_zmembers_part;
 cmd_fn cmd_zrangestore_part;
 /* LMPOP numkeys key... LEFT|RIGHT [COUNT n] (cmd_list.c), all keys here. */
 cmd_fn cmd_lmpop;
+/* Blocking multi-pops and zset pops, as BLPOP (above): the table's handlers
+ * (BZPOPMIN/BZPOPMAX key... timeout, BZMPOP/BLMPOP timeout numkeys key...
+ * MIN|MAX / LEFT|RIGHT [COUNT n]) never block; the _try parts run for a
+ * blocked client: argv = name, MIN|MAX or LEFT|RIGHT, count (-1: BZPOPMIN's
+ * reply shape), then this shard's keys in the client's order. */
+cmd_fn cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop, cmd_blmpop, cmd_bzpop_try, cmd_blmpop_try;
+/* Pops from the non-empty sorted set e at key (the highest if max) and
+ * appends the answer to out: count < 0 as BZPOPMIN ([key, member, score]),
+ * else up to count as ZMPOP ([key, [[member, score]...]]). Owner actor. */
+void cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
+                      kvbuf *out);
+struct blk_reg;
+/* The shard's waiter registry, created on first use. Owner actor. */
+struct blk_reg *cmd_shard_blk(shard_t *s);
 
 /* ZMPOP/LMPOP arguments from argv[first] (numkeys): which = 0 for a, 1 for
  * b (MIN/MAX, LEFT/RIGHT). 0, or -1 with Redis's error in *err. Any thread. */

@@ -134,6 +134,7 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
     }
     free(scores);
     shard_obj_end(s, e, added + changed > 0);
+    if (added > 0) cmd_zset_signal(s, &c->argv[1]);
     if (nan_err) {
         reply_error(c->out, "ERR resulting score is not a number (NaN)");
         return;
@@ -166,6 +167,7 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
     e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
     zobj_set(entry_zobj(e), m->p, m->len, cmd_zscore_stored(entry_zobj(e), m->len, cur + by));
     shard_obj_end(s, e, 1);
+    cmd_zset_signal(s, &c->argv[1]);
     cmd_zreply_score(c->out, cur + by);
 }
 
@@ -399,9 +401,10 @@ static void store_result(shard_t *s, const cmd_call *c, const kv_str *dst, zobj_
 {
     int64_t n = z ? (int64_t)zobj_len(z) : 0;
     shard_del(s, dst->p, dst->len);
-    if (n > 0)
+    if (n > 0) {
         shard_obj_put(s, dst->p, dst->len, KV_TYPE_ZSET, z, -1);
-    else
+        cmd_zset_signal(s, dst);
+    } else
         zobj_free(z);
     reply_int(c->out, n);
 }

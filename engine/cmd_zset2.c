@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "cmd.h"
 #include "cmd_internal.h"
 #include "cmd_zset_internal.h"
@@ -232,40 +233,133 @@ static void zrem_own(zobj_t *z, const kv_str *m)
     free(tmp);
 }
 
+void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64_t count,
+                      kvbuf *out)
+{
+    zobj_t *z = entry_zobj(e);
+    size_t n = count < 0 ? 1 : (uint64_t)count < zobj_len(z) ? (size_t)count : zobj_len(z);
+    reply_array(out, count < 0 ? 3 : 2);
+    reply_bulk(out, key->p, key->len);
+    if (count >= 0) reply_array(out, (int64_t)n);
+    shard_obj_begin(s, e);
+    for (size_t i = 0; i < n; i++) {
+        kv_str m;
+        double d;
+        zobj_at(z, max ? zobj_len(z) - 1 : 0, &m, &d);
+        if (count >= 0) reply_array(out, 2);
+        reply_bulk(out, m.p, m.len);
+        cmd_zreply_score(out, d);
+        zrem_own(z, &m);
+    }
+    shard_obj_end(s, e, 1);
+}
+
+/* Pops from the first non-empty sorted set of keys[0..n) (nil if none). */
+static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int max,
+                      int64_t count)
+{
+    int wrong;
+    for (int k = 0; k < n; k++) {
+        kv_entry *e = cmd_lookup_type(s, c, &keys[k], KV_TYPE_ZSET, 0, &wrong);
+        if (wrong) return;
+        if (e == NULL) continue;
+        cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
+        return;
+    }
+    reply_nil_array(c->out);
+}
+
 /* ZMPOP numkeys key... MIN|MAX [COUNT n]: every key in this shard. */
 void cmd_zmpop(shard_t *s, const cmd_call *c)
 {
     int64_t numkeys, count;
-    int max, wrong;
+    int max;
     const char *err;
     if (cmd_mpop_args(c->argc, c->argv, 1, "min", "max", &numkeys, &max, &count, &err) != 0) {
         reply_error(c->out, err);
         return;
     }
-    for (int64_t k = 0; k < numkeys; k++) {
-        const kv_str *key = &c->argv[2 + k];
-        kv_entry *e = cmd_lookup_type(s, c, key, KV_TYPE_ZSET, 0, &wrong);
-        if (wrong) return;
-        if (e == NULL) continue;
-        zobj_t *z = entry_zobj(e);
-        size_t n = (uint64_t)count < zobj_len(z) ? (size_t)count : zobj_len(z);
-        reply_array(c->out, 2);
-        reply_bulk(c->out, key->p, key->len);
-        reply_array(c->out, (int64_t)n);
-        shard_obj_begin(s, e);
-        for (size_t i = 0; i < n; i++) {
-            kv_str m;
-            double d;
-            zobj_at(z, max ? zobj_len(z) - 1 : 0, &m, &d);
-            reply_array(c->out, 2);
-            reply_bulk(c->out, m.p, m.len);
-            cmd_zreply_score(c->out, d);
-            zrem_own(z, &m);
-        }
-        shard_obj_end(s, e, 1);
+    zpop_keys(s, c, &c->argv[2], (int)numkeys, max, count);
+}
+
+/* ---- BZPOPMIN / BZPOPMAX / BZMPOP ------------------------------------------------------------ */
+
+static int timeout_ok(const cmd_call *c, const kv_str *a)
+{
+    int64_t ms;
+    const char *err;
+    if (cmd_block_timeout(a, &ms, &err) == 0) return 1;
+    reply_error(c->out, err);
+    return 0;
+}
+
+/* BZPOPMIN/BZPOPMAX key... timeout, not blocking (MULTI). */
+static void bzpop_now(shard_t *s, const cmd_call *c, int max)
+{
+    if (!timeout_ok(c, &c->argv[c->argc - 1])) return;
+    zpop_keys(s, c, &c->argv[1], c->argc - 2, max, -1);
+}
+
+void cmd_bzpopmin(shard_t *s, const cmd_call *c)
+{
+    bzpop_now(s, c, 0);
+}
+
+void cmd_bzpopmax(shard_t *s, const cmd_call *c)
+{
+    bzpop_now(s, c, 1);
+}
+
+/* BZMPOP timeout numkeys key... MIN|MAX [COUNT n], not blocking (MULTI):
+ * the arguments, then the timeout, as Redis checks them. */
+void cmd_bzmpop(shard_t *s, const cmd_call *c)
+{
+    int64_t numkeys, count;
+    int max;
+    const char *err;
+    if (cmd_mpop_args(c->argc, c->argv, 2, "min", "max", &numkeys, &max, &count, &err) != 0) {
+        reply_error(c->out, err);
         return;
     }
-    reply_nil_array(c->out);
+    if (!timeout_ok(c, &c->argv[1])) return;
+    zpop_keys(s, c, &c->argv[3], (int)numkeys, max, count);
+}
+
+/* The blocked client's part (cmd.h); c->env the token. Replies the answer
+ * after claiming the token, WRONGTYPE, or nothing (registered, or served
+ * elsewhere). */
+void cmd_bzpop_try(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    int max = cmd_is(&c->argv[1], "max"), wrong;
+    int64_t count = -1;
+    kv_parse_i64(c->argv[2].p, c->argv[2].len, &count);
+    for (int i = 3; i < c->argc; i++) {
+        kv_entry *e = cmd_lookup_type(s, c, &c->argv[i], KV_TYPE_ZSET, 0, &wrong);
+        if (wrong) return;
+        if (e != NULL) {
+            if (blk_token_claim(tok, BLK_SERVED))
+                cmd_zset_pop_for(s, e, &c->argv[i], max, count, c->out);
+            return;
+        }
+    }
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    for (int i = 3; i < c->argc; i++) {
+        const kv_str *k = &c->argv[i];
+        blk_wait *w = blk_reg_add(cmd_shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p,
+                                  k->len, tok, max, 0, 0, NULL);
+        w->zset = 1;
+        w->mpop = count >= 0;
+        w->count = (uint32_t)(count > UINT32_MAX ? UINT32_MAX : count < 0 ? 1 : count);
+    }
+}
+
+/* key (database s->db) is now a non-empty sorted set: its blocked clients,
+ * if any, are served after the current command (cmd_list_serve). */
+void cmd_zset_signal(shard_t *s, const kv_str *key)
+{
+    if (s->blk == NULL) return;
+    blk_reg_signal(s->blk, shard_hash(s, key->p, key->len), s->db, key->p, key->len);
 }
 
 /* ---- ZUNION / ZINTER / ZDIFF ------------------------------------------------------------------
@@ -523,10 +617,12 @@ static void zsetop_local(shard_t *s, const cmd_call *c)
     cmd_zsetop_reply(c->out, &sp, r);
     r = cmd_zset_store_form(r, s->secret);
     shard_del(s, c->argv[1].p, c->argv[1].len);
-    if (zobj_len(r) == 0)
+    if (zobj_len(r) == 0) {
         zobj_free(r);
-    else
-        shard_obj_put(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET, r, -1);
+        return;
+    }
+    shard_obj_put(s, c->argv[1].p, c->argv[1].len, KV_TYPE_ZSET, r, -1);
+    cmd_zset_signal(s, &c->argv[1]);
 }
 
 void cmd_zunion(shard_t *s, const cmd_call *c)

@@ -4,6 +4,7 @@
 
 #include "buf.h"
 #include "kv.h"
+#include "shard.h"
 
 /* Parses a score as Redis's strtod-based check: 0, or -1 (NaN, junk). Any
  * thread. */
@@ -11,6 +12,10 @@ int cmd_zparse_score(const kv_str *a, double *out);
 /* Appends d as a bulk, formatted as Redis 7.0 ("%.17g", inf, -inf). Any
  * thread. */
 void cmd_zreply_score(kvbuf *out, double d);
+
+/* key (database s->db) is now a non-empty sorted set: wakes its blocked
+ * clients (BZPOPMIN...) after the command. Owner actor. */
+void cmd_zset_signal(shard_t *s, const kv_str *key);
 
 struct zobj;
 /* The score to store for a member of mlen bytes in z: Redis 7.0 keeps a

@@ -48,6 +48,8 @@ static const cmd_def commands[] = {
     {"blmove", 6, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blmove, NULL, 1, 2, 1, "list", "6.2.0",
      "Pop an element from a list, push it to another list and return it; or block until one is "
      "available (both keys in one shard)"},
+    {"blmpop", -5, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blmpop, NULL, 0, 0, 0, "list", "7.0.0",
+     "Pop elements from the first non-empty list, or block until one is available"},
     {"blpop", -3, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blpop, NULL, 1, -2, 1, "list", "2.0.0",
      "Remove and get the first element in a list, or block until one is available"},
     {"brpop", -3, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpop, NULL, 1, -2, 1, "list", "2.0.0",
@@ -55,6 +57,16 @@ static const cmd_def commands[] = {
     {"brpoplpush", 4, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpoplpush, NULL, 1, 2, 1, "list", "2.2.0",
      "Pop an element from a list, push it to another list and return it; or block until one is "
      "available (both keys in one shard)"},
+    {"bzmpop", -5, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_bzmpop, NULL, 0, 0, 0, "sorted_set", "7.0.0",
+     "Remove and return members with scores in a sorted set or block until one is available"},
+    {"bzpopmax", -3, W | F, ROUTE_BLOCK, JOIN_SINGLE, cmd_bzpopmax, NULL, 1, -2, 1, "sorted_set",
+     "5.0.0",
+     "Remove and return the member with the highest score from one or more sorted sets, or block "
+     "until one is available"},
+    {"bzpopmin", -3, W | F, ROUTE_BLOCK, JOIN_SINGLE, cmd_bzpopmin, NULL, 1, -2, 1, "sorted_set",
+     "5.0.0",
+     "Remove and return the member with the lowest score from one or more sorted sets, or block "
+     "until one is available"},
     LOCALCMD("client", -2, 0, local_client, "2.4.0", "A container for client connection commands"),
     LOCALCMD("command", -1, CMD_LOADING | CMD_STALE, local_command, "2.8.13",
              "Get array of command details"),
