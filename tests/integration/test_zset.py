@@ -13,7 +13,10 @@ redis-server (differential), issue 19 item 3:
   keys mem-kv holds in several shards get mem-kv's documented error and
   are not sent to Redis;
 - the algebra over keys on many shards (gathered on the network thread);
-- ZSCAN over a big sorted set (several calls) returns every member once.
+- ZSCAN over a big sorted set (several calls) returns every member once;
+- BZPOPMIN/BZPOPMAX/BZMPOP/BLMPOP in test_blocking.py's style: errors,
+  answers without waiting, timeouts (*-1), clients blocked on keys of
+  several shards served by a ZADD/RPUSH on one of them, FIFO order, MULTI.
 
   --seed N     random seed (default: random, printed)
 """
@@ -21,11 +24,12 @@ redis-server (differential), issue 19 item 3:
 import os
 import random
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (RespConn, RespError, Runner, is_real_redis,  # noqa: E402
-                     parse_args, start_reference, start_under_test)
+from harness import (RespConn, RespError, Runner, encode, info_fields,  # noqa: E402
+                     is_real_redis, parse_args, start_reference, start_under_test)
 
 
 def extra(p):
@@ -446,6 +450,113 @@ def zscan_big(ctx):
                     break
             assert got == {b"m99", b"m990", b"m991", b"m992", b"m993", b"m994", b"m995", b"m996",
                            b"m997", b"m998", b"m999"}, (port, got)
+
+
+def raw(c, *cmd):
+    c.send(encode(*cmd))
+    return c.read_reply(raw=True)[1]
+
+
+def wait_blocked(c, n, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if int(info_fields(c.call("INFO", "clients").decode())["blocked_clients"]) == n:
+            return
+        time.sleep(0.005)
+    raise AssertionError("blocked_clients never reached %d" % n)
+
+
+def both(ctx, scenario):
+    return scenario(ctx["srv"].port), scenario(ctx["ref"].port)
+
+
+def bz_errors_and_immediate(port):
+    with RespConn(port) as c:
+        c.call("FLUSHALL")
+        out = [raw(c, *x) for x in [
+            ("BZPOPMIN", "z", "-1"), ("BZPOPMIN", "z", "x"), ("BZPOPMAX", "z"),
+            ("BZMPOP", "x", "1", "z", "MIN"), ("BZMPOP", "x", "0", "z", "MIN"),
+            ("BZMPOP", "0", "1", "z", "FOO"), ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"),
+            ("BZMPOP", "-1", "1", "z", "MIN"), ("BZMPOP", "0", "1", "z"),
+            ("BLMPOP", "x", "1", "l", "LEFT"), ("BLMPOP", "x", "0", "l", "LEFT"),
+            ("BLMPOP", "0", "1", "l", "UP"), ("BLMPOP", "0", "1", "l", "LEFT", "COUNT", "-1"),
+            ("BLMPOP", "-1", "1", "l", "LEFT"), ("BLMPOP", "0", "1", "l", "LEFT", "FOO"),
+            ("SET", "s", "v"), ("BZPOPMIN", "s", "0"), ("BZPOPMAX", "nokey", "s", "0"),
+            ("BZMPOP", "0", "1", "s", "MIN"), ("BLMPOP", "0", "1", "s", "LEFT"),
+            ("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"), ("BZPOPMIN", "z", "0"),
+            ("BZPOPMAX", "nokey", "z", "0"), ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "1"),
+            ("BZMPOP", "0.5", "1", "z", "max", "COUNT", "9"), ("EXISTS", "z"),
+            ("RPUSH", "l", "a", "b", "c"), ("BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "2"),
+            ("BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"), ("EXISTS", "l")]]
+        t0 = time.monotonic()
+        out += [raw(c, "BZPOPMIN", "z", "0.1"), raw(c, "BZPOPMAX", "z", "nokey", "0.1"),
+                raw(c, "BZMPOP", "0.1", "1", "z", "MIN"), raw(c, "BLMPOP", "0.1", "1", "l", "LEFT")]
+        took = time.monotonic() - t0
+        assert 0.35 <= took < 3.0, "four 0.1 s timeouts took %.2fs" % took
+    return out
+
+
+@R.test
+def bzpop_errors_and_immediate_exact(ctx):
+    """Error texts, answers without waiting, and timeouts, byte for byte."""
+    got, want = both(ctx, bz_errors_and_immediate)
+    assert got == want, [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w][:3]
+
+
+def bz_served(port):
+    out = []
+    with RespConn(port) as a, RespConn(port) as b, RespConn(port) as d:
+        b.call("FLUSHALL")
+        keys = ["bk%d" % i for i in range(6)]
+        for target in (1, 4):  # keys on several shards
+            a.send(encode("BZPOPMAX", *keys, "0"))
+            wait_blocked(b, 1)
+            b.call("ZADD", keys[target], "1", "x", "2", "y")
+            out.append(a.read_reply(raw=True)[1])
+            wait_blocked(b, 0)
+            b.call("ZADD", keys[0], "1", "stay")
+            out += [raw(b, "ZCARD", keys[0]), raw(b, "ZRANGE", keys[target], "0", "-1")]
+            b.call("DEL", *keys)
+        a.send(encode("BZMPOP", "0", "3", keys[0], keys[2], keys[5], "MIN", "COUNT", "2"))
+        wait_blocked(b, 1)
+        b.call("ZADD", keys[5], "3", "p", "1", "q", "2", "r")
+        out += [a.read_reply(raw=True)[1], raw(b, "ZRANGE", keys[5], "0", "-1")]
+        wait_blocked(b, 0)
+        a.send(encode("BLMPOP", "0", "2", "lk0", "lk1", "RIGHT", "COUNT", "5"))
+        wait_blocked(b, 1)
+        b.call("RPUSH", "lk1", "a", "b", "c")
+        out += [a.read_reply(raw=True)[1], raw(b, "EXISTS", "lk1")]
+        wait_blocked(b, 0)
+        # FIFO: two clients on one key, one ZADD of three members
+        a.send(encode("BZPOPMIN", "fz", "0"))
+        wait_blocked(b, 1)
+        d.send(encode("BZPOPMIN", "fz", "0"))
+        wait_blocked(b, 2)
+        b.call("ZADD", "fz", "1", "a", "2", "b", "3", "c")
+        out += [a.read_reply(raw=True)[1], d.read_reply(raw=True)[1], raw(b, "ZRANGE", "fz", "0", "-1")]
+        wait_blocked(b, 0)
+        # ZINCRBY on a new key, and a ZUNIONSTORE result, serve too
+        a.send(encode("BZPOPMIN", "iz", "0"))
+        wait_blocked(b, 1)
+        b.call("ZINCRBY", "iz", "5", "m")
+        out.append(a.read_reply(raw=True)[1])
+        wait_blocked(b, 0)
+        # MULTI never blocks
+        b.call("ZADD", "mz", "1", "a")
+        out.append(raw(b, "MULTI"))
+        for cmd in (("BZPOPMIN", "mz", "0"), ("BZPOPMIN", "mz", "0"), ("BLMPOP", "0", "1", "ml", "LEFT")):
+            out.append(raw(b, *cmd))
+        out.append(raw(b, "EXEC"))
+    return out
+
+
+@R.test
+def bzpop_served_by_writes(ctx):
+    """Blocked BZPOPMAX (six keys, several shards), BZMPOP and BLMPOP are
+    served by a later ZADD/RPUSH as in Redis; FIFO; ZINCRBY serves; MULTI
+    never blocks."""
+    got, want = both(ctx, bz_served)
+    assert got == want, [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w][:3]
 
 
 def setup(runner):
