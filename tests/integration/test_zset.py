@@ -16,7 +16,9 @@ redis-server (differential), issue 19 item 3:
 - ZSCAN over a big sorted set (several calls) returns every member once;
 - BZPOPMIN/BZPOPMAX/BZMPOP/BLMPOP in test_blocking.py's style: errors,
   answers without waiting, timeouts (*-1), clients blocked on keys of
-  several shards served by a ZADD/RPUSH on one of them, FIFO order, MULTI.
+  several shards served by a ZADD/RPUSH on one of them, FIFO order, MULTI;
+- the writes of the new commands (stores across shards, ZREMRANGEBYLEX,
+  ZMPOP, LMPOP, a served BZPOPMIN) survive kill -9.
 
   --seed N     random seed (default: random, printed)
 """
@@ -30,6 +32,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (RespConn, RespError, Runner, encode, info_fields,  # noqa: E402
                      is_real_redis, parse_args, start_reference, start_under_test)
+from persist_util import PersistServer, require_memkv  # noqa: E402
 
 
 def extra(p):
@@ -557,6 +560,48 @@ def bzpop_served_by_writes(ctx):
     never blocks."""
     got, want = both(ctx, bz_served)
     assert got == want, [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w][:3]
+
+
+@R.test
+def zset_writes_survive_kill9(ctx):
+    """Results of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE/ZRANGESTORE (also across
+    shards), ZREMRANGEBYLEX, ZMPOP, LMPOP and a served BZPOPMIN come back
+    after kill -9 from the WAL."""
+    require_memkv(args)
+    srv = R.add_server(PersistServer(args, ["--fsync", "always"], name="zset-persist"))
+    srv.start()
+    zkeys = ["pz%d" % i for i in range(8)]
+    with srv.conn() as c:
+        for i, k in enumerate(zkeys):
+            c.call("ZADD", k, *[x for j in range(5 + 20 * i) for x in (str(j % 7), "m%d" % j)])
+        c.call("ZUNIONSTORE", "pu", "3", zkeys[1], zkeys[2], zkeys[3], "WEIGHTS", "1", "2", "3")
+        c.call("ZINTERSTORE", "pi", "2", zkeys[4], zkeys[5], "AGGREGATE", "MAX")
+        c.call("ZDIFFSTORE", "pd", "2", zkeys[6], zkeys[1])
+        c.call("ZRANGESTORE", "pr", zkeys[7], "2", "30")
+        c.call("ZREMRANGEBYLEX", zkeys[0], "[m1", "(m3")
+        mk = same_shard_keys(srv.port, "pm", 2)
+        lk = same_shard_keys(srv.port, "pl", 2)
+        c.call("ZADD", mk[1], "1", "a", "2", "b", "3", "c")
+        c.call("ZMPOP", "2", mk[0], mk[1], "MAX", "COUNT", "2")
+        c.call("RPUSH", lk[1], "a", "b", "c", "d")
+        c.call("LMPOP", "2", lk[0], lk[1], "LEFT", "COUNT", "3")
+        with srv.conn() as w:
+            w.send(encode("BZPOPMIN", "pb", "0"))
+            wait_blocked(c, 1)
+            c.call("ZADD", "pb", "1", "x", "2", "y")
+            assert w.read_reply() == [b"pb", b"x", b"1"]
+        keys = zkeys + ["pu", "pi", "pd", "pr", "pb"] + mk
+        want = [c.call("ZRANGE", k, "0", "-1", "WITHSCORES") for k in keys]
+        want.append(c.call("LRANGE", lk[1], "0", "-1"))
+    assert want[-1] == [b"d"] and want[-2] == [b"a", b"1"], want[-2:]
+    srv.kill()
+    srv.start()
+    with srv.conn() as c:
+        got = [c.call("ZRANGE", k, "0", "-1", "WITHSCORES") for k in keys]
+        got.append(c.call("LRANGE", lk[1], "0", "-1"))
+    bad = [(k, g, w) for k, g, w in zip(keys + [lk[1]], got, want) if g != w]
+    assert not bad, "after WAL replay %d keys differ, e.g. %r" % (len(bad), bad[:1])
+    srv.stop_clean()
 
 
 def setup(runner):
