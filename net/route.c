@@ -493,7 +493,8 @@ enum {
     STAGE_NX_SET,
     STAGE_SCAN,
     STAGE_SET_GATHER,
-    STAGE_SET_STORE
+    STAGE_SET_STORE,
+    STAGE_MPOP
 };
 
 static kv_req **staged_grave(kv_slot *sl)
@@ -592,7 +593,8 @@ static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *
 }
 
 /* What kind of numkeys command sl is: 0 the set commands, 1 the sorted-set
- * algebra (ZUNION...: gathered across shards), 2 ZMPOP/LMPOP (one shard). */
+ * algebra (ZUNION...: gathered across shards), 2 ZMPOP/LMPOP (across shards:
+ * key by key, mpop_next), 3 ZRANGESTORE (gathered). */
 static int setop_kind(const kv_slot *sl)
 {
     const char *name = sl->def->name;
@@ -820,6 +822,46 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
     return setop_store(t, sl, "6"); /* KV_TYPE_ZSET */
 }
 
+/* ZMPOP/LMPOP over keys of several shards: one key at a time, in order
+ * (sl->aux: its index), as "ZMPOP 1 key where [COUNT n]" on its shard, until
+ * one answers other than nil. Not atomic across shards (docs). */
+static void mpop_next(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    zsetop_keys(sl, &first, &n, &store);
+    const kv_str *key = &sl->argv[first + sl->aux];
+    int rest = sl->argc - (first + n), argc = 3 + rest;
+    kv_str *av;
+    kv_req *r = part_new(sl, sl->def->fn, route_shard(t->srv, key->p, key->len), argc, &av);
+    av[0] = sl->argv[0];
+    av[1] = (kv_str){"1", 1};
+    av[2] = *key;
+    memcpy(av + 3, sl->argv + first + n, (size_t)rest * sizeof *av);
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = r;
+    slot_set_parts(sl, subs, 1);
+    sl->stage = STAGE_MPOP;
+    route_queue(t, r);
+}
+
+/* Stage n of a cross-shard ZMPOP/LMPOP: 1 if the next key was queued. */
+static int mpop_step(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    zsetop_keys(sl, &first, &n, &store);
+    const kvbuf *r = &sl->subs[0]->reply;
+    int nil = r->len == 5 && memcmp(r->data, "*-1\r\n", 5) == 0;
+    if (nil && sl->aux + 1 < n) {
+        slot_bury_parts(sl, staged_grave(sl));
+        sl->aux++;
+        mpop_next(t, sl);
+        return 1;
+    }
+    kvbuf_reset(&sl->reply);
+    kvbuf_append(&sl->reply, r->data, r->len);
+    return 0;
+}
+
 /* Runs the next step of a staged command whose parts all completed.
  * Returns 1 if new parts were queued, 0 if sl->reply is final. */
 static int staged_step(netthr *t, kv_slot *sl)
@@ -888,6 +930,8 @@ static int staged_step(netthr *t, kv_slot *sl)
         kvbuf_reset(out);
         reply_int(out, sl->aux);
         return 0;
+    case STAGE_MPOP:
+        return mpop_step(t, sl);
     }
     reply_error(out, "ERR internal error in staged command");
     return 0;
@@ -1148,16 +1192,12 @@ void route_dispatch(netthr *t, conn *c)
         break;
     case ROUTE_SETOP:
         if (route_parts(t, sl) == 0) break;
-        if (setop_kind(sl) == 2) {
-            reply_errorf(&sl->reply,
-                         "ERR '%s' needs all its keys in one shard: these keys are in different "
-                         "shards",
-                         def->name);
-            sl->ready = 1;
-            conn_mark_dirty(t, c);
-            break;
+        if (setop_kind(sl) == 2) { /* ZMPOP/LMPOP: key by key */
+            sl->aux = 0;
+            mpop_next(t, sl);
+        } else {
+            setop_start(t, sl);
         }
-        setop_start(t, sl);
         c->blocker = sl;
         break;
     case ROUTE_SCRIPT:

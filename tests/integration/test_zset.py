@@ -9,9 +9,8 @@ redis-server (differential), issue 19 item 3:
   WRONGTYPE, COMMAND INFO rows; replies byte for byte (random picks by
   shape);
 - random sequences of every new command over a few keys (--ops), with
-  equal scores for the lex commands as Redis requires; ZMPOP/LMPOP whose
-  keys mem-kv holds in several shards get mem-kv's documented error and
-  are not sent to Redis;
+  equal scores for the lex commands as Redis requires;
+- ZMPOP/LMPOP over keys of one shard and of several shards;
 - the algebra over keys on many shards (gathered on the network thread);
 - ZSCAN over a big sorted set (several calls) returns every member once;
 - BZPOPMIN/BZPOPMAX/BZMPOP/BLMPOP in test_blocking.py's style: errors,
@@ -44,7 +43,6 @@ args = parse_args(__doc__, extra)
 R = Runner(args)
 SEED = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
 print("seed %d (re-run with --seed %d)" % (SEED, SEED))
-CROSS = b"needs all its keys in one shard"
 
 
 def name_of(cmd):
@@ -266,31 +264,32 @@ def zset_mpop_same_shard(ctx):
 
 
 @R.test
-def zset_mpop_cross_shard_refused(ctx):
-    """ZMPOP/LMPOP with keys in two shards: mem-kv's documented error, and
-    nothing popped."""
-    if is_real_redis(args):
-        return
-    with RespConn(ctx["srv"].port) as c:
-        c.call("FLUSHALL")
-        c.call("ZADD", "src", "1", "a")
-        for i in range(100):
-            v = c.call("ZMPOP", "2", "src", "other%d" % i, "MIN", raw=True)[1]
-            if CROSS in v:
-                break
-            c.call("ZADD", "src", "1", "a")
-        else:
-            raise AssertionError("no two keys in different shards among 100")
-        assert v == (b"-ERR 'zmpop' needs all its keys in one shard: these keys are in "
-                     b"different shards\r\n"), v
-        assert c.call("ZCARD", "src") == 1
-        c.call("RPUSH", "lsrc", "a")
-        got = c.call("LMPOP", "2", "lsrc", "other%d" % i, "LEFT", raw=True)[1]
-        assert CROSS in got or got.startswith(b"*2"), got
+def zset_mpop_across_shards(ctx):
+    """ZMPOP/LMPOP over keys of several shards: the first non-empty key in
+    argument order, WRONGTYPE when met before it, nil when all are empty,
+    as Redis."""
+    zk = ["xz%d" % i for i in range(8)]
+    lk = ["xl%d" % i for i in range(8)]
+    cmds = []
+    for i in (6, 2, 7, 0):
+        cmds += [("ZADD", zk[i], "1", "a", "2", "b", "3", "c"),
+                 ("ZMPOP", "8") + tuple(zk) + ("MAX", "COUNT", "2"),
+                 ("ZMPOP", "8") + tuple(zk) + ("MIN",), ("EXISTS", zk[i]),
+                 ("RPUSH", lk[i], "a", "b", "c"),
+                 ("LMPOP", "8") + tuple(lk) + ("LEFT", "COUNT", "2"),
+                 ("LMPOP", "8") + tuple(lk) + ("RIGHT",), ("EXISTS", lk[i])]
+    cmds += [("ZMPOP", "8") + tuple(zk) + ("MIN",), ("LMPOP", "8") + tuple(lk) + ("LEFT",),
+             ("SET", zk[3], "v"), ("ZADD", zk[5], "1", "a"),
+             ("ZMPOP", "8") + tuple(zk) + ("MIN",), ("DEL", zk[3]),
+             ("ZMPOP", "8") + tuple(zk) + ("MIN",), ("ZMPOP", "8") + tuple(zk) + ("MIN", "COUNT", "0"),
+             ("SET", lk[4], "v"), ("RPUSH", lk[6], "z"), ("LMPOP", "8") + tuple(lk) + ("LEFT",),
+             ("DEL", lk[4]), ("LMPOP", "8") + tuple(lk) + ("LEFT",)]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, cmds))
 
 
-# members up to 64 bytes and few of them: Redis keeps its listpack form, whose
-# ZSCAN answers whole in one call as mem-kv's does for small sets
 MEMBERS = ["a", "b", "c", "d", "e", "", "ab", "b\x00", "x" * 64, "m1", "m2", "m10"]
 SCORES = ["0", "1", "-1", "1.5", "2.25", "1e3", "-0.5", "3", "10", "inf", "-inf"]
 
@@ -369,7 +368,7 @@ def zset_more_random_differential(ctx):
     """Random sequences of every new command: the same replies as Redis."""
     rng = random.Random(SEED)
     lkeys = ["lx1", "lx2"]
-    mkeys = same_shard_keys(ctx["srv"].port, "mk", 3)
+    mkeys = same_shard_keys(ctx["srv"].port, "mk", 2) + ["mkx"]  # one shard, and maybe another
     cmds = [gen_cmd(rng, lkeys, mkeys) for _ in range(args.ops)]
     final = [("ZRANGE", k, "0", "-1", "WITHSCORES") for k in ["za", "zb", "zc", "d1"] + lkeys + mkeys]
     with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
