@@ -172,8 +172,10 @@ void cmd_zscan(shard_t *s, const cmd_call *c)
     if (cmd_scan_opts(c, 3, &count, &pattern) != 0) return;
     zobj_t *z = entry_zobj(e);
     size_t len = zobj_len(z), end = len;
-    if (len > ZSCAN_WHOLE) end = cursor + (uint64_t)count < len ? (size_t)(cursor + count) : len;
-    if (len <= ZSCAN_WHOLE) cursor = 0;
+    if (len <= ZSCAN_WHOLE || cursor >= len)
+        cursor = len <= ZSCAN_WHOLE ? 0 : len; /* a cursor past the end ends the scan */
+    else if ((uint64_t)count < len - cursor)
+        end = (size_t)(cursor + (uint64_t)count);
     kvbuf items;
     kvbuf_init(&items);
     int64_t n = 0;
