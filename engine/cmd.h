@@ -110,7 +110,7 @@ cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scar
  * (absent: *0), or WRONGTYPE alone. */
 cmd_fn cmd_smembers_part;
 
-/* sorted sets (cmd_zset.c, cmd_zset2.c); ZRANGESTORE, ZMPOP and the zset
+/* sorted sets (cmd_zset.c, cmd_zset2.c, cmd_zsetop.c); ZRANGESTORE, ZMPOP and the zset
  * algebra commands run here when all their keys are in this shard
  * (net/route.c gathers ZUNION/ZINTER/ZDIFF(+STORE)/ZINTERCARD otherwise) */
 cmd_fn cmd_zadd, cmd_zincrby, cmd_zscore, cmd_zmscore, cmd_zcard, cmd_zrem, cmd_zrank, cmd_zrevrank,

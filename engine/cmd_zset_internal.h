@@ -18,6 +18,9 @@ void cmd_zreply_score(kvbuf *out, double d);
 void cmd_zset_signal(shard_t *s, const kv_str *key);
 
 struct zobj;
+/* Appends the member of rank i of z as a bulk, then its score if
+ * withscores. Any thread, on z it reads alone. */
+void cmd_zemit_elem(kvbuf *out, const struct zobj *z, size_t i, int withscores);
 /* The score to store for a member of mlen bytes in z: Redis 7.0 keeps a
  * small sorted set (listpack form: up to 128 members of up to 64 bytes) with
  * its scores as text, where -0 becomes 0; mem-kv does the same for sets that
