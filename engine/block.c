@@ -214,6 +214,22 @@ blk_wait *blk_key_front(blk_reg *r, blk_key *k)
     return k->head;
 }
 
+blk_wait *blk_key_front_kind(blk_reg *r, blk_key *k, int zset)
+{
+    blk_wait *h = blk_key_front(r, k);
+    if (h == NULL || h->zset == zset) return h;
+    blk_wait *prev = h;
+    for (blk_wait *w = h->next; w != NULL; prev = w, w = w->next) {
+        if (w->zset != zset || blk_token_state(w->tok) != BLK_WAITING) continue;
+        prev->next = w->next; /* to the front: the others keep their order */
+        if (k->tail == w) k->tail = prev;
+        w->next = k->head;
+        k->head = w;
+        return w;
+    }
+    return NULL;
+}
+
 int blk_key_pop(blk_reg *r, blk_key *k, int keep_ref)
 {
     blk_wait *w = k->head;

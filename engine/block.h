@@ -121,6 +121,11 @@ blk_key *blk_reg_next_ready(blk_reg *r);
  * the stale ones at its front; NULL if none is left. */
 blk_wait *blk_key_front(blk_reg *r, blk_key *k);
 
+/* As blk_key_front, for a waiter of the sorted-set commands (zset) or of
+ * the list ones: the first live one of that kind, moved to the front (the
+ * others keep their order); NULL if there is none. */
+blk_wait *blk_key_front_kind(blk_reg *r, blk_key *k, int zset);
+
 /* Removes k's first registration (returned by blk_key_front) and frees it,
  * dropping its token reference unless keep_ref (then the caller owns it);
  * frees k when it has no registration left (k is then invalid): returns 1

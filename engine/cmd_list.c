@@ -856,7 +856,9 @@ static int serve_one(shard_t *s, blk_key *k, int *gone)
     }
     kv_str key = {k->key, k->klen};
     kv_entry *e = shard_lookup(s, key.p, key.len);
-    if (e == NULL || e->type != (w->zset ? KV_TYPE_ZSET : KV_TYPE_LIST)) return 0;
+    if (e == NULL || (e->type != KV_TYPE_LIST && e->type != KV_TYPE_ZSET)) return 0;
+    w = blk_key_front_kind(r, k, e->type == KV_TYPE_ZSET); /* BLPOP and BZPOPMIN waiters mix */
+    if (w == NULL) return 0;
     kv_entry *dst = NULL;
     if (w->move) dst = shard_lookup(s, w->dst.p, w->dst.len);
     if (!blk_token_claim(w->tok, BLK_SERVED)) return 1; /* front drops it next time */

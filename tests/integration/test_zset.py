@@ -543,6 +543,18 @@ def bz_served(port):
         b.call("ZINCRBY", "iz", "5", "m")
         out.append(a.read_reply(raw=True)[1])
         wait_blocked(b, 0)
+        # a BLPOP and a BZPOPMIN client on one absent key: ZADD serves the
+        # second, RPUSH then the first
+        a.send(encode("BLPOP", "mix", "0"))
+        wait_blocked(b, 1)
+        d.send(encode("BZPOPMIN", "mix", "0"))
+        wait_blocked(b, 2)
+        b.call("ZADD", "mix", "1", "m")
+        out.append(d.read_reply(raw=True)[1])
+        wait_blocked(b, 1)
+        b.call("RPUSH", "mix", "e")
+        out.append(a.read_reply(raw=True)[1])
+        wait_blocked(b, 0)
         # MULTI never blocks
         b.call("ZADD", "mz", "1", "a")
         out.append(raw(b, "MULTI"))
