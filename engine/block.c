@@ -125,8 +125,8 @@ static void key_prune(blk_reg *r, blk_key *k)
     k->tail = last;
 }
 
-void blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
-                 blk_token *tok, int from, int to, int move, const kv_str *dst)
+blk_wait *blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
+                      blk_token *tok, int from, int to, int move, const kv_str *dst)
 {
     blk_key **p = key_slot(r, hash, db, key, klen);
     blk_key *k = *p;
@@ -163,6 +163,7 @@ void blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t 
     k->tail = w;
     k->n++;
     r->nwaits++;
+    return w;
 }
 
 void blk_reg_signal(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen)
@@ -211,6 +212,22 @@ blk_wait *blk_key_front(blk_reg *r, blk_key *k)
         r->nwaits--;
     }
     return k->head;
+}
+
+blk_wait *blk_key_front_kind(blk_reg *r, blk_key *k, int zset)
+{
+    blk_wait *h = blk_key_front(r, k);
+    if (h == NULL || h->zset == zset) return h;
+    blk_wait *prev = h;
+    for (blk_wait *w = h->next; w != NULL; prev = w, w = w->next) {
+        if (w->zset != zset || blk_token_state(w->tok) != BLK_WAITING) continue;
+        prev->next = w->next; /* to the front: the others keep their order */
+        if (k->tail == w) k->tail = prev;
+        w->next = k->head;
+        k->head = w;
+        return w;
+    }
+    return NULL;
 }
 
 int blk_key_pop(blk_reg *r, blk_key *k, int keep_ref)

@@ -1,6 +1,8 @@
 /* block.h - the waiter registry of one shard, for the blocking list
  * commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH).
  *
+ * (BZPOPMIN, BZPOPMAX, BZMPOP and BLMPOP register the same way.)
+ *
  * A blocked client is one shared token (blk_token) with an atomic state.
  * The network thread that owns the client creates it; every shard that
  * holds one of the client's keys registers a waiter (blk_wait) pointing to
@@ -70,6 +72,9 @@ typedef struct blk_wait {
     blk_token *tok;        /* one reference held */
     uint8_t from, to;      /* list ends (LOBJ_HEAD/LOBJ_TAIL): pop from; push to (BLMOVE) */
     uint8_t move;          /* BLMOVE/BRPOPLPUSH: push into dst; else BLPOP/BRPOP */
+    uint8_t zset;          /* BZPOPMIN/BZPOPMAX/BZMPOP: from = 1 pops the highest */
+    uint8_t mpop;          /* BLMPOP/BZMPOP: pops up to count, replied as LMPOP/ZMPOP */
+    uint32_t count;        /* BLMPOP/BZMPOP */
     kv_str dst;            /* BLMOVE's destination key (owned copy), else empty */
 } blk_wait;
 
@@ -99,9 +104,10 @@ void blk_reg_free(blk_reg *r);
 
 /* Appends a registration of tok (a reference is taken) on key in database
  * db, with hash (shard_hash of the key), after dropping the stale
- * registrations of that key. dst may be NULL. */
-void blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
-                 blk_token *tok, int from, int to, int move, const kv_str *dst);
+ * registrations of that key. dst may be NULL. Returns the registration
+ * (zset, mpop and count zero) for the caller to complete. */
+blk_wait *blk_reg_add(blk_reg *r, uint32_t hash, uint8_t db, const char *key, size_t klen,
+                      blk_token *tok, int from, int to, int move, const kv_str *dst);
 
 /* A key of database db got elements: if it has registrations, puts it on
  * the ready list (once). Cheap when nobody waits. r may be NULL. */
@@ -114,6 +120,11 @@ blk_key *blk_reg_next_ready(blk_reg *r);
 /* The first registration of k whose token is still waiting, after dropping
  * the stale ones at its front; NULL if none is left. */
 blk_wait *blk_key_front(blk_reg *r, blk_key *k);
+
+/* As blk_key_front, for a waiter of the sorted-set commands (zset) or of
+ * the list ones: the first live one of that kind, moved to the front (the
+ * others keep their order); NULL if there is none. */
+blk_wait *blk_key_front_kind(blk_reg *r, blk_key *k, int zset);
 
 /* Removes k's first registration (returned by blk_key_front) and frees it,
  * dropping its token reference unless keep_ref (then the caller owns it);

@@ -110,10 +110,70 @@ cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scar
  * (absent: *0), or WRONGTYPE alone. */
 cmd_fn cmd_smembers_part;
 
-/* sorted sets (cmd_zset.c), a first subset */
+/* sorted sets (cmd_zset.c, cmd_zset2.c, cmd_zsetop.c); ZRANGESTORE, ZMPOP and the zset
+ * algebra commands run here when all their keys are in this shard
+ * (net/route.c gathers ZUNION/ZINTER/ZDIFF(+STORE)/ZINTERCARD otherwise) */
 cmd_fn cmd_zadd, cmd_zincrby, cmd_zscore, cmd_zmscore, cmd_zcard, cmd_zrem, cmd_zrank, cmd_zrevrank,
     cmd_zcount, cmd_zrange, cmd_zpopmin, cmd_zpopmax, cmd_zrevrange, cmd_zrangebyscore,
-    cmd_zrevrangebyscore, cmd_zremrangebyscore, cmd_zremrangebyrank;
+    cmd_zrevrangebyscore, cmd_zremrangebyscore, cmd_zremrangebyrank, cmd_zrangebylex,
+    cmd_zrevrangebylex, cmd_zlexcount, cmd_zremrangebylex, cmd_zrangestore, cmd_zrandmember,
+    cmd_zscan, cmd_zmpop, cmd_zunion, cmd_zinter, cmd_zdiff, cmd_zunionstore, cmd_zinterstore,
+    cmd_zdiffstore, cmd_zintercard;
+/* zmembers part: argv = name, keys of this shard -> per key *2n member,
+ * score bulks (a set's members at score 1; absent: *0), or WRONGTYPE alone. */
+cmd_fn cmd_zmembers_part;
+/* zrangestore part: ZRANGESTORE's argv -> the range it would store as a
+ * zmembers part's *2n pairs, or its error; nothing is changed. */
+cmd_fn cmd_zrangestore_part;
+/* LMPOP numkeys key... LEFT|RIGHT [COUNT n] (cmd_list.c), all keys here. */
+cmd_fn cmd_lmpop;
+/* Blocking multi-pops and zset pops, as BLPOP (above): the table's handlers
+ * (BZPOPMIN/BZPOPMAX key... timeout, BZMPOP/BLMPOP timeout numkeys key...
+ * MIN|MAX / LEFT|RIGHT [COUNT n]) never block; the _try parts run for a
+ * blocked client: argv = name, MIN|MAX or LEFT|RIGHT, count (-1: BZPOPMIN's
+ * reply shape), then this shard's keys in the client's order. */
+cmd_fn cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop, cmd_blmpop, cmd_bzpop_try, cmd_blmpop_try;
+/* Pops from the non-empty sorted set e at key (the highest if max) and
+ * appends the answer to out: count < 0 as BZPOPMIN ([key, member, score]),
+ * else up to count as ZMPOP ([key, [[member, score]...]]). Owner actor. */
+void cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
+                      kvbuf *out);
+struct blk_reg;
+/* The shard's waiter registry, created on first use. Owner actor. */
+struct blk_reg *cmd_shard_blk(shard_t *s);
+
+/* ZMPOP/LMPOP arguments from argv[first] (numkeys): which = 0 for a, 1 for
+ * b (MIN/MAX, LEFT/RIGHT). 0, or -1 with Redis's error in *err. Any thread. */
+int cmd_mpop_args(int argc, const kv_str *argv, int first, const char *a, const char *b,
+                  int64_t *numkeys, int *which, int64_t *count, const char **err);
+
+/* Sorted-set algebra, shared by the shard commands and the network thread's
+ * gather (any thread, on objects it owns). */
+enum { ZSETOP_UNION, ZSETOP_INTER, ZSETOP_DIFF, ZSETOP_INTERCARD };
+enum { ZAGG_SUM, ZAGG_MIN, ZAGG_MAX };
+typedef struct cmd_zsetop_spec {
+    int op, store, first; /* first: argv index of the first source key */
+    int64_t numkeys;
+    int agg, withscores;
+    int64_t limit; /* ZINTERCARD */
+} cmd_zsetop_spec;
+struct zobj;
+/* Parses the command name (lower case) and numkeys: 0, or -1 with Redis's
+ * error in *err (NULL: "at least 1 input key is needed for '<name>'"). */
+int cmd_zsetop_args(const char *name, int argc, const kv_str *argv, cmd_zsetop_spec *sp,
+                    const char **err);
+/* Parses WEIGHTS (into weights[numkeys]), AGGREGATE, WITHSCORES, LIMIT
+ * after the keys: 0, or -1 with Redis's error in *err. */
+int cmd_zsetop_opts(int argc, const kv_str *argv, cmd_zsetop_spec *sp, double *weights,
+                    const char **err);
+/* A new sorted set: sp's op over in[0..numkeys) (NULL: empty). */
+struct zobj *cmd_zsetop(const cmd_zsetop_spec *sp, struct zobj *const *in, const double *weights,
+                        const kv_hash_secret *secret);
+/* The client's reply for r: a count (ZINTERCARD, STORE) or the members. */
+void cmd_zsetop_reply(kvbuf *out, const cmd_zsetop_spec *sp, const struct zobj *r);
+/* Parses one *2n array of member, score bulks at *p (zmembers part reply)
+ * into a new sorted set and moves *p past it; NULL if malformed. */
+struct zobj *cmd_zsetop_parse(const char **p, const char *end, const kv_hash_secret *secret);
 
 /* Replay of the log's list and set change records (PUT records of type
  * KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, value p[0..n)) on key in

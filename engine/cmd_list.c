@@ -174,6 +174,8 @@ void cmd_rpushx(shard_t *s, const cmd_call *c)
 
 /* ---- pops -------------------------------------------------------------------- */
 
+static void pop_n(shard_t *s, kvbuf *out, kv_entry *e, int where, size_t n);
+
 static void pop_generic(shard_t *s, const cmd_call *c, int where)
 {
     int64_t count = 1;
@@ -201,18 +203,69 @@ static void pop_generic(shard_t *s, const cmd_call *c, int where)
     size_t len = lobj_len(l);
     size_t n = (uint64_t)count < len ? (size_t)count : len;
     if (c->argc == 3) reply_array(c->out, (int64_t)n);
+    pop_n(s, c->out, e, where, n);
+}
+
+/* Pops n (<= its length) elements of list e at where, replying each. */
+static void pop_n(shard_t *s, kvbuf *out, kv_entry *e, int where, size_t n)
+{
+    lobj_t *l = entry_lobj(e);
+    size_t len = lobj_len(l);
     if (n == 0) return;
     shard_obj_begin(s, e);
     kv_str v;
     lobj_iter it;
     lobj_iter_init(l, &it, where == LOBJ_HEAD ? 0 : len - 1, where == LOBJ_TAIL);
-    for (size_t i = 0; i < n && lobj_iter_next(&it, &v); i++) reply_bulk(c->out, v.p, v.len);
+    for (size_t i = 0; i < n && lobj_iter_next(&it, &v); i++) reply_bulk(out, v.p, v.len);
     lobj_iter_done(&it);
     lobj_delete(l, where == LOBJ_HEAD ? 0 : len - n, n);
     kvbuf d;
     delta_begin(&d, l, where == LOBJ_HEAD ? LDELTA_LPOP : LDELTA_RPOP);
     hobj_encode_varint(&d, n);
     delta_end(s, e, &d);
+}
+
+static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int where,
+                       int64_t count);
+
+/* LMPOP numkeys key... LEFT|RIGHT [COUNT n]: every key in this shard. */
+void cmd_lmpop(shard_t *s, const cmd_call *c)
+{
+    int64_t numkeys, count;
+    int right;
+    const char *err;
+    if (cmd_mpop_args(c->argc, c->argv, 1, "left", "right", &numkeys, &right, &count, &err) != 0) {
+        reply_error(c->out, err);
+        return;
+    }
+    lmpop_keys(s, c, &c->argv[2], (int)numkeys, right ? LOBJ_TAIL : LOBJ_HEAD, count);
+}
+
+/* LMPOP's answer, [key, [elements]], popping from e at key. */
+static void lmpop_one(shard_t *s, kvbuf *out, kv_entry *e, const kv_str *key, int where,
+                      uint64_t count)
+{
+    size_t len = lobj_len(entry_lobj(e));
+    size_t n = count < len ? (size_t)count : len;
+    reply_array(out, 2);
+    reply_bulk(out, key->p, key->len);
+    reply_array(out, (int64_t)n);
+    pop_n(s, out, e, where, n);
+}
+
+/* Pops from the first non-empty list of keys[0..n) (nil if none). */
+static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int where,
+                       int64_t count)
+{
+    int wrong;
+    for (int k = 0; k < n; k++) {
+        kv_entry *e = list_write(s, c, &keys[k], &wrong);
+        if (wrong) return;
+        if (e == NULL) continue;
+        lmpop_one(s, c->out, e, &keys[k], where, (uint64_t)count);
+        return;
+    }
+    reply_nil_array(c->out);
 }
 
 void cmd_lpop(shard_t *s, const cmd_call *c)
@@ -686,10 +739,57 @@ void cmd_brpoplpush(shard_t *s, const cmd_call *c)
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
 }
 
+/* BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n], not blocking (MULTI):
+ * the arguments, then the timeout, as Redis checks them. */
+void cmd_blmpop(shard_t *s, const cmd_call *c)
+{
+    int64_t numkeys, count;
+    int right;
+    const char *err;
+    if (cmd_mpop_args(c->argc, c->argv, 2, "left", "right", &numkeys, &right, &count, &err) != 0) {
+        reply_error(c->out, err);
+        return;
+    }
+    if (!timeout_ok(c, &c->argv[1])) return;
+    lmpop_keys(s, c, &c->argv[3], (int)numkeys, right ? LOBJ_TAIL : LOBJ_HEAD, count);
+}
+
 static blk_reg *shard_blk(shard_t *s)
 {
     if (s->blk == NULL) s->blk = blk_reg_new();
     return s->blk;
+}
+
+blk_reg *cmd_shard_blk(shard_t *s)
+{
+    return shard_blk(s);
+}
+
+/* BLMPOP part: argv = name, LEFT|RIGHT, count, this shard's keys in the
+ * client's order; c->env the token. As cmd_bpop_try. */
+void cmd_blmpop_try(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    int where = cmd_is(&c->argv[1], "right") ? LOBJ_TAIL : LOBJ_HEAD, wrong;
+    int64_t count = 1;
+    kv_parse_i64(c->argv[2].p, c->argv[2].len, &count);
+    for (int i = 3; i < c->argc; i++) {
+        kv_entry *e = list_write(s, c, &c->argv[i], &wrong);
+        if (wrong) return;
+        if (e != NULL) {
+            if (blk_token_claim(tok, BLK_SERVED))
+                lmpop_one(s, c->out, e, &c->argv[i], where, (uint64_t)count);
+            return;
+        }
+    }
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    for (int i = 3; i < c->argc; i++) {
+        const kv_str *k = &c->argv[i];
+        blk_wait *w = blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len,
+                                  tok, where, 0, 0, NULL);
+        w->mpop = 1;
+        w->count = (uint32_t)(count > UINT32_MAX ? UINT32_MAX : count);
+    }
 }
 
 /* BLPOP/BRPOP part: argv = name, this shard's keys in the client's order;
@@ -756,7 +856,9 @@ static int serve_one(shard_t *s, blk_key *k, int *gone)
     }
     kv_str key = {k->key, k->klen};
     kv_entry *e = shard_lookup(s, key.p, key.len);
-    if (e == NULL || e->type != KV_TYPE_LIST) return 0;
+    if (e == NULL || (e->type != KV_TYPE_LIST && e->type != KV_TYPE_ZSET)) return 0;
+    w = blk_key_front_kind(r, k, e->type == KV_TYPE_ZSET); /* BLPOP and BZPOPMIN waiters mix */
+    if (w == NULL) return 0;
     kv_entry *dst = NULL;
     if (w->move) dst = shard_lookup(s, w->dst.p, w->dst.len);
     if (!blk_token_claim(w->tok, BLK_SERVED)) return 1; /* front drops it next time */
@@ -766,6 +868,10 @@ static int serve_one(shard_t *s, blk_key *k, int *gone)
         reply_error(&tok->reply, KV_ERR_WRONGTYPE); /* as Redis: answered, nothing moved */
     else if (w->move)
         move_one(s, e, &key, &w->dst, w->from, w->to, &tok->reply);
+    else if (w->zset)
+        cmd_zset_pop_for(s, e, &key, w->from, w->mpop ? (int64_t)w->count : -1, &tok->reply);
+    else if (w->mpop)
+        lmpop_one(s, &tok->reply, e, &key, w->from, w->count);
     else
         pop_one(s, e, &key, w->from, &tok->reply);
     *gone = blk_key_pop(r, k, 1); /* its reference goes with the delivery */

@@ -12,6 +12,7 @@
 #include "cmd_internal.h"
 #include "reply.h"
 #include "shard.h"
+#include "cmd_zset_internal.h"
 #include "zobj.h"
 
 #define ERR_FLOAT "ERR value is not a valid float"
@@ -22,7 +23,7 @@ static kv_entry *zget(shard_t *s, const cmd_call *c, int read, int *wrong)
 }
 
 /* Parses a score as Redis's strtod-based check: 0, or -1 (NaN, junk). */
-static int parse_score(const kv_str *a, double *out)
+int cmd_zparse_score(const kv_str *a, double *out)
 {
     char buf[128];
     if (a->len == 0 || a->len >= sizeof buf) return -1;
@@ -36,7 +37,7 @@ static int parse_score(const kv_str *a, double *out)
     return 0;
 }
 
-static void reply_score(kvbuf *out, double d)
+void cmd_zreply_score(kvbuf *out, double d)
 {
     char buf[64];
     int n;
@@ -84,7 +85,7 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
     }
     double *scores = kv_xmalloc((size_t)pairs * sizeof *scores);
     for (int k = 0; k < pairs; k++) {
-        if (parse_score(&c->argv[i + 2 * k], &scores[k]) != 0) {
+        if (cmd_zparse_score(&c->argv[i + 2 * k], &scores[k]) != 0) {
             free(scores);
             reply_error(c->out, ERR_FLOAT);
             return;
@@ -124,22 +125,23 @@ void cmd_zadd(shard_t *s, const cmd_call *c)
         incr_done = 1;
         incr_result = sc;
         if (!had) {
-            zobj_set(z, m->p, m->len, sc);
+            zobj_set(z, m->p, m->len, cmd_zscore_stored(z, m->len, sc));
             added++;
         } else if (cur != sc) {
-            zobj_set(z, m->p, m->len, sc);
+            zobj_set(z, m->p, m->len, cmd_zscore_stored(z, m->len, sc));
             changed++;
         }
     }
     free(scores);
     shard_obj_end(s, e, added + changed > 0);
+    if (added > 0) cmd_zset_signal(s, &c->argv[1]);
     if (nan_err) {
         reply_error(c->out, "ERR resulting score is not a number (NaN)");
         return;
     }
     if (flags & ZF_INCR) {
         if (incr_done)
-            reply_score(c->out, incr_result);
+            cmd_zreply_score(c->out, incr_result);
         else
             reply_nil(c->out);
         return;
@@ -151,7 +153,7 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
 {
     double by, cur = 0;
     int wrong;
-    if (parse_score(&c->argv[2], &by) != 0) {
+    if (cmd_zparse_score(&c->argv[2], &by) != 0) {
         reply_error(c->out, ERR_FLOAT);
         return;
     }
@@ -163,9 +165,10 @@ void cmd_zincrby(shard_t *s, const cmd_call *c)
         return;
     }
     e = cmd_obj_open(s, e, &c->argv[1], KV_TYPE_ZSET);
-    zobj_set(entry_zobj(e), m->p, m->len, cur + by);
+    zobj_set(entry_zobj(e), m->p, m->len, cmd_zscore_stored(entry_zobj(e), m->len, cur + by));
     shard_obj_end(s, e, 1);
-    reply_score(c->out, cur + by);
+    cmd_zset_signal(s, &c->argv[1]);
+    cmd_zreply_score(c->out, cur + by);
 }
 
 void cmd_zscore(shard_t *s, const cmd_call *c)
@@ -175,7 +178,7 @@ void cmd_zscore(shard_t *s, const cmd_call *c)
     kv_entry *e = zget(s, c, 1, &wrong);
     if (wrong) return;
     if (e && zobj_score(entry_zobj(e), c->argv[2].p, c->argv[2].len, &d))
-        reply_score(c->out, d);
+        cmd_zreply_score(c->out, d);
     else
         reply_nil(c->out);
 }
@@ -189,7 +192,7 @@ void cmd_zmscore(shard_t *s, const cmd_call *c)
     reply_array(c->out, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
         if (e && zobj_score(entry_zobj(e), c->argv[i].p, c->argv[i].len, &d))
-            reply_score(c->out, d);
+            cmd_zreply_score(c->out, d);
         else
             reply_nil(c->out);
     }
@@ -255,15 +258,15 @@ static int parse_bound(const kv_str *a, double *v, int *excl)
         b.p++;
         b.len--;
     }
-    return parse_score(&b, v);
+    return cmd_zparse_score(&b, v);
 }
 
 /* Parses the score bounds amin and amax, then looks the sorted set up (read:
  * counts hit/miss) and sets [*lo, *hi) to the ranks whose scores are within
  * them (0, 0 when the key is absent). Returns the entry, or NULL when absent
  * (*wrong = 0) or after an error reply (*wrong = 1). */
-static kv_entry *score_span(shard_t *s, const cmd_call *c, const kv_str *amin, const kv_str *amax,
-                            int read, size_t *lo, size_t *hi, int *wrong)
+static kv_entry *score_span(shard_t *s, const cmd_call *c, const kv_str *key, const kv_str *amin,
+                            const kv_str *amax, int read, size_t *lo, size_t *hi, int *wrong)
 {
     double min, max;
     int minx, maxx;
@@ -273,7 +276,7 @@ static kv_entry *score_span(shard_t *s, const cmd_call *c, const kv_str *amin, c
         *wrong = 1;
         return NULL;
     }
-    kv_entry *e = zget(s, c, read, wrong);
+    kv_entry *e = cmd_lookup_type(s, c, key, KV_TYPE_ZSET, read, wrong);
     if (e == NULL) return NULL;
     *lo = zobj_first_ge(entry_zobj(e), min, minx);
     *hi = zobj_first_ge(entry_zobj(e), max, !maxx);
@@ -284,114 +287,259 @@ void cmd_zcount(shard_t *s, const cmd_call *c)
 {
     size_t lo, hi;
     int wrong;
-    score_span(s, c, &c->argv[2], &c->argv[3], 1, &lo, &hi, &wrong);
+    score_span(s, c, &c->argv[1], &c->argv[2], &c->argv[3], 1, &lo, &hi, &wrong);
     if (wrong) return;
     reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
 }
 
-/* Emits elements [lo, hi) of z (reversed if rev) after skipping offset,
- * at most count (< 0: all). */
-static void emit_range(kvbuf *out, zobj_t *z, size_t lo, size_t hi, int rev, int withscores,
-                       int64_t offset, int64_t count)
+/* A ZRANGEBYLEX bound: '[' inclusive, '(' exclusive, or "-" / "+". */
+enum { LEX_INCL, LEX_EXCL, LEX_MINUS, LEX_PLUS };
+
+static int parse_lex(const kv_str *a, int *kind, kv_str *v)
+{
+    if (a->len == 1 && (a->p[0] == '-' || a->p[0] == '+')) {
+        *kind = a->p[0] == '-' ? LEX_MINUS : LEX_PLUS;
+        return 0;
+    }
+    if (a->len == 0 || (a->p[0] != '[' && a->p[0] != '(')) return -1;
+    *kind = a->p[0] == '[' ? LEX_INCL : LEX_EXCL;
+    *v = (kv_str){a->p + 1, a->len - 1};
+    return 0;
+}
+
+/* Redis's member order: bytes, then the shorter first. */
+static int lex_cmp(const kv_str *a, const kv_str *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int r = n ? memcmp(a->p, b->p, n) : 0;
+    if (r != 0) return r;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* The first rank whose member is > v, or >= v if ge; over members taken as
+ * sorted (Redis: lex ranges are meant for members of equal scores). */
+static size_t lex_first(const zobj_t *z, int kind, const kv_str *v, int ge)
+{
+    if (kind == LEX_MINUS) return 0;
+    if (kind == LEX_PLUS) return zobj_len(z);
+    size_t lo = 0, hi = zobj_len(z);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        kv_str m;
+        double d;
+        zobj_at(z, mid, &m, &d);
+        int r = lex_cmp(&m, v);
+        if (r > 0 || (ge && r == 0))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* As score_span for the lex bounds amin and amax. */
+static kv_entry *lex_span(shard_t *s, const cmd_call *c, const kv_str *key, const kv_str *amin,
+                          const kv_str *amax, int read, size_t *lo, size_t *hi, int *wrong)
+{
+    int kmin, kmax;
+    kv_str vmin = {0}, vmax = {0};
+    *lo = *hi = 0;
+    if (parse_lex(amin, &kmin, &vmin) != 0 || parse_lex(amax, &kmax, &vmax) != 0) {
+        reply_error(c->out, "ERR min or max not valid string range item");
+        *wrong = 1;
+        return NULL;
+    }
+    kv_entry *e = cmd_lookup_type(s, c, key, KV_TYPE_ZSET, read, wrong);
+    if (e == NULL) return NULL;
+    *lo = lex_first(entry_zobj(e), kmin, &vmin, kmin == LEX_INCL);
+    *hi = lex_first(entry_zobj(e), kmax, &vmax, kmax == LEX_EXCL);
+    return e;
+}
+
+void cmd_zlexcount(shard_t *s, const cmd_call *c)
+{
+    size_t lo, hi;
+    int wrong;
+    lex_span(s, c, &c->argv[1], &c->argv[2], &c->argv[3], 1, &lo, &hi, &wrong);
+    if (wrong) return;
+    reply_int(c->out, hi > lo ? (int64_t)(hi - lo) : 0);
+}
+
+/* Emits elements [lo, hi) of z (reversed if rev) after skipping offset, at
+ * most count (< 0: all): as a reply, or into dst (ZRANGESTORE) when not
+ * NULL. Returns how many. */
+static int64_t emit_range(kvbuf *out, zobj_t *z, size_t lo, size_t hi, int rev, int withscores,
+                          int64_t offset, int64_t count, zobj_t *dst)
 {
     size_t n = hi > lo ? hi - lo : 0;
     if (offset < 0 || (uint64_t)offset >= n) {
-        reply_array(out, 0);
-        return;
+        if (dst == NULL) reply_array(out, 0);
+        return 0;
     }
     n -= (size_t)offset;
     if (count >= 0 && (uint64_t)count < n) n = (size_t)count;
-    reply_array(out, (int64_t)n * (withscores ? 2 : 1));
+    if (dst == NULL) reply_array(out, (int64_t)n * (withscores ? 2 : 1));
     for (size_t i = 0; i < n; i++) {
         size_t at = rev ? hi - 1 - (size_t)offset - i : lo + (size_t)offset + i;
         kv_str m;
         double d;
         zobj_at(z, at, &m, &d);
+        if (dst != NULL) {
+            zobj_set(dst, m.p, m.len, d);
+            continue;
+        }
         reply_bulk(out, m.p, m.len);
-        if (withscores) reply_score(out, d);
+        if (withscores) cmd_zreply_score(out, d);
     }
+    return (int64_t)n;
 }
 
-/* ZRANGE key a b [BYSCORE] [REV] [LIMIT off n] [WITHSCORES], and the older
- * forms through `byscore`/`rev` preset (ZRANGEBYSCORE, ZREVRANGE...). */
-static void range_generic(shard_t *s, const cmd_call *c, int byscore, int rev, int old_form)
+enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
+
+/* Replaces dst's value by z (NULL or empty: dst deleted); replies the count. */
+static void store_result(shard_t *s, const cmd_call *c, const kv_str *dst, zobj_t *z)
 {
-    int withscores = 0, limit = 0, wrong;
+    int64_t n = z ? (int64_t)zobj_len(z) : 0;
+    shard_del(s, dst->p, dst->len);
+    if (n > 0) {
+        shard_obj_put(s, dst->p, dst->len, KV_TYPE_ZSET, z, -1);
+        cmd_zset_signal(s, dst);
+    } else
+        zobj_free(z);
+    reply_int(c->out, n);
+}
+
+/* ZRANGE key a b [BYSCORE|BYLEX] [REV] [LIMIT off n] [WITHSCORES], its
+ * older forms (ZRANGEBYSCORE, ZREVRANGE...) with type and rev preset
+ * (old_form), and ZRANGESTORE dst src a b [...] (store 1; store 2: its
+ * part, replying the result as a zmembers part does): the order of
+ * checks is Redis's: options, then bounds, then the key's type. */
+static void range_generic(shard_t *s, const cmd_call *c, int type, int rev, int old_form, int store)
+{
+    int withscores = 0, wrong, kidx = store ? 2 : 1;
     int64_t offset = 0, count = -1;
-    for (int i = 4; i < c->argc; i++) {
+    int rev_set = old_form;
+    for (int i = kidx + 3; i < c->argc; i++) {
         const kv_str *a = &c->argv[i];
-        if (cmd_is(a, "withscores")) {
+        if (!store && cmd_is(a, "withscores")) {
             withscores = 1;
-        } else if (cmd_is(a, "limit") && i + 2 < c->argc && (byscore || !old_form)) {
+        } else if (cmd_is(a, "limit") && i + 2 < c->argc) {
             if (cmd_get_i64(c, &c->argv[i + 1], &offset) != 0 ||
                 cmd_get_i64(c, &c->argv[i + 2], &count) != 0)
                 return;
-            limit = 1;
             i += 2;
-        } else if (!old_form && cmd_is(a, "byscore")) {
-            byscore = 1;
-        } else if (!old_form && cmd_is(a, "rev")) {
-            rev = 1;
-        } else if (!old_form && cmd_is(a, "bylex")) {
-            reply_error(c->out, "ERR ZRANGE BYLEX is not supported by mem-kv yet");
-            return;
+        } else if (!rev_set && cmd_is(a, "rev")) {
+            rev = rev_set = 1;
+        } else if (type == RANGE_AUTO && cmd_is(a, "bylex")) {
+            type = RANGE_LEX;
+        } else if (type == RANGE_AUTO && cmd_is(a, "byscore")) {
+            type = RANGE_SCORE;
         } else {
             reply_error(c->out, KV_ERR_SYNTAX);
             return;
         }
     }
-    if (limit && !byscore) {
+    if (type == RANGE_AUTO) type = RANGE_RANK;
+    if (count != -1 && type == RANGE_RANK) {
         reply_error(c->out,
                     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE "
                     "or BYLEX");
         return;
     }
-    if (byscore) {
-        size_t lo, hi;
-        /* REV (and ZREVRANGEBYSCORE) take max first */
-        kv_entry *e =
-            score_span(s, c, &c->argv[rev ? 3 : 2], &c->argv[rev ? 2 : 3], 1, &lo, &hi, &wrong);
-        if (wrong) return;
-        if (e == NULL) {
-            reply_array(c->out, 0);
-            return;
-        }
-        emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, offset, count);
+    if (withscores && type == RANGE_LEX) {
+        reply_error(c->out, "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
         return;
     }
-    int64_t start, stop;
-    if (cmd_get_i64(c, &c->argv[2], &start) != 0 || cmd_get_i64(c, &c->argv[3], &stop) != 0) return;
-    kv_entry *e = zget(s, c, 1, &wrong);
+    const kv_str *key = &c->argv[kidx];
+    /* REV takes max first */
+    const kv_str *amin = &c->argv[kidx + (rev ? 2 : 1)], *amax = &c->argv[kidx + (rev ? 1 : 2)];
+    size_t lo = 0, hi = 0;
+    kv_entry *e;
+    if (type == RANGE_SCORE) {
+        e = score_span(s, c, key, amin, amax, 1, &lo, &hi, &wrong);
+    } else if (type == RANGE_LEX) {
+        e = lex_span(s, c, key, amin, amax, 1, &lo, &hi, &wrong);
+    } else {
+        int64_t start, stop;
+        if (cmd_get_i64(c, &c->argv[kidx + 1], &start) != 0 ||
+            cmd_get_i64(c, &c->argv[kidx + 2], &stop) != 0)
+            return;
+        e = cmd_lookup_type(s, c, key, KV_TYPE_ZSET, 1, &wrong);
+        int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
+        if (e != NULL && cmd_index_range(len, &start, &stop)) {
+            /* ranks counted from the end when reversed */
+            lo = rev ? (size_t)(len - 1 - stop) : (size_t)start;
+            hi = rev ? (size_t)(len - start) : (size_t)stop + 1;
+        }
+    }
     if (wrong) return;
-    int64_t len = e ? (int64_t)zobj_len(entry_zobj(e)) : 0;
-    if (!cmd_index_range(len, &start, &stop)) {
+    if (store) {
+        zobj_t *dst = NULL;
+        if (e != NULL && hi > lo) {
+            dst = zobj_new(s->secret);
+            emit_range(c->out, entry_zobj(e), lo, hi, rev, 0, offset, count, dst);
+        }
+        if (store == 2) { /* the gather's part: the result's pairs */
+            size_t n = dst ? zobj_len(dst) : 0;
+            reply_array(c->out, (int64_t)n * 2);
+            for (size_t i = 0; i < n; i++) {
+                kv_str m;
+                double d;
+                zobj_at(dst, i, &m, &d);
+                reply_bulk(c->out, m.p, m.len);
+                cmd_zreply_score(c->out, d);
+            }
+            zobj_free(dst);
+            return;
+        }
+        store_result(s, c, &c->argv[1], cmd_zset_store_form(dst, s->secret));
+        return;
+    }
+    if (e == NULL) {
         reply_array(c->out, 0);
         return;
     }
-    /* ranks counted from the end when reversed */
-    size_t lo = rev ? (size_t)(len - 1 - stop) : (size_t)start;
-    size_t hi = rev ? (size_t)(len - start) : (size_t)stop + 1;
-    emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, 0, -1);
+    emit_range(c->out, entry_zobj(e), lo, hi, rev, withscores, offset, count, NULL);
 }
 
 void cmd_zrange(shard_t *s, const cmd_call *c)
 {
-    range_generic(s, c, 0, 0, 0);
+    range_generic(s, c, RANGE_AUTO, 0, 0, 0);
+}
+
+void cmd_zrangestore(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, RANGE_AUTO, 0, 0, 1);
+}
+
+void cmd_zrangestore_part(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, RANGE_AUTO, 0, 0, 2);
 }
 
 void cmd_zrevrange(shard_t *s, const cmd_call *c)
 {
-    range_generic(s, c, 0, 1, 1);
+    range_generic(s, c, RANGE_RANK, 1, 1, 0);
 }
 
 void cmd_zrangebyscore(shard_t *s, const cmd_call *c)
 {
-    range_generic(s, c, 1, 0, 1);
+    range_generic(s, c, RANGE_SCORE, 0, 1, 0);
 }
 
 void cmd_zrevrangebyscore(shard_t *s, const cmd_call *c)
 {
-    range_generic(s, c, 1, 1, 1);
+    range_generic(s, c, RANGE_SCORE, 1, 1, 0);
+}
+
+void cmd_zrangebylex(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, RANGE_LEX, 0, 1, 0);
+}
+
+void cmd_zrevrangebylex(shard_t *s, const cmd_call *c)
+{
+    range_generic(s, c, RANGE_LEX, 1, 1, 0);
 }
 
 /* Removes member m, which points into z itself (copied first). */
@@ -426,7 +574,20 @@ void cmd_zremrangebyscore(shard_t *s, const cmd_call *c)
 {
     size_t lo, hi;
     int wrong;
-    kv_entry *e = score_span(s, c, &c->argv[2], &c->argv[3], 0, &lo, &hi, &wrong);
+    kv_entry *e = score_span(s, c, &c->argv[1], &c->argv[2], &c->argv[3], 0, &lo, &hi, &wrong);
+    if (wrong) return;
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    remove_ranks(s, c, e, lo, hi);
+}
+
+void cmd_zremrangebylex(shard_t *s, const cmd_call *c)
+{
+    size_t lo, hi;
+    int wrong;
+    kv_entry *e = lex_span(s, c, &c->argv[1], &c->argv[2], &c->argv[3], 0, &lo, &hi, &wrong);
     if (wrong) return;
     if (e == NULL) {
         reply_int(c->out, 0);
@@ -480,7 +641,7 @@ static void pop_generic(shard_t *s, const cmd_call *c, int max)
         double d;
         zobj_at(z, max ? zobj_len(z) - 1 : 0, &m, &d);
         reply_bulk(c->out, m.p, m.len);
-        reply_score(c->out, d);
+        cmd_zreply_score(c->out, d);
         zrem_own(z, &m);
     }
     shard_obj_end(s, e, 1);

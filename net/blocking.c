@@ -156,7 +156,7 @@ void block_collect(netthr *t)
 /* BLMOVE (argv: src dst from to timeout). */
 static int block_is_move(const kv_slot *sl)
 {
-    return sl->def->name[1] == 'l' && sl->def->name[2] == 'm'; /* blmove */
+    return strcmp(sl->def->name, "blmove") == 0;
 }
 
 static int block_is_rpoplpush(const kv_slot *sl)
@@ -164,10 +164,45 @@ static int block_is_rpoplpush(const kv_slot *sl)
     return strcmp(sl->def->name, "brpoplpush") == 0;
 }
 
+/* 1 for BZPOPMIN/BZPOPMAX, 2 for BZMPOP, 3 for BLMPOP, else 0 (the list
+ * commands above). */
+static int block_kind(const kv_slot *sl)
+{
+    const char *n = sl->def->name;
+    if (strncmp(n, "bzpop", 5) == 0) return 1;
+    if (strcmp(n, "bzmpop") == 0) return 2;
+    return strcmp(n, "blmpop") == 0 ? 3 : 0;
+}
+
+/* BZMPOP/BLMPOP's arguments: the keys argv[3..3+*n), where and count at
+ * *where_at and *count (-1 when absent); -1 with Redis's error in *err. */
+static int block_mpop_args(const kv_slot *sl, int *n, int *where_at, int *count_at,
+                           const char **err)
+{
+    int64_t numkeys, count;
+    int which;
+    int z = block_kind(sl) == 2;
+    if (cmd_mpop_args(sl->argc, sl->argv, 2, z ? "min" : "left", z ? "max" : "right", &numkeys,
+                      &which, &count, err) != 0)
+        return -1;
+    *n = (int)numkeys;
+    *where_at = 3 + *n;
+    *count_at = *where_at + 2 < sl->argc ? *where_at + 2 : -1;
+    return 0;
+}
+
 int64_t block_one_shard(netthr *t, const kv_slot *sl)
 {
     int first = 1, last = sl->argc - 2;
     if (block_is_move(sl) || block_is_rpoplpush(sl)) last = 2;
+    if (block_kind(sl) >= 2) { /* bad arguments: any shard answers the error */
+        int n, w, cnt;
+        const char *err;
+        if (block_mpop_args(sl, &n, &w, &cnt, &err) != 0)
+            return route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+        first = 3;
+        last = 2 + n;
+    }
     uint32_t sh = route_shard(t->srv, sl->argv[first].p, sl->argv[first].len);
     for (int i = first + 1; i <= last; i++)
         if (route_shard(t->srv, sl->argv[i].p, sl->argv[i].len) != sh) return -1;
@@ -188,17 +223,19 @@ static void block_error(netthr *t, kv_slot *sl, const char *msg)
     conn_mark_dirty(t, sl->conn);
 }
 
-/* Parts of a BLPOP/BRPOP: one per shard, with its keys in client order. */
-static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb)
+/* Parts of a BLPOP/BRPOP (and of the zset and multi-pops: fn, with the
+ * npre arguments pre after the name): one per shard, with its keys
+ * argv[first..first+nkeys) in client order. */
+static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb, cmd_fn *fn, int first, int nkeys,
+                            const kv_str *pre, int npre)
 {
     unsigned nshards = (unsigned)t->srv->cfg.shards;
-    int nkeys = sl->argc - 2;
     uint32_t *shard_of = kv_xmalloc((size_t)nkeys * sizeof *shard_of);
     int *count = kv_xcalloc(nshards, sizeof *count);
     int *sub_of = kv_xmalloc(nshards * sizeof *sub_of);
     unsigned nsub = 0;
     for (int k = 0; k < nkeys; k++) {
-        shard_of[k] = route_shard(t->srv, sl->argv[1 + k].p, sl->argv[1 + k].len);
+        shard_of[k] = route_shard(t->srv, sl->argv[first + k].p, sl->argv[first + k].len);
         if (count[shard_of[k]]++ == 0) nsub++;
     }
     kv_req **subs = kv_xmalloc(nsub * sizeof *subs);
@@ -208,14 +245,15 @@ static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb)
     for (unsigned sh = 0; sh < nshards; sh++) {
         if (count[sh] == 0) continue;
         sub_of[sh] = (int)next;
-        subs[next] = route_part_new(sl, cmd_bpop_try, sh, 1 + count[sh], &av[next]);
+        subs[next] = route_part_new(sl, fn, sh, 1 + npre + count[sh], &av[next]);
         subs[next]->env = &nb->tok;
         av[next][0] = sl->argv[0];
-        fill[next++] = 1;
+        for (int p = 0; p < npre; p++) av[next][1 + p] = pre[p];
+        fill[next++] = 1 + npre;
     }
     for (int k = 0; k < nkeys; k++) {
         int i = sub_of[shard_of[k]];
-        av[i][fill[i]++] = sl->argv[1 + k];
+        av[i][fill[i]++] = sl->argv[first + k];
     }
     slot_set_parts(sl, subs, nsub);
     for (unsigned i = 0; i < nsub; i++) route_queue(t, subs[i]);
@@ -228,11 +266,20 @@ static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb)
 
 void block_route(netthr *t, conn *c, kv_slot *sl)
 {
-    int move = block_is_move(sl), rpl = block_is_rpoplpush(sl);
+    int move = block_is_move(sl), rpl = block_is_rpoplpush(sl), kind = block_kind(sl);
     const kv_str *tmo = &sl->argv[sl->argc - 1];
     if (move && (!side_ok(&sl->argv[3]) || !side_ok(&sl->argv[4]))) {
         block_error(t, sl, KV_ERR_SYNTAX);
         return;
+    }
+    int mp_n = 0, mp_where = 0, mp_count = -1;
+    if (kind >= 2) { /* BZMPOP/BLMPOP: the arguments, then the timeout (Redis's order) */
+        const char *err;
+        if (block_mpop_args(sl, &mp_n, &mp_where, &mp_count, &err) != 0) {
+            block_error(t, sl, err);
+            return;
+        }
+        tmo = &sl->argv[1];
     }
     int64_t ms;
     const char *err;
@@ -269,8 +316,15 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
         subs[0] = r;
         slot_set_parts(sl, subs, 1);
         route_queue(t, r);
+    } else if (kind == 1) { /* BZPOPMIN/BZPOPMAX key... timeout */
+        kv_str pre[2] = {{sl->def->name[6] == 'a' ? "max" : "min", 3}, {"-1", 2}};
+        block_pop_parts(t, sl, nb, cmd_bzpop_try, 1, sl->argc - 2, pre, 2);
+    } else if (kind >= 2) { /* BZMPOP/BLMPOP timeout numkeys key... where [COUNT n] */
+        kv_str pre[2] = {sl->argv[mp_where], mp_count > 0 ? sl->argv[mp_count] : (kv_str){"1", 1}};
+        block_pop_parts(t, sl, nb, kind == 2 ? cmd_bzpop_try : cmd_blmpop_try, 3, mp_n, pre, 2);
     } else {
-        block_pop_parts(t, sl, nb);
+        kv_str none[1];
+        block_pop_parts(t, sl, nb, cmd_bpop_try, 1, sl->argc - 2, none, 0);
     }
     c->blocker = sl;
     if (ms > 0) {

@@ -10,6 +10,8 @@
 #include "reply.h"
 #include "scripting.h"
 #include "sobj.h"
+#include "zobj.h"
+#include "cmd_zset_internal.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR SHARD_OOM_ERR
@@ -491,7 +493,8 @@ enum {
     STAGE_NX_SET,
     STAGE_SCAN,
     STAGE_SET_GATHER,
-    STAGE_SET_STORE
+    STAGE_SET_STORE,
+    STAGE_MPOP
 };
 
 static kv_req **staged_grave(kv_slot *sl)
@@ -589,11 +592,63 @@ static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *
     return SETOP_DIFF;
 }
 
+/* What kind of numkeys command sl is: 0 the set commands, 1 the sorted-set
+ * algebra (ZUNION...: gathered across shards), 2 ZMPOP/LMPOP (across shards:
+ * key by key, mpop_next), 3 ZRANGESTORE (gathered). */
+static int setop_kind(const kv_slot *sl)
+{
+    const char *name = sl->def->name;
+    if (strcmp(name, "zmpop") == 0 || strcmp(name, "lmpop") == 0) return 2;
+    if (strcmp(name, "zrangestore") == 0) return 3;
+    return name[0] == 'z';
+}
+
+/* The source keys of a ZUNION... or ZMPOP/LMPOP: argv[*first], *n of them;
+ * -1 if the arguments are bad (the shard handler then gives the error). */
+static int zsetop_keys(const kv_slot *sl, int *first, int *n, int *store)
+{
+    const char *err;
+    *store = 0;
+    if (setop_kind(sl) == 3) { /* ZRANGESTORE dst src ... */
+        *first = 2;
+        *n = 1;
+        *store = 1;
+        return 0;
+    }
+    if (setop_kind(sl) == 2) {
+        int64_t numkeys, count;
+        int which;
+        if (cmd_mpop_args(sl->argc, sl->argv, 1, "min", "max", &numkeys, &which, &count, &err) !=
+                0 &&
+            cmd_mpop_args(sl->argc, sl->argv, 1, "left", "right", &numkeys, &which, &count, &err) !=
+                0)
+            return -1;
+        *first = 2;
+        *n = (int)numkeys;
+        return 0;
+    }
+    cmd_zsetop_spec sp;
+    if (cmd_zsetop_args(sl->def->name, sl->argc, sl->argv, &sp, &err) != 0) return -1;
+    *first = sp.first;
+    *n = (int)sp.numkeys;
+    *store = sp.store;
+    return 0;
+}
+
 /* The one shard of every key of a set command, or -1 if they span several. */
 static int64_t setop_shard(netthr *t, const kv_slot *sl)
 {
     int first, n, store;
     int64_t limit;
+    if (setop_kind(sl) != 0) {
+        uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+        if (zsetop_keys(sl, &first, &n, &store) != 0) return sh; /* its error */
+        sh = route_shard(t->srv, sl->argv[first].p, sl->argv[first].len);
+        for (int i = first; i < first + n; i++)
+            if (route_shard(t->srv, sl->argv[i].p, sl->argv[i].len) != sh) return -1;
+        if (store && route_shard(t->srv, sl->argv[1].p, sl->argv[1].len) != sh) return -1;
+        return sh;
+    }
     if (setop_of(sl, &first, &n, &store, &limit) < 0) /* bad SINTERCARD: its error */
         return route_shard(t->srv, sl->argv[2].p, sl->argv[2].len);
     uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
@@ -608,18 +663,38 @@ static void setop_start(netthr *t, kv_slot *sl)
 {
     int first, n, store;
     int64_t limit;
-    setop_of(sl, &first, &n, &store, &limit);
+    if (setop_kind(sl) == 1)
+        zsetop_keys(sl, &first, &n, &store);
+    else
+        setop_of(sl, &first, &n, &store, &limit);
+    if (setop_kind(sl) == 3) { /* the range from src's shard */
+        const kv_str *src = &sl->argv[2];
+        kv_str *av;
+        kv_req *r = part_new(sl, cmd_zrangestore_part, route_shard(t->srv, src->p, src->len),
+                             sl->argc, &av);
+        memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
+        kv_req **subs = kv_xmalloc(sizeof *subs);
+        subs[0] = r;
+        slot_set_parts(sl, subs, 1);
+        sl->stage = STAGE_SET_GATHER;
+        route_queue(t, r);
+        return;
+    }
     int argc = sl->argc;
     sl->argc = first + n; /* route_split takes the keys up to argc: not LIMIT */
-    route_split(t, sl, cmd_smembers_part, first, 1, 1, 1);
+    route_split(t, sl, setop_kind(sl) == 1 ? cmd_zmembers_part : cmd_smembers_part, first, 1, 1, 1);
     sl->argc = argc;
     sl->stage = STAGE_SET_GATHER;
 }
 
 /* Stage 2: combines the gathered members; a STORE queues the PUT (or DEL)
  * of the result. Returns 1 if a part was queued. */
+static int zsetop_gathered(netthr *t, kv_slot *sl);
+static int setop_store(netthr *t, kv_slot *sl, const char *type);
+
 static int setop_gathered(netthr *t, kv_slot *sl)
 {
+    if (setop_kind(sl) != 0) return zsetop_gathered(t, sl); /* ZUNION..., ZRANGESTORE */
     int first, n, store;
     int64_t limit;
     int op = setop_of(sl, &first, &n, &store, &limit);
@@ -649,6 +724,18 @@ static int setop_gathered(netthr *t, kv_slot *sl)
         return 0;
     }
     sl->aux = (int64_t)sobj_len(res);
+    kvbuf_reset(out); /* holds the encoded set until the last stage */
+    if (sl->aux > 0) sobj_encode(res, out);
+    sobj_free(res);
+    return setop_store(t, sl, "3"); /* KV_TYPE_SET */
+}
+
+/* Queues the STORE of an algebra result: a DEL of the destination when
+ * empty (sl->aux = 0), else a PUT of the encoded value, which sl->reply
+ * holds until the last stage. Returns 1. */
+static int setop_store(netthr *t, kv_slot *sl, const char *type)
+{
+    kvbuf *out = &sl->reply;
     slot_bury_parts(sl, staged_grave(sl));
     const kv_str *dst = &sl->argv[1];
     uint32_t sh = route_shard(t->srv, dst->p, dst->len);
@@ -659,22 +746,120 @@ static int setop_gathered(netthr *t, kv_slot *sl)
         av[0] = (kv_str){"del", 3};
         av[1] = *dst;
     } else {
-        kvbuf_reset(out); /* holds the encoded set until the last stage */
-        sobj_encode(res, out);
         r = part_new(sl, cmd_put_part, sh, 5, &av);
         av[0] = (kv_str){"put", 3};
         av[1] = *dst;
         av[2] = (kv_str){out->data, out->len};
         av[3] = (kv_str){"-1", 2};
-        av[4] = (kv_str){"3", 1}; /* KV_TYPE_SET */
+        av[4] = (kv_str){type, strlen(type)};
     }
-    sobj_free(res);
     kv_req **subs = kv_xmalloc(sizeof *subs);
     subs[0] = r;
     slot_set_parts(sl, subs, 1);
     sl->stage = STAGE_SET_STORE;
     route_queue(t, r);
     return 1;
+}
+
+/* Stage 2 of ZUNION/ZINTER/ZDIFF(+STORE)/ZINTERCARD: the options are read
+ * now, after the parts' WRONGTYPE (Redis checks types first). */
+static int zsetop_gathered(netthr *t, kv_slot *sl)
+{
+    cmd_zsetop_spec sp;
+    const char *err;
+    kvbuf *out = &sl->reply;
+    if (setop_kind(sl) == 3) { /* ZRANGESTORE: store what src's part found */
+        const kvbuf *r = &sl->subs[0]->reply;
+        const char *p = r->data;
+        zobj_t *z = cmd_zsetop_parse(&p, r->data + r->len, &t->srv->secret);
+        if (z == NULL) {
+            reply_error(out, "ERR internal error in sorted set gather");
+            return 0;
+        }
+        z = cmd_zset_store_form(z, &t->srv->secret);
+        sl->aux = (int64_t)zobj_len(z);
+        kvbuf_reset(out);
+        if (sl->aux > 0) zobj_encode(z, out);
+        zobj_free(z);
+        return setop_store(t, sl, "6");
+    }
+    cmd_zsetop_args(sl->def->name, sl->argc, sl->argv, &sp, &err); /* checked at routing */
+    int n = (int)sp.numkeys;
+    double *weights = kv_xmalloc((size_t)n * sizeof *weights);
+    if (cmd_zsetop_opts(sl->argc, sl->argv, &sp, weights, &err) != 0) {
+        free(weights);
+        reply_error(out, err);
+        return 0;
+    }
+    const char **pos = kv_xmalloc(sl->nsub * sizeof *pos);
+    for (unsigned i = 0; i < sl->nsub; i++) pos[i] = sl->subs[i]->reply.data;
+    zobj_t **in = kv_xcalloc((size_t)n, sizeof *in);
+    int bad = 0;
+    for (int k = 0; k < n && !bad; k++) {
+        const kvbuf *r = &sl->subs[sl->key_sub[k]]->reply;
+        in[k] = cmd_zsetop_parse(&pos[sl->key_sub[k]], r->data + r->len, &t->srv->secret);
+        if (in[k] == NULL) bad = 1;
+    }
+    zobj_t *res = bad ? NULL : cmd_zsetop(&sp, in, weights, &t->srv->secret);
+    for (int k = 0; k < n; k++) zobj_free(in[k]);
+    free(in);
+    free(pos);
+    free(weights);
+    if (res == NULL) {
+        reply_error(out, "ERR internal error in sorted set gather");
+        return 0;
+    }
+    if (!sp.store) {
+        cmd_zsetop_reply(out, &sp, res);
+        zobj_free(res);
+        return 0;
+    }
+    res = cmd_zset_store_form(res, &t->srv->secret);
+    sl->aux = (int64_t)zobj_len(res);
+    kvbuf_reset(out);
+    if (sl->aux > 0) zobj_encode(res, out);
+    zobj_free(res);
+    return setop_store(t, sl, "6"); /* KV_TYPE_ZSET */
+}
+
+/* ZMPOP/LMPOP over keys of several shards: one key at a time, in order
+ * (sl->aux: its index), as "ZMPOP 1 key where [COUNT n]" on its shard, until
+ * one answers other than nil. Not atomic across shards (docs). */
+static void mpop_next(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    zsetop_keys(sl, &first, &n, &store);
+    const kv_str *key = &sl->argv[first + sl->aux];
+    int rest = sl->argc - (first + n), argc = 3 + rest;
+    kv_str *av;
+    kv_req *r = part_new(sl, sl->def->fn, route_shard(t->srv, key->p, key->len), argc, &av);
+    av[0] = sl->argv[0];
+    av[1] = (kv_str){"1", 1};
+    av[2] = *key;
+    memcpy(av + 3, sl->argv + first + n, (size_t)rest * sizeof *av);
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    subs[0] = r;
+    slot_set_parts(sl, subs, 1);
+    sl->stage = STAGE_MPOP;
+    route_queue(t, r);
+}
+
+/* Stage n of a cross-shard ZMPOP/LMPOP: 1 if the next key was queued. */
+static int mpop_step(netthr *t, kv_slot *sl)
+{
+    int first, n, store;
+    zsetop_keys(sl, &first, &n, &store);
+    const kvbuf *r = &sl->subs[0]->reply;
+    int nil = r->len == 5 && memcmp(r->data, "*-1\r\n", 5) == 0;
+    if (nil && sl->aux + 1 < n) {
+        slot_bury_parts(sl, staged_grave(sl));
+        sl->aux++;
+        mpop_next(t, sl);
+        return 1;
+    }
+    kvbuf_reset(&sl->reply);
+    kvbuf_append(&sl->reply, r->data, r->len);
+    return 0;
 }
 
 /* Runs the next step of a staged command whose parts all completed.
@@ -745,6 +930,8 @@ static int staged_step(netthr *t, kv_slot *sl)
         kvbuf_reset(out);
         reply_int(out, sl->aux);
         return 0;
+    case STAGE_MPOP:
+        return mpop_step(t, sl);
     }
     reply_error(out, "ERR internal error in staged command");
     return 0;
@@ -1004,10 +1191,14 @@ void route_dispatch(netthr *t, conn *c)
         }
         break;
     case ROUTE_SETOP:
-        if (route_parts(t, sl) != 0) {
+        if (route_parts(t, sl) == 0) break;
+        if (setop_kind(sl) == 2) { /* ZMPOP/LMPOP: key by key */
+            sl->aux = 0;
+            mpop_next(t, sl);
+        } else {
             setop_start(t, sl);
-            c->blocker = sl;
         }
+        c->blocker = sl;
         break;
     case ROUTE_SCRIPT:
         script_route(t, c, sl);

@@ -2,7 +2,8 @@
  * and the serving of blocked list commands on a shard (cmd_list.c): FIFO
  * order per key, stale registrations dropped, exactly one claim per token,
  * reference counting, delivery order, a token registered on two shards
- * served by one only (the other shard's element stays). */
+ * served by one only (the other shard's element stays), list and
+ * sorted-set waiters on one key served each in their own order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,6 +75,38 @@ static void test_fifo_and_stale(void **state)
     for (int i = 0; i < 3; i++) blk_token_unref(t[i]);
     blk_token_unref(t3);
     blk_reg_free(r); /* drops the last references (ASan: nothing leaks) */
+}
+
+/* List and sorted-set waiters on one key: each kind is served in its own
+ * FIFO order, the other kind keeping its place. */
+static void test_front_kind(void **state)
+{
+    (void)state;
+    blk_reg *r = blk_reg_new();
+    blk_token *t[4];
+    int zset[4] = {0, 1, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        t[i] = tok_new();
+        blk_wait *w = blk_reg_add(r, 7, 0, "m", 1, t[i], 0, 0, 0, NULL);
+        w->zset = (uint8_t)zset[i];
+    }
+    blk_reg_signal(r, 7, 0, "m", 1);
+    blk_key *k = blk_reg_next_ready(r);
+    assert_non_null(k);
+    blk_wait *w = blk_key_front_kind(r, k, 1); /* the first sorted-set waiter */
+    assert_ptr_equal(w->tok, t[1]);
+    assert_ptr_equal(blk_key_front(r, k), w); /* moved to the front */
+    assert_int_equal(blk_key_pop(r, k, 0), 0);
+    assert_ptr_equal(blk_key_front_kind(r, k, 0)->tok, t[0]); /* lists: in order */
+    assert_int_equal(blk_key_pop(r, k, 0), 0);
+    assert_true(blk_token_claim(t[3], BLK_GONE)); /* a stale one is skipped */
+    assert_null(blk_key_front_kind(r, k, 1));
+    assert_ptr_equal(blk_key_front_kind(r, k, 0)->tok, t[2]);
+    assert_int_equal(blk_key_pop(r, k, 0), 0); /* t[3]'s stale registration left */
+    assert_null(blk_key_front(r, k));
+    assert_int_equal(blk_key_pop(r, k, 0), 1); /* the key is freed */
+    for (int i = 0; i < 4; i++) blk_token_unref(t[i]);
+    blk_reg_free(r);
 }
 
 static void test_deliver_order(void **state)
@@ -190,9 +223,8 @@ static void test_timeout_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_and_stale),
-        cmocka_unit_test(test_deliver_order),
-        cmocka_unit_test(test_serve_on_shards),
+        cmocka_unit_test(test_fifo_and_stale), cmocka_unit_test(test_front_kind),
+        cmocka_unit_test(test_deliver_order),  cmocka_unit_test(test_serve_on_shards),
         cmocka_unit_test(test_timeout_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
