@@ -65,6 +65,10 @@ typedef struct kv_req {
                                 (cmd_call.pin): a client's own GET, written as it is */
     kv_pin pin;              /* written by the actor: the value the reply continues with
                                 (e NULL: none); the network thread unpins it */
+    kv_take take;            /* big bulk arguments the command may keep as a stored value
+                                (nbigs 0: none); take.bigs and take.keep are written by the
+                                actor, and the network thread unpins take.keep once it is
+                                done with argv */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */

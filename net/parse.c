@@ -343,6 +343,19 @@ static size_t big_target(size_t n, size_t have)
     return n - have <= ahead ? n : have + ahead;
 }
 
+/* A new buffer of n bytes in the layout of kv_xmalloc_pages (page aligned
+ * under jemalloc, so that no random offset makes it touch one page more);
+ * NULL on out of memory. */
+static char *big_alloc(size_t n)
+{
+#ifdef MEMKV_JEMALLOC
+    size_t page = 4096;
+    return aligned_alloc(page, (n + page - 1) / page * page);
+#else
+    return malloc(n);
+#endif
+}
+
 /* Makes ps->big (NULL at first) hold at least need payload bytes, growing
  * it to big_target of the `arrived` bytes (need <= big_target(arrived)).
  * Returns 0, or -1 on out of memory (ps->big unchanged). */
@@ -352,7 +365,10 @@ static int big_grow(parse_state *ps, size_t arrived, size_t need)
     if (ps->big != NULL && need <= ps->big_cap) return 0;
     size_t cap = big_target(n, arrived);
     assert(need <= cap);
-    char *p = realloc(ps->big, cap + 1); /* + 1: the NUL after the payload */
+    /* + 1: the NUL after the payload. A first buffer of the exact size is
+     * the one a stored value can take as it is (entry_new_own): page
+     * aligned, as kv_xmalloc_pages makes them. */
+    char *p = ps->big == NULL && cap == n ? big_alloc(cap + 1) : realloc(ps->big, cap + 1);
     if (p == NULL) return -1;
     if (ps->big == NULL) ps->big_have = 0;
     ps->big = p;

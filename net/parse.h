@@ -39,9 +39,12 @@ typedef struct parse_limits {
                           "unauthenticated ..." texts (CVE-2021-32675) */
 } parse_limits;
 
-/* Redis's PROTO_MBULK_BIG_ARG: from this size on a bulk goes straight from
- * the socket into a buffer of its own instead of through the query buffer. */
-#define PARSE_BIG_BULK (32 * 1024)
+/* From this size on a bulk goes straight from the socket into a buffer of
+ * its own instead of through the query buffer (Redis's PROTO_MBULK_BIG_ARG
+ * is 32 KB): the size from which a string is stored in an allocation of its
+ * own (ENTRY_SHARE_MIN, engine/entry.h), so that a SET's value buffer
+ * becomes the stored value without a copy (entry_new_own). */
+#define PARSE_BIG_BULK (16 * 1024)
 
 /* A big bulk's buffer is never more than this many bytes (or as many as
  * have arrived, if more) ahead of the bytes that have arrived: the announced

@@ -58,6 +58,9 @@ static kv_slot *slot_alloc(netthr *t, size_t room)
     return sl;
 }
 
+/* A big bulk of the parser is big enough to be stored as it is. */
+_Static_assert(PARSE_BIG_BULK == ENTRY_SHARE_MIN, "parser and entry thresholds differ");
+
 /* Allocates a slot holding its own copy of the arguments (not linked in
  * c's FIFO: slot_new does that). Arguments the parser read into buffers of
  * their own (big bulks) are taken, not copied, when argv is c->ps.argv. */
@@ -121,6 +124,8 @@ static void pin_release(kv_pin *pin)
 static void req_release(kv_req *r, kv_slot *sl)
 {
     pin_release(&r->pin);
+    if (r->take.keep != NULL) entry_unpin(r->take.keep); /* argv's bytes are no longer read */
+    r->take = (kv_take){0};
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
     free(r);
@@ -305,6 +310,8 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
     /* a RESP GET's big value goes to the socket from the stored bytes */
     r->may_pin = fn == cmd_get && sl->proto != PARSE_PLAIN;
+    /* a big value argument may become the stored value as it is */
+    r->take = (kv_take){sl->bigs, sl->nbigs, r->take.keep};
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);
