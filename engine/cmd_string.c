@@ -494,6 +494,26 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
     reply_int(c->out, (int64_t)e->vlen);
 }
 
+/* Appends e's value to c's reply as a pin when c allows it and the value
+ * is stored apart (KV_ENTRY_SHARED): its bulk header and CRLF in the reply,
+ * and the bytes between them referred to, not copied. */
+static void reply_value_pinned(const cmd_call *c, kv_entry *e)
+{
+    kv_pins *ps = c->pins;
+    if (ps == NULL || !(e->flags & KV_ENTRY_SHARED)) {
+        reply_value(c->out, e);
+        return;
+    }
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? ps->cap * 2 : 4;
+        ps->v = kv_xrealloc(ps->v, ps->cap * sizeof *ps->v);
+    }
+    reply_bulk_len(c->out, e->vlen);
+    entry_pin(e);
+    ps->v[ps->n++] = (kv_pin){e, entry_val(e), e->vlen, c->out->len};
+    kvbuf_append(c->out, "\r\n", 2);
+}
+
 void cmd_mget_part(shard_t *s, const cmd_call *c)
 {
     for (int i = 1; i < c->argc; i++) {
@@ -501,7 +521,7 @@ void cmd_mget_part(shard_t *s, const cmd_call *c)
         if (e == NULL || e->type != KV_TYPE_STRING)
             reply_nil(c->out);
         else
-            reply_value(c->out, e);
+            reply_value_pinned(c, e);
     }
 }
 
