@@ -61,9 +61,9 @@ static kv_entry *entry_alloc_flags(unsigned flags, size_t size)
 }
 
 /* A value buffer taken from the caller (entry_new_own), cut to the size
- * kv_xmalloc_pages would have given: the parser's buffer holds a NUL after
- * the payload, which for a payload of whole pages costs a size class more
- * (jemalloc shrinks a large allocation in place: no copy). */
+ * kv_xmalloc_pages would have given if it is bigger (the parser's buffer
+ * of a bulk over PARSE_BIG_AHEAD grew by realloc; jemalloc shrinks a large
+ * allocation in place: no copy). */
 static char *entry_fit(char *p, size_t vlen)
 {
 #ifdef MEMKV_JEMALLOC

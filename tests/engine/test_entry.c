@@ -97,19 +97,17 @@ static void test_unpinned_in_place(void **state)
     entry_free(n);
 }
 
-/* A buffer of the parser's kind for a value of n bytes: n + 1 bytes (the
- * NUL after the payload), page aligned under jemalloc as parse.c makes
- * them. */
+/* A buffer of the parser's kind for a value of n bytes: exact, page
+ * aligned under jemalloc as parse.c makes them. */
 static char *parser_buffer(size_t n, char c)
 {
 #ifdef MEMKV_JEMALLOC
-    char *p = aligned_alloc(4096, (n + 1 + 4095) / 4096 * 4096);
+    char *p = aligned_alloc(4096, (n + 4095) / 4096 * 4096);
 #else
-    char *p = malloc(n + 1);
+    char *p = malloc(n);
 #endif
     assert_non_null(p);
     for (size_t i = 0; i < n; i++) p[i] = (char)(c + i % 7);
-    p[n] = '\0';
     return p;
 }
 
@@ -130,8 +128,7 @@ static void test_new_own_takes_buffer(void **state)
         assert_int_equal(e->vlen, n);
         assert_int_equal(entry_expire(e), 5000);
         assert_memory_equal(entry_val(e), want, n);
-        /* no bigger than kv_xmalloc_pages would have made it: the NUL's
-         * page (at whole-page sizes) is given back */
+        /* no bigger than kv_xmalloc_pages would have made it */
 #ifdef MEMKV_JEMALLOC
         kv_entry *ref = entry_new(1, "key", 3, want, n, 5000);
         assert_true(entry_mem(e) <= entry_mem(ref));

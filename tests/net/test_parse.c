@@ -557,7 +557,8 @@ static void tbuf_add(struct tbuf *b, const void *p, size_t n)
 
 /* A big bulk (>= lim.big_bulk): its bytes come partly through the caller's
  * buffer and partly through parse_direct; the argument is taken, with its
- * NUL, and what follows parses as usual. Untaken buffers are freed (ASan). */
+ * length (no NUL after it), and what follows parses as usual. Untaken
+ * buffers are freed (ASan: a read past the payload is caught). */
 static void test_big_bulk_direct(void **st)
 {
     (void)st;
@@ -594,7 +595,6 @@ static void test_big_bulk_direct(void **st)
         assert_int_equal(ps.argc, 3);
         assert_int_equal(ps.argv[2].len, n);
         assert_memory_equal(ps.argv[2].p, val, n);
-        assert_int_equal(ps.argv[2].p[n], '\0');
         assert_int_equal(parse_nbig(&ps), 1);
         if (first == 50) {
             int arg;
@@ -650,7 +650,6 @@ static void test_big_bulk_threshold(void **st)
             int arg;
             char *b = parse_take_big(&ps, 0, &arg);
             assert_int_equal(arg, 2);
-            assert_int_equal(b[n], '\0');
 #ifdef MEMKV_JEMALLOC
             assert_int_equal((uintptr_t)b % 4096, 0);
 #endif
@@ -729,7 +728,6 @@ static void test_big_bulk_bounded(void **st)
     assert_int_equal(ps.argc, 3);
     assert_int_equal(ps.argv[2].len, n);
     assert_memory_equal(ps.argv[2].p, val, n);
-    assert_int_equal(ps.argv[2].p[n], '\0');
     int arg;
     char *b = parse_take_big(&ps, 0, &arg);
     assert_int_equal(arg, 2);
