@@ -32,12 +32,15 @@ static void slot_count_inflight(netthr *t, const kv_slot *sl, int64_t sign)
     slot_count_bytes(t, sign * (int64_t)(sizeof *sl + sl->room));
 }
 
-/* A zeroed slot with room bytes for arguments: from t's cache when they
- * fit in SLOT_ROOM (keeping the cached reply buffers' memory). */
+/* A zeroed slot (its room for arguments not zeroed: slot_make fills it)
+ * with room bytes for arguments: from t's cache when they fit in
+ * SLOT_ROOM (keeping the cached reply buffers' memory). */
 static kv_slot *slot_alloc(netthr *t, size_t room)
 {
     if (room > SLOT_ROOM) {
-        kv_slot *sl = kv_xcalloc(1, sizeof *sl + room);
+        /* not calloc: zeroing a 4 KB SET's value room only to copy over it */
+        kv_slot *sl = kv_xmalloc(sizeof *sl + room);
+        memset(sl, 0, sizeof *sl);
         sl->room = (uint32_t)room;
         slot_count_inflight(t, sl, 1);
         return sl;
