@@ -324,8 +324,9 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
     /* a RESP GET's big value goes to the socket from the stored bytes */
     r->may_pin = fn == cmd_get && sl->proto != PARSE_PLAIN;
-    /* a big value argument may become the stored value as it is */
-    r->take = (kv_take){sl->bigs, sl->nbigs, r->take.keep};
+    /* a big value argument may become the stored value as it is (not in a
+     * transaction: EXEC runs its parts its own way) */
+    r->take = (kv_take){t->capturing ? NULL : sl->bigs, t->capturing ? 0 : sl->nbigs, r->take.keep};
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);

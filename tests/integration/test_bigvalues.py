@@ -354,6 +354,25 @@ def set_keeps_buffer_variants(ctx):
 
 
 @R.test
+def big_values_in_multi_and_scripts(ctx):
+    """Big SETs and MGETs inside MULTI/EXEC and EVAL (where arguments are
+    copied and replies hold every byte), pipelined with plain ones."""
+    a, b = value(16 * KB, 301), value(300 * KB, 302)
+    script = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('MGET', KEYS[1], KEYS[2])"
+    stream = (encode("SET", "tx2", b) + encode("MULTI") + encode("SET", "tx1", a) +
+              encode("MGET", "tx1", "tx2", "nokey") + encode("GETSET", "tx2", a) + encode("EXEC") +
+              encode("EVAL", script, "2", "tx3", "tx1", b) + encode("MGET", "tx3", "tx2", "tx1"))
+    want = [b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n",
+            b"*3\r\n+OK\r\n*3\r\n" + bulk(a) + bulk(b) + b"$-1\r\n" + bulk(b),
+            b"*2\r\n" + bulk(b) + bulk(a), b"*3\r\n" + bulk(b) + bulk(a) + bulk(a)]
+    with RespConn(ctx["srv"].port, timeout=60) as c:
+        got = send_and_read(c.sock, stream, len(want), "pieces", 303)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, "reply %d: got %s (%d bytes), want %s (%d bytes)" % (
+            i, short(g), len(g), short(w), len(w))
+
+
+@R.test
 def differential_with_redis(ctx):
     """The same commands with large values, byte for byte against Redis."""
     if REDIS:
