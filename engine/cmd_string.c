@@ -487,8 +487,9 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
     size_t need = (size_t)off + val->len;
     if (e == NULL)
         e = shard_add_zeroed(s, key->p, key->len, need);
-    else if (need > e->vlen)
-        e = shard_resize_val(s, e, need);
+    else if (need > e->vlen || entry_pinned(e))
+        /* a pinned value is being sent (GET, MGET): write into a copy */
+        e = shard_resize_val(s, e, need > e->vlen ? need : e->vlen);
     memcpy(entry_val(e) + off, val->p, val->len);
     shard_written(s, e);
     reply_int(c->out, (int64_t)e->vlen);

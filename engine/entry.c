@@ -101,8 +101,7 @@ static void entry_realloc_ext(kv_entry *e, size_t cap)
     memcpy(entry_key(e) + e->klen, &v, sizeof v);
 }
 
-/* Whether someone besides the table holds e (its bytes must not change). */
-static int entry_pinned(const kv_entry *e)
+int entry_pinned(const kv_entry *e)
 {
     return (e->flags & KV_ENTRY_SHARED) &&
            atomic_load_explicit(&entry_refs_of(e)->refs, memory_order_acquire) > 1;

@@ -108,6 +108,10 @@ void entry_pin(kv_entry *e);
 /* Drops a reference taken by entry_pin; frees e if it was the last one
  * (the table let go of it meanwhile). Any thread. */
 void entry_unpin(kv_entry *e);
+/* Whether someone besides the table holds e (a reply being written, a
+ * kept argument): its value's bytes must not change where they lie. Actor
+ * of e's shard. */
+int entry_pinned(const kv_entry *e);
 /* Frees e but not the hobj it points to (the hobj moved to another entry). */
 void entry_free_shell(kv_entry *e);
 /* Bytes the allocator really holds for e (malloc_usable_size), a hash's
