@@ -337,7 +337,9 @@ static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
                   .argv = r->argv,
                   .out = &r->reply,
                   .env = r->env,
-                  .pin = r->may_pin ? &r->pin : NULL};
+                  .pin = r->may_pin ? &r->pin : NULL,
+                  .take = r->take.nbigs ? &r->take : NULL,
+                  .pins = r->may_pin ? &r->pins : NULL};
     s->now_ms = now_ms;
     if (r->denyoom && s->limits) {
         int room = actor_make_room(a, s, r, ACTOR_EVICT_US);

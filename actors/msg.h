@@ -61,10 +61,17 @@ typedef struct kv_req {
                                 fn, shard and argv are unused then */
     uint8_t ordered;         /* private to the network thread: a part of a command over
                                 several actors, published in the global order */
-    uint8_t may_pin;         /* ro for the actor: the reply may refer to a stored value
-                                (cmd_call.pin): a client's own GET, written as it is */
+    uint8_t may_pin;         /* ro for the actor: the reply may refer to stored values
+                                (cmd_call.pin, cmd_call.pins): a client's own GET or MGET,
+                                written as it is */
     kv_pin pin;              /* written by the actor: the value the reply continues with
                                 (e NULL: none); the network thread unpins it */
+    kv_pins pins;            /* written by the actor (MGET's part, may_pin): the values its
+                                reply refers to; the network thread unpins and frees them */
+    kv_take take;            /* big bulk arguments the command may keep as a stored value
+                                (nbigs 0: none); take.bigs and take.keep are written by the
+                                actor, and the network thread unpins take.keep once it is
+                                done with argv */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */
@@ -93,6 +100,7 @@ static inline void kv_obl_count(kv_req *r)
 {
     r->obl_bytes = 0;
     size_t len = r->reply.len + r->pin.len;
+    for (unsigned i = 0; i < r->pins.n; i++) len += r->pins.v[i].len;
     if (r->obl == NULL || len < KV_OBL_MIN_REPLY) return;
     r->obl_bytes = len;
     atomic_fetch_add_explicit(&r->obl->inflight, (int64_t)r->obl_bytes, memory_order_relaxed);

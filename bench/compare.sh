@@ -15,7 +15,11 @@
 #   cpu  bench/cpu_per_req.py: server CPU per request at pipeline 1 and 16
 #        for SET, GET, MGET-10 (redis-benchmark, 50 clients), with the
 #        closed-loop p99 at pipeline 1 and MGET-10 keys/s of the same runs
-# These two start their own servers, persistence off whatever --persist says.
+#   values  bench/cpu_per_req.py --values (issue 20): server CPU per request
+#        and throughput for SET/GET of 4 KB, 16 KB, 256 KB, 1 MB values and
+#        MGET of 10 x 16 KB (redis-benchmark, 20 clients, pipeline 1); only
+#        with --only values (about 3 minutes a round on 2 cores)
+# These start their own servers, persistence off whatever --persist says.
 #
 # Usage: bench/compare.sh [--quick] [--rounds N] [--duration S]
 #                         [--memkv PATH] [--bench PATH] [--redis PATH]
@@ -107,9 +111,10 @@ WORKLOADS=(
   "open|mkb|GET open loop at RATE req/s|$MKB_BASE -P 1 --ratio 0:1:0 --rate RATE"
 )
 want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
+named() { [[ $ONLY == *",$1,"* ]]; } # workloads run only when --only names them
 for id in ${ONLY//,/ }; do
   case "$id" in
-    ttl|cpu) ;;
+    ttl|cpu|values) ;;
     *) printf '%s\n' "${WORKLOADS[@]}" | grep -q "^$id|" ||
          { echo "compare.sh: unknown workload id $id" >&2; exit 2; } ;;
   esac
@@ -249,6 +254,13 @@ if want cpu; then
     --rounds "$ROUNDS" --scale "$CPU_SCALE" --json "$WORK/cpu.json" >"$WORK/cpu.md" 2>&1 ||
     { echo "compare.sh: the cpu workload failed:"; tail -5 "$WORK/cpu.md"; } >&2
 fi
+if named values; then
+  echo "values: large values, CPU per request and throughput, $ROUNDS round(s)" >&2
+  sample_load
+  $PY bench/cpu_per_req.py --values --memkv "$MEMKV" --redis "$REDIS" \
+    --memkv-args "$EXTRA_ARGS" --rounds "$ROUNDS" >"$WORK/values.md" 2>&1 ||
+    { echo "compare.sh: the values workload failed:"; tail -5 "$WORK/values.md"; } >&2
+fi
 sample_load
 ELAPSED=$(( $(date +%s) - START ))
 
@@ -278,6 +290,14 @@ if [ "$MAIN" = 1 ]; then
     a999=$(median "$id" A 6); b999=$(median "$id" B 6)
     echo "| $title | $(fmt_rps "$ra") | $(fmt_rps "$rb") | $(ratio "$ra" "$rb") | $(fmt_ms "$a50") | $(fmt_ms "$b50") | $(fmt_ms "$a99") | $(fmt_ms "$b99") | $(ratio "$a99" "$b99") | $(fmt_ms "$a999") | $(fmt_ms "$b999") |"
   done
+fi
+
+if named values; then
+  echo
+  echo "### Large values (issue 20): server CPU per request and throughput, mem-kv / Redis"
+  echo "(targets: CPU <= 0.8x and throughput >= 1.25x at 16 KB and up; <= 1.0x and >= 1.0x at 4 KB)"
+  echo
+  cat "$WORK/values.md"
 fi
 
 want ttl || want cpu || exit 0

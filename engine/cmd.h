@@ -43,6 +43,26 @@ typedef struct kv_pin {
     size_t at;
 } kv_pin;
 
+/* The stored values a reply refers to (MGET's parts: each big value of
+ * the reply is a kv_pin, at its place in the reply's bytes). The array is
+ * malloc'ed by the actor and freed, with the pins dropped, by the sender. */
+typedef struct kv_pins {
+    kv_pin *v;
+    unsigned n, cap;
+} kv_pins;
+
+/* Arguments a command may keep instead of copying: big bulks that the
+ * parser read into buffers of their own (kv_xmalloc_pages layout), and the
+ * entry that took one of them. A command that takes bigs[k] (an argument
+ * whose p is bigs[k]) as a stored value sets bigs[k] to NULL and pins the
+ * entry in keep: the argument's bytes stay readable (they are the pinned
+ * value's) until the sender drops keep with entry_unpin. */
+typedef struct kv_take {
+    char **bigs;           /* rw for the actor: NULL once taken */
+    unsigned nbigs;        /* ro */
+    struct kv_entry *keep; /* written by the actor: the entry pinned, or NULL */
+} kv_take;
+
 typedef struct cmd_call {
     int argc;
     const kv_str *argv; /* argv[0] is the command name as the client sent it */
@@ -51,6 +71,8 @@ typedef struct cmd_call {
                            scripting context for EVAL; NULL for plain commands */
     kv_pin *pin;        /* not NULL: GET may answer with a pinned value (a client's own
                            GET, sent as it is); NULL: the reply holds every byte */
+    kv_take *take;      /* not NULL: SET-like commands may keep a big value argument */
+    kv_pins *pins;      /* not NULL: MGET's part may answer big values with pins */
 } cmd_call;
 
 typedef void cmd_fn(shard_t *s, const cmd_call *c);

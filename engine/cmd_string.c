@@ -153,16 +153,38 @@ static int expire_from_opts(shard_t *s, const cmd_call *c, int flags, const kv_s
 
 /* Stores key = val with expiry exp (<0: none) over e (may be NULL). An
  * expiry already past removes the key instead, as Redis does. */
-static void string_store(shard_t *s, const kv_str *key, kv_entry *e, const kv_str *val, int64_t exp)
+/* The buffer of argument val if the command may keep it as the stored
+ * value (cmd_call.take): a big bulk of the parser's, big enough to be
+ * stored apart (ENTRY_SHARE_MIN), and nothing kept yet. */
+static char **string_own(const cmd_call *c, const kv_str *val)
+{
+    kv_take *t = c->take;
+    if (t == NULL || t->keep != NULL || val->len < ENTRY_SHARE_MIN) return NULL;
+    for (unsigned k = 0; k < t->nbigs; k++)
+        if (t->bigs[k] != NULL && t->bigs[k] == val->p) return &t->bigs[k];
+    return NULL;
+}
+
+/* Stores val (argument of c) as key's string value: the argument's own
+ * buffer becomes the value when string_own allows (no copy), and the entry
+ * is then pinned in c->take->keep so that val's bytes stay readable. */
+static void string_store(shard_t *s, const cmd_call *c, const kv_str *key, kv_entry *e,
+                         const kv_str *val, int64_t exp)
 {
     if (exp >= 0 && exp <= s->now_ms) {
         if (e != NULL) shard_remove(s, e);
         return;
     }
+    char **own = string_own(c, val);
+    kv_entry *n;
     if (e != NULL && e->type == KV_TYPE_STRING) {
-        shard_update(s, e, val->p, val->len, exp);
+        n = shard_update_own(s, e, val->p, val->len, exp, own);
     } else { /* absent, or another type that the string replaces */
-        shard_put(s, key->p, key->len, val->p, val->len, exp);
+        n = shard_put_own(s, key->p, key->len, val->p, val->len, exp, own);
+    }
+    if (own != NULL && *own == NULL) {
+        entry_pin(n);
+        c->take->keep = n;
     }
 }
 
@@ -212,7 +234,7 @@ void cmd_set(shard_t *s, const cmd_call *c)
         return;
     }
     if ((flags & OPT_KEEPTTL) && e != NULL) exp = entry_expire(e);
-    string_store(s, key, e, &c->argv[2], exp);
+    string_store(s, c, key, e, &c->argv[2], exp);
     if (!(flags & OPT_GET)) reply_ok(c->out);
 }
 
@@ -231,7 +253,7 @@ static void setex_generic(shard_t *s, const cmd_call *c, int seconds)
     int64_t exp;
     if (expire_from_arg(s, c, &c->argv[2], seconds, 1, &exp) != 0) return;
     kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
-    string_store(s, &c->argv[1], e, &c->argv[3], exp);
+    string_store(s, c, &c->argv[1], e, &c->argv[3], exp);
     reply_ok(c->out);
 }
 
@@ -252,7 +274,7 @@ void cmd_getset(shard_t *s, const cmd_call *c)
         reply_nil(c->out);
     else
         reply_value(c->out, e);
-    string_store(s, &c->argv[1], e, &c->argv[2], -1);
+    string_store(s, c, &c->argv[1], e, &c->argv[2], -1);
 }
 
 void cmd_getdel(shard_t *s, const cmd_call *c)
@@ -465,11 +487,32 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
     size_t need = (size_t)off + val->len;
     if (e == NULL)
         e = shard_add_zeroed(s, key->p, key->len, need);
-    else if (need > e->vlen)
-        e = shard_resize_val(s, e, need);
+    else if (need > e->vlen || entry_pinned(e))
+        /* a pinned value is being sent (GET, MGET): write into a copy */
+        e = shard_resize_val(s, e, need > e->vlen ? need : e->vlen);
     memcpy(entry_val(e) + off, val->p, val->len);
     shard_written(s, e);
     reply_int(c->out, (int64_t)e->vlen);
+}
+
+/* Appends e's value to c's reply as a pin when c allows it and the value
+ * is stored apart (KV_ENTRY_SHARED): its bulk header and CRLF in the reply,
+ * and the bytes between them referred to, not copied. */
+static void reply_value_pinned(const cmd_call *c, kv_entry *e)
+{
+    kv_pins *ps = c->pins;
+    if (ps == NULL || !(e->flags & KV_ENTRY_SHARED)) {
+        reply_value(c->out, e);
+        return;
+    }
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? ps->cap * 2 : 4;
+        ps->v = kv_xrealloc(ps->v, ps->cap * sizeof *ps->v);
+    }
+    reply_bulk_len(c->out, e->vlen);
+    entry_pin(e);
+    ps->v[ps->n++] = (kv_pin){e, entry_val(e), e->vlen, c->out->len};
+    kvbuf_append(c->out, "\r\n", 2);
 }
 
 void cmd_mget_part(shard_t *s, const cmd_call *c)
@@ -479,7 +522,7 @@ void cmd_mget_part(shard_t *s, const cmd_call *c)
         if (e == NULL || e->type != KV_TYPE_STRING)
             reply_nil(c->out);
         else
-            reply_value(c->out, e);
+            reply_value_pinned(c, e);
     }
 }
 

@@ -60,11 +60,36 @@ static kv_entry *entry_alloc_flags(unsigned flags, size_t size)
     return (kv_entry *)(r + 1);
 }
 
-/* Gives a shared entry (flags set, klen set) a value buffer of vlen bytes;
- * returns it. */
-static char *entry_new_ext(kv_entry *e, size_t vlen)
+/* A value buffer taken from the caller (entry_new_own), cut to the size
+ * kv_xmalloc_pages would have given if it is bigger (the parser's buffer
+ * of a bulk over PARSE_BIG_AHEAD grew by realloc; jemalloc shrinks a large
+ * allocation in place: no copy). */
+static char *entry_fit(char *p, size_t vlen)
 {
-    char *v = kv_xmalloc_pages(vlen);
+#ifdef MEMKV_JEMALLOC
+    size_t page = 4096, want = (vlen + page - 1) / page * page;
+    if (want != 0 && malloc_usable_size(p) > want) p = kv_xrealloc(p, vlen);
+#else
+    (void)vlen;
+#endif
+    return p;
+}
+
+/* Gives a shared entry (flags set, klen set) a value buffer of vlen bytes:
+ * *own's if own is not NULL and *own not NULL (taken: *own becomes NULL),
+ * else a fresh one. Returns it; *copied says whether its bytes are still
+ * to be written. */
+static char *entry_new_ext(kv_entry *e, size_t vlen, char **own, int *copied)
+{
+    char *v;
+    if (own != NULL && *own != NULL) {
+        v = entry_fit(*own, vlen);
+        *own = NULL;
+        *copied = 1;
+    } else {
+        v = kv_xmalloc_pages(vlen);
+        *copied = 0;
+    }
     memcpy(entry_key(e) + e->klen, &v, sizeof v);
     return v;
 }
@@ -76,8 +101,7 @@ static void entry_realloc_ext(kv_entry *e, size_t cap)
     memcpy(entry_key(e) + e->klen, &v, sizeof v);
 }
 
-/* Whether someone besides the table holds e (its bytes must not change). */
-static int entry_pinned(const kv_entry *e)
+int entry_pinned(const kv_entry *e)
 {
     return (e->flags & KV_ENTRY_SHARED) &&
            atomic_load_explicit(&entry_refs_of(e)->refs, memory_order_acquire) > 1;
@@ -131,6 +155,12 @@ kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val
 kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
                        size_t vlen, int64_t expire_ms)
 {
+    return entry_new_own(hash, db, key, klen, val, vlen, expire_ms, NULL);
+}
+
+kv_entry *entry_new_own(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
+                        size_t vlen, int64_t expire_ms, char **own)
+{
     unsigned flags = (expire_ms >= 0 ? KV_ENTRY_TTL : 0) | (db != 0 ? KV_ENTRY_DB : 0) |
                      entry_share_flag(KV_TYPE_STRING, vlen);
     kv_entry *e = entry_alloc_flags(flags, entry_size(flags, klen, vlen));
@@ -144,8 +174,9 @@ kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen,
     entry_set_expire(e, expire_ms);
     entry_set_db(e, db);
     if (klen) memcpy(entry_key(e), key, klen);
-    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(e, vlen) : entry_val(e);
-    if (vlen) memcpy(v, val, vlen);
+    int have = 0;
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(e, vlen, own, &have) : entry_val(e);
+    if (vlen && !have) memcpy(v, val, vlen);
     if (flags & KV_ENTRY_TTL) entry_set_ttl_slot(e, 0);
     return e;
 }
@@ -250,7 +281,8 @@ static int entry_holds(const kv_entry *e, const char *p)
 /* A fresh entry like e with these flags and a value of vlen bytes whose
  * first keep bytes are copied from val (which may lie in e); e is left
  * as it is. The caller sets the expiry and the trailer. */
-static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t keep, size_t vlen)
+static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t keep, size_t vlen,
+                            char **own)
 {
     kv_entry *n = entry_alloc_flags(flags, entry_size(flags, e->klen, vlen));
     *n = *e;
@@ -259,12 +291,19 @@ static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t
     n->flags = (uint8_t)flags;
     entry_set_db(n, entry_db(e));
     memcpy(entry_key(n), entry_key(e), e->klen);
-    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(n, vlen) : entry_val(n);
-    if (keep) memcpy(v, val, keep);
+    int have = 0;
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(n, vlen, own, &have) : entry_val(n);
+    if (keep && !have) memcpy(v, val, keep);
     return n;
 }
 
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
+{
+    return entry_rebuild_own(e, val, vlen, expire_ms, NULL);
+}
+
+kv_entry *entry_rebuild_own(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms,
+                            char **own)
 {
     int ttl = expire_ms >= 0;
     int had_ttl = entry_has_ttl(e);
@@ -279,6 +318,17 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
 
     if (same && val == entry_val(e) && vlen <= e->vlen) {
         /* a prefix of the current value (or only the expiry changes) */
+        e->vlen = (uint32_t)vlen;
+        entry_set_expire(e, expire_ms);
+        if (ttl) entry_set_ttl_slot(e, slot);
+        return e;
+    }
+    if (same && shared && own != NULL && *own != NULL) {
+        /* the caller's buffer becomes the value: the old one goes */
+        free(entry_val(e));
+        char *v = entry_fit(*own, vlen);
+        *own = NULL;
+        memcpy(entry_key(e) + e->klen, &v, sizeof v);
         e->vlen = (uint32_t)vlen;
         entry_set_expire(e, expire_ms);
         if (ttl) entry_set_ttl_slot(e, slot);
@@ -299,7 +349,7 @@ kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expir
         return e;
     }
     /* the layout changes, the value lives in e or e is pinned: a fresh copy */
-    kv_entry *n = entry_copy(e, flags, val, vlen, vlen);
+    kv_entry *n = entry_copy(e, flags, val, vlen, vlen, own);
     entry_set_expire(n, expire_ms);
     if (ttl) entry_set_ttl_slot(n, slot);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
@@ -320,7 +370,7 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     if (flags != e->flags || entry_pinned(e)) {
         /* the value moves in or out of the entry, or its bytes are being
          * sent: a copy of the kept part */
-        kv_entry *n = entry_copy(e, flags, entry_val(e), vlen < old ? vlen : old, vlen);
+        kv_entry *n = entry_copy(e, flags, entry_val(e), vlen < old ? vlen : old, vlen, NULL);
         entry_set_expire(n, entry_expire(e));
         entry_free_shell(e);
         e = n;

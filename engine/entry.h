@@ -86,6 +86,14 @@ kv_entry *entry_new(uint64_t hash, const char *key, size_t klen, const char *val
 /* The same in database db (0: as entry_new). */
 kv_entry *entry_new_db(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
                        size_t vlen, int64_t expire_ms);
+/* The same, with the value's buffer given away: own (may be NULL) points
+ * to a buffer (malloc family, at least vlen bytes, holding val: *own ==
+ * val) that the entry takes as its value, with no copy, when the value is
+ * KV_ENTRY_SHARED (then *own is set to NULL: the entry owns it, and it is
+ * val's bytes until the entry lets go of them); else the value is copied
+ * and *own is left to the caller. Actor of the shard. */
+kv_entry *entry_new_own(uint64_t hash, unsigned db, const char *key, size_t klen, const char *val,
+                        size_t vlen, int64_t expire_ms, char **own);
 /* A new hash entry owning h (no expiry). Aborts on OOM. */
 kv_entry *entry_new_hash(uint64_t hash, const char *key, size_t klen, struct hobj *h);
 /* A new entry of type (KV_TYPE_LIST or KV_TYPE_SET) owning obj (no
@@ -100,6 +108,10 @@ void entry_pin(kv_entry *e);
 /* Drops a reference taken by entry_pin; frees e if it was the last one
  * (the table let go of it meanwhile). Any thread. */
 void entry_unpin(kv_entry *e);
+/* Whether someone besides the table holds e (a reply being written, a
+ * kept argument): its value's bytes must not change where they lie. Actor
+ * of e's shard. */
+int entry_pinned(const kv_entry *e);
 /* Frees e but not the hobj it points to (the hobj moved to another entry). */
 void entry_free_shell(kv_entry *e);
 /* Bytes the allocator really holds for e (malloc_usable_size), a hash's
@@ -202,6 +214,11 @@ void *entry_obj_decode(const void *secret, unsigned type, const char *p, size_t 
  * May reallocate: e is invalid afterwards and the caller must relink the
  * result in the table (ht_relink). */
 kv_entry *entry_rebuild(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
+
+/* entry_rebuild with the value's buffer given away, as entry_new_own: the
+ * result takes *own (and sets it to NULL) when it is KV_ENTRY_SHARED. */
+kv_entry *entry_rebuild_own(kv_entry *e, const char *val, size_t vlen, int64_t expire_ms,
+                            char **own);
 
 /* Resizes the value to vlen bytes keeping its first min(old, vlen) bytes and
  * zero-filling the rest, and the TTL trailer; same relink rule as

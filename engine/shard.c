@@ -246,11 +246,17 @@ static void shard_log_expire(shard_t *s, kv_entry *e)
 
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms)
 {
+    return shard_update_own(s, e, val, vlen, expire_ms, NULL);
+}
+
+kv_entry *shard_update_own(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms,
+                           char **own)
+{
     assert(e->type == KV_TYPE_STRING || (val == entry_val(e) && vlen == e->vlen));
     int had = shard_has_ttl(e);
     uint32_t pos = shard_index_pos(e);
     shard_account(s, e, -1);
-    kv_entry *n = entry_rebuild(e, val, vlen, expire_ms);
+    kv_entry *n = entry_rebuild_own(e, val, vlen, expire_ms, own);
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
     shard_index_moved(s, had, pos, n);
@@ -264,6 +270,12 @@ kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, in
 kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, size_t vlen,
                     int64_t expire_ms)
 {
+    return shard_put_own(s, key, klen, val, vlen, expire_ms, NULL);
+}
+
+kv_entry *shard_put_own(shard_t *s, const char *key, size_t klen, const char *val, size_t vlen,
+                        int64_t expire_ms, char **own)
+{
     uint32_t h = shard_hash(s, key, klen);
     kv_entry *e = ht_find_db(&s->table, h, s->db, key, klen);
     if (e != NULL && e->type != KV_TYPE_STRING) {
@@ -276,9 +288,9 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
     }
     if (e != NULL) {
         evict_touch(s, e);
-        return shard_update(s, e, val, vlen, expire_ms);
+        return shard_update_own(s, e, val, vlen, expire_ms, own);
     }
-    e = entry_new_db(h, s->db, key, klen, val, vlen, expire_ms);
+    e = entry_new_own(h, s->db, key, klen, val, vlen, expire_ms, own);
     evict_touch_new(s, e);
     ht_insert(&s->table, e);
     shard_account(s, e, 1);

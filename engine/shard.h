@@ -130,6 +130,12 @@ kv_entry *shard_put(shard_t *s, const char *key, size_t klen, const char *val, s
                     int64_t expire_ms);
 /* Replaces e (found by shard_lookup) with a rebuilt entry; returns it. */
 kv_entry *shard_update(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms);
+/* shard_put and shard_update that may take the value's buffer instead of
+ * copying it (entry_new_own: *own set to NULL when taken). */
+kv_entry *shard_put_own(shard_t *s, const char *key, size_t klen, const char *val, size_t vlen,
+                        int64_t expire_ms, char **own);
+kv_entry *shard_update_own(shard_t *s, kv_entry *e, const char *val, size_t vlen, int64_t expire_ms,
+                           char **own);
 /* Removes key; returns 1 if it existed (expired keys count as absent). */
 int shard_del(shard_t *s, const char *key, size_t klen);
 /* The table hash of key (the low 32 bits of kv_hash). */

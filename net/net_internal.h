@@ -76,6 +76,8 @@ typedef struct kv_slot {
     char **bigs;      /* their buffers (in the room), freed with the slot */
     size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
     kv_pin pin;       /* the stored value reply continues with (JOIN_SINGLE of a GET) */
+    kv_pins pins;     /* the stored values MGET's reply refers to, in order (pin.at:
+                         their places in reply) */
     struct nblk *blk; /* a blocking command still waiting (blocking.c), else NULL */
 } kv_slot;
 

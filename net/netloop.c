@@ -150,7 +150,7 @@ static void conn_collect_replies(conn *c)
         if (failed) obs_error(&c->t->obs, sl->reply.data, sl->reply.len);
         if (sl->mute)
             ; /* CLIENT REPLY OFF/SKIP */
-        else if (sl->pin.e != NULL)
+        else if (sl->pin.e != NULL || sl->pins.n > 0)
             conn_queue_pinned(c, sl);
         else if (sl->proto == PARSE_PLAIN)
             plain_from_resp(sl->def, sl->reply.data, sl->reply.len, &c->out);
@@ -193,19 +193,36 @@ static void conn_queue_seg(conn *c, kvbuf *reply)
     conn_link_seg(c, g);
 }
 
-/* Queues a reply that continues with a pinned value (kv_pin): its bytes
- * before the value into out, the value as a segment that holds the
- * reference (taken from the slot), then the rest of the reply. */
-static void conn_queue_pinned(conn *c, kv_slot *sl)
+/* Queues the value of pin (at offset pin->at of its reply) as a segment
+ * that holds the reference (taken: pin is cleared). */
+static void conn_queue_pin(conn *c, kv_pin *pin)
 {
-    kv_pin *pin = &sl->pin;
-    kvbuf_append(&c->out, sl->reply.data, pin->at);
     conn_outseg *g = kv_xmalloc(sizeof *g);
     g->buf = (kvbuf){.data = (char *)(uintptr_t)pin->p, .len = pin->len, .cap = pin->len};
     g->pin = pin->e;
     conn_link_seg(c, g);
-    kvbuf_append(&c->out, sl->reply.data + pin->at, sl->reply.len - pin->at);
     *pin = (kv_pin){0};
+}
+
+/* Queues a reply that refers to pinned values (a GET's kv_pin, or MGET's
+ * kv_pins in order): its bytes before each value into out, the value as a
+ * segment, ..., then the rest of the reply. */
+static void conn_queue_pinned(conn *c, kv_slot *sl)
+{
+    size_t from = 0;
+    if (sl->pin.e != NULL) {
+        kvbuf_append(&c->out, sl->reply.data, sl->pin.at);
+        from = sl->pin.at;
+        conn_queue_pin(c, &sl->pin);
+    }
+    for (unsigned i = 0; i < sl->pins.n; i++) {
+        kv_pin *pin = &sl->pins.v[i];
+        kvbuf_append(&c->out, sl->reply.data + from, pin->at - from);
+        from = pin->at;
+        conn_queue_pin(c, pin);
+    }
+    sl->pins.n = 0; /* taken: the array goes with the slot */
+    kvbuf_append(&c->out, sl->reply.data + from, sl->reply.len - from);
 }
 
 /* Frees a segment sent or dropped: its buffer, or its reference. */

@@ -343,6 +343,19 @@ static size_t big_target(size_t n, size_t have)
     return n - have <= ahead ? n : have + ahead;
 }
 
+/* A new buffer of n bytes in the layout of kv_xmalloc_pages (page aligned
+ * under jemalloc, so that no random offset makes it touch one page more);
+ * NULL on out of memory. */
+static char *big_alloc(size_t n)
+{
+#ifdef MEMKV_JEMALLOC
+    size_t page = 4096;
+    return aligned_alloc(page, n ? (n + page - 1) / page * page : page);
+#else
+    return malloc(n);
+#endif
+}
+
 /* Makes ps->big (NULL at first) hold at least need payload bytes, growing
  * it to big_target of the `arrived` bytes (need <= big_target(arrived)).
  * Returns 0, or -1 on out of memory (ps->big unchanged). */
@@ -352,7 +365,12 @@ static int big_grow(parse_state *ps, size_t arrived, size_t need)
     if (ps->big != NULL && need <= ps->big_cap) return 0;
     size_t cap = big_target(n, arrived);
     assert(need <= cap);
-    char *p = realloc(ps->big, cap + 1); /* + 1: the NUL after the payload */
+    /* No NUL after the payload: a first buffer of the exact size is the
+     * one a stored value takes as it is (entry_new_own), page aligned as
+     * kv_xmalloc_pages makes them; one byte more would cost a size class
+     * more at sizes of whole pages (and page faults on every SET, as the
+     * freed values no longer fit the next buffers). */
+    char *p = ps->big == NULL && cap == n ? big_alloc(cap) : realloc(ps->big, cap ? cap : 1);
     if (p == NULL) return -1;
     if (ps->big == NULL) ps->big_have = 0;
     ps->big = p;
@@ -375,7 +393,6 @@ static long resp_big_payload(parse_state *ps, const char *buf, size_t len)
     ps->pos += take;
     if (ps->big_have < n || len - ps->pos < 2) return 0;
     assert(ps->big_cap == n);
-    ps->big[n] = '\0';
     if (args_push(ps, 0, n) != 0 || bigs_push(ps, ps->nargs - 1, ps->big) != 0)
         return fail(ps, ERR_NOMEM);
     ps->big = NULL;

@@ -39,9 +39,12 @@ typedef struct parse_limits {
                           "unauthenticated ..." texts (CVE-2021-32675) */
 } parse_limits;
 
-/* Redis's PROTO_MBULK_BIG_ARG: from this size on a bulk goes straight from
- * the socket into a buffer of its own instead of through the query buffer. */
-#define PARSE_BIG_BULK (32 * 1024)
+/* From this size on a bulk goes straight from the socket into a buffer of
+ * its own instead of through the query buffer (Redis's PROTO_MBULK_BIG_ARG
+ * is 32 KB): the size from which a string is stored in an allocation of its
+ * own (ENTRY_SHARE_MIN, engine/entry.h), so that a SET's value buffer
+ * becomes the stored value without a copy (entry_new_own). */
+#define PARSE_BIG_BULK (16 * 1024)
 
 /* A big bulk's buffer is never more than this many bytes (or as many as
  * have arrived, if more) ahead of the bytes that have arrived: the announced
@@ -74,8 +77,8 @@ typedef struct parse_state {
     size_t *len;
     char *scratch; /* unquoted inline arguments */
     size_t scratch_cap;
-    char *big;       /* payload of the big bulk in progress (malloc, big_cap + 1
-                        bytes: its exact size + 1 once all of it is there) */
+    char *big;       /* payload of the big bulk in progress (malloc, big_cap
+                        bytes: its exact size once all of it is there) */
     size_t big_have; /* bytes of it filled */
     size_t big_cap;  /* payload bytes ps->big can hold, <= the bulk's length */
     struct parse_big {
@@ -98,12 +101,13 @@ void parse_destroy(parse_state *ps);
 long parse_next(parse_state *ps, const char *buf, size_t len);
 
 /* Big bulks (lim.big_bulk bytes or more; never for lim.unauth clients) are
- * copied into a buffer of their own (plus a NUL after the payload) as their
- * bytes come: a caller may read the rest of the payload from its socket
- * straight into that buffer, and take the buffer with the command instead
- * of copying it. The buffer grows with the bytes that arrive (at most
- * PARSE_BIG_AHEAD, or twice what arrived, allocated), and ends at the
- * exact size: one allocation for values up to PARSE_BIG_AHEAD.
+ * copied into a buffer of their own as their bytes come (no NUL after the
+ * payload, unlike the arguments slot_make copies: readers use the length;
+ * the buffer is the one a stored value takes as it is, see big_grow): a caller may read the rest of
+ * the payload from its socket straight into that buffer, and take the buffer with the command
+ * instead of copying it. The buffer grows with the bytes that arrive (at most PARSE_BIG_AHEAD, or
+ * twice what arrived, allocated), and ends at the exact size: one allocation for values up to
+ * PARSE_BIG_AHEAD.
  *
  * After PARSE_AGAIN: where the next bytes of a big payload go, and *room,
  * how many fit there now (at most the bytes still missing); NULL if the
@@ -121,8 +125,8 @@ size_t parse_big_bytes(const parse_state *ps);
 /* After PARSE_DONE: the number of arguments in buffers of their own. */
 size_t parse_nbig(const parse_state *ps);
 /* After PARSE_DONE: the k-th of them (k < parse_nbig, argument order), its
- * argv index in *arg. The caller owns the buffer (argv[*arg].p, with a NUL
- * at argv[*arg].len) and frees it with free(). Buffers not taken are freed
+ * argv index in *arg. The caller owns the buffer (argv[*arg].p, argv[*arg].len
+ * bytes, no NUL after them) and frees it with free(). Buffers not taken are freed
  * by the next parse_next or parse_destroy. */
 char *parse_take_big(parse_state *ps, size_t k, int *arg);
 

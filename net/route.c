@@ -34,12 +34,15 @@ static void slot_count_inflight(netthr *t, const kv_slot *sl, int64_t sign)
     slot_count_bytes(t, sign * (int64_t)(sizeof *sl + sl->room));
 }
 
-/* A zeroed slot with room bytes for arguments: from t's cache when they
- * fit in SLOT_ROOM (keeping the cached reply buffers' memory). */
+/* A zeroed slot (its room for arguments not zeroed: slot_make fills it)
+ * with room bytes for arguments: from t's cache when they fit in
+ * SLOT_ROOM (keeping the cached reply buffers' memory). */
 static kv_slot *slot_alloc(netthr *t, size_t room)
 {
     if (room > SLOT_ROOM) {
-        kv_slot *sl = kv_xcalloc(1, sizeof *sl + room);
+        /* not calloc: zeroing a 4 KB SET's value room only to copy over it */
+        kv_slot *sl = kv_xmalloc(sizeof *sl + room);
+        memset(sl, 0, sizeof *sl);
         sl->room = (uint32_t)room;
         slot_count_inflight(t, sl, 1);
         return sl;
@@ -60,9 +63,13 @@ static kv_slot *slot_alloc(netthr *t, size_t room)
     return sl;
 }
 
+/* A big bulk of the parser is big enough to be stored as it is. */
+_Static_assert(PARSE_BIG_BULK == ENTRY_SHARE_MIN, "parser and entry thresholds differ");
+
 /* Allocates a slot holding its own copy of the arguments (not linked in
- * c's FIFO: slot_new does that). Arguments the parser read into buffers of
- * their own (big bulks) are taken, not copied, when argv is c->ps.argv. */
+ * c's FIFO: slot_new does that), each followed by a NUL. Arguments the
+ * parser read into buffers of their own (big bulks) are taken, not copied,
+ * when argv is c->ps.argv: they have no NUL after them. */
 kv_slot *slot_make(conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
     size_t nbigs = argc && argv == c->ps.argv ? parse_nbig(&c->ps) : 0, big_bytes = 0;
@@ -120,9 +127,20 @@ static void pin_release(kv_pin *pin)
     *pin = (kv_pin){0};
 }
 
+/* Drops the references of a reply's pins and frees their array. */
+static void pins_release(kv_pins *ps)
+{
+    for (unsigned i = 0; i < ps->n; i++) entry_unpin(ps->v[i].e);
+    free(ps->v);
+    *ps = (kv_pins){0};
+}
+
 static void req_release(kv_req *r, kv_slot *sl)
 {
     pin_release(&r->pin);
+    pins_release(&r->pins);
+    if (r->take.keep != NULL) entry_unpin(r->take.keep); /* argv's bytes are no longer read */
+    r->take = (kv_take){0};
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
     free(r);
@@ -161,6 +179,7 @@ void slot_free(kv_slot *sl)
     free(sl->key_sub);
     if (sl->mx) multi_slot_free(sl);
     pin_release(&sl->pin);
+    pins_release(&sl->pins);
     netthr *t = sl->conn->t;
     if (sl->nbigs) {
         for (uint32_t k = 0; k < sl->nbigs; k++) free(sl->bigs[k]);
@@ -307,6 +326,9 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->denyoom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_NONE;
     /* a RESP GET's big value goes to the socket from the stored bytes */
     r->may_pin = fn == cmd_get && sl->proto != PARSE_PLAIN;
+    /* a big value argument may become the stored value as it is (not in a
+     * transaction: EXEC runs its parts its own way) */
+    r->take = (kv_take){t->capturing ? NULL : sl->bigs, t->capturing ? 0 : sl->nbigs, r->take.keep};
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);
@@ -343,6 +365,8 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
         if (count[sh] == 0) continue;
         sub_of[sh] = (int)next;
         subs[next] = part_new(sl, fn, sh, 1 + count[sh] * take, &av[next]);
+        /* a client's own RESP MGET: big values go out from the stored bytes */
+        subs[next]->may_pin = fn == cmd_mget_part && sl->proto != PARSE_PLAIN && !t->capturing;
         av[next][0] = sl->argv[0];
         fill[next] = 1;
         next++;
@@ -939,6 +963,72 @@ static int staged_step(netthr *t, kv_slot *sl)
 
 /* ---- gather ------------------------------------------------------------ */
 
+/* MGET's reply when parts answered big values with pins (cmd_call.pins):
+ * as join_mget, in the client's key order, each pinned value's header and
+ * CRLF copied and the value itself moved to sl->pins at its new place (the
+ * network thread writes it from the stored bytes). */
+static void route_join_mget_pinned(kv_slot *sl)
+{
+    kvbuf *out = &sl->reply;
+    if (join_first_error(out, sl->subs, sl->nsub)) return;
+    unsigned n = sl->nsub, nkeys = (unsigned)(sl->argc - 1), npins = 0;
+    size_t *pos = kv_xcalloc(n, sizeof *pos);
+    unsigned *next = kv_xcalloc(n, sizeof *next);
+    size_t total = 16;
+    for (unsigned s = 0; s < n; s++) {
+        total += sl->subs[s]->reply.len;
+        npins += sl->subs[s]->pins.n;
+    }
+    kvbuf_reserve(out, total);
+    sl->pins.v = kv_xmalloc(npins * sizeof *sl->pins.v);
+    sl->pins.cap = npins;
+    reply_array(out, nkeys);
+    for (unsigned i = 0; i < nkeys; i++) {
+        unsigned s = sl->key_sub[i];
+        kv_req *r = sl->subs[s];
+        const char *at = r->reply.data + pos[s];
+        size_t left = pos[s] < r->reply.len ? r->reply.len - pos[s] : 0;
+        kv_pin *pin = next[s] < r->pins.n ? &r->pins.v[next[s]] : NULL;
+        const char *crlf = left ? memchr(at, '\n', left) : NULL;
+        size_t hdr = crlf ? (size_t)(crlf - at) + 1 : 0;
+        if (pin != NULL && crlf != NULL && pin->at == pos[s] + hdr) {
+            /* "$<len>\r\n", the pinned bytes, "\r\n" */
+            kvbuf_append(out, at, hdr);
+            sl->pins.v[sl->pins.n++] = (kv_pin){pin->e, pin->p, pin->len, out->len};
+            pin->e = NULL; /* the slot holds the reference now */
+            kvbuf_append(out, "\r\n", 2);
+            pos[s] += hdr + 2;
+            next[s]++;
+            continue;
+        }
+        size_t len = left ? reply_elem_len(at, left) : 0;
+        if (len == 0) {
+            reply_nil(out); /* can't happen: a part answers every key */
+            continue;
+        }
+        kvbuf_append(out, at, len);
+        pos[s] += len;
+    }
+    /* references not moved (can't happen) are dropped with the parts */
+    for (unsigned s = 0; s < n; s++) {
+        kv_pins *ps = &sl->subs[s]->pins;
+        unsigned k = 0;
+        for (unsigned j = 0; j < ps->n; j++)
+            if (ps->v[j].e != NULL) ps->v[k++] = ps->v[j];
+        ps->n = k;
+    }
+    free(pos);
+    free(next);
+}
+
+/* Whether any part of sl answered with pins. */
+static int slot_parts_pinned(const kv_slot *sl)
+{
+    for (unsigned s = 0; s < sl->nsub; s++)
+        if (sl->subs[s]->pins.n) return 1;
+    return 0;
+}
+
 void slot_join(netthr *t, kv_slot *sl)
 {
     kvbuf *out = &sl->reply;
@@ -952,7 +1042,10 @@ void slot_join(netthr *t, kv_slot *sl)
         break;
     }
     case JOIN_MGET:
-        join_mget(out, sl->subs, sl->nsub, sl->key_sub, (unsigned)(sl->argc - 1));
+        if (slot_parts_pinned(sl))
+            route_join_mget_pinned(sl);
+        else
+            join_mget(out, sl->subs, sl->nsub, sl->key_sub, (unsigned)(sl->argc - 1));
         break;
     case JOIN_SUM:
         join_sum(out, sl->subs, sl->nsub);

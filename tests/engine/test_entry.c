@@ -97,12 +97,106 @@ static void test_unpinned_in_place(void **state)
     entry_free(n);
 }
 
+/* A buffer of the parser's kind for a value of n bytes: exact, page
+ * aligned under jemalloc as parse.c makes them. */
+static char *parser_buffer(size_t n, char c)
+{
+#ifdef MEMKV_JEMALLOC
+    char *p = aligned_alloc(4096, (n + 4095) / 4096 * 4096);
+#else
+    char *p = malloc(n);
+#endif
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = (char)(c + i % 7);
+    return p;
+}
+
+/* A big value's buffer becomes the stored value (no copy); *own is NULL
+ * then, and the bytes are the caller's. A small value is copied and the
+ * buffer left to the caller. */
+static void test_new_own_takes_buffer(void **state)
+{
+    (void)state;
+    size_t sizes[] = {ENTRY_SHARE_MIN, ENTRY_SHARE_MIN + 1, 64 * 1024, 1 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        size_t n = sizes[i];
+        char *want = pattern(n, 'c');
+        char *buf = parser_buffer(n, 'c'), *own = buf;
+        kv_entry *e = entry_new_own(1, 0, "key", 3, buf, n, 5000, &own);
+        assert_null(own);
+        assert_true(e->flags & KV_ENTRY_SHARED);
+        assert_int_equal(e->vlen, n);
+        assert_int_equal(entry_expire(e), 5000);
+        assert_memory_equal(entry_val(e), want, n);
+        /* no bigger than kv_xmalloc_pages would have made it */
+#ifdef MEMKV_JEMALLOC
+        kv_entry *ref = entry_new(1, "key", 3, want, n, 5000);
+        assert_true(entry_mem(e) <= entry_mem(ref));
+        entry_free(ref);
+#endif
+        entry_free(e);
+        free(want);
+    }
+    char *small = parser_buffer(100, 's'), *own = small;
+    kv_entry *e = entry_new_own(1, 0, "key", 3, small, 100, -1, &own);
+    assert_ptr_equal(own, small); /* copied: still the caller's */
+    assert_false(e->flags & KV_ENTRY_SHARED);
+    assert_memory_equal(entry_val(e), small, 100);
+    free(small);
+    entry_free(e);
+}
+
+/* SET over a big value with a buffer to give: in place when nobody holds
+ * the old value, a fresh entry around the buffer when a reply pins it (the
+ * pinned bytes stay); over a small value, the layout changes. */
+static void test_rebuild_own(void **state)
+{
+    (void)state;
+    size_t n = 3 * ENTRY_SHARE_MIN;
+    char *want_old = pattern(BIG, 'a');
+    kv_entry *e = big_entry('a', -1);
+    char *buf = parser_buffer(n, 'x'), *own = buf;
+    kv_entry *n1 = entry_rebuild_own(e, buf, n, -1, &own);
+    assert_null(own);
+    assert_ptr_equal(n1, e); /* same layout, nobody else holds it */
+    assert_ptr_equal(entry_val(n1), buf);
+    assert_int_equal(entry_expire(n1), -1);
+
+    entry_pin(n1); /* a GET's reply is being written */
+    const char *p = entry_val(n1);
+    char *want = pattern(n, 'x');
+    char *buf2 = parser_buffer(BIG, 'a');
+    own = buf2;
+    kv_entry *n2 = entry_rebuild_own(n1, buf2, BIG, -1, &own);
+    assert_null(own);
+    assert_ptr_not_equal(n2, n1);
+    assert_ptr_equal(entry_val(n2), buf2);
+    assert_memory_equal(entry_val(n2), want_old, BIG);
+    assert_memory_equal(p, want, n); /* the pinned bytes did not change */
+    entry_unpin(n1);
+
+    kv_entry *s = entry_new(1, "key", 3, "v", 1, 100);
+    entry_set_ttl_slot(s, 9);
+    char *buf3 = parser_buffer(BIG, 'a');
+    own = buf3;
+    kv_entry *s2 = entry_rebuild_own(s, buf3, BIG, 200, &own);
+    assert_null(own);
+    assert_true(s2->flags & KV_ENTRY_SHARED);
+    assert_int_equal(entry_ttl_slot(s2), 9);
+    assert_int_equal(entry_expire(s2), 200);
+    assert_memory_equal(entry_val(s2), want_old, BIG);
+    entry_free(s2);
+    entry_free(n2);
+    free(want);
+    free(want_old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_only_when_big),
-        cmocka_unit_test(test_pinned_bytes_stay),
-        cmocka_unit_test(test_unpinned_in_place),
+        cmocka_unit_test(test_shared_only_when_big), cmocka_unit_test(test_pinned_bytes_stay),
+        cmocka_unit_test(test_unpinned_in_place),    cmocka_unit_test(test_new_own_takes_buffer),
+        cmocka_unit_test(test_rebuild_own),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ static void run_actors(fixture *f)
                 assert_int_equal(actor_of_shard(r->shard, NACTORS), a);
                 shard_t *s = &f->shards[r->shard];
                 s->now_ms = kv_time_ms();
-                cmd_call call = {r->argc, r->argv, &r->reply, r->env, NULL};
+                cmd_call call = {r->argc, r->argv, &r->reply, r->env, NULL, NULL, NULL};
                 r->fn(s, &call);
                 f->parts_run++;
             }
