@@ -90,6 +90,8 @@ enum cmd_res_kind {
                         (*n then n bulks); num: the shard's next table cursor (0: done);
                         count: n */
     CMD_RES_FIGURES, /* INFO/STATS part: fig */
+    CMD_RES_SETS,    /* SMEMBERS part: sets[0..count), a copy of the set of each key of
+                        the part in argument order (NULL: no such key) */
 };
 
 /* One database's figures in a shard (databases other than 0 with keys). */
@@ -107,11 +109,12 @@ typedef struct cmd_figures {
 } cmd_figures;
 
 typedef struct cmd_res {
-    uint8_t kind;     /* enum cmd_res_kind: which fields hold the answer */
-    uint8_t type;     /* TAKE */
-    int64_t num;      /* INT, TAKE, SCAN: see the kinds */
-    int64_t count;    /* SCAN */
-    cmd_figures *fig; /* FIGURES: owned by the result (cmd_res_clear frees it) */
+    uint8_t kind;       /* enum cmd_res_kind: which fields hold the answer */
+    uint8_t type;       /* TAKE */
+    int64_t num;        /* INT, TAKE, SCAN: see the kinds */
+    int64_t count;      /* SCAN */
+    cmd_figures *fig;   /* FIGURES: owned by the result (cmd_res_clear frees it) */
+    struct sobj **sets; /* SETS: owned by the result, sets and array */
 } cmd_res;
 
 /* Forgets r's answer and frees what it owns; the thread that reads r.
@@ -186,8 +189,8 @@ int cmd_block_timeout(const kv_str *a, int64_t *ms, const char **err);
 cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scard, cmd_spop,
     cmd_srandmember, cmd_smove, cmd_sscan, cmd_sinter, cmd_sunion, cmd_sdiff, cmd_sinterstore,
     cmd_sunionstore, cmd_sdiffstore, cmd_sintercard;
-/* smembers part: argv = name, keys of this shard -> per key *n members
- * (absent: *0), or WRONGTYPE alone. */
+/* smembers part, typed only: argv = name, keys of this shard ->
+ * CMD_RES_SETS (a copy of each key's set), or WRONGTYPE alone. */
 cmd_fn cmd_smembers_part;
 
 /* sorted sets (cmd_zset.c), a first subset */
@@ -214,9 +217,6 @@ int cmd_sintercard_args(int argc, const kv_str *argv, int64_t *numkeys, int64_t 
 /* The client's reply for result: SINTERCARD's count (capped by limit > 0),
  * a STORE's cardinality, or the members. */
 void cmd_setop_reply(kvbuf *out, int op, struct sobj *result, int store, int64_t limit);
-/* Parses one *n array of bulks at *p (smembers part reply) into a new set
- * and moves *p past it; NULL if malformed. */
-struct sobj *cmd_setop_parse(const char **p, const char *end, const kv_hash_secret *secret);
 
 cmd_fn cmd_info_part;
 

@@ -11,11 +11,14 @@
 #include "hobj.h"
 #include "reply.h"
 #include "shard.h"
+#include "sobj.h"
 #include "watch.h"
 
 void cmd_res_clear(cmd_res *r)
 {
     free(r->fig);
+    for (int64_t i = 0; r->sets != NULL && i < r->count; i++) sobj_free(r->sets[i]);
+    free(r->sets);
     *r = (cmd_res){0};
 }
 

@@ -612,19 +612,21 @@ static int setop_gathered(netthr *t, kv_slot *sl)
     int64_t limit;
     int op = setop_of(sl, &first, &n, &store, &limit);
     kvbuf *out = &sl->reply;
-    const char **pos = kv_xmalloc(sl->nsub * sizeof *pos);
-    for (unsigned i = 0; i < sl->nsub; i++) pos[i] = sl->subs[i]->reply.data;
+    /* key k's set: the next one of its part's sets (keys in client order) */
+    int64_t *pos = kv_xcalloc(sl->nsub, sizeof *pos);
     sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
     int bad = 0;
     for (int k = 0; k < n && !bad; k++) {
-        const kvbuf *r = &sl->subs[sl->key_sub[k]]->reply;
-        sets[k] = cmd_setop_parse(&pos[sl->key_sub[k]], r->data + r->len, &t->srv->secret);
-        if (sets[k] == NULL) bad = 1;
+        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
+        int64_t i = pos[sl->key_sub[k]]++;
+        if (r->kind != CMD_RES_SETS || i >= r->count)
+            bad = 1;
+        else
+            sets[k] = r->sets[i]; /* the part's (NULL: empty), freed with it */
     }
     sobj_t *res = bad ? NULL
                       : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
                                   &t->srv->secret);
-    for (int k = 0; k < n; k++) sobj_free(sets[k]);
     free(sets);
     free(pos);
     if (res == NULL) {
