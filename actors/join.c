@@ -62,29 +62,16 @@ void join_ok(kvbuf *out, kv_req *const *subs, unsigned n)
     reply_ok(out);
 }
 
-/* Parses "*<n>\r\n" at the start of r; returns the header length or 0. */
-static size_t array_header(const kvbuf *r, int64_t *count)
-{
-    if (r->len < 4 || r->data[0] != '*') return 0;
-    char *end;
-    long long x = strtoll(r->data + 1, &end, 10);
-    if (end[0] != '\r' || (size_t)(end - r->data) + 2 > r->len) return 0;
-    *count = x < 0 ? 0 : x;
-    return (size_t)(end - r->data) + 2;
-}
-
 void join_concat(kvbuf *out, kv_req *const *subs, unsigned n)
 {
     if (join_first_error(out, subs, n)) return;
-    int64_t total = 0, c;
+    int64_t total = 0;
     for (unsigned i = 0; i < n; i++)
-        if (array_header(&subs[i]->reply, &c)) total += c;
+        if (subs[i]->res.kind == CMD_RES_KEYS) total += subs[i]->res.count;
     reply_array(out, total);
-    for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        size_t h = array_header(r, &c);
-        if (h) kvbuf_append(out, r->data + h, r->len - h);
-    }
+    for (unsigned i = 0; i < n; i++)
+        if (subs[i]->res.kind == CMD_RES_KEYS)
+            kvbuf_append(out, subs[i]->reply.data, subs[i]->reply.len);
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -101,8 +88,7 @@ void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng)
     if (join_first_error(out, subs, n)) return;
     unsigned found = 0, pick = 0;
     for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        if (r->len > 0 && r->data[0] == '$' && r->data[1] != '-') {
+        if (subs[i]->res.kind == CMD_RES_KEYS && subs[i]->res.count > 0) {
             /* reservoir sampling over the non-empty shards */
             found++;
             if (xorshift(rng) % found == 0) pick = i;

@@ -31,10 +31,12 @@ int64_t join_sum_value(kv_req *const *subs, unsigned n);
 /* +OK when every part said OK. */
 void join_ok(kvbuf *out, kv_req *const *subs, unsigned n);
 
-/* Concatenates the arrays the parts answered into one array (KEYS). */
+/* Concatenates the keys the parts answered (CMD_RES_KEYS: bulks without a
+ * header) into one array (KEYS). */
 void join_concat(kvbuf *out, kv_req *const *subs, unsigned n);
 
-/* One of the non-nil bulk replies chosen with rng, or nil (RANDOMKEY). */
+/* One of the parts' keys (CMD_RES_KEYS, count 1) chosen with rng, or nil
+ * (RANDOMKEY). */
 void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng);
 
 /* Sums the parts' figures (CMD_RES_FIGURES: INFO and STATS parts)

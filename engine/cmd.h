@@ -12,10 +12,11 @@
  *   mget part:     one bulk-or-nil per key, no array header
  *   mset part:     +OK
  *   del/unlink/exists/touch part: :count (and CMD_RES_INT: the count)
- *   keys part:     *n followed by n bulks
+ *   keys part:     *n followed by n bulks; with c->res the bulks only and
+ *                  CMD_RES_KEYS (n)
  *   dbsize part:   :count (and CMD_RES_INT: the count)
  *   flushall part: +OK
- *   randomkey part: bulk or nil
+ *   randomkey part: bulk or nil (and CMD_RES_KEYS: 1 or 0)
  *   info part:     typed only: CMD_RES_FIGURES (see cmd_info_part)
  *   flushdb part:  +OK (the keys of the command's database, shard_t.db)
  *   scan:          argv = SCAN cursor [MATCH p] [COUNT n] [TYPE t] with the
@@ -90,6 +91,9 @@ enum cmd_res_kind {
                         (*n then n bulks); num: the shard's next table cursor (0: done);
                         count: n */
     CMD_RES_FIGURES, /* INFO/STATS part: fig */
+    CMD_RES_KEYS,    /* KEYS part: the reply holds count bulks (the keys) without an array
+                        header; RANDOMKEY part: the reply is the client's (a bulk, or nil
+                        when count is 0) */
     CMD_RES_SETS,    /* SMEMBERS part: sets[0..count), a copy of the set of each key of
                         the part in argument order (NULL: no such key) */
 };
@@ -112,7 +116,7 @@ typedef struct cmd_res {
     uint8_t kind;       /* enum cmd_res_kind: which fields hold the answer */
     uint8_t type;       /* TAKE */
     int64_t num;        /* INT, TAKE, SCAN: see the kinds */
-    int64_t count;      /* SCAN */
+    int64_t count;      /* SCAN, KEYS, SETS */
     cmd_figures *fig;   /* FIGURES: owned by the result (cmd_res_clear frees it) */
     struct sobj **sets; /* SETS: owned by the result, sets and array */
 } cmd_res;

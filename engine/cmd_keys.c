@@ -226,7 +226,10 @@ void cmd_keys_part(shard_t *s, const cmd_call *c)
     key_filter f = {.s = s, .pattern = pattern_or_null(&c->argv[1])};
     kvbuf_init(&f.keys);
     ht_foreach(&s->table, key_filter_visit, &f);
-    reply_array(c->out, f.n);
+    if (c->res != NULL) /* the gatherer writes one header for every shard's keys */
+        *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = f.n};
+    else
+        reply_array(c->out, f.n);
     kvbuf_append(c->out, f.keys.data, f.keys.len);
     kvbuf_destroy(&f.keys);
 }
@@ -339,6 +342,7 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
             tries = RANDOMKEY_TRIES; /* the database is empty */
         if (e == NULL) {
             if (tries < RANDOMKEY_TRIES) continue;
+            if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = 0};
             reply_nil(c->out);
             return;
         }
@@ -346,6 +350,7 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
             shard_drop_expired(s, e);
             continue;
         }
+        if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = 1};
         reply_bulk(c->out, entry_key(e), e->klen);
         return;
     }

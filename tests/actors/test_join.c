@@ -76,9 +76,12 @@ static void test_sum_and_error(void **state)
 
 static void test_ok_and_concat(void **state)
 {
-    const char *r[] = {"*2\r\n$1\r\na\r\n$1\r\nb\r\n", "*0\r\n", "*1\r\n$3\r\nccc\r\n"};
+    /* KEYS parts: their keys' bulks, the count in type */
+    const char *r[] = {"$1\r\na\r\n$1\r\nb\r\n", "", "$3\r\nccc\r\n"};
     kv_req reqs[3], *subs[3];
     parts_make(reqs, subs, r, 3);
+    int64_t counts[] = {2, 0, 1};
+    for (int i = 0; i < 3; i++) reqs[i].res = (cmd_res){.kind = CMD_RES_KEYS, .count = counts[i]};
     kvbuf out;
     kvbuf_init(&out);
     join_concat(&out, subs, 3);
@@ -98,6 +101,7 @@ static void test_random_picks_non_nil(void **state)
     const char *r[] = {"$-1\r\n", "$3\r\nkey\r\n", "$-1\r\n"};
     kv_req reqs[3], *subs[3];
     parts_make(reqs, subs, r, 3);
+    for (int i = 0; i < 3; i++) reqs[i].res = (cmd_res){.kind = CMD_RES_KEYS, .count = i == 1};
     uint64_t rng = 42;
     kvbuf out;
     kvbuf_init(&out);
@@ -109,6 +113,7 @@ static void test_random_picks_non_nil(void **state)
     parts_free(reqs, 3);
     const char *none[] = {"$-1\r\n", "$-1\r\n"};
     parts_make(reqs, subs, none, 2);
+    for (int i = 0; i < 2; i++) reqs[i].res = (cmd_res){.kind = CMD_RES_KEYS, .count = 0};
     kvbuf_reset(&out);
     join_random(&out, subs, 2, &rng);
     assert_buf(&out, "$-1\r\n");

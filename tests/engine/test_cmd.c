@@ -650,9 +650,21 @@ static void test_counts_typed(void **state)
     assert_int_equal(f->res.num, 2);
     assert_string_equal(run_typed(f, cmd_dbsize_part, "dbsize"), ":1\r\n");
     assert_int_equal(f->res.num, 1);
+    /* KEYS: the bulks only, the count in type; RANDOMKEY: 1 or 0 keys */
+    assert_string_equal(run_typed(f, cmd_keys_part, "keys *"), "$1\r\na\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 1);
+    assert_string_equal(run_typed(f, cmd_randomkey_part, "randomkey"), "$1\r\na\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 1);
     assert_string_equal(run_typed(f, cmd_del_part, "del a b"), ":1\r\n");
     assert_int_equal(f->res.kind, CMD_RES_INT);
     assert_int_equal(f->res.num, 1);
+    assert_string_equal(run_typed(f, cmd_keys_part, "keys *"), "");
+    assert_int_equal(f->res.count, 0);
+    assert_string_equal(run_typed(f, cmd_randomkey_part, "randomkey"), "$-1\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 0);
 }
 
 static void test_info_part(void **state)
