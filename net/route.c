@@ -7,7 +7,6 @@
 #include "entry.h"
 #include "blocking.h"
 #include "join.h"
-#include "local.h"
 #include "reply.h"
 #include "scripting.h"
 #include "sobj.h"
@@ -908,8 +907,7 @@ void route_dispatch(netthr *t, conn *c)
     /* MULTI queues what it would run (Redis: all but QUIT, MULTI, EXEC,
      * DISCARD and WATCH), checked as below but for MSET's pairs (EXEC's
      * error) */
-    int queue = multi_active(c) && def->local != local_quit &&
-                (def->route != ROUTE_MULTI || strcmp(def->name, "unwatch") == 0);
+    int queue = multi_active(c) && !(def->flags & CMD_TX_CONTROL);
     if (!cmdtab_arity_ok(def, argc) ||
         (!queue && def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
         (!queue && def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {
