@@ -121,7 +121,7 @@ static void pin_release(kv_pin *pin)
 static void req_release(kv_req *r, kv_slot *sl)
 {
     pin_release(&r->pin);
-    cmd_res_clear(&r->res);
+    if (r->res.kind != CMD_RES_NONE) cmd_res_clear(&r->res); /* not on GET's path */
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
     free(r);
