@@ -608,6 +608,34 @@ static void test_scan(void **state)
     for (int i = 0; i < 500; i++) assert_true(seen[i]);
 }
 
+/* The router's hash of argv[1] reaches the shard as a parameter of the
+ * call (cmd_call.key_hash): shard_call hands it to shard_hash for that
+ * call only, so a wrong one given is used (and misses), and none is left
+ * behind in the shard. */
+static void test_key_hash_param(void **state)
+{
+    fixture *f = *state;
+    uint32_t h = (uint32_t)kv_hash(&secret, "k", 1);
+    kv_str set[3] = {{"set", 3}, {"k", 1}, {"v", 1}};
+    cmd_call c = {.argc = 3, .argv = set, .out = &f->out, .key_hash = h, .has_hash = 1};
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_set, &c);
+    assert_memory_equal(f->out.data, "+OK\r\n", 5);
+    assert_null(f->s.call);
+    EXPECT(cmd_get, "get k", "$1\r\nv\r\n"); /* hashed by the shard: the same */
+    kv_str get[2] = {{"get", 3}, {"k", 1}};
+    cmd_call g = {
+        .argc = 2, .argv = get, .out = &f->out, .key_hash = h ^ 0x5a5a5a5au, .has_hash = 1};
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_get, &g);
+    assert_int_equal(f->out.len, 5);
+    assert_memory_equal(f->out.data, "$-1\r\n", 5); /* looked up under the hash given */
+    g.has_hash = 0;
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_get, &g);
+    assert_memory_equal(f->out.data, "$1\r\nv\r\n", 7);
+}
+
 /* SCAN with a typed answer: the client's keys array in the reply, the
  * shard's next cursor and the page's size in the result (the router makes
  * the client's cursor from them); an error stays a reply. */
@@ -1113,6 +1141,7 @@ int main(void)
         T(test_scan),
         T(test_info_part),
         T(test_scan_typed),
+        T(test_key_hash_param),
         T(test_counts_typed),
         T(test_object_part),
         T(test_hit_miss_stats),
