@@ -339,24 +339,21 @@ static void actor_run_req(actor_t *a, kv_req *r, int64_t now_ms)
                   .env = r->env,
                   .pin = r->may_pin ? &r->pin : NULL,
                   .take = r->take.nbigs ? &r->take : NULL,
-                  .pins = r->may_pin ? &r->pins : NULL};
+                  .pins = r->may_pin ? &r->pins : NULL,
+                  .res = &r->res,
+                  .key_hash = r->key_hash,
+                  .has_hash = r->has_hash};
     s->now_ms = now_ms;
     if (r->denyoom && s->limits) {
         int room = actor_make_room(a, s, r, ACTOR_EVICT_US);
         if (room < 0) return;
         a->evict_busy |= room;
     }
-    if (r->has_hash) {
-        s->hint_key = r->argv[1].p;
-        s->hint_len = r->argv[1].len;
-        s->hint_hash = r->key_hash;
-    }
     s->db = r->db;
     shard_call(s, r->fn, &c); /* counts it */
     s->db = 0;
     r->applied = r->write;
     kv_obl_count(r);
-    s->hint_key = NULL;
 }
 
 /* ---- frozen runs (actor.h) ---------------------------------------------- */

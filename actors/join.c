@@ -9,6 +9,7 @@ int join_first_error(kvbuf *out, kv_req *const *subs, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         const kvbuf *r = &subs[i]->reply;
+        if (subs[i]->res.kind != CMD_RES_NONE) continue; /* answered in type: no error */
         if (r->len > 0 && r->data[0] == '-') {
             kvbuf_append(out, r->data, reply_elem_len(r->data, r->len));
             return 1;
@@ -39,23 +40,12 @@ void join_mget(kvbuf *out, kv_req *const *subs, unsigned n, const uint16_t *key_
     free(pos);
 }
 
-/* Reads ":<int>\r\n"; returns 0 or -1. */
-static int int_reply(const kvbuf *r, int64_t *v)
-{
-    if (r->len < 4 || r->data[0] != ':') return -1;
-    char *end;
-    long long x = strtoll(r->data + 1, &end, 10);
-    if (*end != '\r') return -1;
-    *v = x;
-    return 0;
-}
-
 int64_t join_sum_value(kv_req *const *subs, unsigned n)
 {
-    int64_t sum = 0, v;
+    int64_t sum = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (int_reply(&subs[i]->reply, &v) != 0) return -1;
-        sum += v;
+        if (subs[i]->res.kind != CMD_RES_INT) return -1;
+        sum += subs[i]->res.num;
     }
     return sum;
 }
@@ -72,29 +62,16 @@ void join_ok(kvbuf *out, kv_req *const *subs, unsigned n)
     reply_ok(out);
 }
 
-/* Parses "*<n>\r\n" at the start of r; returns the header length or 0. */
-static size_t array_header(const kvbuf *r, int64_t *count)
-{
-    if (r->len < 4 || r->data[0] != '*') return 0;
-    char *end;
-    long long x = strtoll(r->data + 1, &end, 10);
-    if (end[0] != '\r' || (size_t)(end - r->data) + 2 > r->len) return 0;
-    *count = x < 0 ? 0 : x;
-    return (size_t)(end - r->data) + 2;
-}
-
 void join_concat(kvbuf *out, kv_req *const *subs, unsigned n)
 {
     if (join_first_error(out, subs, n)) return;
-    int64_t total = 0, c;
+    int64_t total = 0;
     for (unsigned i = 0; i < n; i++)
-        if (array_header(&subs[i]->reply, &c)) total += c;
+        if (subs[i]->res.kind == CMD_RES_KEYS) total += subs[i]->res.count;
     reply_array(out, total);
-    for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        size_t h = array_header(r, &c);
-        if (h) kvbuf_append(out, r->data + h, r->len - h);
-    }
+    for (unsigned i = 0; i < n; i++)
+        if (subs[i]->res.kind == CMD_RES_KEYS)
+            kvbuf_append(out, subs[i]->reply.data, subs[i]->reply.len);
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -111,8 +88,7 @@ void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng)
     if (join_first_error(out, subs, n)) return;
     unsigned found = 0, pick = 0;
     for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        if (r->len > 0 && r->data[0] == '$' && r->data[1] != '-') {
+        if (subs[i]->res.kind == CMD_RES_KEYS && subs[i]->res.count > 0) {
             /* reservoir sampling over the non-empty shards */
             found++;
             if (xorshift(rng) % found == 0) pick = i;
@@ -125,46 +101,29 @@ void join_random(kvbuf *out, kv_req *const *subs, unsigned n, uint64_t *rng)
     kvbuf_append(out, subs[pick]->reply.data, subs[pick]->reply.len);
 }
 
-int join_sum_fields(kv_req *const *subs, unsigned n, int64_t *sums, unsigned nfields)
+int join_sum_fields(kv_req *const *subs, unsigned n, int64_t *sums)
 {
-    memset(sums, 0, nfields * sizeof *sums);
+    memset(sums, 0, CMD_INFO_NFIELDS * sizeof *sums);
     for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        int64_t count;
-        size_t pos = array_header(r, &count);
-        if (pos == 0 || count < (int64_t)nfields) return -1;
-        for (unsigned f = 0; f < nfields; f++) {
-            if (pos >= r->len || r->data[pos] != ':') return -1;
-            char *end;
-            sums[f] += strtoll(r->data + pos + 1, &end, 10);
-            pos = (size_t)(end - r->data) + 2;
-        }
+        const cmd_figures *f = subs[i]->res.fig;
+        if (subs[i]->res.kind != CMD_RES_FIGURES || f == NULL) return -1;
+        for (unsigned k = 0; k < CMD_INFO_NFIELDS; k++) sums[k] += f->v[k];
     }
     return 0;
 }
 
-int join_info_dbs(kv_req *const *subs, unsigned n, unsigned nfields, int64_t (*dbs)[3],
-                  unsigned ndbs)
+int join_info_dbs(kv_req *const *subs, unsigned n, int64_t (*dbs)[3], unsigned ndbs)
 {
     memset(dbs, 0, ndbs * sizeof *dbs);
     for (unsigned i = 0; i < n; i++) {
-        const kvbuf *r = &subs[i]->reply;
-        int64_t count;
-        size_t pos = array_header(r, &count);
-        if (pos == 0 || count < (int64_t)nfields || (count - nfields) % 4 != 0) return -1;
-        int64_t v[4];
-        for (int64_t f = 0; f < count; f++) {
-            if (pos >= r->len || r->data[pos] != ':') return -1;
-            char *end;
-            long long x = strtoll(r->data + pos + 1, &end, 10);
-            pos = (size_t)(end - r->data) + 2;
-            if (f < (int64_t)nfields) continue;
-            v[(f - nfields) % 4] = x;
-            if ((f - nfields) % 4 != 3) continue;
-            if (v[0] <= 0 || v[0] >= (int64_t)ndbs) continue;
-            dbs[v[0]][0] += v[1];
-            dbs[v[0]][1] += v[2];
-            dbs[v[0]][2] += v[3];
+        const cmd_figures *f = subs[i]->res.fig;
+        if (subs[i]->res.kind != CMD_RES_FIGURES || f == NULL) return -1;
+        for (uint32_t k = 0; k < f->ndb; k++) {
+            const cmd_db_figures *d = &f->db[k];
+            if (d->db == 0 || d->db >= ndbs) continue;
+            dbs[d->db][0] += d->keys;
+            dbs[d->db][1] += d->expires;
+            dbs[d->db][2] += d->ttl_ms;
         }
     }
     return 0;

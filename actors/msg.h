@@ -52,6 +52,9 @@ typedef struct kv_req {
     int argc;                /* ro for the actor */
     const kv_str *argv;      /* ro for the actor; memory owned by the network side */
     kvbuf reply;             /* written by the actor, read by the network thread */
+    cmd_res res;             /* written by the actor (handed over zeroed), read by the
+                                network thread: an internal part's typed answer (cmd.h);
+                                kind CMD_RES_NONE: reply holds all there is (an error) */
     void *owner;             /* private to the network thread (its reply slot) */
     kv_obl *obl;             /* ro for the actor: the client's output budget, or NULL */
     size_t obl_bytes;        /* written by the actor: reply bytes added to obl->inflight */

@@ -11,19 +11,22 @@
  * that actors/join.c can gather them:
  *   mget part:     one bulk-or-nil per key, no array header
  *   mset part:     +OK
- *   del/unlink/exists/touch part: :count
- *   keys part:     *n followed by n bulks
- *   dbsize part:   :count
+ *   del/unlink/exists/touch part: :count (and CMD_RES_INT: the count)
+ *   keys part:     *n followed by n bulks; with c->res the bulks only and
+ *                  CMD_RES_KEYS (n)
+ *   dbsize part:   :count (and CMD_RES_INT: the count)
  *   flushall part: +OK
- *   randomkey part: bulk or nil
- *   info part:     see cmd_info_part
+ *   randomkey part: bulk or nil (and CMD_RES_KEYS: 1 or 0)
+ *   info part:     typed only: CMD_RES_FIGURES (see cmd_info_part)
  *   flushdb part:  +OK (the keys of the command's database, shard_t.db)
  *   scan:          argv = SCAN cursor [MATCH p] [COUNT n] [TYPE t] with the
- *                  shard-local cursor; replies *2 [$cursor, *n keys]
- *   take part:     internal: TAKE key -> *3 [$value, :pxat or -1, :type] and
- *                  the key is removed; nil if absent (cross-shard RENAME,
- *                  stage 1); a hash's value is its hobj_encode bytes
+ *                  shard-local cursor; replies *2 [$cursor, *n keys], or
+ *                  with c->res only *n keys and CMD_RES_SCAN (the cursor)
+ *   take part:     internal, typed only: TAKE key -> CMD_RES_TAKE (value,
+ *                  pxat, type) and the key is removed; CMD_RES_ABSENT
+ *                  (cross-shard RENAME, stage 1)
  *   put part:      internal: PUT key value pxat type -> +OK (stage 2)
+ * A typed-only part called without c->res answers an internal error.
  */
 #ifndef MEMKV_CMD_H
 #define MEMKV_CMD_H
@@ -62,6 +65,84 @@ typedef struct kv_take {
     unsigned nbigs;        /* ro */
     struct kv_entry *keep; /* written by the actor: the entry pinned, or NULL */
 } kv_take;
+/* The figures of a shard that cmd_info_part answers (cmd_figures), in the
+ * order of enum cmd_info_field (over every database), which the gatherer
+ * sums over shards (EXPIRE_STALE, a share in hundredths of a percent, it
+ * then divides by the number of shards), then one cmd_db_figures for each
+ * database other than 0 that has keys in this shard.
+ * TTL_MS and ttl_ms estimate the sum of the remaining TTLs (ms) of the keys
+ * with a TTL (all of them up to CMD_INFO_TTL_SAMPLES per shard, else that
+ * many sampled), for INFO keyspace's avg_ttl. */
+#define CMD_INFO_TTL_SAMPLES 1024
+enum cmd_info_field {
+    CMD_INFO_KEYS,
+    CMD_INFO_EXPIRES,
+    CMD_INFO_MEMORY,
+    CMD_INFO_HITS,
+    CMD_INFO_MISSES,
+    CMD_INFO_EXPIRED,
+    CMD_INFO_COMMANDS,
+    CMD_INFO_EVICTED,
+    CMD_INFO_EXPIRE_STALE,    /* expired_stale_perc x 100 */
+    CMD_INFO_EXPIRE_CAPPED,   /* expired_time_cap_reached_count */
+    CMD_INFO_EXPIRE_CYCLE_US, /* time in active expiry (expire_cycle_cpu_milliseconds) */
+    CMD_INFO_TTL_MS,          /* estimated sum of remaining TTLs, every database (avg_ttl) */
+    CMD_INFO_NFIELDS
+};
+/* ---- typed answers of internal parts ------------------------------------
+ *
+ * A part whose answer is read by the next step of a command (a staged
+ * cross-shard RENAME, SCAN's cursor, the INFO/STATS figures, the counts of
+ * the EXISTS checks) answers in type, as Dragonfly's OpResult<T>: the
+ * handler fills a cmd_res, and its reader (the network thread once the
+ * part has completed, or the actor running a frozen run or a script) takes
+ * the fields as they are instead of parsing RESP back. Filled on the
+ * thread that runs the handler; read only after the handler returned. */
+enum cmd_res_kind {
+    CMD_RES_NONE,    /* no typed answer: the part was refused (MISCONF, OOM, output
+                        limit) or failed (bad argument); its reply holds the error */
+    CMD_RES_INT,     /* num: a count (EXISTS, DEL, DBSIZE parts) */
+    CMD_RES_ABSENT,  /* TAKE: the key does not exist (nothing was taken) */
+    CMD_RES_TAKE,    /* TAKE: the reply holds the value's bytes as they are (a hash,
+                        list, set or zset: its entry_obj_encode bytes, no RESP framing);
+                        num: its absolute expiry in ms or -1; type: its KV_TYPE_* */
+    CMD_RES_SCAN,    /* SCAN: the reply holds the page's keys as the client gets them
+                        (*n then n bulks); num: the shard's next table cursor (0: done);
+                        count: n */
+    CMD_RES_FIGURES, /* INFO/STATS part: fig */
+    CMD_RES_KEYS,    /* KEYS part: the reply holds count bulks (the keys) without an array
+                        header; RANDOMKEY part: the reply is the client's (a bulk, or nil
+                        when count is 0) */
+    CMD_RES_SETS,    /* SMEMBERS part: sets[0..count), a copy of the set of each key of
+                        the part in argument order (NULL: no such key) */
+};
+
+/* One database's figures in a shard (databases other than 0 with keys). */
+typedef struct cmd_db_figures {
+    uint32_t db;
+    int64_t keys, expires, ttl_ms;
+} cmd_db_figures;
+
+/* The figures of one shard (cmd_info_part), enum cmd_info_field below, over
+ * every database; then ndb per-database figures. One allocation. */
+typedef struct cmd_figures {
+    int64_t v[CMD_INFO_NFIELDS];
+    uint32_t ndb;
+    cmd_db_figures db[];
+} cmd_figures;
+
+typedef struct cmd_res {
+    uint8_t kind;       /* enum cmd_res_kind: which fields hold the answer */
+    uint8_t type;       /* TAKE */
+    int64_t num;        /* INT, TAKE, SCAN: see the kinds */
+    int64_t count;      /* SCAN, KEYS, SETS */
+    cmd_figures *fig;   /* FIGURES: owned by the result (cmd_res_clear frees it) */
+    struct sobj **sets; /* SETS: owned by the result, sets and array */
+} cmd_res;
+
+/* Forgets r's answer and frees what it owns; the thread that reads r.
+ * Accepts a zeroed result. */
+void cmd_res_clear(cmd_res *r);
 
 typedef struct cmd_call {
     int argc;
@@ -73,6 +154,11 @@ typedef struct cmd_call {
                            GET, sent as it is); NULL: the reply holds every byte */
     kv_take *take;      /* not NULL: SET-like commands may keep a big value argument */
     kv_pins *pins;      /* not NULL: MGET's part may answer big values with pins */
+    cmd_res *res;       /* not NULL: the part's typed answer goes here (cleared by the
+                           caller, kind CMD_RES_NONE); handlers without one ignore it */
+    uint32_t key_hash;  /* the low 32 bits of kv_hash(argv[1]) when has_hash: the
+                           router computed it, shard_hash answers it for argv[1] */
+    uint8_t has_hash;
 } cmd_call;
 
 typedef void cmd_fn(shard_t *s, const cmd_call *c);
@@ -128,8 +214,8 @@ int cmd_block_timeout(const kv_str *a, int64_t *ms, const char **err);
 cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scard, cmd_spop,
     cmd_srandmember, cmd_smove, cmd_sscan, cmd_sinter, cmd_sunion, cmd_sdiff, cmd_sinterstore,
     cmd_sunionstore, cmd_sdiffstore, cmd_sintercard;
-/* smembers part: argv = name, keys of this shard -> per key *n members
- * (absent: *0), or WRONGTYPE alone. */
+/* smembers part, typed only: argv = name, keys of this shard ->
+ * CMD_RES_SETS (a copy of each key's set), or WRONGTYPE alone. */
 cmd_fn cmd_smembers_part;
 
 /* sorted sets (cmd_zset.c, cmd_zset2.c, cmd_zsetop.c); ZRANGESTORE, ZMPOP and the zset
@@ -216,34 +302,7 @@ int cmd_sintercard_args(int argc, const kv_str *argv, int64_t *numkeys, int64_t 
 /* The client's reply for result: SINTERCARD's count (capped by limit > 0),
  * a STORE's cardinality, or the members. */
 void cmd_setop_reply(kvbuf *out, int op, struct sobj *result, int store, int64_t limit);
-/* Parses one *n array of bulks at *p (smembers part reply) into a new set
- * and moves *p past it; NULL if malformed. */
-struct sobj *cmd_setop_parse(const char **p, const char *end, const kv_hash_secret *secret);
 
-/* cmd_info_part replies *N integers: CMD_INFO_NFIELDS in the order of enum
- * cmd_info_field (over every database), which the gatherer sums over
- * shards (EXPIRE_STALE, a share in hundredths of a percent, it then
- * divides by the number of shards), then (db, keys, expires, ttl_ms)
- * quadruples for each database other than 0 that has keys in this shard.
- * TTL_MS and ttl_ms estimate the sum of the remaining TTLs (ms) of the keys
- * with a TTL (all of them up to CMD_INFO_TTL_SAMPLES per shard, else that
- * many sampled), for INFO keyspace's avg_ttl. */
-#define CMD_INFO_TTL_SAMPLES 1024
-enum cmd_info_field {
-    CMD_INFO_KEYS,
-    CMD_INFO_EXPIRES,
-    CMD_INFO_MEMORY,
-    CMD_INFO_HITS,
-    CMD_INFO_MISSES,
-    CMD_INFO_EXPIRED,
-    CMD_INFO_COMMANDS,
-    CMD_INFO_EVICTED,
-    CMD_INFO_EXPIRE_STALE,    /* expired_stale_perc x 100 */
-    CMD_INFO_EXPIRE_CAPPED,   /* expired_time_cap_reached_count */
-    CMD_INFO_EXPIRE_CYCLE_US, /* time in active expiry (expire_cycle_cpu_milliseconds) */
-    CMD_INFO_TTL_MS,          /* estimated sum of remaining TTLs, every database (avg_ttl) */
-    CMD_INFO_NFIELDS
-};
 cmd_fn cmd_info_part;
 
 #endif

@@ -11,7 +11,31 @@
 #include "hobj.h"
 #include "reply.h"
 #include "shard.h"
+#include "sobj.h"
 #include "watch.h"
+
+void cmd_res_clear(cmd_res *r)
+{
+    free(r->fig);
+    for (int64_t i = 0; r->sets != NULL && i < r->count; i++) sobj_free(r->sets[i]);
+    free(r->sets);
+    *r = (cmd_res){0};
+}
+
+/* A count: the reply, and the typed answer if asked. */
+static void reply_count(const cmd_call *c, int64_t n)
+{
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_INT, .num = n};
+    reply_int(c->out, n);
+}
+
+/* A typed-only part called without a result to fill (a bug of its caller). */
+static int want_res(const cmd_call *c)
+{
+    if (c->res != NULL) return 1;
+    reply_error(c->out, "ERR internal error: a typed part called without a result");
+    return 0;
+}
 
 /* ---- DEL, EXISTS, TYPE ----------------------------------------------------- */
 
@@ -19,7 +43,7 @@ void cmd_del_part(shard_t *s, const cmd_call *c)
 {
     int64_t n = 0;
     for (int i = 1; i < c->argc; i++) n += shard_del(s, c->argv[i].p, c->argv[i].len);
-    reply_int(c->out, n);
+    reply_count(c, n);
 }
 
 void cmd_exists_part(shard_t *s, const cmd_call *c)
@@ -27,7 +51,7 @@ void cmd_exists_part(shard_t *s, const cmd_call *c)
     int64_t n = 0;
     for (int i = 1; i < c->argc; i++)
         if (cmd_lookup_read(s, &c->argv[i]) != NULL) n++;
-    reply_int(c->out, n);
+    reply_count(c, n);
 }
 
 void cmd_type(shard_t *s, const cmd_call *c)
@@ -202,7 +226,10 @@ void cmd_keys_part(shard_t *s, const cmd_call *c)
     key_filter f = {.s = s, .pattern = pattern_or_null(&c->argv[1])};
     kvbuf_init(&f.keys);
     ht_foreach(&s->table, key_filter_visit, &f);
-    reply_array(c->out, f.n);
+    if (c->res != NULL) /* the gatherer writes one header for every shard's keys */
+        *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = f.n};
+    else
+        reply_array(c->out, f.n);
     kvbuf_append(c->out, f.keys.data, f.keys.len);
     kvbuf_destroy(&f.keys);
 }
@@ -261,9 +288,14 @@ void cmd_scan(shard_t *s, const cmd_call *c)
     do {
         cursor = ht_scan(&s->table, cursor, key_filter_visit, &f);
     } while (cursor != 0 && budget-- > 0 && f.n < count);
-    char num[24];
-    reply_array(c->out, 2);
-    reply_bulk(c->out, num, (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor));
+    if (c->res != NULL) { /* the router makes the client's cursor */
+        *c->res = (cmd_res){.kind = CMD_RES_SCAN, .num = (int64_t)cursor, .count = f.n};
+    } else {
+        char num[24];
+        reply_array(c->out, 2);
+        reply_bulk(c->out, num,
+                   (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)cursor));
+    }
     reply_array(c->out, f.n);
     kvbuf_append(c->out, f.keys.data, f.keys.len);
     kvbuf_destroy(&f.keys);
@@ -310,6 +342,7 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
             tries = RANDOMKEY_TRIES; /* the database is empty */
         if (e == NULL) {
             if (tries < RANDOMKEY_TRIES) continue;
+            if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = 0};
             reply_nil(c->out);
             return;
         }
@@ -317,6 +350,7 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
             shard_drop_expired(s, e);
             continue;
         }
+        if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_KEYS, .count = 1};
         reply_bulk(c->out, entry_key(e), e->klen);
         return;
     }
@@ -324,7 +358,7 @@ void cmd_randomkey_part(shard_t *s, const cmd_call *c)
 
 void cmd_dbsize_part(shard_t *s, const cmd_call *c)
 {
-    reply_int(c->out, (int64_t)shard_db_keys(s, s->db));
+    reply_count(c, (int64_t)shard_db_keys(s, s->db));
 }
 
 /* FLUSHDB [ASYNC|SYNC]: the keys of the command's database only. */
@@ -413,22 +447,25 @@ static int64_t info_ttl_sums(shard_t *s, int64_t now_ms, int64_t *ttl)
 
 void cmd_info_part(shard_t *s, const cmd_call *c)
 {
-    int64_t v[CMD_INFO_NFIELDS];
+    if (!want_res(c)) return;
     int64_t *ttl = kv_xcalloc(KV_MAX_DBS, sizeof *ttl);
-    shard_figures(s, v);
-    v[CMD_INFO_TTL_MS] = info_ttl_sums(s, s->now_ms, ttl);
-    int ndbs = 0;
-    for (unsigned db = 1; s->dbs && db < KV_MAX_DBS; db++) ndbs += s->dbs[db].keys > 0;
-    reply_array(c->out, CMD_INFO_NFIELDS + 4 * ndbs);
-    for (int i = 0; i < CMD_INFO_NFIELDS; i++) reply_int(c->out, v[i]);
-    for (unsigned db = 1; ndbs && db < KV_MAX_DBS; db++) {
+    int64_t ttl_all = info_ttl_sums(s, s->now_ms, ttl);
+    uint32_t ndb = 0;
+    for (unsigned db = 1; s->dbs && db < KV_MAX_DBS; db++) ndb += s->dbs[db].keys > 0;
+    cmd_figures *f = kv_xmalloc(sizeof *f + ndb * sizeof f->db[0]);
+    shard_figures(s, f->v);
+    f->v[CMD_INFO_TTL_MS] = ttl_all;
+    f->ndb = 0;
+    for (unsigned db = 1; ndb && db < KV_MAX_DBS; db++) {
         if (s->dbs[db].keys == 0) continue;
-        reply_int(c->out, db);
-        reply_int(c->out, (int64_t)s->dbs[db].keys);
-        reply_int(c->out, (int64_t)s->dbs[db].volatile_keys);
-        reply_int(c->out, ttl[db]);
+        f->db[f->ndb++] = (cmd_db_figures){.db = db,
+                                           .keys = (int64_t)s->dbs[db].keys,
+                                           .expires = (int64_t)s->dbs[db].volatile_keys,
+                                           .ttl_ms = ttl[db]};
     }
     free(ttl);
+    cmd_res_clear(c->res);
+    *c->res = (cmd_res){.kind = CMD_RES_FIGURES, .fig = f};
 }
 
 /* ---- RENAME within a shard, and the TAKE/PUT stages across shards ---------- */
@@ -473,27 +510,22 @@ void cmd_renamenx(shard_t *s, const cmd_call *c)
     rename_generic(s, c, 1);
 }
 
-/* TAKE key -> *3 [$value, :pxat or -1, :type], and the key is gone; nil if
- * absent. A hash travels as its hobj_encode bytes. */
+/* TAKE key -> CMD_RES_TAKE: the value's bytes in c->out as they are (an
+ * object's entry_obj_encode bytes), its expiry and type; the key is gone.
+ * CMD_RES_ABSENT if there is no such key. */
 void cmd_take_part(shard_t *s, const cmd_call *c)
 {
+    if (!want_res(c)) return;
     kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
     if (e == NULL) {
-        reply_nil(c->out);
+        c->res->kind = CMD_RES_ABSENT;
         return;
     }
-    reply_array(c->out, 3);
-    if (kv_type_is_obj(e->type)) {
-        kvbuf enc;
-        kvbuf_init(&enc);
-        entry_obj_encode(e, &enc);
-        reply_bulk(c->out, enc.data, enc.len);
-        kvbuf_destroy(&enc);
-    } else {
-        reply_bulk(c->out, entry_val(e), e->vlen);
-    }
-    reply_int(c->out, entry_expire(e));
-    reply_int(c->out, e->type);
+    if (kv_type_is_obj(e->type))
+        entry_obj_encode(e, c->out);
+    else
+        kvbuf_append(c->out, entry_val(e), e->vlen);
+    *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
     shard_remove(s, e);
 }
 

@@ -553,43 +553,28 @@ void cmd_sintercard(shard_t *s, const cmd_call *c)
 
 /* SMEMBERS part: argv = name, keys of this shard -> per key *n members (an
  * absent key: *0); WRONGTYPE alone if any key holds another type. */
+static void copy_member(void *arg, const kv_str *m)
+{
+    sobj_add(arg, m->p, m->len);
+}
+
 void cmd_smembers_part(shard_t *s, const cmd_call *c)
 {
     int wrong;
+    if (c->res == NULL) {
+        reply_error(c->out, "ERR internal error: a typed part called without a result");
+        return;
+    }
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = shard_lookup(s, c->argv[i].p, c->argv[i].len);
         if (e != NULL && !cmd_check_type(c, e, KV_TYPE_SET)) return;
     }
+    sobj_t **sets = kv_xcalloc((size_t)c->argc, sizeof *sets);
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = set_get(s, c, &c->argv[i], 1, &wrong);
-        if (e == NULL) {
-            reply_array(c->out, 0);
-            continue;
-        }
-        reply_array(c->out, (int64_t)sobj_len(entry_sobj(e)));
-        sobj_foreach(entry_sobj(e), emit_member, c->out);
+        if (e == NULL) continue;
+        sets[i - 1] = sobj_new(s->secret); /* the gatherer's own copy: any thread may read it */
+        sobj_foreach(entry_sobj(e), copy_member, sets[i - 1]);
     }
-}
-
-sobj_t *cmd_setop_parse(const char **p, const char *end, const kv_hash_secret *secret)
-{
-    const char *q = *p;
-    if (q >= end || *q != '*') return NULL;
-    char *stop;
-    long long n = strtoll(q + 1, &stop, 10);
-    if (stop + 2 > end || n < 0) return NULL;
-    q = stop + 2;
-    sobj_t *o = sobj_new(secret);
-    for (long long i = 0; i < n; i++) {
-        size_t len = reply_elem_len(q, (size_t)(end - q));
-        if (len == 0 || *q != '$') {
-            sobj_free(o);
-            return NULL;
-        }
-        const char *v = (const char *)memchr(q, '\n', len) + 1;
-        sobj_add(o, v, (size_t)(q + len - 2 - v));
-        q += len;
-    }
-    *p = q;
-    return o;
+    *c->res = (cmd_res){.kind = CMD_RES_SETS, .count = c->argc - 1, .sets = sets};
 }

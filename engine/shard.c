@@ -54,7 +54,10 @@ void shard_call(shard_t *s, void (*fn)(shard_t *, const struct cmd_call *),
                 const struct cmd_call *c)
 {
     s->stats.commands++;
+    const struct cmd_call *outer = s->call; /* a script's command on its own shard */
+    s->call = c;
     fn(s, c);
+    s->call = outer;
 }
 
 void shard_figures(const shard_t *s, int64_t *v)
@@ -75,7 +78,9 @@ void shard_figures(const shard_t *s, int64_t *v)
 
 uint32_t shard_hash(const shard_t *s, const char *key, size_t klen)
 {
-    if (key == s->hint_key && klen == s->hint_len) return s->hint_hash;
+    const cmd_call *c = s->call;
+    if (c != NULL && c->has_hash && key == c->argv[1].p && klen == c->argv[1].len)
+        return c->key_hash;
     return (uint32_t)kv_hash(s->secret, key, klen);
 }
 

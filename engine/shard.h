@@ -77,11 +77,9 @@ typedef struct shard {
     struct evict_pool *pool;    /* private: eviction candidates (evict.c) */
     const shard_log_ops *log;   /* ro after start; NULL = no persistence */
     void *log_ctx;
-    /* owner: actor, around one command: shard_hash(hint_key, hint_len)
-     * answers hint_hash (the router already hashed the command's key) */
-    const char *hint_key;
-    size_t hint_len;
-    uint32_t hint_hash;
+    /* owner: actor, set by shard_call only, for the length of one handler:
+     * the call running, whose key_hash shard_hash answers for argv[1] */
+    const struct cmd_call *call;
     /* owner: actor, around one command: the database (SELECT) its keys are
      * in; 0 between commands */
     uint8_t db;
@@ -101,7 +99,9 @@ struct cmd_call;
 /* Runs one command's handler fn (a cmd_fn of cmd.h) on s and counts it in
  * s->stats.commands: the one place commands are counted, as Redis's
  * call(). Every dispatch of a handler goes through it (the actor's
- * requests, their parts, commands inside scripts). Owner actor. */
+ * requests, their parts, commands inside scripts). While fn runs,
+ * shard_hash answers c->key_hash for c->argv[1] when c->has_hash (the
+ * router hashed the key already). Owner actor. */
 void shard_call(shard_t *s, void (*fn)(shard_t *, const struct cmd_call *),
                 const struct cmd_call *c);
 

@@ -49,8 +49,10 @@ enum cmd_flag {
     CMD_NOSCRIPT = 1u << 4,
     CMD_LOADING = 1u << 5,
     CMD_STALE = 1u << 6,
-    CMD_DENYOOM = 1u << 7, /* may grow memory: refused or evicts first under --maxmemory */
-    CMD_NO_AUTH = 1u << 8, /* allowed before AUTH (AUTH, HELLO, QUIT) */
+    CMD_DENYOOM = 1u << 7,    /* may grow memory: refused or evicts first under --maxmemory */
+    CMD_NO_AUTH = 1u << 8,    /* allowed before AUTH (AUTH, HELLO, QUIT) */
+    CMD_TX_CONTROL = 1u << 9, /* runs at once inside MULTI, never queued (MULTI, EXEC,
+                                 DISCARD, WATCH, QUIT; not UNWATCH) */
 };
 
 struct netthr;

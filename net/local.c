@@ -803,7 +803,7 @@ typedef struct server_figures {
 static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
 {
     memset(f, 0, sizeof *f);
-    if (join_sum_fields(sl->subs, sl->nsub, f->shard, CMD_INFO_NFIELDS) != 0) return -1;
+    if (join_sum_fields(sl->subs, sl->nsub, f->shard) != 0) return -1;
     server_t *s = t->srv;
     uint64_t gen = atomic_load(&s->stats_gen);
     for (unsigned i = 0; i < s->nnet; i++) {
@@ -929,7 +929,7 @@ static void info_keyspace(kvbuf *b, const kv_slot *sl, const server_figures *f)
 {
     int64_t(*dbs)[3] = kv_xcalloc(KV_MAX_DBS, sizeof *dbs);
     kvbuf_printf(b, "# Keyspace\r\n");
-    if (join_info_dbs(sl->subs, sl->nsub, CMD_INFO_NFIELDS, dbs, KV_MAX_DBS) == 0) {
+    if (join_info_dbs(sl->subs, sl->nsub, dbs, KV_MAX_DBS) == 0) {
         dbs[0][0] = f->shard[CMD_INFO_KEYS];
         dbs[0][1] = f->shard[CMD_INFO_EXPIRES];
         dbs[0][2] = f->shard[CMD_INFO_TTL_MS];
@@ -1088,30 +1088,29 @@ void local_info_join(netthr *t, kv_slot *sl)
     kvbuf_destroy(&b);
 }
 
-/* Appends "eviction":{...}: the time each write or tick spent evicting
- * (only runs that evicted), which is what eviction adds to a command. */
+/* Appends ,"eviction":{...} to the JSON object being written in b: the
+ * time each write or tick spent evicting (only runs that evicted), which
+ * is what eviction adds to a command. */
 static void eviction_stats_json(kvbuf *b, server_t *s)
 {
     hist_t *h = kv_xmalloc(sizeof *h);
     hist_init(h);
     actor_pool_evict_stats(s->actors, h);
     uint64_t n = hist_ld(&h->total);
-    if (b->len > 0 && b->data[b->len - 1] == '}') b->len--;
     kvbuf_printf(b,
                  ",\"eviction\":{\"runs\":%llu,\"usec_mean\":%.1f,\"usec_p99\":%.1f,"
-                 "\"usec_max\":%.1f}}",
+                 "\"usec_max\":%.1f}",
                  (unsigned long long)n, n ? hist_mean(h) / 1000.0 : 0.0,
                  n ? (double)hist_value_at(h, 99.0) / 1000.0 : 0.0,
                  n ? (double)hist_value_at(h, 100.0) / 1000.0 : 0.0);
     free(h);
 }
 
-/* Appends "persistence":{...} to the JSON object in b. */
+/* Appends ,"persistence":{...} to the JSON object being written in b. */
 static void persist_stats_json(kvbuf *b, server_t *s)
 {
     persist_stats ps;
     persist_get_stats(s->persist, &ps);
-    if (b->len > 0 && b->data[b->len - 1] == '}') b->len--;
     kvbuf_printf(b,
                  ",\"persistence\":{\"enabled\":%s,\"fsync\":\"%s\",\"batches\":%llu,"
                  "\"writes\":%llu,\"writes_per_batch_mean\":%.2f,\"writes_per_batch_max\":%llu,"
@@ -1119,7 +1118,7 @@ static void persist_stats_json(kvbuf *b, server_t *s)
                  "\"fsync_usec_max\":%llu,"
                  "\"failures\":%llu,\"broken_shards\":%d,\"failing_shards\":%d,"
                  "\"failing_seconds\":%lld,\"last_error\":\"%s\",\"log_bytes\":%llu,"
-                 "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}}",
+                 "\"snapshot_bytes\":%llu,\"compactions\":%llu,\"compacting\":%llu}",
                  s->persist ? "true" : "false",
                  s->persist == NULL                 ? "off"
                  : s->cfg.fsync == WAL_FSYNC_ALWAYS ? "always"
@@ -1161,7 +1160,7 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  "\"uptime_seconds\":%lld,\"rejected_connections\":%llu,"
                  "\"auth_failures\":%llu,\"qbuf_limit_disconnections\":%llu,"
                  "\"obl_limit_disconnections\":%llu,\"timeout_disconnections\":%llu,"
-                 "\"protected_mode_denied\":%llu}",
+                 "\"protected_mode_denied\":%llu",
                  (long long)f.shard[CMD_INFO_KEYS], (long long)f.shard[CMD_INFO_EXPIRES],
                  (unsigned long long)f.commands, (long long)hits, (long long)misses,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
@@ -1176,9 +1175,11 @@ void local_stats_join(netthr *t, kv_slot *sl)
                  (unsigned long long)f.auth_failures, (unsigned long long)f.qbuf_closed,
                  (unsigned long long)f.obl_closed, (unsigned long long)f.timeout_closed,
                  (unsigned long long)f.protected_denied);
+    /* the object is written whole, field by field, then closed once */
     obs_stats_json(&b, s, sl); /* latency, per command, per shard, batches */
     eviction_stats_json(&b, s);
     persist_stats_json(&b, s);
+    kvbuf_printf(&b, "}");
     reply_bulk(out, b.data, b.len);
     kvbuf_destroy(&b);
 }

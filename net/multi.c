@@ -450,9 +450,11 @@ void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_st
 
 /* ---- EXEC: the run, on the actor that runs the transaction ----------------- */
 
-/* Runs fn on shard (database q->db) with argv; the reply is appended to out. */
+/* Runs fn on shard (database q->db) with argv; the reply is appended to out
+ * and the typed answer, if fn gives one, is in *res (cleared first; the
+ * caller clears it after use). */
 static void mx_call(actor_fz *fz, const kv_slot *q, cmd_fn *fn, uint32_t shard, int argc,
-                    const kv_str *argv, int write, kvbuf *out)
+                    const kv_str *argv, int write, kvbuf *out, cmd_res *res)
 {
     kv_req r;
     memset(&r, 0, sizeof r);
@@ -466,32 +468,36 @@ static void mx_call(actor_fz *fz, const kv_slot *q, cmd_fn *fn, uint32_t shard, 
     r.reply = *out;
     actor_fz_call(fz, &r);
     *out = r.reply;
+    *res = r.res;
 }
 
-static int mx_int(const kvbuf *b, int64_t *v)
+/* The count a part answered (CMD_RES_INT) into *v; 0, or -1 if none. */
+static int mx_int(const cmd_res *res, int64_t *v)
 {
-    if (b->len < 4 || b->data[0] != ':') return -1;
-    return kv_parse_i64(b->data + 1, b->len - 3, v);
+    if (res->kind != CMD_RES_INT) return -1;
+    *v = res->num;
+    return 0;
 }
 
 /* RENAME / RENAMENX across two shards: (EXISTS both) TAKE, PUT. */
 static void mx_run_rename(actor_fz *fz, kv_slot *q)
 {
     uint32_t a = (uint32_t)q->aux, b = (uint32_t)((uint64_t)q->aux >> 32);
-    int nx = strcmp(q->def->name, "renamenx") == 0;
+    int nx = q->def->fn == cmd_renamenx;
     kvbuf tmp;
     kvbuf_init(&tmp);
     kv_str av[5];
+    cmd_res res;
     if (nx) {
         int64_t src = 0, dst = 0;
         av[0] = (kv_str){"exists", 6};
         av[1] = q->argv[1];
-        mx_call(fz, q, cmd_exists_part, a, 2, av, 0, &tmp);
-        mx_int(&tmp, &src);
+        mx_call(fz, q, cmd_exists_part, a, 2, av, 0, &tmp, &res);
+        mx_int(&res, &src);
         kvbuf_reset(&tmp);
         av[1] = q->argv[2];
-        mx_call(fz, q, cmd_exists_part, b, 2, av, 0, &tmp);
-        mx_int(&tmp, &dst);
+        mx_call(fz, q, cmd_exists_part, b, 2, av, 0, &tmp, &res);
+        mx_int(&res, &dst);
         kvbuf_reset(&tmp);
         if (src <= 0 || dst > 0) {
             if (src <= 0)
@@ -504,10 +510,9 @@ static void mx_run_rename(actor_fz *fz, kv_slot *q)
     }
     av[0] = (kv_str){"take", 4};
     av[1] = q->argv[1];
-    mx_call(fz, q, cmd_take_part, a, 2, av, 1, &tmp);
-    kv_str val, pxat, type;
-    if (route_take_parse(&tmp, &val, &pxat, &type) != 0) {
-        if (tmp.len > 0 && tmp.data[0] == '-')
+    mx_call(fz, q, cmd_take_part, a, 2, av, 1, &tmp, &res);
+    if (res.kind != CMD_RES_TAKE) {
+        if (res.kind == CMD_RES_NONE) /* refused: its error */
             kvbuf_append(&q->reply, tmp.data, tmp.len);
         else
             reply_error(&q->reply, KV_ERR_NOKEY);
@@ -516,12 +521,13 @@ static void mx_run_rename(actor_fz *fz, kv_slot *q)
     }
     kvbuf put;
     kvbuf_init(&put);
+    char pxat[24], type[24];
     av[0] = (kv_str){"put", 3};
     av[1] = q->argv[2];
-    av[2] = val;
-    av[3] = pxat;
-    av[4] = type;
-    mx_call(fz, q, cmd_put_part, b, 5, av, 1, &put);
+    av[2] = (kv_str){tmp.data, tmp.len};
+    av[3] = (kv_str){pxat, (size_t)snprintf(pxat, sizeof pxat, "%lld", (long long)res.num)};
+    av[4] = (kv_str){type, (size_t)snprintf(type, sizeof type, "%u", (unsigned)res.type)};
+    mx_call(fz, q, cmd_put_part, b, 5, av, 1, &put, &res);
     if (put.len > 0 && put.data[0] == '-')
         kvbuf_append(&q->reply, put.data, put.len);
     else if (nx)
@@ -553,13 +559,14 @@ static int mx_each_shard(actor_fz *fz, kv_slot *q, cmd_fn *fn, int take, int wri
                 done[j] = 1;
             }
         kvbuf_reset(&tmp);
-        mx_call(fz, q, fn, q->key_sub[k], n, av, write, &tmp);
+        cmd_res res;
+        mx_call(fz, q, fn, q->key_sub[k], n, av, write, &tmp, &res);
         int64_t v = 0;
-        if (tmp.len > 0 && tmp.data[0] == '-') {
+        if (sum && mx_int(&res, &v) == 0) {
+            *sum += v;
+        } else if (tmp.len > 0 && tmp.data[0] == '-') { /* MSET's +OK, or an error */
             kvbuf_append(&q->reply, tmp.data, tmp.len);
             err = 1;
-        } else if (sum && mx_int(&tmp, &v) == 0) {
-            *sum += v;
         }
     }
     kvbuf_destroy(&tmp);
@@ -610,17 +617,11 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
         av[1] = (kv_str){digits,
                          (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)tcur)};
         kvbuf_reset(&rep);
-        mx_call(fz, q, cmd_scan, shard, q->argc, av, 0, &rep);
-        if (rep.len == 0 || rep.data[0] != '*') break;
-        const char *p = memchr(rep.data, '\n', rep.len);
-        size_t hdr = (size_t)(p - rep.data) + 1;
-        size_t celen = reply_elem_len(rep.data + hdr, rep.len - hdr);
-        const char *cstart = (const char *)memchr(rep.data + hdr, '\n', celen) + 1;
-        uint64_t next_t = strtoull(cstart, NULL, 10);
-        const char *keys = rep.data + hdr + celen;
-        size_t keys_len = rep.len - hdr - celen;
-        int empty = keys_len >= 4 && memcmp(keys, "*0\r\n", 4) == 0;
-        if (empty && next_t == 0 && shard + 1 < tx->nshards) {
+        cmd_res res;
+        mx_call(fz, q, cmd_scan, shard, q->argc, av, 0, &rep, &res);
+        if (res.kind != CMD_RES_SCAN) break; /* an error */
+        uint64_t next_t = (uint64_t)res.num;
+        if (res.count == 0 && next_t == 0 && shard + 1 < tx->nshards) {
             shard++;
             tcur = 0;
             continue;
@@ -630,7 +631,7 @@ static void mx_run_scan(actor_fz *fz, const multi_tx *tx, kv_slot *q)
                                                             : 0;
         reply_array(&q->reply, 2);
         reply_bulk(&q->reply, num, (size_t)snprintf(num, sizeof num, "%llu", next));
-        kvbuf_append(&q->reply, keys, keys_len);
+        kvbuf_append(&q->reply, rep.data, rep.len); /* the keys: *n bulks */
         rep.len = 0;
         break;
     }

@@ -250,10 +250,8 @@ static void json_latency(kvbuf *b, const hist_t *h)
 
 void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
 {
-    if (b->len == 0 || b->data[b->len - 1] != '}') return;
     obs_summary *m = obs_summary_new(s);
     if (m == NULL) return; /* out of memory: the base figures still go out */
-    b->len--;
     kvbuf_printf(b, ",\"latency_us\":");
     json_latency(b, &m->all);
     kvbuf_printf(b, ",\"command_stats\":{");
@@ -288,8 +286,7 @@ void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
         kvbuf_printf(b, ",\"%s\":[", per_shard[f].name);
         for (unsigned i = 0; i < sl->nsub; i++) {
             int64_t v[CMD_INFO_NFIELDS];
-            if (join_sum_fields(&sl->subs[i], 1, v, CMD_INFO_NFIELDS) != 0)
-                v[per_shard[f].field] = -1;
+            if (join_sum_fields(&sl->subs[i], 1, v) != 0) v[per_shard[f].field] = -1;
             kvbuf_printf(b, "%s%lld", i ? "," : "", (long long)v[per_shard[f].field]);
         }
         kvbuf_printf(b, "]");
@@ -302,7 +299,7 @@ void obs_stats_json(kvbuf *b, server_t *s, const kv_slot *sl)
                  bs->rounds ? (double)bs->requests / (double)bs->rounds : 0.0,
                  (unsigned long long)bs->max_requests, (unsigned long long)bs->batches);
     json_latency(b, &m->service);
-    kvbuf_printf(b, "}}");
+    kvbuf_printf(b, "}");
     obs_summary_free(m);
 }
 

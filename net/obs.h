@@ -116,9 +116,10 @@ void obs_info_latencystats(kvbuf *b, const obs_summary *m);
 /* INFO section `# Errorstats` (errorstat_ERR:count=N), ended by a blank line. */
 void obs_info_errorstats(kvbuf *b, const obs_summary *m);
 
-/* Completes a STATS JSON object: b holds `{...}`; its closing brace is
- * replaced by the latency, per-command, per-shard and batch fields. The
- * shard parts of sl (one per shard, in shard order) give the per-shard
+/* Appends the latency, per-command, per-shard and batch fields of STATS
+ * to the JSON object being written in b (each field after a comma; the
+ * caller closes the object). The shard parts of sl (one per shard, in
+ * shard order, with their figures: CMD_RES_FIGURES) give the per-shard
  * keys. */
 void obs_stats_json(kvbuf *b, struct server *s, const struct kv_slot *sl);
 

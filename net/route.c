@@ -141,6 +141,7 @@ static void req_release(kv_req *r, kv_slot *sl)
     pins_release(&r->pins);
     if (r->take.keep != NULL) entry_unpin(r->take.keep); /* argv's bytes are no longer read */
     r->take = (kv_take){0};
+    if (r->res.kind != CMD_RES_NONE) cmd_res_clear(&r->res); /* not on GET's path */
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
     free(r);
@@ -250,10 +251,12 @@ void route_queue(netthr *t, kv_req *r)
     kv_batch_add(b, r);
 }
 
-/* A part with room for argc arguments (filled by the caller). */
-static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str **argv)
+/* A part with room for argc arguments (filled by the caller), then `extra`
+ * bytes after them (the text of numbers its arguments point to). */
+static kv_req *part_new_room(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, size_t extra,
+                             kv_str **argv)
 {
-    kv_req *r = kv_xcalloc(1, sizeof *r + (size_t)argc * sizeof(kv_str));
+    kv_req *r = kv_xcalloc(1, sizeof *r + (size_t)argc * sizeof(kv_str) + extra);
     *argv = (kv_str *)(r + 1);
     r->argc = argc;
     r->argv = *argv;
@@ -267,6 +270,11 @@ static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_st
     if (sl->def != NULL && (sl->def->flags & CMD_DENYOOM) && fn == sl->def->fn)
         r->denyoom = KV_OOM_EVICT;
     return r;
+}
+
+static kv_req *part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str **argv)
+{
+    return part_new_room(sl, fn, shard, argc, 0, argv);
 }
 
 kv_req *route_part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str **argv)
@@ -418,10 +426,10 @@ static unsigned scan_bits(const server_t *s)
 static void scan_issue(netthr *t, kv_slot *sl, uint32_t shard, uint64_t tcur)
 {
     kv_str *av;
-    kv_req *r = part_new(sl, cmd_scan, shard, sl->argc, &av);
+    kv_req *r = part_new_room(sl, cmd_scan, shard, sl->argc, 24, &av);
     memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
     /* the table cursor's digits live after the argument array */
-    char *digits = kv_xmalloc(24);
+    char *digits = (char *)(av + sl->argc);
     av[1].p = digits;
     av[1].len = (size_t)snprintf(digits, 24, "%llu", (unsigned long long)tcur);
     r->next = NULL;
@@ -456,31 +464,19 @@ static int scan_start(netthr *t, kv_slot *sl)
     return 0;
 }
 
-/* Frees the argument digits of a finished SCAN part. */
-static void scan_part_done(kv_req *r)
-{
-    free((void *)(uintptr_t)r->argv[1].p);
-}
-
-/* Gathers a SCAN page; if it is empty and more shards remain, asks the next
- * shard instead (returns 1: not finished). */
+/* Gathers a SCAN page (the part's typed answer: the shard's next table
+ * cursor, and the keys as the client gets them); if it is empty and more
+ * shards remain, asks the next shard instead (returns 1: not finished). */
 static int scan_join(netthr *t, kv_slot *sl)
 {
     kv_req *r = sl->subs[0];
     const kvbuf *rep = &r->reply;
     uint32_t shard = (uint32_t)sl->aux;
-    if (rep->len == 0 || rep->data[0] != '*') {
+    if (r->res.kind != CMD_RES_SCAN) { /* an error (bad option, refused) */
         kvbuf_append(&sl->reply, rep->data, rep->len);
         return 0;
     }
-    /* *2\r\n$<n>\r\n<cursor>\r\n*<k>\r\n... */
-    const char *p = memchr(rep->data, '\n', rep->len);
-    size_t hdr = (size_t)(p - rep->data) + 1;
-    size_t celen = reply_elem_len(rep->data + hdr, rep->len - hdr);
-    const char *cstart = (const char *)memchr(rep->data + hdr, '\n', celen) + 1;
-    unsigned long long tcur = strtoull(cstart, NULL, 10);
-    const char *keys = rep->data + hdr + celen;
-    size_t keys_len = rep->len - hdr - celen;
+    unsigned long long tcur = (unsigned long long)r->res.num;
     unsigned bits = scan_bits(t->srv);
     unsigned long long next;
     if (tcur != 0)
@@ -489,9 +485,7 @@ static int scan_join(netthr *t, kv_slot *sl)
         next = shard + 1;
     else
         next = 0;
-    int empty = keys_len >= 4 && memcmp(keys, "*0\r\n", 4) == 0;
-    if (empty && next != 0 && tcur == 0) {
-        scan_part_done(r);
+    if (r->res.count == 0 && next != 0 && tcur == 0) {
         req_release(r, sl);
         free(sl->subs);
         sl->subs = NULL;
@@ -502,7 +496,7 @@ static int scan_join(netthr *t, kv_slot *sl)
     char num[24];
     reply_array(&sl->reply, 2);
     reply_bulk(&sl->reply, num, (size_t)snprintf(num, sizeof num, "%llu", next));
-    kvbuf_append(&sl->reply, keys, keys_len);
+    kvbuf_append(&sl->reply, rep->data, rep->len);
     return 0;
 }
 
@@ -542,7 +536,7 @@ static void rename_take(netthr *t, kv_slot *sl)
 
 static void rename_start(netthr *t, kv_slot *sl)
 {
-    if (strcmp(sl->def->name, "renamenx") != 0) {
+    if (sl->def->fn != cmd_renamenx) {
         rename_take(t, sl);
         return;
     }
@@ -560,27 +554,21 @@ static void rename_start(netthr *t, kv_slot *sl)
     route_queue(t, subs[1]);
 }
 
-/* Parses the TAKE reply *3 $value :pxat :type; returns 0 or -1. */
-int route_take_parse(const kvbuf *r, kv_str *val, kv_str *pxat, kv_str *type)
+/* The part that puts what TAKE answered (r, CMD_RES_TAKE) at key dst, in
+ * the shard of dst: PUT dst value pxat type. The value stays in r's reply,
+ * alive until slot_free (r is buried); the numbers' text lives in the part. */
+static kv_req *rename_put_part(netthr *t, kv_slot *sl, const kv_req *r, const kv_str *dst)
 {
-    if (r->len < 4 || memcmp(r->data, "*3\r\n", 4) != 0) return -1;
-    size_t pos = 4;
-    size_t vlen = reply_elem_len(r->data + pos, r->len - pos);
-    if (vlen == 0 || r->data[pos] != '$') return -1;
-    const char *v = (const char *)memchr(r->data + pos, '\n', vlen) + 1;
-    val->p = v;
-    val->len = (size_t)(r->data + pos + vlen - 2 - v);
-    pos += vlen;
-    size_t ilen = reply_elem_len(r->data + pos, r->len - pos);
-    if (ilen < 4 || r->data[pos] != ':') return -1;
-    pxat->p = r->data + pos + 1;
-    pxat->len = ilen - 3;
-    pos += ilen;
-    size_t tlen = reply_elem_len(r->data + pos, r->len - pos);
-    if (tlen < 4 || r->data[pos] != ':') return -1;
-    type->p = r->data + pos + 1;
-    type->len = tlen - 3;
-    return 0;
+    kv_str *av;
+    uint32_t sh = route_shard(t->srv, dst->p, dst->len);
+    kv_req *p = part_new_room(sl, cmd_put_part, sh, 5, 48, &av);
+    char *num = (char *)(av + 5);
+    av[0] = (kv_str){"put", 3};
+    av[1] = *dst;
+    av[2] = (kv_str){r->reply.data, r->reply.len};
+    av[3] = (kv_str){num, (size_t)snprintf(num, 24, "%lld", (long long)r->res.num)};
+    av[4] = (kv_str){num + 24, (size_t)snprintf(num + 24, 24, "%u", (unsigned)r->res.type)};
+    return p;
 }
 
 static void msetnx_start(netthr *t, kv_slot *sl)
@@ -597,13 +585,12 @@ static void msetnx_start(netthr *t, kv_slot *sl)
  * arguments are bad (its shard handler then gives the error). */
 static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *limit)
 {
-    const char *name = sl->def->name;
-    size_t len = strlen(name);
-    *store = len > 5 && strcmp(name + len - 5, "store") == 0;
+    cmd_fn *fn = sl->def->fn; /* the table's row, by its handler */
+    *store = fn == cmd_sinterstore || fn == cmd_sunionstore || fn == cmd_sdiffstore;
     *first = *store ? 2 : 1;
     *n = sl->argc - *first;
     *limit = 0;
-    if (strcmp(name, "sintercard") == 0) {
+    if (fn == cmd_sintercard) {
         int64_t numkeys;
         const char *err;
         if (cmd_sintercard_args(sl->argc, sl->argv, &numkeys, limit, &err) != 0) return -1;
@@ -611,8 +598,8 @@ static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *
         *n = (int)numkeys;
         return SETOP_INTERCARD;
     }
-    if (strncmp(name, "sinter", 6) == 0) return SETOP_INTER;
-    if (strncmp(name, "sunion", 6) == 0) return SETOP_UNION;
+    if (fn == cmd_sinter || fn == cmd_sinterstore) return SETOP_INTER;
+    if (fn == cmd_sunion || fn == cmd_sunionstore) return SETOP_UNION;
     return SETOP_DIFF;
 }
 
@@ -723,19 +710,21 @@ static int setop_gathered(netthr *t, kv_slot *sl)
     int64_t limit;
     int op = setop_of(sl, &first, &n, &store, &limit);
     kvbuf *out = &sl->reply;
-    const char **pos = kv_xmalloc(sl->nsub * sizeof *pos);
-    for (unsigned i = 0; i < sl->nsub; i++) pos[i] = sl->subs[i]->reply.data;
+    /* key k's set: the next one of its part's sets (keys in client order) */
+    int64_t *pos = kv_xcalloc(sl->nsub, sizeof *pos);
     sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
     int bad = 0;
     for (int k = 0; k < n && !bad; k++) {
-        const kvbuf *r = &sl->subs[sl->key_sub[k]]->reply;
-        sets[k] = cmd_setop_parse(&pos[sl->key_sub[k]], r->data + r->len, &t->srv->secret);
-        if (sets[k] == NULL) bad = 1;
+        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
+        int64_t i = pos[sl->key_sub[k]]++;
+        if (r->kind != CMD_RES_SETS || i >= r->count)
+            bad = 1;
+        else
+            sets[k] = r->sets[i]; /* the part's (NULL: empty), freed with it */
     }
     sobj_t *res = bad ? NULL
                       : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
                                   &t->srv->secret);
-    for (int k = 0; k < n; k++) sobj_free(sets[k]);
     free(sets);
     free(pos);
     if (res == NULL) {
@@ -884,6 +873,21 @@ static int mpop_step(netthr *t, kv_slot *sl)
     kvbuf_reset(&sl->reply);
     kvbuf_append(&sl->reply, r->data, r->len);
     return 0;
+/* The count a part answered in type (CMD_RES_INT), -1 if it did not. */
+static int64_t part_count(const kv_req *r)
+{
+    return r->res.kind == CMD_RES_INT ? r->res.num : -1;
+}
+
+/* The sum of the parts' counts, -1 if one did not answer a count. */
+static int64_t parts_count(kv_req *const *subs, unsigned n)
+{
+    int64_t sum = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (subs[i]->res.kind != CMD_RES_INT) return -1;
+        sum += subs[i]->res.num;
+    }
+    return sum;
 }
 
 /* Runs the next step of a staged command whose parts all completed.
@@ -895,7 +899,7 @@ static int staged_step(netthr *t, kv_slot *sl)
     if (join_first_error(out, sl->subs, sl->nsub)) return 0;
     switch (sl->stage) {
     case STAGE_RN_CHECK: {
-        int64_t src = join_sum_value(sl->subs, 1), dst = join_sum_value(sl->subs + 1, 1);
+        int64_t src = part_count(sl->subs[0]), dst = part_count(sl->subs[1]);
         if (src <= 0) {
             reply_error(out, KV_ERR_NOKEY);
             return 0;
@@ -909,20 +913,12 @@ static int staged_step(netthr *t, kv_slot *sl)
         return 1;
     }
     case STAGE_RN_TAKE: {
-        kv_str val, pxat, type;
-        if (route_take_parse(&sl->subs[0]->reply, &val, &pxat, &type) != 0) {
+        if (sl->subs[0]->res.kind != CMD_RES_TAKE) {
             reply_error(out, KV_ERR_NOKEY);
             return 0;
         }
-        slot_bury_parts(sl, staged_grave(sl));
-        kv_str *av;
-        const kv_str *dst = &sl->argv[2];
-        kv_req *r = part_new(sl, cmd_put_part, route_shard(t->srv, dst->p, dst->len), 5, &av);
-        av[0] = (kv_str){"put", 3};
-        av[1] = *dst;
-        av[2] = val; /* points into the buried TAKE reply, alive until slot_free */
-        av[3] = pxat;
-        av[4] = type;
+        kv_req *r = rename_put_part(t, sl, sl->subs[0], &sl->argv[2]);
+        slot_bury_parts(sl, staged_grave(sl)); /* the TAKE part: r points into its reply */
         kv_req **subs = kv_xmalloc(sizeof *subs);
         subs[0] = r;
         slot_set_parts(sl, subs, 1);
@@ -931,13 +927,13 @@ static int staged_step(netthr *t, kv_slot *sl)
         return 1;
     }
     case STAGE_RN_PUT:
-        if (strcmp(sl->def->name, "renamenx") == 0)
+        if (sl->def->fn == cmd_renamenx)
             reply_int(out, 1);
         else
             reply_ok(out);
         return 0;
     case STAGE_NX_CHECK:
-        if (join_sum_value(sl->subs, sl->nsub) != 0) {
+        if (parts_count(sl->subs, sl->nsub) != 0) {
             reply_int(out, 0);
             return 0;
         }
@@ -1082,11 +1078,7 @@ void slot_finish(netthr *t, kv_slot *sl)
         return;
     }
     if (sl->stage != STAGE_NONE) {
-        int more = staged_step(t, sl);
-        if (sl->stage == STAGE_SCAN && !more && sl->subs) {
-            scan_part_done(sl->subs[0]);
-        }
-        if (more) return;
+        if (staged_step(t, sl)) return;
     } else {
         slot_join(t, sl);
     }
@@ -1193,8 +1185,7 @@ void route_dispatch(netthr *t, conn *c)
     /* MULTI queues what it would run (Redis: all but QUIT, MULTI, EXEC,
      * DISCARD and WATCH), checked as below but for MSET's pairs (EXEC's
      * error) */
-    int queue = multi_active(c) && strcmp(def->name, "quit") != 0 &&
-                (def->route != ROUTE_MULTI || strcmp(def->name, "unwatch") == 0);
+    int queue = multi_active(c) && !(def->flags & CMD_TX_CONTROL);
     if (!cmdtab_arity_ok(def, argc) ||
         (!queue && def->route == ROUTE_PAIRS && (argc - 1) % 2 != 0) ||
         (!queue && def->route == ROUTE_MSETNX && (argc - 1) % 2 != 0)) {

@@ -41,9 +41,6 @@ kv_req *route_part_new(kv_slot *sl, cmd_fn *fn, uint32_t shard, int argc, kv_str
 void slot_set_parts(kv_slot *sl, kv_req **subs, unsigned n);
 /* Builds sl->reply from its completed parts (def->join). */
 void slot_join(netthr *t, kv_slot *sl);
-/* Parses a TAKE part's reply *3 $value :pxat :type (pointers into r);
- * returns 0 or -1. Any thread. */
-int route_take_parse(const kvbuf *r, kv_str *val, kv_str *pxat, kv_str *type);
 /* Frees the thread's cache of freed slots (netthr_destroy). */
 void slot_cache_free(netthr *t);
 

@@ -45,9 +45,10 @@ static shard_t *owned_shard(script_call_ctx *x, const kv_str *key, kvbuf *out)
 
 /* Runs fn on shard for def's command, as actor_run_batch runs a request:
  * MISCONF for a write to a shard whose log failed, eviction (or -OOM)
- * before a write that may grow memory. */
-static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *shard, int argc,
-                   const kv_str *argv, kvbuf *out)
+ * before a write that may grow memory. res (not NULL, zeroed): fn's typed
+ * answer (engine/cmd.h), left CMD_RES_NONE when refused. */
+static void run_on_res(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *shard, int argc,
+                       const kv_str *argv, kvbuf *out, cmd_res *res)
 {
     if ((def->flags & CMD_WRITE) && persist_shard_failed(x->srv->persist, shard->id)) {
         char msg[256];
@@ -61,11 +62,17 @@ static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *
         return;
     }
     if (def->flags & CMD_WRITE) atomic_store_explicit(x->wrote, 1, memory_order_relaxed);
-    cmd_call c = {.argc = argc, .argv = argv, .out = out, .env = NULL};
+    cmd_call c = {.argc = argc, .argv = argv, .out = out, .env = NULL, .res = res};
     unsigned saved = shard->db; /* the script's database, on every shard it touches */
     shard->db = x->db;
     shard_call(shard, fn, &c); /* counts it */
     shard->db = saved;
+}
+
+static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *shard, int argc,
+                   const kv_str *argv, kvbuf *out)
+{
+    run_on_res(x, def, fn, shard, argc, argv, out, NULL);
 }
 
 /* Reads the integer reply of a part; 0 if it is not one. */
@@ -158,22 +165,26 @@ static void run_rename(script_call_ctx *x, const cmd_def *def, int argc, const k
         reply_int(out, 0);
         return;
     }
-    /* TAKE answers *3 [$value, :pxat, :type] */
+    /* TAKE answers in type: the value's bytes in took, its expiry and type */
     kvbuf took;
     kvbuf_init(&took);
     kv_str tav[2] = {{"take", 4}, argv[1]};
-    run_on(x, def, cmd_take_part, a, 2, tav, &took);
-    const char *p = took.data + 4;
-    size_t vlen = reply_elem_len(p, took.len - 4);
-    const char *v = (const char *)memchr(p, '\n', vlen) + 1;
-    const char *px = p + vlen;
-    size_t plen = reply_elem_len(px, took.len - (size_t)(px - took.data));
-    const char *ty = px + plen;
+    cmd_res res = {0};
+    run_on_res(x, def, cmd_take_part, a, 2, tav, &took, &res);
+    if (res.kind != CMD_RES_TAKE) { /* refused (its error), or gone */
+        if (res.kind == CMD_RES_NONE)
+            kvbuf_append(out, took.data, took.len);
+        else
+            reply_error(out, KV_ERR_NOKEY);
+        kvbuf_destroy(&took);
+        return;
+    }
+    char pxat[24], type[24];
     kv_str pav[5] = {{"put", 3},
                      argv[2],
-                     {v, (size_t)(p + vlen - 2 - v)},
-                     {px + 1, plen - 3},
-                     {ty + 1, took.len - (size_t)(ty - took.data) - 3}};
+                     {took.data, took.len},
+                     {pxat, (size_t)snprintf(pxat, sizeof pxat, "%lld", (long long)res.num)},
+                     {type, (size_t)snprintf(type, sizeof type, "%u", (unsigned)res.type)}};
     kvbuf put;
     kvbuf_init(&put);
     run_on(x, def, cmd_put_part, b, 5, pav, &put);

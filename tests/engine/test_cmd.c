@@ -23,6 +23,7 @@ static kv_hash_secret secret = {{42, 1, 2, 3}};
 typedef struct fixture {
     shard_t s;
     kvbuf out;
+    cmd_res res; /* run_typed: the handler's typed answer */
 } fixture;
 
 static int setup(void **state)
@@ -38,6 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    cmd_res_clear(&f->res);
     shard_destroy(&f->s);
     kvbuf_destroy(&f->out);
     free(f);
@@ -45,8 +47,9 @@ static int teardown(void **state)
 }
 
 /* Runs fn on a command line split at spaces ('' is an empty argument) and
- * returns the reply as a NUL-terminated string, valid until the next run. */
-static const char *run(fixture *f, cmd_fn *fn, const char *line)
+ * returns the reply as a NUL-terminated string, valid until the next run;
+ * with res, the typed answer goes there (as the actor asks for it). */
+static const char *run_res(fixture *f, cmd_fn *fn, const char *line, cmd_res *res)
 {
     static char copy[4096];
     kv_str argv[64];
@@ -58,12 +61,24 @@ static const char *run(fixture *f, cmd_fn *fn, const char *line)
         argv[argc].len = strlen(argv[argc].p);
         argc++;
     }
-    cmd_call c = {.argc = argc, .argv = argv, .out = &f->out};
+    cmd_call c = {.argc = argc, .argv = argv, .out = &f->out, .res = res};
     kvbuf_reset(&f->out);
     shard_call(&f->s, fn, &c); /* as the actor runs it: counted there */
     kvbuf_append(&f->out, "", 1);
     f->out.len--;
     return f->out.data;
+}
+
+static const char *run(fixture *f, cmd_fn *fn, const char *line)
+{
+    return run_res(f, fn, line, NULL);
+}
+
+/* run with the typed answer asked for, in f->res (cleared first). */
+static const char *run_typed(fixture *f, cmd_fn *fn, const char *line)
+{
+    cmd_res_clear(&f->res);
+    return run_res(f, fn, line, &f->res);
 }
 
 #define EXPECT(fn, line, want) assert_string_equal(run(f, fn, line), want)
@@ -485,12 +500,21 @@ static void test_rename(void **state)
 static void test_take_put(void **state)
 {
     fixture *f = *state;
-    EXPECT(cmd_take_part, "take nokey", "$-1\r\n");
+    /* typed only: without a result to fill it is an internal error */
+    EXPECT(cmd_take_part, "take nokey",
+           "-ERR internal error: a typed part called without a result\r\n");
+    assert_string_equal(run_typed(f, cmd_take_part, "take nokey"), "");
+    assert_int_equal(f->res.kind, CMD_RES_ABSENT);
     EXPECT(cmd_set, "set k hello", "+OK\r\n");
-    EXPECT(cmd_take_part, "take k", "*3\r\n$5\r\nhello\r\n:-1\r\n:0\r\n");
+    assert_string_equal(run_typed(f, cmd_take_part, "take k"), "hello"); /* the bytes only */
+    assert_int_equal(f->res.kind, CMD_RES_TAKE);
+    assert_int_equal(f->res.num, -1);
+    assert_int_equal(f->res.type, KV_TYPE_STRING);
     EXPECT(cmd_exists_part, "exists k", ":0\r\n");
-    EXPECT(cmd_set, "set k hello pxat 1800000000000", "+OK\r\n");
-    EXPECT(cmd_take_part, "take k", "*3\r\n$5\r\nhello\r\n:1800000000000\r\n:0\r\n");
+    EXPECT(cmd_set, "set k -hello pxat 1800000000000", "+OK\r\n");
+    assert_string_equal(run_typed(f, cmd_take_part, "take k"), "-hello");
+    assert_int_equal(f->res.kind, CMD_RES_TAKE);
+    assert_int_equal(f->res.num, 1800000000000ll);
     EXPECT(cmd_put_part, "put d world 1800000000000 0", "+OK\r\n");
     EXPECT(cmd_pexpiretime, "pexpiretime d", ":1800000000000\r\n");
     EXPECT(cmd_put_part, "put d world2 -1 0", "+OK\r\n");
@@ -584,6 +608,93 @@ static void test_scan(void **state)
     for (int i = 0; i < 500; i++) assert_true(seen[i]);
 }
 
+/* The router's hash of argv[1] reaches the shard as a parameter of the
+ * call (cmd_call.key_hash): shard_call hands it to shard_hash for that
+ * call only, so a wrong one given is used (and misses), and none is left
+ * behind in the shard. */
+static void test_key_hash_param(void **state)
+{
+    fixture *f = *state;
+    uint32_t h = (uint32_t)kv_hash(&secret, "k", 1);
+    kv_str set[3] = {{"set", 3}, {"k", 1}, {"v", 1}};
+    cmd_call c = {.argc = 3, .argv = set, .out = &f->out, .key_hash = h, .has_hash = 1};
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_set, &c);
+    assert_memory_equal(f->out.data, "+OK\r\n", 5);
+    assert_null(f->s.call);
+    EXPECT(cmd_get, "get k", "$1\r\nv\r\n"); /* hashed by the shard: the same */
+    kv_str get[2] = {{"get", 3}, {"k", 1}};
+    cmd_call g = {
+        .argc = 2, .argv = get, .out = &f->out, .key_hash = h ^ 0x5a5a5a5au, .has_hash = 1};
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_get, &g);
+    assert_int_equal(f->out.len, 5);
+    assert_memory_equal(f->out.data, "$-1\r\n", 5); /* looked up under the hash given */
+    g.has_hash = 0;
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, cmd_get, &g);
+    assert_memory_equal(f->out.data, "$1\r\nv\r\n", 7);
+}
+
+/* SCAN with a typed answer: the client's keys array in the reply, the
+ * shard's next cursor and the page's size in the result (the router makes
+ * the client's cursor from them); an error stays a reply. */
+static void test_scan_typed(void **state)
+{
+    fixture *f = *state;
+    assert_string_equal(run_typed(f, cmd_scan, "scan 0"), "*0\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_SCAN);
+    assert_int_equal(f->res.num, 0);
+    assert_int_equal(f->res.count, 0);
+    EXPECT(cmd_set, "set a 1", "+OK\r\n");
+    assert_string_equal(run_typed(f, cmd_scan, "scan 0"), "*1\r\n$1\r\na\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_SCAN);
+    assert_int_equal(f->res.count, 1);
+    assert_string_equal(run_typed(f, cmd_scan, "scan 0 count 0"), "-ERR syntax error\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_NONE);
+    char line[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(line, sizeof line, "set key:%d v", i);
+        EXPECT(cmd_set, line, "+OK\r\n");
+    }
+    int64_t cursor = 0, seen = 0;
+    do {
+        snprintf(line, sizeof line, "scan %lld count 5", (long long)cursor);
+        run_typed(f, cmd_scan, line);
+        assert_int_equal(f->res.kind, CMD_RES_SCAN);
+        seen += f->res.count;
+        cursor = f->res.num;
+    } while (cursor != 0);
+    assert_true(seen >= 201);
+}
+
+/* The DEL, EXISTS and DBSIZE parts answer their count in type too. */
+static void test_counts_typed(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set a 1", "+OK\r\n");
+    assert_string_equal(run_typed(f, cmd_exists_part, "exists a b a"), ":2\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_INT);
+    assert_int_equal(f->res.num, 2);
+    assert_string_equal(run_typed(f, cmd_dbsize_part, "dbsize"), ":1\r\n");
+    assert_int_equal(f->res.num, 1);
+    /* KEYS: the bulks only, the count in type; RANDOMKEY: 1 or 0 keys */
+    assert_string_equal(run_typed(f, cmd_keys_part, "keys *"), "$1\r\na\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 1);
+    assert_string_equal(run_typed(f, cmd_randomkey_part, "randomkey"), "$1\r\na\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 1);
+    assert_string_equal(run_typed(f, cmd_del_part, "del a b"), ":1\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_INT);
+    assert_int_equal(f->res.num, 1);
+    assert_string_equal(run_typed(f, cmd_keys_part, "keys *"), "");
+    assert_int_equal(f->res.count, 0);
+    assert_string_equal(run_typed(f, cmd_randomkey_part, "randomkey"), "$-1\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_KEYS);
+    assert_int_equal(f->res.count, 0);
+}
+
 static void test_info_part(void **state)
 {
     fixture *f = *state;
@@ -591,17 +702,29 @@ static void test_info_part(void **state)
     EXPECT(cmd_set, "set b 2", "+OK\r\n");
     EXPECT(cmd_get, "get a", "$1\r\n1\r\n");
     EXPECT(cmd_get, "get zz", "$-1\r\n");
-    run(f, cmd_info_part, "info");
-    char want[256];
+    assert_string_equal(run_typed(f, cmd_info_part, "info"), ""); /* typed only */
+    assert_int_equal(f->res.kind, CMD_RES_FIGURES);
+    const cmd_figures *g = f->res.fig;
     /* keys, expires, memory, hits, misses, expired, commands (the INFO part
      * too: shard_call counts every dispatch, before it runs), evicted, the
      * active cycle's stale share, time caps and time (none ran), and the
      * remaining TTLs' sum (a: 100 s, the clock has not moved) */
-    snprintf(want, sizeof want,
-             "*12\r\n:2\r\n:1\r\n:%zu\r\n:1\r\n:1\r\n:0\r\n:5\r\n:0\r\n:0\r\n:0\r\n:0\r\n"
-             ":100000\r\n",
-             shard_mem(&f->s));
-    assert_string_equal(f->out.data, want);
+    int64_t want[CMD_INFO_NFIELDS] = {2, 1,     (int64_t)shard_mem(&f->s), 1, 1, 0, 5, 0, 0, 0,
+                                      0, 100000};
+    for (int k = 0; k < CMD_INFO_NFIELDS; k++) assert_int_equal(g->v[k], want[k]);
+    assert_int_equal(g->ndb, 0);
+    /* a key in database 3: its own figures */
+    f->s.db = 3;
+    EXPECT(cmd_set, "set c 3 px 5000", "+OK\r\n");
+    f->s.db = 0;
+    run_typed(f, cmd_info_part, "info");
+    g = f->res.fig;
+    assert_int_equal(g->v[CMD_INFO_KEYS], 3);
+    assert_int_equal(g->ndb, 1);
+    assert_int_equal(g->db[0].db, 3);
+    assert_int_equal(g->db[0].keys, 1);
+    assert_int_equal(g->db[0].expires, 1);
+    assert_int_equal(g->db[0].ttl_ms, 5000);
 }
 
 /* MEMORY USAGE and OBJECT (cmd_object.c): the key is argv[2]; no hit,
@@ -972,14 +1095,14 @@ static void test_hash_memory_and_rename(void **state)
     /* TAKE/PUT carry the whole hash with its expiry */
     EXPECT(cmd_hset, "hset h2 x y", ":1\r\n");
     EXPECT(cmd_pexpireat, "pexpireat h2 1800000000000", ":1\r\n");
-    const char *r = run(f, cmd_take_part, "take h2");
-    assert_memory_equal(r, "*3\r\n$", 5);
-    assert_non_null(strstr(r, ":1800000000000\r\n:1\r\n"));
-    char *copy = strdup(r);
-    /* the value is the bulk's payload */
-    char *lenp = copy + 5;
-    size_t vlen = strtoul(lenp, NULL, 10);
-    char *val = strstr(lenp, "\r\n") + 2;
+    run_typed(f, cmd_take_part, "take h2");
+    assert_int_equal(f->res.kind, CMD_RES_TAKE);
+    assert_int_equal(f->res.num, 1800000000000ll);
+    assert_int_equal(f->res.type, KV_TYPE_HASH);
+    size_t vlen = f->out.len;
+    char *copy = malloc(vlen + 1);
+    memcpy(copy, f->out.data, vlen); /* the value is the reply's bytes */
+    char *val = copy;
     kv_str argv[5] = {{"put", 3}, {"d", 1}, {val, vlen}, {"1800000000000", 13}, {"1", 1}};
     cmd_call c = {.argc = 5, .argv = argv, .out = &f->out};
     kvbuf_reset(&f->out);
@@ -1017,6 +1140,9 @@ int main(void)
         T(test_keys_dbsize_flush),
         T(test_scan),
         T(test_info_part),
+        T(test_scan_typed),
+        T(test_key_hash_param),
+        T(test_counts_typed),
         T(test_object_part),
         T(test_hit_miss_stats),
         T(test_count_once),

@@ -75,12 +75,31 @@ static void test_plain_replies(void **state)
     plain_is("get", "$0\r\n\r\n", "\n");
 }
 
+/* The commands MULTI runs at once instead of queuing are told by their
+ * row's flag (route_dispatch), not by their names: exactly these. */
+static void test_tx_control(void **state)
+{
+    (void)state;
+    const char *want[] = {"discard", "exec", "multi", "quit", "watch"};
+    size_t n = 0;
+    for (size_t i = 0; cmdtab_at(i) != NULL; i++) {
+        const cmd_def *d = cmdtab_at(i);
+        if (!(d->flags & CMD_TX_CONTROL)) continue;
+        assert_true(n < sizeof want / sizeof want[0]);
+        assert_string_equal(d->name, want[n]);
+        n++;
+    }
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    assert_false(cmdtab_lookup("unwatch", 7)->flags & CMD_TX_CONTROL); /* queued */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sorted_and_found),
         cmocka_unit_test(test_arity),
         cmocka_unit_test(test_plain_replies),
+        cmocka_unit_test(test_tx_control),
     };
     return cmocka_run_group_tests_name("net/cmdtab", tests, NULL, NULL);
 }

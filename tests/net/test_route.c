@@ -79,7 +79,11 @@ static void run_actors(fixture *f)
                 assert_int_equal(actor_of_shard(r->shard, NACTORS), a);
                 shard_t *s = &f->shards[r->shard];
                 s->now_ms = kv_time_ms();
-                cmd_call call = {r->argc, r->argv, &r->reply, r->env, NULL, NULL, NULL};
+                cmd_call call = {.argc = r->argc,
+                                 .argv = r->argv,
+                                 .out = &r->reply,
+                                 .env = r->env,
+                                 .res = &r->res};
                 r->fn(s, &call);
                 f->parts_run++;
             }
