@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <strings.h>
 
-#include "cmd.h"
-#include "entry.h"
-#include "reply.h"
+#include "engine/cmd.h"
+#include "engine/entry.h"
+#include "engine/reply.h"
 
 /* Largest string value, Redis's default proto-max-bulk-len (512 MB). */
 

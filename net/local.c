@@ -1,6 +1,6 @@
 /* local.c - connection and server commands answered on the network thread,
  * and the INFO/STATS gatherers that add server-wide figures to the shards'. */
-#include "local.h"
+#include "net/local.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -15,14 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "confset.h"
-#include "cpustat.h"
-#include "glob.h"
-#include "join.h"
-#include "net_internal.h"
-#include "uring.h"
-#include "reply.h"
-#include "tls.h"
+#include "net/confset.h"
+#include "net/cpustat.h"
+#include "engine/glob.h"
+#include "actors/join.h"
+#include "net/net_internal.h"
+#include "net/uring.h"
+#include "engine/reply.h"
+#include "net/tls.h"
 
 #define MEMKV_VERSION "0.1.0"
 /* The Redis version whose commands and replies we follow; clients read it. */

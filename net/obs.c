@@ -1,13 +1,13 @@
 /* obs.c - per-thread command statistics, merged for INFO, STATS and the
  * Prometheus page; CONFIG RESETSTAT. See obs.h. */
-#include "obs.h"
+#include "net/obs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "join.h"
-#include "net_internal.h"
+#include "actors/join.h"
+#include "net/net_internal.h"
 
 /* Percentiles reported in STATS (and their JSON names). */
 static const double stat_pcts[] = {50, 95, 99, 99.9};

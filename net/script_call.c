@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "reply.h"
-#include "scripting.h"
+#include "engine/reply.h"
+#include "net/scripting.h"
 
 /* Redis 7.0's texts; the VM adds " script: <sha>, on @user_script:<line>." */
 #define ERR_UNKNOWN  "ERR Unknown Redis command called from script"

@@ -1,5 +1,5 @@
 /* recover.c - snapshot load and WAL replay for one shard. */
-#include "recover.h"
+#include "persist/recover.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "persist_internal.h"
-#include "snap.h"
-#include "wal.h"
+#include "persist/persist_internal.h"
+#include "persist/snap.h"
+#include "persist/wal.h"
 
 /* One live segment, as found by the header pass. */
 typedef struct seg_info {
