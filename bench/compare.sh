@@ -35,6 +35,7 @@
 # Needs python3 (for JSON), redis-server, redis-benchmark. Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
 MEMKV=build/mem-kv-server
 BENCH=build/mem-kv-bench
@@ -117,25 +118,7 @@ done
 MAIN=0 # any workload of the table (not ttl, cpu) selected
 for w in "${WORKLOADS[@]}"; do want "${w%%|*}" && MAIN=1; done
 
-WORK=$(mktemp -d /tmp/memkv-compare.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ping() {
-  for _ in $(seq 100); do
-    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
-  done
-  echo "compare.sh: server on port $1 did not start" >&2; exit 1
-}
+bench_workdir compare
 LOADS="$WORK/load.txt"
 sample_load() { cut -d' ' -f1 /proc/loadavg >>"$LOADS"; }
 
