@@ -148,20 +148,4 @@ typedef int persist_hset_fn(void *ctx, const kv_str *key, const kv_str *f, const
  * 0 or the first sink error. The thread that owns e. */
 int persist__write_hash(const kv_entry *e, persist_put_fn *put, persist_hset_fn *hset, void *ctx);
 
-/* ---- old names, for recover.c only ---------------------------------------
- * recover.c is being changed on another branch at the same time as these
- * helpers moved to fileio.h, wal_reader.h and codec.h; it still uses their
- * old names. Remove this block once recover.c includes those headers. */
-#include "persist/fileio.h"
-#include "persist/wal_reader.h"
-#define persist__err            fileio_err
-#define persist__pread_all      fileio_pread_all
-#define persist__all_zero       fileio_all_zero
-#define persist__discard        fileio_discard
-#define persist__fsync_dir      fileio_fsync_dir
-#define persist__reader         wal_reader
-#define persist__reader_init    wal_reader_init
-#define persist__reader_next    wal_reader_next
-#define persist__reader_destroy wal_reader_destroy
-
 #endif
