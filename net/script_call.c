@@ -15,7 +15,6 @@
 #define ERR_NOSCRIPT "ERR This Redis command is not allowed from script"
 #define ERR_ARITY    "ERR Wrong number of args calling Redis command from script"
 #define ERR_RO       "ERR Write commands are not allowed from read-only scripts."
-#define ERR_OOM      "OOM command not allowed when used memory > 'maxmemory'."
 
 /* Budget of the eviction before one write of a script (as a plain write). */
 #define SCRIPT_EVICT_US 200
@@ -57,7 +56,7 @@ static void run_on(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard_t *
     }
     if ((def->flags & CMD_DENYOOM) && shard->limits &&
         evict_make_room(shard, SCRIPT_EVICT_US) == EVICT_FAIL) {
-        reply_error(out, ERR_OOM);
+        reply_error(out, SHARD_OOM_ERR);
         return;
     }
     if (def->flags & CMD_WRITE) atomic_store_explicit(x->wrote, 1, memory_order_relaxed);
