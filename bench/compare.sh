@@ -37,11 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
 RB=$(command -v redis-benchmark || echo /usr/bin/redis-benchmark)
-PY=/usr/bin/python3
 ROUNDS=""
 DUR=4
 RB_P1=200000
@@ -85,9 +81,7 @@ fi
 TTL_WARM=$(awk -v d="$TTL_DUR" 'BEGIN { print (d / 2 < 2 ? d / 2 : 2) }')
 TTL_SETTLE=$(awk -v d="$TTL_DUR" 'BEGIN { print (d / 2 < 5 ? d / 2 : 5) }')
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$RB" "$PY"; do
-  [ -x "$f" ] || { echo "compare.sh: $f not found (build first: cmake --build build)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$RB" "$PY"
 
 # Workloads: id | tool | title | arguments (mem-kv-bench: 2 threads x 25
 # connections = 50 clients; redis-benchmark: -c 50).

@@ -16,10 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
-PY=/usr/bin/python3
 MAXMEM=32mb
 POLICY=allkeys-lru
 KEYS=1000000
@@ -45,9 +41,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$PY"; do
-  [ -x "$f" ] || { echo "evict_hitrate.sh: $f not found (build first: cmake --build build)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$PY"
 
 bench_workdir hitrate
 PID=

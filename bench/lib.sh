@@ -8,9 +8,15 @@
 #   bench_workdir NAME     WORK=a new /tmp/memkv-NAME.XXXXXX, removed by cleanup
 #   cleanup                kills PIDS, waits for them, removes the workdir;
 #                          installed as the EXIT trap
+#   bench_need FILE...     each must be an executable: else a message, exit 2
+#   MEMKV BENCH REDIS PY   the default programs (a script's options may change them)
 # Messages name the script that sourced this file.
 
 BENCH_PY=${BENCH_PY:-/usr/bin/python3}
+MEMKV=build/mem-kv-server
+BENCH=build/mem-kv-bench
+REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
+PY=$BENCH_PY
 PIDS=()
 BENCH_TMP=
 
@@ -31,6 +37,13 @@ wait_ping() {
 bench_workdir() {
   WORK=$(mktemp -d "/tmp/memkv-$1.XXXXXX")
   BENCH_TMP=$WORK
+}
+
+bench_need() {
+  local f
+  for f in "$@"; do
+    [ -x "$f" ] || { echo "$(basename "$0"): $f not found (build first: cmake --build build)" >&2; exit 2; }
+  done
 }
 
 cleanup() {

@@ -17,10 +17,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
-PY=/usr/bin/python3
 ROUNDS=3
 DUR=3
 PIPE=1
@@ -38,9 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$PY"; do
-  [ -x "$f" ] || { echo "tls_figures.sh: $f not found (build first)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$PY"
 
 bench_workdir tls-figures
 
