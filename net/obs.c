@@ -371,6 +371,7 @@ void obs_prometheus(kvbuf *b, server_t *s)
 {
     obs_summary *m = obs_summary_new(s);
     uint64_t commands = 0, conns = 0, rejected = 0, net_in = 0, net_out = 0;
+    commands += script_env_calls(s->scripts, atomic_load(&s->stats_gen)); /* redis.call */
     for (unsigned i = 0; i < s->nnet; i++) {
         net_stats *ns = &s->net[i].stats;
         commands += hist_ld(&ns->commands);

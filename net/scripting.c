@@ -172,6 +172,19 @@ obs_net *script_env_obs(script_env *e, unsigned a)
     return &e->actors[a].obs;
 }
 
+uint64_t script_env_calls(script_env *e, uint64_t gen)
+{
+    if (e == NULL) return 0;
+    uint64_t n = 0;
+    size_t ncmd = cmdtab_count() + 1;
+    for (unsigned a = 0; a < e->srv->nactors; a++) {
+        const obs_net *o = &e->actors[a].obs;
+        if (atomic_load_explicit(&o->gen, memory_order_acquire) != gen) continue; /* as zero */
+        for (size_t i = 0; i < ncmd; i++) n += hist_ld(&o->cmds[i].lat.total);
+    }
+    return n;
+}
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static int arg_is(const kv_str *a, const char *s)
