@@ -23,6 +23,11 @@ Privacy of internal headers: X/.../*_internal.h belongs to module X (the
 top folder); only files in X/ and its unit tests in tests/X/ may include
 it, directly or through other headers. Every other file that reaches one
 is reported with the chain of includes.
+
+--check also fails if a CMakeLists.txt makes a folder of the project an
+include directory (target_include_directories or include_directories
+naming CMAKE_CURRENT_SOURCE_DIR, PROJECT_SOURCE_DIR or CMAKE_SOURCE_DIR):
+the project root, set once on memkv_flags, is the only one.
 """
 import argparse
 import os
@@ -32,6 +37,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = ("engine", "net", "actors", "persist", "bench", "tests")
 INCLUDE = re.compile(r'^(\s*#\s*include\s*)"([^"]+)"(.*)$')
+CMAKE_INCDIRS = re.compile(r'\b(?:target_)?include_directories\s*\(([^)]*)\)', re.I)
+PROJECT_DIRS = re.compile(r'\$\{(?:CMAKE_CURRENT_SOURCE_DIR|PROJECT_SOURCE_DIR|CMAKE_SOURCE_DIR)\}')
 
 
 def source_files():
@@ -134,6 +141,26 @@ def privacy_errors(files, graph):
     return errors
 
 
+def cmake_errors():
+    """CMakeLists.txt files that make a project folder an include directory."""
+    errors = []
+    for top in ("",) + FOLDERS:
+        for d, dirs, files in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = sorted(x for x in dirs if not x.startswith("build")) if top else []
+            if "CMakeLists.txt" not in files:
+                continue
+            path = os.path.join(d, "CMakeLists.txt")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for m in CMAKE_INCDIRS.finditer(text):
+                if PROJECT_DIRS.search(m.group(1)):
+                    line = text.count("\n", 0, m.start()) + 1
+                    errors.append("%s:%d: a project folder as include directory (the root, "
+                                  "on memkv_flags, is the only one)"
+                                  % (os.path.relpath(path, ROOT), line))
+    return errors
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true",
@@ -149,6 +176,8 @@ def main():
     todo = sorted(f for f, text in rewritten.items() if text is not None)
     bad = privacy_errors(files, graph)
     if args.check:
+        bad += cmake_errors()
+    if args.check:
         for f in todo:
             print("fix_includes: %s: includes not from the project root" % f, file=sys.stderr)
         for e in bad:
@@ -156,7 +185,7 @@ def main():
         if todo or bad:
             return 1
         print("fix_includes: %d files, every project include from the root, "
-              "internal headers private" % len(files))
+              "internal headers private, no folder an include directory" % len(files))
         return 0
     for f in todo:
         with open(os.path.join(ROOT, f), "w", encoding="utf-8") as out:
