@@ -1,9 +1,9 @@
-#include "actors/join.h"
+#include "join.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/reply.h"
+#include "reply.h"
 
 int join_first_error(kvbuf *out, kv_req *const *subs, unsigned n)
 {

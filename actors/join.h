@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "engine/buf.h"
-#include "actors/msg.h"
+#include "buf.h"
+#include "msg.h"
 
 /* If one of the n sub-replies is an error, appends it to out and returns 1. */
 int join_first_error(kvbuf *out, kv_req *const *subs, unsigned n);

@@ -1,4 +1,4 @@
-#include "actors/mbox.h"
+#include "mbox.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/kv.h"
+#include "kv.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bench/keygen.h"
+#include "keygen.h"
 
 typedef struct bench_opts {
     const char *host;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "bench/opts.h"
+#include "opts.h"
 
 typedef struct tlsc tlsc_t;
 struct ssl_st; /* OpenSSL's SSL */

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/buf.h"
-#include "engine/kv.h"
+#include "buf.h"
+#include "kv.h"
 
 enum blk_state {
     BLK_WAITING, /* blocked: any shard may serve it */

@@ -1,12 +1,12 @@
 /* buf.c - growable byte buffer. */
-#include "engine/buf.h"
+#include "buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/kv.h"
+#include "kv.h"
 
 void kvbuf_init(kvbuf *b)
 {

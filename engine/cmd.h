@@ -28,9 +28,9 @@
 #ifndef MEMKV_CMD_H
 #define MEMKV_CMD_H
 
-#include "engine/buf.h"
-#include "engine/kv.h"
-#include "engine/shard.h"
+#include "buf.h"
+#include "kv.h"
+#include "shard.h"
 
 /* A reply that continues with a stored value instead of a copy of it: the
  * reply's first `at` bytes, then len bytes at p (the value of e, pinned

@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cmd.h"
-#include "engine/cmd_internal.h"
-#include "engine/glob.h"
-#include "engine/hobj.h"
-#include "engine/reply.h"
-#include "engine/shard.h"
-#include "engine/watch.h"
+#include "cmd.h"
+#include "cmd_internal.h"
+#include "glob.h"
+#include "hobj.h"
+#include "reply.h"
+#include "shard.h"
+#include "watch.h"
 
 /* ---- DEL, EXISTS, TYPE ----------------------------------------------------- */
 

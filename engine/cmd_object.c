@@ -10,10 +10,10 @@
  */
 #include <stdatomic.h>
 
-#include "engine/cmd_internal.h"
-#include "engine/lobj.h"
-#include "engine/shard.h"
-#include "engine/sobj.h"
+#include "cmd_internal.h"
+#include "lobj.h"
+#include "shard.h"
+#include "sobj.h"
 
 /* key in s->db without an access: NULL if absent or expired (then
  * removed). Valid until the next change to s. */

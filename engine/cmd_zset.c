@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cmd.h"
-#include "engine/cmd_internal.h"
-#include "engine/reply.h"
-#include "engine/shard.h"
-#include "engine/zobj.h"
+#include "cmd.h"
+#include "cmd_internal.h"
+#include "reply.h"
+#include "shard.h"
+#include "zobj.h"
 
 #define ERR_FLOAT "ERR value is not a valid float"
 

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/entry.h"
+#include "entry.h"
 
 struct shard;
 

@@ -1,4 +1,4 @@
-#include "engine/sha1.h"
+#include "sha1.h"
 
 #include <string.h>
 

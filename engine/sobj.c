@@ -1,7 +1,7 @@
 /* sobj.c - set values, as hashes with empty values (see sobj.h). */
-#include "engine/sobj.h"
+#include "sobj.h"
 
-#include "engine/hobj.h"
+#include "hobj.h"
 
 static hobj_t *H(sobj_t *s)
 {

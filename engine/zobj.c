@@ -1,12 +1,12 @@
 /* zobj.c - sorted-set values: a sorted array plus a member hash (zobj.h). */
-#include "engine/zobj.h"
+#include "zobj.h"
 
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/hobj.h"
+#include "hobj.h"
 
 typedef struct zel {
     double score;

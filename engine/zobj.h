@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/buf.h"
-#include "engine/hash.h"
-#include "engine/kv.h"
+#include "buf.h"
+#include "hash.h"
+#include "kv.h"
 
 typedef struct zobj zobj_t;
 

@@ -1,4 +1,4 @@
-#include "net/cpustat.h"
+#include "cpustat.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #ifndef MEMKV_SERVER_H
 #define MEMKV_SERVER_H
 
-#include "engine/config.h"
-#include "net/tls.h"
+#include "config.h"
+#include "tls.h"
 
 typedef struct server server_t;
 

@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "actors/join.h"
-#include "engine/reply.h"
+#include "join.h"
+#include "reply.h"
 
 /* Parts whose replies are the given RESP strings. */
 static void parts_make(kv_req *reqs, kv_req **subs, const char **replies, unsigned n)

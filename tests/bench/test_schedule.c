@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bench/schedule.h"
+#include "schedule.h"
 
 static void test_intended_times(void **state)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "engine/entry.h"
+#include "entry.h"
 
 #define BIG (ENTRY_SHARE_MIN + 100)
 

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "engine/buf.h"
-#include "engine/kv.h"
-#include "engine/zobj.h"
+#include "buf.h"
+#include "kv.h"
+#include "zobj.h"
 
 static kv_hash_secret secret = {{5, 4, 3}};
 
