@@ -864,9 +864,8 @@ void actor_pool_stop(actor_pool_t *p)
     for (unsigned i = 0; i < p->o.nactors; i++) {
         actor_t *a = &p->actors[i];
         if (!a->started) continue;
-        /* Force a wake-up even if the actor has not published `sleeping`. */
-        atomic_store(&a->mbox.sleeping, 1);
-        mbox_wake_mp(&a->mbox);
+        /* even if the actor has not published `sleeping`; it sees p->stop */
+        mbox_wake_force(&a->mbox);
         pthread_join(a->thread, NULL);
         a->started = 0;
     }

@@ -57,6 +57,12 @@ void mbox_wake_mp(mbox_t *m)
         syscall(SYS_futex, &m->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+void mbox_wake_force(mbox_t *m)
+{
+    atomic_store(&m->sleeping, 0);
+    syscall(SYS_futex, &m->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 void *mbox_pop_sc(mbox_t *m)
 {
     void *msg;

@@ -31,6 +31,11 @@ void mbox_destroy(mbox_t *m);
 bool mbox_push_mp(mbox_t *m, void *msg);
 /* Any producer thread, after one or more pushes: wakes a sleeping consumer. */
 void mbox_wake_mp(mbox_t *m);
+/* Any thread: a futex wake-up whether or not the consumer has said it is
+ * going to sleep (a system call each time; for shutdown, after setting a
+ * flag the consumer checks). A consumer that sets `sleeping` only after
+ * this call still sleeps, until its timeout: it must wait with one. */
+void mbox_wake_force(mbox_t *m);
 /* Consumer thread only. Returns the oldest message or NULL. */
 void *mbox_pop_sc(mbox_t *m);
 /* Consumer thread only: true if nothing is queued. */

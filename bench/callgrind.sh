@@ -16,6 +16,7 @@
 #      the callgrind files stay there for callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 BUILD=${BUILD:-build}
 CLIENTS=${CLIENTS:-50}
 PIPELINE=${PIPELINE:-1}
@@ -32,9 +33,6 @@ SERVER=$BUILD/mem-kv-server
 command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
 mkdir -p "$OUT"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 600); do redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0; sleep 0.2; done
-              echo "server on $1 did not start" >&2; return 1; }
 
 # run SERVER TEST N -> prints total Ir
 run() {
@@ -48,7 +46,7 @@ run() {
              --bind 127.0.0.1 --save '' --appendonly no --protected-mode no >"$OUT/$srv.log" 2>&1 & ;;
   esac
   pid=$!
-  wait_port "$port"
+  wait_ping "$port" 120 # valgrind starts slowly
   redis-benchmark -p "$port" -t set -n "$KEYS" -r "$KEYS" -c "$CLIENTS" -q >/dev/null 2>&1
   redis-benchmark -p "$port" -t "$test" -n "$n" -r "$KEYS" -c "$CLIENTS" -P "$PIPELINE" -q >/dev/null 2>&1
   redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true

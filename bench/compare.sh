@@ -39,12 +39,9 @@
 # Needs python3 (for JSON), redis-server, redis-benchmark. Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
 RB=$(command -v redis-benchmark || echo /usr/bin/redis-benchmark)
-PY=/usr/bin/python3
 ROUNDS=""
 DUR=4
 RB_P1=200000
@@ -88,9 +85,7 @@ fi
 TTL_WARM=$(awk -v d="$TTL_DUR" 'BEGIN { print (d / 2 < 2 ? d / 2 : 2) }')
 TTL_SETTLE=$(awk -v d="$TTL_DUR" 'BEGIN { print (d / 2 < 5 ? d / 2 : 5) }')
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$RB" "$PY"; do
-  [ -x "$f" ] || { echo "compare.sh: $f not found (build first: cmake --build build)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$RB" "$PY"
 
 # Workloads: id | tool | title | arguments (mem-kv-bench: 2 threads x 25
 # connections = 50 clients; redis-benchmark: -c 50).
@@ -122,25 +117,7 @@ done
 MAIN=0 # any workload of the table (not ttl, cpu) selected
 for w in "${WORKLOADS[@]}"; do want "${w%%|*}" && MAIN=1; done
 
-WORK=$(mktemp -d /tmp/memkv-compare.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ping() {
-  for _ in $(seq 100); do
-    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
-  done
-  echo "compare.sh: server on port $1 did not start" >&2; exit 1
-}
+bench_workdir compare
 LOADS="$WORK/load.txt"
 sample_load() { cut -d' ' -f1 /proc/loadavg >>"$LOADS"; }
 

@@ -14,11 +14,8 @@
 # Prints a markdown table. Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
-PY=/usr/bin/python3
 MAXMEM=32mb
 POLICY=allkeys-lru
 KEYS=1000000
@@ -44,29 +41,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$PY"; do
-  [ -x "$f" ] || { echo "evict_hitrate.sh: $f not found (build first: cmake --build build)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$PY"
 
-WORK=$(mktemp -d /tmp/memkv-hitrate.XXXXXX)
+bench_workdir hitrate
 PID=
-cleanup() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ping() {
-  for _ in $(seq 100); do
-    if [ "$(redis-cli -p "$1" PING 2>/dev/null)" = PONG ]; then return 0; fi
-    sleep 0.1
-  done
-  echo "evict_hitrate.sh: server on port $1 did not start" >&2; exit 1
-}
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; }
 
 # run NAME: loads, measures, writes $WORK/NAME.json and $WORK/NAME.info
@@ -84,14 +62,14 @@ run() {
 
 port=$(free_port)
 "$MEMKV" --port "$port" --persistence off --maxmemory "$MAXMEM" --maxmemory-policy "$POLICY" \
-  > "$WORK/memkv.log" 2>&1 & PID=$!
+  > "$WORK/memkv.log" 2>&1 & PID=$!; PIDS+=("$PID")
 run memkv "$port"
 port=$(free_port)
 "$REDIS" --port "$port" --save '' --appendonly no --maxmemory "$MAXMEM" \
-  --maxmemory-policy "$POLICY" --logfile "$WORK/redis.log" & PID=$!
+  --maxmemory-policy "$POLICY" --logfile "$WORK/redis.log" & PID=$!; PIDS+=("$PID")
 run redis "$port"
 port=$(free_port)
-"$MEMKV" --port "$port" --persistence off > "$WORK/nolimit.log" 2>&1 & PID=$!
+"$MEMKV" --port "$port" --persistence off > "$WORK/nolimit.log" 2>&1 & PID=$!; PIDS+=("$PID")
 run nolimit "$port"
 
 $PY - "$WORK" "$MAXMEM" "$POLICY" "$KEYS" "$VSIZE" "$DUR" "$RATIO" "$ZIPF" <<'EOF'

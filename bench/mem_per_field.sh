@@ -14,6 +14,7 @@
 # Output: one markdown table row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 k=100000 f=16 vsize=8 server=build/mem-kv-server
 while getopts "k:f:v:s:" o; do
   case $o in
@@ -22,17 +23,17 @@ while getopts "k:f:v:s:" o; do
   esac
 done
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tmp=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+port=$(free_port)
+bench_workdir mem
+tmp=$WORK
 if [[ $(basename "$server") == redis-server ]]; then
   "$server" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
     --logfile "$tmp/log" --daemonize no &
 else
   "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp/data" --persistence off >"$tmp/log" 2>&1 &
 fi
-pid=$!
-for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+PIDS+=("$!")
+wait_ping "$port"
 
 field() { redis-cli -p "$port" INFO memory | tr -d '\r' | sed -n "s/^$1://p"; }
 used0=$(field used_memory) rss0=$(field used_memory_rss)

@@ -15,6 +15,7 @@
 # Output: one markdown table row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 n=1000000 vsize=32 ttl=0 server=build/mem-kv-server
 while getopts "n:v:t:s:" o; do
   case $o in
@@ -26,9 +27,9 @@ shift $((OPTIND - 1))
 [[ ${1:-} == -- ]] && shift
 extra=("$@")
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tmp=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+port=$(free_port)
+bench_workdir mem
+tmp=$WORK
 if [[ $(basename "$server") == redis-server ]]; then
   "$server" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
     --logfile "$tmp/log" --daemonize no "${extra[@]}" &
@@ -36,8 +37,8 @@ else
   [[ ${#extra[@]} -eq 0 ]] && extra=(--persistence off)
   "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp/data" "${extra[@]}" >"$tmp/log" 2>&1 &
 fi
-pid=$!
-for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+PIDS+=("$!")
+wait_ping "$port"
 
 field() { redis-cli -p "$port" INFO memory | tr -d '\r' | sed -n "s/^$1://p"; }
 used0=$(field used_memory) rss0=$(field used_memory_rss)

@@ -19,6 +19,7 @@
 #      not tmpfs, or fsync costs nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 RATE=${RATE:-20000}
@@ -35,12 +36,6 @@ command -v redis-benchmark >/dev/null || { echo "redis-benchmark not found" >&2;
 REDIS=$(command -v redis-server || true)
 WORK=${WORK:-$(mktemp -d /tmp/memkv-persist-figures.XXXXXX)}
 mkdir -p "$WORK"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 600); do redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
 median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print("%.3f" % statistics.median(v))' "$@"; }
 
 # start_memkv DIR LOG ARGS... -> sets PORT, PID
@@ -49,7 +44,7 @@ start_memkv() {
   PORT=$(free_port)
   "$SERVER" --port "$PORT" --dir "$dir" "$@" >>"$log" 2>&1 &
   PID=$!; PIDS+=("$PID")
-  wait_port "$PORT"
+  wait_ping "$PORT" 60
 }
 start_redis() {
   local dir=$1 fsync=$2
@@ -58,7 +53,7 @@ start_redis() {
   "$REDIS" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync "$fsync" \
     --dir "$dir" --daemonize no --logfile "$dir/redis.log" --protected-mode no >/dev/null 2>&1 &
   PID=$!; PIDS+=("$PID")
-  wait_port "$PORT"
+  wait_ping "$PORT" 60
 }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 set_rps() { redis-benchmark -p "$1" -t set -c 50 -n "$N" -r 100000 -q 2>/dev/null | tr '\r' '\n' |

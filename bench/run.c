@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "keygen.h"
-#include "reply.h"
+#include "reply_parser.h"
 #include "req.h"
 #include "schedule.h"
 #include "series.h"

@@ -15,11 +15,8 @@
 # Defaults: 3 rounds of 3 s runs (about a minute). Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh # free_port, wait_ping, PIDS, cleanup
 
-MEMKV=build/mem-kv-server
-BENCH=build/mem-kv-bench
-REDIS=$(command -v redis-server || echo /usr/bin/redis-server)
-PY=/usr/bin/python3
 ROUNDS=3
 DUR=3
 PIPE=1
@@ -37,29 +34,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 MEMKV=$(realpath "$MEMKV"); BENCH=$(realpath "$BENCH")
-for f in "$MEMKV" "$BENCH" "$REDIS" "$PY"; do
-  [ -x "$f" ] || { echo "tls_figures.sh: $f not found (build first)" >&2; exit 2; }
-done
+bench_need "$MEMKV" "$BENCH" "$REDIS" "$PY"
 
-WORK=$(mktemp -d /tmp/memkv-tls-figures.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_ping() {
-  for _ in $(seq 100); do
-    [ "$(redis-cli -p "$1" PING 2>/dev/null)" = PONG ] && return 0
-    sleep 0.1
-  done
-  echo "tls_figures.sh: no PONG on port $1" >&2; exit 1
-}
+bench_workdir tls-figures
 
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 (cd "$WORK" &&

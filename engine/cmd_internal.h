@@ -9,8 +9,6 @@
 #include "entry.h"
 #include "reply.h"
 
-/* Largest string value, Redis's default proto-max-bulk-len (512 MB). */
-
 /* True if a equals the lower-case word w, ignoring case. */
 static inline int cmd_is(const kv_str *a, const char *w)
 {

@@ -155,9 +155,9 @@ int config_parse_args(kv_config *c, int argc, char **argv, char *err, size_t err
 
 /* Applies one `key value` setting (config_setting_find, then
  * config_setting_set); returns 0 or KV_EINVAL with err set.
- * client-output-buffer-limit: "normal HARD SOFT SECONDS" (classes replica,
- * slave and pubsub are accepted and ignored, as mem-kv has no such
- * clients) or "HARD SOFT SECONDS". */
+ * client-output-buffer-limit: "normal HARD SOFT SECONDS" and/or "pubsub
+ * HARD SOFT SECONDS" (the replica/slave class is accepted and ignored, as
+ * mem-kv has no replicas), or "HARD SOFT SECONDS" for the normal class. */
 int config_set(kv_config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Reads a config file (and the files it includes); returns 0 or

@@ -75,7 +75,7 @@ typedef struct kv_entry {
     uint32_t vlen;         /* ro: use entry_set_* to change */
     uint8_t type;          /* enum kv_type */
     uint8_t flags;         /* KV_ENTRY_* */
-    uint16_t lru;          /* reserved for eviction */
+    uint16_t lru;          /* owner: evict.c: LRU clock or LFU counter (evict_touch) */
     char data[];
 } kv_entry;
 

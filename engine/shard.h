@@ -1,5 +1,5 @@
 /* shard.h - one shard of the keyspace: its table, expiry state, counters
- * and the change hook that persistence will use.
+ * and the change hook through which persistence logs every change.
  *
  * Every function here is called only by the actor thread that owns the
  * shard (see actors/actor.h); nothing is locked.

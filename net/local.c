@@ -1,6 +1,6 @@
 /* local.c - connection and server commands answered on the network thread,
  * and the INFO/STATS gatherers that add server-wide figures to the shards'. */
-#include "local.h"
+#include "net/local.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -15,14 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "confset.h"
-#include "cpustat.h"
-#include "glob.h"
-#include "join.h"
-#include "net_internal.h"
-#include "uring.h"
-#include "reply.h"
-#include "tls.h"
+#include "net/confset.h"
+#include "net/cpustat.h"
+#include "engine/glob.h"
+#include "actors/join.h"
+#include "net/net_internal.h"
+#include "net/scripting.h"
+#include "net/uring.h"
+#include "engine/reply.h"
+#include "net/tls.h"
 
 #define MEMKV_VERSION "0.1.0"
 /* The Redis version whose commands and replies we follow; clients read it. */
@@ -806,6 +807,7 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
     if (join_sum_fields(sl->subs, sl->nsub, f->shard) != 0) return -1;
     server_t *s = t->srv;
     uint64_t gen = atomic_load(&s->stats_gen);
+    f->commands = script_env_calls(s->scripts, gen); /* redis.call, as Redis counts them */
     for (unsigned i = 0; i < s->nnet; i++) {
         net_stats *ns = &s->net[i].stats;
         /* a thread that has not applied the last CONFIG RESETSTAT counts as

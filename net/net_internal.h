@@ -353,7 +353,7 @@ static inline void obs_unknown(netthr *t)
     obs_count(&t->stats.unknown_commands, 1);
 }
 
-/* netloop.c: queue c for servicing (write, resume, close) at the end of
+/* conn.c: queue c for servicing (write, resume, close) at the end of
  * this loop iteration. */
 void conn_mark_dirty(netthr *t, conn *c);
 
@@ -405,7 +405,7 @@ void climit_cron(struct ev_loop *loop, ev_timer *w, int revents);
  * write commands only if writes; wakes every network thread. Any thread. */
 void server_pause(struct server *s, int64_t until_ms, int writes);
 
-/* netloop.c: closes c's socket (the memory goes once no part is in flight). */
+/* conn.c: closes c's socket (the memory goes once no part is in flight). */
 void conn_close(netthr *t, conn *c);
 
 /* plain.c: converts one RESP reply into a plain-text line. */

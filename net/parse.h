@@ -59,7 +59,7 @@ typedef struct parse_limits {
 void parse_limits_default(parse_limits *l);
 
 typedef struct parse_state {
-    /* ro for the caller after PARSE_DONE (return > 0): */
+    /* ro for the caller after a command (parse_next returned > 0): */
     int argc;
     kv_str *argv;      /* valid until the next parse_next/parse_reset call
                           or until the input bytes move */
@@ -89,8 +89,8 @@ typedef struct parse_state {
 } parse_state;
 
 void parse_init(parse_state *ps, const parse_limits *lim);
-/* Replaces the limits; only between commands (after PARSE_DONE or before the
- * first call), so the command in progress is judged by one set of limits. */
+/* Replaces the limits; only between commands (after parse_next returned > 0,
+ * or before the first call), so the command in progress is judged by one set of limits. */
 void parse_set_limits(parse_state *ps, const parse_limits *lim);
 void parse_destroy(parse_state *ps);
 
@@ -122,9 +122,9 @@ void parse_direct_done(parse_state *ps, size_t n);
 /* Bytes of the command in progress held in big bulks' own buffers (for
  * client-query-buffer-limit: they are the query buffer's bytes). */
 size_t parse_big_bytes(const parse_state *ps);
-/* After PARSE_DONE: the number of arguments in buffers of their own. */
+/* After a command (parse_next > 0): the number of arguments in buffers of their own. */
 size_t parse_nbig(const parse_state *ps);
-/* After PARSE_DONE: the k-th of them (k < parse_nbig, argument order), its
+/* After a command (parse_next > 0): the k-th of them (k < parse_nbig, argument order), its
  * argv index in *arg. The caller owns the buffer (argv[*arg].p, argv[*arg].len
  * bytes, no NUL after them) and frees it with free(). Buffers not taken are freed
  * by the next parse_next or parse_destroy. */

@@ -15,13 +15,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "entry.h"
-#include "hist.h"
-#include "manifest.h"
-#include "persist.h"
-#include "snap.h"
-#include "txlog.h"
-#include "wal.h"
+#include "engine/entry.h"
+#include "engine/hist.h"
+#include "persist/manifest.h"
+#include "persist/persist.h"
+#include "persist/snap.h"
+#include "persist/txlog.h"
+#include "persist/wal.h"
 
 /* Compaction of one shard. The actor moves IDLE -> SCANNING -> FINISHING or
  * ABORTING, and DONE/FAILED -> IDLE; the worker FINISHING -> DONE/FAILED and
@@ -147,21 +147,5 @@ typedef int persist_hset_fn(void *ctx, const kv_str *key, const kv_str *f, const
 /* logops.c. Writes hash e whole: PUT (with the expiry) then HSETs. Returns
  * 0 or the first sink error. The thread that owns e. */
 int persist__write_hash(const kv_entry *e, persist_put_fn *put, persist_hset_fn *hset, void *ctx);
-
-/* ---- old names, for recover.c only ---------------------------------------
- * recover.c is being changed on another branch at the same time as these
- * helpers moved to fileio.h, wal_reader.h and codec.h; it still uses their
- * old names. Remove this block once recover.c includes those headers. */
-#include "fileio.h"
-#include "wal_reader.h"
-#define persist__err            fileio_err
-#define persist__pread_all      fileio_pread_all
-#define persist__all_zero       fileio_all_zero
-#define persist__discard        fileio_discard
-#define persist__fsync_dir      fileio_fsync_dir
-#define persist__reader         wal_reader
-#define persist__reader_init    wal_reader_init
-#define persist__reader_next    wal_reader_next
-#define persist__reader_destroy wal_reader_destroy
 
 #endif

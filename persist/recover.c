@@ -1,5 +1,5 @@
 /* recover.c - snapshot load and WAL replay for one shard. */
-#include "recover.h"
+#include "persist/recover.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "persist_internal.h"
-#include "snap.h"
-#include "wal.h"
+#include "persist/fileio.h"
+#include "persist/snap.h"
+#include "persist/wal.h"
+#include "persist/wal_reader.h"
 
 /* One live segment, as found by the header pass. */
 typedef struct seg_info {
@@ -95,8 +96,8 @@ static int bad(rec_ctx *c, uint64_t seq, uint64_t off, const char *why)
     seg_path(c, seq);
     c->res->bad_seq = seq;
     c->res->bad_offset = off;
-    persist__err(c->res->msg, sizeof c->res->msg, "%s: corrupt at byte %" PRIu64 ": %s%s", c->path,
-                 off, why, c->o->keep_prefix ? " (keeping the prefix before it)" : "");
+    fileio_err(c->res->msg, sizeof c->res->msg, "%s: corrupt at byte %" PRIu64 ": %s%s", c->path,
+               off, why, c->o->keep_prefix ? " (keeping the prefix before it)" : "");
     if (!c->o->keep_prefix) return KV_EPROTO;
     c->res->stopped = 1;
     return 0;
@@ -146,8 +147,8 @@ static int scan_headers(rec_ctx *c)
             break;
         }
         char hb[WAL_SEG_HEADER];
-        ssize_t got = persist__pread_all(fd, hb, sizeof hb, 0);
-        int zero = got >= 0 ? persist__all_zero(fd, 0, (uint64_t)st.st_size) : 0;
+        ssize_t got = fileio_pread_all(fd, hb, sizeof hb, 0);
+        int zero = got >= 0 ? fileio_all_zero(fd, 0, (uint64_t)st.st_size) : 0;
         close(fd);
         if (got < 0 || zero < 0) {
             rc = KV_EIO;
@@ -164,11 +165,11 @@ static int scan_headers(rec_ctx *c)
              * (A segment up to last_seq had a durable header: not this.)
              * Moved aside, not deleted: recovery never deletes a segment. */
             if (c->o->scan_only) break; /* the replay pass moves it */
-            if (persist__discard(c->path) || persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+            if (fileio_discard(c->path) || fileio_fsync_dir(c->o->shard_dir)) rc = KV_EIO;
             c->res->cut_bytes += s->size;
-            persist__err(c->res->msg, sizeof c->res->msg,
-                         "%s: moved aside (.discarded) a segment whose header was never completed",
-                         c->path);
+            fileio_err(c->res->msg, sizeof c->res->msg,
+                       "%s: moved aside (.discarded) a segment whose header was never completed",
+                       c->path);
             break;
         }
         if (!hrc && (s->h.shard != c->o->shard || s->h.seq != s->seq)) {
@@ -195,11 +196,11 @@ static int check_last_seq(rec_ctx *c)
     uint64_t have = c->n ? c->segs[c->n - 1].seq : c->o->first_seq - 1;
     if (c->o->last_seq == 0 || have >= c->o->last_seq) return 0;
     seg_path(c, have + 1);
-    persist__err(c->res->msg, sizeof c->res->msg,
-                 "%s: missing: the MANIFEST records WAL segments up to %" PRIu64
-                 " as written, but the newest one in %s is %" PRIu64
-                 " (segments deleted or lost; --recover-mode keep-prefix starts without them)",
-                 c->path, c->o->last_seq, c->o->shard_dir, have);
+    fileio_err(c->res->msg, sizeof c->res->msg,
+               "%s: missing: the MANIFEST records WAL segments up to %" PRIu64
+               " as written, but the newest one in %s is %" PRIu64
+               " (segments deleted or lost; --recover-mode keep-prefix starts without them)",
+               c->path, c->o->last_seq, c->o->shard_dir, have);
     if (!c->o->keep_prefix) return KV_EPROTO;
     c->res->missing_from = have + 1;
     c->res->missing_to = c->o->last_seq;
@@ -289,15 +290,15 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
     seg_path(c, s->seq);
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return KV_EIO;
-    persist__reader rd;
-    int rc = persist__reader_init(&rd, fd, WAL_SEG_HEADER, limit);
+    wal_reader rd;
+    int rc = wal_reader_init(&rd, fd, WAL_SEG_HEADER, limit);
     uint64_t off = WAL_SEG_HEADER;
     c->has_db = 0;   /* a DB record and its record are never split across files */
     c->part_end = 0; /* nor is a transaction part */
     while (!rc) {
         wal_rec r;
         const char *why = NULL;
-        int64_t n = persist__reader_next(&rd, &r, &off, &why);
+        int64_t n = wal_reader_next(&rd, &r, &off, &why);
         if (n == 0) break;
         if (n > 0 && r.op == WAL_OP_SNAP_END) {
             n = KV_EPROTO;
@@ -312,7 +313,7 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
             rc = (int)n;
             break;
         }
-        int zero = n == KV_EPROTO && last ? persist__all_zero(fd, off, limit) : 0;
+        int zero = n == KV_EPROTO && last ? fileio_all_zero(fd, off, limit) : 0;
         if (zero < 0) {
             rc = KV_EIO;
             break;
@@ -322,9 +323,9 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
             /* The writer died mid-append: cut the torn tail. */
             rc = cut_file(c->path, off);
             c->res->cut_bytes += s->size - off;
-            persist__err(c->res->msg, sizeof c->res->msg,
-                         "%s: cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64, c->path,
-                         s->size - off, off);
+            fileio_err(c->res->msg, sizeof c->res->msg,
+                       "%s: cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64, c->path,
+                       s->size - off, off);
             s->size = off;
             break;
         }
@@ -341,7 +342,7 @@ static int replay_seg(rec_ctx *c, size_t i, int *stop)
         *stop = 1;
         rc = bad(c, s->seq, s->size, gap);
     }
-    persist__reader_destroy(&rd);
+    wal_reader_destroy(&rd);
     close(fd);
     return rc;
 }
@@ -356,11 +357,11 @@ static int discard_after(rec_ctx *c, uint64_t seq)
     for (size_t j = 0; !rc && j < n; j++) {
         if (seqs[j] <= seq || seqs[j] < c->o->first_seq) continue;
         seg_path(c, seqs[j]);
-        rc = persist__discard(c->path) ? KV_EIO : 0;
+        rc = fileio_discard(c->path) ? KV_EIO : 0;
         c->res->discarded++;
     }
     free(seqs);
-    if (!rc && c->res->discarded && persist__fsync_dir(c->o->shard_dir)) rc = KV_EIO;
+    if (!rc && c->res->discarded && fileio_fsync_dir(c->o->shard_dir)) rc = KV_EIO;
     return rc;
 }
 

@@ -230,6 +230,33 @@ static unsigned litmus_run(int fenced)
     return lost;
 }
 
+static void *force_sleeper(void *p)
+{
+    sleeper_arg *a = p;
+    mbox_wait_sc(a->m, -1); /* nothing is pushed: only a forced wake-up ends it */
+    a->woke_at = kv_mono_us();
+    return NULL;
+}
+
+/* mbox_wake_force wakes a consumer with nothing queued (shutdown) and
+ * leaves the flag clear. */
+static void test_wake_force(void **state)
+{
+    mbox_t m;
+    assert_int_equal(mbox_init(&m, 8), 0);
+    sleeper_arg a = {&m, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, force_sleeper, &a);
+    while (atomic_load(&m.sleeping) == 0) sched_yield();
+    int64_t sent = kv_mono_us();
+    mbox_wake_force(&m);
+    pthread_join(th, NULL); /* a lost wake-up hangs: ctest's timeout reports it */
+    assert_true(a.woke_at >= sent);
+    assert_int_equal(atomic_load(&m.sleeping), 0);
+    mbox_wake_force(&m); /* no sleeper: harmless */
+    mbox_destroy(&m);
+}
+
 static void test_wake_protocol_litmus(void **state)
 {
     unsigned control = litmus_run(0);
@@ -248,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_full_ring_refuses),
         cmocka_unit_test(test_wait_times_out),
         cmocka_unit_test(test_wake_sleeping_consumer),
+        cmocka_unit_test(test_wake_force),
         cmocka_unit_test(test_wake_protocol_litmus),
     };
     return cmocka_run_group_tests_name("actors/mbox", tests, NULL, NULL);

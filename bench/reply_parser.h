@@ -1,4 +1,4 @@
-/* reply.h - incremental parsers for server replies (RESP2 and plain text).
+/* reply_parser.h - incremental parsers for server replies (RESP2 and plain text).
  *
  * The bench only needs to know where each reply ends, what kind it is, and
  * for arrays how many elements were nil, so nothing is copied: bulk
@@ -8,8 +8,8 @@
  * On AGAIN it leaves at most one partial header line unconsumed; the caller
  * keeps those bytes and feeds them again with the next read.
  */
-#ifndef MEMKV_BENCH_REPLY_H
-#define MEMKV_BENCH_REPLY_H
+#ifndef MEMKV_BENCH_REPLY_PARSER_H
+#define MEMKV_BENCH_REPLY_PARSER_H
 
 #include <stddef.h>
 #include <stdint.h>

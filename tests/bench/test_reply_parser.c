@@ -1,4 +1,4 @@
-/* test_reply.c - bench/reply.c: RESP and plain-text reply parsing, fed
+/* test_reply_parser.c - bench/reply_parser.c: RESP and plain-text reply parsing, fed
  * whole, byte by byte, and at every split point. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "reply.h"
+#include "reply_parser.h"
 
 /* Feeds `in` in chunks of `step` bytes, keeping unconsumed bytes as a real
  * connection would; returns the number of replies, fills kinds/nils. */

@@ -1,5 +1,5 @@
-/* reply.c - RESP2 and plain-text reply parsers; see reply.h. */
-#include "reply.h"
+/* reply_parser.c - RESP2 and plain-text reply parsers; see reply_parser.h. */
+#include "reply_parser.h"
 
 #include <string.h>
 
