@@ -31,9 +31,9 @@
 #ifndef MEMKV_CMD_H
 #define MEMKV_CMD_H
 
-#include "buf.h"
-#include "kv.h"
-#include "shard.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 /* A reply that continues with a stored value instead of a copy of it: the
  * reply's first `at` bytes, then len bytes at p (the value of e, pinned
@@ -282,6 +282,9 @@ void cmd_zsetop_reply(kvbuf *out, const cmd_zsetop_spec *sp, const struct zobj *
 /* Parses one *2n array of member, score bulks at *p (zmembers part reply)
  * into a new sorted set and moves *p past it; NULL if malformed. */
 struct zobj *cmd_zsetop_parse(const char **p, const char *end, const kv_hash_secret *secret);
+/* r, or a copy of it with -0 scores made 0 (r freed) when r is that small:
+ * a STORE result as Redis would keep it. Any thread, on r it owns. */
+struct zobj *cmd_zset_store_form(struct zobj *r, const kv_hash_secret *secret);
 
 /* Replay of the log's list and set change records (PUT records of type
  * KV_TYPE_LIST_DELTA / KV_TYPE_SET_DELTA, value p[0..n)) on key in

@@ -2,9 +2,9 @@
 #ifndef MEMKV_CMD_ZSET_INTERNAL_H
 #define MEMKV_CMD_ZSET_INTERNAL_H
 
-#include "buf.h"
-#include "kv.h"
-#include "shard.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 /* Parses a score as Redis's strtod-based check: 0, or -1 (NaN, junk). Any
  * thread. */
@@ -26,8 +26,6 @@ void cmd_zemit_elem(kvbuf *out, const struct zobj *z, size_t i, int withscores);
  * its scores as text, where -0 becomes 0; mem-kv does the same for sets that
  * small. Any thread. */
 double cmd_zscore_stored(const struct zobj *z, size_t mlen, double d);
-/* r, or a copy of it with -0 scores made 0 (r freed) when r is that small:
- * a STORE result as Redis would keep it. Any thread, on r it owns. */
-struct zobj *cmd_zset_store_form(struct zobj *r, const kv_hash_secret *secret);
+/* cmd_zset_store_form is in cmd.h (the network thread's gather uses it). */
 
 #endif

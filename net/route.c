@@ -1,17 +1,16 @@
-#include "route.h"
+#include "net/route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "entry.h"
-#include "blocking.h"
-#include "join.h"
-#include "reply.h"
-#include "scripting.h"
-#include "sobj.h"
-#include "zobj.h"
-#include "cmd_zset_internal.h"
+#include "engine/entry.h"
+#include "net/blocking.h"
+#include "actors/join.h"
+#include "engine/reply.h"
+#include "net/scripting.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
 
 /* Redis's reply to a write over the limit (as actors/actor.c's). */
 #define ROUTE_OOM_ERR SHARD_OOM_ERR
