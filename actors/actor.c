@@ -1,4 +1,4 @@
-#include "actor.h"
+#include "actors/actor.h"
 
 #include <assert.h>
 #include <ck_pr.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "block.h"
-#include "kv.h"
-#include "mbox.h"
-#include "reply.h"
+#include "engine/block.h"
+#include "engine/kv.h"
+#include "actors/mbox.h"
+#include "engine/reply.h"
 
 /* Most batches drained before the actor commits and replies: bounds the
  * latency one busy producer can add to the others. */

@@ -16,12 +16,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "hash.h"
-#include "hist.h"
-#include "msg.h"
-#include "persist.h"
-#include "shard.h"
+#include "engine/cmd.h"
+#include "engine/hash.h"
+#include "engine/hist.h"
+#include "actors/msg.h"
+#include "persist/persist.h"
+#include "engine/shard.h"
 
 typedef struct actor_pool actor_pool_t;
 

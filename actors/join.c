@@ -1,9 +1,9 @@
-#include "join.h"
+#include "actors/join.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "reply.h"
+#include "engine/reply.h"
 
 int join_first_error(kvbuf *out, kv_req *const *subs, unsigned n)
 {

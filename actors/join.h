@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "buf.h"
-#include "msg.h"
+#include "engine/buf.h"
+#include "actors/msg.h"
 
 /* If one of the n parts answered an error (no typed answer, and an error
  * reply), appends it to out and returns 1. */

@@ -1,4 +1,4 @@
-#include "mbox.h"
+#include "actors/mbox.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>

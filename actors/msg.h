@@ -13,9 +13,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/kv.h"
 
 /* The output budget of one client connection (client-output-buffer-limit),
  * shared by the connection's network thread and the actors that make its

@@ -1,5 +1,5 @@
 /* compare.c - two --json results side by side; see compare.h. */
-#include "compare.h"
+#include "bench/compare.h"
 
 #include <stdlib.h>
 #include <string.h>

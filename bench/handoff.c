@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "actor.h"
-#include "kv.h"
-#include "mbox.h"
+#include "actors/actor.h"
+#include "engine/kv.h"
+#include "actors/mbox.h"
 
 typedef struct producer {
     unsigned id;

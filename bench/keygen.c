@@ -1,5 +1,5 @@
 /* keygen.c - RNG and key-index streams; see keygen.h. */
-#include "keygen.h"
+#include "bench/keygen.h"
 
 #include <assert.h>
 #include <math.h>

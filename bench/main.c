@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compare.h"
-#include "opts.h"
-#include "report.h"
-#include "run.h"
+#include "bench/compare.h"
+#include "bench/opts.h"
+#include "bench/report.h"
+#include "bench/run.h"
 
 static void on_sigint(int sig)
 {

@@ -1,5 +1,5 @@
 /* opts.c - command-line parsing; see opts.h. */
-#include "opts.h"
+#include "bench/opts.h"
 
 #include <errno.h>
 #include <getopt.h>

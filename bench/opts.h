@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "keygen.h"
+#include "bench/keygen.h"
 
 typedef struct bench_opts {
     const char *host;

@@ -1,5 +1,5 @@
 /* reply_parser.c - RESP2 and plain-text reply parsers; see reply_parser.h. */
-#include "reply_parser.h"
+#include "bench/reply_parser.h"
 
 #include <string.h>
 

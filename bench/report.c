@@ -1,5 +1,5 @@
 /* report.c - table, JSON, hgrm and SVG writers; see report.h. */
-#include "report.h"
+#include "bench/report.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hist.h"
-#include "series.h"
+#include "engine/hist.h"
+#include "bench/series.h"
 
 enum { REPORT_SET, REPORT_GET, REPORT_MGET, REPORT_HSET, REPORT_HMGET, REPORT_ALL, REPORT_NCMDS };
 

@@ -1,5 +1,5 @@
 /* req.c - request formatting; see req.h. */
-#include "req.h"
+#include "bench/req.h"
 
 #include <stdio.h>
 #include <stdlib.h>

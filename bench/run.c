@@ -1,5 +1,5 @@
 /* run.c - threads, event loops and connections; see run.h. */
-#include "run.h"
+#include "bench/run.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -17,12 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keygen.h"
-#include "reply_parser.h"
-#include "req.h"
-#include "schedule.h"
-#include "series.h"
-#include "tlsc.h"
+#include "bench/keygen.h"
+#include "bench/reply_parser.h"
+#include "bench/req.h"
+#include "bench/schedule.h"
+#include "bench/series.h"
+#include "bench/tlsc.h"
 
 volatile sig_atomic_t run_interrupted;
 

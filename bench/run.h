@@ -12,10 +12,10 @@
 
 #include <signal.h>
 
-#include "hist.h"
-#include "opts.h"
-#include "report.h"
-#include "series.h"
+#include "engine/hist.h"
+#include "bench/opts.h"
+#include "bench/report.h"
+#include "bench/series.h"
 
 typedef struct run_result {
     report_run rep; /* rep.cmds[i].hist point into hist[] */

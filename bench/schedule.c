@@ -1,5 +1,5 @@
 /* schedule.c - open-loop schedule; see schedule.h. */
-#include "schedule.h"
+#include "bench/schedule.h"
 
 #include <assert.h>
 

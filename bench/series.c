@@ -1,5 +1,5 @@
 /* series.c - the per-second series, CSV and .hlog writers; see series.h. */
-#include "series.h"
+#include "bench/series.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hist.h"
+#include "engine/hist.h"
 
 typedef struct series_point {
     double t_s;      /* start of the interval, seconds after the measured phase began */

@@ -1,5 +1,5 @@
 /* tlsc.c - TLS client side of mem-kv-bench; see tlsc.h. */
-#include "tlsc.h"
+#include "bench/tlsc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

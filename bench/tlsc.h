@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "opts.h"
+#include "bench/opts.h"
 
 typedef struct tlsc tlsc_t;
 struct ssl_st; /* OpenSSL's SSL */

@@ -1,5 +1,5 @@
 /* block.c - the waiter registry of one shard (block.h). */
-#include "block.h"
+#include "engine/block.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
 
 enum blk_state {
     BLK_WAITING, /* blocked: any shard may serve it */

@@ -1,12 +1,12 @@
 /* buf.c - growable byte buffer. */
-#include "buf.h"
+#include "engine/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 void kvbuf_init(kvbuf *b)
 {

@@ -4,8 +4,8 @@
  * Owner actor thread only, as the commands that call them. */
 #include <stdio.h>
 
-#include "cmd_internal.h"
-#include "shard.h"
+#include "engine/cmd_internal.h"
+#include "engine/shard.h"
 
 int cmd_check_type(const cmd_call *c, const kv_entry *e, unsigned type)
 {

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "glob.h"
-#include "hobj.h"
-#include "reply.h"
-#include "shard.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/glob.h"
+#include "engine/hobj.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
 
 #define ERR_HASH_NOTINT   "ERR hash value is not an integer"
 #define ERR_HASH_NOTFLOAT "ERR hash value is not a float"

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <strings.h>
 
-#include "cmd.h"
-#include "entry.h"
-#include "reply.h"
+#include "engine/cmd.h"
+#include "engine/entry.h"
+#include "engine/reply.h"
 
 /* True if a equals the lower-case word w, ignoring case. */
 static inline int cmd_is(const kv_str *a, const char *w)

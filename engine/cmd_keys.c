@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "glob.h"
-#include "hobj.h"
-#include "reply.h"
-#include "shard.h"
-#include "sobj.h"
-#include "watch.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/glob.h"
+#include "engine/hobj.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
+#include "engine/watch.h"
 
 void cmd_res_clear(cmd_res *r)
 {

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block.h"
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "hobj.h"
-#include "lobj.h"
-#include "reply.h"
-#include "shard.h"
+#include "engine/block.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/hobj.h"
+#include "engine/lobj.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 #define ERR_RANK                                                                                   \

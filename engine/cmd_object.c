@@ -10,11 +10,11 @@
  */
 #include <stdatomic.h>
 
-#include "cmd_internal.h"
-#include "lobj.h"
-#include "shard.h"
-#include "sobj.h"
-#include "zobj.h"
+#include "engine/cmd_internal.h"
+#include "engine/lobj.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
 
 /* key in s->db without an access: NULL if absent or expired (then
  * removed). Valid until the next change to s. */

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "glob.h"
-#include "hobj.h"
-#include "table.h"
-#include "reply.h"
-#include "shard.h"
-#include "sobj.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/glob.h"
+#include "engine/hobj.h"
+#include "engine/table.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "reply.h"
-#include "shard.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
 
 /* ---- helpers shared with cmd_keys.c -------------------------------------- */
 

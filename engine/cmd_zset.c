@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "reply.h"
-#include "shard.h"
-#include "cmd_zset_internal.h"
-#include "zobj.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
+#include "engine/cmd_zset_internal.h"
+#include "engine/zobj.h"
 
 #define ERR_FLOAT "ERR value is not a valid float"
 

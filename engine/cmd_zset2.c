@@ -7,15 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block.h"
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "cmd_zset_internal.h"
-#include "glob.h"
-#include "reply.h"
-#include "shard.h"
-#include "sobj.h"
-#include "zobj.h"
+#include "engine/block.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/cmd_zset_internal.h"
+#include "engine/glob.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
 
 /* Picks with repeats are bounded as HRANDFIELD's (a documented difference:
  * Redis would build any reply asked for). */

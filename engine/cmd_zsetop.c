@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "cmd_internal.h"
-#include "cmd_zset_internal.h"
-#include "reply.h"
-#include "shard.h"
-#include "sobj.h"
-#include "zobj.h"
+#include "engine/cmd.h"
+#include "engine/cmd_internal.h"
+#include "engine/cmd_zset_internal.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
 
 /* ---- ZUNION / ZINTER / ZDIFF ------------------------------------------------------------------
  */

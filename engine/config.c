@@ -1,4 +1,4 @@
-#include "config.h"
+#include "engine/config.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <stdio.h>
 
-#include "evict.h"
-#include "kv.h"
+#include "engine/evict.h"
+#include "engine/kv.h"
 
 /* Words of the CONFIG_BOOL and CONFIG_ENUM settings, by value; NULL-ended.
  * An alt list gives another word for the value of the same index. */

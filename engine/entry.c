@@ -1,5 +1,5 @@
 /* entry.c - allocation and rebuilding of key/value entries. */
-#include "entry.h"
+#include "engine/entry.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hobj.h"
-#include "lobj.h"
-#include "sobj.h"
-#include "zobj.h"
-#include "kv.h"
+#include "engine/hobj.h"
+#include "engine/lobj.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
+#include "engine/kv.h"
 
 /* Bytes of an entry with these flags: the expiry and the database byte
  * before the key, the value (or, shared, its pointer), and with a TTL the

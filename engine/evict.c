@@ -1,13 +1,13 @@
 /* evict.c - the per-shard memory share, access bookkeeping (LRU clock and
  * LFU counter in the entry's 16-bit lru field) and eviction by sampling
  * with a pool of the best candidates, as Redis's evict.c describes it. */
-#include "evict.h"
+#include "engine/evict.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "shard.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 const char *const evict_policy_names[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
                                           "allkeys-lfu",     "volatile-lfu", "allkeys-random",

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "entry.h"
+#include "engine/entry.h"
 
 struct shard;
 

@@ -8,14 +8,14 @@
  * It runs in slices (shard_expire_run) so that the actor never stops
  * serving requests for longer than a slice.
  */
-#include "expire.h"
+#include "engine/expire.h"
 
 #include <assert.h>
 #include <stdlib.h>
 
-#include "hist.h"
-#include "kv.h"
-#include "shard.h"
+#include "engine/hist.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 /* Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP and _ACCEPTABLE_STALE. */
 #define EXPIRE_KEYS_PER_LOOP 20

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "entry.h"
+#include "engine/entry.h"
 
 typedef struct expire_idx {
     kv_entry **v;    /* private: the entries with a TTL, in no order */

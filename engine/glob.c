@@ -7,7 +7,7 @@
  * which is exact for globs (a later star can absorb anything an earlier
  * one could) and bounds the work by plen * slen, without recursion.
  */
-#include "glob.h"
+#include "engine/glob.h"
 
 #include <ctype.h>
 

@@ -5,13 +5,13 @@
  * and Rust's HashMap chose for hash tables, where speed matters more than
  * the extra margin of SipHash-2-4.
  */
-#include "hash.h"
+#include "engine/hash.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 static inline uint64_t rotl64(uint64_t x, int b)
 {

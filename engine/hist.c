@@ -1,5 +1,5 @@
 /* hist.c - log-linear histogram; see hist.h. */
-#include "hist.h"
+#include "engine/hist.h"
 
 #include <assert.h>
 #include <math.h>

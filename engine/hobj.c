@@ -1,6 +1,6 @@
 /* hobj.c - hash values: a packed tuple buffer for small hashes, an
  * incrementally rehashed table of field entries past the limits. */
-#include "hobj.h"
+#include "engine/hobj.h"
 
 #include <assert.h>
 #include <malloc.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "entry.h"
-#include "table.h"
+#include "engine/entry.h"
+#include "engine/table.h"
 
 /* Packed tuple: flen (1 byte), vlen (1 byte), field, value. */
 #define HOBJ_TUPLE_HDR 2

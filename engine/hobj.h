@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "hash.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/hash.h"
+#include "engine/kv.h"
 
 #define HOBJ_PACKED_ENTRIES 128
 #define HOBJ_PACKED_BYTES   64

@@ -1,5 +1,5 @@
 /* lobj.c - list values: a chain of packed nodes (see lobj.h). */
-#include "lobj.h"
+#include "engine/lobj.h"
 
 #include <assert.h>
 #include <malloc.h>

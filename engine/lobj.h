@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
 
 #define LOBJ_NODE_BYTES 8192 /* Redis's list-max-listpack-size -2 */
 

@@ -1,11 +1,11 @@
 /* reply.c - RESP2 reply encoding. */
-#include "reply.h"
+#include "engine/reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 /* Appends "<prefix><v>\r\n" without going through printf. */
 static void reply_prefixed_i64(kvbuf *b, char prefix, int64_t v)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "engine/buf.h"
 
 /* Redis's wording, shared by every module that answers errors. */
 #define KV_ERR_SYNTAX    "ERR syntax error"

@@ -1,4 +1,4 @@
-#include "script.h"
+#include "engine/script.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reply.h"
-#include "sha1.h"
+#include "engine/reply.h"
+#include "engine/sha1.h"
 
 /* Chunk name of every script: errors read "user_script:1: ..." and the
  * script suffix "on @user_script:1.", as in Redis 7.0. */

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
 
 typedef struct script_vm script_vm;
 

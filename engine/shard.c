@@ -1,19 +1,19 @@
 /* shard.c - one shard's keyspace: lookups with lazy expiry, writes that keep
  * the counters exact, and the persistence hooks. */
-#include "shard.h"
+#include "engine/shard.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "block.h"
-#include "kv.h"
-#include "lobj.h"
-#include "sobj.h"
-#include "zobj.h"
-#include "watch.h"
+#include "engine/cmd.h"
+#include "engine/block.h"
+#include "engine/kv.h"
+#include "engine/lobj.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
+#include "engine/watch.h"
 
 void shard_init(shard_t *s, uint32_t id, const kv_hash_secret *secret)
 {

@@ -9,12 +9,12 @@
 
 #include <stdint.h>
 
-#include "evict.h"
-#include "expire.h"
-#include "hash.h"
-#include "hobj.h"
-#include "kv.h"
-#include "table.h"
+#include "engine/evict.h"
+#include "engine/expire.h"
+#include "engine/hash.h"
+#include "engine/hobj.h"
+#include "engine/kv.h"
+#include "engine/table.h"
 
 /* Counters of one shard; read by the owner, gathered by INFO/STATS through
  * a shard request (never read from another thread). */

@@ -1,13 +1,13 @@
 /* sobj.c - set values: an intset while every member is an integer, else a
  * hash with empty values (see sobj.h). */
-#include "sobj.h"
+#include "engine/sobj.h"
 
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hobj.h"
+#include "engine/hobj.h"
 
 /* The intset: n values in ascending order, each 2, 4 or 8 bytes (native
  * order) as the widest value needs (as Redis's intset: a wider value

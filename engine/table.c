@@ -6,14 +6,14 @@
  * million keys is spread over a million operations instead of stalling one.
  * New keys go to b[1] during a resize; b[0] only drains.
  */
-#include "table.h"
+#include "engine/table.h"
 
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 #define HT_MIN_BUCKETS 4
 /* How many empty buckets one step may skip per bucket it should move: a

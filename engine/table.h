@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "entry.h"
+#include "engine/entry.h"
 
 typedef struct ht {
     kv_entry **b[2];   /* private: bucket arrays; b[1] only during a resize */

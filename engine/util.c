@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 const char *kv_strerror(int err)
 {

@@ -1,12 +1,12 @@
 /* watch.c - watched keys of one shard: a table of (database, key) to the
  * list of its watchers. */
-#include "watch.h"
+#include "engine/watch.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "entry.h"
-#include "table.h"
+#include "engine/entry.h"
+#include "engine/table.h"
 
 typedef struct watcher {
     uint64_t client;

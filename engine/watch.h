@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "kv.h"
-#include "shard.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 /* Client watches key in database s->db (again: no effect). */
 void watch_add(shard_t *s, uint64_t client, const kv_str *key);

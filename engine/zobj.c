@@ -1,6 +1,6 @@
 /* zobj.c - sorted-set values: a packed buffer while small, else a B+tree
  * with subtree counts plus a member hash (zobj.h). */
-#include "zobj.h"
+#include "engine/zobj.h"
 
 #include <assert.h>
 #include <malloc.h>
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "entry.h"
-#include "hobj.h"
-#include "table.h"
+#include "engine/entry.h"
+#include "engine/hobj.h"
+#include "engine/table.h"
 
 /* ---- the big form: a B+tree ordered by (score, member) ----
  *

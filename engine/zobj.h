@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "hash.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/hash.h"
+#include "engine/kv.h"
 
 typedef struct zobj zobj_t;
 

@@ -1,9 +1,9 @@
 /* auth.c - requirepass storage and constant-time comparison (see auth.h). */
-#include "auth.h"
+#include "net/auth.h"
 
 #include <string.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 int auth_init(auth_t *a, const char *pass)
 {

@@ -1,14 +1,14 @@
 /* blocking.c - blocked clients on the network thread (blocking.h). */
-#include "blocking.h"
+#include "net/blocking.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "block.h"
-#include "reply.h"
-#include "route.h"
+#include "engine/block.h"
+#include "engine/reply.h"
+#include "net/route.h"
 
 /* The network thread's side of a blocked command. The token comes first:
  * its last reference frees the whole struct. */

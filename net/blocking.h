@@ -13,7 +13,7 @@
 #ifndef MEMKV_NET_BLOCK_H
 #define MEMKV_NET_BLOCK_H
 
-#include "net_internal.h"
+#include "net/net_internal.h"
 
 /* Dispatches sl (a ROUTE_BLOCK command of c): an error slot, or its parts
  * queued and c blocked behind it. */

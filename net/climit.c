@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net_internal.h"
-#include "reply.h"
-#include "route.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
+#include "net/route.h"
 
 /* Unparsed input an unauthenticated client may keep (Redis 7.2+: 1 MB). */
 #define UNAUTH_QBUF ((size_t)1 << 20)

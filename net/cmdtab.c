@@ -1,13 +1,13 @@
-#include "cmdtab.h"
+#include "net/cmdtab.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-#include "local.h"
-#include "pubsub.h"
-#include "scripting.h"
+#include "net/local.h"
+#include "net/pubsub.h"
+#include "net/scripting.h"
 
 #define W CMD_WRITE
 #define R CMD_READONLY

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "cmd.h"
+#include "engine/cmd.h"
 
 /* How a command reaches the keyspace. */
 typedef enum cmd_route {

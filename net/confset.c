@@ -1,17 +1,17 @@
 /* confset.c - CONFIG GET and CONFIG SET (see confset.h). */
-#include "confset.h"
+#include "net/confset.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "auth.h"
-#include "config.h"
-#include "glob.h"
-#include "net_internal.h"
-#include "pubsub.h"
-#include "reply.h"
+#include "net/auth.h"
+#include "engine/config.h"
+#include "engine/glob.h"
+#include "net/net_internal.h"
+#include "net/pubsub.h"
+#include "engine/reply.h"
 
 /* The run-time half of a CONFIG_LIVE setting. */
 typedef struct confset_hook {

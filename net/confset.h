@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
 
 struct server;
 

@@ -1,4 +1,4 @@
-#include "cpustat.h"
+#include "net/cpustat.h"
 
 #include <dirent.h>
 #include <stdio.h>

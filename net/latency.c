@@ -1,5 +1,5 @@
 /* latency.c - the latency monitor (see latency.h). */
-#include "latency.h"
+#include "net/latency.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "kv.h"
-#include "reply.h"
+#include "engine/kv.h"
+#include "engine/reply.h"
 
 int latency_init(latency_mon *m, int64_t threshold_ms)
 {

@@ -13,8 +13,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "cmd.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
 
 #define LATENCY_HISTORY    160 /* samples kept per event, as Redis */
 #define LATENCY_MAX_EVENTS 16

@@ -3,7 +3,7 @@
 #ifndef MEMKV_LOCAL_H
 #define MEMKV_LOCAL_H
 
-#include "cmdtab.h"
+#include "net/cmdtab.h"
 
 cmd_local_fn local_ping, local_echo, local_quit, local_select, local_hello, local_client,
     local_command, local_config, local_time, local_auth, local_compact, local_shutdown,

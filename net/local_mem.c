@@ -14,9 +14,9 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-#include "local.h"
-#include "net_internal.h"
-#include "reply.h"
+#include "net/local.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
 
 static int sub_is(const kv_str *a, const char *s)
 {

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "kv.h"
-#include "server.h"
-#include "tls.h"
+#include "engine/config.h"
+#include "engine/kv.h"
+#include "net/server.h"
+#include "net/tls.h"
 
 #ifdef MEMKV_JEMALLOC
 /* jemalloc's options, read when it starts (MALLOC_CONF in the environment

@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cpustat.h"
-#include "net_internal.h"
-#include "obs.h"
+#include "net/cpustat.h"
+#include "net/net_internal.h"
+#include "net/obs.h"
 
 /* Set for this file by net/CMakeLists.txt (the commit at configure time). */
 #ifndef MEMKV_GIT_SHA

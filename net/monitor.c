@@ -1,13 +1,13 @@
 /* monitor.c - MONITOR lines to every monitoring connection (see monitor.h). */
-#include "monitor.h"
+#include "net/monitor.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
 
-#include "kv.h"
-#include "net_internal.h"
+#include "engine/kv.h"
+#include "net/net_internal.h"
 
 struct monitor_sub {
     monitor_sub *next;

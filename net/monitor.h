@@ -15,8 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "buf.h"
-#include "cmd.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
 
 struct netthr;
 struct conn;

@@ -11,18 +11,18 @@
  * the network thread, multi_join joins each command's parts as if it had
  * run alone and answers the array.
  */
-#include "multi.h"
+#include "net/multi.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "join.h"
-#include "reply.h"
-#include "route.h"
-#include "scripting.h"
-#include "watch.h"
+#include "actors/join.h"
+#include "engine/reply.h"
+#include "net/route.h"
+#include "net/scripting.h"
+#include "engine/watch.h"
 
 #define MX_ERR_EXECABORT "EXECABORT Transaction discarded because of previous errors."
 

@@ -20,7 +20,7 @@
 #ifndef MEMKV_MULTI_H
 #define MEMKV_MULTI_H
 
-#include "net_internal.h"
+#include "net/net_internal.h"
 
 /* 1 if c is between MULTI and EXEC/DISCARD. */
 int multi_active(const conn *c);

@@ -10,22 +10,22 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "actor.h"
-#include "auth.h"
-#include "buf.h"
-#include "cmdtab.h"
-#include "config.h"
-#include "hash.h"
-#include "latency.h"
-#include "mbox.h"
-#include "monitor.h"
-#include "msg.h"
-#include "obs.h"
-#include "parse.h"
-#include "persist.h"
-#include "pubsub.h"
-#include "server.h"
-#include "slowlog.h"
+#include "actors/actor.h"
+#include "net/auth.h"
+#include "engine/buf.h"
+#include "net/cmdtab.h"
+#include "engine/config.h"
+#include "engine/hash.h"
+#include "net/latency.h"
+#include "actors/mbox.h"
+#include "net/monitor.h"
+#include "actors/msg.h"
+#include "net/obs.h"
+#include "net/parse.h"
+#include "persist/persist.h"
+#include "net/pubsub.h"
+#include "net/server.h"
+#include "net/slowlog.h"
 
 /* Replies a connection may have pending before it stops parsing input. */
 #define CONN_MAX_SLOTS 1024

@@ -20,14 +20,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "entry.h"
-#include "blocking.h"
-#include "multi.h"
-#include "net_internal.h"
-#include "reply.h"
-#include "route.h"
-#include "tls.h"
-#include "uring.h"
+#include "engine/entry.h"
+#include "net/blocking.h"
+#include "net/multi.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
+#include "net/route.h"
+#include "net/tls.h"
+#include "net/uring.h"
 
 #define READ_CHUNK (16 * 1024)
 

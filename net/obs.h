@@ -14,10 +14,10 @@
 
 #include <stdint.h>
 
-#include "actor.h"
-#include "buf.h"
-#include "cmdtab.h"
-#include "hist.h"
+#include "actors/actor.h"
+#include "engine/buf.h"
+#include "net/cmdtab.h"
+#include "engine/hist.h"
 
 struct netthr;
 struct server;

@@ -33,7 +33,7 @@
  * reply_error() wants them: "ERR Protocol error: invalid bulk length".
  * Allocation failure is a sticky PARSE_BAD with "ERR out of memory".
  */
-#include "parse.h"
+#include "net/parse.h"
 
 #include <assert.h>
 #include <limits.h>

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 enum { PARSE_AGAIN = 0, PARSE_BAD = -1 };
 

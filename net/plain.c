@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
-#include "net_internal.h"
-#include "reply.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
 
 /* Appends the plain form of the element at p; returns its RESP length. */
 static size_t plain_elem(const char *p, size_t len, kvbuf *out)

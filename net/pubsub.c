@@ -1,5 +1,5 @@
 /* pubsub.c - Pub/Sub across network threads (see pubsub.h). */
-#include "pubsub.h"
+#include "net/pubsub.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,12 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "glob.h"
-#include "kv.h"
-#include "local.h"
-#include "net_internal.h"
-#include "reply.h"
-#include "route.h"
+#include "engine/glob.h"
+#include "engine/kv.h"
+#include "net/local.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
+#include "net/route.h"
 
 /* The three name spaces: channels, patterns, shard channels. */
 enum { PS_CHAN, PS_PAT, PS_SHARD, PS_KINDS };

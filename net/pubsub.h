@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "cmdtab.h"
-#include "hash.h"
+#include "net/cmdtab.h"
+#include "engine/hash.h"
 
 struct netthr;
 struct conn;

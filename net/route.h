@@ -8,8 +8,8 @@
 #ifndef MEMKV_ROUTE_H
 #define MEMKV_ROUTE_H
 
-#include "multi.h"
-#include "net_internal.h"
+#include "net/multi.h"
+#include "net/net_internal.h"
 
 /* Appends a slot for the command in c->ps (argc/argv valid) to c's FIFO
  * and routes it. */

@@ -1,6 +1,6 @@
 /* scripting.c - EVAL/EVALSHA routing, the server's script store, SCRIPT,
  * and the shard handler that runs a script on its actor (scripting.h). */
-#include "scripting.h"
+#include "net/scripting.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "reply.h"
-#include "route.h"
-#include "script.h"
-#include "sha1.h"
+#include "engine/reply.h"
+#include "net/route.h"
+#include "engine/script.h"
+#include "engine/sha1.h"
 
 #define ERR_NOSCRIPT "NOSCRIPT No matching script. Please use EVAL."
 

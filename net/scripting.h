@@ -15,8 +15,8 @@
 #ifndef MEMKV_SCRIPTING_H
 #define MEMKV_SCRIPTING_H
 
-#include "net_internal.h"
-#include "script.h"
+#include "net/net_internal.h"
+#include "engine/script.h"
 
 typedef struct script_env script_env;
 

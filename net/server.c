@@ -1,4 +1,4 @@
-#include "server.h"
+#include "net/server.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -14,10 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net_internal.h"
-#include "uring.h"
-#include "scripting.h"
-#include "tls.h"
+#include "net/net_internal.h"
+#include "net/uring.h"
+#include "net/scripting.h"
+#include "net/tls.h"
 
 /* A listening socket on ai; -1 with errno set. v6only: an IPv6 wildcard
  * takes IPv6 clients only (another address of the list serves IPv4). */

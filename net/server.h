@@ -7,8 +7,8 @@
 #ifndef MEMKV_SERVER_H
 #define MEMKV_SERVER_H
 
-#include "config.h"
-#include "tls.h"
+#include "engine/config.h"
+#include "net/tls.h"
 
 typedef struct server server_t;
 

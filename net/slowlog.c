@@ -1,12 +1,12 @@
 /* slowlog.c - SLOWLOG entries per network thread (see slowlog.h). */
-#include "slowlog.h"
+#include "net/slowlog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "reply.h"
+#include "engine/kv.h"
+#include "engine/reply.h"
 
 struct slowlog_entry {
     slowlog_entry *next, *prev; /* next: older */

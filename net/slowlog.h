@@ -14,8 +14,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "cmd.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
 
 /* Redis's limits for what an entry keeps of a command. */
 #define SLOWLOG_MAX_ARGC 32

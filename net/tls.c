@@ -2,7 +2,7 @@
  * writes that drive non-blocking handshakes from the connection's libev
  * watchers. See tls.h.
  */
-#include "tls.h"
+#include "net/tls.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "net_internal.h"
+#include "net/net_internal.h"
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx;  /* ro after start: shared by every network thread */

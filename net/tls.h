@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "engine/config.h"
 
 typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;

@@ -2,7 +2,7 @@
  * with liburing when MEMKV_URING is on; without it every ring is
  * unavailable and the backend is epoll.
  */
-#include "uring.h"
+#include "net/uring.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "net_internal.h"
+#include "net/net_internal.h"
 
 #ifdef MEMKV_HAVE_URING
 #include <liburing.h>

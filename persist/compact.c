@@ -16,14 +16,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "entry.h"
-#include "failpoint.h"
-#include "manifest.h"
-#include "persist.h"
-#include "persist_internal.h"
-#include "snap.h"
-#include "table.h"
-#include "wal.h"
+#include "engine/entry.h"
+#include "persist/failpoint.h"
+#include "persist/manifest.h"
+#include "persist/persist.h"
+#include "persist/persist_internal.h"
+#include "persist/snap.h"
+#include "engine/table.h"
+#include "persist/wal.h"
 
 /* A scanning shard pauses while this much snapshot data waits for the
  * worker's write()s. */

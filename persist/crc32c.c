@@ -3,7 +3,7 @@
  * everywhere else and as the fallback. The base build needs neither: the
  * hardware functions alone are compiled for the extension (target
  * attribute), and only called after the run-time check. */
-#include "crc32c.h"
+#include "persist/crc32c.h"
 
 #include <string.h>
 

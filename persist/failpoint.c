@@ -1,5 +1,5 @@
 /* failpoint.c - test-only crash points (failpoint.h). */
-#include "failpoint.h"
+#include "persist/failpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* fileio.c - the file operations of persist/ (fileio.h). */
-#include "fileio.h"
+#include "persist/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 int fileio_write_all(int fd, const void *p, size_t n, size_t *done)
 {

@@ -15,10 +15,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "hist.h"
-#include "persist.h"
-#include "persist_internal.h"
-#include "wal.h"
+#include "engine/hist.h"
+#include "persist/persist.h"
+#include "persist/persist_internal.h"
+#include "persist/wal.h"
 
 /* A set of fdatasyncs one actor needs done before its replies leave: the
  * actor and the sync threads take items with an atomic counter, so the

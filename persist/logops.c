@@ -8,11 +8,11 @@
  * sinks (the owner actor). */
 #include <stdint.h>
 
-#include "entry.h"
-#include "hobj.h"
-#include "persist.h"
-#include "persist_internal.h"
-#include "wal.h"
+#include "engine/entry.h"
+#include "engine/hobj.h"
+#include "persist/persist.h"
+#include "persist/persist_internal.h"
+#include "persist/wal.h"
 
 /* ---- whole hashes as records --------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /* manifest.c - atomic manifest write, validated read. */
-#include "manifest.h"
+#include "persist/manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "codec.h"
-#include "fileio.h"
+#include "persist/crc32c.h"
+#include "persist/codec.h"
+#include "persist/fileio.h"
 
 static const char manifest_magic[8] = {'M', 'K', 'V', 'M', 'A', 'N', 'I', '\n'};
 

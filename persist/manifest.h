@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hash.h"
-#include "kv.h"
+#include "engine/hash.h"
+#include "engine/kv.h"
 
 enum {
     MANIFEST_FORMAT_VERSION = 2, /* written; version 1 (no last_seq) is still read */

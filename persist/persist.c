@@ -14,7 +14,7 @@
  * persist__note on a shard's owner actor; persist__note_segments on one
  * thread at a time (start-up, then the worker, then shutdown); the stats
  * and accessors as their comments in persist.h say. */
-#include "persist.h"
+#include "persist/persist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,14 +29,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "failpoint.h"
-#include "fileio.h"
-#include "hist.h"
-#include "manifest.h"
-#include "persist_internal.h"
-#include "snap.h"
-#include "txlog.h"
-#include "wal.h"
+#include "persist/failpoint.h"
+#include "persist/fileio.h"
+#include "engine/hist.h"
+#include "persist/manifest.h"
+#include "persist/persist_internal.h"
+#include "persist/snap.h"
+#include "persist/txlog.h"
+#include "persist/wal.h"
 
 /* At most one "the log fails" line per this many microseconds. */
 #define PERSIST_FAIL_LOG_US (10 * 1000000)

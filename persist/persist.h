@@ -24,9 +24,9 @@
 
 #include <stdint.h>
 
-#include "hash.h"
-#include "shard.h"
-#include "wal.h"
+#include "engine/hash.h"
+#include "engine/shard.h"
+#include "persist/wal.h"
 
 typedef struct persist persist_t;
 

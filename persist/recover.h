@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kv.h"
-#include "wal_record.h"
+#include "engine/kv.h"
+#include "persist/wal_record.h"
 
 /* Callbacks; pointers in the arguments are valid only during the call. A
  * nonzero return aborts recovery with that value. */

@@ -12,14 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cmd.h"
-#include "entry.h"
-#include "hobj.h"
-#include "persist.h"
-#include "persist_internal.h"
-#include "recover.h"
-#include "table.h"
-#include "txlog.h"
+#include "engine/cmd.h"
+#include "engine/entry.h"
+#include "engine/hobj.h"
+#include "persist/persist.h"
+#include "persist/persist_internal.h"
+#include "persist/recover.h"
+#include "engine/table.h"
+#include "persist/txlog.h"
 
 typedef struct recover_job {
     persist_t *p;

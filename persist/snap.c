@@ -1,5 +1,5 @@
 /* snap.c - snapshot writer and reader. */
-#include "snap.h"
+#include "persist/snap.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "codec.h"
-#include "failpoint.h"
-#include "fileio.h"
-#include "wal_reader.h"
+#include "persist/crc32c.h"
+#include "persist/codec.h"
+#include "persist/failpoint.h"
+#include "persist/fileio.h"
+#include "persist/wal_reader.h"
 
 static const char snap_magic[8] = {'M', 'K', 'V', 'S', 'N', 'A', 'P', '\n'};
 

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kv.h"
-#include "wal_record.h"
+#include "engine/kv.h"
+#include "persist/wal_record.h"
 
 typedef struct snap_writer snap_writer_t;
 

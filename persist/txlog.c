@@ -1,11 +1,11 @@
 /* txlog.c - the all-or-none decision on transactions at recovery (txlog.h). */
-#include "txlog.h"
+#include "persist/txlog.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 typedef struct tx_part {
     uint64_t txid;

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wal_record.h"
+#include "persist/wal_record.h"
 
 typedef struct txlog txlog;
 

@@ -6,7 +6,7 @@
  * atomics, so the actor's commit never waits for a flusher's fdatasync.
  * Everything else is the actor's.
  */
-#include "wal.h"
+#include "persist/wal.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "codec.h"
-#include "fileio.h"
-#include "wal_record.h"
+#include "persist/crc32c.h"
+#include "persist/codec.h"
+#include "persist/fileio.h"
+#include "persist/wal_record.h"
 
 static const char wal_magic[8] = {'M', 'K', 'V', 'W', 'A', 'L', '0', '\n'};
 

@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 typedef struct wal wal_t;
 

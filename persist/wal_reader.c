@@ -1,11 +1,11 @@
 /* wal_reader.c - sequential record reader over one file (wal_reader.h). */
-#include "wal_reader.h"
+#include "persist/wal_reader.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
-#include "fileio.h"
+#include "persist/fileio.h"
 
 int wal_reader_init(wal_reader *r, int fd, uint64_t start, uint64_t limit)
 {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wal_record.h"
+#include "persist/wal_record.h"
 
 typedef struct wal_reader {
     int fd;               /* private */

@@ -1,12 +1,12 @@
 /* wal_record.c - encoding and decoding of redo records. */
-#include "wal_record.h"
+#include "persist/wal_record.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "crc32c.h"
+#include "persist/codec.h"
+#include "persist/crc32c.h"
 
 void wal_buf_init(wal_buf *b)
 {

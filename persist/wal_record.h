@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kv.h"
+#include "engine/kv.h"
 
 /* Record types. 0 is never valid (zero-filled space must not parse). */
 enum wal_op {

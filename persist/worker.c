@@ -10,10 +10,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "persist.h"
-#include "persist_internal.h"
-#include "snap.h"
-#include "wal.h"
+#include "persist/persist.h"
+#include "persist/persist_internal.h"
+#include "persist/snap.h"
+#include "persist/wal.h"
 
 /* How often the worker records the newest durable WAL segments in the
  * MANIFEST (a manifest write only when a rotation happened since). */

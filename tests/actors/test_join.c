@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "join.h"
-#include "reply.h"
+#include "actors/join.h"
+#include "engine/reply.h"
 
 /* Parts whose replies are the given RESP strings. */
 static void parts_make(kv_req *reqs, kv_req **subs, const char **replies, unsigned n)

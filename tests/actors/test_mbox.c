@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "kv.h"
-#include "mbox.h"
+#include "engine/kv.h"
+#include "actors/mbox.h"
 
 /* Producers + consumer stay within 2 cores' worth of spinning: ck's MP
  * enqueue commits tickets in order, so a producer preempted between taking

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "keygen.h"
+#include "bench/keygen.h"
 
 static void zipf_check(uint64_t n, double s, unsigned samples)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "reply_parser.h"
+#include "bench/reply_parser.h"
 
 /* Feeds `in` in chunks of `step` bytes, keeping unconsumed bytes as a real
  * connection would; returns the number of replies, fills kinds/nils. */

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hist.h"
-#include "report.h"
-#include "req.h"
+#include "engine/hist.h"
+#include "bench/report.h"
+#include "bench/req.h"
 
 static char *slurp(FILE *f)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "schedule.h"
+#include "bench/schedule.h"
 
 static void test_intended_times(void **state)
 {

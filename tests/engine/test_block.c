@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include "block.h"
-#include "buf.h"
-#include "cmd.h"
-#include "kv.h"
-#include "lobj.h"
-#include "shard.h"
+#include "engine/block.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/kv.h"
+#include "engine/lobj.h"
+#include "engine/shard.h"
 
 static kv_hash_secret secret = {{1, 2, 3, 4}};
 

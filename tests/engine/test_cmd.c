@@ -10,11 +10,11 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "kv.h"
-#include "reply.h"
-#include "shard.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/kv.h"
+#include "engine/reply.h"
+#include "engine/shard.h"
 
 #define T0 1700000000000ll
 

@@ -13,13 +13,13 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "entry.h"
-#include "kv.h"
-#include "lobj.h"
-#include "shard.h"
-#include "sobj.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/entry.h"
+#include "engine/kv.h"
+#include "engine/lobj.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
 
 static kv_hash_secret secret = {{9, 8, 7, 6}};
 

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "evict.h"
-#include "kv.h"
+#include "engine/config.h"
+#include "engine/evict.h"
+#include "engine/kv.h"
 
 static char conf_path[64];
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "entry.h"
+#include "engine/entry.h"
 
 #define BIG (ENTRY_SHARE_MIN + 100)
 

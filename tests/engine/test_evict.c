@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "evict.h"
-#include "kv.h"
-#include "shard.h"
+#include "engine/evict.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
 
 static kv_hash_secret secret = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
 

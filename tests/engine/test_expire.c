@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "entry.h"
-#include "expire.h"
-#include "hobj.h"
-#include "kv.h"
-#include "shard.h"
-#include "table.h"
+#include "engine/entry.h"
+#include "engine/expire.h"
+#include "engine/hobj.h"
+#include "engine/kv.h"
+#include "engine/shard.h"
+#include "engine/table.h"
 
 static kv_hash_secret secret = {{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6}};
 

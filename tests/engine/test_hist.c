@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "hist.h"
+#include "engine/hist.h"
 
 /* splitmix64: a small deterministic generator for the test data */
 typedef struct {

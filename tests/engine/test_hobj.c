@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "hobj.h"
-#include "kv.h"
+#include "engine/buf.h"
+#include "engine/hobj.h"
+#include "engine/kv.h"
 
 static kv_hash_secret secret = {{7, 7, 7}};
 

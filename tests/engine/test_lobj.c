@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "kv.h"
-#include "lobj.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
+#include "engine/lobj.h"
 
 /* The model: an array of owned strings. */
 typedef struct model {

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "script.h"
-#include "sha1.h"
+#include "engine/script.h"
+#include "engine/sha1.h"
 
 /* The fake executor answers the RESP given as the command's first argument
  * ("RESP" then the reply text), records the flags, else echoes argc. */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "sha1.h"
+#include "engine/sha1.h"
 
 static void test_vectors(void **state)
 {

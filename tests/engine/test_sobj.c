@@ -11,11 +11,11 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cmd.h"
-#include "hobj.h"
-#include "kv.h"
-#include "sobj.h"
+#include "engine/buf.h"
+#include "engine/cmd.h"
+#include "engine/hobj.h"
+#include "engine/kv.h"
+#include "engine/sobj.h"
 
 static kv_hash_secret secret = {{3, 1, 4}};
 

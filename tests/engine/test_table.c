@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "entry.h"
-#include "hash.h"
-#include "kv.h"
-#include "table.h"
+#include "engine/entry.h"
+#include "engine/hash.h"
+#include "engine/kv.h"
+#include "engine/table.h"
 
 static kv_hash_secret secret = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
 

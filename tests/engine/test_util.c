@@ -10,11 +10,11 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "glob.h"
-#include "hash.h"
-#include "kv.h"
-#include "reply.h"
+#include "engine/buf.h"
+#include "engine/glob.h"
+#include "engine/hash.h"
+#include "engine/kv.h"
+#include "engine/reply.h"
 
 static int p64(const char *s, int64_t *v)
 {

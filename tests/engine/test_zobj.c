@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "kv.h"
-#include "zobj.h"
+#include "engine/buf.h"
+#include "engine/kv.h"
+#include "engine/zobj.h"
 
 static kv_hash_secret secret = {{5, 4, 3}};
 

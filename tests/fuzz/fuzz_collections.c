@@ -10,14 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmd.h"
-#include "entry.h"
-#include "fuzz_util.h"
-#include "kv.h"
-#include "lobj.h"
-#include "shard.h"
-#include "sobj.h"
-#include "zobj.h"
+#include "engine/cmd.h"
+#include "engine/entry.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "engine/kv.h"
+#include "engine/lobj.h"
+#include "engine/shard.h"
+#include "engine/sobj.h"
+#include "engine/zobj.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "fuzz_util.h"
-#include "kv.h"
+#include "engine/config.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "engine/kv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

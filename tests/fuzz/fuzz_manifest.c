@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_util.h"
-#include "kv.h"
-#include "manifest.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "engine/kv.h"
+#include "persist/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_util.h"
-#include "kv.h"
-#include "snap.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "engine/kv.h"
+#include "persist/snap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "fuzz_util.h"
-#include "kv.h"
-#include "wal_record.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "engine/kv.h"
+#include "persist/wal_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

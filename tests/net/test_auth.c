@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "auth.h"
-#include "kv.h"
+#include "net/auth.h"
+#include "engine/kv.h"
 
 static int check(auth_t *a, const char *p)
 {

@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "net/net_internal.h"
 
 static struct sockaddr_storage addr(const char *text)
 {

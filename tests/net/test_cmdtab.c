@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cmdtab.h"
-#include "net_internal.h"
+#include "net/cmdtab.h"
+#include "net/net_internal.h"
 
 static void test_sorted_and_found(void **state)
 {

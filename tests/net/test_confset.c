@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "confset.h"
-#include "net_internal.h"
+#include "engine/config.h"
+#include "net/confset.h"
+#include "net/net_internal.h"
 
 /* The settings CONFIG SET may change, as server_new sets them. */
 static struct server *fake_server(void)

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kv.h"
-#include "parse.h"
+#include "engine/kv.h"
+#include "net/parse.h"
 
 #define MAXARGS 8
 

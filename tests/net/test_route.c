@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_internal.h"
-#include "reply.h"
-#include "route.h"
+#include "net/net_internal.h"
+#include "engine/reply.h"
+#include "net/route.h"
 
 #define NSHARDS 16
 #define NACTORS 3

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "latency.h"
-#include "slowlog.h"
+#include "net/latency.h"
+#include "net/slowlog.h"
 
 static kv_str S(const char *s)
 {

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
+#include "persist/codec.h"
 
 static void test_fixed_little_endian(void **state)
 {

@@ -15,7 +15,7 @@
 #endif
 #endif
 
-#include "crc32c.h"
+#include "persist/crc32c.h"
 
 /* The RFC 3720 B.4 vectors, and the usual check value: every path gives
  * each of them (crc32c() being whichever path this CPU uses). */

@@ -6,9 +6,9 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "manifest.h"
-#include "test_util.h"
+#include "persist/crc32c.h"
+#include "persist/manifest.h"
+#include "tests/persist/test_util.h"
 
 static int setup(void **state)
 {

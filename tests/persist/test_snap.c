@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "recover.h"
-#include "snap.h"
-#include "test_util.h"
-#include "wal.h"
+#include "persist/recover.h"
+#include "persist/snap.h"
+#include "tests/persist/test_util.h"
+#include "persist/wal.h"
 
 static const recover_ops model_ops = {.put = tu_cb_put, .del = tu_cb_del, .clear = tu_cb_clear};
 

@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "recover.h"
-#include "test_util.h"
-#include "txlog.h"
-#include "wal.h"
+#include "persist/recover.h"
+#include "tests/persist/test_util.h"
+#include "persist/txlog.h"
+#include "persist/wal.h"
 
 #define NSH 3
 

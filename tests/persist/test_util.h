@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "wal_record.h"
+#include "persist/wal_record.h"
 
 static inline char *tu_mkdtemp(void)
 {

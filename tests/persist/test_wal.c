@@ -9,11 +9,11 @@
 
 #include <cmocka.h>
 
-#include "entry.h"
-#include "persist.h"
-#include "recover.h"
-#include "test_util.h"
-#include "wal.h"
+#include "engine/entry.h"
+#include "persist/persist.h"
+#include "persist/recover.h"
+#include "tests/persist/test_util.h"
+#include "persist/wal.h"
 
 static const recover_ops model_ops = {.put = tu_cb_put, .del = tu_cb_del, .clear = tu_cb_clear};
 

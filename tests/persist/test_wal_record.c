@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "crc32c.h"
-#include "codec.h"
-#include "wal_record.h"
+#include "persist/crc32c.h"
+#include "persist/codec.h"
+#include "persist/wal_record.h"
 
 /* Builds one of each record kind into b; returns the count. */
 static int build_sample(wal_buf *b)
