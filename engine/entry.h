@@ -143,7 +143,11 @@ static inline unsigned entry_db(const kv_entry *e)
 static inline char *entry_val(kv_entry *e)
 {
     char *v = entry_key(e) + e->klen;
-    if (e->flags & KV_ENTRY_SHARED) memcpy(&v, v, sizeof v); /* its own allocation */
+    if (e->flags & KV_ENTRY_SHARED) { /* its own allocation: v holds its address */
+        char *own;
+        memcpy(&own, v, sizeof own);
+        return own;
+    }
     return v;
 }
 /* Bytes the value takes inside the entry: the value, or its pointer. */
