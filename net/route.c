@@ -872,6 +872,8 @@ static int mpop_step(netthr *t, kv_slot *sl)
     kvbuf_reset(&sl->reply);
     kvbuf_append(&sl->reply, r->data, r->len);
     return 0;
+}
+
 /* The count a part answered in type (CMD_RES_INT), -1 if it did not. */
 static int64_t part_count(const kv_req *r)
 {
