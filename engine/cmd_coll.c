@@ -100,3 +100,34 @@ void cmd_reply_scan(kvbuf *out, uint64_t cursor, const kvbuf *items, int64_t n)
     reply_array(out, n);
     kvbuf_append(out, items->data, items->len);
 }
+
+int cmd_rand_count_args(const cmd_call *c, const char *with, int64_t *count, int *withs)
+{
+    int64_t l;
+    if (cmd_get_i64(c, &c->argv[2], &l) != 0) return -1;
+    if (l == INT64_MIN) {
+        reply_error(c->out, "ERR value is out of range, value must between "
+                            "-9223372036854775807 and 9223372036854775807");
+        return -1;
+    }
+    if (c->argc > 4 || (c->argc == 4 && !cmd_is(&c->argv[3], with))) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return -1;
+    }
+    *withs = c->argc == 4;
+    if ((*withs && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) || l < -CMD_RAND_MAX_REPEATS) {
+        reply_error(c->out, "ERR value is out of range");
+        return -1;
+    }
+    *count = l;
+    return 0;
+}
+
+int cmd_block_timeout_ok(const cmd_call *c, const kv_str *a)
+{
+    int64_t ms;
+    const char *err;
+    if (cmd_block_timeout(a, &ms, &err) == 0) return 1;
+    reply_error(c->out, err);
+    return 0;
+}

@@ -16,7 +16,6 @@
 #define ERR_HASH_NOTINT   "ERR hash value is not an integer"
 #define ERR_HASH_NOTFLOAT "ERR hash value is not a float"
 /* Most picks HRANDFIELD makes with a negative count (repeats allowed). */
-#define HRANDFIELD_MAX_REPEATS (1ll << 24)
 
 /* Replies WRONGTYPE and returns 0 if e holds no hash; 1 otherwise. */
 static int check_hash(const cmd_call *c, const kv_entry *e)
@@ -362,27 +361,8 @@ void cmd_hrandfield(shard_t *s, const cmd_call *c)
 {
     if (c->argc >= 3) {
         int64_t l;
-        if (cmd_get_i64(c, &c->argv[2], &l) != 0) return;
-        if (l == INT64_MIN) {
-            reply_error(c->out, "ERR value is out of range, value must between "
-                                "-9223372036854775807 and 9223372036854775807");
-            return;
-        }
-        if (c->argc > 4 || (c->argc == 4 && !cmd_is(&c->argv[3], "withvalues"))) {
-            reply_error(c->out, KV_ERR_SYNTAX);
-            return;
-        }
-        int withvalues = c->argc == 4;
-        if (withvalues && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
-            reply_error(c->out, "ERR value is out of range");
-            return;
-        }
-        /* Redis 7.0 would build any reply asked for and run out of memory:
-         * picks with repeats are bounded here (a documented difference). */
-        if (l < -HRANDFIELD_MAX_REPEATS) {
-            reply_error(c->out, "ERR value is out of range");
-            return;
-        }
+        int withvalues;
+        if (cmd_rand_count_args(c, "withvalues", &l, &withvalues) != 0) return;
         hrandfield_count(s, c, l, withvalues);
         return;
     }

@@ -64,6 +64,20 @@ int cmd_read_elem(const char *p, size_t n, size_t *off, kv_str *out);
  * *pattern points into c's arguments. */
 int cmd_scan_opts(const cmd_call *c, int first, int64_t *count, const kv_str **pattern);
 
+/* Picks with repeats that HRANDFIELD/ZRANDMEMBER answer at most (Redis 7.0
+ * would build any reply asked for and run out of memory: a documented
+ * difference). */
+#define CMD_RAND_MAX_REPEATS (1ll << 24)
+
+/* Parses the count [WITH...] of HRANDFIELD/ZRANDMEMBER (argc >= 3; with:
+ * "withvalues" or "withscores"), Redis's errors and bounds: 0 with *count
+ * and *withs, or -1 after the error reply. */
+int cmd_rand_count_args(const cmd_call *c, const char *with, int64_t *count, int *withs);
+
+/* The timeout argument of a blocking command: 1 if valid, else 0 after its
+ * error reply. */
+int cmd_block_timeout_ok(const cmd_call *c, const kv_str *a);
+
 /* Appends a *SCAN reply: the next cursor, then n items already encoded. */
 void cmd_reply_scan(kvbuf *out, uint64_t cursor, const kvbuf *items, int64_t n);
 

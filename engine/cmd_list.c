@@ -687,20 +687,11 @@ static void pop_one(shard_t *s, kv_entry *e, const kv_str *key, int where, kvbuf
     delta_end(s, e, &d);
 }
 
-static int timeout_ok(const cmd_call *c, const kv_str *a)
-{
-    int64_t ms;
-    const char *err;
-    if (cmd_block_timeout(a, &ms, &err) == 0) return 1;
-    reply_error(c->out, err);
-    return 0;
-}
-
 /* The non-blocking form: keys argv[1..argc-2], timeout last. */
 static void bpop_now(shard_t *s, const cmd_call *c, int where)
 {
     int wrong;
-    if (!timeout_ok(c, &c->argv[c->argc - 1])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[c->argc - 1])) return;
     for (int i = 1; i < c->argc - 1; i++) {
         kv_entry *e = list_write(s, c, &c->argv[i], &wrong);
         if (wrong) return;
@@ -729,13 +720,13 @@ void cmd_blmove(shard_t *s, const cmd_call *c)
         reply_error(c->out, KV_ERR_SYNTAX);
         return;
     }
-    if (!timeout_ok(c, &c->argv[5])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[5])) return;
     move_generic(s, c, from, to);
 }
 
 void cmd_brpoplpush(shard_t *s, const cmd_call *c)
 {
-    if (!timeout_ok(c, &c->argv[3])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[3])) return;
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
 }
 
@@ -750,7 +741,7 @@ void cmd_blmpop(shard_t *s, const cmd_call *c)
         reply_error(c->out, err);
         return;
     }
-    if (!timeout_ok(c, &c->argv[1])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[1])) return;
     lmpop_keys(s, c, &c->argv[3], (int)numkeys, right ? LOBJ_TAIL : LOBJ_HEAD, count);
 }
 

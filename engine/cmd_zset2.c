@@ -19,7 +19,6 @@
 
 /* Picks with repeats are bounded as HRANDFIELD's (a documented difference:
  * Redis would build any reply asked for). */
-#define ZRANDMEMBER_MAX_REPEATS (1ll << 24)
 /* ZSCAN returns a sorted set this small whole, as Redis does its listpacks. */
 #define ZSCAN_WHOLE 128
 
@@ -113,25 +112,8 @@ void cmd_zrandmember(shard_t *s, const cmd_call *c)
     int wrong;
     if (c->argc >= 3) {
         int64_t l;
-        if (cmd_get_i64(c, &c->argv[2], &l) != 0) return;
-        if (l == INT64_MIN) {
-            reply_error(c->out, "ERR value is out of range, value must between "
-                                "-9223372036854775807 and 9223372036854775807");
-            return;
-        }
-        if (c->argc > 4 || (c->argc == 4 && !cmd_is(&c->argv[3], "withscores"))) {
-            reply_error(c->out, KV_ERR_SYNTAX);
-            return;
-        }
-        int withscores = c->argc == 4;
-        if (withscores && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
-            reply_error(c->out, "ERR value is out of range");
-            return;
-        }
-        if (l < -ZRANDMEMBER_MAX_REPEATS) {
-            reply_error(c->out, "ERR value is out of range");
-            return;
-        }
+        int withscores;
+        if (cmd_rand_count_args(c, "withscores", &l, &withscores) != 0) return;
         zrandmember_count(s, c, l, withscores);
         return;
     }
@@ -285,19 +267,10 @@ void cmd_zmpop(shard_t *s, const cmd_call *c)
 
 /* ---- BZPOPMIN / BZPOPMAX / BZMPOP ------------------------------------------------------------ */
 
-static int timeout_ok(const cmd_call *c, const kv_str *a)
-{
-    int64_t ms;
-    const char *err;
-    if (cmd_block_timeout(a, &ms, &err) == 0) return 1;
-    reply_error(c->out, err);
-    return 0;
-}
-
 /* BZPOPMIN/BZPOPMAX key... timeout, not blocking (MULTI). */
 static void bzpop_now(shard_t *s, const cmd_call *c, int max)
 {
-    if (!timeout_ok(c, &c->argv[c->argc - 1])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[c->argc - 1])) return;
     zpop_keys(s, c, &c->argv[1], c->argc - 2, max, -1);
 }
 
@@ -322,7 +295,7 @@ void cmd_bzmpop(shard_t *s, const cmd_call *c)
         reply_error(c->out, err);
         return;
     }
-    if (!timeout_ok(c, &c->argv[1])) return;
+    if (!cmd_block_timeout_ok(c, &c->argv[1])) return;
     zpop_keys(s, c, &c->argv[3], (int)numkeys, max, count);
 }
 
