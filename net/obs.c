@@ -25,16 +25,32 @@ int obs_net_init(obs_net *o)
     size_t n = cmdtab_count() + 1; /* + one for anything not in the table */
     o->cmds = calloc(n, sizeof *o->cmds);
     if (o->cmds == NULL) return KV_ENOMEM;
-    /* calloc's zeroes are an empty histogram but for min; leaving the
-     * buckets untouched keeps unused commands' pages unmapped. */
-    for (size_t i = 0; i < n; i++) hist_st(&o->cmds[i].lat.min, UINT64_MAX);
     hist_st(&o->gen, 0);
     return 0;
 }
 
+obs_cmd *obs_cmd_first(obs_net *o, size_t i)
+{
+    obs_cmd *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    /* calloc's zeroes are an empty histogram but for min; leaving the
+     * buckets untouched keeps a command's unused pages unmapped. */
+    hist_st(&c->lat.min, UINT64_MAX);
+    atomic_store_explicit(&o->cmds[i], c, memory_order_release); /* readers see it whole */
+    return c;
+}
+
+/* Command i's figures in o for a reader on any thread; NULL: never called. */
+static const obs_cmd *obs_cmd_peek(const obs_net *o, size_t i)
+{
+    return atomic_load_explicit(&o->cmds[i], memory_order_acquire);
+}
+
 void obs_net_destroy(obs_net *o)
 {
-    if (o == NULL) return;
+    if (o == NULL || o->cmds == NULL) return;
+    size_t n = cmdtab_count() + 1;
+    for (size_t i = 0; i < n; i++) free(atomic_load_explicit(&o->cmds[i], memory_order_relaxed));
     free(o->cmds);
     o->cmds = NULL;
 }
@@ -46,7 +62,8 @@ void obs_net_sync(netthr *t)
     if (gen == hist_ld(&o->gen)) return;
     size_t n = cmdtab_count() + 1;
     for (size_t i = 0; i < n; i++) {
-        obs_cmd *c = &o->cmds[i];
+        obs_cmd *c = atomic_load_explicit(&o->cmds[i], memory_order_relaxed);
+        if (c == NULL) continue;
         if (hist_ld(&c->lat.total) == 0 && hist_ld(&c->rejected) == 0) continue;
         hist_init(&c->lat);
         hist_st(&c->failed, 0);
@@ -156,7 +173,8 @@ obs_summary *obs_summary_new(server_t *s)
             obs_net *o = &s->net[k].obs;
             /* a thread that has not applied the last reset counts as zero */
             if (atomic_load_explicit(&o->gen, memory_order_acquire) != gen) continue;
-            const obs_cmd *c = &o->cmds[i];
+            const obs_cmd *c = obs_cmd_peek(o, i);
+            if (c == NULL) continue;
             uint64_t calls = hist_ld(&c->lat.total), rej = hist_ld(&c->rejected);
             if (calls == 0 && rej == 0) continue;
             if (sum.lat == NULL && (sum.lat = hist_new()) == NULL) goto fail;

@@ -41,8 +41,13 @@ typedef struct obs_err {
 } obs_err;
 
 typedef struct obs_net {
-    obs_cmd *cmds; /* cmdtab_count() entries, by cmdtab index; owner: its thread */
-    hist_u64 gen;  /* reset generation applied; written by the owner */
+    /* cmdtab_count() + 1 pointers, by cmdtab index: a command's figures are
+     * allocated at its first call (a histogram is 32 KB; allocating all 170
+     * up front cost 5.7 MB a thread, which eviction counts as overhead).
+     * Written (once, release) and the figures updated by the owner only;
+     * NULL: never called. */
+    obs_cmd *_Atomic *cmds;
+    hist_u64 gen; /* reset generation applied; written by the owner */
     obs_err errs[OBS_ERR_KINDS];
     _Atomic unsigned nerrs; /* published error kinds; written by the owner (release) */
     hist_u64 errors;        /* error replies, all kinds (total_error_replies) */
@@ -52,16 +57,29 @@ typedef struct obs_net {
 int obs_net_init(obs_net *o);
 void obs_net_destroy(obs_net *o);
 
+/* Command i's figures in o, allocated and published at its first call;
+ * NULL when out of memory (that call is not counted). Owner thread. */
+obs_cmd *obs_cmd_first(obs_net *o, size_t i);
+
+static inline obs_cmd *obs_cmd_of(obs_net *o, const cmd_def *def)
+{
+    size_t i = cmdtab_index(def);
+    obs_cmd *c = atomic_load_explicit(&o->cmds[i], memory_order_relaxed); /* own store */
+    return c != NULL ? c : obs_cmd_first(o, i);
+}
+
 /* Records one answered command. Owner thread. */
 static inline void obs_record(obs_net *o, const cmd_def *def, uint64_t ns, int failed)
 {
-    obs_cmd *c = &o->cmds[cmdtab_index(def)];
+    obs_cmd *c = obs_cmd_of(o, def);
+    if (c == NULL) return;
     hist_record(&c->lat, ns);
     if (failed) hist_add(&c->failed, 1);
 }
 static inline void obs_rejected(obs_net *o, const cmd_def *def)
 {
-    hist_add(&o->cmds[cmdtab_index(def)].rejected, 1);
+    obs_cmd *c = obs_cmd_of(o, def);
+    if (c != NULL) hist_add(&c->rejected, 1);
 }
 
 /* Records one error reply ("-PREFIX message..."; the RESP bytes of the
