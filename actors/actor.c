@@ -72,7 +72,6 @@ struct actor_pool {
     _Atomic uint64_t stats_gen;         /* bumped by CONFIG RESETSTAT */
     hist_u64 (*figs)[CMD_INFO_NFIELDS]; /* per shard, published by its actor */
     _Atomic uint8_t *full;              /* per shard: evict_full, by its actor */
-    hist_u64 *logbuf;                   /* per shard: its log buffers' bytes, by its actor */
     _Atomic uint8_t *logfail;           /* per shard: its log refuses writes, by its actor */
     _Atomic uint8_t *net_closed;        /* per network thread: its connections are closed */
 };
@@ -87,11 +86,10 @@ actor_pool_t *actor_pool_new(const actor_pool_opts *o)
     p->actors = calloc(o->nactors, sizeof *p->actors);
     p->figs = calloc(o->nshards, sizeof *p->figs);
     p->full = calloc(o->nshards, sizeof *p->full);
-    p->logbuf = calloc(o->nshards, sizeof *p->logbuf);
     p->logfail = calloc(o->nshards, sizeof *p->logfail);
     p->net_closed = calloc(o->nnet ? o->nnet : 1, sizeof *p->net_closed);
     if (p->shards == NULL || p->actors == NULL || p->figs == NULL || p->full == NULL ||
-        p->logbuf == NULL || p->logfail == NULL || p->net_closed == NULL)
+        p->logfail == NULL || p->net_closed == NULL)
         goto fail;
     for (unsigned s = 0; s < o->nshards; s++) {
         shard_init(&p->shards[s], s, o->secret);
@@ -178,7 +176,6 @@ static void actor_stats_publish(actor_t *a, uint64_t now_ns)
         shard_figures(sh, v);
         for (int i = 0; i < CMD_INFO_NFIELDS; i++)
             if (i != CMD_INFO_TTL_MS) hist_st(&f[i], (uint64_t)v[i]);
-        hist_st(&p->logbuf[s], persist_shard_buffer_bytes(p->o.persist, s));
     }
     a->st.pub_ns = now_ns;
 }
@@ -196,7 +193,8 @@ void actor_pool_evict_stats(actor_pool_t *p, hist_t *h)
 uint64_t actor_pool_log_buffers(actor_pool_t *p)
 {
     uint64_t sum = 0;
-    for (unsigned s = 0; s < p->o.nshards; s++) sum += hist_ld(&p->logbuf[s]);
+    /* live, not the published figure: see wal_buffer_bytes */
+    for (unsigned s = 0; s < p->o.nshards; s++) sum += persist_shard_buffer_bytes(p->o.persist, s);
     return sum;
 }
 
@@ -886,7 +884,6 @@ void actor_pool_free(actor_pool_t *p)
     free(p->actors);
     free(p->figs);
     free((void *)(uintptr_t)p->full);
-    free(p->logbuf);
     free((void *)(uintptr_t)p->logfail);
     free((void *)(uintptr_t)p->net_closed);
     free(p);

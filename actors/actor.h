@@ -124,8 +124,8 @@ bool actor_pool_any_log_failed(actor_pool_t *p);
  * batches whose replies wait for a failing log (fsync always) may come
  * back, as nobody can get those replies. The network thread itself. */
 void actor_pool_net_closed(actor_pool_t *p, unsigned net_id);
-/* Bytes the shards' log buffers held when their actors last published
- * their figures (see actor_pool_shard_figures). Any thread. */
+/* Bytes the shards' log buffers hold, as of each actor's last log
+ * operation (persist_shard_buffer_bytes). Any thread. */
 uint64_t actor_pool_log_buffers(actor_pool_t *p);
 /* CONFIG RESETSTAT: each actor clears its batch statistics and its shards'
  * counters (hits, misses, expired, evicted, commands) before its next

@@ -350,9 +350,7 @@ int persist_attach(persist_t *p, shard_t *shards, char *err, size_t errlen)
 size_t persist_shard_buffer_bytes(persist_t *p, uint32_t shard)
 {
     if (p == NULL || p->sh[shard].wal == NULL) return 0;
-    wal_stats st;
-    wal_get_stats(p->sh[shard].wal, &st);
-    return (size_t)st.buffer_bytes;
+    return (size_t)wal_buffer_bytes(p->sh[shard].wal);
 }
 
 void persist_misconf(persist_t *p, uint32_t shard, char *buf, size_t cap)

@@ -180,8 +180,9 @@ const char *persist_errno_text(int e);
 void persist_get_stats(persist_t *p, persist_stats *st);
 
 /* Heap bytes held by shard's log buffers (records not yet written, written
- * ones kept until synced); 0 with p NULL or no log yet. The owner actor:
- * eviction leaves them out, as Redis leaves out its AOF buffer. */
+ * ones kept until synced), as of its actor's last log operation; 0 with p
+ * NULL or no log. Any thread, once persist_open returned: eviction leaves
+ * them out, as Redis leaves out its AOF buffer. */
 size_t persist_shard_buffer_bytes(persist_t *p, uint32_t shard);
 
 /* Shutdown, after the actors stopped: commits and syncs every shard, stops

@@ -67,6 +67,11 @@ struct wal {
     uint64_t fresh_prev_end; /* ro while fresh: prev_end in its header */
     uint64_t syncs, failures;
     int last_errno;
+    /* pending.cap + unsynced.cap, stored by the actor after every change
+     * so that eviction (any thread) sees the buffers as they are, not as
+     * they were at the last published figures: a burst of big values
+     * grows and frees them many times between two publications */
+    uint64_t heap;
 };
 
 /* ---- headers and names ---- */
@@ -364,9 +369,21 @@ void wal_free(wal_t *w)
 
 /* ---- appends ---- */
 
+/* Publishes the buffers' capacity (wal_buffer_bytes). Actor only. */
+static void note_heap(wal_t *w)
+{
+    __atomic_store_n(&w->heap, (uint64_t)(w->pending.cap + w->unsynced.cap), __ATOMIC_RELAXED);
+}
+
+uint64_t wal_buffer_bytes(const wal_t *w)
+{
+    return __atomic_load_n(&w->heap, __ATOMIC_RELAXED);
+}
+
 static int append_result(wal_t *w, int rc)
 {
     if (rc && !w->append_err) __atomic_store_n(&w->append_err, rc, __ATOMIC_RELAXED);
+    note_heap(w);
     return rc;
 }
 
@@ -526,7 +543,16 @@ static int rotate_clean(wal_t *w)
     return 0;
 }
 
+static int commit_batch(wal_t *w);
+
 int wal_commit(wal_t *w)
+{
+    int rc = commit_batch(w);
+    note_heap(w);
+    return rc;
+}
+
+static int commit_batch(wal_t *w)
 {
     if (w->append_err) return w->append_err;
     trim_unsynced(w);
@@ -601,6 +627,7 @@ int wal_rotate(wal_t *w, uint64_t *new_seq)
 {
     int rc = wal_commit(w);
     if (!rc) rc = rotate_clean(w);
+    note_heap(w);
     if (rc) return rc;
     if (new_seq) *new_seq = w->seq;
     return 0;

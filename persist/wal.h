@@ -161,6 +161,10 @@ typedef struct wal_stats {
 /* Actor only (the counters the flusher updates are read atomically). */
 void wal_get_stats(wal_t *w, wal_stats *st);
 
+/* wal_stats.buffer_bytes as of the actor's last append, commit or
+ * rotation. Any thread. */
+uint64_t wal_buffer_bytes(const wal_t *w);
+
 /* fdatasyncs done so far (a wal_sync with nothing to sync does none).
  * Any thread. */
 uint64_t wal_sync_count(wal_t *w);
