@@ -125,6 +125,30 @@ def check_bad_options():
 
 
 @R.test
+def idle_overhead_is_small(ctx):
+    """What eviction counts outside the shards (memory held by no key)
+    stays small on an idle server, after a few kinds of commands too: the
+    per-command statistics of each network thread are allocated at a
+    command's first call (they once took 5.7 MB a thread up front, a sixth
+    of a 32 MB limit per thread before any key was stored)."""
+    memkv_only()
+    srv = start(["--persistence", "off"], name="idle")
+    try:
+        with RespConn(srv.port) as c:
+            for cmd in (("SET", "a", "1"), ("GET", "a"), ("INCR", "n"), ("HSET", "h", "f", "v"),
+                        ("LPUSH", "l", "x"), ("SADD", "s", "m"), ("DEL", "a")):
+                c.call(*cmd)
+            time.sleep(0.6)  # two measures of the overhead (every 250 ms)
+            st = c.call("MEMORY", "STATS")
+            m = dict(zip(st[::2], st[1::2]))
+            outside = int(m[b"memkv.outside-shards.bytes"])
+            print("  outside the shards: %.2f MB" % (outside / MB))
+            assert outside < 4 * MB, "an idle server holds %d bytes outside the shards" % outside
+    finally:
+        srv.stop()
+
+
+@R.test
 def config_set_replies(ctx):
     """The same replies as Redis 7.0 (checked with --server redis-server)."""
     with RespConn(ctx["srv"].port) as c:
@@ -380,7 +404,10 @@ def big_pipelined_values_keep_the_data_set(ctx):
             low[0], dataset / MB))
         expect_eq(counts.get("oom", 0), 0, "-OOM replies under allkeys-lru")
         expect_eq(counts.get("ok", 0), 2000, "OK replies")
-        assert dataset >= LIMIT // 2, "the data set was evicted to %d bytes" % dataset
+        # the log's buffers are counted out as they are at the moment of the
+        # measure (wal_buffer_bytes), not as last published: with published
+        # figures a burst evicted down to 16-18 MB
+        assert dataset >= LIMIT * 7 // 10, "the data set was evicted to %d bytes" % dataset
         if alloc == "libc":
             assert peak[0] <= 1.2 * LIMIT + BURST_RSS_SLACK, "RSS peaked at %d" % peak[0]
     finally:
