@@ -8,6 +8,7 @@
 
 #include "actors/join.h"
 #include "net/net_internal.h"
+#include "net/scripting.h"
 
 /* Percentiles reported in STATS (and their JSON names). */
 static const double stat_pcts[] = {50, 95, 99, 99.9};
@@ -55,11 +56,9 @@ void obs_net_destroy(obs_net *o)
     o->cmds = NULL;
 }
 
-void obs_net_sync(netthr *t)
+/* Clears o's command figures. Owner thread. */
+static void obs_cmds_clear(obs_net *o)
 {
-    uint64_t gen = atomic_load_explicit(&t->srv->stats_gen, memory_order_relaxed);
-    obs_net *o = &t->obs;
-    if (gen == hist_ld(&o->gen)) return;
     size_t n = cmdtab_count() + 1;
     for (size_t i = 0; i < n; i++) {
         obs_cmd *c = atomic_load_explicit(&o->cmds[i], memory_order_relaxed);
@@ -69,6 +68,21 @@ void obs_net_sync(netthr *t)
         hist_st(&c->failed, 0);
         hist_st(&c->rejected, 0);
     }
+}
+
+void obs_net_sync_cmds(obs_net *o, uint64_t gen)
+{
+    if (gen == hist_ld(&o->gen)) return;
+    obs_cmds_clear(o);
+    atomic_store_explicit(&o->gen, gen, memory_order_release);
+}
+
+void obs_net_sync(netthr *t)
+{
+    uint64_t gen = atomic_load_explicit(&t->srv->stats_gen, memory_order_relaxed);
+    obs_net *o = &t->obs;
+    if (gen == hist_ld(&o->gen)) return;
+    obs_cmds_clear(o);
     /* the figures Redis's RESETSTAT clears (not the open-connection gauge) */
     hist_st(&t->stats.commands, 0);
     hist_st(&t->stats.connections, 0);
@@ -157,6 +171,22 @@ void obs_summary_free(obs_summary *m)
     free(m);
 }
 
+/* Adds command i of o into sum unless o has not applied reset gen (then
+ * it counts as zero). 0, or -1 on OOM. */
+static int summary_add_cmd(obs_cmd_sum *sum, const obs_net *o, size_t i, uint64_t gen)
+{
+    if (atomic_load_explicit(&o->gen, memory_order_acquire) != gen) return 0;
+    const obs_cmd *c = obs_cmd_peek(o, i);
+    if (c == NULL) return 0;
+    uint64_t calls = hist_ld(&c->lat.total), rej = hist_ld(&c->rejected);
+    if (calls == 0 && rej == 0) return 0;
+    if (sum->lat == NULL && (sum->lat = hist_new()) == NULL) return -1;
+    hist_merge(sum->lat, &c->lat);
+    sum->failed += hist_ld(&c->failed);
+    sum->rejected += rej;
+    return 0;
+}
+
 obs_summary *obs_summary_new(server_t *s)
 {
     obs_summary *m = calloc(1, sizeof *m);
@@ -169,19 +199,11 @@ obs_summary *obs_summary_new(server_t *s)
     uint64_t gen = atomic_load(&s->stats_gen);
     for (size_t i = 0; i < n; i++) {
         obs_cmd_sum sum = {.def = cmdtab_at(i)};
-        for (unsigned k = 0; k < s->nnet; k++) {
-            obs_net *o = &s->net[k].obs;
-            /* a thread that has not applied the last reset counts as zero */
-            if (atomic_load_explicit(&o->gen, memory_order_acquire) != gen) continue;
-            const obs_cmd *c = obs_cmd_peek(o, i);
-            if (c == NULL) continue;
-            uint64_t calls = hist_ld(&c->lat.total), rej = hist_ld(&c->rejected);
-            if (calls == 0 && rej == 0) continue;
-            if (sum.lat == NULL && (sum.lat = hist_new()) == NULL) goto fail;
-            hist_merge(sum.lat, &c->lat);
-            sum.failed += hist_ld(&c->failed);
-            sum.rejected += rej;
-        }
+        for (unsigned k = 0; k < s->nnet; k++)
+            if (summary_add_cmd(&sum, &s->net[k].obs, i, gen) != 0) goto fail;
+        /* the commands scripts ran (redis.call), counted by their actors */
+        for (unsigned a = 0; s->scripts && a < s->nactors; a++)
+            if (summary_add_cmd(&sum, script_env_obs(s->scripts, a), i, gen) != 0) goto fail;
         if (sum.lat == NULL) continue;
         if (sum.def == NULL) { /* not a table command: counted in the total only */
             hist_merge(&m->all, sum.lat);

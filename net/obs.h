@@ -96,6 +96,11 @@ static inline void obs_count(_Atomic uint64_t *c, uint64_t n)
  * (its command statistics and its net_stats counters). */
 void obs_net_sync(struct netthr *t);
 
+/* The same for an obs_net that only counts commands (the commands a
+ * script runs, scripting.c): if gen (server.stats_gen) moved on, clears
+ * o's command figures and marks gen applied. Owner thread. */
+void obs_net_sync_cmds(obs_net *o, uint64_t gen);
+
 /* CONFIG RESETSTAT: every network thread and actor resets its own figures
  * at its next safe point; until then readers count it as zero. Any
  * network thread. */

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "engine/reply.h"
+#include "net/obs.h"
 #include "net/scripting.h"
 
 /* Redis 7.0's texts; the VM adds " script: <sha>, on @user_script:<line>." */
@@ -31,6 +33,7 @@ static shard_t *owned_shard(script_call_ctx *x, const kv_str *key, kvbuf *out)
     struct server *s = x->srv;
     uint32_t sh = route_shard(s, key->p, key->len);
     if (actor_of_shard(sh, s->nactors) != x->actor) {
+        x->refused = 1;
         reply_errorf(out,
                      "ERR script tried accessing key '%.*s' of another actor; declare every key "
                      "the script uses in KEYS (and keep them on one actor)",
@@ -52,11 +55,13 @@ static void run_on_res(script_call_ctx *x, const cmd_def *def, cmd_fn *fn, shard
     if ((def->flags & CMD_WRITE) && persist_shard_failed(x->srv->persist, shard->id)) {
         char msg[256];
         persist_misconf(x->srv->persist, shard->id, msg, sizeof msg);
+        x->refused = 1;
         reply_error(out, msg);
         return;
     }
     if ((def->flags & CMD_DENYOOM) && shard->limits &&
         evict_make_room(shard, SCRIPT_EVICT_US) == EVICT_FAIL) {
+        x->refused = 1;
         reply_error(out, SHARD_OOM_ERR);
         return;
     }
@@ -202,6 +207,7 @@ static void run_all(script_call_ctx *x, const cmd_def *def, int argc, const kv_s
 {
     struct server *s = x->srv;
     if (s->nactors != 1 || def->join == JOIN_INFO || def->join == JOIN_STATS) {
+        x->refused = 1;
         reply_errorf(out, "ERR '%s' is not supported in mem-kv scripts%s", def->name,
                      s->nactors != 1 ? " with several actors" : "");
         return;
@@ -271,6 +277,7 @@ static void run_local(script_call_ctx *x, const cmd_def *def, int argc, const kv
             reply_ok(out);
         }
     } else {
+        x->refused = 1;
         reply_error(out, ERR_NOSCRIPT);
     }
 }
@@ -292,10 +299,11 @@ static int denied_in_scripts(const kv_str *name)
     return 0;
 }
 
-void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out)
+/* Runs the command def (NULL: unknown) of redis.call; sets x->refused if
+ * it was refused before it ran. */
+static void dispatch(script_call_ctx *x, const cmd_def *def, unsigned flags, int argc,
+                     const kv_str *argv, kvbuf *out)
 {
-    script_call_ctx *x = ctx;
-    const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
     if (def == NULL && denied_in_scripts(&argv[0])) {
         reply_error(out, ERR_NOSCRIPT);
         return;
@@ -304,6 +312,7 @@ void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf 
         reply_error(out, ERR_UNKNOWN);
         return;
     }
+    x->refused = 1; /* until it passes the table's checks */
     if (!cmdtab_arity_ok(def, argc) ||
         ((def->route == ROUTE_PAIRS || def->route == ROUTE_MSETNX) && (argc - 1) % 2 != 0)) {
         reply_error(out, ERR_ARITY);
@@ -317,6 +326,7 @@ void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf 
         reply_error(out, ERR_RO);
         return;
     }
+    x->refused = 0;
     switch (def->route) {
     case ROUTE_LOCAL:
         run_local(x, def, argc, argv, out);
@@ -340,7 +350,32 @@ void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf 
         run_all(x, def, argc, argv, out);
         return;
     default: /* SCAN (cursors name shards of every actor), EVAL */
+        x->refused = 1;
         reply_errorf(out, "ERR '%s' is not supported in mem-kv scripts", def->name);
         return;
     }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out)
+{
+    script_call_ctx *x = ctx;
+    const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
+    size_t at = out->len;
+    uint64_t t0 = now_ns();
+    x->refused = 0;
+    dispatch(x, def, flags, argc, argv, out);
+    if (def == NULL || x->obs == NULL) return; /* unknown: no command to count */
+    /* as Redis's call() counts a command a script runs: calls and time, or
+     * rejected_calls; failed_calls for an error reply */
+    if (x->refused)
+        obs_rejected(x->obs, def);
+    else
+        obs_record(x->obs, def, now_ns() - t0, out->len > at && out->data[at] == '-');
 }

@@ -36,6 +36,7 @@ typedef struct script_actor {
     _Atomic int running; /* written by the actor: a script is running */
     _Atomic int wrote;   /* written by the actor: the running script has written */
     _Atomic int kill;    /* set by SCRIPT KILL; cleared by the actor when a run starts */
+    obs_net obs;         /* owner: the actor: the commands its scripts ran */
 } script_actor;
 
 struct script_env {
@@ -146,6 +147,8 @@ script_env *script_env_new(struct server *s)
     e->nbuckets = 64;
     e->buckets = kv_xcalloc(e->nbuckets, sizeof *e->buckets);
     e->actors = kv_xcalloc(s->nactors, sizeof *e->actors);
+    for (unsigned a = 0; a < s->nactors; a++)
+        if (obs_net_init(&e->actors[a].obs) != 0) abort(); /* out of memory, as kv_xcalloc */
     return e;
 }
 
@@ -155,10 +158,18 @@ void script_env_free(script_env *e)
     if (e->buckets) store_clear_locked(e);
     free(e->buckets);
     if (e->actors)
-        for (unsigned a = 0; a < e->srv->nactors; a++) script_vm_free(e->actors[a].vm);
+        for (unsigned a = 0; a < e->srv->nactors; a++) {
+            script_vm_free(e->actors[a].vm);
+            obs_net_destroy(&e->actors[a].obs);
+        }
     free(e->actors);
     pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+obs_net *script_env_obs(script_env *e, unsigned a)
+{
+    return &e->actors[a].obs;
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -328,7 +339,9 @@ void script_part(shard_t *s, const cmd_call *c)
         sha_arg(&c->argv[1], sha);
     else
         sha1_hex(c->argv[1].p, c->argv[1].len, sha);
-    script_call_ctx cc = {e->srv, a, name_is_ro(&c->argv[0]), s->now_ms, &sa->wrote, s->db};
+    script_call_ctx cc = {e->srv,   a, name_is_ro(&c->argv[0]), s->now_ms, &sa->wrote, s->db,
+                          &sa->obs, 0};
+    obs_net_sync_cmds(&sa->obs, atomic_load(&e->srv->stats_gen)); /* CONFIG RESETSTAT */
     script_run r = {.sha = sha,
                     .body = is_sha ? NULL : c->argv[1].p,
                     .body_len = is_sha ? 0 : c->argv[1].len,

@@ -25,6 +25,10 @@ typedef struct script_env script_env;
 script_env *script_env_new(struct server *s);
 /* After the actors stopped; accepts NULL. */
 void script_env_free(script_env *e);
+/* The command statistics of the commands scripts ran on actor a
+ * (redis.call; Redis counts them in INFO commandstats as any command).
+ * Written by actor a only; any thread merges them (obs_summary_new). */
+obs_net *script_env_obs(script_env *e, unsigned a);
 
 /* Network thread: routes the EVAL/EVALSHA command of slot sl (its def is
  * ROUTE_SCRIPT), or answers it at once (argument errors, NOSCRIPT). */
@@ -47,6 +51,8 @@ typedef struct script_call_ctx {
     int64_t now_ms;     /* the batch's time, for the other shards touched */
     _Atomic int *wrote; /* set once the script ran a write command (SCRIPT KILL) */
     unsigned db;        /* the database the script's commands use (SELECT changes it) */
+    obs_net *obs;       /* the running actor's: INFO commandstats of redis.call */
+    int refused;        /* set while one command runs: refused before it ran */
 } script_call_ctx;
 
 void script_call(void *ctx, unsigned flags, int argc, const kv_str *argv, kvbuf *out);

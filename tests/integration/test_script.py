@@ -309,6 +309,40 @@ def many_scripts_many_keys(ctx):
         expect_eq(got, b"-NOSCRIPT No matching script. Please use EVAL.\r\n")
 
 
+def cmdstats(conn, names):
+    """INFO commandstats' calls, failed_calls and rejected_calls of names."""
+    out = {}
+    for line in conn.call("INFO", "commandstats").decode().splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, fields = line[len("cmdstat_"):].split(":", 1)
+        kv = dict(f.split("=") for f in fields.split(","))
+        if name in names:
+            out[name] = (kv["calls"], kv["failed_calls"], kv["rejected_calls"])
+    return out
+
+
+@R.test
+def commandstats_count_script_commands(ctx):
+    """Commands run by redis.call are in INFO commandstats, as in Redis:
+    calls, failed_calls (an error reply) and rejected_calls (wrong number
+    of arguments: refused before running)."""
+    body = ("redis.call('set', KEYS[1], '1'); redis.call('get', KEYS[1]); "
+            "pcall(redis.call, 'incr', KEYS[1]); redis.call('set', KEYS[1], 'x'); "
+            "pcall(redis.call, 'incr', KEYS[1]); pcall(redis.call, 'get'); return 1")
+    names = ("set", "get", "incr")
+    got = []
+    for srv in (ctx["a"], ctx["b"]):
+        with RespConn(srv.port) as c:
+            c.call("CONFIG", "RESETSTAT")
+            expect_eq(c.call("EVAL", body, "1", "cstat"), 1)
+            got.append(cmdstats(c, names))
+            c.call("DEL", "cstat")
+    expect_eq(got[1], {"set": ("2", "0", "0"), "get": ("1", "0", "1"),
+                       "incr": ("2", "1", "0")}, "redis-server's figures")
+    expect_eq(got[0], got[1], "calls, failed_calls, rejected_calls")
+
+
 # ---------------------------------------------- limits, kill, persistence
 
 def memkv_only(ctx):
