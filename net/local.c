@@ -20,6 +20,7 @@
 #include "engine/glob.h"
 #include "actors/join.h"
 #include "net/net_internal.h"
+#include "net/scripting.h"
 #include "net/uring.h"
 #include "engine/reply.h"
 #include "net/tls.h"
@@ -806,6 +807,7 @@ static int gather_figures(netthr *t, kv_slot *sl, server_figures *f)
     if (join_sum_fields(sl->subs, sl->nsub, f->shard) != 0) return -1;
     server_t *s = t->srv;
     uint64_t gen = atomic_load(&s->stats_gen);
+    f->commands = script_env_calls(s->scripts, gen); /* redis.call, as Redis counts them */
     for (unsigned i = 0; i < s->nnet; i++) {
         net_stats *ns = &s->net[i].stats;
         /* a thread that has not applied the last CONFIG RESETSTAT counts as

@@ -47,6 +47,16 @@ static const obs_cmd *obs_cmd_peek(const obs_net *o, size_t i)
     return atomic_load_explicit(&o->cmds[i], memory_order_acquire);
 }
 
+uint64_t obs_net_calls(const obs_net *o)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < cmdtab_count() + 1; i++) {
+        const obs_cmd *c = obs_cmd_peek(o, i);
+        if (c != NULL) n += hist_ld(&c->lat.total);
+    }
+    return n;
+}
+
 void obs_net_destroy(obs_net *o)
 {
     if (o == NULL || o->cmds == NULL) return;
@@ -386,6 +396,7 @@ void obs_prometheus(kvbuf *b, server_t *s)
 {
     obs_summary *m = obs_summary_new(s);
     uint64_t commands = 0, conns = 0, rejected = 0, net_in = 0, net_out = 0;
+    commands += script_env_calls(s->scripts, atomic_load(&s->stats_gen)); /* redis.call */
     for (unsigned i = 0; i < s->nnet; i++) {
         net_stats *ns = &s->net[i].stats;
         commands += hist_ld(&ns->commands);

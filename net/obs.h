@@ -68,6 +68,9 @@ static inline obs_cmd *obs_cmd_of(obs_net *o, const cmd_def *def)
     return c != NULL ? c : obs_cmd_first(o, i);
 }
 
+/* Calls recorded in o, all commands. Any thread. */
+uint64_t obs_net_calls(const obs_net *o);
+
 /* Records one answered command. Owner thread. */
 static inline void obs_record(obs_net *o, const cmd_def *def, uint64_t ns, int failed)
 {

@@ -172,6 +172,18 @@ obs_net *script_env_obs(script_env *e, unsigned a)
     return &e->actors[a].obs;
 }
 
+uint64_t script_env_calls(script_env *e, uint64_t gen)
+{
+    if (e == NULL) return 0;
+    uint64_t n = 0;
+    for (unsigned a = 0; a < e->srv->nactors; a++) {
+        const obs_net *o = &e->actors[a].obs;
+        if (atomic_load_explicit(&o->gen, memory_order_acquire) != gen) continue; /* as zero */
+        n += obs_net_calls(o);
+    }
+    return n;
+}
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static int arg_is(const kv_str *a, const char *s)

@@ -29,6 +29,10 @@ void script_env_free(script_env *e);
  * (redis.call; Redis counts them in INFO commandstats as any command).
  * Written by actor a only; any thread merges them (obs_summary_new). */
 obs_net *script_env_obs(script_env *e, unsigned a);
+/* How many commands scripts ran (redis.call; not the rejected ones) since
+ * CONFIG RESETSTAT generation gen, over every actor: Redis counts them in
+ * total_commands_processed. 0 for e NULL. Any thread. */
+uint64_t script_env_calls(script_env *e, uint64_t gen);
 
 /* Network thread: routes the EVAL/EVALSHA command of slot sl (its def is
  * ROUTE_SCRIPT), or answers it at once (argument errors, NOSCRIPT). */

@@ -322,6 +322,14 @@ def cmdstats(conn, names):
     return out
 
 
+def processed(conn):
+    """INFO stats' total_commands_processed."""
+    for line in conn.call("INFO", "stats").decode().splitlines():
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no total_commands_processed in INFO stats")
+
+
 @R.test
 def commandstats_count_script_commands(ctx):
     """Commands run by redis.call are in INFO commandstats, as in Redis:
@@ -331,16 +339,19 @@ def commandstats_count_script_commands(ctx):
             "pcall(redis.call, 'incr', KEYS[1]); redis.call('set', KEYS[1], 'x'); "
             "pcall(redis.call, 'incr', KEYS[1]); pcall(redis.call, 'get'); return 1")
     names = ("set", "get", "incr")
-    got = []
+    got, total = [], []
     for srv in (ctx["a"], ctx["b"]):
         with RespConn(srv.port) as c:
             c.call("CONFIG", "RESETSTAT")
+            before = processed(c)
             expect_eq(c.call("EVAL", body, "1", "cstat"), 1)
+            total.append(processed(c) - before)  # one INFO, EVAL, its 5 commands
             got.append(cmdstats(c, names))
             c.call("DEL", "cstat")
     expect_eq(got[1], {"set": ("2", "0", "0"), "get": ("1", "0", "1"),
                        "incr": ("2", "1", "0")}, "redis-server's figures")
     expect_eq(got[0], got[1], "calls, failed_calls, rejected_calls")
+    expect_eq(total[0], total[1], "total_commands_processed: the script's commands counted")
 
 
 # ---------------------------------------------- limits, kill, persistence
