@@ -253,7 +253,8 @@ static void lmpop_one(shard_t *s, kvbuf *out, kv_entry *e, const kv_str *key, in
     pop_n(s, out, e, where, n);
 }
 
-/* Pops from the first non-empty list of keys[0..n) (nil if none). */
+/* Pops from the first non-empty list of keys[0..n) (nil if none), and
+ * answers how many in c->res (CMD_RES_POPPED) if asked. */
 static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int where,
                        int64_t count)
 {
@@ -262,9 +263,15 @@ static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n,
         kv_entry *e = list_write(s, c, &keys[k], &wrong);
         if (wrong) return;
         if (e == NULL) continue;
+        if (c->res != NULL) { /* LMPOP across shards: not nil, go no further */
+            size_t len = lobj_len(entry_lobj(e));
+            *c->res = (cmd_res){.kind = CMD_RES_POPPED,
+                                .num = (uint64_t)count < len ? count : (int64_t)len};
+        }
         lmpop_one(s, c->out, e, &keys[k], where, (uint64_t)count);
         return;
     }
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = 0};
     reply_nil_array(c->out);
 }
 

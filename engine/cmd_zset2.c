@@ -237,7 +237,15 @@ void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64
     shard_obj_end(s, e, 1);
 }
 
-/* Pops from the first non-empty sorted set of keys[0..n) (nil if none). */
+/* How many members cmd_zset_pop_for pops from e for count. */
+static int64_t popped_n(kv_entry *e, int64_t count)
+{
+    size_t len = zobj_len(entry_zobj(e));
+    return count < 0 ? 1 : (uint64_t)count < len ? count : (int64_t)len;
+}
+
+/* Pops from the first non-empty sorted set of keys[0..n) (nil if none),
+ * and answers how many in c->res (CMD_RES_POPPED) if asked. */
 static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int max,
                       int64_t count)
 {
@@ -246,9 +254,12 @@ static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, 
         kv_entry *e = cmd_lookup_type(s, c, &keys[k], KV_TYPE_ZSET, 0, &wrong);
         if (wrong) return;
         if (e == NULL) continue;
+        if (c->res != NULL) /* ZMPOP across shards: not nil, go no further */
+            *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = popped_n(e, count)};
         cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
         return;
     }
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = 0};
     reply_nil_array(c->out);
 }
 
