@@ -689,6 +689,23 @@ static void setop_start(netthr *t, kv_slot *sl)
 static int zsetop_gathered(netthr *t, kv_slot *sl);
 static int setop_store(netthr *t, kv_slot *sl, const char *type);
 
+/* Where the gathered object of each of the n source keys is: key k's is
+ * entry at[k] of its part's typed answer (kind CMD_RES_SETS or
+ * CMD_RES_ZSETS: a part answers its keys in client order). 0, or -1 if a
+ * part did not answer in that kind. */
+static int gather_at(const kv_slot *sl, int n, int kind, int64_t *at)
+{
+    int64_t *next = kv_xcalloc(sl->nsub, sizeof *next);
+    int bad = 0;
+    for (int k = 0; k < n && !bad; k++) {
+        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
+        at[k] = next[sl->key_sub[k]]++;
+        bad = r->kind != kind || at[k] >= r->count;
+    }
+    free(next);
+    return bad ? -1 : 0;
+}
+
 static int setop_gathered(netthr *t, kv_slot *sl)
 {
     if (sl->def->kind != CMDK_SETOP) return zsetop_gathered(t, sl); /* ZUNION..., ZRANGESTORE */
@@ -696,23 +713,16 @@ static int setop_gathered(netthr *t, kv_slot *sl)
     int64_t limit;
     int op = setop_of(sl, &first, &n, &store, &limit);
     kvbuf *out = &sl->reply;
-    /* key k's set: the next one of its part's sets (keys in client order) */
-    int64_t *pos = kv_xcalloc(sl->nsub, sizeof *pos);
+    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
     sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
-    int bad = 0;
-    for (int k = 0; k < n && !bad; k++) {
-        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
-        int64_t i = pos[sl->key_sub[k]]++;
-        if (r->kind != CMD_RES_SETS || i >= r->count)
-            bad = 1;
-        else
-            sets[k] = r->sets[i]; /* the part's (NULL: empty), freed with it */
-    }
+    int bad = gather_at(sl, n, CMD_RES_SETS, at) != 0;
+    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: empty), freed with it */
+        sets[k] = sl->subs[sl->key_sub[k]]->res.sets[at[k]];
     sobj_t *res = bad ? NULL
                       : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
                                   &t->srv->secret);
     free(sets);
-    free(pos);
+    free(at);
     if (res == NULL) {
         reply_error(out, "ERR internal error in set gather");
         return 0;
@@ -789,21 +799,14 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
         reply_error(out, err);
         return 0;
     }
-    /* key k's sorted set: the next one of its part's (keys in client order) */
-    int64_t *pos = kv_xcalloc(sl->nsub, sizeof *pos);
+    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
     zobj_t **in = kv_xcalloc((size_t)n, sizeof *in);
-    int bad = 0;
-    for (int k = 0; k < n && !bad; k++) {
-        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
-        int64_t i = pos[sl->key_sub[k]]++;
-        if (r->kind != CMD_RES_ZSETS || i >= r->count)
-            bad = 1;
-        else
-            in[k] = r->zsets[i]; /* the part's (NULL: absent), freed with it */
-    }
+    int bad = gather_at(sl, n, CMD_RES_ZSETS, at) != 0;
+    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: absent), freed with it */
+        in[k] = sl->subs[sl->key_sub[k]]->res.zsets[at[k]];
     zobj_t *res = bad ? NULL : cmd_zsetop(&sp, in, weights, &t->srv->secret);
     free(in);
-    free(pos);
+    free(at);
     free(weights);
     if (res == NULL) {
         reply_error(out, "ERR internal error in sorted set gather");
