@@ -254,9 +254,10 @@ cmd_fn cmd_lmpop;
 cmd_fn cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop, cmd_blmpop, cmd_bzpop_try, cmd_blmpop_try;
 /* Pops from the non-empty sorted set e at key (the highest if max) and
  * appends the answer to out: count < 0 as BZPOPMIN ([key, member, score]),
- * else up to count as ZMPOP ([key, [[member, score]...]]). Owner actor. */
-void cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
-                      kvbuf *out);
+ * else up to count as ZMPOP ([key, [[member, score]...]]). Returns how
+ * many members it popped. Owner actor. */
+size_t cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
+                        kvbuf *out);
 struct blk_reg;
 /* The shard's waiter registry, created on first use. Owner actor. */
 struct blk_reg *cmd_shard_blk(shard_t *s);

@@ -216,8 +216,8 @@ static void zrem_own(zobj_t *z, const kv_str *m)
     free(tmp);
 }
 
-void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64_t count,
-                      kvbuf *out)
+size_t cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64_t count,
+                        kvbuf *out)
 {
     zobj_t *z = entry_zobj(e);
     size_t n = count < 0 ? 1 : (uint64_t)count < zobj_len(z) ? (size_t)count : zobj_len(z);
@@ -235,13 +235,7 @@ void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64
         zrem_own(z, &m);
     }
     shard_obj_end(s, e, 1);
-}
-
-/* How many members cmd_zset_pop_for pops from e for count. */
-static int64_t popped_n(kv_entry *e, int64_t count)
-{
-    size_t len = zobj_len(entry_zobj(e));
-    return count < 0 ? 1 : (uint64_t)count < len ? count : (int64_t)len;
+    return n;
 }
 
 /* Pops from the first non-empty sorted set of keys[0..n) (nil if none),
@@ -254,9 +248,9 @@ static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, 
         kv_entry *e = cmd_lookup_type(s, c, &keys[k], KV_TYPE_ZSET, 0, &wrong);
         if (wrong) return;
         if (e == NULL) continue;
+        size_t popped = cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
         if (c->res != NULL) /* ZMPOP across shards: not nil, go no further */
-            *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = popped_n(e, count)};
-        cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
+            *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = (int64_t)popped};
         return;
     }
     if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = 0};
