@@ -26,6 +26,9 @@
  *                  pxat, type) and the key is removed; CMD_RES_ABSENT
  *                  (cross-shard RENAME, stage 1)
  *   put part:      internal: PUT key value pxat type -> +OK (stage 2)
+ *   smembers, zmembers, zrangestore parts: typed only (CMD_RES_SETS,
+ *                  CMD_RES_ZSETS), for the set algebra's gather
+ *   zmpop, lmpop:  the client's reply, and CMD_RES_POPPED (how many popped)
  * A typed-only part called without c->res answers an internal error.
  */
 #ifndef MEMKV_CMD_H
@@ -115,6 +118,12 @@ enum cmd_res_kind {
                         when count is 0) */
     CMD_RES_SETS,    /* SMEMBERS part: sets[0..count), a copy of the set of each key of
                         the part in argument order (NULL: no such key) */
+    CMD_RES_ZSETS,   /* ZMEMBERS part: zsets[0..count), a copy of the sorted set of each key
+                        of the part in argument order (a set's members at score 1; NULL: no
+                        such key); ZRANGESTORE part: zsets[0], the range (NULL: empty) */
+    CMD_RES_POPPED,  /* ZMPOP/LMPOP (and the BZMPOP/BLMPOP/BZPOP* handlers that do not
+                        block): num elements were popped, 0 when none (the reply is nil);
+                        the reply is the client's */
 };
 
 /* One database's figures in a shard (databases other than 0 with keys). */
@@ -132,12 +141,13 @@ typedef struct cmd_figures {
 } cmd_figures;
 
 typedef struct cmd_res {
-    uint8_t kind;       /* enum cmd_res_kind: which fields hold the answer */
-    uint8_t type;       /* TAKE */
-    int64_t num;        /* INT, TAKE, SCAN: see the kinds */
-    int64_t count;      /* SCAN, KEYS, SETS */
-    cmd_figures *fig;   /* FIGURES: owned by the result (cmd_res_clear frees it) */
-    struct sobj **sets; /* SETS: owned by the result, sets and array */
+    uint8_t kind;        /* enum cmd_res_kind: which fields hold the answer */
+    uint8_t type;        /* TAKE */
+    int64_t num;         /* INT, TAKE, SCAN: see the kinds */
+    int64_t count;       /* SCAN, KEYS, SETS, ZSETS */
+    cmd_figures *fig;    /* FIGURES: owned by the result (cmd_res_clear frees it) */
+    struct sobj **sets;  /* SETS: owned by the result, sets and array */
+    struct zobj **zsets; /* ZSETS: owned by the result, sorted sets and array */
 } cmd_res;
 
 /* Forgets r's answer and frees what it owns; the thread that reads r.
@@ -227,11 +237,12 @@ cmd_fn cmd_zadd, cmd_zincrby, cmd_zscore, cmd_zmscore, cmd_zcard, cmd_zrem, cmd_
     cmd_zrevrangebylex, cmd_zlexcount, cmd_zremrangebylex, cmd_zrangestore, cmd_zrandmember,
     cmd_zscan, cmd_zmpop, cmd_zunion, cmd_zinter, cmd_zdiff, cmd_zunionstore, cmd_zinterstore,
     cmd_zdiffstore, cmd_zintercard;
-/* zmembers part: argv = name, keys of this shard -> per key *2n member,
- * score bulks (a set's members at score 1; absent: *0), or WRONGTYPE alone. */
+/* zmembers part, typed only: argv = name, keys of this shard ->
+ * CMD_RES_ZSETS (a copy of each key's sorted set, a set's members at score
+ * 1), or WRONGTYPE alone. */
 cmd_fn cmd_zmembers_part;
-/* zrangestore part: ZRANGESTORE's argv -> the range it would store as a
- * zmembers part's *2n pairs, or its error; nothing is changed. */
+/* zrangestore part, typed only: ZRANGESTORE's argv -> CMD_RES_ZSETS, the
+ * range it would store (zsets[0]), or its error; nothing is changed. */
 cmd_fn cmd_zrangestore_part;
 /* LMPOP numkeys key... LEFT|RIGHT [COUNT n] (cmd_list.c), all keys here. */
 cmd_fn cmd_lmpop;
@@ -243,9 +254,10 @@ cmd_fn cmd_lmpop;
 cmd_fn cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop, cmd_blmpop, cmd_bzpop_try, cmd_blmpop_try;
 /* Pops from the non-empty sorted set e at key (the highest if max) and
  * appends the answer to out: count < 0 as BZPOPMIN ([key, member, score]),
- * else up to count as ZMPOP ([key, [[member, score]...]]). Owner actor. */
-void cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
-                      kvbuf *out);
+ * else up to count as ZMPOP ([key, [[member, score]...]]). Returns how
+ * many members it popped. Owner actor. */
+size_t cmd_zset_pop_for(shard_t *s, struct kv_entry *e, const kv_str *key, int max, int64_t count,
+                        kvbuf *out);
 struct blk_reg;
 /* The shard's waiter registry, created on first use. Owner actor. */
 struct blk_reg *cmd_shard_blk(shard_t *s);
@@ -266,9 +278,10 @@ typedef struct cmd_zsetop_spec {
     int64_t limit; /* ZINTERCARD */
 } cmd_zsetop_spec;
 struct zobj;
-/* Parses the command name (lower case) and numkeys: 0, or -1 with Redis's
- * error in *err (NULL: "at least 1 input key is needed for '<name>'"). */
-int cmd_zsetop_args(const char *name, int argc, const kv_str *argv, cmd_zsetop_spec *sp,
+/* Fills sp for the operation op (ZSETOP_*), of the STORE form if store,
+ * and parses numkeys: 0, or -1 with Redis's error in *err (NULL: "at least
+ * 1 input key is needed for '<name>'"). */
+int cmd_zsetop_args(int op, int store, int argc, const kv_str *argv, cmd_zsetop_spec *sp,
                     const char **err);
 /* Parses WEIGHTS (into weights[numkeys]), AGGREGATE, WITHSCORES, LIMIT
  * after the keys: 0, or -1 with Redis's error in *err. */
@@ -279,9 +292,6 @@ struct zobj *cmd_zsetop(const cmd_zsetop_spec *sp, struct zobj *const *in, const
                         const kv_hash_secret *secret);
 /* The client's reply for r: a count (ZINTERCARD, STORE) or the members. */
 void cmd_zsetop_reply(kvbuf *out, const cmd_zsetop_spec *sp, const struct zobj *r);
-/* Parses one *2n array of member, score bulks at *p (zmembers part reply)
- * into a new sorted set and moves *p past it; NULL if malformed. */
-struct zobj *cmd_zsetop_parse(const char **p, const char *end, const kv_hash_secret *secret);
 /* r, or a copy of it with -0 scores made 0 (r freed) when r is that small:
  * a STORE result as Redis would keep it. Any thread, on r it owns. */
 struct zobj *cmd_zset_store_form(struct zobj *r, const kv_hash_secret *secret);

@@ -13,12 +13,15 @@
 #include "engine/shard.h"
 #include "engine/sobj.h"
 #include "engine/watch.h"
+#include "engine/zobj.h"
 
 void cmd_res_clear(cmd_res *r)
 {
     free(r->fig);
     for (int64_t i = 0; r->sets != NULL && i < r->count; i++) sobj_free(r->sets[i]);
     free(r->sets);
+    for (int64_t i = 0; r->zsets != NULL && i < r->count; i++) zobj_free(r->zsets[i]);
+    free(r->zsets);
     *r = (cmd_res){0};
 }
 

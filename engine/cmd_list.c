@@ -241,9 +241,10 @@ void cmd_lmpop(shard_t *s, const cmd_call *c)
     lmpop_keys(s, c, &c->argv[2], (int)numkeys, right ? LOBJ_TAIL : LOBJ_HEAD, count);
 }
 
-/* LMPOP's answer, [key, [elements]], popping from e at key. */
-static void lmpop_one(shard_t *s, kvbuf *out, kv_entry *e, const kv_str *key, int where,
-                      uint64_t count)
+/* LMPOP's answer, [key, [elements]], popping from e at key. Returns how
+ * many it popped. */
+static size_t lmpop_one(shard_t *s, kvbuf *out, kv_entry *e, const kv_str *key, int where,
+                        uint64_t count)
 {
     size_t len = lobj_len(entry_lobj(e));
     size_t n = count < len ? (size_t)count : len;
@@ -251,9 +252,11 @@ static void lmpop_one(shard_t *s, kvbuf *out, kv_entry *e, const kv_str *key, in
     reply_bulk(out, key->p, key->len);
     reply_array(out, (int64_t)n);
     pop_n(s, out, e, where, n);
+    return n;
 }
 
-/* Pops from the first non-empty list of keys[0..n) (nil if none). */
+/* Pops from the first non-empty list of keys[0..n) (nil if none), and
+ * answers how many in c->res (CMD_RES_POPPED) if asked. */
 static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int where,
                        int64_t count)
 {
@@ -262,9 +265,12 @@ static void lmpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n,
         kv_entry *e = list_write(s, c, &keys[k], &wrong);
         if (wrong) return;
         if (e == NULL) continue;
-        lmpop_one(s, c->out, e, &keys[k], where, (uint64_t)count);
+        size_t popped = lmpop_one(s, c->out, e, &keys[k], where, (uint64_t)count);
+        if (c->res != NULL) /* LMPOP across shards: not nil, go no further */
+            *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = (int64_t)popped};
         return;
     }
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = 0};
     reply_nil_array(c->out);
 }
 

@@ -412,7 +412,7 @@ static void store_result(shard_t *s, const cmd_call *c, const kv_str *dst, zobj_
 /* ZRANGE key a b [BYSCORE|BYLEX] [REV] [LIMIT off n] [WITHSCORES], its
  * older forms (ZRANGEBYSCORE, ZREVRANGE...) with type and rev preset
  * (old_form), and ZRANGESTORE dst src a b [...] (store 1; store 2: its
- * part, replying the result as a zmembers part does): the order of
+ * part, answering the range in c->res, CMD_RES_ZSETS): the order of
  * checks is Redis's: options, then bounds, then the key's type. */
 static void range_generic(shard_t *s, const cmd_call *c, int type, int rev, int old_form, int store)
 {
@@ -479,17 +479,10 @@ static void range_generic(shard_t *s, const cmd_call *c, int type, int rev, int 
             dst = zobj_new(s->secret);
             emit_range(c->out, entry_zobj(e), lo, hi, rev, 0, offset, count, dst);
         }
-        if (store == 2) { /* the gather's part: the result's pairs */
-            size_t n = dst ? zobj_len(dst) : 0;
-            reply_array(c->out, (int64_t)n * 2);
-            for (size_t i = 0; i < n; i++) {
-                kv_str m;
-                double d;
-                zobj_at(dst, i, &m, &d);
-                reply_bulk(c->out, m.p, m.len);
-                cmd_zreply_score(c->out, d);
-            }
-            zobj_free(dst);
+        if (store == 2) { /* the gather's part: the range, typed */
+            zobj_t **zsets = kv_xmalloc(sizeof *zsets);
+            zsets[0] = dst;
+            *c->res = (cmd_res){.kind = CMD_RES_ZSETS, .count = 1, .zsets = zsets};
             return;
         }
         store_result(s, c, &c->argv[1], cmd_zset_store_form(dst, s->secret));
@@ -514,6 +507,10 @@ void cmd_zrangestore(shard_t *s, const cmd_call *c)
 
 void cmd_zrangestore_part(shard_t *s, const cmd_call *c)
 {
+    if (c->res == NULL) {
+        reply_error(c->out, "ERR internal error: a typed part called without a result");
+        return;
+    }
     range_generic(s, c, RANGE_AUTO, 0, 0, 2);
 }
 

@@ -216,8 +216,8 @@ static void zrem_own(zobj_t *z, const kv_str *m)
     free(tmp);
 }
 
-void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64_t count,
-                      kvbuf *out)
+size_t cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64_t count,
+                        kvbuf *out)
 {
     zobj_t *z = entry_zobj(e);
     size_t n = count < 0 ? 1 : (uint64_t)count < zobj_len(z) ? (size_t)count : zobj_len(z);
@@ -235,9 +235,11 @@ void cmd_zset_pop_for(shard_t *s, kv_entry *e, const kv_str *key, int max, int64
         zrem_own(z, &m);
     }
     shard_obj_end(s, e, 1);
+    return n;
 }
 
-/* Pops from the first non-empty sorted set of keys[0..n) (nil if none). */
+/* Pops from the first non-empty sorted set of keys[0..n) (nil if none),
+ * and answers how many in c->res (CMD_RES_POPPED) if asked. */
 static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, int max,
                       int64_t count)
 {
@@ -246,9 +248,12 @@ static void zpop_keys(shard_t *s, const cmd_call *c, const kv_str *keys, int n, 
         kv_entry *e = cmd_lookup_type(s, c, &keys[k], KV_TYPE_ZSET, 0, &wrong);
         if (wrong) return;
         if (e == NULL) continue;
-        cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
+        size_t popped = cmd_zset_pop_for(s, e, &keys[k], max, count, c->out);
+        if (c->res != NULL) /* ZMPOP across shards: not nil, go no further */
+            *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = (int64_t)popped};
         return;
     }
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_POPPED, .num = 0};
     reply_nil_array(c->out);
 }
 

@@ -18,17 +18,12 @@
 /* ---- ZUNION / ZINTER / ZDIFF ------------------------------------------------------------------
  */
 
-int cmd_zsetop_args(const char *name, int argc, const kv_str *argv, cmd_zsetop_spec *sp,
+int cmd_zsetop_args(int op, int store, int argc, const kv_str *argv, cmd_zsetop_spec *sp,
                     const char **err)
 {
-    size_t nl = strlen(name);
-    int store = nl > 5 && strcmp(name + nl - 5, "store") == 0;
     memset(sp, 0, sizeof *sp);
     sp->store = store;
-    sp->op = strncmp(name, "zunion", 6) == 0   ? ZSETOP_UNION
-             : strncmp(name, "zdiff", 5) == 0  ? ZSETOP_DIFF
-             : strcmp(name, "zintercard") == 0 ? ZSETOP_INTERCARD
-                                               : ZSETOP_INTER;
+    sp->op = op;
     int ni = store ? 2 : 1;
     sp->first = ni + 1;
     *err = KV_ERR_NOTINT;
@@ -220,16 +215,13 @@ static void numkeys_error(const cmd_call *c, const char *err)
     reply_error(c->out, msg);
 }
 
-/* Every key in this shard (net/route.c sends the command here only then). */
-static void zsetop_local(shard_t *s, const cmd_call *c)
+/* Operation op (ZSETOP_*), of the STORE form if store, with every key in
+ * this shard (net/route.c sends the command here only then). */
+static void zsetop_local(shard_t *s, const cmd_call *c, int op, int store)
 {
     cmd_zsetop_spec sp;
     const char *err;
-    char lname[16];
-    size_t nl = c->argv[0].len < sizeof lname - 1 ? c->argv[0].len : sizeof lname - 1;
-    for (size_t i = 0; i < nl; i++) lname[i] = (char)(c->argv[0].p[i] | 0x20);
-    lname[nl] = '\0';
-    if (cmd_zsetop_args(lname, c->argc, c->argv, &sp, &err) != 0) {
+    if (cmd_zsetop_args(op, store, c->argc, c->argv, &sp, &err) != 0) {
         numkeys_error(c, err);
         return;
     }
@@ -280,38 +272,56 @@ static void zsetop_local(shard_t *s, const cmd_call *c)
 
 void cmd_zunion(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_UNION, 0);
 }
 void cmd_zinter(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_INTER, 0);
 }
 void cmd_zdiff(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_DIFF, 0);
 }
 void cmd_zunionstore(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_UNION, 1);
 }
 void cmd_zinterstore(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_INTER, 1);
 }
 void cmd_zdiffstore(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_DIFF, 1);
 }
 void cmd_zintercard(shard_t *s, const cmd_call *c)
 {
-    zsetop_local(s, c);
+    zsetop_local(s, c, ZSETOP_INTERCARD, 0);
 }
 
-/* ZMEMBERS part: argv = name, keys of this shard -> per key *2n member,
- * score pairs (a set's members at score 1; absent: *0), or WRONGTYPE alone
- * if any key holds another type. */
+/* A copy of sorted set z (new, owned by the caller): the gatherer reads it
+ * on its own thread while the shard goes on. */
+static zobj_t *zset_copy_of(const zobj_t *z, const kv_hash_secret *secret)
+{
+    zobj_t *r = zobj_new(secret);
+    for (size_t i = 0; i < zobj_len(z); i++) {
+        kv_str m;
+        double d;
+        zobj_at(z, i, &m, &d);
+        zobj_set(r, m.p, m.len, d);
+    }
+    return r;
+}
+
+/* ZMEMBERS part (cmd.h): CMD_RES_ZSETS, a copy of each key's sorted set (a
+ * set's members at score 1, NULL for an absent key), or WRONGTYPE alone if
+ * any key holds another type. */
 void cmd_zmembers_part(shard_t *s, const cmd_call *c)
 {
+    if (c->res == NULL) {
+        reply_error(c->out, "ERR internal error: a typed part called without a result");
+        return;
+    }
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = shard_lookup(s, c->argv[i].p, c->argv[i].len);
         if (e != NULL && e->type != KV_TYPE_ZSET && e->type != KV_TYPE_SET) {
@@ -319,53 +329,12 @@ void cmd_zmembers_part(shard_t *s, const cmd_call *c)
             return;
         }
     }
+    zobj_t **zsets = kv_xcalloc((size_t)c->argc, sizeof *zsets);
     for (int i = 1; i < c->argc; i++) {
         kv_entry *e = cmd_lookup_read(s, &c->argv[i]);
-        if (e == NULL) {
-            reply_array(c->out, 0);
-            continue;
-        }
-        zobj_t *z = e->type == KV_TYPE_ZSET ? entry_zobj(e) : zobj_of_set(e, s->secret);
-        reply_array(c->out, (int64_t)zobj_len(z) * 2);
-        for (size_t k = 0; k < zobj_len(z); k++) cmd_zemit_elem(c->out, z, k, 1);
-        if (z != entry_zobj(e)) zobj_free(z);
+        if (e != NULL)
+            zsets[i - 1] = e->type == KV_TYPE_ZSET ? zset_copy_of(entry_zobj(e), s->secret)
+                                                   : zobj_of_set(e, s->secret);
     }
-}
-
-/* Reads one "$n\r\n...\r\n" at *p; 0 or -1. */
-static int read_bulk(const char **p, const char *end, kv_str *out)
-{
-    const char *q = *p;
-    if (q >= end || *q != '$') return -1;
-    char *nl;
-    long n = strtol(q + 1, &nl, 10);
-    if (n < 0 || nl + 2 > end || nl[0] != '\r' || (size_t)(end - (nl + 2)) < (size_t)n + 2)
-        return -1;
-    out->p = nl + 2;
-    out->len = (size_t)n;
-    *p = nl + 2 + n + 2;
-    return 0;
-}
-
-zobj_t *cmd_zsetop_parse(const char **p, const char *end, const kv_hash_secret *secret)
-{
-    const char *q = *p;
-    if (q >= end || *q != '*') return NULL;
-    char *nl;
-    long n = strtol(q + 1, &nl, 10);
-    if (n < 0 || n % 2 != 0 || nl + 2 > end || nl[0] != '\r') return NULL;
-    q = nl + 2;
-    zobj_t *z = zobj_new(secret);
-    for (long i = 0; i < n; i += 2) {
-        kv_str m, sc;
-        double d;
-        if (read_bulk(&q, end, &m) != 0 || read_bulk(&q, end, &sc) != 0 ||
-            cmd_zparse_score(&sc, &d) != 0) {
-            zobj_free(z);
-            return NULL;
-        }
-        zobj_set(z, m.p, m.len, d);
-    }
-    *p = q;
-    return z;
+    *c->res = (cmd_res){.kind = CMD_RES_ZSETS, .count = c->argc - 1, .zsets = zsets};
 }

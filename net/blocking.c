@@ -153,27 +153,6 @@ void block_collect(netthr *t)
     }
 }
 
-/* BLMOVE (argv: src dst from to timeout). */
-static int block_is_move(const kv_slot *sl)
-{
-    return strcmp(sl->def->name, "blmove") == 0;
-}
-
-static int block_is_rpoplpush(const kv_slot *sl)
-{
-    return strcmp(sl->def->name, "brpoplpush") == 0;
-}
-
-/* 1 for BZPOPMIN/BZPOPMAX, 2 for BZMPOP, 3 for BLMPOP, else 0 (the list
- * commands above). */
-static int block_kind(const kv_slot *sl)
-{
-    const char *n = sl->def->name;
-    if (strncmp(n, "bzpop", 5) == 0) return 1;
-    if (strcmp(n, "bzmpop") == 0) return 2;
-    return strcmp(n, "blmpop") == 0 ? 3 : 0;
-}
-
 /* BZMPOP/BLMPOP's arguments: the keys argv[3..3+*n), where and count at
  * *where_at and *count (-1 when absent); -1 with Redis's error in *err. */
 static int block_mpop_args(const kv_slot *sl, int *n, int *where_at, int *count_at,
@@ -181,7 +160,7 @@ static int block_mpop_args(const kv_slot *sl, int *n, int *where_at, int *count_
 {
     int64_t numkeys, count;
     int which;
-    int z = block_kind(sl) == 2;
+    int z = sl->def->zset;
     if (cmd_mpop_args(sl->argc, sl->argv, 2, z ? "min" : "left", z ? "max" : "right", &numkeys,
                       &which, &count, err) != 0)
         return -1;
@@ -194,8 +173,9 @@ static int block_mpop_args(const kv_slot *sl, int *n, int *where_at, int *count_
 int64_t block_one_shard(netthr *t, const kv_slot *sl)
 {
     int first = 1, last = sl->argc - 2;
-    if (block_is_move(sl) || block_is_rpoplpush(sl)) last = 2;
-    if (block_kind(sl) >= 2) { /* bad arguments: any shard answers the error */
+    cmd_kind kind = sl->def->kind;
+    if (kind == CMDK_BLMOVE || kind == CMDK_BRPOPLPUSH) last = 2;
+    if (kind == CMDK_BMPOP) { /* bad arguments: any shard answers the error */
         int n, w, cnt;
         const char *err;
         if (block_mpop_args(sl, &n, &w, &cnt, &err) != 0)
@@ -266,14 +246,15 @@ static void block_pop_parts(netthr *t, kv_slot *sl, nblk *nb, cmd_fn *fn, int fi
 
 void block_route(netthr *t, conn *c, kv_slot *sl)
 {
-    int move = block_is_move(sl), rpl = block_is_rpoplpush(sl), kind = block_kind(sl);
+    cmd_kind kind = sl->def->kind;
+    int move = kind == CMDK_BLMOVE, rpl = kind == CMDK_BRPOPLPUSH;
     const kv_str *tmo = &sl->argv[sl->argc - 1];
     if (move && (!side_ok(&sl->argv[3]) || !side_ok(&sl->argv[4]))) {
         block_error(t, sl, KV_ERR_SYNTAX);
         return;
     }
     int mp_n = 0, mp_where = 0, mp_count = -1;
-    if (kind >= 2) { /* BZMPOP/BLMPOP: the arguments, then the timeout (Redis's order) */
+    if (kind == CMDK_BMPOP) { /* the arguments, then the timeout (Redis's order) */
         const char *err;
         if (block_mpop_args(sl, &mp_n, &mp_where, &mp_count, &err) != 0) {
             block_error(t, sl, err);
@@ -316,13 +297,13 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
         subs[0] = r;
         slot_set_parts(sl, subs, 1);
         route_queue(t, r);
-    } else if (kind == 1) { /* BZPOPMIN/BZPOPMAX key... timeout */
-        kv_str pre[2] = {{sl->def->name[6] == 'a' ? "max" : "min", 3}, {"-1", 2}};
+    } else if (kind == CMDK_BZPOP) { /* BZPOPMIN/BZPOPMAX key... timeout */
+        kv_str pre[2] = {{sl->def->max ? "max" : "min", 3}, {"-1", 2}};
         block_pop_parts(t, sl, nb, cmd_bzpop_try, 1, sl->argc - 2, pre, 2);
-    } else if (kind >= 2) { /* BZMPOP/BLMPOP timeout numkeys key... where [COUNT n] */
+    } else if (kind == CMDK_BMPOP) { /* BZMPOP/BLMPOP timeout numkeys key... where [COUNT n] */
         kv_str pre[2] = {sl->argv[mp_where], mp_count > 0 ? sl->argv[mp_count] : (kv_str){"1", 1}};
-        block_pop_parts(t, sl, nb, kind == 2 ? cmd_bzpop_try : cmd_blmpop_try, 3, mp_n, pre, 2);
-    } else {
+        block_pop_parts(t, sl, nb, sl->def->zset ? cmd_bzpop_try : cmd_blmpop_try, 3, mp_n, pre, 2);
+    } else { /* BLPOP/BRPOP key... timeout */
         kv_str none[1];
         block_pop_parts(t, sl, nb, cmd_bpop_try, 1, sl->argc - 2, none, 0);
     }

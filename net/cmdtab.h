@@ -6,6 +6,7 @@
 #define MEMKV_CMDTAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/cmd.h"
 
@@ -22,8 +23,10 @@ typedef enum cmd_route {
     ROUTE_SCRIPT, /* EVAL/EVALSHA: the actor of the declared keys (net/scripting.c) */
     ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
     ROUTE_TWO,    /* argv[1] and argv[2] in one shard; refused across shards (LMOVE, SMOVE) */
-    ROUTE_SETOP,  /* SINTER/SUNION/SDIFF(+STORE)/SINTERCARD: one shard, or gathered */
-    ROUTE_BLOCK,  /* BLPOP, BRPOP, BLMOVE, BRPOPLPUSH: may wait for a push (net/block.c) */
+    ROUTE_SETOP,  /* the set and sorted-set algebra, ZRANGESTORE, ZMPOP/LMPOP: one shard, or
+                     gathered (cmd_def.kind says which) */
+    ROUTE_BLOCK,  /* BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN/MAX, BZMPOP, BLMPOP: may wait
+                     for a push (net/blocking.c) */
 } cmd_route;
 
 /* How the parts' replies become the client's reply. */
@@ -53,7 +56,31 @@ enum cmd_flag {
     CMD_NO_AUTH = 1u << 8,    /* allowed before AUTH (AUTH, HELLO, QUIT) */
     CMD_TX_CONTROL = 1u << 9, /* runs at once inside MULTI, never queued (MULTI, EXEC,
                                  DISCARD, WATCH, QUIT; not UNWATCH) */
+    CMD_PLAIN_OK = 1u << 10,  /* the plain-text protocol answers OK, not the count (DEL, as
+                                 the original mem-kv did) */
 };
+
+/* Which member of a family that shares a route a command is. The router's
+ * steps (net/route.c, net/blocking.c, net/multi.c) read it, with the
+ * variant fields of cmd_def below, instead of the command's name.
+ * CMDK_NONE for every command whose route and handler say enough. */
+typedef enum cmd_kind {
+    CMDK_NONE,
+    CMDK_SETOP,       /* ROUTE_SETOP: SINTER/SUNION/SDIFF(+STORE), SINTERCARD (op: SETOP_*) */
+    CMDK_ZSETOP,      /* ROUTE_SETOP: ZUNION/ZINTER/ZDIFF(+STORE), ZINTERCARD (op: ZSETOP_*) */
+    CMDK_MPOP,        /* ROUTE_SETOP: ZMPOP (zset), LMPOP: across shards key by key */
+    CMDK_ZRANGESTORE, /* ROUTE_SETOP: the range from src's shard, stored at dst's */
+    CMDK_BPOP,        /* ROUTE_BLOCK: BLPOP, BRPOP */
+    CMDK_BLMOVE,      /* ROUTE_BLOCK: BLMOVE src dst from to timeout */
+    CMDK_BRPOPLPUSH,  /* ROUTE_BLOCK: BRPOPLPUSH src dst timeout (BLMOVE RIGHT LEFT) */
+    CMDK_BZPOP,       /* ROUTE_BLOCK: BZPOPMIN, BZPOPMAX (max) */
+    CMDK_BMPOP,       /* ROUTE_BLOCK: BZMPOP (zset), BLMPOP */
+    CMDK_MULTI,       /* ROUTE_MULTI: MULTI, EXEC, DISCARD, WATCH, UNWATCH: one kind each */
+    CMDK_EXEC,
+    CMDK_DISCARD,
+    CMDK_WATCH,
+    CMDK_UNWATCH,
+} cmd_kind;
 
 struct netthr;
 struct conn;
@@ -73,6 +100,13 @@ typedef struct cmd_def {
     cmd_local_fn *local;                 /* for ROUTE_LOCAL */
     int first_key, last_key, key_step;   /* for COMMAND */
     const char *group, *since, *summary; /* for COMMAND DOCS */
+    /* The variant within its route (0 for the others; rows name them): */
+    uint8_t kind;  /* enum cmd_kind */
+    uint8_t op;    /* CMDK_SETOP: SETOP_*; CMDK_ZSETOP: ZSETOP_* (engine/cmd.h) */
+    uint8_t store; /* SETOP, ZSETOP, ZRANGESTORE: the STORE form (argv[1] is the destination) */
+    uint8_t zset;  /* CMDK_MPOP, CMDK_BMPOP: of sorted sets (MIN|MAX), else of lists
+                      (LEFT|RIGHT) */
+    uint8_t max;   /* CMDK_BZPOP: pops the highest score (BZPOPMAX) */
 } cmd_def;
 
 /* Finds a command by name, case-insensitively; NULL if unknown. Internal

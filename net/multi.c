@@ -406,8 +406,8 @@ static void mx_exec(netthr *t, conn *c, const cmd_def *def, int argc, const kv_s
 void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
     multi_conn *m = mx_of(c);
-    switch (def->name[0]) {
-    case 'm': /* MULTI */
+    switch (def->kind) {
+    case CMDK_MULTI:
         if (m->active) {
             mx_answer(t, c, def, argc, argv, "ERR MULTI calls can not be nested");
             return;
@@ -416,7 +416,7 @@ void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_st
         m->dirty = 0;
         mx_answer(t, c, def, argc, argv, NULL);
         return;
-    case 'e': /* EXEC */
+    case CMDK_EXEC:
         if (!m->active) {
             mx_answer(t, c, def, argc, argv, "ERR EXEC without MULTI");
         } else if (m->dirty) {
@@ -427,7 +427,7 @@ void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_st
             mx_exec(t, c, def, argc, argv);
         }
         return;
-    case 'd': /* DISCARD */
+    case CMDK_DISCARD:
         if (!m->active) {
             mx_answer(t, c, def, argc, argv, "ERR DISCARD without MULTI");
             return;
@@ -436,13 +436,13 @@ void multi_command(netthr *t, conn *c, const cmd_def *def, int argc, const kv_st
         m->active = m->dirty = 0;
         mx_unwatch(t, c, def, MX_ANSWER_OK);
         return;
-    case 'w': /* WATCH */
+    case CMDK_WATCH:
         if (m->active)
             mx_answer(t, c, def, argc, argv, "ERR WATCH inside MULTI is not allowed");
         else
             mx_watch(t, c, def, argc, argv);
         return;
-    default: /* UNWATCH */
+    default: /* CMDK_UNWATCH */
         mx_unwatch(t, c, def, MX_ANSWER_OK);
         return;
     }

@@ -2,7 +2,8 @@
  *
  * One line per reply: status text (OK), the raw value, (nil), integers as
  * digits, arrays as their elements separated by single spaces, errors as
- * "ERR <message>". DEL answers OK as the original did. Network thread.
+ * "ERR <message>". DEL answers OK as the original did (CMD_PLAIN_OK in its
+ * row). Network thread.
  */
 #include <string.h>
 
@@ -50,7 +51,7 @@ static size_t plain_elem(const char *p, size_t len, kvbuf *out)
 
 void plain_from_resp(const cmd_def *def, const char *resp, size_t len, kvbuf *out)
 {
-    if (def != NULL && strcmp(def->name, "del") == 0 && len > 0 && resp[0] == ':')
+    if (def != NULL && (def->flags & CMD_PLAIN_OK) && len > 0 && resp[0] == ':')
         kvbuf_append(out, "OK", 2);
     else if (len > 0)
         plain_elem(resp, len, out);

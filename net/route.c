@@ -579,66 +579,52 @@ static void msetnx_start(netthr *t, kv_slot *sl)
 
 /* ---- set algebra across shards: gather the members, combine, store -------- */
 
-/* The set operation of sl's command and where its source keys are
- * (argv[*first], *n of them); *store for the STORE forms. -1 if SINTERCARD's
- * arguments are bad (its shard handler then gives the error). */
+/* The set operation of sl's command (a CMDK_SETOP row: SETOP_*) and where
+ * its source keys are (argv[*first], *n of them); *store for the STORE
+ * forms. -1 if SINTERCARD's arguments are bad (its shard handler then
+ * gives the error). */
 static int setop_of(const kv_slot *sl, int *first, int *n, int *store, int64_t *limit)
 {
-    cmd_fn *fn = sl->def->fn; /* the table's row, by its handler */
-    *store = fn == cmd_sinterstore || fn == cmd_sunionstore || fn == cmd_sdiffstore;
+    *store = sl->def->store;
     *first = *store ? 2 : 1;
     *n = sl->argc - *first;
     *limit = 0;
-    if (fn == cmd_sintercard) {
+    if (sl->def->op == SETOP_INTERCARD) {
         int64_t numkeys;
         const char *err;
         if (cmd_sintercard_args(sl->argc, sl->argv, &numkeys, limit, &err) != 0) return -1;
         *first = 2;
         *n = (int)numkeys;
-        return SETOP_INTERCARD;
     }
-    if (fn == cmd_sinter || fn == cmd_sinterstore) return SETOP_INTER;
-    if (fn == cmd_sunion || fn == cmd_sunionstore) return SETOP_UNION;
-    return SETOP_DIFF;
+    return sl->def->op;
 }
 
-/* What kind of numkeys command sl is: 0 the set commands, 1 the sorted-set
- * algebra (ZUNION...: gathered across shards), 2 ZMPOP/LMPOP (across shards:
- * key by key, mpop_next), 3 ZRANGESTORE (gathered). */
-static int setop_kind(const kv_slot *sl)
-{
-    const char *name = sl->def->name;
-    if (strcmp(name, "zmpop") == 0 || strcmp(name, "lmpop") == 0) return 2;
-    if (strcmp(name, "zrangestore") == 0) return 3;
-    return name[0] == 'z';
-}
-
-/* The source keys of a ZUNION... or ZMPOP/LMPOP: argv[*first], *n of them;
- * -1 if the arguments are bad (the shard handler then gives the error). */
+/* The source keys of the other ROUTE_SETOP commands (CMDK_ZSETOP: ZUNION...,
+ * CMDK_MPOP: ZMPOP/LMPOP, CMDK_ZRANGESTORE): argv[*first], *n of them, and
+ * *store if argv[1] is a destination; -1 if the arguments are bad (the
+ * shard handler then gives the error). */
 static int zsetop_keys(const kv_slot *sl, int *first, int *n, int *store)
 {
     const char *err;
     *store = 0;
-    if (setop_kind(sl) == 3) { /* ZRANGESTORE dst src ... */
+    if (sl->def->kind == CMDK_ZRANGESTORE) { /* ZRANGESTORE dst src ... */
         *first = 2;
         *n = 1;
         *store = 1;
         return 0;
     }
-    if (setop_kind(sl) == 2) {
+    if (sl->def->kind == CMDK_MPOP) {
         int64_t numkeys, count;
-        int which;
-        if (cmd_mpop_args(sl->argc, sl->argv, 1, "min", "max", &numkeys, &which, &count, &err) !=
-                0 &&
-            cmd_mpop_args(sl->argc, sl->argv, 1, "left", "right", &numkeys, &which, &count, &err) !=
-                0)
+        int which, z = sl->def->zset;
+        if (cmd_mpop_args(sl->argc, sl->argv, 1, z ? "min" : "left", z ? "max" : "right", &numkeys,
+                          &which, &count, &err) != 0)
             return -1;
         *first = 2;
         *n = (int)numkeys;
         return 0;
     }
     cmd_zsetop_spec sp;
-    if (cmd_zsetop_args(sl->def->name, sl->argc, sl->argv, &sp, &err) != 0) return -1;
+    if (cmd_zsetop_args(sl->def->op, sl->def->store, sl->argc, sl->argv, &sp, &err) != 0) return -1;
     *first = sp.first;
     *n = (int)sp.numkeys;
     *store = sp.store;
@@ -650,7 +636,7 @@ static int64_t setop_shard(netthr *t, const kv_slot *sl)
 {
     int first, n, store;
     int64_t limit;
-    if (setop_kind(sl) != 0) {
+    if (sl->def->kind != CMDK_SETOP) {
         uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
         if (zsetop_keys(sl, &first, &n, &store) != 0) return sh; /* its error */
         sh = route_shard(t->srv, sl->argv[first].p, sl->argv[first].len);
@@ -673,11 +659,12 @@ static void setop_start(netthr *t, kv_slot *sl)
 {
     int first, n, store;
     int64_t limit;
-    if (setop_kind(sl) == 1)
+    cmd_kind kind = sl->def->kind;
+    if (kind == CMDK_ZSETOP)
         zsetop_keys(sl, &first, &n, &store);
     else
         setop_of(sl, &first, &n, &store, &limit);
-    if (setop_kind(sl) == 3) { /* the range from src's shard */
+    if (kind == CMDK_ZRANGESTORE) { /* the range from src's shard */
         const kv_str *src = &sl->argv[2];
         kv_str *av;
         kv_req *r = part_new(sl, cmd_zrangestore_part, route_shard(t->srv, src->p, src->len),
@@ -692,7 +679,7 @@ static void setop_start(netthr *t, kv_slot *sl)
     }
     int argc = sl->argc;
     sl->argc = first + n; /* route_split takes the keys up to argc: not LIMIT */
-    route_split(t, sl, setop_kind(sl) == 1 ? cmd_zmembers_part : cmd_smembers_part, first, 1, 1, 1);
+    route_split(t, sl, kind == CMDK_ZSETOP ? cmd_zmembers_part : cmd_smembers_part, first, 1, 1, 1);
     sl->argc = argc;
     sl->stage = STAGE_SET_GATHER;
 }
@@ -702,30 +689,40 @@ static void setop_start(netthr *t, kv_slot *sl)
 static int zsetop_gathered(netthr *t, kv_slot *sl);
 static int setop_store(netthr *t, kv_slot *sl, const char *type);
 
+/* Where the gathered object of each of the n source keys is: key k's is
+ * entry at[k] of its part's typed answer (kind CMD_RES_SETS or
+ * CMD_RES_ZSETS: a part answers its keys in client order). 0, or -1 if a
+ * part did not answer in that kind. */
+static int gather_at(const kv_slot *sl, int n, int kind, int64_t *at)
+{
+    int64_t *next = kv_xcalloc(sl->nsub, sizeof *next);
+    int bad = 0;
+    for (int k = 0; k < n && !bad; k++) {
+        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
+        at[k] = next[sl->key_sub[k]]++;
+        bad = r->kind != kind || at[k] >= r->count;
+    }
+    free(next);
+    return bad ? -1 : 0;
+}
+
 static int setop_gathered(netthr *t, kv_slot *sl)
 {
-    if (setop_kind(sl) != 0) return zsetop_gathered(t, sl); /* ZUNION..., ZRANGESTORE */
+    if (sl->def->kind != CMDK_SETOP) return zsetop_gathered(t, sl); /* ZUNION..., ZRANGESTORE */
     int first, n, store;
     int64_t limit;
     int op = setop_of(sl, &first, &n, &store, &limit);
     kvbuf *out = &sl->reply;
-    /* key k's set: the next one of its part's sets (keys in client order) */
-    int64_t *pos = kv_xcalloc(sl->nsub, sizeof *pos);
+    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
     sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
-    int bad = 0;
-    for (int k = 0; k < n && !bad; k++) {
-        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
-        int64_t i = pos[sl->key_sub[k]]++;
-        if (r->kind != CMD_RES_SETS || i >= r->count)
-            bad = 1;
-        else
-            sets[k] = r->sets[i]; /* the part's (NULL: empty), freed with it */
-    }
+    int bad = gather_at(sl, n, CMD_RES_SETS, at) != 0;
+    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: empty), freed with it */
+        sets[k] = sl->subs[sl->key_sub[k]]->res.sets[at[k]];
     sobj_t *res = bad ? NULL
                       : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
                                   &t->srv->secret);
     free(sets);
-    free(pos);
+    free(at);
     if (res == NULL) {
         reply_error(out, "ERR internal error in set gather");
         return 0;
@@ -780,22 +777,21 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
     cmd_zsetop_spec sp;
     const char *err;
     kvbuf *out = &sl->reply;
-    if (setop_kind(sl) == 3) { /* ZRANGESTORE: store what src's part found */
-        const kvbuf *r = &sl->subs[0]->reply;
-        const char *p = r->data;
-        zobj_t *z = cmd_zsetop_parse(&p, r->data + r->len, &t->srv->secret);
-        if (z == NULL) {
+    if (sl->def->kind == CMDK_ZRANGESTORE) { /* store what src's part found */
+        cmd_res *r = &sl->subs[0]->res;
+        if (r->kind != CMD_RES_ZSETS || r->count != 1) {
             reply_error(out, "ERR internal error in sorted set gather");
             return 0;
         }
-        z = cmd_zset_store_form(z, &t->srv->secret);
-        sl->aux = (int64_t)zobj_len(z);
+        zobj_t *z = cmd_zset_store_form(r->zsets[0], &t->srv->secret);
+        r->zsets[0] = NULL; /* z now: the result's one or a copy */
+        sl->aux = z != NULL ? (int64_t)zobj_len(z) : 0;
         kvbuf_reset(out);
         if (sl->aux > 0) zobj_encode(z, out);
         zobj_free(z);
         return setop_store(t, sl, "6");
     }
-    cmd_zsetop_args(sl->def->name, sl->argc, sl->argv, &sp, &err); /* checked at routing */
+    cmd_zsetop_args(sl->def->op, sl->def->store, sl->argc, sl->argv, &sp, &err); /* checked */
     int n = (int)sp.numkeys;
     double *weights = kv_xmalloc((size_t)n * sizeof *weights);
     if (cmd_zsetop_opts(sl->argc, sl->argv, &sp, weights, &err) != 0) {
@@ -803,19 +799,14 @@ static int zsetop_gathered(netthr *t, kv_slot *sl)
         reply_error(out, err);
         return 0;
     }
-    const char **pos = kv_xmalloc(sl->nsub * sizeof *pos);
-    for (unsigned i = 0; i < sl->nsub; i++) pos[i] = sl->subs[i]->reply.data;
+    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
     zobj_t **in = kv_xcalloc((size_t)n, sizeof *in);
-    int bad = 0;
-    for (int k = 0; k < n && !bad; k++) {
-        const kvbuf *r = &sl->subs[sl->key_sub[k]]->reply;
-        in[k] = cmd_zsetop_parse(&pos[sl->key_sub[k]], r->data + r->len, &t->srv->secret);
-        if (in[k] == NULL) bad = 1;
-    }
+    int bad = gather_at(sl, n, CMD_RES_ZSETS, at) != 0;
+    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: absent), freed with it */
+        in[k] = sl->subs[sl->key_sub[k]]->res.zsets[at[k]];
     zobj_t *res = bad ? NULL : cmd_zsetop(&sp, in, weights, &t->srv->secret);
-    for (int k = 0; k < n; k++) zobj_free(in[k]);
     free(in);
-    free(pos);
+    free(at);
     free(weights);
     if (res == NULL) {
         reply_error(out, "ERR internal error in sorted set gather");
@@ -861,8 +852,9 @@ static int mpop_step(netthr *t, kv_slot *sl)
 {
     int first, n, store;
     zsetop_keys(sl, &first, &n, &store);
-    const kvbuf *r = &sl->subs[0]->reply;
-    int nil = r->len == 5 && memcmp(r->data, "*-1\r\n", 5) == 0;
+    const kv_req *part = sl->subs[0];
+    const kvbuf *r = &part->reply;
+    int nil = part->res.kind == CMD_RES_POPPED && part->res.num == 0;
     if (nil && sl->aux + 1 < n) {
         slot_bury_parts(sl, staged_grave(sl));
         sl->aux++;
@@ -1277,7 +1269,7 @@ void route_dispatch(netthr *t, conn *c)
         break;
     case ROUTE_SETOP:
         if (route_parts(t, sl) == 0) break;
-        if (setop_kind(sl) == 2) { /* ZMPOP/LMPOP: key by key */
+        if (sl->def->kind == CMDK_MPOP) { /* ZMPOP/LMPOP: key by key */
             sl->aux = 0;
             mpop_next(t, sl);
         } else {

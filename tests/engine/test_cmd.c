@@ -15,6 +15,7 @@
 #include "engine/kv.h"
 #include "engine/reply.h"
 #include "engine/shard.h"
+#include "engine/zobj.h"
 
 #define T0 1700000000000ll
 
@@ -1118,6 +1119,78 @@ static void test_hash_memory_and_rename(void **state)
     assert_int_equal(f->s.entry_bytes, 0);
 }
 
+/* Member i of the sorted set z is m at score d. */
+static void assert_zmember(const zobj_t *z, size_t i, const char *m, double d)
+{
+    kv_str got;
+    double score;
+    assert_non_null(z);
+    zobj_at(z, i, &got, &score);
+    assert_int_equal(got.len, strlen(m));
+    assert_memory_equal(got.p, m, got.len);
+    assert_true(score == d);
+}
+
+/* fn answers line with reply, and in type that n elements were popped. */
+static void expect_popped(fixture *f, cmd_fn *fn, const char *line, const char *reply, int64_t n)
+{
+    assert_string_equal(run_typed(f, fn, line), reply);
+    assert_int_equal(f->res.kind, CMD_RES_POPPED);
+    assert_int_equal(f->res.num, n);
+}
+
+/* The parts that feed the sorted-set gather and the cross-shard ZMPOP/LMPOP
+ * (net/route.c) answer in type: copies of the sorted sets, the range to
+ * store, how many were popped; nothing to parse back from RESP. */
+static void test_zset_parts_typed(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_zadd, "zadd z 1 a 2.5 b", ":2\r\n");
+    EXPECT(cmd_sadd, "sadd s x", ":1\r\n");
+    EXPECT(cmd_set, "set str v", "+OK\r\n");
+    assert_string_equal(run_typed(f, cmd_zmembers_part, "zmembers z nokey s z"), "");
+    assert_int_equal(f->res.kind, CMD_RES_ZSETS);
+    assert_int_equal(f->res.count, 4);
+    assert_int_equal(zobj_len(f->res.zsets[0]), 2);
+    assert_zmember(f->res.zsets[0], 1, "b", 2.5);
+    assert_null(f->res.zsets[1]);
+    assert_int_equal(zobj_len(f->res.zsets[2]), 1); /* a set: its members at score 1 */
+    assert_zmember(f->res.zsets[2], 0, "x", 1.0);
+    assert_ptr_not_equal(f->res.zsets[3], f->res.zsets[0]); /* a copy each */
+    assert_int_equal(zobj_len(f->res.zsets[3]), 2);
+    assert_string_equal(run_typed(f, cmd_zmembers_part, "zmembers z str"),
+                        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_NONE);
+    EXPECT(cmd_zmembers_part, "zmembers z",
+           "-ERR internal error: a typed part called without a result\r\n");
+
+    assert_string_equal(run_typed(f, cmd_zrangestore_part, "zrangestore d z 1 -1"), "");
+    assert_int_equal(f->res.kind, CMD_RES_ZSETS);
+    assert_int_equal(f->res.count, 1);
+    assert_int_equal(zobj_len(f->res.zsets[0]), 1);
+    assert_zmember(f->res.zsets[0], 0, "b", 2.5);
+    assert_string_equal(run_typed(f, cmd_zrangestore_part, "zrangestore d nokey 0 -1"), "");
+    assert_int_equal(f->res.kind, CMD_RES_ZSETS);
+    assert_null(f->res.zsets[0]); /* empty */
+    assert_string_equal(run_typed(f, cmd_zrangestore_part, "zrangestore d z x 1"),
+                        "-ERR value is not an integer or out of range\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_NONE);
+    EXPECT(cmd_exists_part, "exists d", ":0\r\n"); /* the part stores nothing */
+
+    expect_popped(f, cmd_zmpop, "zmpop 2 nokey z max count 5",
+                  "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nb\r\n$3\r\n2.5\r\n"
+                  "*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+                  2);
+    expect_popped(f, cmd_zmpop, "zmpop 1 z min", "*-1\r\n", 0);
+    EXPECT(cmd_rpush, "rpush l a b c", ":3\r\n");
+    expect_popped(f, cmd_lmpop, "lmpop 1 l right count 2",
+                  "*2\r\n$1\r\nl\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n", 2);
+    expect_popped(f, cmd_lmpop, "lmpop 1 nol left", "*-1\r\n", 0);
+    assert_string_equal(run_typed(f, cmd_lmpop, "lmpop 1 str left"),
+                        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_int_equal(f->res.kind, CMD_RES_NONE);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1154,6 +1227,7 @@ int main(void)
         T(test_hash_randfield),
         T(test_hash_scan),
         T(test_hash_memory_and_rename),
+        T(test_zset_parts_typed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

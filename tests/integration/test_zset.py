@@ -283,7 +283,12 @@ def zset_mpop_across_shards(ctx):
              ("ZMPOP", "8") + tuple(zk) + ("MIN",), ("DEL", zk[3]),
              ("ZMPOP", "8") + tuple(zk) + ("MIN",), ("ZMPOP", "8") + tuple(zk) + ("MIN", "COUNT", "0"),
              ("SET", lk[4], "v"), ("RPUSH", lk[6], "z"), ("LMPOP", "8") + tuple(lk) + ("LEFT",),
-             ("DEL", lk[4]), ("LMPOP", "8") + tuple(lk) + ("LEFT",)]
+             ("DEL", lk[4]), ("LMPOP", "8") + tuple(lk) + ("LEFT",),
+             # the other family's words: a syntax error, as on one shard
+             ("ZMPOP", "8") + tuple(zk) + ("LEFT",), ("LMPOP", "8") + tuple(lk) + ("MAX",),
+             ("ZADD", zk[7], "1", "a"), ("RPUSH", lk[7], "a"),
+             ("ZMPOP", "8") + tuple(zk) + ("RIGHT", "COUNT", "1"),
+             ("LMPOP", "8") + tuple(lk) + ("MIN", "COUNT", "1"), ("EXISTS", zk[7], lk[7])]
     with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
         a.call("FLUSHALL")
         b.call("FLUSHALL")

@@ -93,6 +93,64 @@ static void test_tx_control(void **state)
     assert_false(cmdtab_lookup("unwatch", 7)->flags & CMD_TX_CONTROL); /* queued */
 }
 
+/* The routers tell the members of a family by their row's variant fields
+ * (net/route.c, net/blocking.c, net/multi.c, net/plain.c), not by names:
+ * every row of a shared route has its kind, and the fields match the name. */
+static void test_kinds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; cmdtab_at(i) != NULL; i++) {
+        const cmd_def *d = cmdtab_at(i);
+        const char *n = d->name;
+        size_t len = strlen(n);
+        int store = len > 5 && strcmp(n + len - 5, "store") == 0;
+        switch (d->route) {
+        case ROUTE_SETOP:
+            if (strcmp(n, "zmpop") == 0 || strcmp(n, "lmpop") == 0) {
+                assert_int_equal(d->kind, CMDK_MPOP);
+                assert_int_equal(d->zset, n[0] == 'z');
+            } else if (strcmp(n, "zrangestore") == 0) {
+                assert_int_equal(d->kind, CMDK_ZRANGESTORE);
+            } else {
+                assert_int_equal(d->kind, n[0] == 'z' ? CMDK_ZSETOP : CMDK_SETOP);
+                assert_int_equal(d->store, store);
+                int z = n[0] == 'z';
+                int op = strstr(n, "intercard") ? (z ? ZSETOP_INTERCARD : SETOP_INTERCARD)
+                         : strstr(n, "union")   ? (z ? ZSETOP_UNION : SETOP_UNION)
+                         : strstr(n, "diff")    ? (z ? ZSETOP_DIFF : SETOP_DIFF)
+                                                : (z ? ZSETOP_INTER : SETOP_INTER);
+                assert_int_equal(d->op, op);
+            }
+            break;
+        case ROUTE_BLOCK:
+            if (strcmp(n, "blpop") == 0 || strcmp(n, "brpop") == 0)
+                assert_int_equal(d->kind, CMDK_BPOP);
+            else if (strcmp(n, "blmove") == 0)
+                assert_int_equal(d->kind, CMDK_BLMOVE);
+            else if (strcmp(n, "brpoplpush") == 0)
+                assert_int_equal(d->kind, CMDK_BRPOPLPUSH);
+            else if (strncmp(n, "bzpop", 5) == 0)
+                assert_int_equal(d->kind, CMDK_BZPOP);
+            else
+                assert_int_equal(d->kind, CMDK_BMPOP);
+            assert_int_equal(d->max, strcmp(n, "bzpopmax") == 0);
+            assert_int_equal(d->zset, strcmp(n, "bzmpop") == 0);
+            break;
+        case ROUTE_MULTI: {
+            const char *names[] = {"multi", "exec", "discard", "watch", "unwatch"};
+            assert_true(d->kind >= CMDK_MULTI && d->kind <= CMDK_UNWATCH);
+            assert_string_equal(n, names[d->kind - CMDK_MULTI]);
+            break;
+        }
+        default:
+            assert_int_equal(d->kind, CMDK_NONE);
+            break;
+        }
+        if (d->route != ROUTE_SETOP) assert_int_equal(d->store, 0);
+        assert_int_equal((d->flags & CMD_PLAIN_OK) != 0, strcmp(n, "del") == 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_arity),
         cmocka_unit_test(test_plain_replies),
         cmocka_unit_test(test_tx_control),
+        cmocka_unit_test(test_kinds),
     };
     return cmocka_run_group_tests_name("net/cmdtab", tests, NULL, NULL);
 }
