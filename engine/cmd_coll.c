@@ -6,6 +6,7 @@
 
 #include "engine/cmd_internal.h"
 #include "engine/shard.h"
+#include "engine/varint.h"
 
 int cmd_check_type(const cmd_call *c, const kv_entry *e, unsigned type)
 {
@@ -47,17 +48,7 @@ int cmd_index_range(int64_t len, int64_t *start, int64_t *stop)
 
 int cmd_read_varint(const char *p, size_t n, size_t *off, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char b = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
+    return varint_get(p, n, off, out);
 }
 
 int cmd_read_elem(const char *p, size_t n, size_t *off, kv_str *out)

@@ -10,6 +10,7 @@
 
 #include "engine/entry.h"
 #include "engine/table.h"
+#include "engine/varint.h"
 
 /* Packed tuple: flen (1 byte), vlen (1 byte), field, value. */
 #define HOBJ_TUPLE_HDR 2
@@ -385,28 +386,8 @@ void hobj_random(hobj_t *h, uint64_t *rng, kv_str *field, kv_str *val)
 
 static void varint_append(kvbuf *out, uint64_t v)
 {
-    char tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (char)v;
-    kvbuf_append(out, tmp, n);
-}
-
-static int varint_read(const char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && *off < n; shift += 7) {
-        unsigned char c = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
+    char tmp[VARINT_MAX];
+    kvbuf_append(out, tmp, (size_t)(varint_put(tmp, v) - tmp));
 }
 
 void hobj_encode_varint(kvbuf *out, uint64_t v)
@@ -436,7 +417,7 @@ void hobj_encode(hobj_t *h, kvbuf *out)
 static int take(const char *p, size_t n, size_t *off, kv_str *s)
 {
     uint64_t len;
-    if (varint_read(p, n, off, &len) != 0 || len > n - *off) return -1;
+    if (varint_get(p, n, off, &len) != 0 || len > n - *off) return -1;
     s->p = p + *off;
     s->len = (size_t)len;
     *off += (size_t)len;
@@ -447,7 +428,7 @@ hobj_t *hobj_decode(const kv_hash_secret *secret, const char *p, size_t n)
 {
     size_t off = 0;
     uint64_t count;
-    if (varint_read(p, n, &off, &count) != 0 || count > n) return NULL;
+    if (varint_get(p, n, &off, &count) != 0 || count > n) return NULL;
     hobj_t *h = hobj_new(secret);
     for (uint64_t i = 0; i < count; i++) {
         kv_str f, v;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/varint.h"
+
 struct lnode {
     struct lnode *prev, *next;
     uint32_t count; /* elements */
@@ -25,43 +27,6 @@ struct lobj {
 };
 
 /* ---- varints and elements ------------------------------------------------ */
-
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static size_t varint_put(char *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (char)(0x80 | (v & 0x7f));
-        v >>= 7;
-    }
-    p[n++] = (char)v;
-    return n;
-}
-
-/* Reads a varint from p[*off..n); 0, or -1 if truncated or too long. */
-static int varint_get(const char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char b = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* The element at buf + off of a node (well formed by construction); sets
  * *out and returns its total size in bytes. */
@@ -152,11 +117,11 @@ static void node_shrink(lobj_t *l, lnode_t *nd)
 /* Writes element p[0..n) at byte offset off of nd, moving what follows. */
 static void node_put(lobj_t *l, lnode_t *nd, size_t off, const char *p, size_t n)
 {
-    size_t sz = varint_size(n) + n;
+    size_t sz = varint_len(n) + n;
     node_reserve(l, nd, sz);
     memmove(nd->buf + off + sz, nd->buf + off, nd->used - off);
-    size_t h = varint_put(nd->buf + off, n);
-    if (n) memcpy(nd->buf + off + h, p, n);
+    char *at = varint_put(nd->buf + off, n);
+    if (n) memcpy(at, p, n);
     nd->used += (uint32_t)sz;
     nd->count++;
 }
@@ -272,7 +237,7 @@ void lobj_set_version(lobj_t *l, uint64_t v)
 
 void lobj_push(lobj_t *l, int where, const char *p, size_t n)
 {
-    size_t sz = varint_size(n) + n;
+    size_t sz = varint_len(n) + n;
     lnode_t *nd = where == LOBJ_HEAD ? l->head : l->tail;
     if (nd == NULL || (nd->count > 0 && nd->used + sz > LOBJ_NODE_BYTES)) {
         lnode_t *nn = node_new(l);
@@ -403,9 +368,9 @@ void lobj_iter_done(lobj_iter *it)
 
 void lobj_encode(lobj_t *l, kvbuf *out)
 {
-    char tmp[10];
-    kvbuf_append(out, tmp, varint_put(tmp, l->version));
-    kvbuf_append(out, tmp, varint_put(tmp, l->len));
+    char tmp[2 * VARINT_MAX];
+    char *end = varint_put(varint_put(tmp, l->version), l->len);
+    kvbuf_append(out, tmp, (size_t)(end - tmp));
     for (lnode_t *nd = l->head; nd; nd = nd->next) kvbuf_append(out, nd->buf, nd->used);
 }
 

@@ -11,6 +11,7 @@
 #include "engine/entry.h"
 #include "engine/hobj.h"
 #include "engine/table.h"
+#include "engine/varint.h"
 
 /* ---- the big form: a B+tree ordered by (score, member) ----
  *
@@ -732,26 +733,11 @@ void zobj_encode(zobj_t *z, kvbuf *out)
     }
 }
 
-static int zvarint(const char *p, size_t n, size_t *off, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*off >= n) return -1;
-        unsigned char b = (unsigned char)p[(*off)++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 zobj_t *zobj_decode(const kv_hash_secret *secret, const char *p, size_t n)
 {
     size_t off = 0;
     uint64_t count = 0, len = 0;
-    if (zvarint(p, n, &off, &count) != 0 || count > n) return NULL;
+    if (varint_get(p, n, &off, &count) != 0 || count > n) return NULL;
     zobj_t *z = zobj_new(secret);
     for (uint64_t i = 0; i < count; i++) {
         double s;
@@ -760,7 +746,7 @@ zobj_t *zobj_decode(const kv_hash_secret *secret, const char *p, size_t n)
         for (int k = 0; k < 8; k++) bits |= (uint64_t)(unsigned char)p[off + (size_t)k] << (8 * k);
         memcpy(&s, &bits, 8);
         off += 8;
-        if (isnan(s) || zvarint(p, n, &off, &len) != 0 || len > n - off) goto bad;
+        if (isnan(s) || varint_get(p, n, &off, &len) != 0 || len > n - off) goto bad;
         if (!zobj_set(z, p + off, (size_t)len, s)) goto bad; /* a duplicate */
         off += (size_t)len;
     }

@@ -78,8 +78,7 @@ static void frame_close(wal_buf *b, uint8_t op, size_t payload_len)
 
 static size_t put_payload_len(size_t klen, size_t vlen, int64_t expire_ms)
 {
-    return 2 + (expire_ms >= 0 ? 8 : 0) + codec_varint_len(klen) + klen + codec_varint_len(vlen) +
-           vlen;
+    return 2 + (expire_ms >= 0 ? 8 : 0) + varint_len(klen) + klen + varint_len(vlen) + vlen;
 }
 
 size_t wal_record_put_size(size_t klen, size_t vlen, int64_t expire_ms)
@@ -101,9 +100,9 @@ int wal_record_put(wal_buf *b, uint8_t vtype, const char *key, size_t klen, cons
         codec_put64(p, (uint64_t)expire_ms);
         p += 8;
     }
-    p = codec_varint_put(p, klen);
+    p = varint_put(p, klen);
     if (klen) memcpy(p, key, klen);
-    p = codec_varint_put(p + klen, vlen);
+    p = varint_put(p + klen, vlen);
     if (vlen) memcpy(p, val, vlen);
     frame_close(b, WAL_OP_PUT, len);
     return 0;
@@ -113,10 +112,10 @@ int wal_record_del(wal_buf *b, const char *key, size_t klen)
 {
     int rc;
     if (klen > WAL_REC_MAX_PAYLOAD) return KV_ERANGE;
-    size_t len = codec_varint_len(klen) + klen;
+    size_t len = varint_len(klen) + klen;
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
-    p = codec_varint_put(p, klen);
+    p = varint_put(p, klen);
     if (klen) memcpy(p, key, klen);
     frame_close(b, WAL_OP_DEL, len);
     return 0;
@@ -124,14 +123,14 @@ int wal_record_del(wal_buf *b, const char *key, size_t klen)
 
 static char *bytes_put(char *p, const kv_str *s)
 {
-    p = codec_varint_put(p, s->len);
+    p = varint_put(p, s->len);
     if (s->len) memcpy(p, s->p, s->len);
     return p + s->len;
 }
 
 static size_t bytes_len(const kv_str *s)
 {
-    return codec_varint_len(s->len) + s->len;
+    return varint_len(s->len) + s->len;
 }
 
 int wal_record_hset(wal_buf *b, const kv_str *key, const kv_str *field, const kv_str *val)
@@ -188,10 +187,10 @@ int wal_record_clear(wal_buf *b)
 int wal_record_db(wal_buf *b, unsigned db)
 {
     int rc;
-    size_t len = codec_varint_len(db);
+    size_t len = varint_len(db);
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
-    codec_varint_put(p, db);
+    varint_put(p, db);
     frame_close(b, WAL_OP_DB, len);
     return 0;
 }
@@ -211,17 +210,17 @@ int wal_record_tx(wal_buf *b, uint64_t txid, uint64_t part_bytes, const uint32_t
 {
     int rc;
     if (n < 2 || n > 65536) return KV_EINVAL;
-    size_t len = 8 + codec_varint_len(part_bytes) + codec_varint_len(n);
+    size_t len = 8 + varint_len(part_bytes) + varint_len(n);
     for (uint32_t i = 0; i < n; i++) {
         if (i && shards[i] <= shards[i - 1]) return KV_EINVAL;
-        len += codec_varint_len(shards[i]);
+        len += varint_len(shards[i]);
     }
     char *p = frame_open(b, len, &rc);
     if (!p) return rc;
     codec_put64(p, txid);
-    p = codec_varint_put(p + 8, part_bytes);
-    p = codec_varint_put(p, n);
-    for (uint32_t i = 0; i < n; i++) p = codec_varint_put(p, shards[i]);
+    p = varint_put(p + 8, part_bytes);
+    p = varint_put(p, n);
+    for (uint32_t i = 0; i < n; i++) p = varint_put(p, shards[i]);
     frame_close(b, WAL_OP_TX, len);
     return 0;
 }
@@ -251,7 +250,7 @@ void wal_record_tx_shards(const wal_rec *r, uint32_t *out)
     size_t off = 0;
     for (uint32_t i = 0; i < r->nparts; i++) {
         uint64_t v = 0;
-        (void)codec_varint_get((const unsigned char *)r->parts.p, r->parts.len, &off, &v);
+        (void)varint_get((const char *)r->parts.p, r->parts.len, &off, &v);
         out[i] = (uint32_t)v;
     }
 }
@@ -261,7 +260,7 @@ void wal_record_tx_shards(const wal_rec *r, uint32_t *out)
 static int take_bytes(const unsigned char *p, size_t n, size_t *off, kv_str *out)
 {
     uint64_t len;
-    if (codec_varint_get(p, n, off, &len) || len > n - *off) return -1;
+    if (varint_get((const char *)p, n, off, &len) || len > n - *off) return -1;
     out->p = (const char *)p + *off;
     out->len = (size_t)len;
     *off += (size_t)len;
@@ -318,7 +317,7 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
     }
     case WAL_OP_DB: {
         uint64_t db;
-        if (codec_varint_get(p, n, &off, &db) || db >= 256) return "bad DB index";
+        if (varint_get((const char *)p, n, &off, &db) || db >= 256) return "bad DB index";
         r->db = (uint32_t)db;
         break;
     }
@@ -327,14 +326,15 @@ static const char *decode_payload(uint8_t op, const unsigned char *p, size_t n, 
         if (n < 8) return "short TX";
         r->txid = codec_get64(p);
         off = 8;
-        if (codec_varint_get(p, n, &off, &r->part_bytes) || r->part_bytes > ((uint64_t)1 << 62))
+        if (varint_get((const char *)p, n, &off, &r->part_bytes) ||
+            r->part_bytes > ((uint64_t)1 << 62))
             return "bad TX part length";
-        if (codec_varint_get(p, n, &off, &np) || np < 2 || np > 65536)
+        if (varint_get((const char *)p, n, &off, &np) || np < 2 || np > 65536)
             return "bad TX participant count";
         r->nparts = (uint32_t)np;
         r->parts.p = (const char *)p + off;
         for (uint64_t i = 0; i < np; i++) {
-            if (codec_varint_get(p, n, &off, &v) || v > UINT32_MAX || (i && v <= prev))
+            if (varint_get((const char *)p, n, &off, &v) || v > UINT32_MAX || (i && v <= prev))
                 return "bad TX participant";
             prev = v;
         }

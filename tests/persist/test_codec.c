@@ -35,25 +35,25 @@ static void test_varint_round_trip(void **state)
     static const uint64_t vals[] = {
         0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, 1ull << 62, UINT64_MAX - 1, UINT64_MAX};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        char b[CODEC_VARINT_MAX + 1];
-        char *end = codec_varint_put(b, vals[i]);
+        char b[VARINT_MAX + 1];
+        char *end = varint_put(b, vals[i]);
         size_t n = (size_t)(end - b);
-        assert_int_equal(n, codec_varint_len(vals[i]));
-        assert_true(n >= 1 && n <= CODEC_VARINT_MAX);
+        assert_int_equal(n, varint_len(vals[i]));
+        assert_true(n >= 1 && n <= VARINT_MAX);
         size_t off = 0;
         uint64_t v = 0;
-        assert_int_equal(codec_varint_get((const unsigned char *)b, n, &off, &v), 0);
+        assert_int_equal(varint_get((const char *)b, n, &off, &v), 0);
         assert_int_equal(off, n);
         assert_true(v == vals[i]);
         /* every shorter buffer ends inside it */
         for (size_t k = 0; k < n; k++) {
             off = 0;
-            assert_int_equal(codec_varint_get((const unsigned char *)b, k, &off, &v), -1);
+            assert_int_equal(varint_get((const char *)b, k, &off, &v), -1);
         }
     }
-    assert_int_equal(codec_varint_len(127), 1);
-    assert_int_equal(codec_varint_len(128), 2);
-    assert_int_equal(codec_varint_len(UINT64_MAX), 10);
+    assert_int_equal(varint_len(127), 1);
+    assert_int_equal(varint_len(128), 2);
+    assert_int_equal(varint_len(UINT64_MAX), 10);
 }
 
 static void test_varint_refused(void **state)
@@ -63,19 +63,19 @@ static void test_varint_refused(void **state)
     uint64_t v;
     /* non-canonical: a trailing zero byte (0 written as 0x80 0x00) */
     off = 0;
-    assert_int_equal(codec_varint_get((const unsigned char *)"\x80\x00", 2, &off, &v), -1);
+    assert_int_equal(varint_get("\x80\x00", 2, &off, &v), -1);
     /* over 64 bits: the tenth byte may only be 0 or 1 */
     const unsigned char big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
     off = 0;
-    assert_int_equal(codec_varint_get(big, sizeof big, &off, &v), -1);
+    assert_int_equal(varint_get((const char *)big, sizeof big, &off, &v), -1);
     /* over-long: eleven bytes */
     const unsigned char lng[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
     off = 0;
-    assert_int_equal(codec_varint_get(lng, sizeof lng, &off, &v), -1);
+    assert_int_equal(varint_get((const char *)lng, sizeof lng, &off, &v), -1);
     /* reads from *off, and moves it past the value only */
     const unsigned char two[] = {0x05, 0xac, 0x02, 0x07};
     off = 1;
-    assert_int_equal(codec_varint_get(two, sizeof two, &off, &v), 0);
+    assert_int_equal(varint_get((const char *)two, sizeof two, &off, &v), 0);
     assert_int_equal(v, 300);
     assert_int_equal(off, 3);
 }
