@@ -205,8 +205,8 @@ cmd_fn cmd_lpush, cmd_rpush, cmd_lpushx, cmd_rpushx, cmd_lpop, cmd_rpop, cmd_lle
 /* Blocking lists (cmd_list.c). The table's handlers never block (MULTI):
  * BLPOP/BRPOP key... timeout, BLMOVE src dst from to timeout, BRPOPLPUSH
  * src dst timeout pop or answer nil. The _try parts run for a blocked
- * client (c->env is its blk_token, block.h): BLPOP/BRPOP part argv = name
- * and this shard's keys; BLMOVE part argv = name src dst from to (one
+ * client (c->env is its blk_token, block.h): BLPOP/BRPOP part argv = name,
+ * LEFT|RIGHT and this shard's keys; BLMOVE part argv = name src dst from to (one
  * shard). They reply the answer after claiming the token, an error, or
  * nothing at all (the client was registered on the keys, or is served
  * elsewhere). */

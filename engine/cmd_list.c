@@ -789,15 +789,18 @@ void cmd_blmpop_try(shard_t *s, const cmd_call *c)
     }
 }
 
-/* BLPOP/BRPOP part: argv = name, this shard's keys in the client's order;
- * c->env the token. Replies [key, element] after claiming the token, an
- * error, or nothing (registered, or served elsewhere). */
+/* BLPOP/BRPOP part: argv = name, LEFT|RIGHT (the end it pops), this
+ * shard's keys in the client's order; c->env the token. Replies [key, element] after claiming the
+ * token, an error, or nothing (registered, or served elsewhere). */
 void cmd_bpop_try(shard_t *s, const cmd_call *c)
 {
     blk_token *tok = c->env;
-    int where = (c->argv[0].len > 1 && (c->argv[0].p[1] | 0x20) == 'r') ? LOBJ_TAIL : LOBJ_HEAD;
-    int wrong;
-    for (int i = 1; i < c->argc; i++) {
+    int where = LOBJ_HEAD, wrong;
+    if (parse_side(&c->argv[1], &where) != 0) {
+        reply_error(c->out, KV_ERR_SYNTAX);
+        return;
+    }
+    for (int i = 2; i < c->argc; i++) {
         kv_entry *e = list_write(s, c, &c->argv[i], &wrong);
         if (wrong) return;
         if (e != NULL) {
@@ -806,7 +809,7 @@ void cmd_bpop_try(shard_t *s, const cmd_call *c)
         }
     }
     if (blk_token_state(tok) != BLK_WAITING) return;
-    for (int i = 1; i < c->argc; i++) {
+    for (int i = 2; i < c->argc; i++) {
         const kv_str *k = &c->argv[i];
         blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok, where, 0,
                     0, NULL);

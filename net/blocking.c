@@ -298,14 +298,14 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
         slot_set_parts(sl, subs, 1);
         route_queue(t, r);
     } else if (kind == CMDK_BZPOP) { /* BZPOPMIN/BZPOPMAX key... timeout */
-        kv_str pre[2] = {{sl->def->max ? "max" : "min", 3}, {"-1", 2}};
+        kv_str pre[2] = {{sl->def->high ? "max" : "min", 3}, {"-1", 2}};
         block_pop_parts(t, sl, nb, cmd_bzpop_try, 1, sl->argc - 2, pre, 2);
     } else if (kind == CMDK_BMPOP) { /* BZMPOP/BLMPOP timeout numkeys key... where [COUNT n] */
         kv_str pre[2] = {sl->argv[mp_where], mp_count > 0 ? sl->argv[mp_count] : (kv_str){"1", 1}};
         block_pop_parts(t, sl, nb, sl->def->zset ? cmd_bzpop_try : cmd_blmpop_try, 3, mp_n, pre, 2);
     } else { /* BLPOP/BRPOP key... timeout */
-        kv_str none[1];
-        block_pop_parts(t, sl, nb, cmd_bpop_try, 1, sl->argc - 2, none, 0);
+        kv_str end[1] = {sl->def->high ? (kv_str){"right", 5} : (kv_str){"left", 4}};
+        block_pop_parts(t, sl, nb, cmd_bpop_try, 1, sl->argc - 2, end, 1);
     }
     c->blocker = sl;
     if (ms > 0) {

@@ -52,12 +52,15 @@ enum cmd_flag {
     CMD_NOSCRIPT = 1u << 4,
     CMD_LOADING = 1u << 5,
     CMD_STALE = 1u << 6,
-    CMD_DENYOOM = 1u << 7,    /* may grow memory: refused or evicts first under --maxmemory */
-    CMD_NO_AUTH = 1u << 8,    /* allowed before AUTH (AUTH, HELLO, QUIT) */
-    CMD_TX_CONTROL = 1u << 9, /* runs at once inside MULTI, never queued (MULTI, EXEC,
-                                 DISCARD, WATCH, QUIT; not UNWATCH) */
-    CMD_PLAIN_OK = 1u << 10,  /* the plain-text protocol answers OK, not the count (DEL, as
-                                 the original mem-kv did) */
+    CMD_DENYOOM = 1u << 7,     /* may grow memory: refused or evicts first under --maxmemory */
+    CMD_NO_AUTH = 1u << 8,     /* allowed before AUTH (AUTH, HELLO, QUIT) */
+    CMD_TX_CONTROL = 1u << 9,  /* runs at once inside MULTI, never queued (MULTI, EXEC,
+                                  DISCARD, WATCH, QUIT; not UNWATCH) */
+    CMD_PLAIN_OK = 1u << 10,   /* the plain-text protocol answers OK, not the count (DEL, as
+                                  the original mem-kv did) */
+    CMD_SUBSCRIBED = 1u << 11, /* allowed on a RESP2 connection in subscribed mode (PING,
+                                  QUIT and the (P|S)(UN)SUBSCRIBE commands, as Redis) */
+    CMD_CONTAINER = 1u << 12,  /* has subcommands, which Redis names 'client|list' in errors */
 };
 
 /* Which member of a family that shares a route a command is. The router's
@@ -106,7 +109,8 @@ typedef struct cmd_def {
     uint8_t store; /* SETOP, ZSETOP, ZRANGESTORE: the STORE form (argv[1] is the destination) */
     uint8_t zset;  /* CMDK_MPOP, CMDK_BMPOP: of sorted sets (MIN|MAX), else of lists
                       (LEFT|RIGHT) */
-    uint8_t max;   /* CMDK_BZPOP: pops the highest score (BZPOPMAX) */
+    uint8_t high;  /* CMDK_BZPOP: pops the highest score (BZPOPMAX); CMDK_BPOP: pops the
+                      tail (BRPOP) */
 } cmd_def;
 
 /* Finds a command by name, case-insensitively; NULL if unknown. Internal

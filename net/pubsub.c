@@ -673,17 +673,6 @@ void pubsub_pubsub(netthr *t, conn *c, int argc, const kv_str *argv, kvbuf *out)
 
 /* ---- the subscribed connection's restriction -------------------------------- */
 
-/* Commands whose name Redis shows with their subcommand ('client|list'). */
-static int is_container(const char *name)
-{
-    static const char *const containers[] = {"client",  "command", "config",   "memory",
-                                             "object",  "pubsub",  "script",   "slowlog",
-                                             "latency", "acl",     "function", "cluster"};
-    for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++)
-        if (strcmp(name, containers[i]) == 0) return 1;
-    return 0;
-}
-
 int pubsub_refuse(netthr *t, conn *c)
 {
     if (!subscribed(c)) return 0;
@@ -691,13 +680,9 @@ int pubsub_refuse(netthr *t, conn *c)
     const kv_str *argv = c->ps.argv;
     const cmd_def *def = cmdtab_lookup(argv[0].p, argv[0].len);
     if (def == NULL || !cmdtab_arity_ok(def, argc)) return 0; /* its own error first */
-    static const char *const allowed[] = {"ping",         "subscribe",    "unsubscribe",
-                                          "psubscribe",   "punsubscribe", "ssubscribe",
-                                          "sunsubscribe", "quit",         "reset"};
-    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-        if (strcmp(def->name, allowed[i]) == 0) return 0;
+    if (def->flags & CMD_SUBSCRIBED) return 0;
     char name[96], msg[256];
-    if (is_container(def->name) && argc >= 2) {
+    if ((def->flags & CMD_CONTAINER) && argc >= 2) {
         size_t n = argv[1].len < 48 ? argv[1].len : 48;
         int k = snprintf(name, sizeof name, "%s|", def->name);
         for (size_t i = 0; i < n; i++) {

@@ -152,11 +152,11 @@ static void test_serve_on_shards(void **state)
     shard_init(&b, 1, &secret);
     blk_token *t1 = tok_new(), *t2 = tok_new();
     /* t1 waits on q in both shards (one BLPOP over two shards), t2 on q in a */
-    kvbuf o = run(&a, cmd_bpop_try, t1, 2, (const char *[]){"blpop", "q"});
+    kvbuf o = run(&a, cmd_bpop_try, t1, 3, (const char *[]){"blpop", "left", "q"});
     expect(&o, "");
-    o = run(&b, cmd_bpop_try, t1, 2, (const char *[]){"blpop", "q"});
+    o = run(&b, cmd_bpop_try, t1, 3, (const char *[]){"blpop", "left", "q"});
     expect(&o, "");
-    o = run(&a, cmd_bpop_try, t2, 2, (const char *[]){"brpop", "q"});
+    o = run(&a, cmd_bpop_try, t2, 3, (const char *[]){"brpop", "right", "q"});
     expect(&o, "");
     /* a push on b serves t1 there */
     o = run(&b, cmd_rpush, NULL, 3, (const char *[]){"rpush", "q", "x"});
@@ -183,11 +183,11 @@ static void test_serve_on_shards(void **state)
     assert_int_equal(blk_reg_waits(a.blk), 0);
     /* a try on a non-empty list claims and pops at once; a claimed token pops nothing */
     blk_token *t3 = tok_new();
-    o = run(&a, cmd_bpop_try, t3, 3, (const char *[]){"blpop", "none", "q"});
+    o = run(&a, cmd_bpop_try, t3, 4, (const char *[]){"blpop", "left", "none", "q"});
     expect(&o, "*2\r\n$1\r\nq\r\n$1\r\n1\r\n");
     o = run(&a, cmd_rpush, NULL, 3, (const char *[]){"rpush", "q", "z"});
     expect(&o, ":1\r\n");
-    o = run(&a, cmd_bpop_try, t3, 2, (const char *[]){"blpop", "q"});
+    o = run(&a, cmd_bpop_try, t3, 3, (const char *[]){"blpop", "left", "q"});
     expect(&o, "");
     o = run(&a, cmd_llen, NULL, 2, (const char *[]){"llen", "q"});
     expect(&o, ":1\r\n");

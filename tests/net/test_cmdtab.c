@@ -133,7 +133,7 @@ static void test_kinds(void **state)
                 assert_int_equal(d->kind, CMDK_BZPOP);
             else
                 assert_int_equal(d->kind, CMDK_BMPOP);
-            assert_int_equal(d->max, strcmp(n, "bzpopmax") == 0);
+            assert_int_equal(d->high, strcmp(n, "bzpopmax") == 0 || strcmp(n, "brpop") == 0);
             assert_int_equal(d->zset, strcmp(n, "bzmpop") == 0);
             break;
         case ROUTE_MULTI: {
@@ -148,6 +148,15 @@ static void test_kinds(void **state)
         }
         if (d->route != ROUTE_SETOP) assert_int_equal(d->store, 0);
         assert_int_equal((d->flags & CMD_PLAIN_OK) != 0, strcmp(n, "del") == 0);
+        /* the containers (their summaries say so, and COMMAND), the commands
+         * a subscribed RESP2 connection may run */
+        assert_int_equal((d->flags & CMD_CONTAINER) != 0,
+                         strncmp(d->summary, "A container", 11) == 0 || strcmp(n, "command") == 0);
+        const char *sub[] = {"ping",       "quit",         "subscribe",  "unsubscribe",
+                             "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"};
+        int in_sub = 0;
+        for (size_t k = 0; k < sizeof sub / sizeof sub[0]; k++) in_sub |= strcmp(n, sub[k]) == 0;
+        assert_int_equal((d->flags & CMD_SUBSCRIBED) != 0, in_sub);
     }
 }
 
