@@ -4,6 +4,8 @@ lists is described in docs/operations.md, and every relative link in
 README.md and docs/*.md points to a file that exists (and, with a
 #fragment, to a heading of that file, slugged as GitHub does).
 
+Issue 18: docs/architecture.md's module map names every header.
+
 Issue 16: the examples run. Every fenced ```console block of README.md and
 docs/*.md carries a marker on the line above it:
   <!-- docs-test: run -->      each `$ command` is run against a fresh
@@ -68,6 +70,19 @@ def pages():
     d = os.path.join(ROOT, "docs")
     out += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".md")]
     return out
+
+
+@R.test
+def test_every_header_in_the_module_map(_):
+    """Issue 18: docs/architecture.md's map of modules and headers names
+    every header of the server's and the bench's folders."""
+    text = read(os.path.join(ROOT, "docs", "architecture.md"))
+    missing = []
+    for folder in ("engine", "persist", "actors", "net", "bench"):
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            if name.endswith(".h") and "`%s`" % name not in text:
+                missing.append("%s/%s" % (folder, name))
+    assert not missing, "headers not in docs/architecture.md's map: %s" % missing
 
 
 @R.test
