@@ -641,6 +641,19 @@ void cmd_rpoplpush(shard_t *s, const cmd_call *c)
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
 }
 
+/* LMOVE's check of a key in another shard than the other key (net/xshard.c):
+ * argv = name, key -> :1 (and CMD_RES_INT 1) if key holds a list, :0 if it
+ * is absent, or WRONGTYPE. Changes nothing. */
+void cmd_list_kind_part(shard_t *s, const cmd_call *c)
+{
+    int wrong;
+    kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
+    if (wrong) return;
+    int64_t v = e != NULL;
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_INT, .num = v};
+    reply_int(c->out, v);
+}
+
 /* ---- blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) --------------------------
  * cmd_blpop & co. are the table's handlers: they never block (MULTI runs
  * them so, as Redis does in a transaction). The network thread runs the
