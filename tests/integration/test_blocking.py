@@ -47,11 +47,12 @@ def wait_blocked(c, n, timeout=5.0):
 
 
 def same_shard_key(c, src, prefix):
-    """A key in src's shard: LMOVE refuses keys of two shards (on Redis any
-    key does). src must not hold a list."""
+    """A key in src's shard: BLMOVE refuses keys of two shards (LMOVE no
+    longer does; on Redis any key does): with an empty src it times out
+    after 10 ms in one shard, and is refused at once across two."""
     for i in range(1000):
         k = "%s%d" % (prefix, i)
-        if not isinstance(c.call("LMOVE", src, k, "LEFT", "LEFT"), RespError):
+        if not isinstance(c.call("BLMOVE", src, k, "LEFT", "LEFT", "0.01"), RespError):
             return k
     raise AssertionError("no key in the shard of %s" % src)
 
@@ -239,6 +240,37 @@ def blocking_blmove_served(ctx):
     """BLMOVE and BRPOPLPUSH served by a push: the element moves; a
     destination of the wrong type answers WRONGTYPE and moves nothing."""
     got, want = both(ctx, moves)
+    check_same(got, want)
+
+
+def moves_wake(port):
+    """Cross-shard (on mem-kv, for most of the 12 names) LMOVE, RPOPLPUSH
+    and MULTI/LMOVE/EXEC push to a key a BLPOP/BLMOVE client waits on."""
+    out = []
+    with RespConn(port) as a, RespConn(port) as b:
+        b.call("FLUSHALL")
+        for i in range(12):
+            w = "wk%d" % i
+            b.call("RPUSH", "wsrc", "x%d" % i, "y%d" % i)
+            a.send(encode("BLPOP", w, "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "LMOVE", "wsrc", w, "LEFT", "LEFT"))
+            out.append(a.read_reply(raw=True)[1])
+            a.send(encode("BLMOVE", w, w, "RIGHT", "LEFT", "0"))
+            wait_blocked(b, 1)
+            b.call("MULTI")
+            b.call("RPOPLPUSH", "wsrc", w)
+            out.append(raw(b, "EXEC"))
+            out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", w, "0", "-1")]
+        out.append(raw(b, "LRANGE", "wsrc", "0", "-1"))
+    return out
+
+
+@R.test
+def blocking_woken_by_cross_shard_moves(ctx):
+    """A client blocked on a key is served by an LMOVE/RPOPLPUSH (alone or
+    in MULTI) whose other key is in another shard, as by any push."""
+    got, want = both(ctx, moves_wake)
     check_same(got, want)
 
 
