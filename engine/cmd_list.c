@@ -845,6 +845,24 @@ void cmd_blmove_try(shard_t *s, const cmd_call *c)
                 &c->argv[2]);
 }
 
+/* BLMOVE/BRPOPLPUSH with the destination in another shard (net/xshard.c,
+ * inside a frozen run that found src empty): argv = name, src, LEFT|RIGHT;
+ * c->env the token. Registers the client on src as a waiter that pops
+ * nothing (an LMPOP waiter of count 0): when src gets elements, the token
+ * is served with [src, []] and the network thread runs the move across
+ * the two shards itself. Replies nothing. */
+void cmd_blmove_wait_part(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    const kv_str *k = &c->argv[1];
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    int where = cmd_is(&c->argv[2], "right") ? LOBJ_TAIL : LOBJ_HEAD;
+    blk_wait *w = blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok,
+                              where, 0, 0, NULL);
+    w->mpop = 1;
+    w->count = 0;
+}
+
 /* Serves the first waiting client of ready key k (database s->db) if its
  * list has an element; returns 1 if it served one (or answered it
  * WRONGTYPE), 0 if the list is empty or nobody waits. *gone is set when k

@@ -75,6 +75,7 @@ typedef struct multi_tx {
     kv_slot *group;      /* ro: multi_write_group's command (its parts run), or NULL */
     kv_req **fzr;        /* multi_write_group: the run's requests (one per actor) */
     unsigned nfzr;
+    struct blk_token *tok; /* ro: multi_xshard_group of a blocked BLMOVE: its token, or NULL */
 } multi_tx;
 
 /* ---- connection state --------------------------------------------------- */
@@ -692,7 +693,7 @@ static void multi_run(actor_fz *fz, void *arg)
             mx_run_msetnx(fz, q);
             break;
         case MX_XSHARD: /* admitted with the transaction: room is made, never -OOM */
-            xshard_run(fz, tx->srv, q, KV_OOM_EVICT, &q->reply);
+            xshard_run(fz, tx->srv, q, KV_OOM_EVICT, NULL, &q->reply);
             break;
         }
     }
@@ -738,12 +739,13 @@ static void multi_xshard_run(actor_fz *fz, void *arg)
     kv_slot *sl = tx->group;
     int oom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_EVICT;
     kvbuf_reset(&sl->subs[0]->reply);
-    xshard_run(fz, tx->srv, sl, oom, &sl->subs[0]->reply);
+    xshard_run(fz, tx->srv, sl, oom, tx->tok, &sl->subs[0]->reply);
 }
 
 /* Sends sl (its parts set) as one frozen run of fn over the actors in inv
  * (taken): one request per actor, which are what comes back. */
-static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
+static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn,
+                          struct blk_token *tok)
 {
     assert(sl->mx == NULL); /* one group per slot (MSETNX: its set stage only) */
     unsigned na = t->srv->nactors;
@@ -751,6 +753,7 @@ static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
     for (unsigned a = 0; a < na; a++) n += inv[a];
     multi_tx *tx = kv_xcalloc(1, sizeof *tx);
     tx->group = sl;
+    tx->tok = tok;
     tx->inv = inv;
     tx->nshards = (unsigned)t->srv->cfg.shards;
     tx->srv = t->srv;
@@ -778,7 +781,7 @@ void multi_write_group(netthr *t, kv_slot *sl)
         inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
         sl->subs[i]->obl = &sl->conn->obl;
     }
-    mx_group_send(t, sl, inv, multi_group_run);
+    mx_group_send(t, sl, inv, multi_group_run, NULL);
 }
 
 void multi_rename_group(netthr *t, kv_slot *sl)
@@ -794,10 +797,10 @@ void multi_rename_group(netthr *t, kv_slot *sl)
     uint8_t *inv = kv_xcalloc(na, 1);
     inv[actor_of_shard((uint32_t)a, na)] = 1;
     inv[actor_of_shard((uint32_t)b, na)] = 1;
-    mx_group_send(t, sl, inv, multi_rename_run);
+    mx_group_send(t, sl, inv, multi_rename_run, NULL);
 }
 
-void multi_xshard_group(netthr *t, kv_slot *sl)
+void multi_xshard_group(netthr *t, kv_slot *sl, struct blk_token *tok)
 {
     unsigned na = t->srv->nactors;
     kv_str *av;
@@ -807,7 +810,7 @@ void multi_xshard_group(netthr *t, kv_slot *sl)
     slot_set_parts(sl, subs, 1);
     uint8_t *inv = kv_xcalloc(na, 1);
     xshard_involve(t->srv, sl, inv);
-    mx_group_send(t, sl, inv, multi_xshard_run);
+    mx_group_send(t, sl, inv, multi_xshard_run, tok);
 }
 
 /* ---- answers --------------------------------------------------------------- */

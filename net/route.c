@@ -1266,7 +1266,7 @@ void route_dispatch(netthr *t, conn *c)
         c->blocker = sl;
         break;
     case ROUTE_TWO: /* across shards: one frozen run over both (xshard.c) */
-        if (route_parts(t, sl) != 0) multi_xshard_group(t, sl);
+        if (route_parts(t, sl) != 0) multi_xshard_group(t, sl, NULL);
         break;
     case ROUTE_SETOP:
         if (route_parts(t, sl) == 0) break;

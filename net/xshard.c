@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/block.h"
 #include "engine/reply.h"
 #include "engine/sobj.h"
 #include "engine/zobj.h"
@@ -127,7 +128,8 @@ typedef struct xs_ctx {
     actor_fz *fz;
     const server_t *srv;
     const kv_slot *q;
-    int oom; /* denyoom of the first step that may grow memory */
+    int oom;        /* denyoom of the first step that may grow memory */
+    blk_token *tok; /* a blocked BLMOVE/BRPOPLPUSH's token, or NULL */
     kvbuf *out;
     kvbuf rep; /* the last step's reply */
     cmd_res res;
@@ -155,6 +157,24 @@ static int xs_call(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, const kv_
     x->rep = r.reply;
     x->res = r.res;
     return x->rep.len > 0 && x->rep.data[0] == '-';
+}
+
+/* Runs fn with argv and env (kv_req.env) on key's shard, a read whose
+ * reply is not used. */
+static void xs_call_env(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, const kv_str *argv,
+                        void *env)
+{
+    kv_req r;
+    memset(&r, 0, sizeof r);
+    r.fn = fn;
+    r.shard = route_shard(x->srv, key->p, key->len);
+    r.db = x->q->db;
+    r.argc = argc;
+    r.argv = argv;
+    r.env = env;
+    actor_fz_call(x->fz, &r);
+    kvbuf_destroy(&r.reply);
+    cmd_res_clear(&r.res);
 }
 
 /* The last step's error is the answer. */
@@ -219,6 +239,11 @@ static void xs_lmove(xs_ctx *x)
         xs_fail(x);
         return;
     }
+    if (x->res.num == 0 && x->tok != NULL) { /* wait on src; the reply stays empty */
+        kv_str wv[3] = {q->argv[0], *src, from_head ? (kv_str){"left", 4} : (kv_str){"right", 5}};
+        xs_call_env(x, cmd_blmove_wait_part, src, 3, wv, x->tok);
+        return;
+    }
     if (x->res.num == 0) {
         reply_nil(x->out);
         return;
@@ -228,6 +253,9 @@ static void xs_lmove(xs_ctx *x)
         xs_fail(x);
         return;
     }
+    /* a blocked client's move: only if it has not timed out meanwhile (then
+     * the empty reply lets the network thread answer the timeout) */
+    if (x->tok != NULL && !blk_token_claim(x->tok, BLK_SERVED)) return;
     av[0] = from_head ? (kv_str){"lpop", 4} : (kv_str){"rpop", 4};
     av[1] = *src;
     kv_str v;
@@ -500,9 +528,10 @@ static void xs_pops(xs_ctx *x, int kind)
     xs_each_key(x, pre, first, first, n, first + n);
 }
 
-void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, kvbuf *out)
+void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
+                kvbuf *out)
 {
-    xs_ctx x = {.fz = fz, .srv = s, .q = q, .oom = oom, .out = out};
+    xs_ctx x = {.fz = fz, .srv = s, .q = q, .oom = oom, .tok = tok, .out = out};
     kvbuf_init(&x.rep);
     int kind = xs_kind(q->def);
     switch (kind) {

@@ -27,11 +27,19 @@ int xshard_handles(const cmd_def *def);
  * in (one byte per actor). */
 void xshard_involve(const server_t *s, const kv_slot *q, uint8_t *inv);
 
+struct blk_token;
+
 /* Actor thread running a frozen run whose involved actors own every shard
  * of q's keys: runs q's command (database q->db) and appends its reply to
  * out. oom is the kv_req.denyoom of its steps that may grow memory:
  * KV_OOM_REFUSE to answer -OOM when no room can be made, KV_OOM_EVICT for
- * a command admitted as a whole (MULTI). q is only read. */
-void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, kvbuf *out);
+ * a command admitted as a whole (MULTI). q is only read.
+ *
+ * tok: NULL, or the token of a blocked BLMOVE/BRPOPLPUSH (net/blocking.c):
+ * then an empty source registers the client on it (cmd_blmove_wait_part)
+ * and out stays empty, and a move claims the token (BLK_SERVED) before it
+ * pops; out also stays empty when the claim fails (timed out). */
+void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
+                kvbuf *out);
 
 #endif
