@@ -25,6 +25,7 @@ typedef struct nblk {
     uint8_t unblocked; /* CLIENT UNBLOCK ... ERROR: the answer is the UNBLOCKED error */
     uint8_t xmove;     /* BLMOVE/BRPOPLPUSH across two shards: a delivery means "src got
                           elements", and the move runs then (block_xmove_retry) */
+    uint8_t gave_up;   /* a timeout, close or CLIENT UNBLOCK tried to end the wait */
 } nblk;
 
 static void block_xmove_retry(netthr *t, nblk *old);
@@ -73,6 +74,7 @@ static void nblk_finish(netthr *t, nblk *nb, const kvbuf *reply)
  * (then its delivery answers). */
 static void nblk_give_up(netthr *t, nblk *nb)
 {
+    nb->gave_up = 1; /* a cross-shard move woken meanwhile does not wait again */
     if (blk_token_claim(&nb->tok, BLK_GONE) && nb->parts) nblk_finish(t, nb, NULL);
 }
 
@@ -381,6 +383,9 @@ static void block_xmove_retry(netthr *t, nblk *old)
     nb->sl = sl;
     nb->array = old->array;
     nb->xmove = 1;
+    nb->unblocked = old->unblocked;
+    if (old->gave_up) /* timed out (or closed, unblocked) as it was woken: no new wait */
+        blk_token_claim(&nb->tok, BLK_GONE);
     if (old->timer) {
         ev_tstamp left = ev_timer_remaining(t->loop, &old->tm);
         ev_timer_stop(t->loop, &old->tm);

@@ -413,6 +413,57 @@ def blocking_many_clients_no_loss(ctx):
 
 
 @R.test
+def blocking_reliable_queue_across_shards(ctx):
+    """The reliable-queue pattern: ten workers loop on BRPOPLPUSH from two
+    queues to a processing list of their own (most pairs in two shards;
+    short timeouts, several waiters per queue) while 400 numbered jobs are
+    pushed: every job ends in exactly one list, none lost or duplicated,
+    and what each worker was answered is in its own processing list."""
+    port = ctx["srv"].port
+    queues = ["rq0", "rq1"]
+    procs = ["proc:%d" % i for i in range(10)]
+    with RespConn(port) as c:
+        c.call("DEL", *(queues + procs))
+    got, lock, stop = {p: [] for p in procs}, threading.Lock(), threading.Event()
+
+    errors = []
+
+    def worker(i):
+        try:
+            with RespConn(port, timeout=5) as c:
+                while not stop.is_set():
+                    r = c.call("BRPOPLPUSH", queues[i % 2], procs[i], "0.05")
+                    if r is not None:
+                        with lock:
+                            got[procs[i]].append(r)
+        except Exception as e:  # a hung or failed call: reported below
+            errors.append("worker %d: %r" % (i, e))
+
+    ths = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
+    for t in ths:
+        t.start()
+    rng = random.Random(11)
+    with RespConn(port) as c:
+        for n in range(400):
+            c.call("LPUSH", rng.choice(queues), str(n))
+            if n % 40 == 0:
+                time.sleep(0.01)
+        time.sleep(0.3)
+        stop.set()
+        for t in ths:
+            t.join()
+        lists = {k: c.call("LRANGE", k, "0", "-1") for k in queues + procs}
+        assert blocked(c) == 0
+    assert not errors, errors
+    allv = sorted(int(x) for v in lists.values() for x in v)
+    assert allv == list(range(400)), "lost or duplicated: %d jobs in the lists" % len(allv)
+    for p in procs:
+        assert sorted(lists[p]) == sorted(got[p]), (p, lists[p], got[p])
+    print("  %d jobs moved by blocked workers, %d left queued" % (
+        sum(len(v) for v in got.values()), sum(len(lists[q]) for q in queues)))
+
+
+@R.test
 def blocking_served_pops_survive_kill9(ctx):
     """Pops made for blocked clients (BLPOP, BLMOVE) are in the log: after
     kill -9 the lists are as the clients saw them (--fsync always)."""
