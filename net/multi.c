@@ -7,7 +7,8 @@
  * run request per involved actor. multi_run, on the actor that runs the
  * transaction, checks and unwatches the watched keys, then runs the parts
  * in order (and the commands that need stages: SCAN, RENAME across shards,
- * MSETNX, step by step, since every shard they touch is frozen). Back on
+ * MSETNX, and LMOVE, SMOVE, the set algebra... across shards by xshard.c,
+ * step by step, since every shard they touch is frozen). Back on
  * the network thread, multi_join joins each command's parts as if it had
  * run alone and answers the array.
  */

@@ -1,9 +1,10 @@
 /* xshard.h - commands whose keys are in several shards, run inside a frozen
  * run (actors/actor.h) step by step: LMOVE, RPOPLPUSH, SMOVE (outside and
- * inside MULTI), and inside MULTI also BLMOVE/BRPOPLPUSH (not blocking),
- * the set and sorted-set algebra (SINTER... SINTERCARD, ZUNION...
- * ZINTERCARD, ZRANGESTORE), ZMPOP/LMPOP and the non-blocking forms of
- * BLPOP/BRPOP/BZPOPMIN/BZPOPMAX/BLMPOP/BZMPOP.
+ * inside MULTI: multi_xshard_group, multi_run), each attempt of a blocked
+ * BLMOVE/BRPOPLPUSH (net/blocking.c), and inside MULTI also the set and
+ * sorted-set algebra (SINTER... SINTERCARD, ZUNION... ZINTERCARD,
+ * ZRANGESTORE), ZMPOP/LMPOP and the non-blocking forms of BLPOP/BRPOP/
+ * BZPOPMIN/BZPOPMAX/BLMPOP/BZMPOP/BLMOVE/BRPOPLPUSH.
  *
  * Every shard of the command's keys is frozen while xshard_run runs, so the
  * steps (check the destination's type, pop from the source, push to the
