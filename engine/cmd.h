@@ -219,6 +219,16 @@ unsigned cmd_list_serve(shard_t *s);
  * 0, or -1 with Redis's error text in *err. Any thread. */
 int cmd_block_timeout(const kv_str *a, int64_t *ms, const char **err);
 
+/* LMOVE/SMOVE with their keys in two shards (net/xshard.c, inside a frozen
+ * run), the check of one key: argv = name, key -> :1 (CMD_RES_INT 1) if it
+ * holds a list (a set), :0 if absent, or WRONGTYPE; nothing is changed. */
+cmd_fn cmd_list_kind_part, cmd_set_kind_part;
+/* BLMOVE/BRPOPLPUSH across shards (net/xshard.c): argv = name, src,
+ * LEFT|RIGHT, c->env its token: registers a waiter on src that pops
+ * nothing and is served with [src, []] when src gets elements (the
+ * network thread then moves across the shards). */
+cmd_fn cmd_blmove_wait_part;
+
 /* sets (cmd_set.c); SMOVE and the set algebra commands run here when all
  * their keys are in this shard (net/route.c gathers them otherwise) */
 cmd_fn cmd_sadd, cmd_srem, cmd_smembers, cmd_sismember, cmd_smismember, cmd_scard, cmd_spop,

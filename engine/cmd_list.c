@@ -647,6 +647,19 @@ void cmd_rpoplpush(shard_t *s, const cmd_call *c)
     move_generic(s, c, LOBJ_TAIL, LOBJ_HEAD);
 }
 
+/* LMOVE's check of a key in another shard than the other key (net/xshard.c):
+ * argv = name, key -> :1 (and CMD_RES_INT 1) if key holds a list, :0 if it
+ * is absent, or WRONGTYPE. Changes nothing. */
+void cmd_list_kind_part(shard_t *s, const cmd_call *c)
+{
+    int wrong;
+    kv_entry *e = list_write(s, c, &c->argv[1], &wrong);
+    if (wrong) return;
+    int64_t v = e != NULL;
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_INT, .num = v};
+    reply_int(c->out, v);
+}
+
 /* ---- blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) --------------------------
  * cmd_blpop & co. are the table's handlers: they never block (MULTI runs
  * them so, as Redis does in a transaction). The network thread runs the
@@ -839,6 +852,24 @@ void cmd_blmove_try(shard_t *s, const cmd_call *c)
     const kv_str *k = &c->argv[1];
     blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok, from, to, 1,
                 &c->argv[2]);
+}
+
+/* BLMOVE/BRPOPLPUSH with the destination in another shard (net/xshard.c,
+ * inside a frozen run that found src empty): argv = name, src, LEFT|RIGHT;
+ * c->env the token. Registers the client on src as a waiter that pops
+ * nothing (an LMPOP waiter of count 0): when src gets elements, the token
+ * is served with [src, []] and the network thread runs the move across
+ * the two shards itself. Replies nothing. */
+void cmd_blmove_wait_part(shard_t *s, const cmd_call *c)
+{
+    blk_token *tok = c->env;
+    const kv_str *k = &c->argv[1];
+    if (blk_token_state(tok) != BLK_WAITING) return;
+    int where = cmd_is(&c->argv[2], "right") ? LOBJ_TAIL : LOBJ_HEAD;
+    blk_wait *w = blk_reg_add(shard_blk(s), shard_hash(s, k->p, k->len), s->db, k->p, k->len, tok,
+                              where, 0, 0, NULL);
+    w->mpop = 1;
+    w->count = 0;
 }
 
 /* Serves the first waiting client of ready key k (database s->db) if its

@@ -349,6 +349,19 @@ void cmd_smove(shard_t *s, const cmd_call *c)
     reply_int(c->out, 1);
 }
 
+/* SMOVE's check of a key in another shard than the other key (net/xshard.c):
+ * argv = name, key -> :1 (and CMD_RES_INT 1) if key holds a set, :0 if it
+ * is absent, or WRONGTYPE. Changes nothing. */
+void cmd_set_kind_part(shard_t *s, const cmd_call *c)
+{
+    int wrong;
+    kv_entry *e = set_get(s, c, &c->argv[1], 0, &wrong);
+    if (wrong) return;
+    int64_t v = e != NULL;
+    if (c->res != NULL) *c->res = (cmd_res){.kind = CMD_RES_INT, .num = v};
+    reply_int(c->out, v);
+}
+
 /* ---- SSCAN ------------------------------------------------------------------------------- */
 
 typedef struct scan_ctx {

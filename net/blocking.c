@@ -23,7 +23,12 @@ typedef struct nblk {
     uint8_t counted;   /* in blocked_clients */
     uint8_t array;     /* BLPOP/BRPOP: nil is *-1; BLMOVE: $-1 */
     uint8_t unblocked; /* CLIENT UNBLOCK ... ERROR: the answer is the UNBLOCKED error */
+    uint8_t xmove;     /* BLMOVE/BRPOPLPUSH across two shards: a delivery means "src got
+                          elements", and the move runs then (block_xmove_retry) */
+    uint8_t gave_up;   /* a timeout, close or CLIENT UNBLOCK tried to end the wait */
 } nblk;
+
+static void block_xmove_retry(netthr *t, nblk *old);
 
 /* Any thread (the serving actor): hands tok to its network thread. */
 static void nblk_deliver(blk_token *tok)
@@ -69,6 +74,7 @@ static void nblk_finish(netthr *t, nblk *nb, const kvbuf *reply)
  * (then its delivery answers). */
 static void nblk_give_up(netthr *t, nblk *nb)
 {
+    nb->gave_up = 1; /* a cross-shard move woken meanwhile does not wait again */
     if (blk_token_claim(&nb->tok, BLK_GONE) && nb->parts) nblk_finish(t, nb, NULL);
 }
 
@@ -111,7 +117,15 @@ void block_parts_done(netthr *t, kv_slot *sl)
         if (err == NULL) err = r;
     }
     if (nb->got) {
-        nblk_finish(t, nb, &nb->tok.reply);
+        if (nb->xmove)
+            block_xmove_retry(t, nb); /* src got elements meanwhile: move now */
+        else
+            nblk_finish(t, nb, &nb->tok.reply);
+        return;
+    }
+    if (err != NULL && nb->xmove) { /* its own run's answer (it may have claimed the token) */
+        blk_token_claim(&nb->tok, BLK_GONE);
+        nblk_finish(t, nb, err);
         return;
     }
     if (err != NULL) {
@@ -147,7 +161,12 @@ void block_collect(netthr *t)
         blk_token *n = atomic_load_explicit(&rev->next_done, memory_order_relaxed);
         nblk *nb = (nblk *)rev;
         nb->got = 1;
-        if (nb->sl != NULL && nb->parts) nblk_finish(t, nb, &nb->tok.reply);
+        if (nb->sl != NULL && nb->parts) {
+            if (nb->xmove)
+                block_xmove_retry(t, nb); /* src got elements: move now */
+            else
+                nblk_finish(t, nb, &nb->tok.reply);
+        }
         blk_token_unref(rev); /* the delivery's reference */
         rev = n;
     }
@@ -268,14 +287,6 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
         block_error(t, sl, err);
         return;
     }
-    if ((move || rpl) && block_one_shard(t, sl) < 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "ERR '%s' needs both keys in one shard: these two keys are in different shards",
-                 sl->def->name);
-        block_error(t, sl, msg);
-        return;
-    }
     nblk *nb = kv_xcalloc(1, sizeof *nb);
     blk_token_init(&nb->tok, nblk_deliver);
     nb->t = t;
@@ -283,7 +294,10 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
     nb->array = 1; /* Redis 7.0 answers every timed-out list block with *-1, BLMOVE too */
     sl->blk = nb;
     t->blk_live++;
-    if (move || rpl) {
+    if ((move || rpl) && block_one_shard(t, sl) < 0) { /* keys in two shards */
+        nb->xmove = 1;
+        multi_xshard_group(t, sl, &nb->tok);
+    } else if (move || rpl) {
         kv_str *av;
         uint32_t sh = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
         kv_req *r = route_part_new(sl, cmd_blmove_try, sh, 5, &av);
@@ -314,4 +328,61 @@ void block_route(netthr *t, conn *c, kv_slot *sl)
         ev_timer_start(t->loop, &nb->tm);
         nb->timer = 1;
     }
+}
+
+/* ---- BLMOVE / BRPOPLPUSH across two shards ----------------------------------
+ * Each attempt is one frozen run over both shards (multi_xshard_group with
+ * the token): the move when src has an element, else a registration on src
+ * that pops nothing (cmd_blmove_wait_part), made in the same run, so no
+ * push between the check and the registration is missed. When src gets
+ * elements the token is served empty and delivered here; the next attempt
+ * runs with a fresh token. Another client may take the element first (the
+ * next waiter on src is served right after this one's wake-up): the client
+ * then waits again, at the back of src's queue. */
+
+/* Frees the parts and the frozen run of sl's last attempt. */
+static void block_xmove_drop_parts(kv_slot *sl)
+{
+    if (sl->mx != NULL) multi_slot_free(sl);
+    for (unsigned i = 0; i < sl->nsub; i++) {
+        kvbuf_destroy(&sl->subs[i]->reply);
+        free(sl->subs[i]);
+    }
+    free(sl->subs);
+    sl->subs = NULL;
+    sl->nsub = 0;
+}
+
+/* old's source got elements (its token was served empty): the slot goes on
+ * with a new token, the rest of its timeout and a new attempt. */
+static void block_xmove_retry(netthr *t, nblk *old)
+{
+    kv_slot *sl = old->sl;
+    nblk *nb = kv_xcalloc(1, sizeof *nb);
+    blk_token_init(&nb->tok, nblk_deliver);
+    nb->t = t;
+    nb->sl = sl;
+    nb->array = old->array;
+    nb->xmove = 1;
+    nb->unblocked = old->unblocked;
+    if (old->gave_up) /* timed out (or closed, unblocked) as it was woken: no new wait */
+        blk_token_claim(&nb->tok, BLK_GONE);
+    if (old->timer) {
+        ev_tstamp left = ev_timer_remaining(t->loop, &old->tm);
+        ev_timer_stop(t->loop, &old->tm);
+        old->timer = 0;
+        ev_timer_init(&nb->tm, nblk_timeout_cb, left > 0 ? left : 0.001, 0.);
+        nb->tm.data = nb;
+        ev_timer_start(t->loop, &nb->tm);
+        nb->timer = 1;
+    }
+    if (old->counted) { /* counted again if the next attempt waits */
+        atomic_fetch_sub_explicit(&t->srv->blocked, 1, memory_order_relaxed);
+        old->counted = 0;
+    }
+    old->sl = NULL;
+    blk_token_unref(&old->tok); /* the thread's reference (a delivery may hold another) */
+    sl->blk = nb;
+    block_xmove_drop_parts(sl);
+    multi_xshard_group(t, sl, &nb->tok);
 }

@@ -22,7 +22,7 @@ typedef enum cmd_route {
     ROUTE_MSETNX, /* staged: check every shard, then set */
     ROUTE_SCRIPT, /* EVAL/EVALSHA: the actor of the declared keys (net/scripting.c) */
     ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
-    ROUTE_TWO,    /* argv[1] and argv[2] in one shard; refused across shards (LMOVE, SMOVE) */
+    ROUTE_TWO,    /* argv[1] and argv[2]: one shard, or both in one frozen run (LMOVE, SMOVE) */
     ROUTE_SETOP,  /* the set and sorted-set algebra, ZRANGESTORE, ZMPOP/LMPOP: one shard, or
                      gathered (cmd_def.kind says which) */
     ROUTE_BLOCK,  /* BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN/MAX, BZMPOP, BLMPOP: may wait

@@ -7,7 +7,8 @@
  * run request per involved actor. multi_run, on the actor that runs the
  * transaction, checks and unwatches the watched keys, then runs the parts
  * in order (and the commands that need stages: SCAN, RENAME across shards,
- * MSETNX, step by step, since every shard they touch is frozen). Back on
+ * MSETNX, and LMOVE, SMOVE, the set algebra... across shards by xshard.c,
+ * step by step, since every shard they touch is frozen). Back on
  * the network thread, multi_join joins each command's parts as if it had
  * run alone and answers the array.
  */
@@ -22,6 +23,7 @@
 #include "engine/reply.h"
 #include "net/route.h"
 #include "net/scripting.h"
+#include "net/xshard.h"
 #include "engine/watch.h"
 
 #define MX_ERR_EXECABORT "EXECABORT Transaction discarded because of previous errors."
@@ -57,6 +59,7 @@ enum {
     MX_SCAN,   /* stepped by the run: the cursor's shard, then the next ones */
     MX_RENAME, /* across two shards (aux: source | destination << 32) */
     MX_MSETNX, /* EXISTS on every shard, then MSET (key_sub: each key's shard) */
+    MX_XSHARD, /* LMOVE, SMOVE, SUNIONSTORE... across shards, step by step (xshard.c) */
 };
 
 typedef struct multi_tx {
@@ -66,12 +69,14 @@ typedef struct multi_tx {
     unsigned nq;
     mx_key *w; /* ro: the keys to check, then unwatch */
     unsigned nw;
-    unsigned nshards; /* ro */
-    uint8_t aborted;  /* written by the run: a watched key changed */
-    uint8_t *inv;     /* ro: the involved actors (actor_fz_run.inv) */
-    kv_slot *group;   /* ro: multi_write_group's command (its parts run), or NULL */
-    kv_req **fzr;     /* multi_write_group: the run's requests (one per actor) */
+    unsigned nshards;    /* ro */
+    const server_t *srv; /* ro: the server (its hash secret and shard count) */
+    uint8_t aborted;     /* written by the run: a watched key changed */
+    uint8_t *inv;        /* ro: the involved actors (actor_fz_run.inv) */
+    kv_slot *group;      /* ro: multi_write_group's command (its parts run), or NULL */
+    kv_req **fzr;        /* multi_write_group: the run's requests (one per actor) */
     unsigned nfzr;
+    struct blk_token *tok; /* ro: multi_xshard_group of a blocked BLMOVE: its token, or NULL */
 } multi_tx;
 
 /* ---- connection state --------------------------------------------------- */
@@ -312,7 +317,11 @@ static void mx_prepare(netthr *t, conn *c, kv_slot *q)
     t->capturing = 1;
     int rc = route_parts(t, q);
     t->capturing = 0;
-    if (rc != 0 && def->route != ROUTE_RENAME) { /* LMOVE, SMOVE, SINTER... across shards */
+    if (rc != 0 && def->route != ROUTE_RENAME && xshard_handles(def)) {
+        q->stage = MX_XSHARD; /* LMOVE, SMOVE, SINTER... across shards */
+        return;
+    }
+    if (rc != 0 && def->route != ROUTE_RENAME) {
         reply_errorf(&q->reply, "ERR '%s' across shards is not supported inside MULTI", def->name);
         q->stage = MX_READY;
         return;
@@ -347,6 +356,9 @@ static void mx_involve(const netthr *t, const kv_slot *q, uint8_t *inv)
     case MX_MSETNX:
         for (int k = 0; k < (q->argc - 1) / 2; k++) inv[actor_of_shard(q->key_sub[k], na)] = 1;
         break;
+    case MX_XSHARD:
+        xshard_involve(t->srv, q, inv);
+        break;
     }
 }
 
@@ -364,6 +376,7 @@ static void mx_exec(netthr *t, conn *c, const cmd_def *def, int argc, const kv_s
     tx->nw = m->nw;
     tx->client = c->id;
     tx->nshards = (unsigned)t->srv->cfg.shards;
+    tx->srv = t->srv;
     m->q = NULL;
     m->nq = m->capq = 0;
     m->w = NULL;
@@ -680,6 +693,9 @@ static void multi_run(actor_fz *fz, void *arg)
         case MX_MSETNX:
             mx_run_msetnx(fz, q);
             break;
+        case MX_XSHARD: /* admitted with the transaction: room is made, never -OOM */
+            xshard_run(fz, tx->srv, q, KV_OOM_EVICT, NULL, &q->reply);
+            break;
         }
     }
 }
@@ -715,9 +731,22 @@ static void multi_rename_run(actor_fz *fz, void *arg)
     sl->reply = tmp;
 }
 
+/* Actor thread, the shards of both keys frozen: LMOVE / RPOPLPUSH / SMOVE
+ * across two shards in one step (xshard.c); its reply goes to the slot's
+ * one part, which JOIN_SINGLE answers. */
+static void multi_xshard_run(actor_fz *fz, void *arg)
+{
+    multi_tx *tx = arg;
+    kv_slot *sl = tx->group;
+    int oom = (sl->def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_EVICT;
+    kvbuf_reset(&sl->subs[0]->reply);
+    xshard_run(fz, tx->srv, sl, oom, tx->tok, &sl->subs[0]->reply);
+}
+
 /* Sends sl (its parts set) as one frozen run of fn over the actors in inv
  * (taken): one request per actor, which are what comes back. */
-static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
+static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn,
+                          struct blk_token *tok)
 {
     assert(sl->mx == NULL); /* one group per slot (MSETNX: its set stage only) */
     unsigned na = t->srv->nactors;
@@ -725,8 +754,10 @@ static void mx_group_send(netthr *t, kv_slot *sl, uint8_t *inv, actor_fz_fn *fn)
     for (unsigned a = 0; a < na; a++) n += inv[a];
     multi_tx *tx = kv_xcalloc(1, sizeof *tx);
     tx->group = sl;
+    tx->tok = tok;
     tx->inv = inv;
     tx->nshards = (unsigned)t->srv->cfg.shards;
+    tx->srv = t->srv;
     tx->fzr = kv_xmalloc(n * sizeof *tx->fzr);
     actor_fz_init(&tx->run, fn, tx, n, inv);
     for (unsigned a = 0; a < na; a++) {
@@ -751,7 +782,7 @@ void multi_write_group(netthr *t, kv_slot *sl)
         inv[actor_of_shard(sl->subs[i]->shard, na)] = 1;
         sl->subs[i]->obl = &sl->conn->obl;
     }
-    mx_group_send(t, sl, inv, multi_group_run);
+    mx_group_send(t, sl, inv, multi_group_run, NULL);
 }
 
 void multi_rename_group(netthr *t, kv_slot *sl)
@@ -767,7 +798,20 @@ void multi_rename_group(netthr *t, kv_slot *sl)
     uint8_t *inv = kv_xcalloc(na, 1);
     inv[actor_of_shard((uint32_t)a, na)] = 1;
     inv[actor_of_shard((uint32_t)b, na)] = 1;
-    mx_group_send(t, sl, inv, multi_rename_run);
+    mx_group_send(t, sl, inv, multi_rename_run, NULL);
+}
+
+void multi_xshard_group(netthr *t, kv_slot *sl, struct blk_token *tok)
+{
+    unsigned na = t->srv->nactors;
+    kv_str *av;
+    kv_req **subs = kv_xmalloc(sizeof *subs);
+    uint32_t a = route_shard(t->srv, sl->argv[1].p, sl->argv[1].len);
+    subs[0] = route_part_new(sl, NULL, a, 0, &av); /* never run: holds the reply */
+    slot_set_parts(sl, subs, 1);
+    uint8_t *inv = kv_xcalloc(na, 1);
+    xshard_involve(t->srv, sl, inv);
+    mx_group_send(t, sl, inv, multi_xshard_run, tok);
 }
 
 /* ---- answers --------------------------------------------------------------- */

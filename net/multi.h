@@ -45,6 +45,15 @@ void multi_write_group(netthr *t, kv_slot *sl);
  * key is never in neither place or both after a crash (the staged TAKE
  * then PUT could lose it). */
 void multi_rename_group(netthr *t, kv_slot *sl);
+struct blk_token;
+/* LMOVE / RPOPLPUSH / SMOVE of sl with its two keys in different shards,
+ * outside MULTI (route.c): one frozen run over both shards (xshard.h), so
+ * no client ever sees the element in neither key or in both, and with
+ * persistence on a crash keeps the whole move or none of it. tok: NULL,
+ * or for a blocked BLMOVE/BRPOPLPUSH (blocking.c) its token, which the
+ * run registers on the source when it is empty (xshard_run). sl must have
+ * no parts and no group (sl->mx) yet. */
+void multi_xshard_group(netthr *t, kv_slot *sl, struct blk_token *tok);
 /* Frees the transaction of an EXEC slot, or the group of a write
  * (slot_free). */
 void multi_slot_free(kv_slot *sl);

@@ -1257,15 +1257,8 @@ void route_dispatch(netthr *t, conn *c)
         msetnx_start(t, sl);
         c->blocker = sl;
         break;
-    case ROUTE_TWO:
-        if (route_parts(t, sl) != 0) {
-            reply_errorf(&sl->reply,
-                         "ERR '%s' needs both keys in one shard: these two keys are in different "
-                         "shards",
-                         def->name);
-            sl->ready = 1;
-            conn_mark_dirty(t, c);
-        }
+    case ROUTE_TWO: /* across shards: one frozen run over both (xshard.c) */
+        if (route_parts(t, sl) != 0) multi_xshard_group(t, sl, NULL);
         break;
     case ROUTE_SETOP:
         if (route_parts(t, sl) == 0) break;

@@ -4,7 +4,8 @@ BRPOPLPUSH compared byte for byte with a real redis-server where the outcome
 is deterministic: error texts, timeout replies (*-1 and $-1), the FIFO order
 of three waiting clients, a multi-key BLPOP served by a push on its second
 key, MULTI (never blocks; a push inside EXEC serves after EXEC), pipelined
-commands behind a blocked one; then mem-kv alone: a client that disconnects
+commands behind a blocked one, BLMOVE/BRPOPLPUSH and LMOVE/RPOPLPUSH
+with their keys in two shards (blocking, served, woken); then mem-kv alone: a client that disconnects
 while blocked leaves the pushed element in the list, INFO blocked_clients
 and CLIENT LIST flags=b, no element lost or duplicated with many clients
 blocked on keys of several shards, and served pops surviving kill -9.
@@ -20,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (RespConn, RespError, Runner, encode, info_fields,  # noqa: E402
+from harness import (RespConn, Runner, encode, info_fields,  # noqa: E402
                      is_real_redis, parse_args, start_reference, start_under_test)
 from persist_util import PersistServer, require_memkv  # noqa: E402
 
@@ -46,14 +47,10 @@ def wait_blocked(c, n, timeout=5.0):
     raise AssertionError("blocked_clients never reached %d (is %d)" % (n, blocked(c)))
 
 
-def same_shard_key(c, src, prefix):
-    """A key in src's shard: LMOVE refuses keys of two shards (on Redis any
-    key does). src must not hold a list."""
-    for i in range(1000):
-        k = "%s%d" % (prefix, i)
-        if not isinstance(c.call("LMOVE", src, k, "LEFT", "LEFT"), RespError):
-            return k
-    raise AssertionError("no key in the shard of %s" % src)
+def move_dst(c, src, prefix):
+    """A destination for BLMOVE from src: any name (the two keys may be in
+    one shard or in two since BLMOVE works across shards)."""
+    return prefix + "0"
 
 
 def both(ctx, scenario):
@@ -213,7 +210,7 @@ def moves(port):
     out = []
     with RespConn(port) as a, RespConn(port) as b:
         b.call("FLUSHALL")
-        dst = same_shard_key(b, "ms", "md")
+        dst = move_dst(b, "ms", "md")
         a.send(encode("BLMOVE", "ms", dst, "RIGHT", "LEFT", "0"))
         wait_blocked(b, 1)
         b.call("RPUSH", "ms", "1", "2")
@@ -239,6 +236,76 @@ def blocking_blmove_served(ctx):
     """BLMOVE and BRPOPLPUSH served by a push: the element moves; a
     destination of the wrong type answers WRONGTYPE and moves nothing."""
     got, want = both(ctx, moves)
+    check_same(got, want)
+
+
+def blmove_across(port):
+    """BLMOVE/BRPOPLPUSH from 12 sources to 12 destinations (on mem-kv most
+    pairs are in two shards): timeout, served by a push (four directions),
+    served at once, a WRONGTYPE destination at serve time."""
+    out = []
+    dirs = [("LEFT", "LEFT"), ("LEFT", "RIGHT"), ("RIGHT", "LEFT"), ("RIGHT", "RIGHT")]
+    with RespConn(port) as a, RespConn(port) as b:
+        b.call("FLUSHALL")
+        for i in range(12):
+            src, dst = "xs%d" % i, "xd%d" % i
+            f, t = dirs[i % 4]
+            out.append(raw(b, "BLMOVE", src, dst, f, t, "0.05"))
+            a.send(encode("BLMOVE", src, dst, f, t, "0"))
+            wait_blocked(b, 1)
+            b.call("RPUSH", src, "a%d" % i, "b%d" % i)
+            out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", src, "0", "-1"),
+                    raw(b, "LRANGE", dst, "0", "-1")]
+            a.send(encode("BRPOPLPUSH", src, dst, "0"))  # served at once
+            out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", dst, "0", "-1")]
+            out.append(raw(b, "BRPOPLPUSH", src, dst, "0.02"))
+        b.call("SET", "xstr", "v")
+        a.send(encode("BLMOVE", "xw", "xstr", "LEFT", "LEFT", "0"))
+        wait_blocked(b, 1)
+        b.call("RPUSH", "xw", "w")
+        out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", "xw", "0", "-1"), raw(b, "GET", "xstr")]
+        b.call("RPUSH", "xw2", "w2")
+        out += [raw(a, "BLMOVE", "xw2", "xstr", "LEFT", "LEFT", "0"),
+                raw(b, "LRANGE", "xw2", "0", "-1")]
+    return out
+
+
+@R.test
+def blocking_blmove_across_shards(ctx):
+    """BLMOVE/BRPOPLPUSH whose keys are in two shards block and are served
+    as Redis does them (timeouts, pushes, WRONGTYPE destination)."""
+    got, want = both(ctx, blmove_across)
+    check_same(got, want)
+
+
+def moves_wake(port):
+    """Cross-shard (on mem-kv, for most of the 12 names) LMOVE, RPOPLPUSH
+    and MULTI/LMOVE/EXEC push to a key a BLPOP/BLMOVE client waits on."""
+    out = []
+    with RespConn(port) as a, RespConn(port) as b:
+        b.call("FLUSHALL")
+        for i in range(12):
+            w = "wk%d" % i
+            b.call("RPUSH", "wsrc", "x%d" % i, "y%d" % i)
+            a.send(encode("BLPOP", w, "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "LMOVE", "wsrc", w, "LEFT", "LEFT"))
+            out.append(a.read_reply(raw=True)[1])
+            a.send(encode("BLMOVE", w, w, "RIGHT", "LEFT", "0"))
+            wait_blocked(b, 1)
+            b.call("MULTI")
+            b.call("RPOPLPUSH", "wsrc", w)
+            out.append(raw(b, "EXEC"))
+            out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", w, "0", "-1")]
+        out.append(raw(b, "LRANGE", "wsrc", "0", "-1"))
+    return out
+
+
+@R.test
+def blocking_woken_by_cross_shard_moves(ctx):
+    """A client blocked on a key is served by an LMOVE/RPOPLPUSH (alone or
+    in MULTI) whose other key is in another shard, as by any push."""
+    got, want = both(ctx, moves_wake)
     check_same(got, want)
 
 
@@ -346,6 +413,57 @@ def blocking_many_clients_no_loss(ctx):
 
 
 @R.test
+def blocking_reliable_queue_across_shards(ctx):
+    """The reliable-queue pattern: ten workers loop on BRPOPLPUSH from two
+    queues to a processing list of their own (most pairs in two shards;
+    short timeouts, several waiters per queue) while 400 numbered jobs are
+    pushed: every job ends in exactly one list, none lost or duplicated,
+    and what each worker was answered is in its own processing list."""
+    port = ctx["srv"].port
+    queues = ["rq0", "rq1"]
+    procs = ["proc:%d" % i for i in range(10)]
+    with RespConn(port) as c:
+        c.call("DEL", *(queues + procs))
+    got, lock, stop = {p: [] for p in procs}, threading.Lock(), threading.Event()
+
+    errors = []
+
+    def worker(i):
+        try:
+            with RespConn(port, timeout=5) as c:
+                while not stop.is_set():
+                    r = c.call("BRPOPLPUSH", queues[i % 2], procs[i], "0.05")
+                    if r is not None:
+                        with lock:
+                            got[procs[i]].append(r)
+        except Exception as e:  # a hung or failed call: reported below
+            errors.append("worker %d: %r" % (i, e))
+
+    ths = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
+    for t in ths:
+        t.start()
+    rng = random.Random(11)
+    with RespConn(port) as c:
+        for n in range(400):
+            c.call("LPUSH", rng.choice(queues), str(n))
+            if n % 40 == 0:
+                time.sleep(0.01)
+        time.sleep(0.3)
+        stop.set()
+        for t in ths:
+            t.join()
+        lists = {k: c.call("LRANGE", k, "0", "-1") for k in queues + procs}
+        assert blocked(c) == 0
+    assert not errors, errors
+    allv = sorted(int(x) for v in lists.values() for x in v)
+    assert allv == list(range(400)), "lost or duplicated: %d jobs in the lists" % len(allv)
+    for p in procs:
+        assert sorted(lists[p]) == sorted(got[p]), (p, lists[p], got[p])
+    print("  %d jobs moved by blocked workers, %d left queued" % (
+        sum(len(v) for v in got.values()), sum(len(lists[q]) for q in queues)))
+
+
+@R.test
 def blocking_served_pops_survive_kill9(ctx):
     """Pops made for blocked clients (BLPOP, BLMOVE) are in the log: after
     kill -9 the lists are as the clients saw them (--fsync always)."""
@@ -353,7 +471,7 @@ def blocking_served_pops_survive_kill9(ctx):
     srv = R.add_server(PersistServer(args, ["--fsync", "always"], name="block-persist"))
     srv.start()
     with srv.conn() as b, srv.conn() as a:
-        dst = same_shard_key(b, "ks", "kd")
+        dst = move_dst(b, "ks", "kd")
         a.send(encode("BLPOP", "kq", "0"))
         wait_blocked(b, 1)
         b.call("RPUSH", "kq", "a", "b", "c")

@@ -7,8 +7,14 @@ persistence:
   replies compared byte for byte, set replies as sorted member lists;
 - random command sequences over a few keys (--seeds, --ops): every reply
   compared (order-free where Redis's order is unspecified: set members;
-  random picks by shape). LMOVE/RPOPLPUSH/SMOVE whose keys mem-kv holds in
-  two shards get mem-kv's documented error and are not sent to Redis;
+  random picks by shape), LMOVE/RPOPLPUSH/SMOVE included whatever shards
+  their keys are in;
+- LMOVE (all four directions), RPOPLPUSH and SMOVE from one key to 48
+  others (so most pairs are in two shards): Redis's replies and final
+  state, a WRONGTYPE source or destination (no effect), a missing source,
+  the same key, a source emptied; and a mover/reader race on lists and
+  sets over several shards: every EXEC'd count always sees all of the
+  elements (never in neither key nor in both);
 - SINTER/SUNION/SDIFF(+STORE)/SINTERCARD over keys spread on many shards
   (gathered on the network thread) against Redis;
 - the sorted-set subset (ZADD options, ZINCRBY, ZRANGE by index, ZPOP...)
@@ -23,6 +29,7 @@ persistence:
 import os
 import random
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -43,7 +50,6 @@ R = Runner(args)
 SEED = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
 print("seed %d (re-run with --seed %d)" % (SEED, SEED))
 OK = Status("OK")
-CROSS = b"needs both keys in one shard"
 
 SET_READS = {"SMEMBERS", "SINTER", "SUNION", "SDIFF"}
 
@@ -286,16 +292,7 @@ def collections_random_differential(ctx):
             for i in range(args.ops):
                 cmd = gen_cmd(rng)
                 if cmd[0] in ("LMOVE", "RPOPLPUSH", "SMOVE") and cmd[1] != cmd[2]:
-                    check(run_both(a, b, pending))
-                    pending = []
-                    got = a.call(*cmd, raw=True)
-                    if isinstance(got[0], RespError) and CROSS in got[1]:
-                        skipped += 1  # two shards on mem-kv: documented refusal
-                        continue
-                    want = b.call(*cmd, raw=True)
-                    assert got[1] == want[1], "seed %d op %d %r: %r vs %r" % (
-                        seed, i, cmd, got[1], want[1])
-                    continue
+                    skipped += 1  # counted: moves between two keys (often two shards)
                 pending.append(cmd)
                 if len(pending) >= 64:
                     bad = run_both(a, b, pending)
@@ -305,7 +302,7 @@ def collections_random_differential(ctx):
             check(run_both(a, b, pending))
             final = [("LRANGE", k, "0", "-1") for k in LKEYS] + [("SMEMBERS", k) for k in SKEYS]
             check(run_both(a, b, final))
-            print("  seed %d: %d ops, %d cross-shard moves refused" % (seed, args.ops, skipped))
+            print("  seed %d: %d ops, %d moves between two keys" % (seed, args.ops, skipped))
 
 
 @R.test
@@ -334,40 +331,118 @@ def collections_setops_many_shards(ctx):
         check(run_both(a, b, cmds))
 
 
+MOVE_DIRS = [("LEFT", "LEFT"), ("LEFT", "RIGHT"), ("RIGHT", "LEFT"), ("RIGHT", "RIGHT")]
+
+
 @R.test
-def collections_cross_shard_move_refused(ctx):
-    """LMOVE/RPOPLPUSH/SMOVE with keys in two shards: mem-kv's error, and
-    nothing moved."""
-    if is_real_redis(args):
-        return
+def collections_cross_shard_moves(ctx):
+    """LMOVE (4 directions), RPOPLPUSH, SMOVE from one key to 48 others
+    (most of them in another shard): every reply and the final state equal
+    Redis's; WRONGTYPE source or destination and bad sides change nothing,
+    a missing source answers nil / 0, the same key rotates."""
+    setup = [("RPUSH", "src") + tuple("e%d" % i for i in range(300)),
+             ("SADD", "ssrc") + tuple("m%d" % i for i in range(60)),
+             ("RPUSH", "tiny", "t1", "t2")]
+    setup += [("SET", "str%d" % i, "x") for i in range(8)]
+    cmds = []
+    for i in range(48):
+        d, sd = "d%d" % i, "sd%d" % i
+        f, t = MOVE_DIRS[i % 4]
+        cmds += [("LMOVE", "src", d, f, t), ("LMOVE", "src", d, t, f),
+                 ("LMOVE", "src", d, f.lower(), t.lower()), ("RPOPLPUSH", "src", d),
+                 ("LRANGE", d, "0", "-1"), ("LMOVE", d, "src", t, f), ("LLEN", d),
+                 ("SMOVE", "ssrc", sd, "m%d" % i), ("SMOVE", "ssrc", sd, "nomember"),
+                 ("SMOVE", "ssrc", sd, "m%d" % i), ("SCARD", sd), ("SISMEMBER", sd, "m%d" % i)]
+    for i in range(8):
+        s = "str%d" % i
+        cmds += [("LMOVE", "src", s, "LEFT", "RIGHT"), ("RPOPLPUSH", "src", s),
+                 ("SMOVE", "ssrc", s, "m59"), ("GET", s),
+                 ("LMOVE", s, "d%d" % i, "LEFT", "LEFT"), ("RPOPLPUSH", s, "d%d" % i),
+                 ("SMOVE", s, "sd%d" % i, "m1"),
+                 ("LMOVE", "nosrc%d" % i, "d%d" % i, "LEFT", "LEFT"),
+                 ("RPOPLPUSH", "nosrc%d" % i, "d%d" % (i + 8)),
+                 ("LMOVE", "nosrc%d" % i, s, "RIGHT", "LEFT"),
+                 ("SMOVE", "nos%d" % i, "sd%d" % i, "m1"), ("EXISTS", "nosrc%d" % i),
+                 ("LMOVE", "src", "d%d" % i, "UP", "LEFT"), ("LMOVE", "src", "d%d" % i, "LEFT"),
+                 ("SMOVE", "d%d" % i, "sd%d" % i, "e1"), ("LMOVE", "ssrc", "d%d" % i, "LEFT",
+                                                           "LEFT")]
+    cmds += [("LMOVE", "src", "src", "LEFT", "RIGHT"), ("RPOPLPUSH", "src", "src"),
+             ("SMOVE", "ssrc", "ssrc", "m50"), ("SMOVE", "ssrc", "ssrc", "zz")]
+    for i in range(3):  # the source emptied: removed; then nil
+        cmds += [("LMOVE", "tiny", "d%d" % (20 + i), "RIGHT", "LEFT"), ("EXISTS", "tiny")]
+    final = [("LRANGE", "src", "0", "-1"), ("SMEMBERS", "ssrc")]
+    final += [("LRANGE", "d%d" % i, "0", "-1") for i in range(48)]
+    final += [("SMEMBERS", "sd%d" % i) for i in range(48)] + [("DBSIZE",)]
+    with RespConn(ctx["srv"].port) as a, RespConn(ctx["ref"].port) as b:
+        a.call("FLUSHALL")
+        b.call("FLUSHALL")
+        check(run_both(a, b, setup))
+        check(run_both(a, b, cmds))
+        check(run_both(a, b, final))
+
+
+@R.test
+def collections_cross_shard_moves_atomic(ctx):
+    """Movers LMOVE/RPOPLPUSH/SMOVE elements between keys of many shards
+    while readers count them in one MULTI/EXEC: every count is the total
+    (an element is never in neither key nor in both), and the moves do
+    move."""
+    lists = ["ml%d" % i for i in range(6)]
+    sets = ["ms%d" % i for i in range(6)]
+    n = 40
     with RespConn(ctx["srv"].port) as c:
         c.call("FLUSHALL")
-        c.call("RPUSH", "src", "a", "b")
-        c.call("SADD", "ssrc", "a")
-        for i in range(100):
-            dst = "dst%d" % i
-            v = c.call("LMOVE", "src", dst, "LEFT", "LEFT", raw=True)[1]
-            if CROSS in v:
-                break
-            c.call("LMOVE", dst, "src", "LEFT", "LEFT")
-        else:
-            raise AssertionError("no two keys in different shards among 100")
-        assert v == b"-ERR 'lmove' needs both keys in one shard: these two keys are in " \
-                    b"different shards\r\n", v
-        assert CROSS in c.call("RPOPLPUSH", "src", dst, raw=True)[1]
-        c.call("DEL", "ssrc")
-        c.call("SADD", "ssrc", "a")
-        # find a set destination in another shard the same way
-        for i in range(100):
-            d = "sdst%d" % i
-            v = c.call("SMOVE", "ssrc", d, "a", raw=True)[1]
-            if CROSS in v:
-                break
-            c.call("SMOVE", d, "ssrc", "a")
-        assert CROSS in v
-        assert sorted(c.call("LRANGE", "src", "0", "-1")) == [b"a", b"b"]
-        assert c.call("SMEMBERS", "ssrc") == [b"a"]
-        assert c.call("EXISTS", dst, d) == 0
+        c.call("RPUSH", lists[0], *["v%d" % i for i in range(n)])
+        c.call("SADD", sets[0], *["v%d" % i for i in range(n)])
+    stop = threading.Event()
+    errors, moved, reads = [], [0], [0]
+
+    def mover(seed):
+        rng = random.Random(seed)
+        with RespConn(ctx["srv"].port) as c:
+            while not stop.is_set():
+                cmds = []
+                for _ in range(32):
+                    a, b = rng.sample(range(6), 2)
+                    f, t = rng.choice(MOVE_DIRS)
+                    cmds.append(rng.choice([("LMOVE", lists[a], lists[b], f, t),
+                                            ("RPOPLPUSH", lists[a], lists[b]),
+                                            ("SMOVE", sets[a], sets[b], "v%d" % rng.randrange(n))]))
+                for cmd, (p, _) in zip(cmds, c.pipeline(cmds, raw=True)):
+                    if isinstance(p, RespError):
+                        errors.append((cmd, p))
+                    elif p is not None and p != 0:
+                        moved[0] += 1
+
+    def reader():
+        with RespConn(ctx["srv"].port) as c:
+            while not stop.is_set():
+                c.call("MULTI")
+                for k in lists:
+                    c.call("LLEN", k)
+                for k in sets:
+                    c.call("SCARD", k)
+                got = c.call("EXEC")
+                reads[0] += 1
+                if sum(got[:6]) != n or sum(got[6:]) != n:
+                    errors.append(("counts", got))
+
+    ts = [threading.Thread(target=mover, args=(SEED + i,)) for i in range(2)]
+    ts += [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    time.sleep(2.0)
+    stop.set()
+    for t in ts:
+        t.join()
+    assert not errors, "%d errors, first: %r" % (len(errors), errors[0])
+    assert moved[0] > 100 and reads[0] > 10, (moved[0], reads[0])
+    with RespConn(ctx["srv"].port) as c:
+        els = sorted(e for k in lists for e in c.call("LRANGE", k, "0", "-1"))
+        mem = sorted(e for k in sets for e in c.call("SMEMBERS", k))
+    want = sorted(b"v%d" % i for i in range(n))
+    assert els == want and mem == want
+    print("  %d moves, %d consistent reads" % (moved[0], reads[0]))
 
 
 ZSCRIPT = [

@@ -4,7 +4,9 @@ and SELECT/MOVE/FLUSHDB compared byte for byte with a real redis-server
 (scripted sequences over two connections per server: errors queued, runtime
 errors inside EXEC, watched keys touched by another connection, by expiry,
 by FLUSHALL, multi-key and staged commands inside a transaction, SELECT
-inside MULTI), errorstats; redis-py's defaults (pipeline() sends
+inside MULTI, LMOVE/SMOVE/SUNIONSTORE/ZUNIONSTORE/the pops over keys of
+many shards inside MULTI), errorstats; redis-py's defaults (also a
+pipeline of cross-shard LMOVE/RPOPLPUSH/SMOVE/SUNIONSTORE/ZUNIONSTORE) (pipeline() sends
 MULTI/EXEC, transaction() with WATCH, Redis(db=1)); a concurrency test in
 which writers update key pairs with cross-shard MULTI/EXEC (and MSET) while
 readers check every pair with MGET and with MULTI/GET/GET/EXEC; databases
@@ -131,6 +133,62 @@ SCRIPTS = {
                          A("RENAME", "nosuch", "x"), A("MSETNX", "m1", "1", "m2", "2"),
                          A("MSETNX", "m2", "x", "m3", "3"), A("EXISTS", "m1", "m2", "m3"), A("TYPE", "cc"),
                          A("EXEC"), A("MGET", "cc", "dd", "m1", "m2", "m3")],
+    # keys on many shards: the moves, the set/zset algebra and the pops run
+    # step by step inside the transaction (not refused)
+    "cross_shard_inside": (
+        [A("FLUSHALL"), A("RPUSH", "src", *["e%d" % i for i in range(40)]),
+         A("SADD", "ssrc", *["m%d" % i for i in range(20)]), A("SET", "str", "v")] +
+        [A("SADD", "x%d" % i, *["m%d" % j for j in range(i, 30, i + 1)]) for i in range(8)] +
+        [A("ZADD", "z%d" % i, *[str(v) for j in range(i, 12) for v in (j * (i + 1), "m%d" % j)])
+         for i in range(6)] +
+        [A("MULTI")] +
+        [A("LMOVE", "src", "d%d" % i, *dirs) for i, dirs in
+         enumerate([("LEFT", "LEFT"), ("LEFT", "RIGHT"), ("RIGHT", "LEFT"), ("RIGHT", "RIGHT")] * 3)] +
+        [A("RPOPLPUSH", "src", "d%d" % i) for i in range(8)] +
+        [A("SMOVE", "ssrc", "sd%d" % i, "m%d" % i) for i in range(8)] +
+        [A("LMOVE", "src", "str", "LEFT", "LEFT"), A("SMOVE", "ssrc", "str", "m9"),
+         A("LMOVE", "nosrc", "d1", "LEFT", "LEFT"), A("LLEN", "src"), A("SCARD", "ssrc"),
+         A("SUNIONSTORE", "u", "x0", "x1", "x2", "x3", "x4", "x5"), A("SCARD", "u"),
+         A("SINTERSTORE", "i", "x0", "x1", "x2"), A("SDIFFSTORE", "df", "x0", "x1", "x3"),
+         A("SUNIONSTORE", "u2", "x0", "str"), A("SINTERSTORE", "i2", "x0", "nokey"),
+         A("EXISTS", "i2", "u2"), A("SINTERCARD", "3", "x0", "x1", "x2"),
+         A("SINTERCARD", "2", "x0", "x1", "LIMIT", "2"),
+         A("SMISMEMBER", "u", *["m%d" % j for j in range(32)]),
+         A("SMISMEMBER", "df", *["m%d" % j for j in range(32)]),
+         A("ZUNIONSTORE", "zu", "4", "z0", "z1", "z2", "z3", "WEIGHTS", "1", "2", "3", "4"),
+         A("ZRANGE", "zu", "0", "-1", "WITHSCORES"),
+         A("ZINTERSTORE", "zi", "3", "z3", "z4", "z5", "AGGREGATE", "MAX"),
+         A("ZRANGE", "zi", "0", "-1", "WITHSCORES"), A("ZDIFFSTORE", "zd", "2", "z0", "z5"),
+         A("ZRANGE", "zd", "0", "-1", "WITHSCORES"),
+         A("ZUNION", "3", "z0", "z2", "z4", "WITHSCORES"), A("ZINTERCARD", "2", "z1", "z2"),
+         A("ZUNIONSTORE", "zbad", "2", "z0", "str"), A("ZUNIONSTORE", "zu", "2", "z0", "z1",
+                                                        "WEIGHTS", "1"),
+         A("ZRANGESTORE", "zr", "z1", "1", "3"), A("ZRANGE", "zr", "0", "-1", "WITHSCORES"),
+         A("LMPOP", "4", "nol1", "nol2", "d3", "d4", "RIGHT"), A("ZMPOP", "3", "noz", "z4", "z5",
+                                                                   "MAX", "COUNT", "2"),
+         A("BLMOVE", "src", "bd", "LEFT", "RIGHT", "0"), A("BRPOPLPUSH", "src", "bd2", "0"),
+         A("BLPOP", "nol1", "nol2", "d5", "0"), A("BRPOP", "nol1", "nol3", "1"),
+         A("BZPOPMIN", "noz", "z3", "0"), A("BLMPOP", "0", "3", "nol1", "d6", "d7", "LEFT"),
+         A("BZMPOP", "0", "2", "noz", "z2", "MIN"), A("EXEC")] +
+        [A("LRANGE", "d%d" % i, "0", "-1") for i in range(12)] +
+        [A("LRANGE", "src", "0", "-1"), A("SCARD", "ssrc"), A("GET", "str"),
+         A("LRANGE", "bd", "0", "-1"), A("LRANGE", "bd2", "0", "-1")] +
+        [A("SMEMBERS", "sd%d" % i) for i in range(8)]),
+    "cross_shard_inside_empty": [
+        A("FLUSHALL"), A("SET", "str", "v"), A("SADD", "st", "a"), A("MULTI"),
+        A("BLMOVE", "e1", "e2", "LEFT", "LEFT", "0"), A("BRPOPLPUSH", "e3", "e4", "0"),
+        A("BLMOVE", "e1", "e2", "UP", "LEFT", "0"), A("BLMOVE", "e1", "e2", "LEFT", "LEFT", "-1"),
+        A("BLPOP", "e1", "e2", "e3", "0"), A("BLPOP", "e1", "str", "e3", "0"),
+        A("BZPOPMAX", "e1", "e2", "e5", "0"), A("BLMPOP", "0", "3", "e1", "e2", "e6", "LEFT"),
+        A("BZMPOP", "0", "3", "e1", "e2", "e6", "MIN", "COUNT", "3"),
+        A("LMPOP", "3", "e1", "e2", "e7", "RIGHT"), A("ZMPOP", "2", "e1", "e8", "MAX"),
+        A("LMPOP", "3", "e1", "st", "e7", "RIGHT"), A("SMOVE", "e1", "e2", "a"),
+        A("SMOVE", "st", "e9", "a"), A("SMOVE", "st", "str", "a"), A("LMOVE", "st", "e2",
+                                                                        "LEFT", "LEFT"),
+        A("SUNION", "e1", "e2", "e3"), A("SINTERSTORE", "st2", "st", "e1"),
+        A("SDIFFSTORE", "st3", "e9", "e1"), A("ZINTERSTORE", "z", "2", "e1", "e2"),
+        A("ZRANGESTORE", "z", "e1", "0", "-1"), A("EXEC"),
+        A("EXISTS", "e1", "e2", "e3", "e4", "e9", "st2", "st3", "z"), A("SMEMBERS", "e9")],
     "hash_inside": [A("FLUSHALL"), A("MULTI"), A("HSET", "h", "f", "1", "g", "2"),
                     A("HINCRBY", "h", "f", "5"), A("HGET", "h", "f"), A("HDEL", "h", "g"),
                     A("HLEN", "h"), A("RENAME", "h", "h2"), A("HGET", "h2", "f"), A("EXEC")],
@@ -230,6 +288,42 @@ def unknown_commands_counted(ctx):
 
 
 # ---------------------------------------------------------------- redis-py
+
+@R.test
+def redis_py_pipeline_cross_shard(ctx):
+    """redis-py's default pipeline() (MULTI/EXEC) with LMOVE, RPOPLPUSH,
+    SMOVE, SUNIONSTORE, ZUNIONSTORE over keys of many shards: the results
+    Redis gives (the reliable-queue pattern)."""
+    import redis
+    if ctx.ref is None:
+        raise Skip("no --redis-server")
+
+    def run(port):
+        r = redis.Redis(host="127.0.0.1", port=port)
+        r.flushall()
+        r.rpush("jobs", *["job%d" % i for i in range(30)])
+        for i in range(6):
+            r.sadd("tags%d" % i, *["t%d" % j for j in range(i, 20, 2)])
+            r.zadd("rank%d" % i, {"p%d" % j: j * i for j in range(10)})
+        out = []
+        for i in range(10):
+            p = r.pipeline()
+            p.lmove("jobs", "work:%d" % i, "RIGHT", "LEFT")
+            p.rpoplpush("jobs", "work:%d" % i)
+            p.lmove("work:%d" % i, "done", "LEFT", "RIGHT")
+            p.smove("tags%d" % (i % 6), "moved%d" % i, "t%d" % i)
+            p.sunionstore("all%d" % i, ["tags%d" % j for j in range(6)])
+            p.zunionstore("zall%d" % i, ["rank%d" % j for j in range(i % 6 + 1)])
+            p.llen("jobs")
+            out.append(p.execute())
+        out.append([r.lrange("done", 0, -1), r.lrange("jobs", 0, -1)] +
+                   [sorted(r.smembers("moved%d" % i)) for i in range(10)] +
+                   [r.zrange("zall%d" % i, 0, -1, withscores=True) for i in range(10)])
+        return out
+
+    got, want = run(ctx.srv.port), run(ctx.ref.port)
+    assert got == want, "mem-kv %r\nredis %r" % (got, want)
+
 
 @R.test
 def redis_py_defaults(ctx):

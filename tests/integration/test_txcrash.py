@@ -14,7 +14,10 @@ With --plain the writers use no transaction at all: plain MSET of a group
 (and now and then DEL or UNLINK of it, version 0), which the server splits
 per shard like any multi-key write; the same all-or-nothing check holds.
 A further thread moves tokens between two names by RENAME (usually across
-shards): after every restart each token is under exactly one name.
+shards), and two more move list elements by LMOVE and set members by SMOVE
+between two keys (usually on two shards, then one frozen run): after every
+restart each token is under exactly one name, each element in exactly one
+of its two keys.
 
   --plain         plain MSET / DEL / UNLINK instead of MULTI/EXEC and EVAL
   --fsync MODE    always | interval | no (SIGKILL without power loss: every
@@ -211,6 +214,71 @@ class Renamer:
         assert not bad, "%s: RENAME (%d tokens):\n  %s" % (where, len(bad), "\n  ".join(bad[:10]))
 
 
+class Mover(Renamer):
+    """--plain: one element per token that LMOVE (lists) or SMOVE (sets)
+    moves between two keys (usually on two shards); after every restart it
+    is in exactly one of them: the acknowledged one, or the target of the
+    move in flight. Never in neither (a pop without its push) nor in both."""
+
+    def __init__(self, rng, kind):
+        super().__init__(rng)
+        self.kind = kind
+        self.names = [(b"mv%s:%d:a" % (kind, i), b"mv%s:%d:b" % (kind, i))
+                      for i in range(self.TOKENS)]
+
+    def setup(self, c):
+        add = b"RPUSH" if self.kind == b"l" else b"SADD"
+        c.pipeline([(add, n[0], b"token %d" % i) for i, n in enumerate(self.names)])
+
+    def run(self, port, stop):
+        from harness import RespConn
+        try:
+            c = RespConn(port, timeout=30)
+        except OSError as e:
+            self.errors.append("connect: %s" % e)
+            return
+        try:
+            while not stop.is_set():
+                toks = self.rng.sample(range(self.TOKENS), 8)
+                cmds = []
+                for i in toks:
+                    self.sent[i] = 1 - self.pos[i]
+                    src, dst = self.names[i][self.pos[i]], self.names[i][self.sent[i]]
+                    if self.kind == b"l":
+                        cmds.append(encode(b"LMOVE", src, dst, b"LEFT", b"RIGHT"))
+                    else:
+                        cmds.append(encode(b"SMOVE", src, dst, b"token %d" % i))
+                c.send(b"".join(cmds))
+                for i in toks:
+                    r = c.read_reply()
+                    if r != (b"token %d" % i if self.kind == b"l" else 1):
+                        self.errors.append("token %d: move replied %r" % (i, r))
+                        stop.set()
+                        return
+                    self.pos[i], self.sent[i] = self.sent[i], None
+                    self.acks += 1
+        except (ConnectionClosed, OSError, ValueError):
+            pass                      # the kill
+        finally:
+            c.close()
+
+    def check(self, c, where):
+        read = ((lambda k: (b"LRANGE", k, b"0", b"-1")) if self.kind == b"l"
+                else (lambda k: (b"SMEMBERS", k)))
+        got = c.pipeline([read(k) for n in self.names for k in n])
+        bad = []
+        for i in range(self.TOKENS):
+            at = [k for k in (0, 1) if got[2 * i + k] == [b"token %d" % i]]
+            if len(at) != 1 or got[2 * i + 1 - at[0]] != [] or \
+                    at[0] not in (self.pos[i], self.sent[i]):
+                bad.append("token %d: in %r (acknowledged in %d, in flight to %r): %r" % (
+                    i, at, self.pos[i], self.sent[i], got[2 * i:2 * i + 2]))
+                continue
+            self.pos[i], self.sent[i] = at[0], None
+        assert not bad, "%s: %s (%d tokens):\n  %s" % (
+            where, "LMOVE" if self.kind == b"l" else "SMOVE", len(bad), "\n  ".join(bad[:10]))
+
+
 def compactor(port, stop, rng):
     from harness import RespConn
     try:
@@ -240,10 +308,12 @@ def txcrash_cycles(ctx):
     srv.start()
     writers = [Writer(i, random.Random(rng.random()), args.actors == 1 and not args.plain)
                for i in range(WRITERS)]
-    renamer = Renamer(random.Random(rng.random())) if args.plain else None
-    if renamer:
-        with srv.conn() as c:
-            renamer.setup(c)
+    movers = [Renamer(random.Random(rng.random())),
+              Mover(random.Random(rng.random()), b"l"),
+              Mover(random.Random(rng.random()), b"s")] if args.plain else []
+    with srv.conn() as c:
+        for m in movers:
+            m.setup(c)
     total_acks = total_inflight = total_dropped = 0
     for cycle in range(args.cycles):
         stop = threading.Event()
@@ -251,9 +321,8 @@ def txcrash_cycles(ctx):
                    for w in writers]
         threads.append(threading.Thread(target=compactor, args=(srv.port, stop,
                                         random.Random(rng.random())), daemon=True))
-        if renamer:
-            threads.append(threading.Thread(target=renamer.run, args=(srv.port, stop),
-                                            daemon=True))
+        for m in movers:
+            threads.append(threading.Thread(target=m.run, args=(srv.port, stop), daemon=True))
         acks0 = sum(w.acks for w in writers)
         for t in threads:
             t.start()
@@ -265,13 +334,14 @@ def txcrash_cycles(ctx):
             assert not t.is_alive(), "a client hung after the kill"
         for w in writers:
             assert not w.errors, "writer %d: %s" % (w.wid, w.errors[:3])
-        assert not renamer or not renamer.errors, "renamer: %s" % renamer.errors[:3]
+        for m in movers:
+            assert not m.errors, "%s: %s" % (type(m).__name__, m.errors[:3])
         srv.start()
         dropped = dropped_count(srv.log_since_start())
         with srv.conn() as c:
             inflight = sum(w.check(c, "cycle %d" % cycle) for w in writers)
-            if renamer:
-                renamer.check(c, "cycle %d" % cycle)
+            for m in movers:
+                m.check(c, "cycle %d" % cycle)
         acks = sum(w.acks for w in writers) - acks0
         total_acks += acks
         total_inflight += inflight
@@ -282,6 +352,10 @@ def txcrash_cycles(ctx):
     print("  %d cycles, %d acknowledged transactions, every group all-or-nothing; %d in flight "
           "applied whole, %d dropped whole" % (args.cycles, total_acks, total_inflight,
                                                total_dropped))
+    if movers:
+        print("  moves acknowledged: RENAME %d, LMOVE %d, SMOVE %d; each token in one place "
+              "after every restart" % tuple(m.acks for m in movers))
+        assert all(m.acks > 0 for m in movers)
     assert total_acks > 0
 
 
