@@ -325,9 +325,13 @@ void cmd_smove(shard_t *s, const cmd_call *c)
     const kv_str *m = &c->argv[3];
     kv_entry *src = set_get(s, c, &c->argv[1], 0, &wrong);
     if (wrong) return;
+    if (src == NULL) { /* 0 before the destination's type, as Redis 7.0 */
+        reply_int(c->out, 0);
+        return;
+    }
     kv_entry *dst = set_get(s, c, &c->argv[2], 0, &wrong);
     if (wrong) return;
-    if (src == NULL || !sobj_has(entry_sobj(src), m->p, m->len)) {
+    if (!sobj_has(entry_sobj(src), m->p, m->len)) {
         reply_int(c->out, 0);
         return;
     }

@@ -1139,6 +1139,24 @@ static void expect_popped(fixture *f, cmd_fn *fn, const char *line, const char *
     assert_int_equal(f->res.num, n);
 }
 
+/* SMOVE's order of checks (Redis 7.0): an absent source answers 0 before
+ * the destination's type is looked at; a wrong-type destination is refused
+ * even when the member is not in the source. */
+static void test_smove_checks(void **state)
+{
+    fixture *f = *state;
+    EXPECT(cmd_set, "set str v", "+OK\r\n");
+    EXPECT(cmd_sadd, "sadd s a", ":1\r\n");
+    EXPECT(cmd_smove, "smove nos str a", ":0\r\n");
+    EXPECT(cmd_smove, "smove str s a",
+           "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    EXPECT(cmd_smove, "smove s str zz",
+           "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    EXPECT(cmd_smove, "smove s s zz", ":0\r\n");
+    EXPECT(cmd_smove, "smove s d a", ":1\r\n");
+    EXPECT(cmd_smove, "smove s d a", ":0\r\n");
+}
+
 /* The parts that feed the sorted-set gather and the cross-shard ZMPOP/LMPOP
  * (net/route.c) answer in type: copies of the sorted sets, the range to
  * store, how many were popped; nothing to parse back from RESP. */
@@ -1227,6 +1245,7 @@ int main(void)
         T(test_hash_randfield),
         T(test_hash_scan),
         T(test_hash_memory_and_rename),
+        T(test_smove_checks),
         T(test_zset_parts_typed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
