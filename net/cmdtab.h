@@ -24,7 +24,7 @@ typedef enum cmd_route {
     ROUTE_MULTI,  /* MULTI, EXEC, DISCARD, WATCH, UNWATCH (net/multi.c) */
     ROUTE_TWO,    /* argv[1] and argv[2]: one shard, or both in one frozen run (LMOVE, SMOVE) */
     ROUTE_SETOP,  /* the set and sorted-set algebra, ZRANGESTORE, ZMPOP/LMPOP: one shard, or
-                     gathered (cmd_def.kind says which) */
+                     one frozen run over their shards (net/xshard.c) */
     ROUTE_BLOCK,  /* BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN/MAX, BZMPOP, BLMPOP: may wait
                      for a push (net/blocking.c) */
 } cmd_route;
@@ -71,7 +71,7 @@ typedef enum cmd_kind {
     CMDK_NONE,
     CMDK_SETOP,       /* ROUTE_SETOP: SINTER/SUNION/SDIFF(+STORE), SINTERCARD (op: SETOP_*) */
     CMDK_ZSETOP,      /* ROUTE_SETOP: ZUNION/ZINTER/ZDIFF(+STORE), ZINTERCARD (op: ZSETOP_*) */
-    CMDK_MPOP,        /* ROUTE_SETOP: ZMPOP (zset), LMPOP: across shards key by key */
+    CMDK_MPOP,        /* ROUTE_SETOP: ZMPOP (zset), LMPOP: across shards key by key in a run */
     CMDK_ZRANGESTORE, /* ROUTE_SETOP: the range from src's shard, stored at dst's */
     CMDK_BPOP,        /* ROUTE_BLOCK: BLPOP, BRPOP */
     CMDK_BLMOVE,      /* ROUTE_BLOCK: BLMOVE src dst from to timeout */

@@ -508,10 +508,7 @@ enum {
     STAGE_RN_PUT,
     STAGE_NX_CHECK,
     STAGE_NX_SET,
-    STAGE_SCAN,
-    STAGE_SET_GATHER,
-    STAGE_SET_STORE,
-    STAGE_MPOP
+    STAGE_SCAN
 };
 
 static kv_req **staged_grave(kv_slot *sl)
@@ -577,7 +574,8 @@ static void msetnx_start(netthr *t, kv_slot *sl)
     sl->stage = STAGE_NX_CHECK;
 }
 
-/* ---- set algebra across shards: gather the members, combine, store -------- */
+/* ---- set algebra, ZRANGESTORE, ZMPOP/LMPOP: their keys' shards ------------ */
+/* (across shards they run as one frozen run: net/xshard.c) */
 
 /* The set operation of sl's command (a CMDK_SETOP row: SETOP_*) and where
  * its source keys are (argv[*first], *n of them); *store for the STORE
@@ -654,218 +652,6 @@ static int64_t setop_shard(netthr *t, const kv_slot *sl)
     return sh;
 }
 
-/* Stage 1: an SMEMBERS part per shard touched by the source keys. */
-static void setop_start(netthr *t, kv_slot *sl)
-{
-    int first, n, store;
-    int64_t limit;
-    cmd_kind kind = sl->def->kind;
-    if (kind == CMDK_ZSETOP)
-        zsetop_keys(sl, &first, &n, &store);
-    else
-        setop_of(sl, &first, &n, &store, &limit);
-    if (kind == CMDK_ZRANGESTORE) { /* the range from src's shard */
-        const kv_str *src = &sl->argv[2];
-        kv_str *av;
-        kv_req *r = part_new(sl, cmd_zrangestore_part, route_shard(t->srv, src->p, src->len),
-                             sl->argc, &av);
-        memcpy(av, sl->argv, (size_t)sl->argc * sizeof *av);
-        kv_req **subs = kv_xmalloc(sizeof *subs);
-        subs[0] = r;
-        slot_set_parts(sl, subs, 1);
-        sl->stage = STAGE_SET_GATHER;
-        route_queue(t, r);
-        return;
-    }
-    int argc = sl->argc;
-    sl->argc = first + n; /* route_split takes the keys up to argc: not LIMIT */
-    route_split(t, sl, kind == CMDK_ZSETOP ? cmd_zmembers_part : cmd_smembers_part, first, 1, 1, 1);
-    sl->argc = argc;
-    sl->stage = STAGE_SET_GATHER;
-}
-
-/* Stage 2: combines the gathered members; a STORE queues the PUT (or DEL)
- * of the result. Returns 1 if a part was queued. */
-static int zsetop_gathered(netthr *t, kv_slot *sl);
-static int setop_store(netthr *t, kv_slot *sl, const char *type);
-
-/* Where the gathered object of each of the n source keys is: key k's is
- * entry at[k] of its part's typed answer (kind CMD_RES_SETS or
- * CMD_RES_ZSETS: a part answers its keys in client order). 0, or -1 if a
- * part did not answer in that kind. */
-static int gather_at(const kv_slot *sl, int n, int kind, int64_t *at)
-{
-    int64_t *next = kv_xcalloc(sl->nsub, sizeof *next);
-    int bad = 0;
-    for (int k = 0; k < n && !bad; k++) {
-        const cmd_res *r = &sl->subs[sl->key_sub[k]]->res;
-        at[k] = next[sl->key_sub[k]]++;
-        bad = r->kind != kind || at[k] >= r->count;
-    }
-    free(next);
-    return bad ? -1 : 0;
-}
-
-static int setop_gathered(netthr *t, kv_slot *sl)
-{
-    if (sl->def->kind != CMDK_SETOP) return zsetop_gathered(t, sl); /* ZUNION..., ZRANGESTORE */
-    int first, n, store;
-    int64_t limit;
-    int op = setop_of(sl, &first, &n, &store, &limit);
-    kvbuf *out = &sl->reply;
-    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
-    sobj_t **sets = kv_xcalloc((size_t)n, sizeof *sets);
-    int bad = gather_at(sl, n, CMD_RES_SETS, at) != 0;
-    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: empty), freed with it */
-        sets[k] = sl->subs[sl->key_sub[k]]->res.sets[at[k]];
-    sobj_t *res = bad ? NULL
-                      : cmd_setop(op == SETOP_INTERCARD ? SETOP_INTER : op, sets, (unsigned)n,
-                                  &t->srv->secret);
-    free(sets);
-    free(at);
-    if (res == NULL) {
-        reply_error(out, "ERR internal error in set gather");
-        return 0;
-    }
-    if (!store) {
-        cmd_setop_reply(out, op, res, 0, limit);
-        sobj_free(res);
-        return 0;
-    }
-    sl->aux = (int64_t)sobj_len(res);
-    kvbuf_reset(out); /* holds the encoded set until the last stage */
-    if (sl->aux > 0) sobj_encode(res, out);
-    sobj_free(res);
-    return setop_store(t, sl, "3"); /* KV_TYPE_SET */
-}
-
-/* Queues the STORE of an algebra result: a DEL of the destination when
- * empty (sl->aux = 0), else a PUT of the encoded value, which sl->reply
- * holds until the last stage. Returns 1. */
-static int setop_store(netthr *t, kv_slot *sl, const char *type)
-{
-    kvbuf *out = &sl->reply;
-    slot_bury_parts(sl, staged_grave(sl));
-    const kv_str *dst = &sl->argv[1];
-    uint32_t sh = route_shard(t->srv, dst->p, dst->len);
-    kv_str *av;
-    kv_req *r;
-    if (sl->aux == 0) {
-        r = part_new(sl, cmd_del_part, sh, 2, &av);
-        av[0] = (kv_str){"del", 3};
-        av[1] = *dst;
-    } else {
-        r = part_new(sl, cmd_put_part, sh, 5, &av);
-        av[0] = (kv_str){"put", 3};
-        av[1] = *dst;
-        av[2] = (kv_str){out->data, out->len};
-        av[3] = (kv_str){"-1", 2};
-        av[4] = (kv_str){type, strlen(type)};
-    }
-    kv_req **subs = kv_xmalloc(sizeof *subs);
-    subs[0] = r;
-    slot_set_parts(sl, subs, 1);
-    sl->stage = STAGE_SET_STORE;
-    route_queue(t, r);
-    return 1;
-}
-
-/* Stage 2 of ZUNION/ZINTER/ZDIFF(+STORE)/ZINTERCARD: the options are read
- * now, after the parts' WRONGTYPE (Redis checks types first). */
-static int zsetop_gathered(netthr *t, kv_slot *sl)
-{
-    cmd_zsetop_spec sp;
-    const char *err;
-    kvbuf *out = &sl->reply;
-    if (sl->def->kind == CMDK_ZRANGESTORE) { /* store what src's part found */
-        cmd_res *r = &sl->subs[0]->res;
-        if (r->kind != CMD_RES_ZSETS || r->count != 1) {
-            reply_error(out, "ERR internal error in sorted set gather");
-            return 0;
-        }
-        zobj_t *z = cmd_zset_store_form(r->zsets[0], &t->srv->secret);
-        r->zsets[0] = NULL; /* z now: the result's one or a copy */
-        sl->aux = z != NULL ? (int64_t)zobj_len(z) : 0;
-        kvbuf_reset(out);
-        if (sl->aux > 0) zobj_encode(z, out);
-        zobj_free(z);
-        return setop_store(t, sl, "6");
-    }
-    cmd_zsetop_args(sl->def->op, sl->def->store, sl->argc, sl->argv, &sp, &err); /* checked */
-    int n = (int)sp.numkeys;
-    double *weights = kv_xmalloc((size_t)n * sizeof *weights);
-    if (cmd_zsetop_opts(sl->argc, sl->argv, &sp, weights, &err) != 0) {
-        free(weights);
-        reply_error(out, err);
-        return 0;
-    }
-    int64_t *at = kv_xmalloc((size_t)n * sizeof *at);
-    zobj_t **in = kv_xcalloc((size_t)n, sizeof *in);
-    int bad = gather_at(sl, n, CMD_RES_ZSETS, at) != 0;
-    for (int k = 0; k < n && !bad; k++) /* the part's (NULL: absent), freed with it */
-        in[k] = sl->subs[sl->key_sub[k]]->res.zsets[at[k]];
-    zobj_t *res = bad ? NULL : cmd_zsetop(&sp, in, weights, &t->srv->secret);
-    free(in);
-    free(at);
-    free(weights);
-    if (res == NULL) {
-        reply_error(out, "ERR internal error in sorted set gather");
-        return 0;
-    }
-    if (!sp.store) {
-        cmd_zsetop_reply(out, &sp, res);
-        zobj_free(res);
-        return 0;
-    }
-    res = cmd_zset_store_form(res, &t->srv->secret);
-    sl->aux = (int64_t)zobj_len(res);
-    kvbuf_reset(out);
-    if (sl->aux > 0) zobj_encode(res, out);
-    zobj_free(res);
-    return setop_store(t, sl, "6"); /* KV_TYPE_ZSET */
-}
-
-/* ZMPOP/LMPOP over keys of several shards: one key at a time, in order
- * (sl->aux: its index), as "ZMPOP 1 key where [COUNT n]" on its shard, until
- * one answers other than nil. Not atomic across shards (docs). */
-static void mpop_next(netthr *t, kv_slot *sl)
-{
-    int first, n, store;
-    zsetop_keys(sl, &first, &n, &store);
-    const kv_str *key = &sl->argv[first + sl->aux];
-    int rest = sl->argc - (first + n), argc = 3 + rest;
-    kv_str *av;
-    kv_req *r = part_new(sl, sl->def->fn, route_shard(t->srv, key->p, key->len), argc, &av);
-    av[0] = sl->argv[0];
-    av[1] = (kv_str){"1", 1};
-    av[2] = *key;
-    memcpy(av + 3, sl->argv + first + n, (size_t)rest * sizeof *av);
-    kv_req **subs = kv_xmalloc(sizeof *subs);
-    subs[0] = r;
-    slot_set_parts(sl, subs, 1);
-    sl->stage = STAGE_MPOP;
-    route_queue(t, r);
-}
-
-/* Stage n of a cross-shard ZMPOP/LMPOP: 1 if the next key was queued. */
-static int mpop_step(netthr *t, kv_slot *sl)
-{
-    int first, n, store;
-    zsetop_keys(sl, &first, &n, &store);
-    const kv_req *part = sl->subs[0];
-    const kvbuf *r = &part->reply;
-    int nil = part->res.kind == CMD_RES_POPPED && part->res.num == 0;
-    if (nil && sl->aux + 1 < n) {
-        slot_bury_parts(sl, staged_grave(sl));
-        sl->aux++;
-        mpop_next(t, sl);
-        return 1;
-    }
-    kvbuf_reset(&sl->reply);
-    kvbuf_append(&sl->reply, r->data, r->len);
-    return 0;
-}
-
 /* The count a part answered in type (CMD_RES_INT), -1 if it did not. */
 static int64_t part_count(const kv_req *r)
 {
@@ -937,14 +723,6 @@ static int staged_step(netthr *t, kv_slot *sl)
     case STAGE_NX_SET:
         reply_int(out, 1);
         return 0;
-    case STAGE_SET_GATHER:
-        return setop_gathered(t, sl);
-    case STAGE_SET_STORE:
-        kvbuf_reset(out);
-        reply_int(out, sl->aux);
-        return 0;
-    case STAGE_MPOP:
-        return mpop_step(t, sl);
     }
     reply_error(out, "ERR internal error in staged command");
     return 0;
@@ -1260,15 +1038,8 @@ void route_dispatch(netthr *t, conn *c)
     case ROUTE_TWO: /* across shards: one frozen run over both (xshard.c) */
         if (route_parts(t, sl) != 0) multi_xshard_group(t, sl, NULL);
         break;
-    case ROUTE_SETOP:
-        if (route_parts(t, sl) == 0) break;
-        if (sl->def->kind == CMDK_MPOP) { /* ZMPOP/LMPOP: key by key */
-            sl->aux = 0;
-            mpop_next(t, sl);
-        } else {
-            setop_start(t, sl);
-        }
-        c->blocker = sl;
+    case ROUTE_SETOP: /* across shards: one frozen run over them (xshard.c) */
+        if (route_parts(t, sl) != 0) multi_xshard_group(t, sl, NULL);
         break;
     case ROUTE_SCRIPT:
         script_route(t, c, sl);
