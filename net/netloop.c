@@ -164,13 +164,17 @@ static void conn_queue_seg(conn *c, kvbuf *reply)
  * four pages of a 64 MB data set; from 32 KB up, sending the stored bytes
  * costs less. */
 #define CONN_PIN_COPY_MAX (24u << 10)
+/* ... as long as conn.out stays within this: a deep pipeline of such GETs
+ * goes on as segments rather than growing out past the size at which a
+ * drained buffer is freed (conn_out_drained). */
+#define CONN_PIN_COPY_OUT (256u << 10)
 
 /* Queues the value of pin (at offset pin->at of its reply) as a segment
  * that holds the reference (taken: pin is cleared), or a copy of a small
  * one (CONN_PIN_COPY_MAX). */
 static void conn_queue_pin(conn *c, kv_pin *pin)
 {
-    if (pin->len <= CONN_PIN_COPY_MAX) {
+    if (pin->len <= CONN_PIN_COPY_MAX && c->out.len + pin->len <= CONN_PIN_COPY_OUT) {
         kvbuf_append(&c->out, pin->p, pin->len);
         entry_unpin(pin->e);
         *pin = (kv_pin){0};
