@@ -71,10 +71,11 @@ typedef struct kv_req {
                                 (e NULL: none); the network thread unpins it */
     kv_pins pins;            /* written by the actor (MGET's part, may_pin): the values its
                                 reply refers to; the network thread unpins and frees them */
-    kv_take take;            /* big bulk arguments the command may keep as a stored value
-                                (nbigs 0: none); take.bigs and take.keep are written by the
-                                actor, and the network thread unpins take.keep once it is
-                                done with argv */
+    kv_take take;            /* big bulk arguments the command may keep as stored values
+                                (nbigs 0: none): the slot's arrays, shared by the parts of
+                                one command; the actor writes take.keeps[k] of its own
+                                arguments, and the network thread unpins them when it
+                                frees the slot (done with argv) */
 } kv_req;
 
 /* What a write that may grow memory does about --maxmemory first. */

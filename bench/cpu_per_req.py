@@ -22,7 +22,10 @@ mget10p16 (`--only` picks some); `--scale` multiplies every request count
 the medians there (bench/compare.sh reads it).
 
 --values: large values instead (issue 20): SET and GET of 4 KB, 16 KB,
-256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1.
+256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1;
+then, at 16 KB, the other commands that store a big argument (MSET of 10,
+HSET, SETNX, SET NX, SETRANGE at 0, SET XX GET, and APPENDs of 1 KB that
+grow values through 16 KB: VALUES_MORE).
 Each round starts both servers afresh, alternating which goes first, and
 FLUSHALLs between sizes (at most 64 MB of values per size). The table gives
 the medians and ranges of server CPU per request and of throughput, and the
@@ -88,6 +91,31 @@ VALUES = [
     ("1m", "1 MB", 1048576, 64, 1000),
 ]
 MGET16K = ["MGET"] + ["key:__rand_int__"] * 10
+V16K = "v" * 16384
+
+
+def _sized(op, args, n, keys=4096):
+    return (op, args, n, keys)
+
+
+# --values: the other commands that store a 16 KB argument (issue 20, the
+# paths that keep the parser's buffer as the value): (id, redis-benchmark
+# arguments, requests, key range). SETNX and SET NX get fresh keys (a
+# range of 10^8: 48 MB for 3000 requests); APPEND adds 1 KB to 64 keys,
+# which grow through 16 KB to about 120 KB; SETRANGE and SET XX GET
+# overwrite the 16 KB values MSET left.
+VALUES_MORE = [
+    _sized("MSET10", ["MSET"] + ["key:__rand_int__", V16K] * 10, 3000),
+    _sized("HSET", ["HSET", "hash:__rand_int__", "field", V16K], 30000),
+    _sized("SETNX", ["SETNX", "new:__rand_int__", V16K], 3000, 100000000),
+    _sized("SETNX_OPT", ["SET", "nx:__rand_int__", V16K, "NX"], 3000, 100000000),
+    _sized("SETRANGE0", ["SETRANGE", "key:__rand_int__", "0", V16K], 30000),
+    _sized("SETXXGET", ["SET", "key:__rand_int__", V16K, "XX", "GET"], 30000),
+    _sized("APPEND1K", ["APPEND", "app:__rand_int__", "a" * 1024], 8000, 64),
+]
+MORE_LABEL = {"MSET10": "MSET 10 keys", "HSET": "HSET", "SETNX": "SETNX",
+              "SETNX_OPT": "SET NX", "SETRANGE0": "SETRANGE 0", "SETXXGET": "SET XX GET",
+              "APPEND1K": "APPEND 1 KB x 8000 to 64 keys"}
 
 
 def command(port, *args):
@@ -101,19 +129,25 @@ def command(port, *args):
         return s.recv(4096)
 
 
-def values_round(cmd):
-    """One round of --values on a fresh server: {(op, size id): (us/req, rps)}."""
+def values_round(cmd, sizes):
+    """One round of --values on a fresh server: {(op, size id): (us/req, rps)}
+    for the size ids in sizes (all if empty)."""
     proc, port = start(cmd)
     res = {}
     try:
         for sid, _, size, keys, n in VALUES:
+            if sizes and sid not in sizes:
+                continue
             command(port, "FLUSHALL")
             runs = [("SET", ["-t", "set"], n), ("GET", ["-t", "get"], n)]
             if sid == "16k":
                 runs.append(("MGET10", MGET16K, n // 10))
-            for op, extra, cnt in runs:
+                runs += [(op, extra, cnt, rkeys) for op, extra, cnt, rkeys in VALUES_MORE]
+            for run in runs:
+                op, extra, cnt = run[:3]
+                rkeys = run[3] if len(run) > 3 else keys
                 s0 = cpu_seconds(proc.pid)
-                _, rps = bench(port, ["-c", "20", "-P", "1", "-d", str(size), "-r", str(keys)]
+                _, rps = bench(port, ["-c", "20", "-P", "1", "-d", str(size), "-r", str(rkeys)]
                                + extra, cnt)
                 res[(op, sid)] = ((cpu_seconds(proc.pid) - s0) * 1e6 / cnt, rps)
         return res
@@ -122,12 +156,12 @@ def values_round(cmd):
         proc.wait()
 
 
-def values_main(memkv, redis, rounds):
+def values_main(memkv, redis, rounds, sizes):
     runs = {"m": [], "r": []}
     for i in range(rounds):
         order = [("m", memkv), ("r", redis)] if i % 2 == 0 else [("r", redis), ("m", memkv)]
         for who, cmd in order:
-            runs[who].append(values_round(cmd))
+            runs[who].append(values_round(cmd, sizes))
     print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 20 clients, pipeline 1; "
           "medians [min-max]" % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
                                  " ".join(memkv[1:]), rounds))
@@ -147,7 +181,7 @@ def values_main(memkv, redis, rounds):
         mt = [r[(op, sid)][1] for r in runs["m"]]
         rt = [r[(op, sid)][1] for r in runs["r"]]
         print("| %s | %s | %s | %s | %.2f | %s | %s | %.2f |" % (
-            op if op != "MGET10" else "MGET 10 keys", label[sid], rng(mc, "%.1f"), rng(rc, "%.1f"),
+            "MGET 10 keys" if op == "MGET10" else MORE_LABEL.get(op, op), label[sid], rng(mc, "%.1f"), rng(rc, "%.1f"),
             statistics.median(mc) / statistics.median(rc), rng(mt, "%.0f"), rng(rt, "%.0f"),
             statistics.median(mt) / max(statistics.median(rt), 1)))
     return 0
@@ -191,7 +225,8 @@ def main():
     ap.add_argument("--values", action="store_true",
                     help="large values: 4 KB to 1 MB, 20 clients, pipeline 1")
     ap.add_argument("--only", default="",
-                    help="comma-separated workload ids (%s)" % ",".join(w[0] for w in WORKLOADS))
+                    help="comma-separated workload ids (%s); with --values, size ids (%s)" % (
+                        ",".join(w[0] for w in WORKLOADS), ",".join(v[0] for v in VALUES)))
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every workload's request count (e.g. 0.25)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -199,7 +234,10 @@ def main():
     memkv = [a.memkv, "--persistence", "off"] + shlex.split(a.memkv_args)
     redis = [a.redis, "--save", "", "--appendonly", "no"]
     if a.values:
-        return values_main(memkv, redis, a.rounds)
+        sizes = [x for x in a.only.split(",") if x]
+        if any(x not in [v[0] for v in VALUES] for x in sizes):
+            ap.error("--values --only takes size ids: %s" % ",".join(v[0] for v in VALUES))
+        return values_main(memkv, redis, a.rounds, sizes)
     only = [x for x in a.only.split(",") if x]
     unknown = [x for x in only if x not in [w[0] for w in WORKLOADS]]
     if unknown or a.rounds < 1 or a.scale <= 0:

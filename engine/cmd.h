@@ -59,14 +59,18 @@ typedef struct kv_pins {
 
 /* Arguments a command may keep instead of copying: big bulks that the
  * parser read into buffers of their own (kv_xmalloc_pages layout), and the
- * entry that took one of them. A command that takes bigs[k] (an argument
- * whose p is bigs[k]) as a stored value sets bigs[k] to NULL and pins the
- * entry in keep: the argument's bytes stay readable (they are the pinned
- * value's) until the sender drops keep with entry_unpin. */
+ * entries that took them. A command that takes bigs[k] (an argument whose
+ * p is bigs[k]) as a stored value pins the entry that holds it in
+ * keeps[k]: the argument's bytes stay readable (they are the pinned
+ * value's) until the sender drops keeps[k] with entry_unpin, and frees
+ * bigs[k] only if keeps[k] is NULL. The parts of one command (MSET over
+ * several shards) share the arrays; each writes only the keeps[k] of its
+ * own arguments, and bigs never changes, so parts on different actors
+ * touch no common element (cmd_take_arg, cmd_take_done). */
 typedef struct kv_take {
-    char **bigs;           /* rw for the actor: NULL once taken */
-    unsigned nbigs;        /* ro */
-    struct kv_entry *keep; /* written by the actor: the entry pinned, or NULL */
+    char *const *bigs;       /* ro */
+    struct kv_entry **keeps; /* rw for the actor: keeps[k] of its own arguments */
+    unsigned nbigs;          /* ro */
 } kv_take;
 /* The figures of a shard that cmd_info_part answers (cmd_figures), in the
  * order of enum cmd_info_field (over every database), which the gatherer

@@ -62,6 +62,19 @@ static kv_entry *hash_write(shard_t *s, const cmd_call *c, int create, int *wron
 
 /* ---- HSET, HMSET, HSETNX ------------------------------------------------------- */
 
+/* Sets field argv[i] of hash e to argv[i + 1], whose buffer the field
+ * takes when c may keep it (a big bulk: no copy); 1 if the field is new. */
+static int hash_set_arg(shard_t *s, const cmd_call *c, kv_entry *e, int i)
+{
+    unsigned k = 0;
+    kv_entry *fe;
+    char *own = cmd_take_arg(c, &c->argv[i + 1], &k);
+    char *had = own;
+    int added = shard_hash_set_own(s, e, &c->argv[i], &c->argv[i + 1], own ? &own : NULL, &fe);
+    if (had != NULL) cmd_take_done(c, k, own, fe);
+    return added;
+}
+
 /* Sets the pairs of argv[2..]; returns how many fields were new. */
 static int64_t hset_pairs(shard_t *s, const cmd_call *c, int *err)
 {
@@ -74,8 +87,7 @@ static int64_t hset_pairs(shard_t *s, const cmd_call *c, int *err)
     kv_entry *e = hash_write(s, c, 1, err);
     if (e == NULL) return 0;
     int64_t added = 0;
-    for (int i = 2; i + 1 < c->argc; i += 2)
-        added += shard_hash_set(s, e, &c->argv[i], &c->argv[i + 1]);
+    for (int i = 2; i + 1 < c->argc; i += 2) added += hash_set_arg(s, c, e, i);
     return added;
 }
 
@@ -104,7 +116,7 @@ void cmd_hsetnx(shard_t *s, const cmd_call *c)
         return;
     }
     if (e == NULL) e = shard_hash_add(s, c->argv[1].p, c->argv[1].len);
-    shard_hash_set(s, e, &c->argv[2], &c->argv[3]);
+    hash_set_arg(s, c, e, 2);
     reply_int(c->out, 1);
 }
 

@@ -32,6 +32,16 @@ int cmd_parse_cursor(const kv_str *a, uint64_t *out);
 /* The name of e's type as TYPE says it. */
 const char *cmd_type_name(const kv_entry *e);
 
+/* Taking a big argument as a stored value (cmd.h kv_take), in two steps
+ * around the call that stores it: cmd_take_arg answers the buffer to pass
+ * as `own` (entry_new_own and its kin set it to NULL when they take it),
+ * or NULL if c may not keep val (no take, too small to be stored apart,
+ * not a big bulk of the parser's, or already kept), and its index in *k;
+ * cmd_take_done(c, k, own, e) then pins e, the entry now holding val's
+ * bytes, if own was taken. Owner actor thread. */
+char *cmd_take_arg(const cmd_call *c, const kv_str *val, unsigned *k);
+void cmd_take_done(const cmd_call *c, unsigned k, const char *own, kv_entry *e);
+
 /* ---- cmd_coll.c: shared by the collection commands (owner actor thread) ---- */
 
 /* Replies WRONGTYPE and returns 0 if e's type is not type; 1 otherwise. */

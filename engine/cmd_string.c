@@ -151,23 +151,43 @@ static int expire_from_opts(shard_t *s, const cmd_call *c, int flags, const kv_s
                            (flags & (OPT_EX | OPT_PX)) != 0, out);
 }
 
-/* Stores key = val with expiry exp (<0: none) over e (may be NULL). An
- * expiry already past removes the key instead, as Redis does. */
-/* The buffer of argument val if the command may keep it as the stored
- * value (cmd_call.take): a big bulk of the parser's, big enough to be
- * stored apart (ENTRY_SHARE_MIN), and nothing kept yet. */
-static char **string_own(const cmd_call *c, const kv_str *val)
+char *cmd_take_arg(const cmd_call *c, const kv_str *val, unsigned *k)
 {
-    kv_take *t = c->take;
-    if (t == NULL || t->keep != NULL || val->len < ENTRY_SHARE_MIN) return NULL;
-    for (unsigned k = 0; k < t->nbigs; k++)
-        if (t->bigs[k] != NULL && t->bigs[k] == val->p) return &t->bigs[k];
+    const kv_take *t = c->take;
+    if (t == NULL || val->len < ENTRY_SHARE_MIN) return NULL;
+    for (unsigned i = 0; i < t->nbigs; i++) {
+        if (t->bigs[i] != val->p) continue;
+        if (t->keeps[i] != NULL) return NULL; /* kept by an earlier store */
+        *k = i;
+        return t->bigs[i];
+    }
     return NULL;
 }
 
-/* Stores val (argument of c) as key's string value: the argument's own
- * buffer becomes the value when string_own allows (no copy), and the entry
- * is then pinned in c->take->keep so that val's bytes stay readable. */
+void cmd_take_done(const cmd_call *c, unsigned k, const char *own, kv_entry *e)
+{
+    if (own != NULL) return; /* copied: the argument stays the sender's */
+    entry_pin(e);
+    c->take->keeps[k] = e;
+}
+
+/* shard_put_own of argument val at key (absent, or of any type, which the
+ * string replaces), with val's buffer taken when c may keep it. */
+static kv_entry *string_put(shard_t *s, const cmd_call *c, const kv_str *key, const kv_str *val,
+                            int64_t exp)
+{
+    unsigned k = 0;
+    char *own = cmd_take_arg(c, val, &k);
+    char *had = own;
+    kv_entry *n = shard_put_own(s, key->p, key->len, val->p, val->len, exp, own ? &own : NULL);
+    if (had != NULL) cmd_take_done(c, k, own, n);
+    return n;
+}
+
+/* Stores key = val with expiry exp (<0: none) over e (may be NULL), as
+ * string_put (the argument's buffer becomes the value when c may keep
+ * it: no copy). An expiry already past removes the key instead, as Redis
+ * does. */
 static void string_store(shard_t *s, const cmd_call *c, const kv_str *key, kv_entry *e,
                          const kv_str *val, int64_t exp)
 {
@@ -175,17 +195,15 @@ static void string_store(shard_t *s, const cmd_call *c, const kv_str *key, kv_en
         if (e != NULL) shard_remove(s, e);
         return;
     }
-    char **own = string_own(c, val);
-    kv_entry *n;
-    if (e != NULL && e->type == KV_TYPE_STRING) {
-        n = shard_update_own(s, e, val->p, val->len, exp, own);
-    } else { /* absent, or another type that the string replaces */
-        n = shard_put_own(s, key->p, key->len, val->p, val->len, exp, own);
+    if (e == NULL || e->type != KV_TYPE_STRING) { /* absent, or a type the string replaces */
+        string_put(s, c, key, val, exp);
+        return;
     }
-    if (own != NULL && *own == NULL) {
-        entry_pin(n);
-        c->take->keep = n;
-    }
+    unsigned k = 0;
+    char *own = cmd_take_arg(c, val, &k);
+    char *had = own;
+    kv_entry *n = shard_update_own(s, e, val->p, val->len, exp, own ? &own : NULL);
+    if (had != NULL) cmd_take_done(c, k, own, n);
 }
 
 /* ---- commands --------------------------------------------------------------- */
@@ -244,7 +262,7 @@ void cmd_setnx(shard_t *s, const cmd_call *c)
         reply_int(c->out, 0);
         return;
     }
-    shard_put(s, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len, -1);
+    string_put(s, c, &c->argv[1], &c->argv[2], -1);
     reply_int(c->out, 1);
 }
 
@@ -320,7 +338,7 @@ void cmd_append(shard_t *s, const cmd_call *c)
     const kv_str *key = &c->argv[1], *add = &c->argv[2];
     kv_entry *e = shard_lookup(s, key->p, key->len);
     if (e == NULL) {
-        shard_put(s, key->p, key->len, add->p, add->len, -1);
+        string_put(s, c, key, add, -1);
         reply_int(c->out, (int64_t)add->len);
         return;
     }
@@ -484,6 +502,13 @@ void cmd_setrange(shard_t *s, const cmd_call *c)
         reply_error(c->out, KV_ERR_MAXSTRING);
         return;
     }
+    if (off == 0 && (e == NULL || val->len >= e->vlen)) {
+        /* the value is the argument as it is: stored as SET would (its
+         * buffer kept when it may), the expiry kept */
+        string_store(s, c, key, e, val, e != NULL ? entry_expire(e) : -1);
+        reply_int(c->out, (int64_t)val->len);
+        return;
+    }
     size_t need = (size_t)off + val->len;
     if (e == NULL)
         e = shard_add_zeroed(s, key->p, key->len, need);
@@ -533,8 +558,7 @@ void cmd_mset_part(shard_t *s, const cmd_call *c)
         return;
     }
     for (int i = 1; i + 1 < c->argc; i += 2) {
-        const kv_str *k = &c->argv[i], *v = &c->argv[i + 1];
-        shard_put(s, k->p, k->len, v->p, v->len, -1);
+        string_put(s, c, &c->argv[i], &c->argv[i + 1], -1);
     }
     reply_ok(c->out);
 }

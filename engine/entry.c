@@ -77,9 +77,9 @@ static char *entry_fit(char *p, size_t vlen)
 
 /* Gives a shared entry (flags set, klen set) a value buffer of vlen bytes:
  * *own's if own is not NULL and *own not NULL (taken: *own becomes NULL),
- * else a fresh one. Returns it; *copied says whether its bytes are still
- * to be written. */
-static char *entry_new_ext(kv_entry *e, size_t vlen, char **own, int *copied)
+ * else a fresh one of cap >= vlen bytes. Returns it; *copied says whether
+ * its bytes are still to be written. */
+static char *entry_new_ext(kv_entry *e, size_t vlen, size_t cap, char **own, int *copied)
 {
     char *v;
     if (own != NULL && *own != NULL) {
@@ -87,7 +87,7 @@ static char *entry_new_ext(kv_entry *e, size_t vlen, char **own, int *copied)
         *own = NULL;
         *copied = 1;
     } else {
-        v = kv_xmalloc_pages(vlen);
+        v = kv_xmalloc_pages(cap);
         *copied = 0;
     }
     memcpy(entry_key(e) + e->klen, &v, sizeof v);
@@ -175,7 +175,7 @@ kv_entry *entry_new_own(uint64_t hash, unsigned db, const char *key, size_t klen
     entry_set_db(e, db);
     if (klen) memcpy(entry_key(e), key, klen);
     int have = 0;
-    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(e, vlen, own, &have) : entry_val(e);
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(e, vlen, vlen, own, &have) : entry_val(e);
     if (vlen && !have) memcpy(v, val, vlen);
     if (flags & KV_ENTRY_TTL) entry_set_ttl_slot(e, 0);
     return e;
@@ -280,9 +280,10 @@ static int entry_holds(const kv_entry *e, const char *p)
 
 /* A fresh entry like e with these flags and a value of vlen bytes whose
  * first keep bytes are copied from val (which may lie in e); e is left
- * as it is. The caller sets the expiry and the trailer. */
+ * as it is. A shared value gets room for cap >= vlen bytes. The caller
+ * sets the expiry and the trailer. */
 static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t keep, size_t vlen,
-                            char **own)
+                            size_t cap, char **own)
 {
     kv_entry *n = entry_alloc_flags(flags, entry_size(flags, e->klen, vlen));
     *n = *e;
@@ -292,7 +293,7 @@ static kv_entry *entry_copy(kv_entry *e, unsigned flags, const char *val, size_t
     entry_set_db(n, entry_db(e));
     memcpy(entry_key(n), entry_key(e), e->klen);
     int have = 0;
-    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(n, vlen, own, &have) : entry_val(n);
+    char *v = (flags & KV_ENTRY_SHARED) ? entry_new_ext(n, vlen, cap, own, &have) : entry_val(n);
     if (keep && !have) memcpy(v, val, keep);
     return n;
 }
@@ -349,7 +350,7 @@ kv_entry *entry_rebuild_own(kv_entry *e, const char *val, size_t vlen, int64_t e
         return e;
     }
     /* the layout changes, the value lives in e or e is pinned: a fresh copy */
-    kv_entry *n = entry_copy(e, flags, val, vlen, vlen, own);
+    kv_entry *n = entry_copy(e, flags, val, vlen, vlen, vlen, own);
     entry_set_expire(n, expire_ms);
     if (ttl) entry_set_ttl_slot(n, slot);
     entry_free_shell(e); /* a hash's hobj now belongs to n */
@@ -366,16 +367,23 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     /* growth by appends: keep slack so repeated appends stay amortized
      * O(1), as Redis's sds does (double, at most 1 MB extra) */
     size_t slack = old == 0 ? 0 : vlen < (1u << 20) ? vlen : (1u << 20);
+    int shared = (flags & KV_ENTRY_SHARED) != 0;
+    size_t cap = shared && flags == e->flags ? malloc_usable_size(entry_val(e)) : 0;
 
-    if (flags != e->flags || entry_pinned(e)) {
+    if (shared && flags == e->flags && vlen > old && vlen <= cap) {
+        /* growth into the room after a value stored apart: in place, even
+         * while it is pinned (a reply being sent, a kept argument reads
+         * only the first `old` bytes, which do not change) */
+    } else if (flags != e->flags || entry_pinned(e)) {
         /* the value moves in or out of the entry, or its bytes are being
-         * sent: a copy of the kept part */
-        kv_entry *n = entry_copy(e, flags, entry_val(e), vlen < old ? vlen : old, vlen, NULL);
+         * sent: a copy of the kept part (with room for more appends when
+         * it grows) */
+        size_t room = vlen > old ? vlen + slack : vlen;
+        kv_entry *n = entry_copy(e, flags, entry_val(e), vlen < old ? vlen : old, vlen, room, NULL);
         entry_set_expire(n, entry_expire(e));
         entry_free_shell(e);
         e = n;
-    } else if (flags & KV_ENTRY_SHARED) {
-        size_t cap = malloc_usable_size(entry_val(e));
+    } else if (shared) {
         if (vlen > cap)
             entry_realloc_ext(e, vlen + slack);
         else if (vlen < cap / 2)

@@ -172,11 +172,14 @@ static uint32_t field_hash(const hobj_t *h, const char *f, size_t flen)
     return (uint32_t)kv_hash(h->secret, f, flen);
 }
 
-static void table_add(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
+/* Adds a field entry; own as entry_new_own (NULL: a copy). */
+static kv_entry *table_add(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen,
+                           char **own)
 {
-    kv_entry *e = entry_new(field_hash(h, f, flen), f, flen, v, vlen, -1);
+    kv_entry *e = entry_new_own(field_hash(h, f, flen), 0, f, flen, v, vlen, -1, own);
     ht_insert(h->t, e);
     h->field_bytes += entry_mem(e);
+    return e;
 }
 
 /* Packed -> table: every tuple becomes an entry. */
@@ -187,7 +190,7 @@ static void convert_to_table(hobj_t *h)
     ht_init(h->t);
     for (size_t off = 0; off < h->used;) {
         off = tuple_at(h, off, &t);
-        table_add(h, t.f.p, t.f.len, t.v.p, t.v.len);
+        table_add(h, t.f.p, t.f.len, t.v.p, t.v.len, NULL);
     }
     free(h->buf);
     h->buf = NULL;
@@ -244,24 +247,34 @@ int hobj_get(hobj_t *h, const char *f, size_t flen, kv_str *val)
     return 1;
 }
 
-static int table_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
+static int table_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen, char **own,
+                     kv_entry **field)
 {
     uint32_t hash = field_hash(h, f, flen);
     kv_entry *e = ht_find(h->t, hash, f, flen);
     if (e == NULL) {
-        table_add(h, f, flen, v, vlen);
+        *field = table_add(h, f, flen, v, vlen, own);
         h->count++;
         return 1;
     }
     h->field_bytes -= entry_mem(e);
-    kv_entry *n = entry_rebuild(e, v, vlen, -1);
+    kv_entry *n = entry_rebuild_own(e, v, vlen, -1, own);
     ht_relink(h->t, e, n);
     h->field_bytes += entry_mem(n);
+    *field = n;
     return 0;
 }
 
 int hobj_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
 {
+    kv_entry *field;
+    return hobj_set_own(h, f, flen, v, vlen, NULL, &field);
+}
+
+int hobj_set_own(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen, char **own,
+                 kv_entry **field)
+{
+    *field = NULL;
     if (h->packed) {
         tuple t;
         int found = packed_find(h, f, flen, &t);
@@ -279,11 +292,11 @@ int hobj_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen)
             char tmp[HOBJ_PACKED_BYTES];
             memcpy(tmp, v, vlen);
             convert_to_table(h);
-            return table_set(h, f, flen, tmp, vlen);
+            return table_set(h, f, flen, tmp, vlen, NULL, field);
         }
         convert_to_table(h);
     }
-    return table_set(h, f, flen, v, vlen);
+    return table_set(h, f, flen, v, vlen, own, field);
 }
 
 int hobj_del(hobj_t *h, const char *f, size_t flen)

@@ -50,6 +50,15 @@ void hobj_set_charged(hobj_t *h, size_t bytes);
 int hobj_get(hobj_t *h, const char *f, size_t flen, kv_str *val);
 /* Sets field to value; returns 1 if the field is new, 0 if replaced. */
 int hobj_set(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen);
+/* hobj_set with the value's buffer given away, as entry_new_own: own (may
+ * be NULL) points to a buffer holding v (*own == v) that the field takes,
+ * with no copy, when the value is stored apart (a table-form field of at
+ * least ENTRY_SHARE_MIN bytes: then *own is set to NULL). *field is the
+ * field's entry in the table form (NULL in the packed form); the caller
+ * may pin it (entry_pin) to keep v's bytes readable. */
+struct kv_entry;
+int hobj_set_own(hobj_t *h, const char *f, size_t flen, const char *v, size_t vlen, char **own,
+                 struct kv_entry **field);
 /* Removes field; returns 1 if it was there. */
 int hobj_del(hobj_t *h, const char *f, size_t flen);
 

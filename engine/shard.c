@@ -425,9 +425,16 @@ kv_entry *shard_hash_put(shard_t *s, const char *key, size_t klen, hobj_t *h, in
 
 int shard_hash_set(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val)
 {
+    kv_entry *fe;
+    return shard_hash_set_own(s, e, field, val, NULL, &fe);
+}
+
+int shard_hash_set_own(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val, char **own,
+                       kv_entry **fe)
+{
     assert(e->type == KV_TYPE_HASH);
     shard_account(s, e, -1);
-    int added = hobj_set(entry_hobj(e), field->p, field->len, val->p, val->len);
+    int added = hobj_set_own(entry_hobj(e), field->p, field->len, val->p, val->len, own, fe);
     shard_account(s, e, 1);
     kv_str key = {entry_key(e), e->klen};
     if (s->watch) watch_touch(s, entry_db(e), key.p, key.len);

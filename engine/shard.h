@@ -183,6 +183,10 @@ static inline int shard_in_db(const shard_t *s, const kv_entry *e)
 kv_entry *shard_hash_add(shard_t *s, const char *key, size_t klen);
 /* Sets a field of hash e; returns 1 if the field is new. */
 int shard_hash_set(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val);
+/* The same with val's buffer given away (hobj_set_own: *own set to NULL
+ * when the field took it); *fe is the field's entry, or NULL. */
+int shard_hash_set_own(shard_t *s, kv_entry *e, const kv_str *field, const kv_str *val, char **own,
+                       kv_entry **fe);
 /* Removes a field of hash e; returns 1 if it was there. When the last field
  * goes, the key is removed and freed and *gone set to 1. */
 int shard_hash_del(shard_t *s, kv_entry *e, const kv_str *field, int *gone);

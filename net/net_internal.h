@@ -70,15 +70,17 @@ typedef struct kv_slot {
     struct multi_tx *mx;  /* EXEC: the transaction (multi.c), freed with the slot */
     kv_req one;           /* the part of a single-shard command */
     kv_req *one_ptr;
-    uint64_t t_parse; /* hist_clock_ns() when parsed, for the latency statistics */
-    uint32_t room;    /* bytes after the struct for argv (SLOT_ROOM: reusable) */
-    uint32_t nbigs;   /* arguments in buffers of their own (parse_take_big): */
-    char **bigs;      /* their buffers (in the room), freed with the slot */
-    size_t big_bytes; /* their sizes, counted in the thread's inflight_bytes */
-    kv_pin pin;       /* the stored value reply continues with (JOIN_SINGLE of a GET) */
-    kv_pins pins;     /* the stored values MGET's reply refers to, in order (pin.at:
-                         their places in reply) */
-    struct nblk *blk; /* a blocking command still waiting (blocking.c), else NULL */
+    uint64_t t_parse;        /* hist_clock_ns() when parsed, for the latency statistics */
+    uint32_t room;           /* bytes after the struct for argv (SLOT_ROOM: reusable) */
+    uint32_t nbigs;          /* arguments in buffers of their own (parse_take_big): */
+    char **bigs;             /* their buffers (in the room), freed with the slot */
+    struct kv_entry **keeps; /* per big bulk (in the room): the entry that took it as its
+                                value (kv_take), pinned and unpinned with the slot, or NULL */
+    size_t big_bytes;        /* their sizes, counted in the thread's inflight_bytes */
+    kv_pin pin;              /* the stored value reply continues with (JOIN_SINGLE of a GET) */
+    kv_pins pins;            /* the stored values MGET's reply refers to, in order (pin.at:
+                                their places in reply) */
+    struct nblk *blk;        /* a blocking command still waiting (blocking.c), else NULL */
 } kv_slot;
 
 /* A slot whose arguments fit in SLOT_ROOM bytes (argv array and copies) is

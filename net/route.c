@@ -72,18 +72,20 @@ _Static_assert(PARSE_BIG_BULK == ENTRY_SHARE_MIN, "parser and entry thresholds d
 kv_slot *slot_make(conn *c, const cmd_def *def, int argc, const kv_str *argv)
 {
     size_t nbigs = argc && argv == c->ps.argv ? parse_nbig(&c->ps) : 0, big_bytes = 0;
-    size_t bytes = (size_t)argc * sizeof(kv_str) + nbigs * sizeof(char *);
+    size_t bytes = (size_t)argc * sizeof(kv_str) + nbigs * (sizeof(char *) + sizeof(kv_entry *));
     for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
     for (size_t k = 0; k < nbigs; k++) big_bytes += argv[c->ps.bigs[k].arg].len + 1;
     kv_slot *sl = slot_alloc(c->t, bytes - big_bytes);
     kv_str *av = (kv_str *)(sl + 1);
     char **bigs = (char **)(av + argc);
-    char *p = (char *)(bigs + nbigs);
+    kv_entry **keeps = (kv_entry **)(bigs + nbigs);
+    char *p = (char *)(keeps + nbigs);
     for (int i = 0, k = 0; i < argc; i++) {
         av[i].len = argv[i].len;
         if ((size_t)k < nbigs && c->ps.bigs[k].arg == (size_t)i) {
             int arg;
             av[i].p = bigs[k] = parse_take_big(&c->ps, (size_t)k, &arg);
+            keeps[k] = NULL;
             k++;
             continue;
         }
@@ -97,6 +99,7 @@ kv_slot *slot_make(conn *c, const cmd_def *def, int argc, const kv_str *argv)
     if (nbigs) {
         sl->nbigs = (uint32_t)nbigs;
         sl->bigs = bigs;
+        sl->keeps = keeps;
         sl->big_bytes = big_bytes;
         slot_count_bytes(c->t, (int64_t)big_bytes);
     }
@@ -138,8 +141,7 @@ static void req_release(kv_req *r, kv_slot *sl)
 {
     pin_release(&r->pin);
     pins_release(&r->pins);
-    if (r->take.keep != NULL) entry_unpin(r->take.keep); /* argv's bytes are no longer read */
-    r->take = (kv_take){0};
+    r->take = (kv_take){0}; /* what it kept goes with the slot (slot_free) */
     if (r->res.kind != CMD_RES_NONE) cmd_res_clear(&r->res); /* not on GET's path */
     if (r == &sl->one) return; /* its reply buffer goes with the slot */
     kvbuf_destroy(&r->reply);
@@ -182,7 +184,14 @@ void slot_free(kv_slot *sl)
     pins_release(&sl->pins);
     netthr *t = sl->conn->t;
     if (sl->nbigs) {
-        for (uint32_t k = 0; k < sl->nbigs; k++) free(sl->bigs[k]);
+        /* a big bulk kept as a stored value is that value's: its bytes are
+         * no longer read here (argv goes), so the reference is dropped */
+        for (uint32_t k = 0; k < sl->nbigs; k++) {
+            if (sl->keeps[k] != NULL)
+                entry_unpin(sl->keeps[k]);
+            else
+                free(sl->bigs[k]);
+        }
         slot_count_bytes(t, -(int64_t)sl->big_bytes);
         sl->nbigs = 0;
     }
@@ -319,6 +328,14 @@ static void route_queue_parts(netthr *t, kv_slot *sl)
     for (unsigned i = 0; i < sl->nsub; i++) route_queue(t, sl->subs[i]);
 }
 
+/* The big bulk arguments of sl that its parts may keep as stored values
+ * (cmd.h kv_take): none in a transaction (EXEC runs its parts its own way). */
+static kv_take route_take(const netthr *t, kv_slot *sl)
+{
+    if (t->capturing || sl->nbigs == 0) return (kv_take){0};
+    return (kv_take){sl->bigs, sl->keeps, sl->nbigs};
+}
+
 /* The single part of a one-shard command, with the slot's own arguments. */
 static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
 {
@@ -335,7 +352,7 @@ static void route_single(netthr *t, kv_slot *sl, cmd_fn *fn, uint32_t shard)
     r->may_pin = fn == cmd_get && sl->proto != PARSE_PLAIN;
     /* a big value argument may become the stored value as it is (not in a
      * transaction: EXEC runs its parts its own way) */
-    r->take = (kv_take){t->capturing ? NULL : sl->bigs, t->capturing ? 0 : sl->nbigs, r->take.keep};
+    r->take = route_take(t, sl);
     sl->one_ptr = r;
     slot_set_parts(sl, &sl->one_ptr, 1);
     route_queue(t, r);
@@ -374,6 +391,8 @@ static void route_split(netthr *t, kv_slot *sl, cmd_fn *fn, int first, int step,
         subs[next] = part_new(sl, fn, sh, 1 + count[sh] * take, &av[next]);
         /* a client's own RESP MGET: big values go out from the stored bytes */
         subs[next]->may_pin = fn == cmd_mget_part && sl->proto != PARSE_PLAIN && !t->capturing;
+        /* MSET's (and MSETNX's) big values may become the stored values */
+        if (fn == cmd_mset_part) subs[next]->take = route_take(t, sl);
         av[next][0] = sl->argv[0];
         fill[next] = 1;
         next++;

@@ -12,6 +12,7 @@
 
 #include "engine/buf.h"
 #include "engine/cmd.h"
+#include "engine/entry.h"
 #include "engine/kv.h"
 #include "engine/reply.h"
 #include "engine/shard.h"
@@ -1209,6 +1210,103 @@ static void test_zset_parts_typed(void **state)
     assert_int_equal(f->res.kind, CMD_RES_NONE);
 }
 
+/* ---- big arguments kept as stored values (kv_take) ----------------------- */
+
+#define TAKE_N   4
+#define TAKE_LEN (ENTRY_SHARE_MIN + 10)
+
+/* Runs fn on argv with the big arguments argv[at[0..n)] offered as the
+ * parser's buffers (cmd_call.take); returns how many were kept, and
+ * checks that a kept one is now its entry's value (no copy). */
+static unsigned run_take(fixture *f, cmd_fn *fn, int argc, kv_str *argv, const int *at, unsigned n,
+                         kv_entry **keeps)
+{
+    char *bigs[TAKE_N];
+    for (unsigned k = 0; k < n; k++) bigs[k] = (char *)(uintptr_t)argv[at[k]].p;
+    memset(keeps, 0, TAKE_N * sizeof *keeps);
+    kv_take t = {bigs, keeps, n};
+    cmd_call c = {.argc = argc, .argv = argv, .out = &f->out, .take = &t};
+    kvbuf_reset(&f->out);
+    shard_call(&f->s, fn, &c);
+    unsigned kept = 0;
+    for (unsigned k = 0; k < n; k++) {
+        if (keeps[k] == NULL) continue;
+        assert_ptr_equal(entry_val(keeps[k]), bigs[k]);
+        kept++;
+    }
+    return kept;
+}
+
+/* What the sender does once the slot goes: drops the kept entries' pins,
+ * frees the buffers nobody took. */
+static void take_release(kv_str *argv, const int *at, unsigned n, kv_entry **keeps)
+{
+    for (unsigned k = 0; k < n; k++) {
+        if (keeps[k] != NULL)
+            entry_unpin(keeps[k]);
+        else
+            free((char *)(uintptr_t)argv[at[k]].p);
+    }
+}
+
+static kv_str take_big(char c)
+{
+    char *p = malloc(TAKE_LEN);
+    assert_non_null(p);
+    memset(p, c, TAKE_LEN);
+    return (kv_str){p, TAKE_LEN};
+}
+
+#define S(x) ((kv_str){x, sizeof x - 1})
+
+/* MSET's part, HSET, HSETNX, SETNX, APPEND of a new key, SETRANGE at 0 and
+ * SET NX keep their big arguments; a small one, a second SETNX and an
+ * APPEND to an existing value copy or store nothing. */
+static void test_take_keeps_buffers(void **state)
+{
+    fixture *f = *state;
+    kv_entry *keeps[TAKE_N];
+    kv_str ms[] = {S("mset"), S("a"), take_big('a'), S("b"), S("small"), S("c"), take_big('c')};
+    int ms_at[] = {2, 6};
+    assert_int_equal(run_take(f, cmd_mset_part, 7, ms, ms_at, 2, keeps), 2);
+    assert_int_equal(f->out.len, 5);
+    assert_memory_equal(f->out.data, "+OK\r\n", 5);
+    take_release(ms, ms_at, 2, keeps);
+    EXPECT(cmd_strlen, "strlen c", ":16394\r\n");
+
+    kv_str hs[] = {S("hset"), S("h"), S("f1"), take_big('h'), S("f2"), S("x")};
+    int hs_at[] = {3};
+    assert_int_equal(run_take(f, cmd_hset, 6, hs, hs_at, 1, keeps), 1);
+    take_release(hs, hs_at, 1, keeps);
+    EXPECT(cmd_hstrlen, "hstrlen h f1", ":16394\r\n");
+    kv_str hn[] = {S("hsetnx"), S("h"), S("f3"), take_big('n')};
+    int hn_at[] = {3};
+    assert_int_equal(run_take(f, cmd_hsetnx, 4, hn, hn_at, 1, keeps), 1);
+    take_release(hn, hn_at, 1, keeps);
+
+    struct {
+        cmd_fn *fn;
+        const char *name, *key, *pre;
+        unsigned kept;
+    } one[] = {
+        {cmd_setnx, "setnx", "n", NULL, 1},       {cmd_setnx, "setnx", "n", NULL, 0},
+        {cmd_append, "append", "ap", NULL, 1},    {cmd_append, "append", "ap", NULL, 0},
+        {cmd_setrange, "setrange", "sr", "0", 1}, {cmd_setrange, "setrange", "sr", "0", 1},
+        {cmd_set, "set", "sx", NULL, 1},
+    };
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        kv_str av[4] = {{one[i].name, strlen(one[i].name)}, {one[i].key, strlen(one[i].key)}};
+        int argc = 2, at[1];
+        if (one[i].pre) av[argc++] = (kv_str){one[i].pre, strlen(one[i].pre)};
+        at[0] = argc;
+        av[argc++] = take_big((char)('p' + i));
+        unsigned kept = run_take(f, one[i].fn, argc, av, at, 1, keeps);
+        assert_int_equal(kept, one[i].kept);
+        take_release(av, at, 1, keeps);
+    }
+    EXPECT(cmd_strlen, "strlen ap", ":32788\r\n");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1228,6 +1326,7 @@ int main(void)
         T(test_lazy_expiry_through_commands),
         T(test_rename),
         T(test_take_put),
+        T(test_take_keeps_buffers),
         T(test_keys_dbsize_flush),
         T(test_scan),
         T(test_info_part),

@@ -3,6 +3,7 @@
  * the pin is held, whatever the table does to the key meanwhile; small
  * values and unpinned big ones are changed in place as before. Run under
  * ASan in the Debug build: a value freed too early is a use after free. */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,12 +192,43 @@ static void test_rebuild_own(void **state)
     free(want_old);
 }
 
+/* APPEND's growth (entry_resize_val): crossing into a value stored apart
+ * leaves room for as much again, and a growth that fits the room is done
+ * in place even while the value is pinned: the pin's bytes (the first
+ * vlen) do not change, so no copy of the whole value is needed. */
+static void test_append_grows_in_place(void **state)
+{
+    (void)state;
+    char *v = pattern(ENTRY_SHARE_MIN - 100, 'a');
+    kv_entry *e = entry_new(1, "key", 3, v, ENTRY_SHARE_MIN - 100, -1);
+    e = entry_resize_val(e, BIG); /* crosses 16 KB: stored apart, with room */
+    assert_true(e->flags & KV_ENTRY_SHARED);
+    assert_memory_equal(entry_val(e), v, ENTRY_SHARE_MIN - 100);
+    assert_true(malloc_usable_size(entry_val(e)) >= 2 * (size_t)BIG);
+    entry_pin(e); /* a GET's reply is sending it */
+    const char *p = entry_val(e);
+    kv_entry *n = entry_resize_val(e, BIG + 4000);
+    assert_ptr_equal(n, e);
+    assert_ptr_equal(entry_val(n), p);
+    memset(entry_val(n) + BIG, 'z', 4000);
+    assert_memory_equal(p, v, ENTRY_SHARE_MIN - 100); /* the pinned bytes */
+    /* past the room while pinned: a copy, the pinned bytes stay */
+    kv_entry *m = entry_resize_val(n, 4 * (size_t)BIG);
+    assert_ptr_not_equal(entry_val(m), p);
+    assert_memory_equal(entry_val(m), v, ENTRY_SHARE_MIN - 100);
+    assert_int_equal(entry_val(m)[BIG + 3999], 'z');
+    assert_memory_equal(p, v, ENTRY_SHARE_MIN - 100);
+    entry_free(m);
+    entry_unpin(e); /* the last reference of the old one */
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_only_when_big), cmocka_unit_test(test_pinned_bytes_stay),
         cmocka_unit_test(test_unpinned_in_place),    cmocka_unit_test(test_new_own_takes_buffer),
-        cmocka_unit_test(test_rebuild_own),
+        cmocka_unit_test(test_rebuild_own),          cmocka_unit_test(test_append_grows_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
