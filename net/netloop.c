@@ -157,6 +157,10 @@ static void conn_queue_seg(conn *c, kvbuf *reply)
     conn_link_seg(c, g);
 }
 
+/* The output buffer a connection keeps between bursts: a pipeline of a
+ * few 16-24 KB GET copies, or of hundreds of small replies. */
+#define CONN_OUT_KEEP (64u << 10)
+
 /* Pinned values up to this size are copied into conn.out (and unpinned at
  * once) rather than sent from the stored bytes: measured on the 2-CPU VM
  * (docs/benchmarks.md, issue 20), a GET of 16 KB costs less CPU that way,
@@ -165,9 +169,9 @@ static void conn_queue_seg(conn *c, kvbuf *reply)
  * costs less. */
 #define CONN_PIN_COPY_MAX (24u << 10)
 /* ... as long as conn.out stays within this: a deep pipeline of such GETs
- * goes on as segments rather than growing out past the size at which a
- * drained buffer is freed (conn_out_drained). */
-#define CONN_PIN_COPY_OUT (256u << 10)
+ * goes on as segments rather than growing out past the size a drained
+ * buffer keeps (CONN_OUT_KEEP). */
+#define CONN_PIN_COPY_OUT CONN_OUT_KEEP
 
 /* Queues the value of pin (at offset pin->at of its reply) as a segment
  * that holds the reference (taken: pin is cleared), or a copy of a small
@@ -285,11 +289,13 @@ static ssize_t conn_out_write(conn *c)
     return writev(c->fd, iov, n);
 }
 
-/* All of c's output was sent: the buffer is reset, EPOLLOUT unwatched. */
+/* All of c's output was sent: the buffer is reset (freed if it is bigger
+ * than CONN_OUT_KEEP: an idle connection does not hold a burst's worth of
+ * memory), EPOLLOUT unwatched. */
 static void conn_out_drained(netthr *t, conn *c)
 {
     c->out.len = c->out_off = 0;
-    if (c->out.cap > (1u << 20)) kvbuf_destroy(&c->out); /* don't keep a big buffer idle */
+    if (c->out.cap > CONN_OUT_KEEP) kvbuf_destroy(&c->out);
     if (ev_is_active(&c->ww)) ev_io_stop(t->loop, &c->ww);
 }
 
