@@ -159,9 +159,9 @@ static void slot_bury_parts(kv_slot *sl, kv_req **grave)
     sl->nsub = 0;
 }
 
-static void kvbuf_keep_small(kvbuf *b)
+static void kvbuf_keep_small(kvbuf *b, size_t keep)
 {
-    if (b->cap > SLOT_KEEP_BYTES) kvbuf_destroy(b);
+    if (b->cap > keep) kvbuf_destroy(b);
     kvbuf_reset(b);
 }
 
@@ -187,8 +187,9 @@ void slot_free(kv_slot *sl)
         sl->nbigs = 0;
     }
     if (sl->room == SLOT_ROOM && t->nslot_cache < SLOT_CACHE_MAX) {
-        kvbuf_keep_small(&sl->reply);
-        kvbuf_keep_small(&sl->one.reply);
+        size_t keep = t->nslot_cache < SLOT_CACHE_RICH ? SLOT_KEEP_BYTES : SLOT_KEEP_SMALL;
+        kvbuf_keep_small(&sl->reply, keep);
+        kvbuf_keep_small(&sl->one.reply, keep);
         sl->next = t->slot_cache;
         t->slot_cache = sl;
         t->nslot_cache++;
