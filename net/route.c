@@ -129,6 +129,7 @@ static void pin_release(kv_pin *pin)
 /* Drops the references of a reply's pins and frees their array. */
 static void pins_release(kv_pins *ps)
 {
+    if (ps->v == NULL) return; /* every GET's path: free(NULL) is a call into the allocator */
     for (unsigned i = 0; i < ps->n; i++) entry_unpin(ps->v[i].e);
     free(ps->v);
     *ps = (kv_pins){0};
@@ -176,7 +177,7 @@ void slot_free(kv_slot *sl)
         req_release(grave, sl);
         grave = n;
     }
-    free(sl->key_sub);
+    if (sl->key_sub) free(sl->key_sub);
     if (sl->mx) multi_slot_free(sl);
     pin_release(&sl->pin);
     pins_release(&sl->pins);
