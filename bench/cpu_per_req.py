@@ -13,13 +13,18 @@ machine load than requests per second do.
 Usage: bench/cpu_per_req.py [--memkv build/mem-kv-server] [--redis redis-server]
                             [--memkv-args "--threads 1"] [--rounds 3] [--values]
                             [--only set1,get1,...] [--scale 0.25] [--json FILE]
+                            [--base OLD-mem-kv-server]
 Prints a markdown table: us of server CPU and of client CPU per request
 (medians of the rounds), the throughput and the closed-loop p99 that
 redis-benchmark saw. Both servers run at once and every round alternates
 which of them goes first. Workload ids: set1, get1, set16, get16, mget10,
 mget10p16 (`--only` picks some); `--scale` multiplies every request count
 (0.25: a quick run); `--json FILE` also writes every round's figures and
-the medians there (bench/compare.sh reads it).
+the medians there (bench/compare.sh reads it). `--base BIN` also runs a
+second mem-kv binary (the build before a change) in the same rounds,
+alternated with the other two, and adds its server CPU per request and the
+ratio mem-kv / base: a before/after figure that the machine's load moves
+less than two separate runs.
 
 --values: large values instead (issue 20): SET and GET of 4 KB, 16 KB,
 256 KB and 1 MB values and MGET of 10 x 16 KB, 20 clients, pipeline 1;
@@ -187,21 +192,23 @@ def values_main(memkv, redis, rounds, sizes):
     return 0
 
 
-def measure(memkv, redis, rounds, workloads, scale):
-    """Both servers up at once; every round of every workload runs on each,
-    the one that goes first alternating, so that a change in the machine's
-    load hits both alike. Returns (medians, raw): medians is {who: {workload:
+def measure(servers, rounds, workloads, scale):
+    """servers: {who: command}. All up at once; every round of every
+    workload runs on each, the order rotating, so that a change in the
+    machine's load hits all alike. Returns (medians, raw): medians is {who: {workload:
     (server us/req, client us/req, req/s, p99 ms)}}, raw the same with a
     list of every round's tuple in place of each tuple."""
-    procs = {"m": start(memkv), "r": start(redis)}
+    procs = {who: start(cmd) for who, cmd in servers.items()}
     try:
         for who in procs:
             bench(procs[who][1], ["-t", "set", "-P", "16"], KEYS * 2)  # load the keys
         raw = {who: {w[0]: [] for w in workloads} for who in procs}
         for wid, _, extra, n in workloads:
             n = max(1000, int(n * scale))
+            order = list(procs)
             for i in range(rounds):
-                for who in (("m", "r") if i % 2 == 0 else ("r", "m")):
+                k = i % len(order)
+                for who in order[k:] + order[:k]:
                     proc, port = procs[who]
                     s0 = cpu_seconds(proc.pid)
                     c, rps, p99 = bench(port, extra, n, with_p99=True)
@@ -230,6 +237,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every workload's request count (e.g. 0.25)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--base", metavar="BIN",
+                    help="a second mem-kv-server (before a change), measured in the same rounds")
     a = ap.parse_args()
     memkv = [a.memkv, "--persistence", "off"] + shlex.split(a.memkv_args)
     redis = [a.redis, "--save", "", "--appendonly", "no"]
@@ -245,7 +254,10 @@ def main():
                  else "--rounds and --scale must be positive")
     workloads = [w for w in WORKLOADS if not only or w[0] in only]
     stamp = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
-    res, raw = measure(memkv, redis, a.rounds, workloads, a.scale)
+    servers = {"m": memkv, "r": redis}
+    if a.base:
+        servers["b"] = [a.base] + memkv[1:]
+    res, raw = measure(servers, a.rounds, workloads, a.scale)
     m, r = res["m"], res["r"]
     print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 50 clients, %d keys; "
           "medians" % (stamp, os.cpu_count(), " ".join(memkv[1:]) or "defaults", a.rounds, KEYS))
@@ -258,6 +270,17 @@ def main():
         rs, rc, rr, rp = r[wid]
         print("| %s | %.2f | %.2f | %.2f | %.2f / %.2f | %.0f | %.0f | %.2f / %.2f |" % (
             label, ms, rs, ms / rs, mc, rc, mr, rr, mp, rp))
+    if a.base:
+        print("\nbase %s, same rounds:" % a.base)
+        print("| workload | mem-kv server us/req | base server us/req | mem-kv / base | "
+              "base / Redis | rounds mem-kv | rounds base |")
+        print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
+        for wid, label, _, _ in workloads:
+            ms, bs, rs = m[wid][0], res["b"][wid][0], r[wid][0]
+            print("| %s | %.3f | %.3f | %.3f | %.2f | %s | %s |" % (
+                label, ms, bs, ms / bs, bs / rs,
+                " ".join("%.3f" % x[0] for x in raw["m"][wid]),
+                " ".join("%.3f" % x[0] for x in raw["b"][wid])))
     if a.json:
         names = ("server_us", "client_us", "rps", "p99_ms")
         out = {"date": stamp, "cpus": os.cpu_count(), "memkv": memkv, "redis": redis,

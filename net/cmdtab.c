@@ -1,6 +1,7 @@
 #include "net/cmdtab.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -444,6 +445,7 @@ const cmd_def *cmdtab_subcommand(const cmd_def *def, int argc, const kv_str *arg
 
 static uint16_t cmd_index[CMDTAB_INDEX]; /* 1 + position in commands, 0 = empty */
 static pthread_once_t cmd_index_once = PTHREAD_ONCE_INIT;
+static atomic_int cmd_index_ready; /* set (release) once cmd_index is built */
 
 static uint32_t name_hash(const char *low, size_t len)
 {
@@ -460,13 +462,16 @@ static void cmd_index_build(void)
         while (cmd_index[j]) j = (j + 1) & (CMDTAB_INDEX - 1);
         cmd_index[j] = (uint16_t)(i + 1);
     }
+    atomic_store_explicit(&cmd_index_ready, 1, memory_order_release);
 }
 
 const cmd_def *cmdtab_lookup(const char *name, size_t len)
 {
     char low[32];
     if (len == 0 || len >= sizeof low) return NULL;
-    pthread_once(&cmd_index_once, cmd_index_build);
+    /* the index is built once; after that one acquire load, not a call */
+    if (!atomic_load_explicit(&cmd_index_ready, memory_order_acquire))
+        pthread_once(&cmd_index_once, cmd_index_build);
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
@@ -475,7 +480,11 @@ const cmd_def *cmdtab_lookup(const char *name, size_t len)
     }
     for (uint32_t j = h & (CMDTAB_INDEX - 1); cmd_index[j]; j = (j + 1) & (CMDTAB_INDEX - 1)) {
         const cmd_def *d = &commands[cmd_index[j] - 1];
-        if (strncmp(d->name, low, len) == 0 && d->name[len] == '\0') return d;
+        /* inline, not strncmp: names are a few bytes; a NUL in d->name
+         * ends the comparison (low may hold NUL bytes of its own) */
+        size_t i = 0;
+        while (i < len && d->name[i] != '\0' && d->name[i] == low[i]) i++;
+        if (i == len && d->name[len] == '\0') return d;
     }
     return NULL;
 }

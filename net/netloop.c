@@ -92,11 +92,15 @@ static int conn_can_parse(const netthr *t, const conn *c)
 /* ---- output ----------------------------------------------------------- */
 
 /* Moves the ready replies at the head of the FIFO into c->out, and
- * records each command's latency (they are handed to write() next). */
+ * records each command's latency (they are handed to write() next).
+ * Commands parsed in one pass share t_parse and those collected here share
+ * now: a run of the same command with the same latency (a pipeline of
+ * GETs) is recorded once with its count. */
 static void conn_collect_replies(conn *c)
 {
     kv_slot *sl;
-    uint64_t now = 0;
+    uint64_t now = 0, run_ns = 0, run_n = 0;
+    const cmd_def *run_def = NULL;
     while ((sl = c->head) != NULL && sl->ready) {
         if (climit_output_full(c)) {
             c->obl_over = 1; /* client-output-buffer-limit: close, send no more */
@@ -105,7 +109,17 @@ static void conn_collect_replies(conn *c)
         int failed = sl->reply.len > 0 && sl->reply.data[0] == '-';
         if (sl->def) {
             if (now == 0) now = hist_clock_ns();
-            obs_record(&c->t->obs, sl->def, now - sl->t_parse, failed);
+            uint64_t ns = now - sl->t_parse;
+            if (failed) {
+                obs_record(&c->t->obs, sl->def, ns, failed);
+            } else if (sl->def == run_def && ns == run_ns) {
+                run_n++;
+            } else {
+                if (run_n) obs_record_n(&c->t->obs, run_def, run_ns, run_n);
+                run_def = sl->def;
+                run_ns = ns;
+                run_n = 1;
+            }
             if (now - sl->t_parse >=
                     atomic_load_explicit(&c->t->srv->watch_ns, memory_order_relaxed) &&
                 sl->def->route != ROUTE_BLOCK) /* time spent blocked is not work */
@@ -129,6 +143,7 @@ static void conn_collect_replies(conn *c)
         slot_free(sl);
         if (c->close_ready) break;
     }
+    if (run_n) obs_record_n(&c->t->obs, run_def, run_ns, run_n);
     if (c->mon && c->head == NULL) monitor_take(&c->t->srv->mon, c);
     if (c->pubsub && c->head == NULL) pubsub_take(c);
 }

@@ -473,6 +473,70 @@ static long parse_resp(parse_state *ps, const char *buf, size_t len)
     return done(ps, PARSE_RESP, buf, ps->pos);
 }
 
+/* ---- RESP fast path ----------------------------------------------------- */
+
+/* Reads the decimal header number at buf[*at..len) of the forms the fast
+ * path takes: "0" (if zero_ok) or 1-9 digits without a leading zero,
+ * followed by '\r' and one more byte. Returns it and advances *at past
+ * those two, or -1 for anything else (other forms, too long, not all there):
+ * the general path then decides, with Redis's errors. */
+static long long fast_num(const char *buf, size_t len, size_t *at, int zero_ok)
+{
+    size_t i = *at, end = len - i > 11 ? i + 11 : len; /* 9 digits, '\r', one byte */
+    if (i >= end || buf[i] < '0' || buf[i] > '9') return -1;
+    if (buf[i] == '0') {
+        if (!zero_ok || i + 2 >= end || buf[i + 1] != '\r') return -1;
+        *at = i + 3;
+        return 0;
+    }
+    long long v = 0;
+    for (; i < end && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (buf[i] - '0');
+    if (i + 1 >= end || buf[i] != '\r') return -1;
+    *at = i + 2;
+    return v;
+}
+
+/* Makes argv, off and len hold at least n arguments. 0, or -1. */
+static int args_reserve(parse_state *ps, size_t n)
+{
+    size_t keep = ps->nargs;
+    int rc = 0;
+    while (ps->cap < n && rc == 0) {
+        ps->nargs = ps->cap; /* args_grow grows a full array */
+        rc = args_grow(ps);
+    }
+    ps->nargs = keep;
+    return rc;
+}
+
+/* A whole RESP command of small bulks, all of it in buf, in the common
+ * forms: parsed in one pass, argv pointing into buf. Returns its length,
+ * or 0 when the general path must take it (incomplete, a big bulk, an
+ * unauthenticated client, any unusual or bad header); nothing in ps has
+ * changed then but the arrays' capacity. Only at a command boundary. */
+static long resp_fast(parse_state *ps, const char *buf, size_t len)
+{
+    size_t at = 1;
+    if (ps->lim.unauth || ps->lim.max_inline < 16) return 0; /* header limits: the general path */
+    long long want = fast_num(buf, len, &at, 0);
+    if (want <= 0 || (unsigned long long)want > ps->lim.max_args || want > 64) return 0;
+    if (ps->cap < (size_t)want && args_reserve(ps, (size_t)want) != 0) return 0;
+    size_t big = ps->lim.big_bulk ? ps->lim.big_bulk : SIZE_MAX;
+    for (long long i = 0; i < want; i++) {
+        if (at >= len || buf[at] != '$') return 0;
+        at++;
+        long long n = fast_num(buf, len, &at, 1);
+        if (n < 0 || (unsigned long long)n > ps->lim.max_bulk || (size_t)n >= big) return 0;
+        if (len - at < (size_t)n + 2) return 0;
+        ps->argv[i].p = buf + at;
+        ps->argv[i].len = (size_t)n;
+        at += (size_t)n + 2;
+    }
+    ps->argc = (int)want;
+    ps->proto = PARSE_RESP;
+    return (long)at;
+}
+
 /* ---- inline and plain lines -------------------------------------------- */
 
 /* isspace() in the C locale, without the locale. */
@@ -623,6 +687,9 @@ long parse_next(parse_state *ps, const char *buf, size_t len)
     if (fresh) bigs_clear(ps); /* the last command's, not taken */
     if (fresh && ps->cap > ARGS_KEEP) args_free(ps);
     if (len == 0) return PARSE_AGAIN;
-    if (buf[0] == '*') return parse_resp(ps, buf, len);
+    if (buf[0] == '*') {
+        long r = fresh ? resp_fast(ps, buf, len) : 0;
+        return r > 0 ? r : parse_resp(ps, buf, len);
+    }
     return parse_line(ps, buf, len);
 }

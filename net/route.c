@@ -132,6 +132,7 @@ static void pin_release(kv_pin *pin)
 /* Drops the references of a reply's pins and frees their array. */
 static void pins_release(kv_pins *ps)
 {
+    if (ps->v == NULL) return; /* every GET's path: free(NULL) is a call into the allocator */
     for (unsigned i = 0; i < ps->n; i++) entry_unpin(ps->v[i].e);
     free(ps->v);
     *ps = (kv_pins){0};
@@ -161,9 +162,9 @@ static void slot_bury_parts(kv_slot *sl, kv_req **grave)
     sl->nsub = 0;
 }
 
-static void kvbuf_keep_small(kvbuf *b)
+static void kvbuf_keep_small(kvbuf *b, size_t keep)
 {
-    if (b->cap > SLOT_KEEP_BYTES) kvbuf_destroy(b);
+    if (b->cap > keep) kvbuf_destroy(b);
     kvbuf_reset(b);
 }
 
@@ -178,7 +179,7 @@ void slot_free(kv_slot *sl)
         req_release(grave, sl);
         grave = n;
     }
-    free(sl->key_sub);
+    if (sl->key_sub) free(sl->key_sub);
     if (sl->mx) multi_slot_free(sl);
     pin_release(&sl->pin);
     pins_release(&sl->pins);
@@ -196,8 +197,9 @@ void slot_free(kv_slot *sl)
         sl->nbigs = 0;
     }
     if (sl->room == SLOT_ROOM && t->nslot_cache < SLOT_CACHE_MAX) {
-        kvbuf_keep_small(&sl->reply);
-        kvbuf_keep_small(&sl->one.reply);
+        size_t keep = t->nslot_cache < SLOT_CACHE_RICH ? SLOT_KEEP_BYTES : SLOT_KEEP_SMALL;
+        kvbuf_keep_small(&sl->reply, keep);
+        kvbuf_keep_small(&sl->one.reply, keep);
         sl->next = t->slot_cache;
         t->slot_cache = sl;
         t->nslot_cache++;

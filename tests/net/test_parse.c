@@ -289,6 +289,66 @@ static void test_bad_inputs(void **st)
     }
 }
 
+/* Whole commands of small bulks take a one-pass path (resp_fast); at and
+ * past its bounds (9-digit lengths, 64 arguments, missing bytes, headers
+ * it leaves to the general path) the results are the general path's, and
+ * argument counts that grow between commands are read right. */
+static void test_fast_path_edges(void **st)
+{
+    (void)st;
+    parse_state ps;
+    parse_limits nobig = {.max_args = 1024, .max_bulk = 1000000000, .max_inline = 65536};
+    parse_init(&ps, &nobig);
+    assert_int_equal(parse_next(&ps, IN("*1\r\n$999999999\r\n")), PARSE_AGAIN);
+    parse_destroy(&ps);
+    parse_init(&ps, NULL);
+    assert_int_equal(parse_next(&ps, IN("*1\r\n$3\r\nabc")), PARSE_AGAIN);
+    assert_int_equal(parse_next(&ps, IN("*1\r\n$3\r\nabc\r\n")), 13);
+    assert_int_equal(ps.argc, 1);
+    assert_memory_equal(ps.argv[0].p, "abc", 3);
+    parse_destroy(&ps);
+    static const char *const bad_in[] = {"*1\r\n$01\r\na\r\n", "*2\r\n$1\r\na\r\n$-1\r\n",
+                                         "*01\r\n", "*1\r\n$1a\r\n", "*1\r\nx"};
+    static const char *const bad_err[] = {E_BULK, E_BULK, E_MBULK, E_BULK,
+                                          "ERR Protocol error: expected '$', got 'x'"};
+    for (size_t i = 0; i < sizeof bad_in / sizeof bad_in[0]; i++) {
+        parse_init(&ps, NULL);
+        assert_int_equal(parse_next(&ps, bad_in[i], strlen(bad_in[i])), PARSE_BAD);
+        assert_string_equal(ps.err, bad_err[i]);
+        parse_destroy(&ps);
+    }
+    parse_init(&ps, NULL);
+    assert_int_equal(parse_next(&ps, IN("*1000000000\r\n")), PARSE_BAD);
+    assert_string_equal(ps.err, E_MBULK);
+    parse_destroy(&ps);
+    /* 2, 64, 65, 3 arguments in one pipeline: the arrays grow in between */
+    static const int counts[] = {2, 64, 65, 3};
+    char buf[4096];
+    size_t n = 0;
+    for (size_t c = 0; c < 4; c++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "*%d\r\n", counts[c]);
+        for (int a = 0; a < counts[c]; a++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "$%d\r\n%.*s\r\n", a % 12, a % 12,
+                                  &"abcdefghijklmnopqrstuvwxyz"[a % 13]);
+    }
+    parse_init(&ps, NULL);
+    size_t at = 0;
+    for (size_t c = 0; c < 4; c++) {
+        long r = parse_next(&ps, buf + at, n - at);
+        assert_true(r > 0);
+        assert_int_equal(ps.argc, counts[c]);
+        assert_int_equal(ps.proto, PARSE_RESP);
+        for (int a = 0; a < counts[c]; a++) {
+            assert_int_equal(ps.argv[a].len, (size_t)(a % 12));
+            assert_memory_equal(ps.argv[a].p, &"abcdefghijklmnopqrstuvwxyz"[a % 13],
+                                (size_t)(a % 12));
+        }
+        at += (size_t)r;
+    }
+    assert_int_equal(at, n);
+    parse_destroy(&ps);
+}
+
 /* A good request before a bad one is still returned; the error comes next. */
 static void test_error_after_good_command(void **st)
 {
@@ -763,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_binary_payload),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_fast_path_edges),
         cmocka_unit_test(test_error_after_good_command),
         cmocka_unit_test(test_line_limits_default),
         cmocka_unit_test(test_count_and_bulk_limits_default),
