@@ -349,7 +349,7 @@ void cmd_append(shard_t *s, const cmd_call *c)
         return;
     }
     if (add->len > 0) {
-        e = shard_resize_val(s, e, old + add->len);
+        e = shard_append_val(s, e, old + add->len);
         memcpy(entry_val(e) + old, add->p, add->len);
         shard_written(s, e);
     }

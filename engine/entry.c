@@ -357,7 +357,9 @@ kv_entry *entry_rebuild_own(kv_entry *e, const char *val, size_t vlen, int64_t e
     return n;
 }
 
-kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
+/* entry_resize_val and entry_append_val: append says the caller writes only
+ * past the old length. */
+static kv_entry *resize_val(kv_entry *e, size_t vlen, int append)
 {
     size_t old = e->vlen;
     int ttl = entry_has_ttl(e);
@@ -370,10 +372,11 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     int shared = (flags & KV_ENTRY_SHARED) != 0;
     size_t cap = shared && flags == e->flags ? malloc_usable_size(entry_val(e)) : 0;
 
-    if (shared && flags == e->flags && vlen > old && vlen <= cap) {
-        /* growth into the room after a value stored apart: in place, even
-         * while it is pinned (a reply being sent, a kept argument reads
-         * only the first `old` bytes, which do not change) */
+    if (shared && flags == e->flags && vlen > old && vlen <= cap && (append || !entry_pinned(e))) {
+        /* growth into the room after a value stored apart: in place, and
+         * for an append even while it is pinned (a reply being sent, a
+         * kept argument reads only the first `old` bytes, which an append
+         * does not change; SETRANGE may write inside them: a copy) */
     } else if (flags != e->flags || entry_pinned(e)) {
         /* the value moves in or out of the entry, or its bytes are being
          * sent: a copy of the kept part (with room for more appends when
@@ -397,6 +400,16 @@ kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
     e->vlen = (uint32_t)vlen;
     if (ttl) entry_set_ttl_slot(e, slot);
     return e;
+}
+
+kv_entry *entry_resize_val(kv_entry *e, size_t vlen)
+{
+    return resize_val(e, vlen, 0);
+}
+
+kv_entry *entry_append_val(kv_entry *e, size_t vlen)
+{
+    return resize_val(e, vlen, 1);
 }
 
 void entry_obj_encode(kv_entry *e, struct kvbuf *out)

@@ -228,5 +228,9 @@ kv_entry *entry_rebuild_own(kv_entry *e, const char *val, size_t vlen, int64_t e
  * zero-filling the rest, and the TTL trailer; same relink rule as
  * entry_rebuild. */
 kv_entry *entry_resize_val(kv_entry *e, size_t vlen);
+/* The same for a growth whose new bytes the caller writes only past the old
+ * length (APPEND): a value stored apart grows in place into its room even
+ * while it is pinned, as the pinned bytes do not change. */
+kv_entry *entry_append_val(kv_entry *e, size_t vlen);
 
 #endif

@@ -304,16 +304,26 @@ kv_entry *shard_put_own(shard_t *s, const char *key, size_t klen, const char *va
     return e;
 }
 
-kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen)
+static kv_entry *resize_val(shard_t *s, kv_entry *e, size_t vlen, int append)
 {
     int had = shard_has_ttl(e);
     uint32_t pos = shard_index_pos(e);
     shard_account(s, e, -1);
-    kv_entry *n = entry_resize_val(e, vlen);
+    kv_entry *n = append ? entry_append_val(e, vlen) : entry_resize_val(e, vlen);
     ht_relink(&s->table, e, n);
     shard_account(s, n, 1);
     shard_index_moved(s, had, pos, n);
     return n;
+}
+
+kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen)
+{
+    return resize_val(s, e, vlen, 0);
+}
+
+kv_entry *shard_append_val(shard_t *s, kv_entry *e, size_t vlen)
+{
+    return resize_val(s, e, vlen, 1);
 }
 
 kv_entry *shard_add_zeroed(shard_t *s, const char *key, size_t klen, size_t vlen)

@@ -146,6 +146,9 @@ void shard_remove(shard_t *s, kv_entry *e);
  * first bytes and zero-filling growth; the caller then writes the new bytes
  * and calls shard_written. Returns the entry, which may have moved. */
 kv_entry *shard_resize_val(shard_t *s, kv_entry *e, size_t vlen);
+/* The same when the caller writes only past the old length (APPEND: see
+ * entry_append_val). */
+kv_entry *shard_append_val(shard_t *s, kv_entry *e, size_t vlen);
 /* Inserts key, which must be absent, with a zero-filled value of vlen
  * bytes and no TTL; as with shard_resize_val, the caller fills the value
  * and calls shard_written. */

@@ -192,7 +192,7 @@ static void test_rebuild_own(void **state)
     free(want_old);
 }
 
-/* APPEND's growth (entry_resize_val): crossing into a value stored apart
+/* APPEND's growth (entry_append_val): crossing into a value stored apart
  * leaves room for as much again, and a growth that fits the room is done
  * in place even while the value is pinned: the pin's bytes (the first
  * vlen) do not change, so no copy of the whole value is needed. */
@@ -207,13 +207,13 @@ static void test_append_grows_in_place(void **state)
     assert_true(malloc_usable_size(entry_val(e)) >= 2 * (size_t)BIG);
     entry_pin(e); /* a GET's reply is sending it */
     const char *p = entry_val(e);
-    kv_entry *n = entry_resize_val(e, BIG + 4000);
+    kv_entry *n = entry_append_val(e, BIG + 4000);
     assert_ptr_equal(n, e);
     assert_ptr_equal(entry_val(n), p);
     memset(entry_val(n) + BIG, 'z', 4000);
     assert_memory_equal(p, v, ENTRY_SHARE_MIN - 100); /* the pinned bytes */
     /* past the room while pinned: a copy, the pinned bytes stay */
-    kv_entry *m = entry_resize_val(n, 4 * (size_t)BIG);
+    kv_entry *m = entry_append_val(n, 4 * (size_t)BIG);
     assert_ptr_not_equal(entry_val(m), p);
     assert_memory_equal(entry_val(m), v, ENTRY_SHARE_MIN - 100);
     assert_int_equal(entry_val(m)[BIG + 3999], 'z');
@@ -223,12 +223,34 @@ static void test_append_grows_in_place(void **state)
     free(v);
 }
 
+/* SETRANGE's growth (entry_resize_val) writes inside the old bytes: while
+ * the value is pinned it gets a copy even when the growth fits the room, so
+ * a GET's reply still being sent keeps the bytes it had. */
+static void test_resize_pinned_copies(void **state)
+{
+    (void)state;
+    char *v = pattern(ENTRY_SHARE_MIN - 100, 'a');
+    kv_entry *e = entry_new(1, "key", 3, v, ENTRY_SHARE_MIN - 100, -1);
+    e = entry_append_val(e, BIG); /* stored apart, with room */
+    assert_true(malloc_usable_size(entry_val(e)) >= 2 * (size_t)BIG);
+    entry_pin(e);
+    const char *p = entry_val(e);
+    kv_entry *n = entry_resize_val(e, BIG + 4000);
+    assert_ptr_not_equal(entry_val(n), p);
+    memset(entry_val(n), 'Z', BIG + 4000);            /* SETRANGE key 0 ... */
+    assert_memory_equal(p, v, ENTRY_SHARE_MIN - 100); /* the pinned bytes */
+    entry_free(n);
+    entry_unpin(e);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_only_when_big), cmocka_unit_test(test_pinned_bytes_stay),
         cmocka_unit_test(test_unpinned_in_place),    cmocka_unit_test(test_new_own_takes_buffer),
         cmocka_unit_test(test_rebuild_own),          cmocka_unit_test(test_append_grows_in_place),
+        cmocka_unit_test(test_resize_pinned_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
