@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/cmd.h"
+#include "engine/block.h"
 #include "engine/cmd_internal.h"
 #include "engine/glob.h"
 #include "engine/hobj.h"
@@ -376,6 +377,14 @@ void cmd_flushdb_part(shard_t *s, const cmd_call *c)
     reply_ok(c->out);
 }
 
+/* key (in database db) now holds a value of type type that was not there
+ * before (RENAME, MOVE, a PUT): a list or sorted set serves the clients
+ * blocked on it, as Redis's dbAdd signals the key. */
+static void key_signal(shard_t *s, unsigned db, const kv_str *key, unsigned type)
+{
+    if (s->blk == NULL || (type != KV_TYPE_LIST && type != KV_TYPE_ZSET)) return;
+    blk_reg_signal(s->blk, shard_hash(s, key->p, key->len), (uint8_t)db, key->p, key->len);
+}
 /* MOVE key db: the key goes to database db of the same shard (a key's shard
  * does not depend on its database). */
 void cmd_move(shard_t *s, const cmd_call *c)
@@ -404,7 +413,9 @@ void cmd_move(shard_t *s, const cmd_call *c)
         reply_int(c->out, 0);
         return;
     }
+    unsigned type = e->type;
     shard_move_db(s, e, (unsigned)db, key->p, key->len);
+    key_signal(s, (unsigned)db, key, type);
     reply_int(c->out, 1);
 }
 
@@ -497,7 +508,9 @@ static void rename_generic(shard_t *s, const cmd_call *c, int nx)
         shard_remove(s, d);
     }
     /* entries never move when the table changes, so e stays valid */
+    unsigned type = e->type;
     shard_move(s, e, dst->p, dst->len);
+    key_signal(s, s->db, dst, type);
     if (nx)
         reply_int(c->out, 1);
     else
@@ -557,6 +570,7 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
         }
         shard_del(s, key->p, key->len);
         shard_obj_put(s, key->p, key->len, (unsigned)type, obj, pxat);
+        key_signal(s, s->db, key, (unsigned)type); /* cross-shard RENAME, STOREs */
     } else {
         shard_put(s, key->p, key->len, val->p, val->len, pxat);
     }

@@ -309,6 +309,44 @@ def blocking_woken_by_cross_shard_moves(ctx):
     check_same(got, want)
 
 
+def stores_wake(port):
+    """A ZUNIONSTORE/ZRANGESTORE over keys of other shards (on mem-kv, for
+    most of the 8 names) stores a sorted set at a key a BZPOPMIN client
+    waits on; a RENAME of a list to a key a BLPOP client waits on."""
+    out = []
+    with RespConn(port) as a, RespConn(port) as b:
+        b.call("FLUSHALL")
+        for i in range(8):
+            d = "sw%d" % i
+            b.call("ZADD", "za", "1", "a%d" % i)
+            b.call("ZADD", "zb", "2", "b%d" % i)
+            a.send(encode("BZPOPMIN", d, "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "ZUNIONSTORE", d, "2", "za", "zb"))
+            out += [a.read_reply(raw=True)[1], raw(b, "ZRANGE", d, "0", "-1")]
+            b.call("DEL", d)
+            a.send(encode("BZPOPMAX", d, "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "ZRANGESTORE", d, "zb", "0", "-1"))
+            out += [a.read_reply(raw=True)[1], raw(b, "EXISTS", d)]
+            b.call("RPUSH", "rsrc", "e%d" % i, "f%d" % i)
+            a.send(encode("BLPOP", d, "0"))
+            wait_blocked(b, 1)
+            out.append(raw(b, "RENAME", "rsrc", d))
+            out += [a.read_reply(raw=True)[1], raw(b, "LRANGE", d, "0", "-1")]
+            b.call("DEL", d, "za", "zb")
+    return out
+
+
+@R.test
+def blocking_woken_by_cross_shard_stores(ctx):
+    """A client blocked on a key is served when a sorted-set STORE over keys
+    of other shards, or a RENAME from another shard, puts a value there, as
+    Redis serves it (mem-kv's PUT part signals the key)."""
+    got, want = both(ctx, stores_wake)
+    check_same(got, want)
+
+
 def unblock(port):
     out = []
     with RespConn(port) as a, RespConn(port) as b:
