@@ -53,7 +53,7 @@ static const cmd_def commands[] = {
     KEYCMD("append", 3, W | M, cmd_append, "string", "2.0.0", "Append a value to a key"),
     LOCALCMD("auth", -2, F | CMD_NO_AUTH | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, local_auth,
              "1.0.0", "Authenticate to the server"),
-    {"blmove", 6, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_blmove, NULL, 1, 2, 1, "list", "6.2.0",
+    {"blmove", 6, W | M, ROUTE_BLOCK, JOIN_SINGLE, cmd_blmove, NULL, 1, 2, 1, "list", "6.2.0",
      "Pop an element from a list, push it to another list and return it; or block until one is "
      "available",
      .kind = CMDK_BLMOVE},
@@ -66,7 +66,8 @@ static const cmd_def commands[] = {
     {"brpop", -3, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpop, NULL, 1, -2, 1, "list", "2.0.0",
      "Remove and get the last element in a list, or block until one is available",
      .kind = CMDK_BPOP, .high = 1},
-    {"brpoplpush", 4, W, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpoplpush, NULL, 1, 2, 1, "list", "2.2.0",
+    {"brpoplpush", 4, W | M, ROUTE_BLOCK, JOIN_SINGLE, cmd_brpoplpush, NULL, 1, 2, 1, "list",
+     "2.2.0",
      "Pop an element from a list, push it to another list and return it; or block until one is "
      "available",
      .kind = CMDK_BRPOPLPUSH},
