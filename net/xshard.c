@@ -21,24 +21,31 @@
 
 enum { XS_NONE, XS_LMOVE, XS_SMOVE, XS_SETOP, XS_ZSETOP, XS_MPOP, XS_BPOP, XS_BMPOP };
 
-/* What kind of cross-shard command def is (XS_NONE: not one). */
+/* What kind of cross-shard command def is (XS_NONE: not one), from its
+ * table row (cmd_def.kind; LMOVE/RPOPLPUSH/SMOVE, ROUTE_TWO, by handler). */
 static int xs_kind(const cmd_def *def)
 {
-    cmd_fn *fn = def->fn;
-    if (fn == cmd_lmove || fn == cmd_rpoplpush || fn == cmd_blmove || fn == cmd_brpoplpush)
-        return XS_LMOVE;
-    if (fn == cmd_smove) return XS_SMOVE;
-    if (fn == cmd_sinter || fn == cmd_sunion || fn == cmd_sdiff || fn == cmd_sinterstore ||
-        fn == cmd_sunionstore || fn == cmd_sdiffstore || fn == cmd_sintercard)
+    switch (def->kind) {
+    case CMDK_SETOP:
         return XS_SETOP;
-    if (fn == cmd_zunion || fn == cmd_zinter || fn == cmd_zdiff || fn == cmd_zunionstore ||
-        fn == cmd_zinterstore || fn == cmd_zdiffstore || fn == cmd_zintercard ||
-        fn == cmd_zrangestore)
+    case CMDK_ZSETOP:
+    case CMDK_ZRANGESTORE:
         return XS_ZSETOP;
-    if (fn == cmd_zmpop || fn == cmd_lmpop) return XS_MPOP;
-    if (fn == cmd_blpop || fn == cmd_brpop || fn == cmd_bzpopmin || fn == cmd_bzpopmax)
+    case CMDK_MPOP:
+        return XS_MPOP;
+    case CMDK_BPOP:
+    case CMDK_BZPOP:
         return XS_BPOP;
-    if (fn == cmd_blmpop || fn == cmd_bzmpop) return XS_BMPOP;
+    case CMDK_BMPOP:
+        return XS_BMPOP;
+    case CMDK_BLMOVE:
+    case CMDK_BRPOPLPUSH:
+        return XS_LMOVE;
+    default:
+        break;
+    }
+    if (def->fn == cmd_lmove || def->fn == cmd_rpoplpush) return XS_LMOVE;
+    if (def->fn == cmd_smove) return XS_SMOVE;
     return XS_NONE;
 }
 
@@ -53,7 +60,7 @@ static int xs_mpop_n(const kv_slot *q, int first, int *n)
     int64_t numkeys, count;
     int which;
     const char *err;
-    int z = q->def->fn == cmd_zmpop || q->def->fn == cmd_bzmpop;
+    int z = q->def->zset;
     if (cmd_mpop_args(q->argc, q->argv, first, z ? "min" : "left", z ? "max" : "right", &numkeys,
                       &which, &count, &err) != 0)
         return -1;
@@ -75,14 +82,14 @@ static int xs_keys(const kv_slot *q, int *idx)
         last = 2;
         break;
     case XS_SETOP:
-        if (q->def->fn == cmd_sintercard) {
+        if (q->def->op == SETOP_INTERCARD) {
             if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) break;
             first = 2;
             last = 1 + (int)nk;
         }
         break;
     case XS_ZSETOP:
-        if (q->def->fn == cmd_zrangestore) {
+        if (q->def->kind == CMDK_ZRANGESTORE) {
             last = 2;
             break;
         }
@@ -218,14 +225,13 @@ static int xs_side(const kv_str *a, int *head)
 static void xs_lmove(xs_ctx *x)
 {
     const kv_slot *q = x->q;
-    cmd_fn *fn = q->def->fn;
     int from_head = 0, to_head = 1;
-    if ((fn == cmd_lmove || fn == cmd_blmove) &&
+    if ((q->def->fn == cmd_lmove || q->def->kind == CMDK_BLMOVE) &&
         (xs_side(&q->argv[3], &from_head) != 0 || xs_side(&q->argv[4], &to_head) != 0)) {
         reply_error(x->out, KV_ERR_SYNTAX);
         return;
     }
-    if (fn == cmd_blmove || fn == cmd_brpoplpush) {
+    if (q->def->route == ROUTE_BLOCK) { /* BLMOVE, BRPOPLPUSH */
         int64_t ms;
         const char *err;
         if (cmd_block_timeout(&q->argv[q->argc - 1], &ms, &err) != 0) {
@@ -359,14 +365,10 @@ static void xs_store(xs_ctx *x, const kvbuf *enc, int64_t len, const char *type)
 static void xs_setop(xs_ctx *x)
 {
     const kv_slot *q = x->q;
-    cmd_fn *fn = q->def->fn;
-    int store = fn == cmd_sinterstore || fn == cmd_sunionstore || fn == cmd_sdiffstore;
+    int store = q->def->store, op = q->def->op;
     int first = store ? 2 : 1, n = q->argc - first;
-    int op = fn == cmd_sinter || fn == cmd_sinterstore   ? SETOP_INTER
-             : fn == cmd_sunion || fn == cmd_sunionstore ? SETOP_UNION
-                                                         : SETOP_DIFF;
     int64_t limit = 0;
-    if (fn == cmd_sintercard) {
+    if (op == SETOP_INTERCARD) {
         int64_t nk;
         const char *err;
         if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) {
@@ -375,7 +377,6 @@ static void xs_setop(xs_ctx *x)
         }
         first = 2;
         n = (int)nk;
-        op = SETOP_INTERCARD;
     }
     sobj_t **sets = kv_xcalloc((size_t)n + 1, sizeof *sets);
     int failed = 0;
@@ -441,7 +442,7 @@ static void xs_zsetop(xs_ctx *x)
 {
     const kv_slot *q = x->q;
     const kv_hash_secret *secret = &x->srv->secret;
-    if (q->def->fn == cmd_zrangestore) {
+    if (q->def->kind == CMDK_ZRANGESTORE) {
         if (xs_call(x, cmd_zrangestore_part, &q->argv[2], q->argc, q->argv, 0, KV_OOM_NONE)) {
             xs_fail(x);
             return;
