@@ -68,11 +68,12 @@ static int xs_mpop_n(const kv_slot *q, int first, int *n)
     return 0;
 }
 
-/* The argument indexes of q's keys into idx (room for argc): their number.
- * Arguments the shard handler would refuse give argv[1] alone. */
-static int xs_keys(const kv_slot *q, int *idx)
+/* xshard_keys; *bad set when the command's arguments are bad (then every
+ * argument from argv[1] on, or argv[1] alone). */
+static int xs_keys(const kv_slot *q, int *idx, int *bad)
 {
     int n = 0, first = 1, last = q->argc - 1, k;
+    *bad = 0;
     int64_t nk, limit;
     const char *err;
     cmd_zsetop_spec sp;
@@ -83,7 +84,10 @@ static int xs_keys(const kv_slot *q, int *idx)
         break;
     case XS_SETOP:
         if (q->def->op == SETOP_INTERCARD) {
-            if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) break;
+            if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) {
+                *bad = 1;
+                break;
+            }
             first = 2;
             last = 1 + (int)nk;
         }
@@ -93,13 +97,19 @@ static int xs_keys(const kv_slot *q, int *idx)
             last = 2;
             break;
         }
-        if (cmd_zsetop_args(q->def->op, q->def->store, q->argc, q->argv, &sp, &err) != 0) break;
+        if (cmd_zsetop_args(q->def->op, q->def->store, q->argc, q->argv, &sp, &err) != 0) {
+            *bad = 1;
+            break;
+        }
         if (sp.store) idx[n++] = 1;
         first = sp.first;
         last = sp.first + (int)sp.numkeys - 1;
         break;
     case XS_MPOP:
-        if (xs_mpop_n(q, 1, &k) != 0) break;
+        if (xs_mpop_n(q, 1, &k) != 0) {
+            *bad = 1;
+            break;
+        }
         first = 2;
         last = 1 + k;
         break;
@@ -107,7 +117,10 @@ static int xs_keys(const kv_slot *q, int *idx)
         last = q->argc - 2;
         break;
     case XS_BMPOP:
-        if (xs_mpop_n(q, 2, &k) != 0) break;
+        if (xs_mpop_n(q, 2, &k) != 0) {
+            *bad = 1;
+            break;
+        }
         first = 3;
         last = 2 + k;
         break;
@@ -118,10 +131,18 @@ static int xs_keys(const kv_slot *q, int *idx)
     return n;
 }
 
+int xshard_keys(const kv_slot *q, int *idx)
+{
+    int bad;
+    int n = xs_keys(q, idx, &bad);
+    return bad ? 0 : n;
+}
+
 void xshard_involve(const server_t *s, const kv_slot *q, uint8_t *inv)
 {
     int *idx = kv_xmalloc((size_t)(q->argc + 1) * sizeof *idx);
-    int n = xs_keys(q, idx);
+    int bad;
+    int n = xs_keys(q, idx, &bad);
     for (int i = 0; i < n; i++) {
         const kv_str *k = &q->argv[idx[i]];
         inv[actor_of_shard(route_shard(s, k->p, k->len), s->nactors)] = 1;
@@ -132,7 +153,8 @@ void xshard_involve(const server_t *s, const kv_slot *q, uint8_t *inv)
 /* ---- steps ------------------------------------------------------------------ */
 
 typedef struct xs_ctx {
-    actor_fz *fz;
+    xshard_step_fn *step; /* runs one request: actor_fz_call, or a script's */
+    void *step_ctx;
     const server_t *srv;
     const kv_slot *q;
     int oom;        /* denyoom of the first step that may grow memory */
@@ -160,7 +182,7 @@ static int xs_call(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, const kv_
     r.argv = argv;
     kvbuf_reset(&x->rep);
     r.reply = x->rep;
-    actor_fz_call(x->fz, &r);
+    x->step(x->step_ctx, &r);
     x->rep = r.reply;
     x->res = r.res;
     return x->rep.len > 0 && x->rep.data[0] == '-';
@@ -179,7 +201,7 @@ static void xs_call_env(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, cons
     r.argc = argc;
     r.argv = argv;
     r.env = env;
-    actor_fz_call(x->fz, &r);
+    x->step(x->step_ctx, &r);
     kvbuf_destroy(&r.reply);
     cmd_res_clear(&r.res);
 }
@@ -541,34 +563,56 @@ static void xs_pops(xs_ctx *x, int kind)
     xs_each_key(x, pre, first, first, n, first + n);
 }
 
-void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
-                kvbuf *out)
+/* Runs x->q's command step by step; x: zeroed but for step, step_ctx,
+ * srv, q, oom, tok and out. */
+static void xs_run(xs_ctx *x)
 {
-    xs_ctx x = {.fz = fz, .srv = s, .q = q, .oom = oom, .tok = tok, .out = out};
-    kvbuf_init(&x.rep);
-    int kind = xs_kind(q->def);
+    kvbuf_init(&x->rep);
+    int kind = xs_kind(x->q->def);
     switch (kind) {
     case XS_LMOVE:
-        xs_lmove(&x);
+        xs_lmove(x);
         break;
     case XS_SMOVE:
-        xs_smove(&x);
+        xs_smove(x);
         break;
     case XS_SETOP:
-        xs_setop(&x);
+        xs_setop(x);
         break;
     case XS_ZSETOP:
-        xs_zsetop(&x);
+        xs_zsetop(x);
         break;
     case XS_MPOP:
     case XS_BPOP:
     case XS_BMPOP:
-        xs_pops(&x, kind);
+        xs_pops(x, kind);
         break;
     default:
-        reply_errorf(out, "ERR '%s' across shards is not supported", q->def->name);
+        reply_errorf(x->out, "ERR '%s' across shards is not supported", x->q->def->name);
         break;
     }
-    cmd_res_clear(&x.res);
-    kvbuf_destroy(&x.rep);
+    cmd_res_clear(&x->res);
+    kvbuf_destroy(&x->rep);
+}
+
+/* A frozen run's step. */
+static void xs_fz_step(void *ctx, kv_req *r)
+{
+    actor_fz_call(ctx, r);
+}
+
+void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
+                kvbuf *out)
+{
+    xs_ctx x = {
+        .step = xs_fz_step, .step_ctx = fz, .srv = s, .q = q, .oom = oom, .tok = tok, .out = out};
+    xs_run(&x);
+}
+
+void xshard_run_steps(xshard_step_fn *step, void *ctx, const server_t *s, const kv_slot *q, int oom,
+                      kvbuf *out)
+{
+    xs_ctx x = {
+        .step = step, .step_ctx = ctx, .srv = s, .q = q, .oom = oom, .tok = NULL, .out = out};
+    xs_run(&x);
 }
