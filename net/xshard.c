@@ -10,6 +10,7 @@
  */
 #include "net/xshard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,10 +20,10 @@
 #include "engine/sobj.h"
 #include "engine/zobj.h"
 
-enum { XS_NONE, XS_LMOVE, XS_SMOVE, XS_SETOP, XS_ZSETOP, XS_MPOP, XS_BPOP, XS_BMPOP };
+enum { XS_NONE, XS_LMOVE, XS_SMOVE, XS_SETOP, XS_ZSETOP, XS_MPOP, XS_BPOP, XS_BMPOP, XS_COPY };
 
 /* What kind of cross-shard command def is (XS_NONE: not one), from its
- * table row (cmd_def.kind; LMOVE/RPOPLPUSH/SMOVE, ROUTE_TWO, by handler). */
+ * table row (cmd_def.kind; LMOVE/RPOPLPUSH/SMOVE/COPY, ROUTE_TWO, by handler). */
 static int xs_kind(const cmd_def *def)
 {
     switch (def->kind) {
@@ -46,6 +47,7 @@ static int xs_kind(const cmd_def *def)
     }
     if (def->fn == cmd_lmove || def->fn == cmd_rpoplpush) return XS_LMOVE;
     if (def->fn == cmd_smove) return XS_SMOVE;
+    if (def->fn == cmd_copy) return XS_COPY;
     return XS_NONE;
 }
 
@@ -80,6 +82,7 @@ static int xs_keys(const kv_slot *q, int *idx, int *bad)
     switch (xs_kind(q->def)) {
     case XS_LMOVE:
     case XS_SMOVE:
+    case XS_COPY:
         last = 2;
         break;
     case XS_SETOP:
@@ -158,6 +161,7 @@ typedef struct xs_ctx {
     const server_t *srv;
     const kv_slot *q;
     int oom;        /* denyoom of the first step that may grow memory */
+    unsigned db;    /* the database of the steps: q->db (COPY ... DB n: n for dst) */
     blk_token *tok; /* a blocked BLMOVE/BRPOPLPUSH's token, or NULL */
     kvbuf *out;
     kvbuf rep; /* the last step's reply */
@@ -177,7 +181,7 @@ static int xs_call(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, const kv_
     r.shard = route_shard(x->srv, key->p, key->len);
     r.write = (uint8_t)write;
     r.denyoom = (uint8_t)oom;
-    r.db = x->q->db;
+    r.db = (uint8_t)x->db;
     r.argc = argc;
     r.argv = argv;
     kvbuf_reset(&x->rep);
@@ -359,6 +363,58 @@ static void xs_smove(xs_ctx *x)
         return;
     }
     reply_int(x->out, 1);
+}
+
+/* COPY src dst [DB n] [REPLACE] (xs_call's steps): the options, src's
+ * value (it stays), whether dst exists in database n, then the PUT there
+ * with src's expiry. */
+static void xs_copy(xs_ctx *x)
+{
+    const kv_slot *q = x->q;
+    const kv_str *src = &q->argv[1], *dst = &q->argv[2];
+    unsigned db;
+    int replace;
+    const char *err;
+    if (cmd_copy_args(q->argc, q->argv, q->db, (unsigned)x->srv->cfg.databases, &db, &replace,
+                      &err) != 0) {
+        reply_error(x->out, err);
+        return;
+    }
+    kv_str av[5] = {{"peek", 4}, *src};
+    xs_call(x, cmd_peek_part, src, 2, av, 0, KV_OOM_NONE);
+    if (x->res.kind == CMD_RES_ABSENT) {
+        reply_int(x->out, 0);
+        return;
+    }
+    if (x->res.kind != CMD_RES_TAKE) {
+        if (x->rep.len > 0 && x->rep.data[0] == '-')
+            xs_fail(x);
+        else
+            reply_error(x->out, "ERR internal error in a copy across shards");
+        return;
+    }
+    kvbuf val;
+    kvbuf_init(&val);
+    kvbuf_append(&val, x->rep.data, x->rep.len);
+    char pxat[24], type[24];
+    kv_str pav[5] = {{"put", 3},
+                     *dst,
+                     {val.data, val.len},
+                     {pxat, (size_t)snprintf(pxat, sizeof pxat, "%lld", (long long)x->res.num)},
+                     {type, (size_t)snprintf(type, sizeof type, "%u", (unsigned)x->res.type)}};
+    x->db = db; /* dst's steps: in database n */
+    av[0] = (kv_str){"exists", 6};
+    av[1] = *dst; /* a write: refused here if its log fails, room made first */
+    if (xs_call(x, cmd_exists_part, dst, 2, av, 1, x->oom)) {
+        xs_fail(x);
+    } else if (!replace && x->res.kind == CMD_RES_INT && x->res.num > 0) {
+        reply_int(x->out, 0);
+    } else if (xs_call(x, cmd_put_part, dst, 5, pav, 1, KV_OOM_EVICT)) {
+        xs_fail(x);
+    } else {
+        reply_int(x->out, 1);
+    }
+    kvbuf_destroy(&val);
 }
 
 /* A STORE's result: the encoded value enc (type "3" set, "6" zset) put at
@@ -568,6 +624,7 @@ static void xs_pops(xs_ctx *x, int kind)
 static void xs_run(xs_ctx *x)
 {
     kvbuf_init(&x->rep);
+    x->db = x->q->db;
     int kind = xs_kind(x->q->def);
     switch (kind) {
     case XS_LMOVE:
@@ -575,6 +632,9 @@ static void xs_run(xs_ctx *x)
         break;
     case XS_SMOVE:
         xs_smove(x);
+        break;
+    case XS_COPY:
+        xs_copy(x);
         break;
     case XS_SETOP:
         xs_setop(x);
