@@ -218,6 +218,39 @@ def cases(k):
         ev(pc("'bzmpop', 0, 2, KEYS[1], KEYS[2], 'max'"), d, e),
         ev(pc("'bzmpop', 'x', 2, KEYS[1], KEYS[2], 'max'"), d, e),
         ev(pc("'bzpopmin', KEYS[1], KEYS[2], 0"), d, b),
+        # ---- COPY (Redis 6.2): plain, in a script, in MULTI
+        ["DEL", a, b, c, d, e],
+        ["SET", a, "v"], ["PEXPIRE", a, "1000000"], ["RPUSH", b, "x", "y"],
+        ["HSET", c, "f", "1", "g", "2"], ["ZADD", d, "1", "m", "2.5", "n"],
+        ["COPY", a, e], ["GET", e],
+        ev("return redis.call('pttl', KEYS[1]) > 990000", e),   # with the source's expiry
+        ["COPY", a, e], ["COPY", b, e], ["COPY", b, e, "REPLACE"], ["LRANGE", e, "0", "-1"],
+        ["TTL", e],
+        ev(pc("'copy', KEYS[1], KEYS[2]"), c, a),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'replace'"), c, a),
+        ["HGETALL", a], ["TTL", a],
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db', 1"), d, b),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db', 1, 'replace'"), d, d),
+        ev(pc("'copy', KEYS[1], KEYS[2]"), d, d),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db', 99"), d, b),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db', 'x'"), d, b),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db', 9999999999"), d, b),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'bogus'"), d, b),
+        ev(pc("'copy', KEYS[1], KEYS[2], 'db'"), d, b),
+        ev(pc("'copy', KEYS[1]"), d),
+        ["COPY", "no-such-key-x", b],
+        ["COPY", d, d], ["COPY", d, b, "DB", "-1"], ["COPY", d, b, "replace", "foo"],
+        ["COPY", d],
+        ["MULTI"], ["COPY", d, e, "REPLACE"], ["COPY", b, c, "DB", "2"], ["COPY", a, a],
+        ["ZRANGE", e, "0", "-1", "WITHSCORES"], ["EXEC"],
+        ["SELECT", "1"], ["ZRANGE", b, "0", "-1", "WITHSCORES"], ["ZRANGE", d, "0", "-1"],
+        ["FLUSHDB"], ["SELECT", "2"], ["LRANGE", c, "0", "-1"], ["FLUSHDB"], ["SELECT", "0"],
+        ["RPUSH", "copy-" + a, "w"],
+        ev("redis.call('select', 3); redis.call('rpush', KEYS[1], 'q'); "
+           "return {redis.call('copy', KEYS[1], KEYS[2]), redis.call('lrange', KEYS[2], 0, -1)}",
+           a, b),
+        ["SELECT", "3"], ["LRANGE", b, "0", "-1"], ["FLUSHDB"], ["SELECT", "0"],
+        ["DEL", "copy-" + a],
         # ---- SELECT inside the script: the commands run in that database
         ["DEL", a, b, c, d, e],
         ev("redis.call('select', 1); redis.call('rpush', KEYS[1], 'a', 'b'); "
@@ -361,14 +394,28 @@ def keys_of_two_actors(ctx):
         # nothing moved
         expect_eq(c.call("LRANGE", x, "0", "-1"), [b"e"])
         expect_eq(c.call("EXISTS", y), 0)
-        c.call("DEL", x)
+        # COPY outside scripts: one frozen run over both actors, also in MULTI
+        expect_eq(c.call("COPY", x, y), 1)
+        expect_eq(c.call("LRANGE", y, "0", "-1"), [b"e"])
+        c.call("RPUSH", y, "f")
+        expect_eq(c.call("COPY", y, x), 0)
+        c.call("MULTI")
+        c.call("COPY", y, x, "REPLACE")
+        c.call("COPY", x, y, "DB", "1")
+        expect_eq(c.call("EXEC"), [1, 1])
+        expect_eq(c.call("LRANGE", x, "0", "-1"), [b"e", b"f"])
+        c.call("SELECT", "1")
+        expect_eq(c.call("LRANGE", y, "0", "-1"), [b"e", b"f"])
+        c.call("DEL", y)
+        c.call("SELECT", "0")
+        c.call("DEL", x, y)
 
 
 @R.test
 def kill9_after_script_moves_and_stores(ctx):
-    """EVALs that RPOPLPUSH, SMOVE and ZUNIONSTORE across shards, then
-    kill -9: with --fsync always, a restart on the directory finds every
-    change of every script (and none half done)."""
+    """EVALs that RPOPLPUSH, SMOVE and ZUNIONSTORE across shards, and a
+    COPY across shards, then kill -9: with --fsync always, a restart on the
+    directory finds every change of every script (and none half done)."""
     memkv_only(ctx)
     d = tempfile.mkdtemp(prefix="memkv-script-mk-")
     extra = args.server_arg + ["--dir", d, "--fsync", "always"]
@@ -376,7 +423,7 @@ def kill9_after_script_moves_and_stores(ctx):
         srv = Server(args.server, "memkv", extra, name="kill9(mem-kv)").start()
         try:
             where, _, nactors = probe(srv.port, d, "c", 48)
-            src, dst, s1, s2, zd = spread(where, nactors, 0, 5)
+            src, dst, s1, s2, zd, cp = spread(where, nactors, 0, 6)
             body = ("local moved = redis.call('rpoplpush', KEYS[1], KEYS[2]); "
                     "redis.call('smove', KEYS[3], KEYS[4], moved); "
                     "return redis.call('zunionstore', KEYS[5], 2, KEYS[3], KEYS[4], "
@@ -386,6 +433,7 @@ def kill9_after_script_moves_and_stores(ctx):
                 c.call("SADD", s1, *[str(i) for i in range(10)])
                 for i in range(6):
                     expect_eq(c.call(*ev(body, src, dst, s1, s2, zd)), 10)
+                expect_eq(c.call("COPY", zd, cp), 1)  # across shards, not in a script
         finally:
             srv._kill()  # kill -9
         srv = Server(args.server, "memkv", extra, name="kill9-restart(mem-kv)").start()
@@ -399,6 +447,7 @@ def kill9_after_script_moves_and_stores(ctx):
                           [b"0", b"1", b"1", b"1", b"2", b"1", b"3", b"1",
                            b"4", b"10", b"5", b"10", b"6", b"10", b"7", b"10",
                            b"8", b"10", b"9", b"10"])
+                expect_eq(c.call("ZRANGE", cp, "0", "-1"), c.call("ZRANGE", zd, "0", "-1"))
         finally:
             srv.stop()
             srv.cleanup()
