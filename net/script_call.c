@@ -263,11 +263,13 @@ static void script_step(void *ctx, kv_req *r)
     if (r->write && persist_shard_failed(x->srv->persist, shard->id)) {
         char msg[256];
         persist_misconf(x->srv->persist, shard->id, msg, sizeof msg);
+        x->refused = 1; /* xshard.c refuses before its first change */
         reply_error(&r->reply, msg);
         return;
     }
     if (r->denyoom != KV_OOM_NONE && shard->limits &&
         evict_make_room(shard, SCRIPT_EVICT_US) == EVICT_FAIL && r->denyoom == KV_OOM_REFUSE) {
+        x->refused = 1;
         reply_error(&r->reply, SHARD_OOM_ERR);
         return;
     }
@@ -323,7 +325,9 @@ static void run_xshard(script_call_ctx *x, const cmd_def *def, int argc, const k
         reply_errorf(out, "ERR '%s' across shards is not supported in mem-kv scripts", def->name);
     } else {
         if (def->flags & CMD_WRITE) atomic_store_explicit(x->wrote, 1, memory_order_relaxed);
-        xshard_run_steps(script_step, x, x->srv, &q, KV_OOM_REFUSE, out);
+        /* -OOM only for Redis's denyoom commands (not SMOVE, the pops) */
+        int oom = (def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_EVICT;
+        xshard_run_steps(script_step, x, x->srv, &q, oom, out);
     }
     free(av);
 }

@@ -1,5 +1,5 @@
 /* xshard.h - commands whose keys are in several shards, run inside a frozen
- * run (actors/actor.h) step by step: LMOVE, RPOPLPUSH, SMOVE (outside and
+ * run (actors/actor.h) step by step: LMOVE, RPOPLPUSH, SMOVE, COPY (outside and
  * inside MULTI: multi_xshard_group, multi_run), each attempt of a blocked
  * BLMOVE/BRPOPLPUSH (net/blocking.c), and inside MULTI also the set and
  * sorted-set algebra (SINTER... SINTERCARD, ZUNION... ZINTERCARD,
