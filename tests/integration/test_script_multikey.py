@@ -2,17 +2,21 @@
 """Lua scripts calling the commands of two or more keys (issue: scripts ran
 them only through MULTI): RPOPLPUSH, LMOVE, SMOVE, SINTER/SUNION/SDIFF and
 their STOREs, SINTERCARD, ZUNION/ZINTER/ZDIFF and their STOREs, ZINTERCARD,
-ZRANGESTORE, LMPOP and ZMPOP, compared byte for byte with a real
-redis-server: replies, errors (WRONGTYPE, syntax, numkeys), empty results, a
-STORE deleting its destination, TTLs, SELECT inside the script.
+ZRANGESTORE, LMPOP and ZMPOP (BLMPOP/BZMPOP never blocking, the other
+blocking forms refused), and COPY (plain, in scripts, in MULTI), compared
+byte for byte with a real redis-server: replies, errors (WRONGTYPE, syntax,
+numkeys), empty results, a STORE deleting its destination, TTLs, SELECT
+inside the script.
 
 Which shard a key is in depends on the data directory's hash secret, so the
 test finds out: with --fsync always, the shard whose WAL grows after a SET
 is the key's. The cases then run twice: with their keys in different shards
 of the script's actor (step by step, net/xshard.c) and with all of them in
 one shard. With two actors (--threads 2) a script whose keys are on both
-gets mem-kv's own error. Last, kill -9 right after EVALs that moved and
-stored across shards (--fsync always): a restart finds all of it.
+gets mem-kv's own error. A client blocked on a list is served by a
+script's cross-shard push. Last, kill -9 right after EVALs that moved and
+stored across shards and a cross-shard COPY (--fsync always): a restart
+finds all of it.
 
   test_script_multikey.py --server build/mem-kv-server [--server-arg=--threads ...]
 """
@@ -22,6 +26,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -275,6 +281,7 @@ def compare(mk, ref, names, span_ok=False):
     Returns how many replies were that error."""
     span = 0
     with RespConn(mk.port) as a, RespConn(ref.port) as b:
+        expect_eq(a.call("FLUSHALL"), b.call("FLUSHALL"))  # whatever a failed test left
         for cmd in cases(names):
             got, want = a.call(*cmd, raw=True)[1], b.call(*cmd, raw=True)[1]
             if span_ok and got != want and (got.startswith(SPAN) or got.startswith(OTHER)):
@@ -377,6 +384,7 @@ def keys_of_two_actors(ctx):
     x = spread(ctx["where"], ctx["nactors"], 0, 1)[0]
     y = spread(ctx["where"], ctx["nactors"], 1, 1)[0]
     with RespConn(ctx["a"].port) as c:
+        c.call("FLUSHALL")
         c.call("RPUSH", x, "e")
         for body in ("return redis.call('rpoplpush', KEYS[1], KEYS[2])",
                      "return redis.call('sunionstore', KEYS[1], KEYS[2])",
@@ -409,6 +417,35 @@ def keys_of_two_actors(ctx):
         c.call("DEL", y)
         c.call("SELECT", "0")
         c.call("DEL", x, y)
+
+
+@R.test
+def script_push_across_shards_serves_blocked_client(ctx):
+    """A client blocked on a list is served right after a script whose
+    RPOPLPUSH/LMOVE/LMPOP pushed to it from another shard."""
+    memkv_only(ctx)
+    src, dst = spread(ctx["where"], ctx["nactors"], 0, 2)
+    with RespConn(ctx["a"].port) as c:
+        c.call("FLUSHALL")
+        c.call("RPUSH", src, "e1", "e2")
+        out = {}
+
+        def blocked():
+            with RespConn(ctx["a"].port, timeout=10) as w:
+                out["got"] = w.call("BLPOP", dst, "5")
+
+        th = threading.Thread(target=blocked)
+        th.start()
+        deadline = time.monotonic() + 5
+        while b"blocked_clients:1" not in c.call("INFO", "clients"):
+            assert time.monotonic() < deadline, "the client did not block"
+            time.sleep(0.01)
+        expect_eq(c.call(*ev("return redis.call('rpoplpush', KEYS[1], KEYS[2])", src, dst)),
+                  b"e2")
+        th.join(10)
+        expect_eq(out.get("got"), [dst.encode(), b"e2"])
+        expect_eq(c.call("LLEN", dst), 0)
+        c.call("FLUSHALL")
 
 
 @R.test
