@@ -186,7 +186,14 @@ cmd_fn cmd_get, cmd_set, cmd_setnx, cmd_setex, cmd_psetex, cmd_getset, cmd_getde
 cmd_fn cmd_del_part, cmd_exists_part, cmd_type, cmd_expire, cmd_pexpire, cmd_expireat,
     cmd_pexpireat, cmd_ttl, cmd_pttl, cmd_expiretime, cmd_pexpiretime, cmd_persist, cmd_keys_part,
     cmd_scan, cmd_randomkey_part, cmd_rename, cmd_renamenx, cmd_dbsize_part, cmd_flushall_part,
-    cmd_flushdb_part, cmd_move, cmd_take_part, cmd_put_part;
+    cmd_flushdb_part, cmd_move, cmd_take_part, cmd_put_part, cmd_peek_part, cmd_copy;
+
+/* COPY src dst [DB n] [REPLACE]'s options, as Redis checks them before any
+ * key (src and dst the same key of one database is an error): *db the
+ * destination database (cur_db without DB), *replace; 0, or -1 with the
+ * error text in *err. */
+int cmd_copy_args(int argc, const kv_str *argv, unsigned cur_db, unsigned ndbs, unsigned *db,
+                  int *replace, const char **err);
 
 /* WATCH / UNWATCH parts: argv = name, the client's id (decimal), then the
  * keys of this shard (database shard_t.db); reply +OK (watch.h). */

@@ -1,6 +1,7 @@
 /* cmd_keys.c - keyspace and TTL commands against one shard, and the shard
  * parts of the keyspace-wide ones. Redis 7.0 semantics and texts. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,15 @@ void cmd_renamenx(shard_t *s, const cmd_call *c)
     rename_generic(s, c, 1);
 }
 
+/* The value of e as TAKE answers it: its bytes into out. */
+static void value_bytes(kv_entry *e, kvbuf *out)
+{
+    if (kv_type_is_obj(e->type))
+        entry_obj_encode(e, out);
+    else
+        kvbuf_append(out, entry_val(e), e->vlen);
+}
+
 /* TAKE key -> CMD_RES_TAKE: the value's bytes in c->out as they are (an
  * object's entry_obj_encode bytes), its expiry and type; the key is gone.
  * CMD_RES_ABSENT if there is no such key. */
@@ -537,44 +547,133 @@ void cmd_take_part(shard_t *s, const cmd_call *c)
         c->res->kind = CMD_RES_ABSENT;
         return;
     }
-    if (kv_type_is_obj(e->type))
-        entry_obj_encode(e, c->out);
-    else
-        kvbuf_append(c->out, entry_val(e), e->vlen);
+    value_bytes(e, c->out);
     *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
     shard_remove(s, e);
 }
 
-/* PUT key value pxat type -> +OK; pxat < 0 means no expiry. Replaces key. */
-void cmd_put_part(shard_t *s, const cmd_call *c)
+/* Puts val (TAKE's bytes of a value of type type) at key of database
+ * s->db with expiry pxat (< 0: none), replacing it: 0, or -1 after
+ * appending the error to out. */
+static int put_value(shard_t *s, const kv_str *key, const kv_str *val, int64_t pxat, int64_t type,
+                     kvbuf *out)
 {
-    int64_t pxat, type;
-    const kv_str *key = &c->argv[1], *val = &c->argv[2];
-    if (cmd_get_i64(c, &c->argv[3], &pxat) != 0) return;
-    if (cmd_get_i64(c, &c->argv[4], &type) != 0) return;
     if (pxat < 0) pxat = -1;
     if (type == KV_TYPE_HASH) {
         hobj_t *h = hobj_decode(s->secret, val->p, val->len);
         if (h == NULL || hobj_len(h) == 0) {
             hobj_free(h);
-            reply_error(c->out, "ERR internal error: bad hash in PUT");
-            return;
+            reply_error(out, "ERR internal error: bad hash in PUT");
+            return -1;
         }
         shard_del(s, key->p, key->len);
         shard_hash_put(s, key->p, key->len, h, pxat);
     } else if (type == KV_TYPE_LIST || type == KV_TYPE_SET || type == KV_TYPE_ZSET) {
         void *obj = entry_obj_decode(s->secret, (unsigned)type, val->p, val->len);
         if (obj == NULL) {
-            reply_error(c->out, "ERR internal error: bad list or set in PUT");
-            return;
+            reply_error(out, "ERR internal error: bad list or set in PUT");
+            return -1;
         }
         shard_del(s, key->p, key->len);
         shard_obj_put(s, key->p, key->len, (unsigned)type, obj, pxat);
-        key_signal(s, s->db, key, (unsigned)type); /* cross-shard RENAME, STOREs */
+        key_signal(s, s->db, key, (unsigned)type); /* cross-shard RENAME, STOREs, COPY */
     } else {
         shard_put(s, key->p, key->len, val->p, val->len, pxat);
     }
-    reply_ok(c->out);
+    return 0;
+}
+
+/* PUT key value pxat type -> +OK; pxat < 0 means no expiry. Replaces key. */
+void cmd_put_part(shard_t *s, const cmd_call *c)
+{
+    int64_t pxat, type;
+    if (cmd_get_i64(c, &c->argv[3], &pxat) != 0) return;
+    if (cmd_get_i64(c, &c->argv[4], &type) != 0) return;
+    if (put_value(s, &c->argv[1], &c->argv[2], pxat, type, c->out) == 0) reply_ok(c->out);
+}
+
+/* PEEK key -> as TAKE, but the key stays (COPY across shards). */
+void cmd_peek_part(shard_t *s, const cmd_call *c)
+{
+    if (!want_res(c)) return;
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL) {
+        c->res->kind = CMD_RES_ABSENT;
+        return;
+    }
+    value_bytes(e, c->out);
+    *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
+}
+
+/* ---- COPY ------------------------------------------------------------------------ */
+
+int cmd_copy_args(int argc, const kv_str *argv, unsigned cur_db, unsigned ndbs, unsigned *db,
+                  int *replace, const char **err)
+{
+    int64_t d = cur_db;
+    *replace = 0;
+    for (int i = 3; i < argc; i++) {
+        if (cmd_is(&argv[i], "replace")) {
+            *replace = 1;
+        } else if (cmd_is(&argv[i], "db") && i + 1 < argc) {
+            i++;
+            if (kv_parse_i64(argv[i].p, argv[i].len, &d) != 0) {
+                *err = KV_ERR_NOTINT;
+                return -1;
+            }
+            if (d < INT32_MIN || d > INT32_MAX) { /* Redis's getIntFromObject */
+                *err = "ERR value is out of range, value must between -2147483648 and 2147483647";
+                return -1;
+            }
+        } else {
+            *err = KV_ERR_SYNTAX;
+            return -1;
+        }
+    }
+    if (d < 0 || d >= (int64_t)ndbs) {
+        *err = KV_ERR_DBINDEX;
+        return -1;
+    }
+    if ((unsigned)d == cur_db && argv[1].len == argv[2].len &&
+        memcmp(argv[1].p, argv[2].p, argv[1].len) == 0) {
+        *err = "ERR source and destination objects are the same";
+        return -1;
+    }
+    *db = (unsigned)d;
+    return 0;
+}
+
+/* COPY src dst [DB n] [REPLACE], both keys in this shard: 1 if copied
+ * (with src's expiry), 0 if src is absent or dst exists without REPLACE. */
+void cmd_copy(shard_t *s, const cmd_call *c)
+{
+    unsigned db;
+    int replace;
+    const char *err;
+    if (cmd_copy_args(c->argc, c->argv, s->db, s->ndbs, &db, &replace, &err) != 0) {
+        reply_error(c->out, err);
+        return;
+    }
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL) {
+        reply_int(c->out, 0);
+        return;
+    }
+    kvbuf val;
+    kvbuf_init(&val);
+    value_bytes(e, &val);
+    int64_t pxat = entry_expire(e), type = e->type;
+    unsigned from = s->db;
+    s->db = (uint8_t)db;
+    const kv_str *dst = &c->argv[2];
+    if (!replace && shard_lookup(s, dst->p, dst->len) != NULL) {
+        reply_int(c->out, 0);
+    } else {
+        kv_str v = {val.data, val.len};
+        if (put_value(s, dst, &v, pxat, type, c->out) == 0) reply_int(c->out, 1);
+    }
+    s->db = (uint8_t)from;
+    kvbuf_destroy(&val);
 }
 
 /* ---- WATCH / UNWATCH parts ---------------------------------------------------- */

@@ -92,6 +92,8 @@ static const cmd_def commands[] = {
      "Schedule compaction of the write-ahead log"},
     {"config", -2, CMD_CONTAINER, ROUTE_LOCAL, JOIN_SINGLE, NULL, local_config, 0, 0, 0, "server",
      "2.0.0", "A container for server configuration commands"},
+    {"copy", -3, W | M, ROUTE_TWO, JOIN_SINGLE, cmd_copy, NULL, 1, 2, 1, "generic", "6.2.0",
+     "Copy a key"},
     {"dbsize", 1, R | F, ROUTE_ALL, JOIN_SUM, cmd_dbsize_part, NULL, 0, 0, 0, "server", "1.0.0",
      "Return the number of keys in the selected database"},
     KEYCMD("decr", 2, W | M | F, cmd_decr, "string", "1.0.0",

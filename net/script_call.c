@@ -11,6 +11,7 @@
 #include "engine/reply.h"
 #include "net/obs.h"
 #include "net/scripting.h"
+#include "net/xshard.h"
 
 /* Redis 7.0's texts; the VM adds " script: <sha>, on @user_script:<line>." */
 #define ERR_UNKNOWN  "ERR Unknown Redis command called from script"
@@ -250,6 +251,87 @@ static void run_all(script_call_ctx *x, const cmd_def *def, int argc, const kv_s
     kvbuf_destroy(&part);
 }
 
+/* A step of a command over several shards of this actor (xshard.c), run
+ * as actor_fz_call runs one: MISCONF for a write to a shard whose log
+ * failed, eviction first (-OOM for KV_OOM_REFUSE when no room can be
+ * made), in the step's database. */
+static void script_step(void *ctx, kv_req *r)
+{
+    script_call_ctx *x = ctx;
+    shard_t *shard = actor_pool_shard(x->srv->actors, r->shard);
+    shard->now_ms = x->now_ms;
+    if (r->write && persist_shard_failed(x->srv->persist, shard->id)) {
+        char msg[256];
+        persist_misconf(x->srv->persist, shard->id, msg, sizeof msg);
+        x->refused = 1; /* xshard.c refuses before its first change */
+        reply_error(&r->reply, msg);
+        return;
+    }
+    if (r->denyoom != KV_OOM_NONE && shard->limits &&
+        evict_make_room(shard, SCRIPT_EVICT_US) == EVICT_FAIL && r->denyoom == KV_OOM_REFUSE) {
+        x->refused = 1;
+        reply_error(&r->reply, SHARD_OOM_ERR);
+        return;
+    }
+    cmd_call c = {
+        .argc = r->argc, .argv = r->argv, .out = &r->reply, .env = r->env, .res = &r->res};
+    unsigned saved = shard->db;
+    shard->db = r->db;
+    shard_call(shard, r->fn, &c); /* counts it */
+    shard->db = saved;
+}
+
+/* LMOVE, RPOPLPUSH, SMOVE (ROUTE_TWO), the set and sorted-set algebra,
+ * ZRANGESTORE, LMPOP and ZMPOP (ROUTE_SETOP), BLMPOP and BZMPOP (ROUTE_BLOCK,
+ * their non-blocking handlers as in MULTI): with every key on one shard
+ * the command runs there, as route_parts sends it; with keys on several
+ * shards of this actor, step by step as in a frozen run (xshard.c), the
+ * script's run keeping the steps atomic and logging them as one
+ * transaction. */
+static void run_xshard(script_call_ctx *x, const cmd_def *def, int argc, const kv_str *argv,
+                       kvbuf *out)
+{
+    kv_slot q;
+    memset(&q, 0, sizeof q);
+    q.def = def;
+    q.argc = argc;
+    kv_str *av = kv_xmalloc((size_t)argc * sizeof *av); /* kv_slot's argv is not const */
+    memcpy(av, argv, (size_t)argc * sizeof *av);
+    q.argv = av;
+    q.db = (uint8_t)x->db;
+    int *idx = kv_xmalloc((size_t)(argc + 1) * sizeof *idx);
+    int n = xshard_keys(&q, idx);
+    shard_t *one = NULL;
+    int same = 1;
+    if (n == 0) { /* bad arguments: the handler's error, on a shard of this actor */
+        one = actor_pool_shard(x->srv->actors, x->actor);
+        one->now_ms = x->now_ms;
+    }
+    for (int i = 0; i < n; i++) {
+        shard_t *sh = owned_shard(x, &argv[idx[i]], out);
+        if (sh == NULL) {
+            free(idx);
+            free(av);
+            return;
+        }
+        if (one != NULL && sh != one) same = 0;
+        one = sh;
+    }
+    free(idx);
+    if (same) {
+        run_on(x, def, def->fn, one, argc, argv, out);
+    } else if (!xshard_handles(def)) {
+        x->refused = 1;
+        reply_errorf(out, "ERR '%s' across shards is not supported in mem-kv scripts", def->name);
+    } else {
+        if (def->flags & CMD_WRITE) atomic_store_explicit(x->wrote, 1, memory_order_relaxed);
+        /* -OOM only for Redis's denyoom commands (not SMOVE, the pops) */
+        int oom = (def->flags & CMD_DENYOOM) ? KV_OOM_REFUSE : KV_OOM_EVICT;
+        xshard_run_steps(script_step, x, x->srv, &q, oom, out);
+    }
+    free(av);
+}
+
 /* The few connection commands a script may call. */
 static void run_local(script_call_ctx *x, const cmd_def *def, int argc, const kv_str *argv,
                       kvbuf *out)
@@ -284,16 +366,17 @@ static void run_local(script_call_ctx *x, const cmd_def *def, int argc, const kv
 
 /* Redis's "noscript" commands, whether mem-kv has them or not (so that
  * MULTI or SUBSCRIBE in a script is refused as Redis refuses it, not as an
- * unknown command). */
+ * unknown command). Redis 7.0 lets BLMPOP and BZMPOP run in a script,
+ * without blocking (as in MULTI). */
 static int denied_in_scripts(const kv_str *name)
 {
     static const char *const names[] = {
-        "multi",      "exec",        "discard",      "watch",      "unwatch",      "subscribe",
-        "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor",
-        "sync",       "psync",       "replicaof",    "slaveof",    "failover",     "blpop",
-        "brpop",      "brpoplpush",  "blmove",       "bzpopmin",   "bzpopmax",     "blmpop",
-        "bzmpop",     "wait",        "reset",        "function",   "fcall",        "fcall_ro",
-        "save",       "bgsave",      "bgrewriteaof", "debug",      "acl"};
+        "multi",        "exec",        "discard",      "watch",      "unwatch",      "subscribe",
+        "psubscribe",   "unsubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor",
+        "sync",         "psync",       "replicaof",    "slaveof",    "failover",     "blpop",
+        "brpop",        "brpoplpush",  "blmove",       "bzpopmin",   "bzpopmax",     "wait",
+        "reset",        "function",    "fcall",        "fcall_ro",   "save",         "bgsave",
+        "bgrewriteaof", "debug",       "acl"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (name_is(name, names[i])) return 1;
     return 0;
@@ -318,7 +401,7 @@ static void dispatch(script_call_ctx *x, const cmd_def *def, unsigned flags, int
         reply_error(out, ERR_ARITY);
         return;
     }
-    if (def->flags & CMD_NOSCRIPT) {
+    if ((def->flags & CMD_NOSCRIPT) || denied_in_scripts(&argv[0])) { /* BLPOP, BLMOVE... */
         reply_error(out, ERR_NOSCRIPT);
         return;
     }
@@ -348,6 +431,11 @@ static void dispatch(script_call_ctx *x, const cmd_def *def, unsigned flags, int
         return;
     case ROUTE_ALL:
         run_all(x, def, argc, argv, out);
+        return;
+    case ROUTE_TWO:
+    case ROUTE_SETOP:
+    case ROUTE_BLOCK: /* BLMPOP, BZMPOP (the others are noscript): never block */
+        run_xshard(x, def, argc, argv, out);
         return;
     default: /* SCAN (cursors name shards of every actor), EVAL */
         x->refused = 1;

@@ -10,6 +10,7 @@
  */
 #include "net/xshard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,10 +20,10 @@
 #include "engine/sobj.h"
 #include "engine/zobj.h"
 
-enum { XS_NONE, XS_LMOVE, XS_SMOVE, XS_SETOP, XS_ZSETOP, XS_MPOP, XS_BPOP, XS_BMPOP };
+enum { XS_NONE, XS_LMOVE, XS_SMOVE, XS_SETOP, XS_ZSETOP, XS_MPOP, XS_BPOP, XS_BMPOP, XS_COPY };
 
 /* What kind of cross-shard command def is (XS_NONE: not one), from its
- * table row (cmd_def.kind; LMOVE/RPOPLPUSH/SMOVE, ROUTE_TWO, by handler). */
+ * table row (cmd_def.kind; LMOVE/RPOPLPUSH/SMOVE/COPY, ROUTE_TWO, by handler). */
 static int xs_kind(const cmd_def *def)
 {
     switch (def->kind) {
@@ -46,6 +47,7 @@ static int xs_kind(const cmd_def *def)
     }
     if (def->fn == cmd_lmove || def->fn == cmd_rpoplpush) return XS_LMOVE;
     if (def->fn == cmd_smove) return XS_SMOVE;
+    if (def->fn == cmd_copy) return XS_COPY;
     return XS_NONE;
 }
 
@@ -68,22 +70,27 @@ static int xs_mpop_n(const kv_slot *q, int first, int *n)
     return 0;
 }
 
-/* The argument indexes of q's keys into idx (room for argc): their number.
- * Arguments the shard handler would refuse give argv[1] alone. */
-static int xs_keys(const kv_slot *q, int *idx)
+/* xshard_keys; *bad set when the command's arguments are bad (then every
+ * argument from argv[1] on, or argv[1] alone). */
+static int xs_keys(const kv_slot *q, int *idx, int *bad)
 {
     int n = 0, first = 1, last = q->argc - 1, k;
+    *bad = 0;
     int64_t nk, limit;
     const char *err;
     cmd_zsetop_spec sp;
     switch (xs_kind(q->def)) {
     case XS_LMOVE:
     case XS_SMOVE:
+    case XS_COPY:
         last = 2;
         break;
     case XS_SETOP:
         if (q->def->op == SETOP_INTERCARD) {
-            if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) break;
+            if (cmd_sintercard_args(q->argc, q->argv, &nk, &limit, &err) != 0) {
+                *bad = 1;
+                break;
+            }
             first = 2;
             last = 1 + (int)nk;
         }
@@ -93,13 +100,19 @@ static int xs_keys(const kv_slot *q, int *idx)
             last = 2;
             break;
         }
-        if (cmd_zsetop_args(q->def->op, q->def->store, q->argc, q->argv, &sp, &err) != 0) break;
+        if (cmd_zsetop_args(q->def->op, q->def->store, q->argc, q->argv, &sp, &err) != 0) {
+            *bad = 1;
+            break;
+        }
         if (sp.store) idx[n++] = 1;
         first = sp.first;
         last = sp.first + (int)sp.numkeys - 1;
         break;
     case XS_MPOP:
-        if (xs_mpop_n(q, 1, &k) != 0) break;
+        if (xs_mpop_n(q, 1, &k) != 0) {
+            *bad = 1;
+            break;
+        }
         first = 2;
         last = 1 + k;
         break;
@@ -107,7 +120,10 @@ static int xs_keys(const kv_slot *q, int *idx)
         last = q->argc - 2;
         break;
     case XS_BMPOP:
-        if (xs_mpop_n(q, 2, &k) != 0) break;
+        if (xs_mpop_n(q, 2, &k) != 0) {
+            *bad = 1;
+            break;
+        }
         first = 3;
         last = 2 + k;
         break;
@@ -118,10 +134,18 @@ static int xs_keys(const kv_slot *q, int *idx)
     return n;
 }
 
+int xshard_keys(const kv_slot *q, int *idx)
+{
+    int bad;
+    int n = xs_keys(q, idx, &bad);
+    return bad ? 0 : n;
+}
+
 void xshard_involve(const server_t *s, const kv_slot *q, uint8_t *inv)
 {
     int *idx = kv_xmalloc((size_t)(q->argc + 1) * sizeof *idx);
-    int n = xs_keys(q, idx);
+    int bad;
+    int n = xs_keys(q, idx, &bad);
     for (int i = 0; i < n; i++) {
         const kv_str *k = &q->argv[idx[i]];
         inv[actor_of_shard(route_shard(s, k->p, k->len), s->nactors)] = 1;
@@ -132,10 +156,12 @@ void xshard_involve(const server_t *s, const kv_slot *q, uint8_t *inv)
 /* ---- steps ------------------------------------------------------------------ */
 
 typedef struct xs_ctx {
-    actor_fz *fz;
+    xshard_step_fn *step; /* runs one request: actor_fz_call, or a script's */
+    void *step_ctx;
     const server_t *srv;
     const kv_slot *q;
     int oom;        /* denyoom of the first step that may grow memory */
+    unsigned db;    /* the database of the steps: q->db (COPY ... DB n: n for dst) */
     blk_token *tok; /* a blocked BLMOVE/BRPOPLPUSH's token, or NULL */
     kvbuf *out;
     kvbuf rep; /* the last step's reply */
@@ -155,12 +181,12 @@ static int xs_call(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, const kv_
     r.shard = route_shard(x->srv, key->p, key->len);
     r.write = (uint8_t)write;
     r.denyoom = (uint8_t)oom;
-    r.db = x->q->db;
+    r.db = (uint8_t)x->db;
     r.argc = argc;
     r.argv = argv;
     kvbuf_reset(&x->rep);
     r.reply = x->rep;
-    actor_fz_call(x->fz, &r);
+    x->step(x->step_ctx, &r);
     x->rep = r.reply;
     x->res = r.res;
     return x->rep.len > 0 && x->rep.data[0] == '-';
@@ -179,7 +205,7 @@ static void xs_call_env(xs_ctx *x, cmd_fn *fn, const kv_str *key, int argc, cons
     r.argc = argc;
     r.argv = argv;
     r.env = env;
-    actor_fz_call(x->fz, &r);
+    x->step(x->step_ctx, &r);
     kvbuf_destroy(&r.reply);
     cmd_res_clear(&r.res);
 }
@@ -337,6 +363,58 @@ static void xs_smove(xs_ctx *x)
         return;
     }
     reply_int(x->out, 1);
+}
+
+/* COPY src dst [DB n] [REPLACE] (xs_call's steps): the options, src's
+ * value (it stays), whether dst exists in database n, then the PUT there
+ * with src's expiry. */
+static void xs_copy(xs_ctx *x)
+{
+    const kv_slot *q = x->q;
+    const kv_str *src = &q->argv[1], *dst = &q->argv[2];
+    unsigned db;
+    int replace;
+    const char *err;
+    if (cmd_copy_args(q->argc, q->argv, q->db, (unsigned)x->srv->cfg.databases, &db, &replace,
+                      &err) != 0) {
+        reply_error(x->out, err);
+        return;
+    }
+    kv_str av[5] = {{"peek", 4}, *src};
+    xs_call(x, cmd_peek_part, src, 2, av, 0, KV_OOM_NONE);
+    if (x->res.kind == CMD_RES_ABSENT) {
+        reply_int(x->out, 0);
+        return;
+    }
+    if (x->res.kind != CMD_RES_TAKE) {
+        if (x->rep.len > 0 && x->rep.data[0] == '-')
+            xs_fail(x);
+        else
+            reply_error(x->out, "ERR internal error in a copy across shards");
+        return;
+    }
+    kvbuf val;
+    kvbuf_init(&val);
+    kvbuf_append(&val, x->rep.data, x->rep.len);
+    char pxat[24], type[24];
+    kv_str pav[5] = {{"put", 3},
+                     *dst,
+                     {val.data, val.len},
+                     {pxat, (size_t)snprintf(pxat, sizeof pxat, "%lld", (long long)x->res.num)},
+                     {type, (size_t)snprintf(type, sizeof type, "%u", (unsigned)x->res.type)}};
+    x->db = db; /* dst's steps: in database n */
+    av[0] = (kv_str){"exists", 6};
+    av[1] = *dst; /* a write: refused here if its log fails, room made first */
+    if (xs_call(x, cmd_exists_part, dst, 2, av, 1, x->oom)) {
+        xs_fail(x);
+    } else if (!replace && x->res.kind == CMD_RES_INT && x->res.num > 0) {
+        reply_int(x->out, 0);
+    } else if (xs_call(x, cmd_put_part, dst, 5, pav, 1, KV_OOM_EVICT)) {
+        xs_fail(x);
+    } else {
+        reply_int(x->out, 1);
+    }
+    kvbuf_destroy(&val);
 }
 
 /* A STORE's result: the encoded value enc (type "3" set, "6" zset) put at
@@ -541,34 +619,60 @@ static void xs_pops(xs_ctx *x, int kind)
     xs_each_key(x, pre, first, first, n, first + n);
 }
 
-void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
-                kvbuf *out)
+/* Runs x->q's command step by step; x: zeroed but for step, step_ctx,
+ * srv, q, oom, tok and out. */
+static void xs_run(xs_ctx *x)
 {
-    xs_ctx x = {.fz = fz, .srv = s, .q = q, .oom = oom, .tok = tok, .out = out};
-    kvbuf_init(&x.rep);
-    int kind = xs_kind(q->def);
+    kvbuf_init(&x->rep);
+    x->db = x->q->db;
+    int kind = xs_kind(x->q->def);
     switch (kind) {
     case XS_LMOVE:
-        xs_lmove(&x);
+        xs_lmove(x);
         break;
     case XS_SMOVE:
-        xs_smove(&x);
+        xs_smove(x);
+        break;
+    case XS_COPY:
+        xs_copy(x);
         break;
     case XS_SETOP:
-        xs_setop(&x);
+        xs_setop(x);
         break;
     case XS_ZSETOP:
-        xs_zsetop(&x);
+        xs_zsetop(x);
         break;
     case XS_MPOP:
     case XS_BPOP:
     case XS_BMPOP:
-        xs_pops(&x, kind);
+        xs_pops(x, kind);
         break;
     default:
-        reply_errorf(out, "ERR '%s' across shards is not supported", q->def->name);
+        reply_errorf(x->out, "ERR '%s' across shards is not supported", x->q->def->name);
         break;
     }
-    cmd_res_clear(&x.res);
-    kvbuf_destroy(&x.rep);
+    cmd_res_clear(&x->res);
+    kvbuf_destroy(&x->rep);
+}
+
+/* A frozen run's step. */
+static void xs_fz_step(void *ctx, kv_req *r)
+{
+    actor_fz_call(ctx, r);
+}
+
+void xshard_run(actor_fz *fz, const server_t *s, const kv_slot *q, int oom, struct blk_token *tok,
+                kvbuf *out)
+{
+    xs_ctx x = {
+        .step = xs_fz_step, .step_ctx = fz, .srv = s, .q = q, .oom = oom, .tok = tok, .out = out};
+    xs_run(&x);
+}
+
+void xshard_run_steps(xshard_step_fn *step, void *ctx, const server_t *s, const kv_slot *q, int oom,
+                      kvbuf *out)
+{
+    xs_ctx x = {
+        .step = step, .step_ctx = ctx, .srv = s, .q = q, .oom = oom, .tok = NULL, .out = out};
+    xs_run(&x);
 }
