@@ -61,6 +61,21 @@ typedef struct kv_alloc_stats {
 } kv_alloc_stats;
 /* Fills st; same cost and threads as kv_allocated_bytes. */
 void kv_allocator_stats(kv_alloc_stats *st);
+/* Gives the allocator's dirty pages (freed, still resident) back to the
+ * kernel now: jemalloc's arena purge; nothing with glibc or ASan. jemalloc
+ * returns freed pages only as its 10 s decay advances, and the decay
+ * advances only while the process allocates, so after a big free (a
+ * FLUSHALL) they stay resident, idle or not (docs/memory.md, "RSS").
+ * Costs an madvise per run of dirty pages and the page faults of using
+ * them again: call it after freeing megabytes, not per command. Any
+ * thread. */
+void kv_allocator_purge(void);
+/* Lets the allocator return the dirty pages its decay (10 s) says are due,
+ * by the clock (jemalloc's arena decay): what allocations do as they go,
+ * and what an idle process never gets. Cheap when nothing is due (a lock
+ * and a clock read); the server's main thread calls it every 250 ms.
+ * Nothing with glibc or ASan. Any thread. */
+void kv_allocator_decay(void);
 /* Resident set size of the process from /proc/self/statm, 0 if unknown. */
 size_t kv_rss_bytes(void);
 /* INFO's mem_allocator: "jemalloc-5.3.0", "libc", or "asan" when

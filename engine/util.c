@@ -353,6 +353,24 @@ void kv_allocator_stats(kv_alloc_stats *st)
 #endif
 }
 
+void kv_allocator_purge(void)
+{
+#if defined(MEMKV_JEMALLOC) && !defined(MEMKV_ASAN)
+    char name[64];
+    snprintf(name, sizeof name, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(name, NULL, NULL, NULL, 0);
+#endif
+}
+
+void kv_allocator_decay(void)
+{
+#if defined(MEMKV_JEMALLOC) && !defined(MEMKV_ASAN)
+    char name[64];
+    snprintf(name, sizeof name, "arena.%u.decay", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(name, NULL, NULL, NULL, 0);
+#endif
+}
+
 size_t kv_allocated_bytes(void)
 {
     kv_alloc_stats st;

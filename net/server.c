@@ -424,7 +424,10 @@ int server_run(server_t *s, char *err, size_t errlen)
         if (r < 0 && errno != EINTR) break;
         if (r > 0 && read(s->stop_efd, &v, sizeof v) < 0 && errno != EINTR && errno != EAGAIN)
             break;
-        if (r == 0) server_measure(s, measures, &nmeasures);
+        if (r == 0) {
+            server_measure(s, measures, &nmeasures);
+            kv_allocator_decay(); /* idle: freed pages still go back after 10 s */
+        }
     }
     /* Network threads first: they close connections and wait for their
      * in-flight batches, so no actor holds a batch when actors stop. */
