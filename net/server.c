@@ -426,7 +426,7 @@ int server_run(server_t *s, char *err, size_t errlen)
             break;
         if (r == 0) {
             server_measure(s, measures, &nmeasures);
-            kv_allocator_decay(); /* idle: freed pages still go back after 10 s */
+            kv_allocator_decay(); /* freed pages go back in ~1 s even when nothing allocates */
         }
     }
     /* Network threads first: they close connections and wait for their
