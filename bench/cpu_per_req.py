@@ -35,6 +35,8 @@ Each round starts both servers afresh, alternating which goes first, and
 FLUSHALLs between sizes (at most 64 MB of values per size). The table gives
 the medians and ranges of server CPU per request and of throughput, and the
 ratios mem-kv / Redis (the targets: CPU <= 0.8x, throughput >= 1.25x).
+With --base BIN, a third server (the mem-kv build before a change) joins
+the rotation and a second table gives mem-kv / base.
 """
 import argparse
 import os
@@ -161,11 +163,15 @@ def values_round(cmd, sizes):
         proc.wait()
 
 
-def values_main(memkv, redis, rounds, sizes):
+def values_main(memkv, redis, rounds, sizes, base=None):
     runs = {"m": [], "r": []}
+    order = [("m", memkv), ("r", redis)]
+    if base:
+        runs["b"] = []
+        order.append(("b", base))
     for i in range(rounds):
-        order = [("m", memkv), ("r", redis)] if i % 2 == 0 else [("r", redis), ("m", memkv)]
-        for who, cmd in order:
+        k = i % len(order)
+        for who, cmd in order[k:] + order[:k]:
             runs[who].append(values_round(cmd, sizes))
     print("# %s, %d CPUs, mem-kv %s, %d rounds (servers alternated), 20 clients, pipeline 1; "
           "medians [min-max]" % (time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), os.cpu_count(),
@@ -189,6 +195,18 @@ def values_main(memkv, redis, rounds, sizes):
             "MGET 10 keys" if op == "MGET10" else MORE_LABEL.get(op, op), label[sid], rng(mc, "%.1f"), rng(rc, "%.1f"),
             statistics.median(mc) / statistics.median(rc), rng(mt, "%.0f"), rng(rt, "%.0f"),
             statistics.median(mt) / max(statistics.median(rt), 1)))
+    if base:
+        print("\nbase %s, same rounds (CPU ratio: mem-kv / base):" % base[0])
+        print("| command | value | mem-kv us/req | base us/req | mem-kv / base | base / Redis |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for op, sid in keys:
+            mc = [r[(op, sid)][0] for r in runs["m"]]
+            bc = [r[(op, sid)][0] for r in runs["b"]]
+            rc = [r[(op, sid)][0] for r in runs["r"]]
+            print("| %s | %s | %s | %s | %.2f | %.2f |" % (
+                "MGET 10 keys" if op == "MGET10" else MORE_LABEL.get(op, op), label[sid],
+                rng(mc, "%.1f"), rng(bc, "%.1f"), statistics.median(mc) / statistics.median(bc),
+                statistics.median(bc) / statistics.median(rc)))
     return 0
 
 
@@ -246,7 +264,8 @@ def main():
         sizes = [x for x in a.only.split(",") if x]
         if any(x not in [v[0] for v in VALUES] for x in sizes):
             ap.error("--values --only takes size ids: %s" % ",".join(v[0] for v in VALUES))
-        return values_main(memkv, redis, a.rounds, sizes)
+        return values_main(memkv, redis, a.rounds, sizes,
+                           [a.base] + memkv[1:] if a.base else None)
     only = [x for x in a.only.split(",") if x]
     unknown = [x for x in only if x not in [w[0] for w in WORKLOADS]]
     if unknown or a.rounds < 1 or a.scale <= 0:

@@ -144,6 +144,9 @@ typedef struct conn {
     struct conn *next_send;   /* the thread's io_uring send list */
     struct conn *next_recv;   /* the thread's io_uring read list */
     size_t recv_room;         /* io_uring read in flight: its direct piece's size */
+    size_t read_want;         /* bytes the last read asked for (conn_read_iov) */
+    uint8_t read_direct;      /* the last read had a big bulk's piece (conn_read_iov) */
+    uint8_t read_big;         /* big bulks come: READ_BIG_CHUNK reads (conn_read_more) */
     struct conn *prev, *next; /* the thread's connection list; changed under t->conns_lock */
     char name[64];            /* CLIENT SETNAME; written under t->conns_lock */
     char addr[64];            /* ro: peer address, for CLIENT INFO */

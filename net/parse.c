@@ -390,6 +390,7 @@ static long resp_big_payload(parse_state *ps, const char *buf, size_t len)
     if (big_grow(ps, have + take, have + take) != 0) return fail(ps, ERR_NOMEM);
     memcpy(ps->big + ps->big_have, buf + ps->pos, take);
     ps->big_have += take;
+    ps->big_copied += take;
     ps->pos += take;
     if (ps->big_have < n || len - ps->pos < 2) return 0;
     assert(ps->big_cap == n);
@@ -420,6 +421,13 @@ void parse_direct_done(parse_state *ps, size_t n)
 {
     assert(ps->big != NULL && n <= ps->big_cap - ps->big_have);
     ps->big_have += n;
+}
+
+size_t parse_big_copied(parse_state *ps)
+{
+    size_t n = ps->big_copied;
+    ps->big_copied = 0;
+    return n;
 }
 
 size_t parse_big_bytes(const parse_state *ps)

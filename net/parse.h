@@ -86,6 +86,8 @@ typedef struct parse_state {
         char *p;    /* its buffer; NULL once taken */
     } * bigs;       /* the big bulks of the command, in argument order */
     size_t nbigs, bigs_cap;
+    size_t big_copied; /* payload bytes of big bulks copied out of the
+                          caller's buffer since parse_big_copied */
 } parse_state;
 
 void parse_init(parse_state *ps, const parse_limits *lim);
@@ -118,6 +120,13 @@ long parse_next(parse_state *ps, const char *buf, size_t len);
  * buffer: those bytes are not in it). */
 char *parse_direct(parse_state *ps, size_t buffered, size_t *room);
 void parse_direct_done(parse_state *ps, size_t n);
+
+/* Payload bytes of big bulks that parse_next copied out of the caller's
+ * buffer (they came in the same read as their header) rather than the
+ * caller reading them in place (parse_direct), since the last call; resets
+ * the count. Tells the caller that big bulks come with their headers (it
+ * reads more at a time then). Same thread as parse_next. */
+size_t parse_big_copied(parse_state *ps);
 
 /* Bytes of the command in progress held in big bulks' own buffers (for
  * client-query-buffer-limit: they are the query buffer's bytes). */

@@ -649,6 +649,9 @@ static void test_big_bulk_direct(void **st)
         memcpy(d, val + first + 10, room);
         parse_direct_done(&ps, room);
         assert_int_equal(parse_next(&ps, in.data, in.len), PARSE_AGAIN); /* the CRLF */
+        /* parse_big_copied: only the bytes that came through the buffer */
+        assert_int_equal(parse_big_copied(&ps), first);
+        assert_int_equal(parse_big_copied(&ps), 0); /* reset by the call */
         tbuf_add(&in, "\r\n*1\r\n$4\r\nPING\r\n", 16);
         long r = parse_next(&ps, in.data, in.len);
         assert_int_equal(r, hl + (long)first + 2);
@@ -678,6 +681,7 @@ static void test_big_bulk_direct(void **st)
     tbuf_add(&in, "\r\n", 2);
     assert_int_equal(parse_next(&ps, in.data, in.len), (long)in.len);
     assert_memory_equal(ps.argv[2].p, val, n);
+    assert_int_equal(parse_big_copied(&ps), n);
     free(in.data);
     parse_destroy(&ps); /* frees the untaken buffer */
     free(val);
