@@ -61,20 +61,22 @@ typedef struct kv_alloc_stats {
 } kv_alloc_stats;
 /* Fills st; same cost and threads as kv_allocated_bytes. */
 void kv_allocator_stats(kv_alloc_stats *st);
-/* Gives the allocator's dirty pages (freed, still resident) back to the
- * kernel now: jemalloc's arena purge; nothing with glibc or ASan. jemalloc
- * returns freed pages only as its 10 s decay advances, and the decay
- * advances only while the process allocates, so after a big free (a
- * FLUSHALL) they stay resident, idle or not (docs/memory.md, "RSS").
- * Costs an madvise per run of dirty pages and the page faults of using
- * them again: call it after freeing megabytes, not per command. Any
- * thread. */
-void kv_allocator_purge(void);
-/* Lets the allocator return the dirty pages its decay (10 s) says are due,
- * by the clock (jemalloc's arena decay): what allocations do as they go,
- * and what an idle process never gets. Cheap when nothing is due (a lock
- * and a clock read); the server's main thread calls it every 250 ms.
- * Nothing with glibc or ASan. Any thread. */
+/* Asks for the allocator's dirty pages (freed, still resident) to be given
+ * back to the kernel at the next kv_allocator_decay (within 250 ms): a
+ * flag, nothing more. jemalloc returns freed pages only as its decay (1 s,
+ * net/main.c) advances, and the decay advances only while the process
+ * allocates, so after a big free (a FLUSHALL) they stay resident
+ * (docs/memory.md, "RSS"). The purge itself (an madvise per run of dirty
+ * pages) is left to the main thread so that no actor stalls for it while
+ * its clients wait: purging on each of 16 shards' actors made a FLUSHALL of
+ * 390 MB block its actors 0.3-2 s instead of 0.04-0.2 s. Any thread. */
+void kv_allocator_purge_soon(void);
+/* The main thread's allocator tick (every 250 ms): purges every arena
+ * when kv_allocator_purge_soon asked for it, else lets the allocator
+ * return the dirty pages its decay says are due, by the clock (jemalloc's
+ * arena decay: what allocations do as they go, and what an idle process
+ * never gets; cheap when nothing is due). Nothing with glibc or ASan.
+ * Main thread. */
 void kv_allocator_decay(void);
 /* Resident set size of the process from /proc/self/statm, 0 if unknown. */
 size_t kv_rss_bytes(void);

@@ -11,6 +11,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,21 +354,23 @@ void kv_allocator_stats(kv_alloc_stats *st)
 #endif
 }
 
-void kv_allocator_purge(void)
+static atomic_int allocator_purge_wanted;
+
+void kv_allocator_purge_soon(void)
 {
-#if defined(MEMKV_JEMALLOC) && !defined(MEMKV_ASAN)
-    char name[64];
-    snprintf(name, sizeof name, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
-    mallctl(name, NULL, NULL, NULL, 0);
-#endif
+    atomic_store_explicit(&allocator_purge_wanted, 1, memory_order_relaxed);
 }
 
 void kv_allocator_decay(void)
 {
+    int purge = atomic_exchange_explicit(&allocator_purge_wanted, 0, memory_order_relaxed);
 #if defined(MEMKV_JEMALLOC) && !defined(MEMKV_ASAN)
     char name[64];
-    snprintf(name, sizeof name, "arena.%u.decay", (unsigned)MALLCTL_ARENAS_ALL);
+    snprintf(name, sizeof name, "arena.%u.%s", (unsigned)MALLCTL_ARENAS_ALL,
+             purge ? "purge" : "decay");
     mallctl(name, NULL, NULL, NULL, 0);
+#else
+    (void)purge;
 #endif
 }
 

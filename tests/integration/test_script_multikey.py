@@ -246,6 +246,7 @@ def cases(k):
         ev(pc("'copy', KEYS[1]"), d),
         ["COPY", "no-such-key-x", b],
         ["COPY", d, d], ["COPY", d, b, "DB", "-1"], ["COPY", d, b, "replace", "foo"],
+        ["COPY", d, b, "DB", "99", "FOO"], ["COPY", d, e, "DB", "99", "DB", "1"], ["EXISTS", e],
         ["COPY", d],
         ["MULTI"], ["COPY", d, e, "REPLACE"], ["COPY", b, c, "DB", "2"], ["COPY", a, a],
         ["ZRANGE", e, "0", "-1", "WITHSCORES"], ["EXEC"],
