@@ -554,20 +554,29 @@ static void value_bytes(kv_entry *e, kvbuf *out)
         kvbuf_append(out, entry_val(e), e->vlen);
 }
 
+/* The value of key (c->argv[1]) as TAKE/PEEK answer it: its bytes in
+ * c->out, CMD_RES_TAKE with its expiry and type; CMD_RES_ABSENT and NULL
+ * if there is no such key (or no typed answer is wanted). */
+static kv_entry *peek_value(shard_t *s, const cmd_call *c)
+{
+    if (!want_res(c)) return NULL;
+    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
+    if (e == NULL) {
+        c->res->kind = CMD_RES_ABSENT;
+        return NULL;
+    }
+    value_bytes(e, c->out);
+    *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
+    return e;
+}
+
 /* TAKE key -> CMD_RES_TAKE: the value's bytes in c->out as they are (an
  * object's entry_obj_encode bytes), its expiry and type; the key is gone.
  * CMD_RES_ABSENT if there is no such key. */
 void cmd_take_part(shard_t *s, const cmd_call *c)
 {
-    if (!want_res(c)) return;
-    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
-    if (e == NULL) {
-        c->res->kind = CMD_RES_ABSENT;
-        return;
-    }
-    value_bytes(e, c->out);
-    *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
-    shard_remove(s, e);
+    kv_entry *e = peek_value(s, c);
+    if (e != NULL) shard_remove(s, e);
 }
 
 /* Puts val (TAKE's bytes of a value of type type) at key of database
@@ -613,14 +622,7 @@ void cmd_put_part(shard_t *s, const cmd_call *c)
 /* PEEK key -> as TAKE, but the key stays (COPY across shards). */
 void cmd_peek_part(shard_t *s, const cmd_call *c)
 {
-    if (!want_res(c)) return;
-    kv_entry *e = shard_lookup(s, c->argv[1].p, c->argv[1].len);
-    if (e == NULL) {
-        c->res->kind = CMD_RES_ABSENT;
-        return;
-    }
-    value_bytes(e, c->out);
-    *c->res = (cmd_res){.kind = CMD_RES_TAKE, .num = entry_expire(e), .type = e->type};
+    peek_value(s, c);
 }
 
 /* ---- COPY ------------------------------------------------------------------------ */

@@ -216,6 +216,16 @@ static void xs_fail(xs_ctx *x)
     kvbuf_append(x->out, x->rep.data, x->rep.len);
 }
 
+/* The last step's error if it answered one, else internal (a step that
+ * did not answer as it must). */
+static void xs_fail_or(xs_ctx *x, const char *internal)
+{
+    if (x->rep.len > 0 && x->rep.data[0] == '-')
+        xs_fail(x);
+    else
+        reply_error(x->out, internal);
+}
+
 static int xs_nil(const kvbuf *b)
 {
     return b->len == 5 &&
@@ -293,10 +303,7 @@ static void xs_lmove(xs_ctx *x)
     kv_str v;
     if (xs_call(x, from_head ? cmd_lpop : cmd_rpop, src, 2, av, 1, KV_OOM_NONE) ||
         xs_bulk(&x->rep, &v) != 0) {
-        if (x->rep.len > 0 && x->rep.data[0] == '-')
-            xs_fail(x);
-        else
-            reply_error(x->out, "ERR internal error in a move across shards");
+        xs_fail_or(x, "ERR internal error in a move across shards");
         return;
     }
     kvbuf elem;
@@ -387,10 +394,7 @@ static void xs_copy(xs_ctx *x)
         return;
     }
     if (x->res.kind != CMD_RES_TAKE) {
-        if (x->rep.len > 0 && x->rep.data[0] == '-')
-            xs_fail(x);
-        else
-            reply_error(x->out, "ERR internal error in a copy across shards");
+        xs_fail_or(x, "ERR internal error in a copy across shards");
         return;
     }
     kvbuf val;
